@@ -1,0 +1,181 @@
+/**
+ * Algorithm preference lists: the defaults, OpenSSH-style list editing
+ * (`+`, `-`, `^`), and negotiation (RFC 4253 §7.1).
+ *
+ * The registries in `crypto/` and `keys/` say what exists; this module says
+ * what is offered by default and in which order. The README's algorithm
+ * table is generated from both (see `tests/readme_algorithms_test.ts`).
+ *
+ * @module
+ */
+import { CIPHERS, MACS } from "../crypto/ciphers.ts";
+import { KEX_ALGORITHMS } from "../crypto/kex.ts";
+import { HOST_KEY_ALGORITHMS } from "../keys/host_key_algorithms.ts";
+import { SshError } from "../wire/errors.ts";
+
+/**
+ * The four negotiable algorithm kinds, named as in OpenSSH's configuration.
+ *
+ * @example
+ * ```ts
+ * import type { AlgorithmKind } from "./algorithms.ts";
+ * const kind: AlgorithmKind = "Ciphers";
+ * ```
+ */
+export type AlgorithmKind = "KexAlgorithms" | "HostKeyAlgorithms" | "Ciphers" | "MACs";
+
+/**
+ * Every algorithm rxssh implements, by kind, in registry order.
+ *
+ * @example
+ * ```ts
+ * import { SUPPORTED_ALGORITHMS } from "./algorithms.ts";
+ * console.log(SUPPORTED_ALGORITHMS.Ciphers.includes("aes256-gcm@openssh.com")); // true
+ * ```
+ */
+export const SUPPORTED_ALGORITHMS: Readonly<Record<AlgorithmKind, readonly string[]>> = {
+  KexAlgorithms: [...KEX_ALGORITHMS.keys()],
+  HostKeyAlgorithms: [...HOST_KEY_ALGORITHMS.keys()],
+  Ciphers: [...CIPHERS.keys()],
+  MACs: [...MACS.keys()],
+};
+
+/**
+ * What is offered when nothing is configured: OpenSSH's current order
+ * (post-quantum first), except that the NIST-curve ECDH key exchanges are
+ * available but not offered, and nothing using SHA-1 exists.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ALGORITHMS } from "./algorithms.ts";
+ * console.log(DEFAULT_ALGORITHMS.KexAlgorithms[0]); // "mlkem768x25519-sha256"
+ * ```
+ */
+export const DEFAULT_ALGORITHMS: Readonly<Record<AlgorithmKind, readonly string[]>> = {
+  KexAlgorithms: [
+    "mlkem768x25519-sha256",
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "diffie-hellman-group-exchange-sha256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
+    "diffie-hellman-group14-sha256",
+  ],
+  HostKeyAlgorithms: [
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+  ],
+  Ciphers: [
+    "chacha20-poly1305@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+  ],
+  MACs: [
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256",
+    "hmac-sha2-512",
+  ],
+};
+
+/**
+ * A configured list is invalid: an unknown name, or nothing left.
+ *
+ * @example
+ * ```ts
+ * import { AlgorithmConfigError } from "./algorithms.ts";
+ * const e = new AlgorithmConfigError("Ciphers", "unknown cipher \"des\"");
+ * console.log(e.kind);
+ * ```
+ */
+export class AlgorithmConfigError extends SshError {
+  /** Which list was wrong. */
+  readonly kind: AlgorithmKind;
+  /** Creates the error. */
+  constructor(kind: AlgorithmKind, problem: string) {
+    super(`${kind}: ${problem}`);
+    this.kind = kind;
+  }
+}
+
+/** OpenSSH pattern match: `*` any run, `?` any one character. */
+function matchPattern(name: string, pattern: string): boolean {
+  let re = "^";
+  for (const ch of pattern) {
+    re += ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(re + "$").test(name);
+}
+
+/**
+ * Builds a preference list from an OpenSSH-style specification (ssh_config(5)):
+ * `"a,b"` replaces the default, `"+a,b"` appends to it, `"-pat,..."` removes
+ * matching names (wildcards `*` and `?`), `"^a,b"` moves or adds them to the
+ * front. An array replaces the default. Names must be supported by rxssh.
+ *
+ * @example
+ * ```ts
+ * import { resolveAlgorithms } from "./algorithms.ts";
+ * console.log(resolveAlgorithms("Ciphers", "-aes*-ctr")); // chacha20 and the two GCM ciphers
+ * console.log(resolveAlgorithms("KexAlgorithms", "^ecdh-sha2-nistp256")[0]); // "ecdh-sha2-nistp256"
+ * ```
+ */
+export function resolveAlgorithms(
+  kind: AlgorithmKind,
+  spec: string | readonly string[] | undefined,
+  defaults: readonly string[] = DEFAULT_ALGORITHMS[kind],
+): string[] {
+  if (spec === undefined) return [...defaults];
+  const supported = SUPPORTED_ALGORITHMS[kind];
+  const known = (names: string[]): string[] => {
+    for (const n of names) {
+      if (!supported.includes(n)) {
+        throw new AlgorithmConfigError(
+          kind,
+          `unsupported algorithm "${n}" (supported: ${supported.join(",")})`,
+        );
+      }
+    }
+    return names;
+  };
+  const split = (s: string) => s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  let out: string[];
+  if (typeof spec !== "string") {
+    out = known([...spec]);
+  } else if (spec.startsWith("+")) {
+    const add = known(split(spec.slice(1)));
+    out = [...defaults, ...add.filter((n) => !defaults.includes(n))];
+  } else if (spec.startsWith("-")) {
+    const pats = split(spec.slice(1));
+    out = defaults.filter((n) => !pats.some((p) => matchPattern(n, p)));
+  } else if (spec.startsWith("^")) {
+    const front = known(split(spec.slice(1)));
+    out = [...front, ...defaults.filter((n) => !front.includes(n))];
+  } else {
+    out = known(split(spec));
+  }
+  out = out.filter((n, i) => out.indexOf(n) === i);
+  if (out.length === 0) throw new AlgorithmConfigError(kind, `"${spec}" leaves no algorithm`);
+  return out;
+}
+
+/**
+ * RFC 4253 §7.1: the first algorithm on the client's list that is also on
+ * the server's; `undefined` when there is none.
+ *
+ * @example
+ * ```ts
+ * import { negotiate } from "./algorithms.ts";
+ * console.log(negotiate(["a", "b"], ["b", "a"])); // "a"
+ * ```
+ */
+export function negotiate(client: readonly string[], server: readonly string[]): string | undefined {
+  return client.find((n) => server.includes(n));
+}

@@ -1,0 +1,178 @@
+/**
+ * The binary packet protocol (RFC 4253 §6): framing, padding, sequence
+ * numbers, and the hand-off to the negotiated cipher and MAC.
+ *
+ * @module
+ */
+import { NONE_OPENER, NONE_SEALER } from "../crypto/cipher_none.ts";
+import type { PacketOpener, PacketSealer, RandomSource } from "../crypto/types.ts";
+import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
+import type { ByteReader } from "./_byte_reader.ts";
+
+/** RFC 4253 §6.1: implementations must handle packets of at least 35000 bytes. */
+export const MIN_MAX_PACKET = 35000;
+/** Default largest packet_length accepted: 256 KiB, as OpenSSH (PACKET_MAX_SIZE). */
+export const DEFAULT_MAX_PACKET = 256 * 1024;
+
+/**
+ * Frames payloads into packets and protects them with the current sealer.
+ * Sequence numbers are assigned synchronously in call order and wrap at 2^32
+ * (RFC 4253 §6.4); sealed packets are written strictly in that order.
+ *
+ * @example
+ * ```ts
+ * import { PacketWriter } from "./packets.ts";
+ * const chunks: Uint8Array[] = [];
+ * const w = new PacketWriter(new WritableStream({ write: (c) => { chunks.push(c); } }).getWriter());
+ * await w.write(new Uint8Array([2, 0, 0, 0, 0]));
+ * console.log(chunks[0].length % 8); // 0
+ * ```
+ */
+export class PacketWriter {
+  /** The sealer for the next packet. */
+  sealer: PacketSealer = NONE_SEALER;
+  /** Sequence number of the next packet. */
+  seq = 0;
+  /** Bytes written since the counter was last reset. */
+  bytes = 0;
+  /** Packets written since the counter was last reset. */
+  packets = 0;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #random: RandomSource;
+  #chain: Promise<void> = Promise.resolve();
+  #pool: Uint8Array = new Uint8Array(0);
+  #poolOffset = 0;
+
+  /** Writes to `writer`; padding comes from `random`. */
+  constructor(writer: WritableStreamDefaultWriter<Uint8Array>, random?: RandomSource) {
+    this.#writer = writer;
+    this.#random = random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
+  }
+
+  #padding(n: number): Uint8Array {
+    if (this.#poolOffset + n > this.#pool.length) {
+      this.#pool = this.#random(4096);
+      this.#poolOffset = 0;
+    }
+    const v = this.#pool.subarray(this.#poolOffset, this.#poolOffset + n);
+    this.#poolOffset += n;
+    return v;
+  }
+
+  /**
+   * Builds the plaintext packet for `payload` under `sealer`: uint32
+   * packet_length, byte padding_length, payload, at least 4 bytes of random
+   * padding so that the aligned part is a multiple of the block size and
+   * the packet is at least 16 bytes (RFC 4253 §6).
+   */
+  frame(payload: Uint8Array, sealer: PacketSealer = this.sealer): Uint8Array {
+    const bs = Math.max(8, sealer.blockSize);
+    const aligned = (sealer.lengthApart ? 1 : 5) + payload.length;
+    let pad = bs - (aligned % bs);
+    if (pad < 4) pad += bs;
+    while (5 + payload.length + pad < 16) pad += bs;
+    const packetLength = 1 + payload.length + pad;
+    const packet = new Uint8Array(4 + packetLength);
+    new DataView(packet.buffer).setUint32(0, packetLength);
+    packet[4] = pad;
+    packet.set(payload, 5);
+    packet.set(this.#padding(pad), 5 + payload.length);
+    return packet;
+  }
+
+  /** Writes raw bytes (the identification line) in order with packets. */
+  writeRaw(bytes: Uint8Array): Promise<void> {
+    const p = this.#chain.then(() => this.#writer.write(bytes));
+    this.#chain = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * Frames, seals and writes one payload. Resolves when the sink has taken
+   * the bytes (backpressure), rejects if writing fails.
+   */
+  write(payload: Uint8Array): Promise<void> {
+    const sealer = this.sealer;
+    const seq = this.seq;
+    this.seq = (seq + 1) >>> 0;
+    const packet = this.frame(payload, sealer);
+    this.bytes += packet.length + sealer.overhead;
+    this.packets++;
+    const p = this.#chain.then(async () => {
+      const wire = await sealer.seal(seq, packet);
+      await this.#writer.write(wire);
+    });
+    this.#chain = p.catch(() => {});
+    return p;
+  }
+
+  /** Resolves when everything written so far has reached the sink (never rejects). */
+  flushed(): Promise<void> {
+    return this.#chain;
+  }
+}
+
+/**
+ * Reads packets, checks their length, padding and MAC, and returns payloads.
+ *
+ * @example
+ * ```ts
+ * import { PacketReader } from "./packets.ts";
+ * import type { ByteReader } from "./_byte_reader.ts";
+ * async function next(br: ByteReader) {
+ *   const { payload } = await new PacketReader(br).read();
+ *   return payload[0];
+ * }
+ * ```
+ */
+export class PacketReader {
+  /** The opener for the next packet. */
+  opener: PacketOpener = NONE_OPENER;
+  /** Sequence number of the next packet. */
+  seq = 0;
+  /** Bytes read since the counter was last reset. */
+  bytes = 0;
+  /** Packets read since the counter was last reset. */
+  packets = 0;
+  /** Largest packet_length accepted. */
+  maxPacket: number;
+  #in: ByteReader;
+
+  /** Reads from `input`, accepting packets up to `maxPacket` bytes. */
+  constructor(input: ByteReader, maxPacket = DEFAULT_MAX_PACKET) {
+    if (maxPacket < MIN_MAX_PACKET) {
+      throw new RangeError(`maxPacketSize ${maxPacket} is below the RFC 4253 minimum of ${MIN_MAX_PACKET}`);
+    }
+    this.#in = input;
+    this.maxPacket = maxPacket;
+  }
+
+  /**
+   * Reads one packet. Throws {@link DisconnectError} (PROTOCOL_ERROR) for a
+   * bad length or padding, MacError for a bad MAC, EndOfStream when the
+   * connection ends.
+   */
+  async read(): Promise<{ payload: Uint8Array; seq: number }> {
+    const o = this.opener;
+    const seq = this.seq;
+    await this.#in.ensure(o.firstBlockSize);
+    const length = await o.decryptLength(seq, this.#in.peek(o.firstBlockSize));
+    const bad = (why: string) =>
+      new DisconnectError(DisconnectReason.PROTOCOL_ERROR, `packet ${seq}: ${why}`, { local: true });
+    if (length > this.maxPacket) throw bad(`packet length ${length} exceeds the maximum of ${this.maxPacket}`);
+    if (length < 5) throw bad(`packet length ${length} is below the minimum of 5`);
+    const bs = Math.max(8, o.blockSize);
+    if ((o.lengthApart ? length : length + 4) % bs !== 0) {
+      throw bad(`packet length ${length} is not a multiple of the ${bs}-byte block size`);
+    }
+    const total = 4 + length + o.macLength;
+    const whole = await this.#in.read(total);
+    const plain = await o.open(seq, whole);
+    const pad = plain[0];
+    if (pad < 4 || pad > length - 2) throw bad(`padding length ${pad} is invalid for packet length ${length}`);
+    this.seq = (seq + 1) >>> 0;
+    this.bytes += total;
+    this.packets++;
+    return { payload: plain.subarray(1, length - pad), seq };
+  }
+}

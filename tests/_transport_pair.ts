@@ -1,0 +1,81 @@
+// Test helpers: a client/server Transport pair over an in-memory duplex,
+// and a raw "peer" that speaks unencrypted packets for hostile-input tests.
+import { generatePrivateKey } from "../lib/keys/private_key.ts";
+import type { PrivateKey } from "../lib/keys/types.ts";
+import { memoryPair } from "../lib/runtime/memory.ts";
+import type { ByteStreamPair } from "../lib/runtime/types.ts";
+import { ByteReader } from "../lib/transport/_byte_reader.ts";
+import { PacketReader, PacketWriter } from "../lib/transport/packets.ts";
+import { Transport, type TransportOptions } from "../lib/transport/transport.ts";
+
+const keyCache = new Map<string, Promise<PrivateKey>>();
+
+/** One host key per type, generated once per test process. */
+export function hostKey(type: string): Promise<PrivateKey> {
+  let k = keyCache.get(type);
+  if (!k) {
+    k = generatePrivateKey(type, type === "ssh-rsa" ? { bits: 2048 } : {});
+    keyCache.set(type, k);
+  }
+  return k;
+}
+
+/** A connected client and server. */
+export async function transportPair(
+  client: Partial<TransportOptions> = {},
+  server: Partial<TransportOptions> = {},
+  wire?: (c2s: ByteStreamPair, s2c: ByteStreamPair) => [ByteStreamPair, ByteStreamPair],
+): Promise<{ client: Transport; server: Transport }> {
+  let [a, b] = memoryPair();
+  if (wire) [a, b] = wire(a, b);
+  const hostKeys = server.hostKeys ?? [await hostKey("ssh-ed25519")];
+  const s = new Transport(b, { role: "server", hostKeys, ...server });
+  const c = new Transport(a, { role: "client", verifyHostKey: () => true, ...client });
+  return { client: c, server: s };
+}
+
+/** A raw SSH peer: writes and reads unencrypted packets, for hostile-input tests. */
+export class RawPeer {
+  readonly bytes: ByteReader;
+  readonly out: PacketWriter;
+  readonly in: PacketReader;
+  readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  constructor(stream: ByteStreamPair) {
+    this.bytes = new ByteReader(stream.readable);
+    this.writer = stream.writable.getWriter();
+    this.out = new PacketWriter(this.writer);
+    this.in = new PacketReader(this.bytes);
+  }
+  raw(text: string | Uint8Array): Promise<void> {
+    return this.writer.write(typeof text === "string" ? new TextEncoder().encode(text) : text);
+  }
+  async line(): Promise<string> {
+    const l = await this.bytes.readLine(255);
+    return new TextDecoder().decode(l);
+  }
+  async packet(): Promise<Uint8Array> {
+    return (await this.in.read()).payload;
+  }
+  /** Reads packets until one with message number `msg` arrives. */
+  async until(msg: number): Promise<Uint8Array> {
+    for (;;) {
+      const p = await this.packet();
+      if (p[0] === msg) return p;
+    }
+  }
+  close(): Promise<void> {
+    return this.writer.close().catch(() => {});
+  }
+}
+
+/** A raw peer wired to a real Transport on the other end. */
+export async function rawAgainst(
+  options: Partial<TransportOptions> & { role: "client" | "server" },
+): Promise<{ raw: RawPeer; transport: Transport }> {
+  const [a, b] = memoryPair();
+  const base = options.role === "server"
+    ? { hostKeys: [await hostKey("ssh-ed25519")] }
+    : { verifyHostKey: () => true };
+  const transport = new Transport(a, { ...base, ...options } as TransportOptions);
+  return { raw: new RawPeer(b), transport };
+}
