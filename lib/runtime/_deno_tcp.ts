@@ -1,0 +1,210 @@
+/**
+ * TCP on Deno: `Deno.connect` / `Deno.listen`, with streams built on
+ * `conn.read` / `conn.write` so that closing the writable is a half-close
+ * (`closeWrite`) rather than closing the whole resource as `conn.writable`
+ * does.
+ *
+ * @module
+ */
+import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
+
+/** Size of each read from the socket. */
+const READ_SIZE = 64 * 1024;
+
+/**
+ * Wraps an accepted or connected Deno TCP connection.
+ *
+ * @example
+ * ```ts
+ * import { wrapDenoConn } from "./_deno_tcp.ts";
+ * const conn = wrapDenoConn(await Deno.connect({ hostname: "127.0.0.1", port: 22 }), true);
+ * conn.close();
+ * ```
+ */
+export function wrapDenoConn(conn: Deno.TcpConn, noDelay: boolean): TcpConnection {
+  if (noDelay) {
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // not fatal: some platforms refuse on an already-reset socket
+    }
+  }
+  let released = false;
+  let closedLocally = false;
+  let readDone = false;
+  let writeDone = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  const maybeRelease = () => {
+    if (readDone && writeDone) release();
+  };
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const buf = new Uint8Array(READ_SIZE);
+      let n: number | null;
+      try {
+        n = released ? null : await conn.read(buf);
+      } catch (e) {
+        readDone = true;
+        if (closedLocally || released) {
+          c.close();
+          return;
+        }
+        maybeRelease();
+        throw e;
+      }
+      if (n === null) {
+        readDone = true;
+        c.close();
+        maybeRelease();
+        return;
+      }
+      // Small reads are copied so that they do not pin a 64 KiB buffer.
+      c.enqueue(n < READ_SIZE / 4 ? buf.slice(0, n) : buf.subarray(0, n));
+    },
+    cancel() {
+      readDone = true;
+      maybeRelease();
+    },
+  });
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      let off = 0;
+      while (off < chunk.byteLength) {
+        off += await conn.write(chunk.subarray(off));
+      }
+    },
+    async close() {
+      writeDone = true;
+      if (!released) {
+        try {
+          await conn.closeWrite();
+        } catch (e) {
+          // The peer may already have gone; that is not an error of ours.
+          if (!(e instanceof Deno.errors.NotConnected)) {
+            maybeRelease();
+            throw e;
+          }
+        }
+      }
+      maybeRelease();
+    },
+    abort() {
+      writeDone = true;
+      release();
+    },
+  });
+  const remote = conn.remoteAddr;
+  const local = conn.localAddr;
+  return {
+    readable,
+    writable,
+    remoteAddress: remote.hostname,
+    remotePort: remote.port,
+    localAddress: local.hostname,
+    localPort: local.port,
+    close() {
+      closedLocally = true;
+      release();
+    },
+  };
+}
+
+/**
+ * `connectTcp` on Deno.
+ *
+ * @example
+ * ```ts
+ * import { denoConnectTcp } from "./_deno_tcp.ts";
+ * const conn = await denoConnectTcp("127.0.0.1", 22, {});
+ * conn.close();
+ * ```
+ */
+export async function denoConnectTcp(
+  host: string,
+  port: number,
+  options: ConnectTcpOptions,
+): Promise<TcpConnection> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const pending = Deno.connect({ hostname: host, port, transport: "tcp" });
+  let conn: Deno.TcpConn;
+  if (signal) {
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      conn = await Promise.race([pending, aborted]);
+    } catch (e) {
+      // If the connection completes after the abort, close it.
+      pending.then((c) => c.close(), () => {});
+      throw e;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  } else {
+    conn = await pending;
+  }
+  return wrapDenoConn(conn, options.noDelay ?? true);
+}
+
+/**
+ * `listenTcp` on Deno.
+ *
+ * @example
+ * ```ts
+ * import { denoListenTcp } from "./_deno_tcp.ts";
+ * const listener = denoListenTcp({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.port);
+ * listener.close();
+ * ```
+ */
+export function denoListenTcp(options: ListenTcpOptions): TcpListener {
+  const hostname = options.hostname ?? "0.0.0.0";
+  const noDelay = options.noDelay ?? true;
+  const listener = Deno.listen({ hostname, port: options.port ?? 0, transport: "tcp" });
+  let closed = false;
+  const next = async (): Promise<TcpConnection | undefined> => {
+    if (closed) return undefined;
+    try {
+      return wrapDenoConn(await listener.accept(), noDelay);
+    } catch (e) {
+      if (closed) return undefined;
+      throw e;
+    }
+  };
+  return {
+    hostname: listener.addr.hostname,
+    port: listener.addr.port,
+    async accept() {
+      const conn = await next();
+      if (!conn) throw new Error(`listenTcp: the listener on ${hostname} is closed`);
+      return conn;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const conn = await next();
+        if (!conn) return;
+        yield conn;
+      }
+    },
+  };
+}

@@ -1,0 +1,246 @@
+/**
+ * TCP on Bun and Node: `node:net` sockets wrapped into WHATWG streams, with
+ * backpressure in both directions and half-close (`allowHalfOpen`).
+ *
+ * @module
+ */
+import type { Server, Socket } from "node:net";
+import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
+
+/** Bytes queued in the readable before the socket is paused. */
+const READ_HIGH_WATER_MARK = 256 * 1024;
+
+/**
+ * Wraps a connected `node:net` socket (created with `allowHalfOpen: true`).
+ *
+ * @example
+ * ```ts
+ * import { createConnection } from "node:net";
+ * import { wrapNodeSocket } from "./_node_tcp.ts";
+ * const socket = createConnection({ host: "127.0.0.1", port: 22, allowHalfOpen: true });
+ * socket.once("connect", () => wrapNodeSocket(socket, true).close());
+ * socket.once("error", () => {});
+ * ```
+ */
+export function wrapNodeSocket(socket: Socket, noDelay: boolean): TcpConnection {
+  if (noDelay) socket.setNoDelay(true);
+  let closedLocally = false;
+  let readDone = false;
+  let writeDone = false;
+  let socketClosed = false;
+  let socketError: unknown;
+  /** Pending writes / end, rejected if the socket goes away under them. */
+  const pending = new Set<(e: unknown) => void>();
+  const gone = () =>
+    socketError ?? new Error(`connection to ${socket.remoteAddress}:${socket.remotePort} closed`);
+  const maybeDestroy = () => {
+    if (readDone && writeDone && !socket.destroyed) socket.destroy();
+  };
+  socket.on("error", (e: unknown) => {
+    socketError = e;
+  });
+  socket.once("close", () => {
+    socketClosed = true;
+    const err = gone();
+    for (const reject of pending) reject(err);
+    pending.clear();
+  });
+
+  const readable = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        const finish = (error?: unknown) => {
+          if (readDone) return;
+          readDone = true;
+          if (error === undefined || closedLocally) c.close();
+          else c.error(error);
+        };
+        socket.on("data", (chunk: Uint8Array) => {
+          if (readDone) return;
+          c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((c.desiredSize ?? 0) <= 0) socket.pause();
+        });
+        socket.once("end", () => {
+          finish();
+          maybeDestroy();
+        });
+        socket.once("close", () => finish(socketError ?? (closedLocally ? undefined : gone())));
+      },
+      pull() {
+        if (!readDone) socket.resume();
+      },
+      cancel() {
+        readDone = true;
+        socket.pause();
+        maybeDestroy();
+      },
+    },
+    { highWaterMark: READ_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
+  );
+
+  const writable = new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (socketClosed) return Promise.reject(gone());
+      if (chunk.byteLength === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        pending.add(reject);
+        // The callback fires once the bytes are handed to the kernel, so the
+        // next write waits for a slow peer, and the caller may reuse `chunk`.
+        socket.write(chunk, (err?: Error | null) => {
+          pending.delete(reject);
+          if (err) reject(err);
+          else resolve();
+        });
+      });
+    },
+    close() {
+      writeDone = true;
+      if (socketClosed) {
+        return readDone ? Promise.resolve() : Promise.reject(gone());
+      }
+      return new Promise<void>((resolve, reject) => {
+        pending.add(reject);
+        socket.end(() => {
+          pending.delete(reject);
+          resolve();
+          maybeDestroy();
+        });
+      });
+    },
+    abort() {
+      writeDone = true;
+      socket.destroy();
+    },
+  });
+
+  return {
+    readable,
+    writable,
+    remoteAddress: socket.remoteAddress ?? "",
+    remotePort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? "",
+    localPort: socket.localPort ?? 0,
+    close() {
+      closedLocally = true;
+      socket.destroy();
+    },
+  };
+}
+
+/**
+ * `connectTcp` on Bun and Node.
+ *
+ * @example
+ * ```ts
+ * import { nodeConnectTcp } from "./_node_tcp.ts";
+ * const conn = await nodeConnectTcp("127.0.0.1", 22, {}).catch(() => undefined);
+ * conn?.close();
+ * ```
+ */
+export async function nodeConnectTcp(
+  host: string,
+  port: number,
+  options: ConnectTcpOptions,
+): Promise<TcpConnection> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const net = await import("node:net");
+  const socket = net.createConnection({ host, port, allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      cleanup();
+      socket.destroy();
+      reject(signal?.reason);
+    };
+    const onError = (e: unknown) => {
+      cleanup();
+      socket.destroy();
+      reject(e);
+    };
+    const onConnect = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+      socket.off("connect", onConnect);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("error", onError);
+    socket.once("connect", onConnect);
+  });
+  return wrapNodeSocket(socket, options.noDelay ?? true);
+}
+
+/**
+ * `listenTcp` on Bun and Node.
+ *
+ * @example
+ * ```ts
+ * import { nodeListenTcp } from "./_node_tcp.ts";
+ * const listener = await nodeListenTcp({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.port);
+ * listener.close();
+ * ```
+ */
+export async function nodeListenTcp(options: ListenTcpOptions): Promise<TcpListener> {
+  const net = await import("node:net");
+  const hostname = options.hostname ?? "0.0.0.0";
+  const noDelay = options.noDelay ?? true;
+  let closed = false;
+  const queue: Socket[] = [];
+  const waiters: { resolve: (s: Socket | undefined) => void; reject: (e: unknown) => void }[] = [];
+  const server: Server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  server.on("connection", (socket: Socket) => {
+    if (closed) {
+      socket.destroy();
+      return;
+    }
+    const waiter = waiters.shift();
+    if (waiter) waiter.resolve(socket);
+    else queue.push(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: hostname, port: options.port ?? 0 }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (e: unknown) => {
+    for (const w of waiters.splice(0)) w.reject(e);
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port ?? 0;
+  const boundHost = typeof address === "object" && address ? address.address : hostname;
+  const next = (): Promise<Socket | undefined> => {
+    if (closed) return Promise.resolve(undefined);
+    const socket = queue.shift();
+    if (socket) return Promise.resolve(socket);
+    return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+  };
+  return {
+    hostname: boundHost,
+    port,
+    async accept() {
+      const socket = await next();
+      if (!socket) throw new Error(`listenTcp: the listener on ${hostname} is closed`);
+      return wrapNodeSocket(socket, noDelay);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      server.close();
+      for (const s of queue.splice(0)) s.destroy();
+      for (const w of waiters.splice(0)) w.resolve(undefined);
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const socket = await next();
+        if (!socket) return;
+        yield wrapNodeSocket(socket, noDelay);
+      }
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The shapes that runtime adapters produce: a duplex pair of WHATWG byte
+ * streams, and the TCP connection and listener types built on it.
+ *
+ * @module
+ */
+
+/**
+ * A duplex byte stream: what the sans-IO SSH core reads from and writes to.
+ * Closing `writable` sends end-of-stream to the peer (a half-close on TCP);
+ * `readable` closes when the peer does the same.
+ *
+ * @example
+ * ```ts
+ * import type { ByteStreamPair } from "./types.ts";
+ * async function hello(pair: ByteStreamPair): Promise<void> {
+ *   const w = pair.writable.getWriter();
+ *   await w.write(new TextEncoder().encode("SSH-2.0-rxssh\r\n"));
+ *   w.releaseLock();
+ * }
+ * ```
+ */
+export interface ByteStreamPair {
+  /** Bytes from the peer; closes on the peer's end-of-stream. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; closing it sends end-of-stream. */
+  readonly writable: WritableStream<Uint8Array>;
+}
+
+/**
+ * A connected TCP socket as a {@link ByteStreamPair}. Closing `writable`
+ * half-closes (sends FIN) and keeps `readable` open; the socket is released
+ * when both directions are done or when {@link TcpConnection.close} is called.
+ *
+ * @example
+ * ```ts
+ * import type { TcpConnection } from "./types.ts";
+ * function describe(conn: TcpConnection): string {
+ *   return `${conn.localAddress}:${conn.localPort} -> ${conn.remoteAddress}:${conn.remotePort}`;
+ * }
+ * ```
+ */
+export interface TcpConnection extends ByteStreamPair {
+  /** The peer's IP address. */
+  readonly remoteAddress: string;
+  /** The peer's port. */
+  readonly remotePort: number;
+  /** The local IP address. */
+  readonly localAddress: string;
+  /** The local port. */
+  readonly localPort: number;
+  /**
+   * Closes the socket in both directions at once. Idempotent. A pending read
+   * ends `readable` normally; later writes reject.
+   */
+  close(): void;
+}
+
+/**
+ * A listening TCP socket. Accepted connections come from
+ * {@link TcpListener.accept} or from iterating the listener with
+ * `for await`; the iteration ends when the listener is closed.
+ *
+ * @example
+ * ```ts
+ * import type { TcpListener } from "./types.ts";
+ * async function serve(listener: TcpListener): Promise<void> {
+ *   for await (const conn of listener) {
+ *     conn.readable.pipeTo(conn.writable).catch(() => conn.close()); // echo
+ *   }
+ * }
+ * ```
+ */
+export interface TcpListener extends AsyncIterable<TcpConnection> {
+  /** The address the listener is bound to. */
+  readonly hostname: string;
+  /** The bound port (the one the OS picked when port 0 was asked for). */
+  readonly port: number;
+  /**
+   * Waits for the next connection. Rejects with an `Error` once the listener
+   * is closed.
+   */
+  accept(): Promise<TcpConnection>;
+  /**
+   * Stops listening. Idempotent. Pending `accept()` calls reject and
+   * iterations end; connections already accepted stay open.
+   */
+  close(): void;
+}
+
+/**
+ * Options of `connectTcp`.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectTcpOptions } from "./types.ts";
+ * const options: ConnectTcpOptions = { noDelay: true, signal: AbortSignal.timeout(5000) };
+ * ```
+ */
+export interface ConnectTcpOptions {
+  /** Disable Nagle's algorithm (default `true`: SSH sends small packets). */
+  noDelay?: boolean;
+  /** Abandons the connection attempt when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of `listenTcp`.
+ *
+ * @example
+ * ```ts
+ * import type { ListenTcpOptions } from "./types.ts";
+ * const options: ListenTcpOptions = { hostname: "127.0.0.1", port: 0 };
+ * ```
+ */
+export interface ListenTcpOptions {
+  /** The address to bind (default `"0.0.0.0"`, all IPv4 interfaces). */
+  hostname?: string;
+  /** The port to bind (default 0: the OS picks a free one). */
+  port?: number;
+  /** Disable Nagle's algorithm on accepted connections (default `true`). */
+  noDelay?: boolean;
+}
