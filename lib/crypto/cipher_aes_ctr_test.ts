@@ -1,0 +1,249 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { AES128_CTR, AES192_CTR, AES256_CTR } from "./cipher_aes_ctr.ts";
+import { MacError } from "./errors.ts";
+import { HMAC_SHA2_256, HMAC_SHA2_256_ETM, HMAC_SHA2_512, HMAC_SHA2_512_ETM } from "./mac.ts";
+import { SshError, WireError } from "../wire/errors.ts";
+import type { CipherAlgorithm, MacAlgorithm, PacketOpener } from "./types.ts";
+
+const hex = (s: string): Uint8Array =>
+  Uint8Array.from(s.replace(/\s+/g, "").match(/../g) ?? [], (b) => parseInt(b, 16));
+const toHex = (b: Uint8Array): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const u32 = (n: number): string => n.toString(16).padStart(8, "0");
+
+function at(b: Uint8Array, offset: number): Uint8Array {
+  const big = new Uint8Array(offset + b.length + 5).fill(0xee);
+  big.set(b, offset);
+  return big.subarray(offset, offset + b.length);
+}
+
+/** NIST SP 800-38A, Appendix F.5.1, F.5.3, F.5.5 (CTR-AES128/192/256.Encrypt). */
+const CTR0 = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+const PT = "6bc1bee22e409f96e93d7e117393172a" + "ae2d8a571e03ac9c9eb76fac45af8e51" +
+  "30c81c46a35ce411e5fbc1191a0a52ef" + "f69f2445df4f9b17ad2b417be66c3710";
+const NIST = [
+  {
+    alg: AES128_CTR,
+    key: "2b7e151628aed2a6abf7158809cf4f3c",
+    ct: "874d6191b620e3261bef6864990db6ce" + "9806f66b7970fdff8617187bb9fffdff" +
+      "5ae4df3edbd5d35e5b4f09020db03eab" + "1e031dda2fbe03d1792170a0f3009cee",
+  },
+  {
+    alg: AES192_CTR,
+    key: "8e73b0f7da0e6452c810f32b809079e562f8ead2522c6b7b",
+    ct: "1abc932417521ca24f2b0459fe7e6e0b" + "090339ec0aa6faefd5ccc2c6f4ce8e94" +
+      "1e36b26bd1ebc670d1bd1d665620abf7" + "4f78a7f6d29809585a97daec58c6b050",
+  },
+  {
+    alg: AES256_CTR,
+    key: "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+    ct: "601ec313775789a5b7a7f504bbf3d228" + "f443e3ca4d62b59aca84e990cacaf5c5" +
+      "2b0930daa23de94ce87017ba2d84988d" + "dfc9c58db67aada613c2dd08457941a6",
+  },
+];
+const MAC_KEY = hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+const refMac = (seq: number, data: string) => toHex(hmac(sha256, MAC_KEY, hex(u32(seq) + data)));
+
+test("aes-ctr: table entries", () => {
+  for (const [alg, bits] of [[AES128_CTR, 128], [AES192_CTR, 192], [AES256_CTR, 256]] as const) {
+    assert.equal(alg.name, `aes${bits}-ctr`);
+    assert.equal(alg.keyLength, bits / 8);
+    assert.equal(alg.ivLength, 16);
+    assert.equal(alg.blockSize, 16);
+    assert.equal(alg.aead, false);
+  }
+});
+
+test("aes-ctr: NIST SP 800-38A F.5 through encrypt-and-MAC framing, one packet and two", async () => {
+  for (const v of NIST) {
+    // RFC 4253 §6: the whole packet is encrypted; the MAC is over the plaintext.
+    const sealer = await v.alg.sealer(hex(v.key), hex(CTR0), HMAC_SHA2_256.create(MAC_KEY));
+    assert.equal(sealer.lengthApart, false);
+    assert.equal(sealer.overhead, 32);
+    const wire = await sealer.seal(7, at(hex(PT), 3));
+    assert.equal(toHex(wire.subarray(0, 64)), v.ct, v.alg.name);
+    assert.equal(toHex(wire.subarray(64)), refMac(7, PT));
+
+    // RFC 4344 §4: the counter runs on across packets.
+    const split = await v.alg.sealer(hex(v.key), hex(CTR0), HMAC_SHA2_256.create(MAC_KEY));
+    const a = await split.seal(1, hex(PT.slice(0, 64)));
+    const b = await split.seal(2, at(hex(PT.slice(64)), 1));
+    assert.equal(toHex(a.subarray(0, 32)) + toHex(b.subarray(0, 32)), v.ct);
+    assert.equal(toHex(b.subarray(32)), refMac(2, PT.slice(64)));
+  }
+});
+
+test("aes-ctr: NIST SP 800-38A F.5 through encrypt-then-MAC framing, seal and open", async () => {
+  for (const v of NIST) {
+    // OpenSSH PROTOCOL §1.5: packet_length in clear, the rest encrypted,
+    // MAC over uint32(seq) || packet_length || ciphertext.
+    const sealer = await v.alg.sealer(hex(v.key), hex(CTR0), HMAC_SHA2_256_ETM.create(MAC_KEY));
+    assert.equal(sealer.lengthApart, true);
+    const wire = await sealer.seal(0xfffffffe, at(hex("00000040" + PT), 5));
+    assert.equal(toHex(wire.subarray(0, 4)), "00000040");
+    assert.equal(toHex(wire.subarray(4, 68)), v.ct);
+    assert.equal(toHex(wire.subarray(68)), refMac(0xfffffffe, "00000040" + v.ct));
+
+    const opener = await v.alg.opener(hex(v.key), hex(CTR0), HMAC_SHA2_256_ETM.create(MAC_KEY));
+    assert.equal(opener.firstBlockSize, 4);
+    assert.equal(opener.macLength, 32);
+    const whole = at(wire, 2);
+    assert.equal(await opener.decryptLength(0xfffffffe, whole.subarray(0, 4)), 64);
+    const body = await opener.open(0xfffffffe, whole);
+    assert.equal(toHex(body), PT);
+    assert.equal(body.buffer, whole.buffer); // decrypted in place
+  }
+});
+
+test("aes-ctr: the 128-bit counter carries and wraps across packets (nettle ctr-test.c #16)", async () => {
+  // Unofficial vector from GNU Nettle's testsuite/ctr-test.c: AES-128, the
+  // F.5.1 key and plaintext, initial counter 2^128 - 2, so the third block
+  // uses counter 0.
+  const key = hex("2b7e151628aed2a6abf7158809cf4f3c");
+  const iv = hex("fffffffffffffffffffffffffffffffe");
+  const expected = "ba76aa54d5b56067c1a7903b3fddfa89" + "24df0c565cf42a68978713b67ad124fd" +
+    "4d3f774ab9e47da2dbb9315ea3110680" + "a18d5905ebfe25a803df27c2211e58d6";
+  const sealer = await AES128_CTR.sealer(key, iv, HMAC_SHA2_256_ETM.create(MAC_KEY));
+  const opener = await AES128_CTR.opener(key, iv, HMAC_SHA2_256_ETM.create(MAC_KEY));
+  let got = "";
+  for (let i = 0; i < 4; i++) {
+    const block = PT.slice(32 * i, 32 * i + 32);
+    const wire = await sealer.seal(i, hex("00000010" + block));
+    got += toHex(wire.subarray(4, 20));
+    assert.equal(toHex(await opener.open(i, wire)), block);
+  }
+  assert.equal(got, expected);
+});
+
+/** An RFC 4253 §6 packet for 16-byte blocks; `apart`: the length is not aligned with the rest. */
+function packet(payload: Uint8Array, apart: boolean, offset: number): Uint8Array {
+  const head = apart ? 1 : 5;
+  let pad = 16 - ((head + payload.length) % 16);
+  if (pad < 4) pad += 16;
+  const len = 1 + payload.length + pad;
+  const p = new Uint8Array(4 + len).fill(0x77);
+  new DataView(p.buffer).setUint32(0, len);
+  p[4] = pad;
+  p.set(payload, 5);
+  return at(p, offset);
+}
+
+async function receive(opener: PacketOpener, seq: number, stream: Uint8Array) {
+  const n = await opener.decryptLength(seq, stream.subarray(0, opener.firstBlockSize));
+  const whole = stream.subarray(0, 4 + n + opener.macLength);
+  return { body: await opener.open(seq, whole), rest: stream.subarray(whole.length) };
+}
+
+const MACS: MacAlgorithm[] = [HMAC_SHA2_256, HMAC_SHA2_512, HMAC_SHA2_256_ETM, HMAC_SHA2_512_ETM];
+const CIPHERS: CipherAlgorithm[] = [AES128_CTR, AES192_CTR, AES256_CTR];
+
+for (const alg of CIPHERS) {
+  for (const macAlg of MACS) {
+    const name = `${alg.name} + ${macAlg.name}`;
+    const key = Uint8Array.from({ length: alg.keyLength }, (_, i) => 3 * i);
+    const iv = hex("00112233445566778899aabbccddeeff");
+    const macKey = Uint8Array.from({ length: macAlg.keyLength }, (_, i) => 255 - i);
+    const pair = async () => ({
+      sealer: await alg.sealer(key, iv, macAlg.create(macKey)),
+      opener: await alg.opener(key, iv, macAlg.create(macKey)),
+    });
+
+    test(`${name}: many packets in a stream, odd offsets, sequence numbers wrapping`, async () => {
+      const { sealer, opener } = await pair();
+      assert.equal(sealer.lengthApart, macAlg.etm);
+      assert.equal(opener.firstBlockSize, macAlg.etm ? 4 : 16);
+      const start = 2 ** 32 - 4;
+      const sent: Uint8Array[] = [];
+      const wire: number[] = [];
+      for (let i = 0; i < 25; i++) {
+        const payload = Uint8Array.from({ length: (i * 61) % 500 }, (_, j) => j * i);
+        const p = packet(payload, macAlg.etm, i % 3);
+        sent.push(p.slice(4));
+        const w = await sealer.seal((start + i) % 2 ** 32, p);
+        assert.equal(w.length, p.length + macAlg.macLength);
+        wire.push(...w);
+      }
+      let rest = at(Uint8Array.from(wire), 7);
+      for (let i = 0; i < 25; i++) {
+        const r = await receive(opener, (start + i) % 2 ** 32, rest);
+        assert.deepEqual(r.body, sent[i], `packet ${i}`);
+        rest = r.rest;
+      }
+      assert.equal(rest.length, 0);
+    });
+
+    test(`${name}: a flipped bit in length, ciphertext or MAC is a MacError`, async () => {
+      const { sealer } = await pair();
+      const good = await sealer.seal(77, packet(new Uint8Array(30).fill(5), macAlg.etm, 0));
+      const n = good.length - 4 - macAlg.macLength;
+      for (let i = 0; i < good.length; i++) {
+        const { opener } = await pair();
+        const bad = good.slice();
+        // for the length: stay on the 16-byte grid so the MAC is what fails
+        bad[i] ^= i < 4 ? 0x20 : 0x04;
+        const m = await opener.decryptLength(77, bad.subarray(0, opener.firstBlockSize));
+        let whole = bad;
+        if (i < 4) {
+          // Encrypted (E&M) or clear (-etm), the length reads with the same
+          // bit flipped (CTR is a stream cipher); the transport then reads
+          // that many bytes, and the MAC fails on them.
+          assert.equal(m, (n ^ (0x20 << (8 * (3 - i)))) >>> 0);
+          if (m > 1000) continue; // absurd: the transport refuses it by size
+          whole = new Uint8Array(4 + m + macAlg.macLength);
+          whole.set(bad.subarray(0, Math.min(bad.length, whole.length)));
+        }
+        const before = whole.slice();
+        await assert.rejects(opener.open(77, whole), (e: unknown) => {
+          assert.ok(e instanceof MacError, `byte ${i}: ${e}`);
+          assert.equal(e.algorithm, macAlg.name);
+          assert.equal(e.seq, 77);
+          return true;
+        });
+        // -etm checks the MAC before decrypting anything
+        if (macAlg.etm) assert.deepEqual(whole, before);
+      }
+    });
+
+    test(`${name}: truncated or overlong input is a WireError`, async () => {
+      const { sealer } = await pair();
+      const good = await sealer.seal(0, packet(new Uint8Array(20), macAlg.etm, 0));
+      for (const cut of [1, macAlg.macLength, 16]) {
+        const { opener } = await pair();
+        await opener.decryptLength(0, good.subarray(0, opener.firstBlockSize));
+        await assert.rejects(opener.open(0, good.subarray(0, good.length - cut)), WireError);
+      }
+      const { opener } = await pair();
+      await assert.rejects(opener.decryptLength(0, good.subarray(0, 3)), WireError);
+      await opener.decryptLength(0, good.subarray(0, opener.firstBlockSize));
+      const longer = new Uint8Array(good.length + 16);
+      longer.set(good);
+      await assert.rejects(opener.open(0, longer), WireError);
+    });
+
+    test(`${name}: packets off the 16-byte grid are refused`, async () => {
+      const { sealer } = await pair();
+      const p = new Uint8Array(macAlg.etm ? 4 + 24 : 24);
+      new DataView(p.buffer).setUint32(0, p.length - 4);
+      await assert.rejects(sealer.seal(0, p), WireError);
+    });
+  }
+}
+
+test("aes-ctr: encrypt-and-MAC open needs decryptLength first", async () => {
+  const opener = await AES128_CTR.opener(
+    new Uint8Array(16),
+    new Uint8Array(16),
+    HMAC_SHA2_256.create(MAC_KEY),
+  );
+  await assert.rejects(opener.open(0, new Uint8Array(48)), SshError);
+});
+
+test("aes-ctr: wrong key or IV length, or no MAC, is refused", async () => {
+  const mac = HMAC_SHA2_256.create(MAC_KEY);
+  await assert.rejects(AES128_CTR.sealer(new Uint8Array(24), new Uint8Array(16), mac), RangeError);
+  await assert.rejects(AES256_CTR.opener(new Uint8Array(32), new Uint8Array(12), mac), RangeError);
+  await assert.rejects(AES192_CTR.sealer(new Uint8Array(24), new Uint8Array(16)), TypeError);
+});
