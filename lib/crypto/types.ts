@@ -26,7 +26,7 @@ export type RandomSource = (length: number) => Uint8Array;
  * console.log(defaultRandom(16).length); // 16
  * ```
  */
-export const defaultRandom: RandomSource = (n) => {
+export const defaultRandom: RandomSource = (n: number): Uint8Array => {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i += 65536) {
     crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));

@@ -140,6 +140,8 @@ export interface TransportOptions {
   rekeyInterval?: number;
   /** Milliseconds allowed for the version exchange and first key exchange; default 120000, 0 for none. */
   handshakeTimeout?: number;
+  /** Milliseconds a key re-exchange may take before the connection is dropped; default 120000, 0 for none. */
+  rekeyTimeout?: number;
   /** Server: services a client may request; default `["ssh-userauth"]`. */
   services?: readonly string[];
   /** Client: group sizes asked for in diffie-hellman-group-exchange; default OpenSSH's (2048, by cipher strength, 8192). */
@@ -283,6 +285,9 @@ interface KexState {
   exchangeHash?: Uint8Array;
   serverKey?: PublicKey;
   sentNewKeys: boolean;
+  /** Sequence number of our KEXINIT, to recognise an UNIMPLEMENTED reply to it. */
+  ourSeq: number;
+  timer?: ReturnType<typeof setTimeout>;
   done: Deferred<KexEvent>;
 }
 
@@ -626,6 +631,7 @@ export class Transport {
     }
     for (const q of this.#queue.splice(0)) q.done.reject(error);
     for (const w of this.#serviceWaiters.splice(0)) w.done.reject(error);
+    clearTimeout(this.#kex?.timer);
     this.#kex?.done.reject(error);
     this.#kex = undefined;
     this.#ready.reject(error);
@@ -719,9 +725,15 @@ export class Transport {
       case Msg.DEBUG:
         this.#debug.next(decodeDebug(payload));
         return;
-      case Msg.UNIMPLEMENTED:
-        this.#unimplemented.next(decodeUnimplemented(payload));
+      case Msg.UNIMPLEMENTED: {
+        const rejected = decodeUnimplemented(payload);
+        this.#unimplemented.next(rejected);
+        if (kex && !kex.peer && rejected === kex.ourSeq) {
+          // e.g. OpenSSH's sshd refuses re-keying before user authentication.
+          throw bad(DisconnectReason.KEY_EXCHANGE_FAILED, "peer rejected our KEXINIT as unimplemented");
+        }
         return;
+      }
       case Msg.KEXINIT:
         await this.#onKexInit(payload, seq);
         return;
@@ -811,8 +823,15 @@ export class Transport {
       ourPayload: ourPayload.slice(),
       ignoreNext: false,
       sentNewKeys: false,
+      ourSeq: this.#out.seq,
       done: deferred<KexEvent>(),
     };
+    const timeout = this.#options.rekeyTimeout ?? 120_000;
+    if (!first && timeout > 0) {
+      this.#kex.timer = setTimeout(() => {
+        this.#fail(bad(DisconnectReason.KEY_EXCHANGE_FAILED, `key re-exchange not completed within ${timeout} ms`));
+      }, timeout);
+    }
     this.#kexCount++;
     this.#holding = true;
     this.#internal(ourPayload);
@@ -1088,6 +1107,7 @@ export class Transport {
       initiatedBy: kex.initiatedBy,
     };
     this.#lastEvent = event;
+    clearTimeout(kex.timer);
     this.#kex = undefined;
     this.#firstKexDone = true;
     this.#lastKexAt = this.#now();
