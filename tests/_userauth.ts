@@ -3,11 +3,19 @@
 // stage (sshd refuses re-keying before authentication).
 import type { PrivateKey } from "../lib/keys/types.ts";
 import type { Transport } from "../lib/transport/transport.ts";
-import { decodeAuthFailure, encodePublicKeyAuthRequest, publicKeySignedData } from "../lib/wire/auth_messages.ts";
+import {
+  decodeAuthFailure,
+  encodePublicKeyAuthRequest,
+  publicKeySignedData,
+} from "../lib/wire/auth_messages.ts";
 import { Msg } from "../lib/wire/message_numbers.ts";
 
 /** Authenticates `user` with `key`; resolves on USERAUTH_SUCCESS, rejects on failure. */
-export async function authenticateWithKey(t: Transport, user: string, key: PrivateKey): Promise<void> {
+export async function authenticateWithKey(
+  t: Transport,
+  user: string,
+  key: PrivateKey,
+): Promise<void> {
   await t.requestService("ssh-userauth");
   const algorithm = key.algorithms[0];
   const req = { user, service: "ssh-connection", algorithm, key: key.publicKey.blob };

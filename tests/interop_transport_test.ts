@@ -18,7 +18,9 @@ import { SUPPORTED_ALGORITHMS } from "../lib/transport/algorithms.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
 
 const openssh = findOpenSsh();
-const skip = openssh ? false : "OpenSSH is not installed (.ci/run installs it; apt-get install openssh-server)";
+const skip = openssh
+  ? false
+  : "OpenSSH is not installed (.ci/run installs it; apt-get install openssh-server)";
 
 /** What OpenSSH (this version) supports, by `ssh -Q`. */
 function opensshSupports(kind: "kex" | "cipher" | "mac" | "key-sig"): Set<string> {
@@ -43,15 +45,29 @@ function cases(): Case[] {
   };
   const out: Case[] = [];
   for (const k of SUPPORTED_ALGORITHMS.KexAlgorithms) {
-    if (q.kex.has(k)) out.push({ kind: "kex", name: k, options: { kexAlgorithms: [k] }, sshOption: `KexAlgorithms=${k}` });
+    if (q.kex.has(k)) {
+      out.push({
+        kind: "kex",
+        name: k,
+        options: { kexAlgorithms: [k] },
+        sshOption: `KexAlgorithms=${k}`,
+      });
+    }
   }
   for (const h of SUPPORTED_ALGORITHMS.HostKeyAlgorithms) {
     if (q.sig.has(h)) {
-      out.push({ kind: "hostkey", name: h, options: { hostKeyAlgorithms: [h] }, sshOption: `HostKeyAlgorithms=${h}` });
+      out.push({
+        kind: "hostkey",
+        name: h,
+        options: { hostKeyAlgorithms: [h] },
+        sshOption: `HostKeyAlgorithms=${h}`,
+      });
     }
   }
   for (const c of SUPPORTED_ALGORITHMS.Ciphers) {
-    if (q.cipher.has(c)) out.push({ kind: "cipher", name: c, options: { ciphers: [c] }, sshOption: `Ciphers=${c}` });
+    if (q.cipher.has(c)) {
+      out.push({ kind: "cipher", name: c, options: { ciphers: [c] }, sshOption: `Ciphers=${c}` });
+    }
   }
   for (const m of SUPPORTED_ALGORITHMS.MACs) {
     if (q.mac.has(m)) {
@@ -66,10 +82,14 @@ function cases(): Case[] {
   return out;
 }
 
-function check(c: Case, a: { kex: string; hostKey: string; cipherClientToServer: string; macClientToServer: string }) {
-  const got = { kex: a.kex, hostkey: a.hostKey, cipher: a.cipherClientToServer, mac: a.macClientToServer }[
-    c.kind
-  ];
+function check(
+  c: Case,
+  a: { kex: string; hostKey: string; cipherClientToServer: string; macClientToServer: string },
+) {
+  const got =
+    { kex: a.kex, hostkey: a.hostKey, cipher: a.cipherClientToServer, mac: a.macClientToServer }[
+      c.kind
+    ];
   assert.equal(got, c.name);
 }
 
@@ -109,7 +129,9 @@ describe("our client against OpenSSH sshd", { skip }, () => {
         check(c, first.algorithms);
         assert.equal(first.strict, true, "OpenSSH 9.2+ with our client must use strict KEX");
         assert.match(t.peerVersion!.software, /^OpenSSH_/);
-        const sigAlgs = new TextDecoder().decode((await firstValueFrom(t.extInfo$)).get("server-sig-algs"));
+        const sigAlgs = new TextDecoder().decode(
+          (await firstValueFrom(t.extInfo$)).get("server-sig-algs"),
+        );
         assert.match(sigAlgs, /rsa-sha2-512/);
         await authenticateWithKey(t, user, clientKey);
         const second = await t.rekey();
@@ -129,7 +151,10 @@ describe("our client against OpenSSH sshd", { skip }, () => {
     const conn = await connectTcp("127.0.0.1", sshd.port);
     const t = new Transport(conn, { role: "client", verifyHostKey: () => true });
     await t.ready;
-    await assert.rejects(t.rekey(), (e: { reason: number }) => e.reason === DisconnectReason.KEY_EXCHANGE_FAILED);
+    await assert.rejects(
+      t.rekey(),
+      (e: { reason: number }) => e.reason === DisconnectReason.KEY_EXCHANGE_FAILED,
+    );
     await t.closed;
   });
 });
@@ -143,16 +168,27 @@ describe("OpenSSH ssh against our server", { skip }, () => {
 
   before(async () => {
     hostKeys = await Promise.all(
-      ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"].map(hostKey),
+      [
+        "ssh-ed25519",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "ssh-rsa",
+      ].map(hostKey),
     );
     server = await listenTcp({ hostname: "127.0.0.1", port: 0 });
     serving = (async () => {
       for await (const conn of server) {
-        const t = new Transport(conn, { role: "server", hostKeys, kexAlgorithms: "+ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521" });
+        const t = new Transport(conn, {
+          role: "server",
+          hostKeys,
+          kexAlgorithms: "+ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521",
+        });
         results.set(nextTag, t);
         // The first USERAUTH_REQUEST proves SERVICE_ACCEPT got through; then end politely.
         t.messages.getReader().read().then(
-          () => t.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE, "transport interop test"),
+          () =>
+            t.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE, "transport interop test"),
           () => {},
         );
       }
@@ -167,11 +203,26 @@ describe("OpenSSH ssh against our server", { skip }, () => {
     it(`${c.kind} ${c.name}: ssh -vvv negotiates it and reaches SERVICE_ACCEPT`, async () => {
       nextTag = c.name;
       const r = await runSsh([
-        "-vvv", "-F", "/dev/null", "-p", String(server.port),
-        "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "IdentitiesOnly=yes", "-o", "IdentityFile=/dev/null",
-        "-o", c.sshOption, ...(c.kind === "mac" ? ["-o", "Ciphers=aes128-ctr"] : []),
-        `${currentUser()}@127.0.0.1`, "true",
+        "-vvv",
+        "-F",
+        "/dev/null",
+        "-p",
+        String(server.port),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityFile=/dev/null",
+        "-o",
+        c.sshOption,
+        ...(c.kind === "mac" ? ["-o", "Ciphers=aes128-ctr"] : []),
+        `${currentUser()}@127.0.0.1`,
+        "true",
       ], { timeoutMs: 30_000 });
       const t = results.get(c.name);
       assert.ok(t, `our server saw no connection; ssh said:\n${r.stderr.slice(-2000)}`);
@@ -181,7 +232,9 @@ describe("OpenSSH ssh against our server", { skip }, () => {
       assert.match(e, new RegExp(`kex: algorithm: ${a.kex}\\b`));
       assert.match(e, new RegExp(`kex: host key algorithm: ${a.hostKey}\\b`));
       assert.ok(
-        e.includes(`kex: client->server cipher: ${a.cipherClientToServer} MAC: ${a.macClientToServer} compression: none`),
+        e.includes(
+          `kex: client->server cipher: ${a.cipherClientToServer} MAC: ${a.macClientToServer} compression: none`,
+        ),
         e.slice(-3000),
       );
       assert.ok(e.includes("SSH2_MSG_SERVICE_ACCEPT received"), e.slice(-3000));

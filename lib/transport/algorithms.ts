@@ -176,6 +176,35 @@ export function resolveAlgorithms(
  * console.log(negotiate(["a", "b"], ["b", "a"])); // "a"
  * ```
  */
-export function negotiate(client: readonly string[], server: readonly string[]): string | undefined {
+export function negotiate(
+  client: readonly string[],
+  server: readonly string[],
+): string | undefined {
   return client.find((n) => server.includes(n));
+}
+
+/**
+ * The algorithm table as Markdown: every supported algorithm by kind, with
+ * its place in the default offer. The README embeds exactly this output
+ * (a test keeps them equal); `rxssh -Q table` prints it.
+ *
+ * @example
+ * ```ts
+ * import { algorithmTableMarkdown } from "./algorithms.ts";
+ * console.log(algorithmTableMarkdown().split("\n")[0]); // "| kind | algorithm | offered by default |"
+ * ```
+ */
+export function algorithmTableMarkdown(): string {
+  const rows = ["| kind | algorithm | offered by default |", "|---|---|---|"];
+  for (const kind of Object.keys(SUPPORTED_ALGORITHMS) as AlgorithmKind[]) {
+    const defaults = DEFAULT_ALGORITHMS[kind];
+    const names = [...defaults, ...SUPPORTED_ALGORITHMS[kind].filter((n) => !defaults.includes(n))];
+    for (const name of names) {
+      const i = defaults.indexOf(name);
+      rows.push(
+        `| ${kind} | \`${name}\` | ${i >= 0 ? `yes (${i + 1})` : "no (enable with `+`)"} |`,
+      );
+    }
+  }
+  return rows.join("\n");
 }

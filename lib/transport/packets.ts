@@ -141,7 +141,9 @@ export class PacketReader {
   /** Reads from `input`, accepting packets up to `maxPacket` bytes. */
   constructor(input: ByteReader, maxPacket = DEFAULT_MAX_PACKET) {
     if (maxPacket < MIN_MAX_PACKET) {
-      throw new RangeError(`maxPacketSize ${maxPacket} is below the RFC 4253 minimum of ${MIN_MAX_PACKET}`);
+      throw new RangeError(
+        `maxPacketSize ${maxPacket} is below the RFC 4253 minimum of ${MIN_MAX_PACKET}`,
+      );
     }
     this.#in = input;
     this.maxPacket = maxPacket;
@@ -158,8 +160,12 @@ export class PacketReader {
     await this.#in.ensure(o.firstBlockSize);
     const length = await o.decryptLength(seq, this.#in.peek(o.firstBlockSize));
     const bad = (why: string) =>
-      new DisconnectError(DisconnectReason.PROTOCOL_ERROR, `packet ${seq}: ${why}`, { local: true });
-    if (length > this.maxPacket) throw bad(`packet length ${length} exceeds the maximum of ${this.maxPacket}`);
+      new DisconnectError(DisconnectReason.PROTOCOL_ERROR, `packet ${seq}: ${why}`, {
+        local: true,
+      });
+    if (length > this.maxPacket) {
+      throw bad(`packet length ${length} exceeds the maximum of ${this.maxPacket}`);
+    }
     if (length < 5) throw bad(`packet length ${length} is below the minimum of 5`);
     const bs = Math.max(8, o.blockSize);
     if ((o.lengthApart ? length : length + 4) % bs !== 0) {
@@ -169,7 +175,9 @@ export class PacketReader {
     const whole = await this.#in.read(total);
     const plain = await o.open(seq, whole);
     const pad = plain[0];
-    if (pad < 4 || pad > length - 2) throw bad(`padding length ${pad} is invalid for packet length ${length}`);
+    if (pad < 4 || pad > length - 2) {
+      throw bad(`padding length ${pad} is invalid for packet length ${length}`);
+    }
     this.seq = (seq + 1) >>> 0;
     this.bytes += total;
     this.packets++;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Observable, ReplaySubject, Subject } from "rxjs";
+import { type Observable, ReplaySubject, Subject } from "rxjs";
 import { CIPHERS, MACS } from "../crypto/ciphers.ts";
 import { chooseGexGroup } from "../crypto/dh_groups.ts";
 import { KexError, MacError } from "../crypto/errors.ts";
@@ -16,7 +16,13 @@ import { defaultRandom } from "../crypto/types.ts";
 import type { DhGroup, KexAlgorithm, KexClient, RandomSource } from "../crypto/types.ts";
 import { parsePublicKey } from "../keys/public_key.ts";
 import type { PrivateKey, PublicKey } from "../keys/types.ts";
-import { DisconnectError, DisconnectReason, disconnectReasonName, SshError, WireError } from "../wire/errors.ts";
+import {
+  DisconnectError,
+  DisconnectReason,
+  disconnectReasonName,
+  SshError,
+  WireError,
+} from "../wire/errors.ts";
 import { Msg } from "../wire/message_numbers.ts";
 import {
   decodeDebug,
@@ -291,7 +297,8 @@ interface KexState {
   done: Deferred<KexEvent>;
 }
 
-const bad = (reason: number, description: string) => new DisconnectError(reason, description, { local: true });
+const bad = (reason: number, description: string) =>
+  new DisconnectError(reason, description, { local: true });
 
 /**
  * One end of an SSH transport connection (RFC 4253). Construct it over a
@@ -458,7 +465,9 @@ export class Transport {
     };
     if (lists.hostKey.length === 0) {
       throw new TypeError(
-        `none of the host keys (${o.hostKeys!.map((k) => k.type).join(", ")}) can sign with ${hostKey.join(",")}`,
+        `none of the host keys (${o.hostKeys!.map((k) => k.type).join(", ")}) can sign with ${
+          hostKey.join(",")
+        }`,
       );
     }
     return lists;
@@ -563,7 +572,10 @@ export class Transport {
    * Sends SSH_MSG_DISCONNECT and closes the connection. Resolves once closed.
    * The `messages` stream closes normally.
    */
-  async disconnect(reason: number = DisconnectReason.BY_APPLICATION, description = ""): Promise<void> {
+  async disconnect(
+    reason: number = DisconnectReason.BY_APPLICATION,
+    description = "",
+  ): Promise<void> {
     this.#fail(bad(reason, description || "closed by application"));
     await this.closed;
   }
@@ -582,7 +594,10 @@ export class Transport {
         await this.#dispatch(payload, seq);
         if (this.#closing) return;
         this.#checkRekey();
-        while (this.#controller.desiredSize !== null && this.#controller.desiredSize <= 0 && !this.#closing) {
+        while (
+          this.#controller.desiredSize !== null && this.#controller.desiredSize <= 0 &&
+          !this.#closing
+        ) {
           if (this.#messagesCancelled) break;
           await new Promise<void>((r) => (this.#pullWaiter = r));
         }
@@ -599,14 +614,24 @@ export class Transport {
       error = err;
     } else if (err instanceof MacError) {
       this.#macError.next({ seq: err.seq, algorithm: err.algorithm });
-      error = new DisconnectError(DisconnectReason.MAC_ERROR, err.message, { local: true, cause: err });
-    } else if (err instanceof KexError) {
-      error = new DisconnectError(DisconnectReason.KEY_EXCHANGE_FAILED, err.message, { local: true, cause: err });
-    } else if (err instanceof WireError) {
-      error = new DisconnectError(DisconnectReason.PROTOCOL_ERROR, `malformed message: ${err.message}`, {
+      error = new DisconnectError(DisconnectReason.MAC_ERROR, err.message, {
         local: true,
         cause: err,
       });
+    } else if (err instanceof KexError) {
+      error = new DisconnectError(DisconnectReason.KEY_EXCHANGE_FAILED, err.message, {
+        local: true,
+        cause: err,
+      });
+    } else if (err instanceof WireError) {
+      error = new DisconnectError(
+        DisconnectReason.PROTOCOL_ERROR,
+        `malformed message: ${err.message}`,
+        {
+          local: true,
+          cause: err,
+        },
+      );
     } else if (err instanceof EndOfStream) {
       error = new DisconnectError(DisconnectReason.CONNECTION_LOST, "connection closed by peer", {
         local: false,
@@ -614,7 +639,9 @@ export class Transport {
       });
     } else {
       const what = err instanceof Error ? err.message : String(err);
-      const reason = err instanceof SshError ? DisconnectReason.PROTOCOL_ERROR : DisconnectReason.CONNECTION_LOST;
+      const reason = err instanceof SshError
+        ? DisconnectReason.PROTOCOL_ERROR
+        : DisconnectReason.CONNECTION_LOST;
       error = new DisconnectError(reason, what, { local: true, cause: err });
     }
     this.#closing = error;
@@ -626,7 +653,9 @@ export class Transport {
     const notify = error.local && error.reason !== DisconnectReason.CONNECTION_LOST;
     if (notify) {
       // Best effort: the peer learns why (RFC 4253 §11.1), bounded in time.
-      const sent = this.#out.write(encodeDisconnect({ reason: error.reason, description: error.description, language: "" }));
+      const sent = this.#out.write(
+        encodeDisconnect({ reason: error.reason, description: error.description, language: "" }),
+      );
       await Promise.race([sent.catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
     }
     for (const q of this.#queue.splice(0)) q.done.reject(error);
@@ -652,7 +681,9 @@ export class Transport {
       local: error.local,
       error,
     });
-    for (const s of [this.#ignore, this.#debug, this.#unimplemented, this.#macError, this.#kexSubject]) s.complete();
+    for (
+      const s of [this.#ignore, this.#debug, this.#unimplemented, this.#macError, this.#kexSubject]
+    ) s.complete();
     this.#extInfo.complete();
     this.#service.complete();
     this.#disconnect.complete();
@@ -698,7 +729,9 @@ export class Transport {
   // ---------------------------------------------------------------- dispatch
 
   async #dispatch(payload: Uint8Array, seq: number): Promise<void> {
-    if (payload.length === 0) throw bad(DisconnectReason.PROTOCOL_ERROR, `packet ${seq} has an empty payload`);
+    if (payload.length === 0) {
+      throw bad(DisconnectReason.PROTOCOL_ERROR, `packet ${seq} has an empty payload`);
+    }
     const msg = payload[0];
     const kex = this.#kex;
     const isKexMessage = msg === Msg.KEXINIT || msg === Msg.NEWKEYS || (msg >= 30 && msg <= 49);
@@ -730,12 +763,15 @@ export class Transport {
         this.#unimplemented.next(rejected);
         if (kex && !kex.peer && rejected === kex.ourSeq) {
           // e.g. OpenSSH's sshd refuses re-keying before user authentication.
-          throw bad(DisconnectReason.KEY_EXCHANGE_FAILED, "peer rejected our KEXINIT as unimplemented");
+          throw bad(
+            DisconnectReason.KEY_EXCHANGE_FAILED,
+            "peer rejected our KEXINIT as unimplemented",
+          );
         }
         return;
       }
       case Msg.KEXINIT:
-        await this.#onKexInit(payload, seq);
+        this.#onKexInit(payload, seq);
         return;
       case Msg.NEWKEYS:
         this.#onNewKeys();
@@ -743,13 +779,19 @@ export class Transport {
     }
     if (msg >= 30 && msg <= 49) {
       if (!kex?.peer) {
-        throw bad(DisconnectReason.PROTOCOL_ERROR, `key exchange message ${msg} outside a key exchange`);
+        throw bad(
+          DisconnectReason.PROTOCOL_ERROR,
+          `key exchange message ${msg} outside a key exchange`,
+        );
       }
       await this.#onKexMethodMessage(msg, payload);
       return;
     }
     if (!this.#firstKexDone) {
-      throw bad(DisconnectReason.PROTOCOL_ERROR, `message ${msg} received before the key exchange completed`);
+      throw bad(
+        DisconnectReason.PROTOCOL_ERROR,
+        `message ${msg} received before the key exchange completed`,
+      );
     }
     if (kex?.peer) {
       // RFC 4253 §7.1: after KEXINIT only transport messages until NEWKEYS.
@@ -764,7 +806,10 @@ export class Transport {
         if (this.role !== "server") break;
         const name = decodeService(Msg.SERVICE_REQUEST, payload);
         if (!(this.#options.services ?? ["ssh-userauth"]).includes(name)) {
-          throw bad(DisconnectReason.SERVICE_NOT_AVAILABLE, `service ${JSON.stringify(name)} is not available`);
+          throw bad(
+            DisconnectReason.SERVICE_NOT_AVAILABLE,
+            `service ${JSON.stringify(name)} is not available`,
+          );
         }
         this.#internal(encodeService(Msg.SERVICE_ACCEPT, name));
         this.#service.next(name);
@@ -775,7 +820,10 @@ export class Transport {
         const name = decodeService(Msg.SERVICE_ACCEPT, payload);
         const w = this.#serviceWaiters.shift();
         if (!w || w.name !== name) {
-          throw bad(DisconnectReason.PROTOCOL_ERROR, `unrequested SERVICE_ACCEPT for ${JSON.stringify(name)}`);
+          throw bad(
+            DisconnectReason.PROTOCOL_ERROR,
+            `unrequested SERVICE_ACCEPT for ${JSON.stringify(name)}`,
+          );
         }
         w.done.resolve();
         return;
@@ -800,7 +848,9 @@ export class Transport {
       // Pseudo-algorithms go in the first KEXINIT only (RFC 8308 §2.1, PROTOCOL §1.10).
       if (this.role === "client") kexNames.push(EXT_INFO_C);
       else kexNames.push(EXT_INFO_S);
-      if (this.#options.strictKex ?? true) kexNames.push(this.role === "client" ? STRICT_C : STRICT_S);
+      if (this.#options.strictKex ?? true) {
+        kexNames.push(this.role === "client" ? STRICT_C : STRICT_S);
+      }
     }
     const ours: KexInit = {
       cookie: this.#random(16),
@@ -829,7 +879,12 @@ export class Transport {
     const timeout = this.#options.rekeyTimeout ?? 120_000;
     if (!first && timeout > 0) {
       this.#kex.timer = setTimeout(() => {
-        this.#fail(bad(DisconnectReason.KEY_EXCHANGE_FAILED, `key re-exchange not completed within ${timeout} ms`));
+        this.#fail(
+          bad(
+            DisconnectReason.KEY_EXCHANGE_FAILED,
+            `key re-exchange not completed within ${timeout} ms`,
+          ),
+        );
       }, timeout);
     }
     this.#kexCount++;
@@ -838,8 +893,10 @@ export class Transport {
     return this.#kex.done.promise;
   }
 
-  async #onKexInit(payload: Uint8Array, seq: number): Promise<void> {
-    if (this.#kex?.peer) throw bad(DisconnectReason.PROTOCOL_ERROR, "KEXINIT received twice in one key exchange");
+  #onKexInit(payload: Uint8Array, seq: number): void {
+    if (this.#kex?.peer) {
+      throw bad(DisconnectReason.PROTOCOL_ERROR, "KEXINIT received twice in one key exchange");
+    }
     const peer = decodeKexInit(payload);
     if (!this.#kex) this.#startKex("peer");
     const kex = this.#kex!;
@@ -855,10 +912,17 @@ export class Transport {
           `strict KEX: KEXINIT was packet ${seq}, not the first packet (possible prefix truncation)`,
         );
       }
-      this.#peerExtInfo = peer.kexAlgorithms.includes(this.role === "client" ? EXT_INFO_S : EXT_INFO_C);
+      this.#peerExtInfo = peer.kexAlgorithms.includes(
+        this.role === "client" ? EXT_INFO_S : EXT_INFO_C,
+      );
     }
     const [c, s] = this.role === "client" ? [kex.ours, peer] : [peer, kex.ours];
-    const pick = (what: string, cl: string[], sl: string[], known?: ReadonlyMap<string, unknown>) => {
+    const pick = (
+      what: string,
+      cl: string[],
+      sl: string[],
+      known?: ReadonlyMap<string, unknown>,
+    ) => {
       const chosen = negotiate(known ? cl.filter((n) => known.has(n)) : cl, sl);
       if (chosen === undefined) {
         throw bad(
@@ -869,17 +933,52 @@ export class Transport {
       return chosen;
     };
     const kexName = pick("key exchange method", c.kexAlgorithms, s.kexAlgorithms, KEX_ALGORITHMS);
-    const hostKey = pick("host key algorithm", c.serverHostKeyAlgorithms, s.serverHostKeyAlgorithms);
-    const cipherCS = pick("cipher (client to server)", c.ciphersClientToServer, s.ciphersClientToServer, CIPHERS);
-    const cipherSC = pick("cipher (server to client)", c.ciphersServerToClient, s.ciphersServerToClient, CIPHERS);
+    const hostKey = pick(
+      "host key algorithm",
+      c.serverHostKeyAlgorithms,
+      s.serverHostKeyAlgorithms,
+    );
+    const cipherCS = pick(
+      "cipher (client to server)",
+      c.ciphersClientToServer,
+      s.ciphersClientToServer,
+      CIPHERS,
+    );
+    const cipherSC = pick(
+      "cipher (server to client)",
+      c.ciphersServerToClient,
+      s.ciphersServerToClient,
+      CIPHERS,
+    );
     const macFor = (cipher: string, what: string, cl: string[], sl: string[]) =>
       CIPHERS.get(cipher)!.aead ? "<implicit>" : pick(what, cl, sl, MACS);
-    const macCS = macFor(cipherCS, "MAC (client to server)", c.macsClientToServer, s.macsClientToServer);
-    const macSC = macFor(cipherSC, "MAC (server to client)", c.macsServerToClient, s.macsServerToClient);
-    const compCS = pick("compression (client to server)", c.compressionClientToServer, s.compressionClientToServer);
-    const compSC = pick("compression (server to client)", c.compressionServerToClient, s.compressionServerToClient);
+    const macCS = macFor(
+      cipherCS,
+      "MAC (client to server)",
+      c.macsClientToServer,
+      s.macsClientToServer,
+    );
+    const macSC = macFor(
+      cipherSC,
+      "MAC (server to client)",
+      c.macsServerToClient,
+      s.macsServerToClient,
+    );
+    const compCS = pick(
+      "compression (client to server)",
+      c.compressionClientToServer,
+      s.compressionClientToServer,
+    );
+    const compSC = pick(
+      "compression (server to client)",
+      c.compressionServerToClient,
+      s.compressionServerToClient,
+    );
     if (compCS !== "none" || compSC !== "none") {
-      throw bad(DisconnectReason.KEY_EXCHANGE_FAILED, `compression ${compCS}/${compSC} is not supported`);
+      throw bad(
+        DisconnectReason.KEY_EXCHANGE_FAILED,
+        `compression ${compCS}/${compSC} is not supported`,
+      );
     }
     kex.algorithms = {
       kex: kexName,
@@ -893,7 +992,8 @@ export class Transport {
     };
     kex.method = KEX_ALGORITHMS.get(kexName)!;
     if (peer.firstKexPacketFollows) {
-      kex.ignoreNext = peer.kexAlgorithms[0] !== kexName || peer.serverHostKeyAlgorithms[0] !== hostKey;
+      kex.ignoreNext = peer.kexAlgorithms[0] !== kexName ||
+        peer.serverHostKeyAlgorithms[0] !== hostKey;
     }
     if (this.role === "server") {
       kex.hostKey = this.#options.hostKeys!.find((k) => k.algorithms.includes(hostKey))!;
@@ -904,17 +1004,21 @@ export class Transport {
       this.#internal(encodeGexRequest(kex.gexRequest));
     } else {
       kex.client = kex.method.client(this.#random);
-      this.#internal(encodeKexInitValue(Msg.KEXDH_INIT, this.#field(kex.method, kex.client.publicValue)));
+      this.#internal(
+        encodeKexInitValue(Msg.KEXDH_INIT, this.#field(kex.method, kex.client.publicValue)),
+      );
     }
   }
 
   #gexRequest(a: NegotiatedAlgorithms): GexRequest {
     // OpenSSH: need = the largest key, block, IV or MAC key size; bits by NIST SP 800-57 strength.
     let need = 0;
-    for (const [cipher, mac] of [[a.cipherClientToServer, a.macClientToServer], [
-      a.cipherServerToClient,
-      a.macServerToClient,
-    ]]) {
+    for (
+      const [cipher, mac] of [[a.cipherClientToServer, a.macClientToServer], [
+        a.cipherServerToClient,
+        a.macServerToClient,
+      ]]
+    ) {
       const c = CIPHERS.get(cipher)!;
       need = Math.max(need, c.keyLength, c.blockSize, c.ivLength, MACS.get(mac)?.keyLength ?? 0);
     }
@@ -928,17 +1032,33 @@ export class Transport {
     return method.publicEncoding === "mpint" ? encodeMpintBytes(raw) : encodeString(raw);
   }
 
-  #exchangeHash(kex: KexState, hostKeyBlob: Uint8Array, cField: Uint8Array, sField: Uint8Array, kEnc: Uint8Array) {
+  #exchangeHash(
+    kex: KexState,
+    hostKeyBlob: Uint8Array,
+    cField: Uint8Array,
+    sField: Uint8Array,
+    kEnc: Uint8Array,
+  ) {
     const [vc, vs] = this.role === "client"
       ? [this.localVersion, this.#peerVersion!.line]
       : [this.#peerVersion!.line, this.localVersion];
-    const [ic, is] = this.role === "client" ? [kex.ourPayload, kex.peerPayload!] : [kex.peerPayload!, kex.ourPayload];
-    const parts = [encodeString(vc), encodeString(vs), encodeString(ic), encodeString(is), encodeString(hostKeyBlob)];
+    const [ic, is] = this.role === "client"
+      ? [kex.ourPayload, kex.peerPayload!]
+      : [kex.peerPayload!, kex.ourPayload];
+    const parts = [
+      encodeString(vc),
+      encodeString(vs),
+      encodeString(ic),
+      encodeString(is),
+      encodeString(hostKeyBlob),
+    ];
     if (kex.method!.kind === "gex") {
       // RFC 4419 §3: min, n, max, p, g come between K_S and e.
       const r = kex.gexRequest!;
       const g = kex.gexGroup!;
-      parts.push(new SshWriter(1100).uint32(r.min).uint32(r.n).uint32(r.max).mpint(g.p).mpint(g.g).finish());
+      parts.push(
+        new SshWriter(1100).uint32(r.min).uint32(r.n).uint32(r.max).mpint(g.p).mpint(g.g).finish(),
+      );
     }
     parts.push(cField, sField, kEnc);
     return kex.method!.hash.digest(...parts);
@@ -952,17 +1072,26 @@ export class Transport {
     const kex = this.#kex!;
     const method = kex.method!;
     const unexpected = () =>
-      bad(DisconnectReason.PROTOCOL_ERROR, `unexpected message ${msg} during ${method.name} key exchange`);
+      bad(
+        DisconnectReason.PROTOCOL_ERROR,
+        `unexpected message ${msg} during ${method.name} key exchange`,
+      );
     if (kex.exchangeHash) throw unexpected();
     if (this.role === "server") {
       if (method.kind === "gex" && msg === Msg.KEX_DH_GEX_REQUEST && !kex.gexRequest) {
         const req = decodeGexRequest(payload);
         if (!(req.min <= req.n && req.n <= req.max)) {
-          throw bad(DisconnectReason.KEY_EXCHANGE_FAILED, `invalid GEX request min ${req.min} n ${req.n} max ${req.max}`);
+          throw bad(
+            DisconnectReason.KEY_EXCHANGE_FAILED,
+            `invalid GEX request min ${req.min} n ${req.n} max ${req.max}`,
+          );
         }
         const group = chooseGexGroup(req.min, req.n, req.max);
         if (!group) {
-          throw bad(DisconnectReason.KEY_EXCHANGE_FAILED, `no DH group between ${req.min} and ${req.max} bits`);
+          throw bad(
+            DisconnectReason.KEY_EXCHANGE_FAILED,
+            `no DH group between ${req.min} and ${req.max} bits`,
+          );
         }
         kex.gexRequest = req;
         kex.gexGroup = group;
@@ -1001,7 +1130,9 @@ export class Transport {
       }
       kex.gexGroup = group;
       kex.client = method.client(this.#random, group);
-      this.#internal(encodeKexInitValue(Msg.KEX_DH_GEX_INIT, this.#field(method, kex.client.publicValue)));
+      this.#internal(
+        encodeKexInitValue(Msg.KEX_DH_GEX_INIT, this.#field(method, kex.client.publicValue)),
+      );
       return;
     }
     const replyMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_REPLY : Msg.KEXDH_REPLY;
@@ -1015,18 +1146,27 @@ export class Transport {
     }
     const alg = kex.algorithms!.hostKey;
     if (!this.#hostKeyMatches(key.type, alg)) {
-      throw bad(DisconnectReason.KEY_EXCHANGE_FAILED, `server sent a ${key.type} host key for algorithm ${alg}`);
+      throw bad(
+        DisconnectReason.KEY_EXCHANGE_FAILED,
+        `server sent a ${key.type} host key for algorithm ${alg}`,
+      );
     }
     const secret = kex.client.finish(reply.value);
     const kEnc = this.#secretEncoding(method, secret);
     const cField = this.#field(method, kex.client.publicValue);
     const h = this.#exchangeHash(kex, reply.hostKey, cField, reply.valueField, kEnc);
     if (!(await key.verify(alg, reply.signature, h))) {
-      throw bad(DisconnectReason.KEY_EXCHANGE_FAILED, `${alg} signature of the exchange hash does not verify`);
+      throw bad(
+        DisconnectReason.KEY_EXCHANGE_FAILED,
+        `${alg} signature of the exchange hash does not verify`,
+      );
     }
     if (this.#lastEvent) {
       if (!equalBytes(this.#lastEvent.hostKey.blob, key.blob)) {
-        throw bad(DisconnectReason.HOST_KEY_NOT_VERIFIABLE, "server host key changed during key re-exchange");
+        throw bad(
+          DisconnectReason.HOST_KEY_NOT_VERIFIABLE,
+          "server host key changed during key re-exchange",
+        );
       }
     } else {
       const ok = await this.#options.verifyHostKey!(key, {
@@ -1048,7 +1188,8 @@ export class Transport {
   }
 
   #hostKeyMatches(keyType: string, alg: string): boolean {
-    return keyType === alg || (keyType === "ssh-rsa" && (alg === "rsa-sha2-256" || alg === "rsa-sha2-512"));
+    return keyType === alg ||
+      (keyType === "ssh-rsa" && (alg === "rsa-sha2-256" || alg === "rsa-sha2-512"));
   }
 
   async #sendNewKeys(kEnc: Uint8Array, h: Uint8Array): Promise<void> {
@@ -1083,7 +1224,9 @@ export class Transport {
     kex.sentNewKeys = true;
     if (!this.#firstKexDone && this.role === "server" && this.#peerExtInfo) {
       // RFC 8308 §2.4: EXT_INFO right after the server's first NEWKEYS.
-      const sigAlgs = new TextEncoder().encode(resolveAlgorithms("HostKeyAlgorithms", undefined).join(","));
+      const sigAlgs = new TextEncoder().encode(
+        resolveAlgorithms("HostKeyAlgorithms", undefined).join(","),
+      );
       this.#internal(encodeExtInfo(new Map([["server-sig-algs", sigAlgs]])));
     }
     this.#holding = false;
@@ -1092,7 +1235,9 @@ export class Transport {
 
   #onNewKeys(): void {
     const kex = this.#kex;
-    if (!kex?.pendingOpener) throw bad(DisconnectReason.PROTOCOL_ERROR, "NEWKEYS received before the key exchange reply");
+    if (!kex?.pendingOpener) {
+      throw bad(DisconnectReason.PROTOCOL_ERROR, "NEWKEYS received before the key exchange reply");
+    }
     this.#in.opener = kex.pendingOpener;
     if (this.#strict) this.#in.seq = 0;
     const first = !this.#firstKexDone;
@@ -1111,7 +1256,11 @@ export class Transport {
     this.#kex = undefined;
     this.#firstKexDone = true;
     this.#lastKexAt = this.#now();
-    this.#in.bytes = this.#in.packets = this.#out.bytes = this.#out.packets = 0;
+    this.#in.bytes =
+      this.#in.packets =
+      this.#out.bytes =
+      this.#out.packets =
+        0;
     if (first) clearTimeout(this.#handshakeTimer);
     this.#kexSubject.next(event);
     kex.done.resolve(event);

@@ -96,7 +96,9 @@ test("re-key started by either side while data flows: nothing lost, nothing reor
   })();
   const got = await collect(server.messages, n);
   await sending;
-  assert.deepEqual(got.map((m) => new DataView(m.buffer, m.byteOffset).getUint32(1)), [...Array(n).keys()]);
+  assert.deepEqual(got.map((m) => new DataView(m.buffer, m.byteOffset).getUint32(1)), [
+    ...Array(n).keys(),
+  ]);
   const last = await firstValueFrom(client.kex$);
   assert.ok(last.count >= 3, `expected at least 3 key exchanges, saw ${last.count}`);
   assert.deepEqual(last.sessionId, (await client.ready).sessionId);
@@ -169,7 +171,9 @@ test("a rejected host key ends the handshake with HOST_KEY_NOT_VERIFIABLE on bot
 });
 
 test("no common cipher: KEY_EXCHANGE_FAILED naming the category and both lists", async () => {
-  const { client, server } = await transportPair({ ciphers: "aes128-ctr" }, { ciphers: "aes256-gcm@openssh.com" });
+  const { client, server } = await transportPair({ ciphers: "aes128-ctr" }, {
+    ciphers: "aes256-gcm@openssh.com",
+  });
   const e = await client.closed;
   assert.equal(e.reason, DisconnectReason.KEY_EXCHANGE_FAILED);
   assert.match(e.message, /no matching cipher \(client to server\).*aes128-ctr.*aes256-gcm/);
@@ -200,7 +204,10 @@ test("a bit flipped on the wire after key exchange: macError$ fires and the sess
     armed = true;
     client.send(appMessage(1, 100)).catch(() => {});
     const ev = await macErr;
-    assert.equal(ev.algorithm, ciphers === "aes256-ctr" ? "hmac-sha2-256-etm@openssh.com" : ciphers);
+    assert.equal(
+      ev.algorithm,
+      ciphers === "aes256-ctr" ? "hmac-sha2-256-etm@openssh.com" : ciphers,
+    );
     const e = await server.closed;
     assert.equal(e.reason, DisconnectReason.MAC_ERROR, ciphers);
     await client.closed;
@@ -226,7 +233,10 @@ test("garbage instead of a version line, and an over-long line, are protocol err
     assert.equal(e.reason, DisconnectReason.PROTOCOL_ERROR);
     assert.match(e.message, /GET/);
     await raw.line();
-    assert.equal(decodeDisconnect(await raw.until(Msg.DISCONNECT)).reason, DisconnectReason.PROTOCOL_ERROR);
+    assert.equal(
+      decodeDisconnect(await raw.until(Msg.DISCONNECT)).reason,
+      DisconnectReason.PROTOCOL_ERROR,
+    );
   }
   {
     const { raw, transport } = await rawAgainst({ role: "client" });
@@ -251,7 +261,10 @@ test("an oversize packet length is a protocol error, and the peer is told", asyn
   assert.equal(e.reason, DisconnectReason.PROTOCOL_ERROR);
   assert.match(e.message, /1048576 exceeds the maximum of 40000/);
   await raw.line();
-  assert.equal(decodeDisconnect(await raw.until(Msg.DISCONNECT)).reason, DisconnectReason.PROTOCOL_ERROR);
+  assert.equal(
+    decodeDisconnect(await raw.until(Msg.DISCONNECT)).reason,
+    DisconnectReason.PROTOCOL_ERROR,
+  );
 });
 
 test("a higher-layer message before key exchange completes is a protocol error", async () => {
@@ -267,7 +280,9 @@ test("strict KEX: a message before KEXINIT (Terrapin-style injection) ends the c
   const { raw, transport } = await rawAgainst({ role: "server" });
   await raw.raw("SSH-2.0-raw\r\n");
   await raw.out.write(new Uint8Array([Msg.IGNORE, 0, 0, 0, 0]));
-  await raw.out.write(kexInit({ kexAlgorithms: ["curve25519-sha256", "kex-strict-c-v00@openssh.com"] }));
+  await raw.out.write(
+    kexInit({ kexAlgorithms: ["curve25519-sha256", "kex-strict-c-v00@openssh.com"] }),
+  );
   const e = await transport.closed;
   assert.equal(e.reason, DisconnectReason.PROTOCOL_ERROR);
   assert.match(e.message, /strict KEX: KEXINIT was packet 1/);
@@ -276,7 +291,9 @@ test("strict KEX: a message before KEXINIT (Terrapin-style injection) ends the c
 test("strict KEX: IGNORE during the initial key exchange ends the connection", async () => {
   const { raw, transport } = await rawAgainst({ role: "server" });
   await raw.raw("SSH-2.0-raw\r\n");
-  await raw.out.write(kexInit({ kexAlgorithms: ["curve25519-sha256", "kex-strict-c-v00@openssh.com"] }));
+  await raw.out.write(
+    kexInit({ kexAlgorithms: ["curve25519-sha256", "kex-strict-c-v00@openssh.com"] }),
+  );
   await raw.out.write(new Uint8Array([Msg.IGNORE, 0, 0, 0, 0]));
   const e = await transport.closed;
   assert.match(e.message, /strict KEX: message 2 is not allowed/);
@@ -301,7 +318,10 @@ test("a KEXINIT with no common key exchange gets KEY_EXCHANGE_FAILED", async () 
   assert.equal(e.reason, DisconnectReason.KEY_EXCHANGE_FAILED);
   assert.match(e.message, /no matching key exchange method/);
   await raw.line();
-  assert.equal(decodeDisconnect(await raw.until(Msg.DISCONNECT)).reason, DisconnectReason.KEY_EXCHANGE_FAILED);
+  assert.equal(
+    decodeDisconnect(await raw.until(Msg.DISCONNECT)).reason,
+    DisconnectReason.KEY_EXCHANGE_FAILED,
+  );
 });
 
 test("a malformed KEXINIT is a protocol error naming the field", async () => {

@@ -74,10 +74,16 @@ export function parseVersionLine(line: string): PeerVersion {
  */
 export function versionLine(software: string, comments?: string): string {
   if (!/^[\x21-\x2c\x2e-\x7e]+$/.test(software)) {
-    throw new RangeError(`software version ${JSON.stringify(software)} must be printable US-ASCII without spaces or "-"`);
+    throw new RangeError(
+      `software version ${
+        JSON.stringify(software)
+      } must be printable US-ASCII without spaces or "-"`,
+    );
   }
   const line = `SSH-2.0-${software}${comments ? ` ${comments}` : ""}`;
-  if (line.length + 2 > MAX_VERSION_LINE) throw new RangeError("identification string longer than 253 bytes");
+  if (line.length + 2 > MAX_VERSION_LINE) {
+    throw new RangeError("identification string longer than 253 bytes");
+  }
   return line;
 }
 
@@ -88,7 +94,10 @@ const ascii = new TextDecoder("latin1");
  * {@link MAX_PRE_BANNER_LINES} other lines first (RFC 4253 §4.2); a server
  * accepts none.
  */
-export async function readVersion(reader: ByteReader, role: "client" | "server"): Promise<PeerVersion> {
+export async function readVersion(
+  reader: ByteReader,
+  role: "client" | "server",
+): Promise<PeerVersion> {
   for (let i = 0; i <= MAX_PRE_BANNER_LINES; i++) {
     const bytes = await reader.readLine(MAX_VERSION_LINE);
     if (bytes === undefined) {
@@ -98,20 +107,27 @@ export async function readVersion(reader: ByteReader, role: "client" | "server")
         { local: true },
       );
     }
-    const isVersion = bytes.length >= 4 && bytes[0] === 0x53 && bytes[1] === 0x53 && bytes[2] === 0x48 &&
+    const isVersion = bytes.length >= 4 && bytes[0] === 0x53 && bytes[1] === 0x53 &&
+      bytes[2] === 0x48 &&
       bytes[3] === 0x2d;
     if (isVersion) {
       if (bytes.includes(0)) {
-        throw new DisconnectError(DisconnectReason.PROTOCOL_ERROR, "identification string contains a NUL byte", {
-          local: true,
-        });
+        throw new DisconnectError(
+          DisconnectReason.PROTOCOL_ERROR,
+          "identification string contains a NUL byte",
+          {
+            local: true,
+          },
+        );
       }
       return parseVersionLine(ascii.decode(bytes));
     }
     if (role === "server") {
       throw new DisconnectError(
         DisconnectReason.PROTOCOL_ERROR,
-        `client sent ${JSON.stringify(ascii.decode(bytes.subarray(0, 40)))} instead of an SSH identification string`,
+        `client sent ${
+          JSON.stringify(ascii.decode(bytes.subarray(0, 40)))
+        } instead of an SSH identification string`,
         { local: true },
       );
     }

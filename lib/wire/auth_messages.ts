@@ -45,7 +45,9 @@ export interface PublicKeyAuthRequest {
  * ```
  */
 export function publicKeySignedData(sessionId: Uint8Array, r: PublicKeyAuthRequest): Uint8Array {
-  return new SshWriter(256).string(sessionId).byte(Msg.USERAUTH_REQUEST).string(r.user).string(r.service)
+  return new SshWriter(256).string(sessionId).byte(Msg.USERAUTH_REQUEST).string(r.user).string(
+    r.service,
+  )
     .string("publickey").boolean(true).string(r.algorithm).string(r.key).finish();
 }
 
@@ -59,7 +61,9 @@ export function publicKeySignedData(sessionId: Uint8Array, r: PublicKeyAuthReque
  * ```
  */
 export function encodePublicKeyAuthRequest(r: PublicKeyAuthRequest): Uint8Array {
-  const w = new SshWriter(256).byte(Msg.USERAUTH_REQUEST).string(r.user).string(r.service).string("publickey")
+  const w = new SshWriter(256).byte(Msg.USERAUTH_REQUEST).string(r.user).string(r.service).string(
+    "publickey",
+  )
     .boolean(r.signature !== undefined).string(r.algorithm).string(r.key);
   if (r.signature) w.string(r.signature);
   return w.finish();
@@ -85,9 +89,18 @@ export function decodeAuthRequestHead(payload: Uint8Array): {
   const r = new SshReader(payload);
   const msg = r.byte("USERAUTH_REQUEST message number");
   if (msg !== Msg.USERAUTH_REQUEST) {
-    throw new WireError(`expected message ${Msg.USERAUTH_REQUEST}, got ${msg}`, "USERAUTH_REQUEST message number", 0);
+    throw new WireError(
+      `expected message ${Msg.USERAUTH_REQUEST}, got ${msg}`,
+      "USERAUTH_REQUEST message number",
+      0,
+    );
   }
-  return { user: r.utf8("user name"), service: r.ascii("service name"), method: r.ascii("method name"), reader: r };
+  return {
+    user: r.utf8("user name"),
+    service: r.ascii("service name"),
+    method: r.ascii("method name"),
+    reader: r,
+  };
 }
 
 /**
@@ -100,7 +113,8 @@ export function decodeAuthRequestHead(payload: Uint8Array): {
  * ```
  */
 export function encodeAuthFailure(methods: readonly string[], partialSuccess: boolean): Uint8Array {
-  return new SshWriter(64).byte(Msg.USERAUTH_FAILURE).nameList(methods).boolean(partialSuccess).finish();
+  return new SshWriter(64).byte(Msg.USERAUTH_FAILURE).nameList(methods).boolean(partialSuccess)
+    .finish();
 }
 
 /**
@@ -112,13 +126,22 @@ export function encodeAuthFailure(methods: readonly string[], partialSuccess: bo
  * console.log(decodeAuthFailure(encodeAuthFailure(["publickey"], true))); // { methods: ["publickey"], partialSuccess: true }
  * ```
  */
-export function decodeAuthFailure(payload: Uint8Array): { methods: string[]; partialSuccess: boolean } {
+export function decodeAuthFailure(
+  payload: Uint8Array,
+): { methods: string[]; partialSuccess: boolean } {
   const r = new SshReader(payload);
   const msg = r.byte("USERAUTH_FAILURE message number");
   if (msg !== Msg.USERAUTH_FAILURE) {
-    throw new WireError(`expected message ${Msg.USERAUTH_FAILURE}, got ${msg}`, "USERAUTH_FAILURE message number", 0);
+    throw new WireError(
+      `expected message ${Msg.USERAUTH_FAILURE}, got ${msg}`,
+      "USERAUTH_FAILURE message number",
+      0,
+    );
   }
-  const out = { methods: r.nameList("authentications that can continue"), partialSuccess: r.boolean("partial success") };
+  const out = {
+    methods: r.nameList("authentications that can continue"),
+    partialSuccess: r.boolean("partial success"),
+  };
   r.end("USERAUTH_FAILURE");
   return out;
 }
@@ -137,7 +160,14 @@ export function decodeAuthBanner(payload: Uint8Array): { message: string; langua
   const r = new SshReader(payload);
   const msg = r.byte("USERAUTH_BANNER message number");
   if (msg !== Msg.USERAUTH_BANNER) {
-    throw new WireError(`expected message ${Msg.USERAUTH_BANNER}, got ${msg}`, "USERAUTH_BANNER message number", 0);
+    throw new WireError(
+      `expected message ${Msg.USERAUTH_BANNER}, got ${msg}`,
+      "USERAUTH_BANNER message number",
+      0,
+    );
   }
-  return { message: r.utf8("banner message"), language: r.remaining ? r.ascii("banner language tag") : "" };
+  return {
+    message: r.utf8("banner message"),
+    language: r.remaining ? r.ascii("banner language tag") : "",
+  };
 }

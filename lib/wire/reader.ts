@@ -121,7 +121,11 @@ export class SshReader {
     for (let i = 0; i < b.length; i++) {
       const c = b[i];
       if (c < 0x20 || c > 0x7e) {
-        throw new WireError(`byte 0x${c.toString(16)} at index ${i} is not printable US-ASCII`, field, start);
+        throw new WireError(
+          `byte 0x${c.toString(16)} at index ${i} is not printable US-ASCII`,
+          field,
+          start,
+        );
       }
       s += String.fromCharCode(c);
     }
@@ -179,7 +183,11 @@ export class SshReader {
   /** Asserts that every byte was consumed. */
   end(what: string): void {
     if (this.offset !== this.bytes.length) {
-      throw new WireError(`${this.bytes.length - this.offset} unexpected trailing bytes`, what, this.offset);
+      throw new WireError(
+        `${this.bytes.length - this.offset} unexpected trailing bytes`,
+        what,
+        this.offset,
+      );
     }
   }
 }

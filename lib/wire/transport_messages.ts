@@ -12,7 +12,9 @@ import { SshWriter } from "./writer.ts";
 
 function expectMsg(r: SshReader, msg: number, name: string): void {
   const got = r.byte(`${name} message number`);
-  if (got !== msg) throw new WireError(`expected message ${msg}, got ${got}`, `${name} message number`, 0);
+  if (got !== msg) {
+    throw new WireError(`expected message ${msg}, got ${got}`, `${name} message number`, 0);
+  }
 }
 
 /**
@@ -68,7 +70,9 @@ export interface KexInit {
  * ```
  */
 export function encodeKexInit(k: KexInit): Uint8Array {
-  if (k.cookie.length !== 16) throw new RangeError(`KEXINIT cookie must be 16 bytes, got ${k.cookie.length}`);
+  if (k.cookie.length !== 16) {
+    throw new RangeError(`KEXINIT cookie must be 16 bytes, got ${k.cookie.length}`);
+  }
   return new SshWriter(1024)
     .byte(Msg.KEXINIT)
     .raw(k.cookie)
@@ -154,7 +158,9 @@ export interface DisconnectMessage {
  * ```
  */
 export function encodeDisconnect(m: DisconnectMessage): Uint8Array {
-  return new SshWriter(64).byte(Msg.DISCONNECT).uint32(m.reason).string(m.description).string(m.language)
+  return new SshWriter(64).byte(Msg.DISCONNECT).uint32(m.reason).string(m.description).string(
+    m.language,
+  )
     .finish();
 }
 
@@ -235,7 +241,9 @@ export interface DebugMessage {
  * ```
  */
 export function encodeDebug(m: DebugMessage): Uint8Array {
-  return new SshWriter(32).byte(Msg.DEBUG).boolean(m.alwaysDisplay).string(m.message).string(m.language).finish();
+  return new SshWriter(32).byte(Msg.DEBUG).boolean(m.alwaysDisplay).string(m.message).string(
+    m.language,
+  ).finish();
 }
 
 /**
@@ -297,7 +305,10 @@ export function decodeUnimplemented(payload: Uint8Array): number {
  * encodeService(Msg.SERVICE_REQUEST, "ssh-userauth");
  * ```
  */
-export function encodeService(msg: typeof Msg.SERVICE_REQUEST | typeof Msg.SERVICE_ACCEPT, name: string): Uint8Array {
+export function encodeService(
+  msg: typeof Msg.SERVICE_REQUEST | typeof Msg.SERVICE_ACCEPT,
+  name: string,
+): Uint8Array {
   return new SshWriter(32).byte(msg).string(name).finish();
 }
 
@@ -422,7 +433,11 @@ export function encodeKexReply(
 /**
  * Decodes one field, mpint or string, returning the raw value and its encoding.
  */
-function readValue(r: SshReader, encoding: "mpint" | "string", field: string): [Uint8Array, Uint8Array] {
+function readValue(
+  r: SshReader,
+  encoding: "mpint" | "string",
+  field: string,
+): [Uint8Array, Uint8Array] {
   const start = r.offset;
   const value = encoding === "mpint" ? r.mpintBytes(field) : r.string(field);
   return [value, r.bytes.subarray(start, r.offset)];
@@ -463,7 +478,11 @@ export function decodeKexInitValue(
  * console.log(r.value.length); // 32
  * ```
  */
-export function decodeKexReply(msg: number, encoding: "mpint" | "string", payload: Uint8Array): KexReply {
+export function decodeKexReply(
+  msg: number,
+  encoding: "mpint" | "string",
+  payload: Uint8Array,
+): KexReply {
   const r = new SshReader(payload);
   expectMsg(r, msg, "KEX reply");
   const hostKey = r.string("K_S (server host key)");
@@ -501,7 +520,8 @@ export interface GexRequest {
  * ```
  */
 export function encodeGexRequest(g: GexRequest): Uint8Array {
-  return new SshWriter(13).byte(Msg.KEX_DH_GEX_REQUEST).uint32(g.min).uint32(g.n).uint32(g.max).finish();
+  return new SshWriter(13).byte(Msg.KEX_DH_GEX_REQUEST).uint32(g.min).uint32(g.n).uint32(g.max)
+    .finish();
 }
 
 /**

@@ -52,26 +52,46 @@ test("RFC 4251 §5 mpint examples encode and decode exactly", () => {
     assert.equal(new SshReader(offsetView(bytes)).mpint("x"), v, `decode ${v}`);
   }
   assert.equal(hex(encodeMpintBytes(new Uint8Array([0, 0, 0x80]))), "00 00 00 02 00 80");
-  assert.equal(hex(new SshReader(offsetView(encodeMpintBytes(new Uint8Array([0x80])))).mpintBytes("x")), "80");
+  assert.equal(
+    hex(new SshReader(offsetView(encodeMpintBytes(new Uint8Array([0x80])))).mpintBytes("x")),
+    "80",
+  );
 });
 
 test("mpint with a superfluous leading byte or a negative value where unsigned is required is rejected", () => {
   assert.throws(() => new SshReader(new Uint8Array([0, 0, 0, 2, 0, 0x7f])).mpint("e"), WireError);
-  assert.throws(() => new SshReader(new Uint8Array([0, 0, 0, 1, 0x80])).mpintBytes("f"), /negative/);
+  assert.throws(
+    () => new SshReader(new Uint8Array([0, 0, 0, 1, 0x80])).mpintBytes("f"),
+    /negative/,
+  );
 });
 
 test("RFC 4251 §5 name-list examples", () => {
   const w = new SshWriter().nameList([]).nameList(["zlib"]).nameList(["zlib", "none"]).finish();
-  assert.equal(hex(w), "00 00 00 00 00 00 00 04 7a 6c 69 62 00 00 00 09 7a 6c 69 62 2c 6e 6f 6e 65");
+  assert.equal(
+    hex(w),
+    "00 00 00 00 00 00 00 04 7a 6c 69 62 00 00 00 09 7a 6c 69 62 2c 6e 6f 6e 65",
+  );
   const r = new SshReader(offsetView(w));
-  assert.deepEqual([r.nameList("a"), r.nameList("b"), r.nameList("c")], [[], ["zlib"], ["zlib", "none"]]);
+  assert.deepEqual([r.nameList("a"), r.nameList("b"), r.nameList("c")], [[], ["zlib"], [
+    "zlib",
+    "none",
+  ]]);
   r.end("lists");
-  assert.throws(() => new SshReader(new SshWriter().string("a,,b").finish()).nameList("kex"), /empty name/);
-  assert.throws(() => new SshReader(new SshWriter().string("a\x01").finish()).nameList("kex"), /US-ASCII/);
+  assert.throws(
+    () => new SshReader(new SshWriter().string("a,,b").finish()).nameList("kex"),
+    /empty name/,
+  );
+  assert.throws(
+    () => new SshReader(new SshWriter().string("a\x01").finish()).nameList("kex"),
+    /US-ASCII/,
+  );
 });
 
 test("every primitive round-trips on offset views, and uint64/uint32 are big-endian", () => {
-  const b = new SshWriter(1).byte(7).boolean(true).uint32(0xdeadbeef).uint64(2n ** 63n + 5n).string("héllo")
+  const b = new SshWriter(1).byte(7).boolean(true).uint32(0xdeadbeef).uint64(2n ** 63n + 5n).string(
+    "héllo",
+  )
     .finish();
   const r = new SshReader(offsetView(b));
   assert.equal(r.byte("b"), 7);
@@ -94,9 +114,18 @@ test("truncated input throws WireError naming the field and the offset", () => {
       return true;
     });
   }
-  assert.throws(() => new SshReader(new Uint8Array([0xff, 0xff, 0xff, 0xff])).string("s"), /4294967295 exceeds/);
-  assert.throws(() => new SshReader(new Uint8Array([1, 2])).uint32("n"), /needs 4 bytes but only 2/);
-  assert.throws(() => new SshReader(new SshWriter().string(new Uint8Array([0xc3])).finish()).utf8("msg"), /UTF-8/);
+  assert.throws(
+    () => new SshReader(new Uint8Array([0xff, 0xff, 0xff, 0xff])).string("s"),
+    /4294967295 exceeds/,
+  );
+  assert.throws(
+    () => new SshReader(new Uint8Array([1, 2])).uint32("n"),
+    /needs 4 bytes but only 2/,
+  );
+  assert.throws(
+    () => new SshReader(new SshWriter().string(new Uint8Array([0xc3])).finish()).utf8("msg"),
+    /UTF-8/,
+  );
 });
 
 const kexinit = {
@@ -129,12 +158,24 @@ test("each transport message round-trips on an offset view, and fails cleanly on
       language: "",
     }],
     [encodeUnimplemented(0xfffffffe), decodeUnimplemented, 0xfffffffe],
-    [encodeService(Msg.SERVICE_REQUEST, "ssh-userauth"), (p) => decodeService(Msg.SERVICE_REQUEST, p), "ssh-userauth"],
-    [encodeExtInfo(new Map([["server-sig-algs", new Uint8Array([97])]])), decodeExtInfo, new Map([[
-      "server-sig-algs",
-      new Uint8Array([97]),
-    ]])],
-    [encodeGexRequest({ min: 2048, n: 3072, max: 8192 }), decodeGexRequest, { min: 2048, n: 3072, max: 8192 }],
+    [
+      encodeService(Msg.SERVICE_REQUEST, "ssh-userauth"),
+      (p) => decodeService(Msg.SERVICE_REQUEST, p),
+      "ssh-userauth",
+    ],
+    [
+      encodeExtInfo(new Map([["server-sig-algs", new Uint8Array([97])]])),
+      decodeExtInfo,
+      new Map([[
+        "server-sig-algs",
+        new Uint8Array([97]),
+      ]]),
+    ],
+    [encodeGexRequest({ min: 2048, n: 3072, max: 8192 }), decodeGexRequest, {
+      min: 2048,
+      n: 3072,
+      max: 8192,
+    }],
     [encodeGexGroup(0xffffffffffffffc5n, 2n), decodeGexGroup, { p: 0xffffffffffffffc5n, g: 2n }],
   ];
   for (const [bytes, decode, want] of cases) {
@@ -150,7 +191,9 @@ test("each transport message round-trips on an offset view, and fails cleanly on
   }
   // KEXINIT truncated anywhere must fail (no optional fields).
   const k = encodeKexInit(kexinit);
-  for (let cut = 0; cut < k.length; cut++) assert.throws(() => decodeKexInit(k.subarray(0, cut)), WireError);
+  for (let cut = 0; cut < k.length; cut++) {
+    assert.throws(() => decodeKexInit(k.subarray(0, cut)), WireError);
+  }
   assert.throws(() => decodeKexInit(new Uint8Array([...k, 0])), /trailing/);
 });
 
@@ -159,7 +202,18 @@ test("KEX init and reply fields keep their exact wire encoding for the exchange 
   const [v, field] = decodeKexInitValue(30, "mpint", offsetView(encodeKexInitValue(30, mp)));
   assert.deepEqual([...v], [0xff, 1]);
   assert.deepEqual([...field], [...mp]);
-  const reply = decodeKexReply(31, "string", offsetView(encodeKexReply(31, new Uint8Array([1, 2]), new SshWriter().string(new Uint8Array([9])).finish(), new Uint8Array([3]))));
+  const reply = decodeKexReply(
+    31,
+    "string",
+    offsetView(
+      encodeKexReply(
+        31,
+        new Uint8Array([1, 2]),
+        new SshWriter().string(new Uint8Array([9])).finish(),
+        new Uint8Array([3]),
+      ),
+    ),
+  );
   assert.deepEqual([...reply.hostKey], [1, 2]);
   assert.deepEqual([...reply.value], [9]);
   assert.deepEqual([...reply.valueField], [0, 0, 0, 1, 9]);

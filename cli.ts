@@ -1,0 +1,153 @@
+/**
+ * The rxssh command line.
+ *
+ * This release has the transport layer, so the CLI offers what the
+ * transport can do on its own:
+ *
+ * - `rxssh -Q kex|cipher|mac|key|table`: list supported algorithms, like `ssh -Q`
+ * - `rxssh probe [-p port] [-o Option=value]... host`: key exchange with a
+ *   server, then print its identification, host key fingerprint and the
+ *   negotiated algorithms (like `ssh-keyscan` plus `ssh -v`'s kex lines)
+ * - `rxssh --version`
+ *
+ * Run it as `deno run -A cli.ts ...`, `deno task rxssh ...` or `bun cli.ts ...`.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./cli.ts";
+ * await main(["-Q", "cipher"]);
+ * ```
+ *
+ * @module
+ */
+import process from "node:process";
+import { firstValueFrom } from "rxjs";
+import { algorithmTableMarkdown, SUPPORTED_ALGORITHMS } from "./lib/transport/algorithms.ts";
+import { connectTcp, type PublicKey, Transport, type TransportOptions } from "./mod.ts";
+
+const USAGE = `usage: rxssh -Q kex|cipher|mac|key|table
+       rxssh probe [-p port] [-o KexAlgorithms|Ciphers|MACs|HostKeyAlgorithms=list]... host
+       rxssh --version`;
+
+/** Options of `probe` that map to transport options, with OpenSSH's names. */
+const PROBE_OPTIONS: Record<string, keyof TransportOptions> = {
+  kexalgorithms: "kexAlgorithms",
+  ciphers: "ciphers",
+  macs: "macs",
+  hostkeyalgorithms: "hostKeyAlgorithms",
+};
+
+/**
+ * Runs the CLI with `args` (without the program name); returns the exit code.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./cli.ts";
+ * const code = await main(["--version"]);
+ * console.log(code); // 0
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  const out = (s: string) => process.stdout.write(s + "\n");
+  const err = (s: string) => process.stderr.write(s + "\n");
+  if (args[0] === "--version" || args[0] === "-V") {
+    out("rxssh 0.1.0 (SSH-2.0-rxssh_0.1.0)");
+    return 0;
+  }
+  if (args[0] === "-Q") {
+    const lists: Record<string, readonly string[]> = {
+      kex: SUPPORTED_ALGORITHMS.KexAlgorithms,
+      cipher: SUPPORTED_ALGORITHMS.Ciphers,
+      mac: SUPPORTED_ALGORITHMS.MACs,
+      key: SUPPORTED_ALGORITHMS.HostKeyAlgorithms,
+    };
+    if (args[1] === "table") {
+      out(algorithmTableMarkdown());
+      return 0;
+    }
+    const list = lists[args[1] ?? ""];
+    if (!list) {
+      err(`rxssh: -Q needs one of: ${Object.keys(lists).join(", ")}, table`);
+      return 2;
+    }
+    out(list.join("\n"));
+    return 0;
+  }
+  if (args[0] === "probe") return await probe(args.slice(1), out, err);
+  err(USAGE);
+  return 2;
+}
+
+async function probe(
+  args: string[],
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  let port = 22;
+  let host: string | undefined;
+  const options: Partial<TransportOptions> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-p") {
+      port = Number(args[++i]);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        err(`rxssh: bad port ${JSON.stringify(args[i])}`);
+        return 2;
+      }
+    } else if (a === "-o") {
+      const [k, v] = (args[++i] ?? "").split("=", 2);
+      const key = PROBE_OPTIONS[k.toLowerCase()];
+      if (!key || v === undefined) {
+        err(
+          `rxssh: unsupported option ${JSON.stringify(args[i])} (probe takes ${
+            Object.keys(PROBE_OPTIONS).join(", ")
+          })`,
+        );
+        return 2;
+      }
+      (options as Record<string, string>)[key] = v;
+    } else if (!a.startsWith("-") && host === undefined) {
+      host = a;
+    } else {
+      err(USAGE);
+      return 2;
+    }
+  }
+  if (!host) {
+    err(USAGE);
+    return 2;
+  }
+  let seen: PublicKey | undefined;
+  try {
+    const conn = await connectTcp(host, port);
+    const t = new Transport(conn, {
+      role: "client",
+      ...options,
+      // A probe reports the key; it authenticates nothing, so nothing is trusted.
+      verifyHostKey: (key) => {
+        seen = key;
+        return true;
+      },
+      handshakeTimeout: 20_000,
+    });
+    const k = await t.ready;
+    out(`server: ${t.peerVersion?.line}`);
+    out(`host key: ${k.algorithms.hostKey} ${seen?.fingerprint()}`);
+    out(`kex: ${k.algorithms.kex} (strict: ${k.strict})`);
+    out(`cipher: ${k.algorithms.cipherClientToServer} MAC: ${k.algorithms.macClientToServer}`);
+    // EXT_INFO follows the server's NEWKEYS (RFC 8308 §2.4); give it a moment.
+    await Promise.race([
+      firstValueFrom(t.extInfo$).catch(() => {}),
+      new Promise((r) => setTimeout(r, 500)),
+    ]);
+    const sigs = t.peerExtensions.get("server-sig-algs");
+    if (sigs) out(`server-sig-algs: ${new TextDecoder().decode(sigs)}`);
+    await t.disconnect();
+    return 0;
+  } catch (e) {
+    err(`rxssh: ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`);
+    return 255;
+  }
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

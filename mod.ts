@@ -1,0 +1,71 @@
+/**
+ * rxssh: an SSH-2 toolkit for Deno and Bun. Transport events are RxJS
+ * observables; the core speaks to any pair of WHATWG byte streams.
+ *
+ * This release holds the transport layer (RFC 4253): version exchange,
+ * binary packets, key exchange and re-exchange with strict KEX, ext-info,
+ * host keys, and the runtime adapters for TCP and in-memory pairs.
+ *
+ * @example
+ * ```ts
+ * import { connectTcp, Transport } from "./mod.ts";
+ * async function hello(host: string, fingerprint: string) {
+ *   const conn = await connectTcp(host, 22);
+ *   const t = new Transport(conn, {
+ *     role: "client",
+ *     verifyHostKey: (_key, info) => info.fingerprint === fingerprint,
+ *   });
+ *   t.disconnect$.subscribe((d) => console.log("ended:", d.reasonName, d.description));
+ *   const { algorithms } = await t.ready;
+ *   console.log(algorithms);
+ *   await t.requestService("ssh-userauth");
+ *   await t.disconnect();
+ * }
+ * ```
+ *
+ * @module
+ */
+export {
+  type ByteStream,
+  type DisconnectEvent,
+  type HostKeyInfo,
+  type HostKeyVerifier,
+  type KexEvent,
+  type MacErrorEvent,
+  type NegotiatedAlgorithms,
+  Transport,
+  type TransportOptions,
+} from "./lib/transport/transport.ts";
+export type { PeerVersion } from "./lib/transport/version.ts";
+export {
+  AlgorithmConfigError,
+  type AlgorithmKind,
+  DEFAULT_ALGORITHMS,
+  negotiate,
+  resolveAlgorithms,
+  SUPPORTED_ALGORITHMS,
+} from "./lib/transport/algorithms.ts";
+export {
+  DisconnectError,
+  DisconnectReason,
+  type DisconnectReasonCode,
+  disconnectReasonName,
+  SshError,
+  WireError,
+} from "./lib/wire/errors.ts";
+export type { DebugMessage, GexRequest } from "./lib/wire/transport_messages.ts";
+export { KexError, MacError } from "./lib/crypto/errors.ts";
+export type { RandomSource } from "./lib/crypto/types.ts";
+export { type GenerateKeyOptions, generatePrivateKey } from "./lib/keys/private_key.ts";
+export { parsePublicKey } from "./lib/keys/public_key.ts";
+export { KeyError } from "./lib/keys/errors.ts";
+export type { PrivateKey, PublicKey } from "./lib/keys/types.ts";
+export { connectTcp, listenTcp } from "./lib/runtime/tcp.ts";
+export type {
+  ByteStreamPair,
+  ConnectTcpOptions,
+  ListenTcpOptions,
+  TcpConnection,
+  TcpListener,
+} from "./lib/runtime/types.ts";
+export { memoryPair, type MemoryPairOptions } from "./lib/runtime/memory.ts";

@@ -1,0 +1,39 @@
+// The examples and the CLI run as part of the suite, so they cannot rot.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import process from "node:process";
+
+const isDeno = "Deno" in globalThis;
+/** Runs a TypeScript file with the runtime running this test. */
+function run(file: string, args: string[] = []) {
+  const argv = isDeno ? ["run", "-A", file, ...args] : [file, ...args];
+  return spawnSync(process.execPath, argv, { encoding: "utf8", timeout: 60_000 });
+}
+
+test("examples/transport_demo.ts negotiates, re-keys and closes over loopback TCP", () => {
+  const r = run("examples/transport_demo.ts");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /negotiated:/);
+  assert.match(r.stdout, /\[client\] key exchange #1 .*mlkem768x25519-sha256/);
+  assert.match(r.stdout, /\[server\] IGNORE 17 bytes/);
+  assert.match(r.stdout, /\[client\] DEBUG "hello from the server"/);
+  assert.match(r.stdout, /re-key done: same session id: true/);
+  assert.match(r.stdout, /\[server\] disconnect received: BY_APPLICATION/);
+  assert.match(r.stdout, /\d+ events observed; both ends closed cleanly\./);
+});
+
+test("cli.ts -Q lists the registries and rejects unknown queries", () => {
+  const r = run("cli.ts", ["-Q", "cipher"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.split("\n").includes("chacha20-poly1305@openssh.com"));
+  const bad = run("cli.ts", ["-Q", "nonsense"]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /-Q needs one of/);
+});
+
+test("cli.ts probe reports a refused connection with exit code 255", () => {
+  const r = run("cli.ts", ["probe", "-p", "1", "127.0.0.1"]);
+  assert.equal(r.status, 255);
+  assert.match(r.stderr, /127\.0\.0\.1:1: /);
+});
