@@ -645,7 +645,8 @@ export class Transport {
       error = new DisconnectError(reason, what, { local: true, cause: err });
     }
     this.#closing = error;
-    this.#shutdown(error);
+    // #shutdown never rejects: each step is guarded, and `closed` resolves last.
+    this.#shutdown(error).catch(() => {}).finally(() => this.#closedDeferred.resolve(error));
   }
 
   async #shutdown(error: DisconnectError): Promise<void> {
@@ -690,7 +691,6 @@ export class Transport {
     await Promise.race([this.#out.flushed(), new Promise((r) => setTimeout(r, 2000))]);
     await this.#writer.close().catch(() => this.#writer.abort(error).catch(() => {}));
     await this.#input.cancel(error);
-    this.#closedDeferred.resolve(error);
   }
 
   #write(payload: Uint8Array): Promise<void> {

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { WireError } from "./errors.ts";
 import { Msg } from "./message_numbers.ts";
 import { SshReader } from "./reader.ts";
 import { SshWriter } from "./writer.ts";
@@ -87,14 +86,7 @@ export function decodeAuthRequestHead(payload: Uint8Array): {
   reader: SshReader;
 } {
   const r = new SshReader(payload);
-  const msg = r.byte("USERAUTH_REQUEST message number");
-  if (msg !== Msg.USERAUTH_REQUEST) {
-    throw new WireError(
-      `expected message ${Msg.USERAUTH_REQUEST}, got ${msg}`,
-      "USERAUTH_REQUEST message number",
-      0,
-    );
-  }
+  r.expectMessage(Msg.USERAUTH_REQUEST, "USERAUTH_REQUEST");
   return {
     user: r.utf8("user name"),
     service: r.ascii("service name"),
@@ -130,14 +122,7 @@ export function decodeAuthFailure(
   payload: Uint8Array,
 ): { methods: string[]; partialSuccess: boolean } {
   const r = new SshReader(payload);
-  const msg = r.byte("USERAUTH_FAILURE message number");
-  if (msg !== Msg.USERAUTH_FAILURE) {
-    throw new WireError(
-      `expected message ${Msg.USERAUTH_FAILURE}, got ${msg}`,
-      "USERAUTH_FAILURE message number",
-      0,
-    );
-  }
+  r.expectMessage(Msg.USERAUTH_FAILURE, "USERAUTH_FAILURE");
   const out = {
     methods: r.nameList("authentications that can continue"),
     partialSuccess: r.boolean("partial success"),
@@ -158,14 +143,7 @@ export function decodeAuthFailure(
  */
 export function decodeAuthBanner(payload: Uint8Array): { message: string; language: string } {
   const r = new SshReader(payload);
-  const msg = r.byte("USERAUTH_BANNER message number");
-  if (msg !== Msg.USERAUTH_BANNER) {
-    throw new WireError(
-      `expected message ${Msg.USERAUTH_BANNER}, got ${msg}`,
-      "USERAUTH_BANNER message number",
-      0,
-    );
-  }
+  r.expectMessage(Msg.USERAUTH_BANNER, "USERAUTH_BANNER");
   return {
     message: r.utf8("banner message"),
     language: r.remaining ? r.ascii("banner language tag") : "",

@@ -50,6 +50,15 @@ export class SshReader {
     }
   }
 
+  /** Reads the message number and checks it is `msg`; `name` names the message in the error. */
+  expectMessage(msg: number, name: string): void {
+    const start = this.offset;
+    const got = this.byte(`${name} message number`);
+    if (got !== msg) {
+      throw new WireError(`expected message ${msg}, got ${got}`, `${name} message number`, start);
+    }
+  }
+
   /** `byte` */
   byte(field: string): number {
     this.#need(1, field, "byte");

@@ -5,17 +5,10 @@
  *
  * @module
  */
-import { WireError } from "./errors.ts";
+import type { WireError } from "./errors.ts";
 import { Msg } from "./message_numbers.ts";
 import { SshReader } from "./reader.ts";
 import { SshWriter } from "./writer.ts";
-
-function expectMsg(r: SshReader, msg: number, name: string): void {
-  const got = r.byte(`${name} message number`);
-  if (got !== msg) {
-    throw new WireError(`expected message ${msg}, got ${got}`, `${name} message number`, 0);
-  }
-}
 
 /**
  * SSH_MSG_KEXINIT (RFC 4253 §7.1).
@@ -110,7 +103,7 @@ export function encodeKexInit(k: KexInit): Uint8Array {
  */
 export function decodeKexInit(payload: Uint8Array): KexInit {
   const r = new SshReader(payload);
-  expectMsg(r, Msg.KEXINIT, "KEXINIT");
+  r.expectMessage(Msg.KEXINIT, "KEXINIT");
   const k: KexInit = {
     cookie: r.raw(16, "KEXINIT cookie"),
     kexAlgorithms: r.nameList("kex_algorithms"),
@@ -176,7 +169,7 @@ export function encodeDisconnect(m: DisconnectMessage): Uint8Array {
  */
 export function decodeDisconnect(payload: Uint8Array): DisconnectMessage {
   const r = new SshReader(payload);
-  expectMsg(r, Msg.DISCONNECT, "DISCONNECT");
+  r.expectMessage(Msg.DISCONNECT, "DISCONNECT");
   const reason = r.uint32("DISCONNECT reason code");
   const description = new TextDecoder().decode(r.string("DISCONNECT description"));
   // Some peers omit the language tag; tolerate that.
@@ -208,7 +201,7 @@ export function encodeIgnore(data: Uint8Array | string): Uint8Array {
  */
 export function decodeIgnore(payload: Uint8Array): Uint8Array {
   const r = new SshReader(payload);
-  expectMsg(r, Msg.IGNORE, "IGNORE");
+  r.expectMessage(Msg.IGNORE, "IGNORE");
   // RFC 4253 §11.2: the data is arbitrary; tolerate a missing string.
   return r.remaining ? r.string("IGNORE data") : new Uint8Array(0);
 }
@@ -257,7 +250,7 @@ export function encodeDebug(m: DebugMessage): Uint8Array {
  */
 export function decodeDebug(payload: Uint8Array): DebugMessage {
   const r = new SshReader(payload);
-  expectMsg(r, Msg.DEBUG, "DEBUG");
+  r.expectMessage(Msg.DEBUG, "DEBUG");
   return {
     alwaysDisplay: r.boolean("DEBUG always_display"),
     message: r.utf8("DEBUG message"),
@@ -289,7 +282,7 @@ export function encodeUnimplemented(seq: number): Uint8Array {
  */
 export function decodeUnimplemented(payload: Uint8Array): number {
   const r = new SshReader(payload);
-  expectMsg(r, Msg.UNIMPLEMENTED, "UNIMPLEMENTED");
+  r.expectMessage(Msg.UNIMPLEMENTED, "UNIMPLEMENTED");
   const seq = r.uint32("UNIMPLEMENTED packet sequence number");
   r.end("UNIMPLEMENTED");
   return seq;
@@ -328,7 +321,7 @@ export function decodeService(
 ): string {
   const name = msg === Msg.SERVICE_REQUEST ? "SERVICE_REQUEST" : "SERVICE_ACCEPT";
   const r = new SshReader(payload);
-  expectMsg(r, msg, name);
+  r.expectMessage(msg, name);
   const service = r.ascii(`${name} service name`);
   r.end(name);
   return service;
@@ -361,7 +354,7 @@ export function encodeExtInfo(extensions: ReadonlyMap<string, Uint8Array>): Uint
  */
 export function decodeExtInfo(payload: Uint8Array): Map<string, Uint8Array> {
   const r = new SshReader(payload);
-  expectMsg(r, Msg.EXT_INFO, "EXT_INFO");
+  r.expectMessage(Msg.EXT_INFO, "EXT_INFO");
   const n = r.uint32("EXT_INFO nr-extensions");
   const out = new Map<string, Uint8Array>();
   for (let i = 0; i < n; i++) {
@@ -461,7 +454,7 @@ export function decodeKexInitValue(
   payload: Uint8Array,
 ): [Uint8Array, Uint8Array] {
   const r = new SshReader(payload);
-  expectMsg(r, msg, "KEX init");
+  r.expectMessage(msg, "KEX init");
   const v = readValue(r, encoding, encoding === "mpint" ? "e" : "Q_C");
   r.end("KEX init");
   return v;
@@ -484,7 +477,7 @@ export function decodeKexReply(
   payload: Uint8Array,
 ): KexReply {
   const r = new SshReader(payload);
-  expectMsg(r, msg, "KEX reply");
+  r.expectMessage(msg, "KEX reply");
   const hostKey = r.string("K_S (server host key)");
   const [value, valueField] = readValue(r, encoding, encoding === "mpint" ? "f" : "Q_S");
   const signature = r.string("signature of H");
@@ -535,7 +528,7 @@ export function encodeGexRequest(g: GexRequest): Uint8Array {
  */
 export function decodeGexRequest(payload: Uint8Array): GexRequest {
   const r = new SshReader(payload);
-  expectMsg(r, Msg.KEX_DH_GEX_REQUEST, "KEX_DH_GEX_REQUEST");
+  r.expectMessage(Msg.KEX_DH_GEX_REQUEST, "KEX_DH_GEX_REQUEST");
   const g = { min: r.uint32("GEX min"), n: r.uint32("GEX n"), max: r.uint32("GEX max") };
   r.end("KEX_DH_GEX_REQUEST");
   return g;
@@ -565,7 +558,7 @@ export function encodeGexGroup(p: bigint, g: bigint): Uint8Array {
  */
 export function decodeGexGroup(payload: Uint8Array): { p: bigint; g: bigint } {
   const r = new SshReader(payload);
-  expectMsg(r, Msg.KEX_DH_GEX_GROUP, "KEX_DH_GEX_GROUP");
+  r.expectMessage(Msg.KEX_DH_GEX_GROUP, "KEX_DH_GEX_GROUP");
   const p = r.mpint("GEX p");
   const g = r.mpint("GEX g");
   r.end("KEX_DH_GEX_GROUP");
