@@ -6,19 +6,10 @@ import { AES128_CTR, AES192_CTR, AES256_CTR } from "./cipher_aes_ctr.ts";
 import { MacError } from "./errors.ts";
 import { HMAC_SHA2_256, HMAC_SHA2_256_ETM, HMAC_SHA2_512, HMAC_SHA2_512_ETM } from "./mac.ts";
 import { SshError, WireError } from "../wire/errors.ts";
-import type { CipherAlgorithm, MacAlgorithm, PacketOpener } from "./types.ts";
+import type { CipherAlgorithm, MacAlgorithm } from "./types.ts";
+import { at, framePacket, hex, receive, toHex } from "./_test_util.ts";
 
-const hex = (s: string): Uint8Array =>
-  Uint8Array.from(s.replace(/\s+/g, "").match(/../g) ?? [], (b) => parseInt(b, 16));
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const u32 = (n: number): string => n.toString(16).padStart(8, "0");
-
-function at(b: Uint8Array, offset: number): Uint8Array {
-  const big = new Uint8Array(offset + b.length + 5).fill(0xee);
-  big.set(b, offset);
-  return big.subarray(offset, offset + b.length);
-}
 
 /** NIST SP 800-38A, Appendix F.5.1, F.5.3, F.5.5 (CTR-AES128/192/256.Encrypt). */
 const CTR0 = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
@@ -119,23 +110,8 @@ test("aes-ctr: the 128-bit counter carries and wraps across packets (nettle ctr-
 });
 
 /** An RFC 4253 §6 packet for 16-byte blocks; `apart`: the length is not aligned with the rest. */
-function packet(payload: Uint8Array, apart: boolean, offset: number): Uint8Array {
-  const head = apart ? 1 : 5;
-  let pad = 16 - ((head + payload.length) % 16);
-  if (pad < 4) pad += 16;
-  const len = 1 + payload.length + pad;
-  const p = new Uint8Array(4 + len).fill(0x77);
-  new DataView(p.buffer).setUint32(0, len);
-  p[4] = pad;
-  p.set(payload, 5);
-  return at(p, offset);
-}
-
-async function receive(opener: PacketOpener, seq: number, stream: Uint8Array) {
-  const n = await opener.decryptLength(seq, stream.subarray(0, opener.firstBlockSize));
-  const whole = stream.subarray(0, 4 + n + opener.macLength);
-  return { body: await opener.open(seq, whole), rest: stream.subarray(whole.length) };
-}
+const packet = (payload: Uint8Array, apart: boolean, offset: number): Uint8Array =>
+  framePacket(payload, { blockSize: 16, lengthApart: apart, offset, fill: 0x77 });
 
 const MACS: MacAlgorithm[] = [HMAC_SHA2_256, HMAC_SHA2_512, HMAC_SHA2_256_ETM, HMAC_SHA2_512_ETM];
 const CIPHERS: CipherAlgorithm[] = [AES128_CTR, AES192_CTR, AES256_CTR];

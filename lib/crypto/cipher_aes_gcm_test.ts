@@ -4,19 +4,10 @@ import { gcm } from "@noble/ciphers/aes.js";
 import { AES128_GCM, AES256_GCM } from "./cipher_aes_gcm.ts";
 import { MacError } from "./errors.ts";
 import { WireError } from "../wire/errors.ts";
-import type { CipherAlgorithm, PacketOpener } from "./types.ts";
+import type { CipherAlgorithm } from "./types.ts";
+import { at, framePacket, hex, receive, toHex } from "./_test_util.ts";
 
-const hex = (s: string): Uint8Array =>
-  Uint8Array.from(s.replace(/\s+/g, "").match(/../g) ?? [], (b) => parseInt(b, 16));
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const cat = (...parts: Uint8Array[]): Uint8Array => hex(parts.map(toHex).join(""));
-
-function at(b: Uint8Array, offset: number): Uint8Array {
-  const big = new Uint8Array(offset + b.length + 5).fill(0xee);
-  big.set(b, offset);
-  return big.subarray(offset, offset + b.length);
-}
 
 /**
  * McGrew & Viega, "The Galois/Counter Mode of Operation (GCM)", Appendix B,
@@ -112,22 +103,8 @@ test("aes-gcm: the invocation counter increments per packet, as 64 bits, fixed f
 });
 
 /** An RFC 4253 §6 packet for 16-byte blocks with the length apart. */
-function packet(payload: Uint8Array, offset: number): Uint8Array {
-  let pad = 16 - ((1 + payload.length) % 16);
-  if (pad < 4) pad += 16;
-  const len = 1 + payload.length + pad;
-  const p = new Uint8Array(4 + len).fill(0x3c);
-  new DataView(p.buffer).setUint32(0, len);
-  p[4] = pad;
-  p.set(payload, 5);
-  return at(p, offset);
-}
-
-async function receive(opener: PacketOpener, seq: number, stream: Uint8Array) {
-  const n = await opener.decryptLength(seq, stream.subarray(0, opener.firstBlockSize));
-  const whole = stream.subarray(0, 4 + n + opener.macLength);
-  return { body: await opener.open(seq, whole), rest: stream.subarray(whole.length) };
-}
+const packet = (payload: Uint8Array, offset: number): Uint8Array =>
+  framePacket(payload, { blockSize: 16, lengthApart: true, offset, fill: 0x3c });
 
 for (const alg of [AES128_GCM, AES256_GCM] as CipherAlgorithm[]) {
   test(`${alg.name}: many packets in a stream, odd offsets, sequence numbers wrapping`, async () => {

@@ -3,20 +3,9 @@ import assert from "node:assert/strict";
 import { CHACHA20_POLY1305 } from "./cipher_chacha20_poly1305.ts";
 import { MacError } from "./errors.ts";
 import { WireError } from "../wire/errors.ts";
-import type { PacketOpener } from "./types.ts";
+import { at, framePacket, hex, receive, toHex } from "./_test_util.ts";
 
-const hex = (s: string): Uint8Array =>
-  Uint8Array.from(s.replace(/\s+/g, "").match(/../g) ?? [], (b) => parseInt(b, 16));
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const NO_IV = new Uint8Array(0);
-
-/** A copy of `b` placed at byte offset `offset` of a larger buffer. */
-function at(b: Uint8Array, offset: number): Uint8Array {
-  const big = new Uint8Array(offset + b.length + 5).fill(0xee);
-  big.set(b, offset);
-  return big.subarray(offset, offset + b.length);
-}
 
 /**
  * Known answers for chacha20-poly1305@openssh.com from ring's
@@ -136,22 +125,8 @@ test("chacha20-poly1305: open works without a prior decryptLength", async () => 
 });
 
 /** An RFC 4253 §6 packet for an 8-byte block with the length apart. */
-function packet(payload: Uint8Array, offset: number, fillByte = 0x5a): Uint8Array {
-  let pad = 8 - ((1 + payload.length) % 8);
-  if (pad < 4) pad += 8;
-  const len = 1 + payload.length + pad;
-  const p = new Uint8Array(4 + len).fill(fillByte);
-  new DataView(p.buffer).setUint32(0, len);
-  p[4] = pad;
-  p.set(payload, 5);
-  return at(p, offset);
-}
-
-async function receive(opener: PacketOpener, seq: number, stream: Uint8Array) {
-  const n = await opener.decryptLength(seq, stream.subarray(0, opener.firstBlockSize));
-  const whole = stream.subarray(0, 4 + n + opener.macLength);
-  return { body: await opener.open(seq, whole), rest: stream.subarray(whole.length) };
-}
+const packet = (payload: Uint8Array, offset: number, fillByte = 0x5a): Uint8Array =>
+  framePacket(payload, { blockSize: 8, lengthApart: true, offset, fill: fillByte });
 
 test("chacha20-poly1305: many packets in a stream, odd offsets, sequence numbers wrapping", async () => {
   const key = Uint8Array.from({ length: 64 }, (_, i) => i * 7);

@@ -1,12 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NONE_CIPHER, NONE_OPENER, NONE_SEALER } from "./cipher_none.ts";
-
-function at(b: Uint8Array, offset: number): Uint8Array {
-  const big = new Uint8Array(offset + b.length + 5).fill(0xee);
-  big.set(b, offset);
-  return big.subarray(offset, offset + b.length);
-}
+import { at } from "./_test_util.ts";
 
 // SSH_MSG_SERVICE_REQUEST "ssh-userauth" framed for 8-byte blocks (RFC 4253 §6):
 // packet_length 28, padding_length 10, 17 bytes of payload, 10 of padding.

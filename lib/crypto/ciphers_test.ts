@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CIPHERS, MACS } from "./ciphers.ts";
 import { MacError } from "./errors.ts";
-import type { CipherAlgorithm, MacAlgorithm, PacketOpener, PacketSealer } from "./types.ts";
+import type { CipherAlgorithm, MacAlgorithm, PacketSealer } from "./types.ts";
+import { framePacket, receive } from "./_test_util.ts";
 
 test("CIPHERS: OpenSSH's default order, keyed by wire name", () => {
   assert.deepEqual([...CIPHERS.keys()], [
@@ -27,26 +28,14 @@ test("MACS: OpenSSH's default order, keyed by wire name", () => {
   for (const [name, m] of MACS) assert.equal(m.name, name);
 });
 
-/** An RFC 4253 §6 packet for the sealer's block size and framing, at `offset`. */
-function packet(s: PacketSealer, payload: Uint8Array, offset: number): Uint8Array {
-  const head = s.lengthApart ? 1 : 5;
-  let pad = s.blockSize - ((head + payload.length) % s.blockSize);
-  if (pad < 4) pad += s.blockSize;
-  const len = 1 + payload.length + pad;
-  const big = new Uint8Array(offset + 4 + len);
-  const p = big.subarray(offset);
-  new DataView(p.buffer, p.byteOffset).setUint32(0, len);
-  p[4] = pad;
-  p.set(payload, 5);
-  crypto.getRandomValues(p.subarray(5 + payload.length));
-  return p;
-}
-
-async function receive(o: PacketOpener, seq: number, stream: Uint8Array) {
-  const n = await o.decryptLength(seq, stream.subarray(0, o.firstBlockSize));
-  const whole = stream.subarray(0, 4 + n + o.macLength);
-  return { body: await o.open(seq, whole), rest: stream.subarray(whole.length) };
-}
+/** An RFC 4253 §6 packet for the sealer's block size and framing, at `offset`, random padding. */
+const packet = (s: PacketSealer, payload: Uint8Array, offset: number): Uint8Array =>
+  framePacket(payload, {
+    blockSize: s.blockSize,
+    lengthApart: s.lengthApart,
+    offset,
+    fill: "random",
+  });
 
 const combos: [CipherAlgorithm, MacAlgorithm | undefined][] = [];
 for (const c of CIPHERS.values()) {

@@ -9,11 +9,8 @@ import {
   HMAC_SHA2_512,
   HMAC_SHA2_512_ETM,
 } from "./mac.ts";
+import { hex, toHex } from "./_test_util.ts";
 
-const hex = (s: string): Uint8Array =>
-  Uint8Array.from(s.replace(/\s+/g, "").match(/../g) ?? [], (b) => parseInt(b, 16));
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 const fill = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v);
 

@@ -1,21 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { memoryPair } from "./memory.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of readable) parts.push(c);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+import { dec, enc, readAll } from "./_test_util.ts";
 
 /** Resolves to "pending" if `p` has not settled within a few macrotasks. */
 async function settledState(p: Promise<unknown>): Promise<"resolved" | "rejected" | "pending"> {

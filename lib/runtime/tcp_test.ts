@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as tcp from "./tcp.ts";
 import { nodeConnectTcp, nodeListenTcp } from "./_node_tcp.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
+import { dec, enc, readAll } from "./_test_util.ts";
 
 interface Impl {
   name: string;
@@ -19,21 +20,6 @@ if ("Deno" in globalThis) {
     connectTcp: (host, port, options = {}) => nodeConnectTcp(host, port, options),
     listenTcp: (options = {}) => nodeListenTcp(options),
   });
-}
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of readable) parts.push(c);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function pattern(size: number, seed = 0): Uint8Array {
