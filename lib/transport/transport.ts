@@ -49,9 +49,9 @@ import {
   encodeUnimplemented,
 } from "../wire/transport_messages.ts";
 import type { DebugMessage, GexRequest, KexInit } from "../wire/transport_messages.ts";
-import { encodeMpintBytes, encodeString, SshWriter } from "../wire/writer.ts";
 import { ByteReader, EndOfStream } from "./_byte_reader.ts";
 import { negotiate, resolveAlgorithms } from "./algorithms.ts";
+import { encodePublicValue, encodeSharedSecret, exchangeHash } from "./exchange_hash.ts";
 import { DEFAULT_MAX_PACKET, PacketReader, PacketWriter } from "./packets.ts";
 import { readVersion, versionLine } from "./version.ts";
 import type { PeerVersion } from "./version.ts";
@@ -1005,7 +1005,7 @@ export class Transport {
     } else {
       kex.client = kex.method.client(this.#random);
       this.#internal(
-        encodeKexInitValue(Msg.KEXDH_INIT, this.#field(kex.method, kex.client.publicValue)),
+        encodeKexInitValue(Msg.KEXDH_INIT, encodePublicValue(kex.method, kex.client.publicValue)),
       );
     }
   }
@@ -1028,44 +1028,26 @@ export class Transport {
     return { min: g.min ?? 2048, n: g.n ?? n, max: g.max ?? 8192 };
   }
 
-  #field(method: KexAlgorithm, raw: Uint8Array): Uint8Array {
-    return method.publicEncoding === "mpint" ? encodeMpintBytes(raw) : encodeString(raw);
-  }
-
   #exchangeHash(
     kex: KexState,
-    hostKeyBlob: Uint8Array,
-    cField: Uint8Array,
-    sField: Uint8Array,
-    kEnc: Uint8Array,
+    hostKey: Uint8Array,
+    clientValue: Uint8Array,
+    serverValue: Uint8Array,
+    k: Uint8Array,
   ) {
-    const [vc, vs] = this.role === "client"
-      ? [this.localVersion, this.#peerVersion!.line]
-      : [this.#peerVersion!.line, this.localVersion];
-    const [ic, is] = this.role === "client"
-      ? [kex.ourPayload, kex.peerPayload!]
-      : [kex.peerPayload!, kex.ourPayload];
-    const parts = [
-      encodeString(vc),
-      encodeString(vs),
-      encodeString(ic),
-      encodeString(is),
-      encodeString(hostKeyBlob),
-    ];
-    if (kex.method!.kind === "gex") {
-      // RFC 4419 §3: min, n, max, p, g come between K_S and e.
-      const r = kex.gexRequest!;
-      const g = kex.gexGroup!;
-      parts.push(
-        new SshWriter(1100).uint32(r.min).uint32(r.n).uint32(r.max).mpint(g.p).mpint(g.g).finish(),
-      );
-    }
-    parts.push(cField, sField, kEnc);
-    return kex.method!.hash.digest(...parts);
-  }
-
-  #secretEncoding(method: KexAlgorithm, secret: Uint8Array): Uint8Array {
-    return method.secretEncoding === "mpint" ? encodeMpintBytes(secret) : encodeString(secret);
+    const [ours, peer] = [this.localVersion, this.#peerVersion!.line];
+    const client = this.role === "client";
+    return exchangeHash(kex.method!, {
+      clientVersion: client ? ours : peer,
+      serverVersion: client ? peer : ours,
+      clientKexInit: client ? kex.ourPayload : kex.peerPayload!,
+      serverKexInit: client ? kex.peerPayload! : kex.ourPayload,
+      hostKey,
+      gex: kex.gexGroup ? { request: kex.gexRequest!, group: kex.gexGroup } : undefined,
+      clientValue,
+      serverValue,
+      sharedSecret: k,
+    });
   }
 
   async #onKexMethodMessage(msg: number, payload: Uint8Array): Promise<void> {
@@ -1102,8 +1084,8 @@ export class Transport {
       if (msg !== initMsg || (method.kind === "gex" && !kex.gexGroup)) throw unexpected();
       const [value, cField] = decodeKexInitValue(msg, method.publicEncoding, payload);
       const { publicValue, secret } = method.server(value, this.#random, kex.gexGroup);
-      const sField = this.#field(method, publicValue);
-      const kEnc = this.#secretEncoding(method, secret);
+      const sField = encodePublicValue(method, publicValue);
+      const kEnc = encodeSharedSecret(method, secret);
       const hostKey = kex.hostKey!;
       const h = this.#exchangeHash(kex, hostKey.publicKey.blob, cField, sField, kEnc);
       kex.exchangeHash = h;
@@ -1131,7 +1113,7 @@ export class Transport {
       kex.gexGroup = group;
       kex.client = method.client(this.#random, group);
       this.#internal(
-        encodeKexInitValue(Msg.KEX_DH_GEX_INIT, this.#field(method, kex.client.publicValue)),
+        encodeKexInitValue(Msg.KEX_DH_GEX_INIT, encodePublicValue(method, kex.client.publicValue)),
       );
       return;
     }
@@ -1152,8 +1134,8 @@ export class Transport {
       );
     }
     const secret = kex.client.finish(reply.value);
-    const kEnc = this.#secretEncoding(method, secret);
-    const cField = this.#field(method, kex.client.publicValue);
+    const kEnc = encodeSharedSecret(method, secret);
+    const cField = encodePublicValue(method, kex.client.publicValue);
     const h = this.#exchangeHash(kex, reply.hostKey, cField, reply.valueField, kEnc);
     if (!(await key.verify(alg, reply.signature, h))) {
       throw bad(
