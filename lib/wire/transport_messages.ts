@@ -1,11 +1,10 @@
 /**
  * Codecs for the transport-layer messages (RFC 4253 §§7-12, RFC 8308 §2.3,
  * RFC 4419 §3). Each decoder takes the whole payload (message number
- * included) and throws {@link WireError} naming the field and offset.
+ * included) and throws WireError (from `errors.ts`) naming the field and offset.
  *
  * @module
  */
-import type { WireError } from "./errors.ts";
 import { Msg } from "./message_numbers.ts";
 import { SshReader } from "./reader.ts";
 import { SshWriter } from "./writer.ts";
