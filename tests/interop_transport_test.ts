@@ -5,7 +5,9 @@
 //   its -vvv output reports it, up to SERVICE_ACCEPT.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { firstValueFrom } from "rxjs";
 import { currentUser, findOpenSsh, runSsh, type Sshd, startSshd } from "./_openssh.ts";
@@ -24,14 +26,9 @@ const skip = openssh
 
 /** What OpenSSH (this version) supports, by `ssh -Q`. */
 function opensshSupports(kind: "kex" | "cipher" | "mac" | "key-sig"): Set<string> {
-  const r = openssh ? runQuery(kind) : "";
-  return new Set(r.split("\n").map((s) => s.trim()).filter(Boolean));
-}
-function runQuery(kind: string): string {
-  // deno-lint-ignore no-explicit-any
-  const { spawnSync } = (globalThis as any).process?.getBuiltinModule?.("node:child_process") ?? {};
-  if (spawnSync) return spawnSync(openssh!.ssh, ["-Q", kind], { encoding: "utf8" }).stdout;
-  return "";
+  if (!openssh) return new Set();
+  const r = spawnSync(openssh.ssh, ["-Q", kind], { encoding: "utf8", timeout: 10_000 });
+  return new Set(String(r.stdout).split("\n").map((x) => x.trim()).filter(Boolean));
 }
 
 type Case = { kind: string; name: string; options: Partial<TransportOptions>; sshOption: string };
@@ -100,7 +97,7 @@ describe("our client against OpenSSH sshd", { skip }, () => {
   let clientKey: Awaited<ReturnType<typeof generatePrivateKey>>;
   before(async () => {
     clientKey = await generatePrivateKey("ssh-ed25519");
-    dir = fs.mkdtempSync(path.join((await import("node:os")).tmpdir(), "rxssh-ak-"));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-ak-"));
     const ak = path.join(dir, "authorized_keys");
     const b64 = btoa(String.fromCharCode(...clientKey.publicKey.blob));
     fs.writeFileSync(ak, `ssh-ed25519 ${b64} rxssh-test\n`);

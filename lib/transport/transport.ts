@@ -10,6 +10,7 @@ import { type Observable, ReplaySubject, Subject } from "rxjs";
 import { CIPHERS, MACS } from "../crypto/ciphers.ts";
 import { chooseGexGroup } from "../crypto/dh_groups.ts";
 import { KexError, MacError } from "../crypto/errors.ts";
+import { constantTimeEqual } from "../crypto/mac.ts";
 import { deriveKeys } from "../crypto/kdf.ts";
 import { KEX_ALGORITHMS } from "../crypto/kex.ts";
 import { defaultRandom } from "../crypto/types.ts";
@@ -369,7 +370,7 @@ export class Transport {
   #input: ByteReader;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #out: PacketWriter;
-  #in!: PacketReader;
+  #in: PacketReader;
   #peerVersion?: PeerVersion;
 
   #kex?: KexState;
@@ -1144,7 +1145,7 @@ export class Transport {
       );
     }
     if (this.#lastEvent) {
-      if (!equalBytes(this.#lastEvent.hostKey.blob, key.blob)) {
+      if (!constantTimeEqual(this.#lastEvent.hostKey.blob, key.blob)) {
         throw bad(
           DisconnectReason.HOST_KEY_NOT_VERIFIABLE,
           "server host key changed during key re-exchange",
@@ -1249,10 +1250,4 @@ export class Transport {
     if (first) this.#ready.resolve(event);
     if (!this.#holding) this.#flushQueue();
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
