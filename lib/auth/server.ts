@@ -1,0 +1,288 @@
+/**
+ * Server user authentication (RFC 4252, RFC 4256). Deny by default: every
+ * attempt goes to the application's handlers; multi-step requirements
+ * (OpenSSH's AuthenticationMethods), MaxAuthTries, LoginGraceTime, a banner,
+ * and a minimum failure time so that unknown users and wrong secrets look
+ * alike.
+ *
+ * @module
+ */
+import { SHA256 } from "../crypto/hash.ts";
+import { parsePublicKey } from "../keys/public_key.ts";
+import type { PublicKey } from "../keys/types.ts";
+import type { Transport } from "../transport/transport.ts";
+import {
+  decodeAuthRequestHead,
+  decodeInfoResponse,
+  encodeAuthBanner,
+  encodeAuthFailure,
+  encodeInfoRequest,
+  encodePkOk,
+  type InfoPrompt,
+  publicKeySignedData,
+} from "../wire/auth_messages.ts";
+import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
+import { signatureAlgorithmsForKeyType } from "../keys/host_key_algorithms.ts";
+import { Msg } from "../wire/message_numbers.ts";
+
+/**
+ * The application's answers. A missing handler means the method is not
+ * offered. Handlers must not leak, through their return time, whether the
+ * user exists: rxssh pads every failure to {@link ServerAuthOptions.failureDelay}.
+ *
+ * @example
+ * ```ts
+ * import type { ServerAuthHandlers } from "./server.ts";
+ * const handlers: ServerAuthHandlers = {
+ *   password: (user, password) => user === "demo" && password === "demo",
+ * };
+ * ```
+ */
+export interface ServerAuthHandlers {
+  /** "none": return true to let the user in without credentials. */
+  none?: (user: string) => boolean | Promise<boolean>;
+  /** "password" */
+  password?: (user: string, password: string) => boolean | Promise<boolean>;
+  /** "publickey": is this key allowed for this user? (The signature is checked by rxssh.) */
+  publicKey?: (user: string, key: PublicKey, algorithm: string) => boolean | Promise<boolean>;
+  /** "keyboard-interactive": the prompts to show, then whether the answers are right. */
+  keyboardInteractive?: (user: string) =>
+    | {
+      name?: string;
+      instruction?: string;
+      prompts: InfoPrompt[];
+      check(answers: string[]): boolean | Promise<boolean>;
+    }
+    | Promise<
+      {
+        name?: string;
+        instruction?: string;
+        prompts: InfoPrompt[];
+        check(answers: string[]): boolean | Promise<boolean>;
+      }
+    >;
+}
+
+/**
+ * Options of {@link serveAuthentication}.
+ *
+ * @example
+ * ```ts
+ * import type { ServerAuthOptions } from "./server.ts";
+ * const o: ServerAuthOptions = { handlers: { password: () => false }, maxAuthTries: 3, banner: "hi\n" };
+ * ```
+ */
+export interface ServerAuthOptions {
+  /** Decisions per method. */
+  handlers: ServerAuthHandlers;
+  /**
+   * OpenSSH's AuthenticationMethods: lists of methods that must all succeed,
+   * e.g. `[["publickey", "password"]]`. Default: any one offered method.
+   */
+  authenticationMethods?: readonly (readonly string[])[];
+  /** Failed attempts before disconnecting (OpenSSH MaxAuthTries, default 6). */
+  maxAuthTries?: number;
+  /** Milliseconds to finish authenticating (OpenSSH LoginGraceTime, default 120000; 0 = none). */
+  loginGraceTime?: number;
+  /** Sent as SSH_MSG_USERAUTH_BANNER before the first reply. */
+  banner?: string;
+  /** Minimum milliseconds before any failure reply (default 25). */
+  failureDelay?: number;
+}
+
+/**
+ * The result of a successful authentication.
+ *
+ * @example
+ * ```ts
+ * import type { AuthResult } from "./server.ts";
+ * const who = (r: AuthResult) => `${r.username} via ${r.methods.join("+")}`;
+ * ```
+ */
+export interface AuthResult {
+  /** The authenticated user. */
+  username: string;
+  /** The methods that succeeded, in order. */
+  methods: string[];
+  /** The public key used, if any. */
+  publicKey?: PublicKey;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Runs the server side of "ssh-userauth" until a user is authenticated.
+ * Disconnects with NO_MORE_AUTH_METHODS_AVAILABLE after too many failures
+ * and with PROTOCOL_ERROR on malformed requests; rejects in those cases.
+ *
+ * @example
+ * ```ts
+ * import { serveAuthentication } from "./server.ts";
+ * import type { Transport } from "../transport/transport.ts";
+ * async function gate(t: Transport) {
+ *   const { username } = await serveAuthentication(t, { handlers: { password: (u, p) => u === "demo" && p === "demo" } });
+ *   return username;
+ * }
+ * ```
+ */
+export async function serveAuthentication(
+  t: Transport,
+  options: ServerAuthOptions,
+): Promise<AuthResult> {
+  const h = options.handlers;
+  const offered = [
+    ...(h.publicKey ? ["publickey"] : []),
+    ...(h.password ? ["password"] : []),
+    ...(h.keyboardInteractive ? ["keyboard-interactive"] : []),
+  ];
+  const chains = (options.authenticationMethods ?? offered.map((m) => [m])).map((c) => [...c]);
+  const maxTries = options.maxAuthTries ?? 6;
+  const failureDelay = options.failureDelay ?? 25;
+  const reader = t.messages.getReader();
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  if ((options.loginGraceTime ?? 120_000) > 0) {
+    grace = setTimeout(() => {
+      t.disconnect(DisconnectReason.PROTOCOL_ERROR, "authentication timeout").catch(() => {});
+    }, options.loginGraceTime ?? 120_000);
+  }
+  let bannerSent = options.banner === undefined;
+  let failures = 0;
+  let user: string | undefined;
+  const done: string[] = [];
+  let usedKey: PublicKey | undefined;
+  // What may still be tried: the next method of every chain whose prefix matches what is done.
+  const canContinue = () => {
+    const out = new Set<string>();
+    for (const c of chains) {
+      if (done.every((m, i) => c[i] === m) && c.length > done.length) out.add(c[done.length]);
+    }
+    return [...out];
+  };
+  const complete = () =>
+    chains.some((c) => c.length === done.length && c.every((m, i) => done[i] === m));
+  const next = async () => {
+    const { value, done } = await reader.read();
+    if (done) {
+      throw new DisconnectError(
+        DisconnectReason.CONNECTION_LOST,
+        "connection closed during authentication",
+        { local: false },
+      );
+    }
+    return value;
+  };
+  /** Ends the connection with `reason` and throws the matching error. */
+  const fail = async (reason: number, description: string): Promise<never> => {
+    await t.disconnect(reason, description);
+    throw new DisconnectError(reason, description, { local: true });
+  };
+  try {
+    for (;;) {
+      const payload = await next();
+      const started = Date.now();
+      if (!bannerSent) {
+        bannerSent = true;
+        await t.send(encodeAuthBanner(options.banner!));
+      }
+      if (payload[0] !== Msg.USERAUTH_REQUEST) {
+        await fail(
+          DisconnectReason.PROTOCOL_ERROR,
+          `message ${payload[0]} received during authentication`,
+        );
+      }
+      const req = decodeAuthRequestHead(payload);
+      if (req.service !== "ssh-connection") {
+        await fail(
+          DisconnectReason.SERVICE_NOT_AVAILABLE,
+          `service ${req.service} is not available`,
+        );
+      }
+      if (user !== undefined && req.user !== user) {
+        // RFC 4252 §5: a change of user name may reset state; we refuse to mix users.
+        done.length = 0;
+      }
+      user = req.user;
+      const allowed = canContinue();
+      let ok = false;
+      let replied = false;
+      const r = req.reader;
+      if (allowed.includes(req.method)) {
+        if (req.method === "password") {
+          const change = r.boolean("password change flag");
+          const password = r.utf8("password");
+          if (!change) ok = await h.password!(user, password);
+        } else if (req.method === "publickey") {
+          const signed = r.boolean("has signature");
+          const algorithm = r.ascii("public key algorithm");
+          const blob = r.string("public key blob");
+          let key: PublicKey | undefined;
+          try {
+            key = parsePublicKey(blob);
+          } catch {
+            key = undefined;
+          }
+          const acceptable = key !== undefined &&
+            signatureAlgorithmsForKeyType(key.type).includes(algorithm) &&
+            await h.publicKey!(user, key, algorithm);
+          if (acceptable && !signed) {
+            await t.send(encodePkOk(algorithm, blob));
+            replied = true;
+          } else if (acceptable && signed) {
+            const signature = r.string("signature");
+            const data = publicKeySignedData(t.sessionId!, {
+              user,
+              service: req.service,
+              algorithm,
+              key: blob,
+            });
+            ok = await key!.verify(algorithm, signature, data);
+            if (ok) usedKey = key;
+          }
+        } else if (req.method === "keyboard-interactive") {
+          const challenge = await h.keyboardInteractive!(user);
+          await t.send(encodeInfoRequest({
+            name: challenge.name ?? "",
+            instruction: challenge.instruction ?? "",
+            prompts: challenge.prompts,
+          }));
+          const answer = await next();
+          if (answer[0] !== 61) {
+            await fail(
+              DisconnectReason.PROTOCOL_ERROR,
+              `expected USERAUTH_INFO_RESPONSE, got message ${answer[0]}`,
+            );
+          }
+          const answers = decodeInfoResponse(answer);
+          ok = answers.length === challenge.prompts.length && await challenge.check(answers);
+        }
+      } else if (req.method === "none" && h.none && chains.length === 0) {
+        ok = await h.none(user);
+      }
+      if (replied) continue;
+      if (ok) {
+        done.push(req.method);
+        if (complete()) {
+          await t.send(new Uint8Array([Msg.USERAUTH_SUCCESS]));
+          return { username: user, methods: [...done], publicKey: usedKey };
+        }
+        await t.send(encodeAuthFailure(canContinue(), true));
+        continue;
+      }
+      if (req.method !== "none") failures++;
+      // Same minimum time for every failure: unknown users and wrong secrets look alike.
+      const jitter = SHA256.digest(new TextEncoder().encode(user))[0] % 8;
+      const wait = failureDelay + jitter - (Date.now() - started);
+      if (wait > 0) await sleep(wait);
+      if (failures >= maxTries) {
+        await fail(
+          DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
+          `too many authentication failures for ${user}`,
+        );
+      }
+      await t.send(encodeAuthFailure(canContinue(), false));
+    }
+  } finally {
+    clearTimeout(grace);
+    reader.releaseLock();
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The SSH client: connect, verify the host key, authenticate, then run
+ * commands, shells and subsystems over session channels.
+ *
+ * @module
+ */
+import { authenticate, type AuthMethod } from "./auth/client.ts";
+import type { Channel } from "./connection/channel.ts";
+import { Connection } from "./connection/connection.ts";
+import {
+  type ExitInfo,
+  openSession,
+  type Session,
+  type SessionOptions,
+} from "./connection/session.ts";
+import type { PrivateKey, PublicKey } from "./keys/types.ts";
+import { connectTcp } from "./runtime/tcp.ts";
+import {
+  type ByteStream,
+  type HostKeyInfo,
+  Transport,
+  type TransportOptions,
+} from "./transport/transport.ts";
+
+/**
+ * Options of {@link connect}.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectOptions } from "./client.ts";
+ * const o: ConnectOptions = {
+ *   host: "example.com",
+ *   username: "alice",
+ *   password: "s3cret",
+ *   hostKey: { fingerprint: "SHA256:..." },
+ * };
+ * ```
+ */
+export interface ConnectOptions extends
+  Partial<
+    Pick<
+      TransportOptions,
+      "kexAlgorithms" | "hostKeyAlgorithms" | "ciphers" | "macs" | "rekeyBytes" | "rekeyInterval"
+    >
+  > {
+  /** Host name or address (ignored when `stream` is given). */
+  host?: string;
+  /** Port (default 22). */
+  port?: number;
+  /** Bring your own byte stream (libssh2's SEND/RECV): a socket, a WebSocket, an in-memory pair. */
+  stream?: ByteStream;
+  /** User name. */
+  username: string;
+  /** Private keys to try, in order. */
+  privateKeys?: readonly PrivateKey[];
+  /** A password (or a function that asks for it). */
+  password?: string | (() => string | Promise<string>);
+  /** Answers keyboard-interactive prompts. */
+  keyboardInteractive?: Extract<AuthMethod, { type: "keyboard-interactive" }>["respond"];
+  /** Extra authentication methods, tried after the ones above. */
+  authMethods?: readonly AuthMethod[];
+  /**
+   * Required: how to trust the server's host key. `fingerprint` pins one
+   * SHA256 fingerprint; `verify` decides (known_hosts, a prompt, ...).
+   */
+  hostKey: { fingerprint: string } | {
+    verify: (key: PublicKey, info: HostKeyInfo) => boolean | Promise<boolean>;
+  };
+  /** Receives the server's authentication banner. */
+  onBanner?: (message: string) => void;
+  /** Seconds between keepalive@openssh.com requests (0 = off, the default). */
+  keepaliveInterval?: number;
+  /** Milliseconds allowed for TCP connect + handshake (default 30000). */
+  timeout?: number;
+}
+
+/**
+ * What {@link SshClient.exec} collects.
+ *
+ * @example
+ * ```ts
+ * import type { ExecResult } from "./client.ts";
+ * const ok = (r: ExecResult) => r.code === 0;
+ * ```
+ */
+export interface ExecResult extends ExitInfo {
+  /** Standard output as bytes. */
+  stdout: Uint8Array;
+  /** Standard error as bytes. */
+  stderr: Uint8Array;
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * An authenticated SSH client connection.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./client.ts";
+ * async function demo() {
+ *   const client = await connect({ host: "example.com", username: "alice", password: "x", hostKey: { fingerprint: "SHA256:..." } });
+ *   const r = await client.exec("uname -a");
+ *   console.log(new TextDecoder().decode(r.stdout), r.code);
+ *   await client.close();
+ * }
+ * ```
+ */
+export class SshClient {
+  /** The transport (events: `transport.kex$`, `debug$`, `disconnect$`, ...). */
+  readonly transport: Transport;
+  /** The channel multiplexer. */
+  readonly connection: Connection;
+  #keepalive?: ReturnType<typeof setInterval>;
+
+  /** Wraps an authenticated transport. */
+  constructor(transport: Transport, options: { keepaliveInterval?: number } = {}) {
+    this.transport = transport;
+    this.connection = new Connection(transport);
+    if (options.keepaliveInterval) {
+      this.#keepalive = setInterval(() => {
+        this.connection.globalRequest("keepalive@openssh.com").catch(() => {});
+      }, options.keepaliveInterval * 1000);
+      transport.closed.then(() => clearInterval(this.#keepalive));
+    }
+  }
+
+  /** Runs `command` and collects its output and exit status. `stdin` is sent, then EOF. */
+  async exec(
+    command: string,
+    options: SessionOptions & { stdin?: Uint8Array | string } = {},
+  ): Promise<ExecResult> {
+    const s = await this.spawn(command, options);
+    const input = options.stdin;
+    const writing = (async () => {
+      const w = s.stdin.getWriter();
+      if (input !== undefined) {
+        await w.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
+      }
+      await w.close();
+    })().catch(() => {});
+    const [stdout, stderr] = await Promise.all([collect(s.stdout), collect(s.stderr)]);
+    await writing;
+    const exit = await s.exit;
+    return { stdout, stderr, ...exit };
+  }
+
+  /** Starts `command` with streams for stdin, stdout and stderr. */
+  spawn(command: string, options: SessionOptions = {}): Promise<Session> {
+    return openSession(this.connection, { exec: command }, options);
+  }
+
+  /** Starts an interactive shell (add `pty` to get a terminal). */
+  shell(options: SessionOptions = {}): Promise<Session> {
+    return openSession(this.connection, { shell: true }, options);
+  }
+
+  /** Starts a subsystem such as "sftp". */
+  subsystem(name: string, options: SessionOptions = {}): Promise<Session> {
+    return openSession(this.connection, { subsystem: name }, options);
+  }
+
+  /** Opens a raw channel of any type. */
+  openChannel(type: string, data?: Uint8Array): Promise<Channel> {
+    return this.connection.openChannel(type, data);
+  }
+
+  /** Disconnects (BY_APPLICATION). */
+  async close(): Promise<void> {
+    clearInterval(this.#keepalive);
+    await this.transport.disconnect();
+  }
+}
+
+/**
+ * Connects, verifies the host key, and authenticates with the given
+ * credentials (keys first, then keyboard-interactive, then password, as
+ * OpenSSH orders them).
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./client.ts";
+ * async function run() {
+ *   const c = await connect({ host: "127.0.0.1", port: 2222, username: "me", password: "pw", hostKey: { fingerprint: "SHA256:..." } });
+ *   await c.close();
+ * }
+ * ```
+ */
+export async function connect(options: ConnectOptions): Promise<SshClient> {
+  if (!options.hostKey || (!("fingerprint" in options.hostKey) && !("verify" in options.hostKey))) {
+    throw new TypeError(
+      "connect: options.hostKey is required ({ fingerprint } or { verify }): rxssh never trusts a host key silently",
+    );
+  }
+  const stream = options.stream ??
+    await connectTcp(options.host ?? "localhost", options.port ?? 22, {
+      signal: AbortSignal.timeout(options.timeout ?? 30_000),
+    });
+  const verifyHostKey = "fingerprint" in options.hostKey
+    ? ((pinned: string) => (_k: PublicKey, info: HostKeyInfo) => info.fingerprint === pinned)(
+      options.hostKey.fingerprint,
+    )
+    : options.hostKey.verify;
+  const transport = new Transport(stream, {
+    role: "client",
+    verifyHostKey,
+    kexAlgorithms: options.kexAlgorithms,
+    hostKeyAlgorithms: options.hostKeyAlgorithms,
+    ciphers: options.ciphers,
+    macs: options.macs,
+    rekeyBytes: options.rekeyBytes,
+    rekeyInterval: options.rekeyInterval,
+    handshakeTimeout: options.timeout ?? 30_000,
+  });
+  try {
+    await transport.ready;
+    const methods: AuthMethod[] = [
+      ...(options.privateKeys ?? []).map((key) => ({ type: "publickey" as const, key })),
+      ...(options.keyboardInteractive
+        ? [{ type: "keyboard-interactive" as const, respond: options.keyboardInteractive }]
+        : []),
+      ...(options.password !== undefined
+        ? [{ type: "password" as const, password: options.password }]
+        : []),
+      ...(options.authMethods ?? []),
+    ];
+    await authenticate(transport, {
+      username: options.username,
+      methods,
+      onBanner: options.onBanner,
+    });
+    return new SshClient(transport, { keepaliveInterval: options.keepaliveInterval });
+  } catch (e) {
+    await transport.disconnect().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,366 @@
+/**
+ * The SSH server: accept connections, run key exchange and user
+ * authentication, and hand sessions to the application, either through a
+ * simple handler ("run this function for exec") or reactively.
+ *
+ * @module
+ */
+import { type Observable, Subject } from "rxjs";
+import { type AuthResult, serveAuthentication, type ServerAuthOptions } from "./auth/server.ts";
+import type { Channel, IncomingChannelRequest } from "./connection/channel.ts";
+import { Connection } from "./connection/connection.ts";
+import { type PtyRequest, SessionRequest } from "./connection/session.ts";
+import type { PrivateKey } from "./keys/types.ts";
+import { listenTcp } from "./runtime/tcp.ts";
+import type { TcpListener } from "./runtime/types.ts";
+import { type ByteStream, Transport, type TransportOptions } from "./transport/transport.ts";
+
+/**
+ * A session the client started: what it asked for, its streams, and a way
+ * to finish it with an exit status.
+ *
+ * @example
+ * ```ts
+ * import type { ServerSession } from "./server.ts";
+ * async function hello(s: ServerSession) {
+ *   const w = s.stdout.getWriter();
+ *   await w.write(new TextEncoder().encode(`hello ${s.username}, you ran ${s.command}\n`));
+ *   w.releaseLock();
+ *   await s.exit(0);
+ * }
+ * ```
+ */
+export interface ServerSession {
+  /** The authenticated user. */
+  readonly username: string;
+  /** "exec", "shell" or "subsystem". */
+  readonly kind: "exec" | "shell" | "subsystem";
+  /** The command for exec, the subsystem name for subsystem. */
+  readonly command?: string;
+  /** Environment variables the client sent (env requests). */
+  readonly env: Readonly<Record<string, string>>;
+  /** The pty-req, if the client asked for a terminal. */
+  readonly pty?: PtyRequest;
+  /** Data from the client. */
+  readonly stdin: ReadableStream<Uint8Array>;
+  /** Data to the client. */
+  readonly stdout: WritableStream<Uint8Array>;
+  /** Extended data (stderr) to the client. */
+  readonly stderr: WritableStream<Uint8Array>;
+  /** window-change requests. */
+  readonly windowChange$: Observable<
+    { cols: number; rows: number; widthPx: number; heightPx: number }
+  >;
+  /** signal requests (names without "SIG"). */
+  readonly signal$: Observable<string>;
+  /** The channel itself. */
+  readonly channel: Channel;
+  /** Sends exit-status (or exit-signal), EOF and CLOSE. Pending output is flushed first. */
+  exit(code: number | { signal: string; coreDumped?: boolean; message?: string }): Promise<void>;
+}
+
+/**
+ * One authenticated client connection.
+ *
+ * @example
+ * ```ts
+ * import type { ServerConnection } from "./server.ts";
+ * const log = (c: ServerConnection) => c.session$.subscribe((s) => console.log(c.username, s.kind, s.command));
+ * ```
+ */
+export interface ServerConnection {
+  /** The authenticated user. */
+  readonly username: string;
+  /** How the user authenticated. */
+  readonly auth: AuthResult;
+  /** The transport (events). */
+  readonly transport: Transport;
+  /** The channel multiplexer (all channel opens, global requests). */
+  readonly connection: Connection;
+  /** Sessions started with exec, shell or subsystem. */
+  readonly session$: Observable<ServerSession>;
+}
+
+/**
+ * Options of {@link listen} and {@link serveConnection}.
+ *
+ * @example
+ * ```ts
+ * import type { ServerOptions } from "./server.ts";
+ * import { generatePrivateKey } from "./keys/private_key.ts";
+ * const o: ServerOptions = {
+ *   hostKeys: [await generatePrivateKey("ssh-ed25519")],
+ *   auth: { handlers: { password: (u, p) => u === "demo" && p === "demo" } },
+ *   exec: async (s) => { await s.exit(0); },
+ * };
+ * ```
+ */
+export interface ServerOptions extends
+  Partial<
+    Pick<
+      TransportOptions,
+      "kexAlgorithms" | "hostKeyAlgorithms" | "ciphers" | "macs" | "preBanner"
+    >
+  > {
+  /** Host keys to offer. */
+  hostKeys: readonly PrivateKey[];
+  /** Authentication policy and decisions (deny by default). */
+  auth: ServerAuthOptions;
+  /** Simple path: runs for every exec request. */
+  exec?: (session: ServerSession) => void | Promise<void>;
+  /** Simple path: runs for every shell request. */
+  shell?: (session: ServerSession) => void | Promise<void>;
+  /** Subsystems by name (e.g. "sftp"); other names are refused. */
+  subsystems?: Readonly<Record<string, (session: ServerSession) => void | Promise<void>>>;
+  /** Sessions per connection (OpenSSH MaxSessions, default 10). */
+  maxSessions?: number;
+}
+
+const te = new TextEncoder();
+
+function serverSession(
+  channel: Channel,
+  username: string,
+  start: { kind: "exec" | "shell" | "subsystem"; command?: string },
+  env: Record<string, string>,
+  pty: PtyRequest | undefined,
+  windowChange$: Observable<{ cols: number; rows: number; widthPx: number; heightPx: number }>,
+  signal$: Observable<string>,
+): ServerSession {
+  let exited = false;
+  return {
+    username,
+    ...start,
+    env,
+    pty,
+    stdin: channel.readable,
+    stdout: channel.writable,
+    stderr: channel.stderrWritable,
+    windowChange$,
+    signal$,
+    channel,
+    async exit(code) {
+      if (exited) return;
+      exited = true;
+      const status = typeof code === "number"
+        ? ["exit-status", SessionRequest.exitStatus.encode(code)] as const
+        : [
+          "exit-signal",
+          SessionRequest.exitSignal.encode({
+            signal: code.signal,
+            coreDumped: code.coreDumped ?? false,
+            message: code.message ?? "",
+          }),
+        ] as const;
+      // RFC 4254 §6.10: exit-status, then EOF and CLOSE (OpenSSH sends EOF first; both are accepted).
+      await channel.writable.close().catch(() => {});
+      await channel.request(status[0], status[1], { wantReply: false }).catch(() => {});
+      await channel.close().catch(() => {});
+    },
+  };
+}
+
+/**
+ * Runs one server connection over a byte stream: key exchange,
+ * authentication, then sessions. Resolves with the connection once the
+ * user is authenticated.
+ *
+ * @example
+ * ```ts
+ * import { serveConnection } from "./server.ts";
+ * import type { ServerOptions } from "./server.ts";
+ * import type { ByteStream } from "./transport/transport.ts";
+ * async function one(stream: ByteStream, options: ServerOptions) {
+ *   const c = await serveConnection(stream, options);
+ *   console.log("logged in:", c.username);
+ * }
+ * ```
+ */
+export async function serveConnection(
+  stream: ByteStream,
+  options: ServerOptions,
+): Promise<ServerConnection> {
+  const transport = new Transport(stream, {
+    role: "server",
+    hostKeys: options.hostKeys,
+    kexAlgorithms: options.kexAlgorithms,
+    hostKeyAlgorithms: options.hostKeyAlgorithms,
+    ciphers: options.ciphers,
+    macs: options.macs,
+    preBanner: options.preBanner,
+  });
+  await transport.ready;
+  const auth = await serveAuthentication(transport, options.auth);
+  const connection = new Connection(transport);
+  const sessions = new Subject<ServerSession>();
+  const maxSessions = options.maxSessions ?? 10;
+  let live = 0;
+  connection.channelOpen$.subscribe((open) => {
+    if (open.type !== "session") return; // unanswered: refused as an unknown channel type
+    if (live >= maxSessions) {
+      return open.reject(4, `too many sessions (MaxSessions ${maxSessions})`);
+    }
+    live++;
+    open.accept().then((channel) => {
+      channel.closed.then(() => live--);
+      const env: Record<string, string> = {};
+      let pty: PtyRequest | undefined;
+      let started = false;
+      const windowChange = new Subject<
+        { cols: number; rows: number; widthPx: number; heightPx: number }
+      >();
+      const signals = new Subject<string>();
+      channel.requests$.subscribe({
+        next: (r: IncomingChannelRequest) => {
+          try {
+            switch (r.type) {
+              case "env": {
+                const { name, value } = SessionRequest.env.decode(r.data);
+                env[name] = value;
+                return r.accept();
+              }
+              case "pty-req":
+                if (started) return r.reject();
+                pty = SessionRequest.pty.decode(r.data);
+                return r.accept();
+              case "window-change":
+                windowChange.next(SessionRequest.windowChange.decode(r.data));
+                return r.accept();
+              case "signal":
+                signals.next(SessionRequest.signal.decode(r.data));
+                return r.accept();
+              case "exec":
+              case "shell":
+              case "subsystem": {
+                if (started) return r.reject();
+                const kind = r.type;
+                const command = kind === "exec"
+                  ? SessionRequest.exec.decode(r.data)
+                  : kind === "subsystem"
+                  ? SessionRequest.subsystem.decode(r.data)
+                  : undefined;
+                const handler = kind === "exec"
+                  ? options.exec
+                  : kind === "shell"
+                  ? options.shell
+                  : options.subsystems?.[command!];
+                const reactive = sessions.observed;
+                if (!handler && !reactive) return r.reject();
+                started = true;
+                r.accept();
+                const s = serverSession(
+                  channel,
+                  auth.username,
+                  { kind, command },
+                  env,
+                  pty,
+                  windowChange.asObservable(),
+                  signals.asObservable(),
+                );
+                if (reactive) sessions.next(s);
+                if (handler) {
+                  Promise.resolve().then(() => handler(s)).catch(async (e) => {
+                    // A failing handler ends its session only.
+                    const w = s.stderr.getWriter();
+                    await w.write(
+                      te.encode(`rxssh: ${e instanceof Error ? e.message : String(e)}\n`),
+                    ).catch(() => {});
+                    w.releaseLock();
+                    await s.exit(255);
+                  });
+                }
+                return;
+              }
+              default:
+                return r.reject();
+            }
+          } catch {
+            return r.reject(); // malformed request data
+          }
+        },
+        complete: () => {
+          windowChange.complete();
+          signals.complete();
+        },
+      });
+    }, () => live--);
+  });
+  transport.closed.then(() => sessions.complete());
+  return {
+    username: auth.username,
+    auth,
+    transport,
+    connection,
+    session$: sessions.asObservable(),
+  };
+}
+
+/**
+ * A listening server.
+ *
+ * @example
+ * ```ts
+ * import type { SshServer } from "./server.ts";
+ * const stop = (s: SshServer) => s.close();
+ * ```
+ */
+export interface SshServer {
+  /** The port it listens on. */
+  readonly port: number;
+  /** Authenticated connections. */
+  readonly connection$: Observable<ServerConnection>;
+  /** Connections that failed before authentication completed (key exchange or auth errors). */
+  readonly rejected$: Observable<unknown>;
+  /** Stops accepting connections (open ones continue). */
+  close(): void;
+}
+
+/**
+ * Listens on TCP and serves every connection with {@link serveConnection}.
+ *
+ * @example
+ * ```ts
+ * import { listen } from "./server.ts";
+ * import { generatePrivateKey } from "./keys/private_key.ts";
+ * const server = await listen({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   hostKeys: [await generatePrivateKey("ssh-ed25519")],
+ *   auth: { handlers: { password: (u, p) => u === "demo" && p === "demo" } },
+ *   exec: async (s) => {
+ *     const w = s.stdout.getWriter();
+ *     await w.write(new TextEncoder().encode(`you ran: ${s.command}\n`));
+ *     w.releaseLock();
+ *     await s.exit(0);
+ *   },
+ * });
+ * console.log(server.port);
+ * server.close();
+ * ```
+ */
+export async function listen(
+  options: ServerOptions & { hostname?: string; port?: number },
+): Promise<SshServer> {
+  const listener: TcpListener = await listenTcp({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 22,
+  });
+  const connections = new Subject<ServerConnection>();
+  const rejected = new Subject<unknown>();
+  (async () => {
+    for await (const conn of listener) {
+      serveConnection(conn, options).then((c) => connections.next(c), (e) => {
+        rejected.next(e);
+        conn.close();
+      });
+    }
+    connections.complete();
+    rejected.complete();
+  })().catch(() => {});
+  return {
+    port: listener.port,
+    connection$: connections.asObservable(),
+    rejected$: rejected.asObservable(),
+    close: () => listener.close(),
+  };
+}
