@@ -11,6 +11,7 @@ import type { Channel, IncomingChannelRequest } from "./connection/channel.ts";
 import { Connection } from "./connection/connection.ts";
 import { type PtyRequest, SessionRequest } from "./connection/session.ts";
 import type { PrivateKey } from "./keys/types.ts";
+import { runCommand } from "./runtime/process.ts";
 import { listenTcp } from "./runtime/tcp.ts";
 import type { TcpListener } from "./runtime/types.ts";
 import { type ByteStream, Transport, type TransportOptions } from "./transport/transport.ts";
@@ -363,4 +364,40 @@ export async function listen(
     rejected$: rejected.asObservable(),
     close: () => listener.close(),
   };
+}
+
+/**
+ * A session handler that runs the client's command (or a login shell) as a
+ * local process, with a pty when the client asked for one, forwarding
+ * stdin, stdout, stderr, signals and the exit status. This is what
+ * `rxssh serve` runs.
+ *
+ * @example
+ * ```ts
+ * import { listen, runLocalCommand } from "./server.ts";
+ * import { generatePrivateKey } from "./keys/private_key.ts";
+ * const server = await listen({
+ *   port: 0,
+ *   hostKeys: [await generatePrivateKey("ssh-ed25519")],
+ *   auth: { handlers: { password: () => false } },
+ *   exec: runLocalCommand,
+ *   shell: runLocalCommand,
+ * });
+ * server.close();
+ * ```
+ */
+export async function runLocalCommand(s: ServerSession): Promise<void> {
+  const p = runCommand(s.command ?? "", {
+    env: s.env,
+    pty: s.pty ? { term: s.pty.term, cols: s.pty.cols, rows: s.pty.rows } : undefined,
+  });
+  const sub = s.signal$.subscribe((name) => p.kill(name));
+  s.stdin.pipeTo(p.stdin).catch(() => {});
+  await Promise.all([
+    p.stdout.pipeTo(s.stdout, { preventClose: true }).catch(() => {}),
+    p.stderr.pipeTo(s.stderr, { preventClose: true }).catch(() => {}),
+  ]);
+  const result = await p.exit;
+  sub.unsubscribe();
+  await s.exit("code" in result ? result.code : { signal: result.signal });
 }

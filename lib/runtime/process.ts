@@ -1,0 +1,133 @@
+/**
+ * Running a local command for a server session: `sh -c command` with its
+ * stdin, stdout and stderr as WHATWG streams, on Deno, Bun and Node (through
+ * `node:child_process`). With a terminal requested, the command runs under
+ * `script(1)` from util-linux, which gives it a real pty.
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import process from "node:process";
+
+/**
+ * A running command.
+ *
+ * @example
+ * ```ts
+ * import { runCommand } from "./process.ts";
+ * const p = runCommand("echo hi", {});
+ * console.log(await new Response(p.stdout).text(), await p.exit);
+ * ```
+ */
+export interface RunningCommand {
+  /** Its standard input. */
+  readonly stdin: WritableStream<Uint8Array>;
+  /** Its standard output. */
+  readonly stdout: ReadableStream<Uint8Array>;
+  /** Its standard error. */
+  readonly stderr: ReadableStream<Uint8Array>;
+  /** Resolves with the exit code, or the signal name (without "SIG") that killed it. */
+  readonly exit: Promise<{ code: number } | { signal: string }>;
+  /** Sends a signal, e.g. "TERM". */
+  kill(signal: string): void;
+}
+
+/**
+ * Options of {@link runCommand}.
+ *
+ * @example
+ * ```ts
+ * import type { RunCommandOptions } from "./process.ts";
+ * const o: RunCommandOptions = { env: { LANG: "C.UTF-8" }, pty: { term: "xterm", cols: 80, rows: 24 } };
+ * ```
+ */
+export interface RunCommandOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Working directory (default: the user's home, else this process's). */
+  cwd?: string;
+  /** Run under a pseudo-terminal of this size. */
+  pty?: { term: string; cols: number; rows: number };
+  /** The shell (default $SHELL or /bin/sh). */
+  shell?: string;
+}
+
+function toReadable(s: NodeJS.ReadableStream | null): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      if (!s) return c.close();
+      s.on("data", (chunk: Uint8Array) => {
+        c.enqueue(new Uint8Array(chunk));
+        if ((c.desiredSize ?? 1) <= 0) s.pause();
+      });
+      s.on("end", () => c.close());
+      s.on("error", (e: Error) => c.error(e));
+    },
+    pull() {
+      s?.resume();
+    },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: 256 * 1024 }));
+}
+
+/**
+ * Runs `command` through the shell (an empty command starts a login shell).
+ *
+ * @example
+ * ```ts
+ * import { runCommand } from "./process.ts";
+ * const p = runCommand("exit 3", {});
+ * console.log(await p.exit); // { code: 3 }
+ * ```
+ */
+export function runCommand(command: string, options: RunCommandOptions): RunningCommand {
+  const shell = options.shell ?? process.env.SHELL ?? "/bin/sh";
+  const env = {
+    ...process.env,
+    ...options.env,
+    ...(options.pty ? { TERM: options.pty.term } : {}),
+  };
+  let file = shell;
+  let args = command === "" ? ["-l"] : ["-c", command];
+  if (options.pty) {
+    // script(1) allocates a pty; stty sets its size before the command runs.
+    const inner = `stty cols ${options.pty.cols | 0} rows ${options.pty.rows | 0} 2>/dev/null; ` +
+      (command === "" ? `exec ${shell} -l` : `exec ${shell} -c ${JSON.stringify(command)}`);
+    file = "script";
+    args = ["-qfec", inner, "/dev/null"];
+  }
+  const child = spawn(file, args, {
+    cwd: options.cwd ?? process.env.HOME,
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const exit = new Promise<{ code: number } | { signal: string }>((resolve) => {
+    child.once("error", () => resolve({ code: 127 }));
+    child.once(
+      "close",
+      (code, signal) =>
+        resolve(signal ? { signal: signal.replace(/^SIG/, "") } : { code: code ?? 0 }),
+    );
+  });
+  child.stdin.on("error", () => {});
+  const stdin = new WritableStream<Uint8Array>({
+    write: (chunk) =>
+      new Promise<void>((resolve, reject) =>
+        child.stdin.write(chunk, (e) => (e ? reject(e) : resolve()))
+      ),
+    close: () => void child.stdin.end(),
+    abort: () => void child.stdin.destroy(),
+  });
+  return {
+    stdin,
+    stdout: toReadable(child.stdout),
+    stderr: toReadable(child.stderr),
+    exit,
+    kill: (signal) => {
+      try {
+        child.kill(`SIG${signal}` as NodeJS.Signals);
+      } catch {
+        // unknown signal name or already gone
+      }
+    },
+  };
+}
