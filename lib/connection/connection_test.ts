@@ -1,0 +1,126 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Connection, type MessageTransport } from "./connection.ts";
+import { DisconnectError } from "../wire/errors.ts";
+import {
+  encodeChannelData,
+  encodeChannelOpenConfirmation,
+  encodeChannelSimple,
+  encodeWindowAdjust,
+} from "../wire/connection_messages.ts";
+import { Msg } from "../wire/message_numbers.ts";
+
+/** A transport double: we push the peer's messages and see what the connection sends. */
+function fakeTransport() {
+  let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  const sent: Uint8Array[] = [];
+  const disconnects: [number | undefined, string | undefined][] = [];
+  let closeWith!: (e: DisconnectError) => void;
+  const t: MessageTransport = {
+    messages: new ReadableStream({ start: (c) => void (ctl = c) }),
+    send: (p) => {
+      sent.push(p.slice());
+      return Promise.resolve();
+    },
+    disconnect: (reason, description) => {
+      disconnects.push([reason, description]);
+      return Promise.resolve();
+    },
+    closed: new Promise((r) => (closeWith = r)),
+  };
+  return { t, sent, disconnects, push: (p: Uint8Array) => ctl.enqueue(p), end: (e: Error) => ctl.error(e), closeWith };
+}
+
+async function openOne(window = 1000, maxPacket = 100) {
+  const f = fakeTransport();
+  const conn = new Connection(f.t);
+  const opening = conn.openChannel("session", undefined, { window, maxPacket });
+  await Promise.resolve();
+  f.push(encodeChannelOpenConfirmation({ recipient: 0, sender: 7, window: 50, maxPacket: 20 }));
+  return { ...f, conn, channel: await opening };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+test("data beyond the window is a protocol error: disconnect, every stream errored once", async () => {
+  const { push, disconnects, channel, conn } = await openOne(100, 100);
+  push(encodeChannelData(0, new Uint8Array(60)));
+  push(encodeChannelData(0, new Uint8Array(60)));
+  await conn.done;
+  assert.equal(disconnects.length, 1);
+  assert.equal(disconnects[0][0], 2);
+  assert.match(disconnects[0][1]!, /60 bytes of data exceed the window of 40/);
+  const err = await channel.closed;
+  assert.ok(err instanceof DisconnectError);
+  await assert.rejects(channel.readable.getReader().read(), DisconnectError);
+});
+
+test("a data packet above our maximum packet size is a protocol error", async () => {
+  const { push, disconnects, conn } = await openOne(10_000, 100);
+  push(encodeChannelData(0, new Uint8Array(101)));
+  await conn.done;
+  assert.match(disconnects[0][1]!, /101 bytes exceeds the maximum of 100/);
+});
+
+test("a message for an unknown channel is a protocol error", async () => {
+  const { push, disconnects, conn } = await openOne();
+  push(encodeChannelSimple(Msg.CHANNEL_EOF, 99));
+  await conn.done;
+  assert.match(disconnects[0][1]!, /CHANNEL_EOF for unknown channel 99/);
+});
+
+test("writes wait for window and are cut at the peer's maximum packet size", async () => {
+  const { push, sent, channel } = await openOne();
+  const w = channel.writable.getWriter();
+  const writing = w.write(new Uint8Array(70)); // peer window 50, max packet 20
+  await tick();
+  const dataSizes = () => sent.filter((p) => p[0] === Msg.CHANNEL_DATA).map((p) => p.length - 9);
+  assert.deepEqual(dataSizes(), [20, 20, 10]);
+  push(encodeWindowAdjust(0, 100));
+  await writing;
+  assert.deepEqual(dataSizes(), [20, 20, 10, 20]);
+});
+
+test("the window re-opens only as the application reads", async () => {
+  const { push, sent, channel } = await openOne(1000, 500);
+  for (let i = 0; i < 2; i++) push(encodeChannelData(0, new Uint8Array(500)));
+  await tick();
+  const adjusts = () => sent.filter((p) => p[0] === Msg.CHANNEL_WINDOW_ADJUST).length;
+  assert.equal(adjusts(), 0);
+  assert.equal(channel.localWindow, 0);
+  const r = channel.readable.getReader();
+  await r.read();
+  await r.read();
+  await tick();
+  assert.ok(adjusts() >= 1);
+  assert.equal(channel.localWindow, 1000);
+});
+
+test("connection loss: open streams error once, pending requests reject, observables complete", async () => {
+  const { end, channel, conn } = await openOne();
+  let completed = 0;
+  channel.requests$.subscribe({ complete: () => completed++ });
+  conn.channelOpen$.subscribe({ complete: () => completed++ });
+  const pending = channel.request("exec", new Uint8Array(0));
+  const lost = new DisconnectError(10, "connection lost", { local: false });
+  end(lost);
+  await conn.done;
+  await assert.rejects(pending, (e) => e === lost);
+  await assert.rejects(channel.readable.getReader().read(), (e) => e === lost);
+  await assert.rejects(channel.stderr.getReader().read(), (e) => e === lost);
+  await assert.rejects(channel.writable.getWriter().write(new Uint8Array(1)), (e) => e === lost);
+  assert.equal(await channel.closed, lost);
+  assert.equal(completed, 2);
+  await assert.rejects(conn.openChannel("session"), (e) => e === lost);
+});
+
+test("peer EOF ends our readables; CLOSE is answered once and frees the channel", async () => {
+  const { push, sent, channel, conn } = await openOne();
+  push(encodeChannelData(0, new TextEncoder().encode("bye")));
+  push(encodeChannelSimple(Msg.CHANNEL_EOF, 0));
+  assert.equal(await new Response(channel.readable).text(), "bye");
+  push(encodeChannelSimple(Msg.CHANNEL_CLOSE, 0));
+  assert.equal(await channel.closed, undefined);
+  assert.equal(sent.filter((p) => p[0] === Msg.CHANNEL_CLOSE).length, 1);
+  assert.equal(conn.channels.size, 0);
+});
