@@ -336,7 +336,16 @@ function parseCertificateBlob(blob: Uint8Array, allowCertCa: boolean): SshCertif
     }
     const what = `${type} certificate`;
     const nonce = r.string("nonce");
-    const key = readPublicKeyFields(plainAlgorithm(type), r);
+    let key: PublicKey;
+    try {
+      key = readPublicKeyFields(plainAlgorithm(type), r);
+    } catch (e) {
+      if (!(e instanceof KeyError)) throw e;
+      // Re-attribute the plain key's complaint to the certificate, keeping the field.
+      const prefix = `${e.what}: ${e.where === undefined ? "" : `${e.where}: `}`;
+      const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+      throw new KeyError(what, problem, e.where, { cause: e });
+    }
     const serial = r.uint64("serial");
     const typeAt = r.offset;
     const typeNumber = r.uint32("type");
