@@ -69,3 +69,50 @@ export type {
   TcpListener,
 } from "./lib/runtime/types.ts";
 export { memoryPair, type MemoryPairOptions } from "./lib/runtime/memory.ts";
+export { connect, type ConnectOptions, type ExecResult, SshClient } from "./lib/client.ts";
+export {
+  listen,
+  runLocalCommand,
+  serveConnection,
+  type ServerConnection,
+  type ServerOptions,
+  type ServerSession,
+  type SshServer,
+} from "./lib/server.ts";
+export {
+  type Agent,
+  authenticate,
+  AuthenticationError,
+  type AuthMethod,
+  type ClientAuthOptions,
+} from "./lib/auth/client.ts";
+export {
+  type AuthResult,
+  serveAuthentication,
+  type ServerAuthHandlers,
+  type ServerAuthOptions,
+} from "./lib/auth/server.ts";
+export {
+  Channel,
+  ChannelError,
+  type ChannelHost,
+  type ChannelOptions,
+  type IncomingChannelRequest,
+} from "./lib/connection/channel.ts";
+export {
+  ChannelOpenError,
+  Connection,
+  type IncomingChannelOpen,
+  type IncomingGlobalRequest,
+  type MessageTransport,
+} from "./lib/connection/connection.ts";
+export {
+  type ExitInfo,
+  openSession,
+  type PtyRequest,
+  type Session,
+  type SessionOptions,
+  SessionRequestError,
+  TerminalMode,
+} from "./lib/connection/session.ts";
+export type { InfoPrompt } from "./lib/wire/auth_messages.ts";

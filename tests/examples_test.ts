@@ -23,6 +23,18 @@ test("examples/transport_demo.ts negotiates, re-keys and closes over loopback TC
   assert.match(r.stdout, /\d+ events observed; both ends closed cleanly\./);
 });
 
+test("examples/demo.ts fans commands out to three hosts and merges their output", () => {
+  const r = run("examples/demo.ts");
+  assert.equal(r.status, 0, r.stderr);
+  for (const host of ["alpha", "bravo", "charlie"]) {
+    assert.match(r.stdout, new RegExp(`\\[${host}\\] connected: mlkem768x25519-sha256`));
+    assert.match(r.stdout, new RegExp(`\\[${host}\\] hostname: ${host}`));
+    assert.match(r.stdout, new RegExp(`\\[${host}\\] count 3: tick 3`));
+    assert.match(r.stdout, new RegExp(`\\[${host}\\] fail: stderr: ${host}: failing on purpose`));
+  }
+  assert.match(r.stdout, /12 commands finished: .*alpha\/fail=3.*charlie\/sha256 hello=0/);
+});
+
 test("cli.ts -Q lists the registries and rejects unknown queries", () => {
   const r = run("cli.ts", ["-Q", "cipher"]);
   assert.equal(r.status, 0, r.stderr);

@@ -52,9 +52,19 @@ export interface IncomingChannelRequest {
   defer(): void;
 }
 
-/** What a channel needs from its connection. */
+/**
+ * What a channel needs from its connection (a {@link Connection} is one).
+ *
+ * @example
+ * ```ts
+ * import type { ChannelHost } from "./channel.ts";
+ * const host: ChannelHost = { send: async () => {}, release: () => {} };
+ * ```
+ */
 export interface ChannelHost {
+  /** Sends one message to the peer. */
   send(payload: Uint8Array): Promise<void>;
+  /** Forgets a channel whose close handshake is complete. */
   release(channel: Channel): void;
 }
 
