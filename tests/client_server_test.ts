@@ -47,7 +47,10 @@ async function pair(server: Partial<ServerOptions> = {}, client: Record<string, 
   const key = await hostKey("ssh-ed25519");
   const serving = serveConnection(b, {
     hostKeys: [key],
-    auth: { handlers: { password: (u, p) => u === "alice" && p === "wonderland" }, failureDelay: 1 },
+    auth: {
+      handlers: { password: (u, p) => u === "alice" && p === "wonderland" },
+      failureDelay: 1,
+    },
     exec: handler,
     ...server,
   });
@@ -131,13 +134,22 @@ test("env and pty-req reach the server; window-change and signal arrive as obser
   await server;
   const r = await client.exec("env", {
     env: { LANG: "C.UTF-8" },
-    pty: { term: "xterm-256color", cols: 120, rows: 40, widthPx: 0, heightPx: 0, modes: { ECHO: 0, TTY_OP_ISPEED: 38400 } },
+    pty: {
+      term: "xterm-256color",
+      cols: 120,
+      rows: 40,
+      widthPx: 0,
+      heightPx: 0,
+      modes: { ECHO: 0, TTY_OP_ISPEED: 38400 },
+    },
   });
   const info = JSON.parse(td.decode(r.stdout));
   assert.deepEqual(info.env, { LANG: "C.UTF-8" });
   assert.equal(info.pty.term, "xterm-256color");
   assert.deepEqual(info.pty.modes, { ECHO: 0, TTY_OP_ISPEED: 38400 });
-  const sh = await client.shell({ pty: { term: "vt100", cols: 80, rows: 24, widthPx: 0, heightPx: 0, modes: {} } });
+  const sh = await client.shell({
+    pty: { term: "vt100", cols: 80, rows: 24, widthPx: 0, heightPx: 0, modes: {} },
+  });
   await sh.resize({ cols: 100, rows: 30 });
   await sh.signal("INT");
   assert.equal(await new Response(sh.stdout).text(), "100x30 INT");
@@ -170,7 +182,10 @@ test("wrong password: AuthenticationError on the client; MaxAuthTries ends the c
     authMethods: [{ type: "password", password: "again" }, { type: "password", password: "third" }],
     hostKey: { fingerprint: key.publicKey.fingerprint() },
   });
-  await assert.rejects(c, (e: Error) => e instanceof AuthenticationError || e instanceof DisconnectError);
+  await assert.rejects(
+    c,
+    (e: Error) => e instanceof AuthenticationError || e instanceof DisconnectError,
+  );
   await assert.rejects(serving, (e: DisconnectError) => e.reason === 14);
 });
 
@@ -178,7 +193,12 @@ test("publickey authentication with every key type; the server sees the key", as
   for (const type of ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp521", "ssh-rsa"]) {
     const userKey = await generatePrivateKey(type, type === "ssh-rsa" ? { bits: 2048 } : {});
     const { client, server } = await pair(
-      { auth: { handlers: { publicKey: (_u, k) => k.fingerprint() === userKey.publicKey.fingerprint() }, failureDelay: 1 } },
+      {
+        auth: {
+          handlers: { publicKey: (_u, k) => k.fingerprint() === userKey.publicKey.fingerprint() },
+          failureDelay: 1,
+        },
+      },
       { password: undefined, privateKeys: [userKey] },
     );
     const s = await server;
@@ -208,9 +228,16 @@ test("AuthenticationMethods publickey,password needs both (partial success)", as
 
 test("a host key that does not match the pinned fingerprint is refused", async () => {
   const [a, b] = memoryPair();
-  serveConnection(b, { hostKeys: [await hostKey("ssh-ed25519")], auth: { handlers: {} } }).catch(() => {});
+  serveConnection(b, { hostKeys: [await hostKey("ssh-ed25519")], auth: { handlers: {} } }).catch(
+    () => {},
+  );
   await assert.rejects(
-    connect({ stream: a, username: "x", password: "y", hostKey: { fingerprint: "SHA256:not-this-one" } }),
+    connect({
+      stream: a,
+      username: "x",
+      password: "y",
+      hostKey: { fingerprint: "SHA256:not-this-one" },
+    }),
     (e: DisconnectError) => e.reason === 9,
   );
 });

@@ -28,7 +28,14 @@ function fakeTransport() {
     },
     closed: new Promise((r) => (closeWith = r)),
   };
-  return { t, sent, disconnects, push: (p: Uint8Array) => ctl.enqueue(p), end: (e: Error) => ctl.error(e), closeWith };
+  return {
+    t,
+    sent,
+    disconnects,
+    push: (p: Uint8Array) => ctl.enqueue(p),
+    end: (e: Error) => ctl.error(e),
+    closeWith,
+  };
 }
 
 async function openOne(window = 1000, maxPacket = 100) {
