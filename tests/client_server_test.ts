@@ -241,3 +241,61 @@ test("a host key that does not match the pinned fingerprint is refused", async (
     (e: DisconnectError) => e.reason === 9,
   );
 });
+
+test("keyboard-interactive prompts reach the client; the banner is delivered", async () => {
+  const banners: string[] = [];
+  const seen: string[] = [];
+  const { client, server } = await pair(
+    {
+      auth: {
+        banner: "Authorized use only\n",
+        handlers: {
+          keyboardInteractive: () => ({
+            instruction: "two questions",
+            prompts: [{ prompt: "Code: ", echo: true }, { prompt: "PIN: ", echo: false }],
+            check: (a) => a[0] === "123456" && a[1] === "0000",
+          }),
+        },
+        failureDelay: 1,
+      },
+    },
+    {
+      password: undefined,
+      onBanner: (m: string) => banners.push(m),
+      keyboardInteractive: (c: { instruction: string; prompts: { prompt: string }[] }) => {
+        seen.push(c.instruction, ...c.prompts.map((p) => p.prompt));
+        return ["123456", "0000"];
+      },
+    },
+  );
+  assert.deepEqual((await server).auth.methods, ["keyboard-interactive"]);
+  assert.deepEqual(banners, ["Authorized use only\n"]);
+  assert.deepEqual(seen, ["two questions", "Code: ", "PIN: "]);
+  await client.close();
+});
+
+test("failures take the same minimum time for unknown users and wrong passwords", async () => {
+  const times: number[] = [];
+  for (const user of ["alice", "nobody-here"]) {
+    const [a, b] = memoryPair();
+    const key = await hostKey("ssh-ed25519");
+    serveConnection(b, {
+      hostKeys: [key],
+      auth: {
+        handlers: { password: (u, p) => u === "alice" && p === "right" },
+        maxAuthTries: 1,
+        failureDelay: 60,
+      },
+    }).catch(() => {});
+    const started = Date.now();
+    await connect({
+      stream: a,
+      username: user,
+      password: "wrong",
+      hostKey: { fingerprint: key.publicKey.fingerprint() },
+    })
+      .catch(() => {});
+    times.push(Date.now() - started);
+  }
+  for (const t of times) assert.ok(t >= 60, `a failure answered after ${t} ms`);
+});
