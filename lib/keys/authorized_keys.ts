@@ -16,6 +16,8 @@ import { readKey, sameBytes, skipSpace, splitLines } from "./_key_line.ts";
 import { matchHostAndIp } from "./patterns.ts";
 import type { PublicKey } from "./types.ts";
 
+export type { PublicKey } from "./types.ts";
+
 /**
  * One `permitopen` / `permitlisten` permission: `host:port`, where the port
  * may be `*` and an IPv6 host is written in brackets (`[::1]:22`).
