@@ -1,0 +1,699 @@
+/**
+ * `rxssh serve`: an SSH server with sshd-like flags that runs the clients'
+ * commands and shells as local processes of the user running it.
+ *
+ * ```sh
+ * rxssh serve [-p port] [-h host_key_file]... [-f config_file] [-o Option=value]... [-D] [-d] [-q]
+ * ```
+ *
+ * - Users: only the user running `rxssh serve` can log in (as with a
+ *   non-root sshd); every command runs as that user.
+ * - Host keys: `-h file` / `-o HostKey=file` (repeatable, unencrypted, mode
+ *   0600 or stricter). Without any, `~/.rxssh/ssh_host_ed25519_key` is used,
+ *   and generated (ed25519, OpenSSH format, mode 0600, with a `.pub` beside
+ *   it) on the first run; its fingerprint is printed at every start.
+ * - Public keys: `AuthorizedKeysFile` (default `.ssh/authorized_keys`,
+ *   relative to the home directory; `%h`, `%u`, `%%` tokens; several files
+ *   separated by spaces), re-read at every attempt, with the key options
+ *   `from=` (the client's address), `expiry-time=`, `command=` (forced;
+ *   the original goes to `SSH_ORIGINAL_COMMAND`), `environment=` (unless
+ *   `PermitUserEnvironment no`), `no-pty`/`restrict`/`pty` (pty-req
+ *   refused). Forwarding of any kind is never offered.
+ * - Passwords: `PasswordAuthentication yes` (default no) checks against the
+ *   file named by `-o PasswordFile=path` (its first line; the file must not
+ *   be readable by group or others), else the environment variable
+ *   `RXSSH_PASSWORD`, which is removed from the environment so that sessions
+ *   never see it. System passwords are never consulted.
+ * - Also: `ListenAddress` (repeatable, `host` or `host:port`), `Port`,
+ *   `Ciphers`, `KexAlgorithms`, `MACs`, `HostKeyAlgorithms` (OpenSSH list
+ *   syntax), `MaxAuthTries`, `MaxSessions`, `LoginGraceTime` (seconds),
+ *   `Banner` (a file, or `none`), `PubkeyAuthentication`, `PermitTTY`,
+ *   `AcceptEnv` (default `LANG LC_*`), `ForceCommand`, `Subsystem name
+ *   command`, `LogLevel` (QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG). `-D`
+ *   and `-e` are accepted for sshd compatibility (the server always stays in
+ *   the foreground and logs to standard error); `-d` means `LogLevel DEBUG`,
+ *   `-q` means `LogLevel QUIET`.
+ *
+ * Prints `listening on host:port` to standard error once bound (with the
+ * real port when `-p 0` asked the OS to pick one).
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import process from "node:process";
+import { Subject } from "rxjs";
+import { serveAuthentication } from "../auth/server.ts";
+import type { Channel, IncomingChannelRequest } from "../connection/channel.ts";
+import { Connection } from "../connection/connection.ts";
+import { type PtyRequest, SessionRequest } from "../connection/session.ts";
+import { SHA256 } from "../crypto/hash.ts";
+import { constantTimeEqual } from "../crypto/mac.ts";
+import {
+  type AuthorizedKeyPermissions,
+  findAuthorizedKey,
+  parseAuthorizedKeys,
+} from "../keys/authorized_keys.ts";
+import { matchPatternList } from "../keys/patterns.ts";
+import { generatePrivateKey } from "../keys/private_key.ts";
+import { parsePrivateKeyFile, writePrivateKeyFile } from "../keys/private_key_file.ts";
+import { formatPublicKeyLine } from "../keys/public_key_file.ts";
+import type { PrivateKey, PublicKey } from "../keys/types.ts";
+import { listenTcp } from "../runtime/tcp.ts";
+import type { TcpConnection, TcpListener } from "../runtime/types.ts";
+import { runLocalCommand, type ServerSession } from "../server.ts";
+import { Transport, type TransportOptions } from "../transport/transport.ts";
+import {
+  expandTilde,
+  homeDirectory,
+  localUserName,
+  Logger,
+  OptionError,
+  OptionSet,
+  type OptionSpec,
+  parseLogLevel,
+} from "./options.ts";
+
+/**
+ * The usage text of `rxssh serve`.
+ *
+ * @example
+ * ```ts
+ * import { SERVE_USAGE } from "./serve.ts";
+ * console.error(SERVE_USAGE);
+ * ```
+ */
+export const SERVE_USAGE =
+  "usage: rxssh serve [-p port] [-h host_key_file]... [-f config_file] [-o Option=value]... [-D] [-d] [-q]";
+
+/**
+ * The sshd_config keywords `rxssh serve` understands.
+ *
+ * @example
+ * ```ts
+ * import { SERVE_OPTIONS } from "./serve.ts";
+ * console.log(SERVE_OPTIONS.map((o) => o.name).join(", "));
+ * ```
+ */
+export const SERVE_OPTIONS: readonly OptionSpec[] = [
+  { name: "Port" },
+  { name: "ListenAddress", multi: true },
+  { name: "HostKey", multi: true },
+  { name: "AuthorizedKeysFile" },
+  { name: "PubkeyAuthentication" },
+  { name: "PasswordAuthentication" },
+  { name: "PasswordFile" },
+  { name: "Ciphers" },
+  { name: "KexAlgorithms" },
+  { name: "MACs" },
+  { name: "HostKeyAlgorithms" },
+  { name: "MaxAuthTries" },
+  { name: "MaxSessions" },
+  { name: "LoginGraceTime" },
+  { name: "Banner" },
+  { name: "LogLevel" },
+  { name: "PermitTTY" },
+  { name: "PermitUserEnvironment" },
+  { name: "AcceptEnv", multi: true },
+  { name: "ForceCommand" },
+  { name: "Subsystem", multi: true },
+];
+
+/**
+ * A running `rxssh serve`, from {@link startServe}.
+ *
+ * @example
+ * ```ts
+ * import type { ServeHandle } from "./serve.ts";
+ * const where = (h: ServeHandle) => h.addresses.map((a) => `${a.hostname}:${a.port}`).join(" ");
+ * ```
+ */
+export interface ServeHandle {
+  /** The bound addresses (with the ports the OS picked for port 0). */
+  readonly addresses: readonly { hostname: string; port: number }[];
+  /** The host keys in use. */
+  readonly hostKeys: readonly PrivateKey[];
+  /** Stops listening and ends every open connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Options of {@link startServe}.
+ *
+ * @example
+ * ```ts
+ * import type { StartServeOptions } from "./serve.ts";
+ * const o: StartServeOptions = { writeLog: (line) => console.error(line) };
+ * ```
+ */
+export interface StartServeOptions {
+  /** Where log lines go (default: standard error). */
+  writeLog?: (line: string) => void;
+}
+
+const te = new TextEncoder();
+
+/** `-p`, `-h`, `-o`, `-f`, `-D`, `-e`, `-d`, `-q` into an {@link OptionSet}. */
+function parseServeArgs(args: readonly string[]): OptionSet {
+  const o = new OptionSet(SERVE_OPTIONS);
+  const files: string[] = [];
+  const need = (i: number, flag: string) => {
+    if (i >= args.length) throw new OptionError(`option requires an argument -- ${flag}`);
+    return args[i];
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-p") o.set("Port", need(++i, "p"));
+    else if (a === "-h") o.set("HostKey", need(++i, "h"));
+    else if (a === "-o") o.addArgument(need(++i, "o"));
+    else if (a === "-f") files.push(need(++i, "f"));
+    else if (a === "-d") o.set("LogLevel", "DEBUG1");
+    else if (a === "-q") o.set("LogLevel", "QUIET");
+    else if (a === "-D" || a === "-e") continue;
+    else if (/^-[phof]./.test(a)) {
+      // -p2222 style
+      args = [...args.slice(0, i), a.slice(0, 2), a.slice(2), ...args.slice(i + 1)];
+      i--;
+    } else throw new OptionError(`unknown argument ${JSON.stringify(a)}\n${SERVE_USAGE}`);
+  }
+  for (const f of files) o.addText(fs.readFileSync(f, "utf8"));
+  return o;
+}
+
+/** `host`, `host:port`, `[v6]` or `[v6]:port`. */
+function parseListenAddress(s: string, port: number): { hostname: string; port: number } {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  if (v6) return { hostname: v6[1], port: v6[2] ? Number(v6[2]) : port };
+  const colons = s.split(":").length - 1;
+  if (colons === 1) {
+    const [h, p] = s.split(":");
+    return { hostname: h, port: parsePort(p) };
+  }
+  return { hostname: s, port };
+}
+
+function parsePort(p: string): number {
+  const n = Number(p);
+  if (!/^\d+$/.test(p) || n > 65535) throw new OptionError(`Bad port "${p}"`);
+  return n;
+}
+
+/** Refuses a secret file that group or others may read (as sshd refuses host keys). */
+function checkPrivateMode(file: string, what: string): void {
+  const st = fs.statSync(file);
+  if ((st.mode & 0o077) !== 0) {
+    throw new OptionError(
+      `permissions 0${(st.mode & 0o777).toString(8)} for ${what} ${file} are too open ` +
+        `(it must not be accessible by others; chmod 600 it)`,
+    );
+  }
+}
+
+async function loadHostKeys(o: OptionSet, log: Logger, home: string): Promise<PrivateKey[]> {
+  const files = o.all("HostKey").map((f) => expandTilde(f, home));
+  const keys: PrivateKey[] = [];
+  if (files.length === 0) {
+    const dir = path.join(home, ".rxssh");
+    const file = path.join(dir, "ssh_host_ed25519_key");
+    if (!fs.existsSync(file)) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const key = await generatePrivateKey("ssh-ed25519");
+      const comment = `rxssh host key`;
+      fs.writeFileSync(file, await writePrivateKeyFile(key, { comment }), {
+        mode: 0o600,
+        flag: "wx",
+      });
+      fs.writeFileSync(file + ".pub", formatPublicKeyLine(key.publicKey, comment), {
+        mode: 0o644,
+      });
+      log.info(`generated host key ${file}: ${key.publicKey.fingerprint()}`);
+    }
+    files.push(file);
+  }
+  for (const file of files) {
+    checkPrivateMode(file, "host key");
+    const parsed = await parsePrivateKeyFile(fs.readFileSync(file));
+    keys.push(parsed.key);
+    log.info(`host key: ${parsed.key.type} ${parsed.key.publicKey.fingerprint()} (${file})`);
+  }
+  return keys;
+}
+
+/** sshd's percent tokens in AuthorizedKeysFile; a relative path is under the home directory. */
+function authorizedKeysPaths(spec: string, user: string, home: string): string[] {
+  return spec.split(/\s+/).filter((s) => s !== "" && s.toLowerCase() !== "none").map((p) => {
+    const expanded = expandTilde(
+      p.replace(/%(.)/g, (m, c) => c === "h" ? home : c === "u" ? user : c === "%" ? "%" : m),
+      home,
+    );
+    return path.isAbsolute(expanded) ? expanded : path.join(home, expanded);
+  });
+}
+
+/** "::ffff:127.0.0.1" → "127.0.0.1", as sshd reports IPv4-mapped addresses. */
+function plainAddress(a: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
+  return m ? m[1] : a;
+}
+
+const sha = (s: string) => SHA256.digest(te.encode(s));
+
+interface Policy {
+  user: string;
+  home: string;
+  log: Logger;
+  transport: Partial<TransportOptions>;
+  hostKeys: readonly PrivateKey[];
+  pubkey: boolean;
+  authorizedKeys: string;
+  password?: () => string;
+  maxAuthTries: number;
+  maxSessions: number;
+  loginGraceTime: number;
+  banner?: string;
+  permitTty: boolean;
+  permitUserEnvironment: boolean;
+  acceptEnv: string;
+  forceCommand?: string;
+  subsystems: Map<string, string>;
+}
+
+/**
+ * Starts the server described by `args` (the arguments after `serve`):
+ * loads or creates the host key, binds every listen address and serves
+ * connections until {@link ServeHandle.close}. Throws {@link OptionError}
+ * for bad arguments.
+ *
+ * @example
+ * ```ts
+ * import { startServe } from "./serve.ts";
+ * async function demo() {
+ *   const server = await startServe(["-p", "0", "-o", "ListenAddress=127.0.0.1"]);
+ *   console.log(server.addresses[0].port);
+ *   await server.close();
+ * }
+ * ```
+ */
+export async function startServe(
+  args: readonly string[],
+  options: StartServeOptions = {},
+): Promise<ServeHandle> {
+  const o = parseServeArgs(args);
+  const log = new Logger(
+    parseLogLevel(o.get("LogLevel", "INFO")),
+    options.writeLog ?? ((line) => process.stderr.write(line + "\n")),
+  );
+  const user = localUserName();
+  const home = homeDirectory();
+  const envPassword = process.env.RXSSH_PASSWORD;
+  // Sessions inherit this process's environment: never hand them the password.
+  delete process.env.RXSSH_PASSWORD;
+  let password: (() => string) | undefined;
+  if (o.flag("PasswordAuthentication", false)) {
+    const file = o.get("PasswordFile");
+    if (file !== undefined) {
+      const p = expandTilde(file, home);
+      checkPrivateMode(p, "PasswordFile");
+      fs.readFileSync(p); // fail now rather than at the first login
+      password = () => fs.readFileSync(p, "utf8").split(/\r?\n/)[0];
+    } else if (envPassword !== undefined && envPassword !== "") {
+      password = () => envPassword;
+    } else {
+      throw new OptionError(
+        "PasswordAuthentication yes needs -o PasswordFile=path or the RXSSH_PASSWORD environment variable",
+      );
+    }
+  }
+  const bannerFile = o.get("Banner");
+  const subsystems = new Map<string, string>();
+  for (const s of o.all("Subsystem")) {
+    const m = /^(\S+)\s+(.+)$/.exec(s.trim());
+    if (!m) throw new OptionError(`Subsystem: expected "name command", got "${s}"`);
+    if (!subsystems.has(m[1])) subsystems.set(m[1], m[2]);
+  }
+  const hostKeys = await loadHostKeys(o, log, home);
+  const policy: Policy = {
+    user,
+    home,
+    log,
+    hostKeys,
+    transport: {
+      ciphers: o.get("Ciphers"),
+      kexAlgorithms: o.get("KexAlgorithms"),
+      macs: o.get("MACs"),
+      hostKeyAlgorithms: o.get("HostKeyAlgorithms"),
+    },
+    pubkey: o.flag("PubkeyAuthentication", true),
+    authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),
+    password,
+    maxAuthTries: o.integer("MaxAuthTries", 6),
+    maxSessions: o.integer("MaxSessions", 10),
+    loginGraceTime: o.integer("LoginGraceTime", 120) * 1000,
+    banner: bannerFile === undefined || bannerFile.toLowerCase() === "none"
+      ? undefined
+      : fs.readFileSync(expandTilde(bannerFile, home), "utf8"),
+    permitTty: o.flag("PermitTTY", true),
+    permitUserEnvironment: o.flag("PermitUserEnvironment", true),
+    acceptEnv: (o.all("AcceptEnv").length ? o.all("AcceptEnv") : ["LANG", "LC_*"])
+      .join(" ").split(/[\s,]+/).filter((s) => s !== "").join(","),
+    forceCommand: o.get("ForceCommand"),
+    subsystems,
+  };
+  const port = parsePort(o.get("Port", "22"));
+  const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
+    .map((a) => parseListenAddress(a, port));
+  const listeners: TcpListener[] = [];
+  const open = new Set<TcpConnection>();
+  try {
+    for (const a of addresses) {
+      listeners.push(await listenTcp({ hostname: a.hostname, port: a.port }));
+    }
+  } catch (e) {
+    for (const l of listeners) l.close();
+    throw e;
+  }
+  const bound = listeners.map((l, i) => ({ hostname: addresses[i].hostname, port: l.port }));
+  for (const b of bound) {
+    log.info(`listening on ${b.hostname.includes(":") ? `[${b.hostname}]` : b.hostname}:${b.port}`);
+  }
+  for (const l of listeners) {
+    (async () => {
+      for await (const conn of l) {
+        open.add(conn);
+        handleConnection(conn, policy).catch((e) => {
+          log.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+        }).finally(() => {
+          open.delete(conn);
+          conn.close();
+        });
+      }
+    })().catch(() => {});
+  }
+  return {
+    addresses: bound,
+    hostKeys,
+    close() {
+      for (const l of listeners) l.close();
+      for (const c of open) c.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
+  const { log } = p;
+  const addr = plainAddress(conn.remoteAddress);
+  const from = `${addr} port ${conn.remotePort}`;
+  log.info(`Connection from ${from} on ${plainAddress(conn.localAddress)} port ${conn.localPort}`);
+  const transport = new Transport(conn, {
+    role: "server",
+    hostKeys: p.hostKeys,
+    ...p.transport,
+    handshakeTimeout: p.loginGraceTime || undefined,
+  });
+  try {
+    const k = await transport.ready;
+    log.debug(
+      `kex: ${k.algorithms.kex} host key ${k.algorithms.hostKey} cipher ${k.algorithms.cipherClientToServer} MAC ${k.algorithms.macClientToServer} (${transport.peerVersion?.line})`,
+    );
+  } catch (e) {
+    log.info(`key exchange with ${from} failed: ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  const accepted = new Map<string, AuthorizedKeyPermissions>();
+  const userOk = (u: string, method: string) => {
+    if (u === p.user) return true;
+    log.info(`Invalid user ${u} from ${from} (${method})`);
+    return false;
+  };
+  const describeKey = (key: PublicKey) => `${key.type} ${key.fingerprint()}`;
+  let auth;
+  try {
+    auth = await serveAuthentication(transport, {
+      handlers: {
+        ...(p.pubkey
+          ? {
+            publicKey: (u: string, key: PublicKey) => {
+              if (!userOk(u, "publickey")) return false;
+              for (const file of authorizedKeysPaths(p.authorizedKeys, p.user, p.home)) {
+                let text: string;
+                try {
+                  text = fs.readFileSync(file, "utf8");
+                } catch {
+                  log.debug(`authorized keys file ${file} not readable`);
+                  continue;
+                }
+                const { entries } = parseAuthorizedKeys(text);
+                const m = findAuthorizedKey(entries, key, { clientAddress: addr });
+                if (m.ok) {
+                  log.debug(`${describeKey(key)} matches ${file} line ${m.entry.line}`);
+                  accepted.set(key.fingerprint(), m.permissions);
+                  return true;
+                }
+                for (const r of m.refusals) {
+                  log.verbose(
+                    `${file} line ${r.entry.line} refuses ${describeKey(key)} for ${from}: ${r.reason}`,
+                  );
+                }
+              }
+              log.verbose(`Failed publickey for ${u} from ${from}: ${describeKey(key)}`);
+              return false;
+            },
+          }
+          : {}),
+        ...(p.password
+          ? {
+            password: (u: string, pw: string) => {
+              // Compare digests: constant time whatever the lengths.
+              const ok = userOk(u, "password") && constantTimeEqual(sha(pw), sha(p.password!()));
+              if (!ok) log.info(`Failed password for ${u} from ${from}`);
+              return ok;
+            },
+          }
+          : {}),
+      },
+      maxAuthTries: p.maxAuthTries,
+      loginGraceTime: p.loginGraceTime,
+      banner: p.banner,
+    });
+  } catch (e) {
+    log.info(
+      `authentication from ${from} ended: ${e instanceof Error ? e.message : String(e)}`,
+    );
+    return;
+  }
+  const keyPermissions = auth.publicKey ? accepted.get(auth.publicKey.fingerprint()) : undefined;
+  log.info(
+    `Accepted ${auth.methods.join("+")} for ${auth.username} from ${from}` +
+      (auth.publicKey ? `: ${describeKey(auth.publicKey)}` : ""),
+  );
+  const connection = new Connection(transport);
+  const baseEnv: Record<string, string> = {
+    USER: p.user,
+    LOGNAME: p.user,
+    HOME: p.home,
+    SSH_CLIENT: `${addr} ${conn.remotePort} ${conn.localPort}`,
+    SSH_CONNECTION: `${addr} ${conn.remotePort} ${plainAddress(conn.localAddress)} ${conn.localPort}`,
+  };
+  let live = 0;
+  connection.channelOpen$.subscribe((open) => {
+    if (open.type !== "session") {
+      log.verbose(`refused ${open.type} channel from ${from}`);
+      return open.reject(1, `${open.type} channels are not supported by rxssh serve`);
+    }
+    if (live >= p.maxSessions) {
+      return open.reject(4, `too many sessions (MaxSessions ${p.maxSessions})`);
+    }
+    live++;
+    open.accept().then((channel) => {
+      channel.closed.then(() => live--);
+      runSessionChannel(channel, p, {
+        from,
+        baseEnv,
+        keyPermissions,
+        username: auth.username,
+      });
+    }, () => live--);
+  });
+  await transport.closed;
+  log.info(`Disconnected from user ${auth.username} ${from}`);
+}
+
+function runSessionChannel(
+  channel: Channel,
+  p: Policy,
+  c: {
+    from: string;
+    baseEnv: Record<string, string>;
+    keyPermissions?: AuthorizedKeyPermissions;
+    username: string;
+  },
+): void {
+  const { log } = p;
+  const clientEnv: Record<string, string> = {};
+  let pty: PtyRequest | undefined;
+  let started = false;
+  const windowChange = new Subject<
+    { cols: number; rows: number; widthPx: number; heightPx: number }
+  >();
+  const signals = new Subject<string>();
+  const ptyAllowed = p.permitTty && (c.keyPermissions?.pty ?? true);
+  channel.requests$.subscribe({
+    next: (r: IncomingChannelRequest) => {
+      try {
+        switch (r.type) {
+          case "env": {
+            const { name, value } = SessionRequest.env.decode(r.data);
+            if (matchPatternList(name, p.acceptEnv) !== 1) {
+              log.debug(`env ${name} refused (not in AcceptEnv)`);
+              return r.reject();
+            }
+            clientEnv[name] = value;
+            return r.accept();
+          }
+          case "pty-req":
+            if (started) return r.reject();
+            if (!ptyAllowed) {
+              log.verbose(`pty-req from ${c.from} refused (no-pty)`);
+              return r.reject();
+            }
+            pty = SessionRequest.pty.decode(r.data);
+            return r.accept();
+          case "window-change":
+            windowChange.next(SessionRequest.windowChange.decode(r.data));
+            return r.accept();
+          case "signal":
+            signals.next(SessionRequest.signal.decode(r.data));
+            return r.accept();
+          case "exec":
+          case "shell":
+          case "subsystem": {
+            if (started) return r.reject();
+            const kind = r.type;
+            const asked = kind === "exec"
+              ? SessionRequest.exec.decode(r.data)
+              : kind === "subsystem"
+              ? SessionRequest.subsystem.decode(r.data)
+              : undefined;
+            const forced = p.forceCommand ?? c.keyPermissions?.command;
+            let command: string;
+            if (forced !== undefined) {
+              command = forced;
+            } else if (kind === "subsystem") {
+              const sub = p.subsystems.get(asked!);
+              if (sub === undefined) {
+                log.verbose(`subsystem ${asked} refused (not configured)`);
+                return r.reject();
+              }
+              command = sub;
+            } else {
+              command = asked ?? "";
+            }
+            started = true;
+            r.accept();
+            const env: Record<string, string> = {
+              ...clientEnv,
+              ...(p.permitUserEnvironment ? c.keyPermissions?.environment : {}),
+              ...c.baseEnv,
+              ...(forced !== undefined && asked !== undefined
+                ? { SSH_ORIGINAL_COMMAND: asked }
+                : {}),
+            };
+            log.debug(
+              `session ${kind}${asked === undefined ? "" : ` ${JSON.stringify(asked)}`}` +
+                (forced !== undefined ? ` (forced command)` : "") + (pty ? ` with pty` : ""),
+            );
+            const session = serverSession(channel, c.username, {
+              kind: kind === "subsystem" && forced === undefined ? "exec" : kind,
+              command,
+              env,
+              pty,
+              windowChange$: windowChange.asObservable(),
+              signal$: signals.asObservable(),
+            });
+            runLocalCommand(session).catch(async (e) => {
+              const w = session.stderr.getWriter();
+              await w.write(te.encode(`rxssh: ${e instanceof Error ? e.message : String(e)}\n`))
+                .catch(() => {});
+              w.releaseLock();
+              await session.exit(255);
+            });
+            return;
+          }
+          default:
+            return r.reject();
+        }
+      } catch {
+        return r.reject(); // malformed request data
+      }
+    },
+    complete: () => {
+      windowChange.complete();
+      signals.complete();
+    },
+  });
+}
+
+function serverSession(
+  channel: Channel,
+  username: string,
+  s: Pick<
+    ServerSession,
+    "kind" | "command" | "env" | "pty" | "windowChange$" | "signal$"
+  >,
+): ServerSession {
+  let exited = false;
+  return {
+    username,
+    ...s,
+    stdin: channel.readable,
+    stdout: channel.writable,
+    stderr: channel.stderrWritable,
+    channel,
+    async exit(code) {
+      if (exited) return;
+      exited = true;
+      const status = typeof code === "number"
+        ? ["exit-status", SessionRequest.exitStatus.encode(code)] as const
+        : [
+          "exit-signal",
+          SessionRequest.exitSignal.encode({
+            signal: code.signal,
+            coreDumped: code.coreDumped ?? false,
+            message: code.message ?? "",
+          }),
+        ] as const;
+      await channel.writable.close().catch(() => {});
+      await channel.request(status[0], status[1], { wantReply: false }).catch(() => {});
+      await channel.close().catch(() => {});
+    },
+  };
+}
+
+/**
+ * Runs `rxssh serve` with `args` (the arguments after `serve`) until
+ * SIGINT or SIGTERM; returns the exit code (1 when it cannot start).
+ *
+ * @example
+ * ```ts
+ * import { serveMain } from "./serve.ts";
+ * async function run() {
+ *   process.exitCode = await serveMain(["-p", "2222", "-o", "ListenAddress=127.0.0.1"]);
+ * }
+ * ```
+ */
+export async function serveMain(args: readonly string[]): Promise<number> {
+  let handle: ServeHandle;
+  try {
+    handle = await startServe(args);
+  } catch (e) {
+    process.stderr.write(`rxssh serve: ${e instanceof Error ? e.message : String(e)}\n`);
+    return e instanceof OptionError ? 2 : 1;
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await handle.close();
+  return 0;
+}
