@@ -15,6 +15,9 @@ import {
 } from "./connection/session.ts";
 import type { PrivateKey, PublicKey } from "./keys/types.ts";
 import { connectTcp } from "./runtime/tcp.ts";
+import { checkHostKey, formatKnownHostsLine, parseKnownHosts } from "./keys/known_hosts.ts";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import {
   type ByteStream,
   type HostKeyInfo,
@@ -61,11 +64,13 @@ export interface ConnectOptions extends
   authMethods?: readonly AuthMethod[];
   /**
    * Required: how to trust the server's host key. `fingerprint` pins one
-   * SHA256 fingerprint; `verify` decides (known_hosts, a prompt, ...).
+   * SHA256 fingerprint; `knownHosts` checks an OpenSSH known_hosts file
+   * (see {@link knownHostsVerifier}); `verify` decides (a prompt, a database).
    */
-  hostKey: { fingerprint: string } | {
-    verify: (key: PublicKey, info: HostKeyInfo) => boolean | Promise<boolean>;
-  };
+  hostKey:
+    | { fingerprint: string }
+    | { verify: (key: PublicKey, info: HostKeyInfo) => boolean | Promise<boolean> }
+    | { knownHosts: string; acceptNew?: boolean; hashNew?: boolean };
   /** Receives the server's authentication banner. */
   onBanner?: (message: string) => void;
   /** Seconds between keepalive@openssh.com requests (0 = off, the default). */
@@ -175,6 +180,50 @@ export class SshClient {
 }
 
 /**
+ * A host key verifier backed by an OpenSSH known_hosts file: a listed key is
+ * trusted; a changed or revoked key is refused with an error that says so
+ * and where; an unknown host is refused, or with `acceptNew` added to the
+ * file (hashed with `hashNew`), as `StrictHostKeyChecking=accept-new` does.
+ *
+ * @example
+ * ```ts
+ * import { knownHostsVerifier } from "./client.ts";
+ * const verify = knownHostsVerifier("/home/me/.ssh/known_hosts", "example.com", 22, { acceptNew: true });
+ * ```
+ */
+export function knownHostsVerifier(
+  file: string,
+  host: string,
+  port: number,
+  options: { acceptNew?: boolean; hashNew?: boolean } = {},
+): (key: PublicKey) => boolean {
+  return (key) => {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    const { entries } = parseKnownHosts(text);
+    const r = checkHostKey(entries, host, port, key);
+    const name = port === 22 ? host : `[${host}]:${port}`;
+    if (r.status === "match") return true;
+    if (r.status === "revoked") {
+      throw new Error(
+        `host key ${key.type} ${key.fingerprint()} for ${name} is marked as revoked in ${file}:${r.line}`,
+      );
+    }
+    if (r.status === "mismatch") {
+      throw new Error(
+        `REMOTE HOST IDENTIFICATION HAS CHANGED: ${name} offered ${key.type} ${key.fingerprint()}, ` +
+          `which does not match ${file}:${r.line}`,
+      );
+    }
+    if (!options.acceptNew) throw new Error(`no host key is known for ${name} in ${file}`);
+    const line = formatKnownHostsLine(host, port, key, { hash: options.hashNew });
+    const sep = text === "" || text.endsWith("\n") ? "" : "\n";
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.appendFileSync(file, `${sep}${line}\n`, { mode: 0o600 });
+    return true;
+  };
+}
+
+/**
  * Connects, verifies the host key, and authenticates with the given
  * credentials (keys first, then keyboard-interactive, then password, as
  * OpenSSH orders them).
@@ -189,20 +238,23 @@ export class SshClient {
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<SshClient> {
-  if (!options.hostKey || (!("fingerprint" in options.hostKey) && !("verify" in options.hostKey))) {
+  const hk = options.hostKey;
+  if (!hk || (!("fingerprint" in hk) && !("verify" in hk) && !("knownHosts" in hk))) {
     throw new TypeError(
-      "connect: options.hostKey is required ({ fingerprint } or { verify }): rxssh never trusts a host key silently",
+      "connect: options.hostKey is required ({ fingerprint }, { knownHosts } or { verify }): rxssh never trusts a host key silently",
     );
   }
   const stream = options.stream ??
     await connectTcp(options.host ?? "localhost", options.port ?? 22, {
       signal: AbortSignal.timeout(options.timeout ?? 30_000),
     });
-  const verifyHostKey = "fingerprint" in options.hostKey
+  const verifyHostKey = "fingerprint" in hk
     ? ((pinned: string) => (_k: PublicKey, info: HostKeyInfo) => info.fingerprint === pinned)(
-      options.hostKey.fingerprint,
+      hk.fingerprint,
     )
-    : options.hostKey.verify;
+    : "knownHosts" in hk
+    ? knownHostsVerifier(hk.knownHosts, options.host ?? "localhost", options.port ?? 22, hk)
+    : hk.verify;
   const transport = new Transport(stream, {
     role: "client",
     verifyHostKey,

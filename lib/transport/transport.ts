@@ -1152,11 +1152,20 @@ export class Transport {
         );
       }
     } else {
-      const ok = await this.#options.verifyHostKey!(key, {
-        algorithm: alg,
-        fingerprint: key.fingerprint(),
-        peerVersion: this.#peerVersion!.line,
-      });
+      let ok: boolean;
+      try {
+        ok = await this.#options.verifyHostKey!(key, {
+          algorithm: alg,
+          fingerprint: key.fingerprint(),
+          peerVersion: this.#peerVersion!.line,
+        });
+      } catch (e) {
+        // A verifier may explain its refusal (a changed key, a revoked key) by throwing.
+        throw bad(
+          DisconnectReason.HOST_KEY_NOT_VERIFIABLE,
+          e instanceof Error ? e.message : String(e),
+        );
+      }
       if (this.#closing) return;
       if (ok !== true) {
         throw bad(
