@@ -364,7 +364,15 @@ export function parseOpensshPrivateKey(
   input: string | Uint8Array,
   options: ParseOpensshOptions = {},
 ): Promise<OpensshPrivateKeyFile> {
-  return asKeyError(WHAT, () => parseBinary(unarmor(toText(input)), options));
+  return asKeyError(WHAT, async () => {
+    const bytes = unarmor(toText(input));
+    try {
+      return await parseBinary(bytes, options);
+    } finally {
+      // An unencrypted file's bytes hold the secret fields; the key keeps its own copies.
+      bytes.fill(0);
+    }
+  });
 }
 
 async function parseBinary(

@@ -657,32 +657,45 @@ export function parsePemPrivateKey(
       if (e instanceof KeyError) throw new KeyError(what, e.message, "armor", { cause: e });
       throw new KeyError(what, "the body is not valid base64", "armor");
     }
-    const pass = passphraseBytes(options.passphrase);
-    if (label === "ENCRYPTED PRIVATE KEY") {
-      return { key: await decryptPkcs8(block.bytes, pass), format, encrypted: true };
+    try {
+      return await decodeBlock(block, label, format, passphraseBytes(options.passphrase));
+    } finally {
+      // Unencrypted DER holds the secret values; the key keeps its own copies.
+      block.bytes.fill(0);
     }
-    if (block.headers.has("Proc-Type") || block.headers.has("DEK-Info")) {
-      if (format === "pkcs8") {
-        throw new KeyError(
-          what,
-          "PKCS#8 keys are encrypted as ENCRYPTED PRIVATE KEY, not with headers",
-          "headers",
-        );
-      }
-      return {
-        key: await decryptLegacy(format, block.headers, block.bytes, pass),
-        format,
-        encrypted: true,
-      };
-    }
-    const key = format === "pkcs1"
-      ? decodePkcs1(block.bytes)
-      : format === "sec1"
-      ? decodeSec1(block.bytes, WHAT.sec1)
-      : decodePkcs8(block.bytes);
-    block.bytes.fill(0);
-    return { key, format, encrypted: false };
   });
+}
+
+async function decodeBlock(
+  block: ReturnType<typeof pemDecode>,
+  label: string,
+  format: PemPrivateKeyFormat,
+  pass: Uint8Array | undefined,
+): Promise<PemPrivateKeyFile> {
+  const what = `PEM ${label}`;
+  if (label === "ENCRYPTED PRIVATE KEY") {
+    return { key: await decryptPkcs8(block.bytes, pass), format, encrypted: true };
+  }
+  if (block.headers.has("Proc-Type") || block.headers.has("DEK-Info")) {
+    if (format === "pkcs8") {
+      throw new KeyError(
+        what,
+        "PKCS#8 keys are encrypted as ENCRYPTED PRIVATE KEY, not with headers",
+        "headers",
+      );
+    }
+    return {
+      key: await decryptLegacy(format, block.headers, block.bytes, pass),
+      format,
+      encrypted: true,
+    };
+  }
+  const key = format === "pkcs1"
+    ? decodePkcs1(block.bytes)
+    : format === "sec1"
+    ? decodeSec1(block.bytes, WHAT.sec1)
+    : decodePkcs8(block.bytes);
+  return { key, format, encrypted: false };
 }
 
 // ---------------------------------------------------------------- encoding
