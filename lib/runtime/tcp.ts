@@ -1,6 +1,7 @@
 /**
  * TCP connections and listeners as WHATWG byte streams, on Deno
- * (`Deno.connect`, `Deno.listen`) and on Bun and Node (`node:net`).
+ * (`Deno.connect`, `Deno.listen`), on Bun (`Bun.connect`, `Bun.listen`) and
+ * on Node (`node:net`). Each adapter is loaded only on its runtime.
  *
  * @module
  */
@@ -9,6 +10,11 @@ import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } 
 /** True when running on Deno. */
 function isDeno(): boolean {
   return "Deno" in globalThis;
+}
+
+/** True when running on Bun. */
+function isBun(): boolean {
+  return "Bun" in globalThis;
 }
 
 /**
@@ -40,6 +46,10 @@ export async function connectTcp(
     const { denoConnectTcp } = await import("./_deno_tcp.ts");
     return denoConnectTcp(host, port, options);
   }
+  if (isBun()) {
+    const { bunConnectTcp } = await import("./_bun_tcp.ts");
+    return bunConnectTcp(host, port, options);
+  }
   const { nodeConnectTcp } = await import("./_node_tcp.ts");
   return nodeConnectTcp(host, port, options);
 }
@@ -70,6 +80,10 @@ export async function listenTcp(options: ListenTcpOptions = {}): Promise<TcpList
   if (isDeno()) {
     const { denoListenTcp } = await import("./_deno_tcp.ts");
     return denoListenTcp(options);
+  }
+  if (isBun()) {
+    const { bunListenTcp } = await import("./_bun_tcp.ts");
+    return bunListenTcp(options);
   }
   const { nodeListenTcp } = await import("./_node_tcp.ts");
   return nodeListenTcp(options);

@@ -11,12 +11,23 @@ interface Impl {
   listenTcp(options?: ListenTcpOptions): Promise<TcpListener>;
 }
 
-// The public functions pick the runtime's adapter; on Deno the node:net
-// adapter (the one Bun and Node use) is exercised as well.
-const impls: Impl[] = [{ name: "Deno" in globalThis ? "Deno" : "node:net", ...tcp }];
-if ("Deno" in globalThis) {
+// The public functions pick the runtime's adapter (Deno.connect on Deno,
+// Bun.connect on Bun, node:net elsewhere); on Deno and Bun the node:net
+// adapter (the one Node uses) is exercised as well, and on Bun the Bun
+// adapter is also called directly.
+const runtime = "Deno" in globalThis ? "Deno" : "Bun" in globalThis ? "Bun" : undefined;
+const impls: Impl[] = [{ name: `${runtime ?? "node:net"} via tcp.ts`, ...tcp }];
+if (runtime === "Bun") {
+  const { bunConnectTcp, bunListenTcp } = await import("./_bun_tcp.ts");
   impls.push({
-    name: "node:net on Deno",
+    name: "Bun.connect, called directly",
+    connectTcp: (host, port, options = {}) => bunConnectTcp(host, port, options),
+    listenTcp: (options = {}) => Promise.resolve(bunListenTcp(options)),
+  });
+}
+if (runtime) {
+  impls.push({
+    name: `node:net on ${runtime}`,
     connectTcp: (host, port, options = {}) => nodeConnectTcp(host, port, options),
     listenTcp: (options = {}) => nodeListenTcp(options),
   });

@@ -1,0 +1,386 @@
+/**
+ * TCP on Bun: `Bun.connect` / `Bun.listen` sockets wrapped into WHATWG
+ * streams, with backpressure in both directions and half-close
+ * (`allowHalfOpen`).
+ *
+ * Bun's sockets do not buffer: `socket.write` returns how many bytes the
+ * kernel took, and the rest is written here on `drain`. A write resolves
+ * only once all of its bytes are taken, so the caller may reuse its buffer.
+ * Reading pauses (`socket.pause()`) when the readable's queue is full and
+ * resumes on the next pull. Closing the writable calls `socket.shutdown()`
+ * (FIN, reading goes on); `close()` calls `socket.end()`, which closes the
+ * socket gracefully in both directions (already-written bytes are still
+ * delivered, unlike `terminate()`, which resets the connection).
+ *
+ * `Bun` is not typed under `deno check`; the few members used here are
+ * declared locally, and this module touches `Bun` only when called.
+ *
+ * @module
+ */
+import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
+
+/** Bytes queued in the readable before the socket is paused. */
+const READ_HIGH_WATER_MARK = 256 * 1024;
+
+/** The members of Bun's `Socket` that this adapter uses. */
+interface BunSocket<Data> {
+  data: Data;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Bytes the kernel took (possibly fewer than asked), or -1 when closed. */
+  write(data: Uint8Array): number;
+  /** Sends FIN; the socket keeps reading. */
+  shutdown(): void;
+  /** Closes both directions gracefully. */
+  end(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(noDelay?: boolean): boolean;
+}
+
+/** The socket handlers this adapter installs (`binaryType: "uint8array"`). */
+interface BunSocketHandler<Data> {
+  binaryType: "uint8array";
+  open?(socket: BunSocket<Data>): void;
+  data(socket: BunSocket<Data>, data: Uint8Array): void;
+  drain(socket: BunSocket<Data>): void;
+  end(socket: BunSocket<Data>): void;
+  close(socket: BunSocket<Data>, error?: Error): void;
+  error(socket: BunSocket<Data>, error: Error): void;
+  connectError?(socket: BunSocket<Data>, error: Error): void;
+}
+
+/** The members of Bun's `TCPSocketListener` that this adapter uses. */
+interface BunListener {
+  readonly hostname: string;
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+
+/** The members of the `Bun` global that this adapter uses. */
+interface BunNamespace {
+  connect<Data>(options: {
+    hostname: string;
+    port: number;
+    allowHalfOpen: boolean;
+    data: Data;
+    socket: BunSocketHandler<Data>;
+  }): Promise<BunSocket<Data>>;
+  listen<Data>(options: {
+    hostname: string;
+    port: number;
+    allowHalfOpen: boolean;
+    socket: BunSocketHandler<Data>;
+  }): BunListener;
+}
+
+/** The `Bun` global; throws when not running on Bun. */
+function bun(): BunNamespace {
+  const g = globalThis as unknown as { Bun?: BunNamespace };
+  if (!g.Bun) throw new Error("_bun_tcp: the Bun global is missing (not running on Bun)");
+  return g.Bun;
+}
+
+/** A write waiting for `drain` to hand the rest of its bytes to the kernel. */
+interface PendingWrite {
+  chunk: Uint8Array;
+  offset: number;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * The per-socket state behind a {@link TcpConnection}: Bun's handlers are
+ * shared, so they find it in `socket.data` and forward events to it.
+ */
+class BunConn {
+  #socket: BunSocket<BunConn> | undefined;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #closedLocally = false;
+  #readDone = false;
+  #writeDone = false;
+  #socketClosed = false;
+  #paused = false;
+  #error: unknown;
+  #pending: PendingWrite | undefined;
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+
+  constructor() {
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          this.#controller = c;
+        },
+        pull: () => {
+          if (this.#paused && !this.#readDone && !this.#socketClosed) {
+            this.#paused = false;
+            this.#socket?.resume();
+          }
+        },
+        cancel: () => {
+          this.#readDone = true;
+          this.#pause();
+          this.#maybeRelease();
+        },
+      },
+      { highWaterMark: READ_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
+    );
+    this.writable = new WritableStream<Uint8Array>({
+      write: (chunk) => this.#write(chunk),
+      close: () => {
+        this.#writeDone = true;
+        if (this.#socketClosed) {
+          return this.#readDone ? undefined : Promise.reject(this.#gone());
+        }
+        this.#socket?.shutdown();
+        this.#maybeRelease();
+      },
+      abort: () => {
+        this.#writeDone = true;
+        this.#release();
+      },
+    });
+  }
+
+  /** Called from the `open` handler, before any other event. */
+  attach(socket: BunSocket<BunConn>, noDelay: boolean): void {
+    this.#socket = socket;
+    if (noDelay) socket.setNoDelay(true);
+  }
+
+  /** The connection as the public shape. */
+  connection(): TcpConnection {
+    const socket = this.#socket!;
+    return {
+      readable: this.readable,
+      writable: this.writable,
+      remoteAddress: socket.remoteAddress ?? "",
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? "",
+      localPort: socket.localPort ?? 0,
+      close: () => {
+        this.#closedLocally = true;
+        this.#release();
+      },
+    };
+  }
+
+  onData(data: Uint8Array): void {
+    if (this.#readDone) return;
+    this.#controller.enqueue(data);
+    if ((this.#controller.desiredSize ?? 0) <= 0) this.#pause();
+  }
+
+  onDrain(): void {
+    const p = this.#pending;
+    if (!p || !this.#socket) return;
+    const n = this.#socket.write(p.chunk.subarray(p.offset));
+    if (n < 0) return; // closed: the close handler rejects the write
+    p.offset += n;
+    if (p.offset >= p.chunk.byteLength) {
+      this.#pending = undefined;
+      p.resolve();
+    }
+  }
+
+  /** The peer sent FIN. */
+  onEnd(): void {
+    this.#finishRead();
+    this.#maybeRelease();
+  }
+
+  onError(error: Error): void {
+    this.#error ??= error;
+  }
+
+  onClose(error?: Error): void {
+    this.#socketClosed = true;
+    if (error) this.#error ??= error;
+    const p = this.#pending;
+    this.#pending = undefined;
+    p?.reject(this.#gone());
+    // Bun reports a clean close without an `end` event when the peer's FIN
+    // arrives after our own shutdown: that is end-of-stream, not an error.
+    this.#finishRead(this.#closedLocally ? undefined : this.#error);
+  }
+
+  #write(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#socketClosed || !this.#socket) return Promise.reject(this.#gone());
+    if (chunk.byteLength === 0) return;
+    const n = this.#socket.write(chunk);
+    if (n < 0) return Promise.reject(this.#gone());
+    if (n >= chunk.byteLength) return;
+    return new Promise<void>((resolve, reject) => {
+      this.#pending = { chunk, offset: n, resolve, reject };
+    });
+  }
+
+  #pause(): void {
+    if (this.#paused || this.#socketClosed) return;
+    this.#paused = true;
+    this.#socket?.pause();
+  }
+
+  #finishRead(error?: unknown): void {
+    if (this.#readDone) return;
+    this.#readDone = true;
+    if (error === undefined) this.#controller.close();
+    else this.#controller.error(error);
+  }
+
+  #maybeRelease(): void {
+    if (this.#readDone && this.#writeDone) this.#release();
+  }
+
+  #release(): void {
+    if (this.#socketClosed) {
+      if (this.#closedLocally) this.#finishRead();
+      return;
+    }
+    // `end()` closes at once (Bun keeps no write buffer) and fires `close`.
+    this.#socket?.end();
+    if (this.#closedLocally) this.#finishRead();
+  }
+
+  #gone(): unknown {
+    const s = this.#socket;
+    return this.#error ??
+      new Error(`connection to ${s?.remoteAddress}:${s?.remotePort} closed`);
+  }
+}
+
+/** The handlers shared by every socket: they forward to `socket.data`. */
+function handlers(): BunSocketHandler<BunConn> {
+  return {
+    binaryType: "uint8array",
+    data: (s, d) => s.data.onData(d),
+    drain: (s) => s.data.onDrain(),
+    end: (s) => s.data.onEnd(),
+    close: (s, e) => s.data.onClose(e),
+    error: (s, e) => s.data.onError(e),
+  };
+}
+
+/**
+ * `connectTcp` on Bun.
+ *
+ * @example
+ * ```ts
+ * import { bunConnectTcp } from "./_bun_tcp.ts";
+ * const conn = await bunConnectTcp("127.0.0.1", 22, {}).catch(() => undefined);
+ * conn?.close();
+ * ```
+ */
+export async function bunConnectTcp(
+  host: string,
+  port: number,
+  options: ConnectTcpOptions,
+): Promise<TcpConnection> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const pending = bun().connect<BunConn>({
+    hostname: host,
+    port,
+    allowHalfOpen: true,
+    data: new BunConn(),
+    socket: {
+      ...handlers(),
+      open: (s) => s.data.attach(s, options.noDelay ?? true),
+      connectError: () => {},
+    },
+  });
+  let socket: BunSocket<BunConn>;
+  if (signal) {
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      socket = await Promise.race([pending, aborted]);
+    } catch (e) {
+      // If the connection completes after the abort, close it.
+      pending.then((s) => s.end(), () => {});
+      throw e;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  } else {
+    socket = await pending;
+  }
+  return socket.data.connection();
+}
+
+/**
+ * `listenTcp` on Bun.
+ *
+ * @example
+ * ```ts
+ * import { bunListenTcp } from "./_bun_tcp.ts";
+ * const listener = bunListenTcp({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.port);
+ * listener.close();
+ * ```
+ */
+export function bunListenTcp(options: ListenTcpOptions): TcpListener {
+  const hostname = options.hostname ?? "0.0.0.0";
+  const noDelay = options.noDelay ?? true;
+  let closed = false;
+  const queue: TcpConnection[] = [];
+  const waiters: ((conn: TcpConnection | undefined) => void)[] = [];
+  const listener = bun().listen<BunConn>({
+    hostname,
+    port: options.port ?? 0,
+    allowHalfOpen: true,
+    socket: {
+      ...handlers(),
+      open(socket) {
+        const state = new BunConn();
+        socket.data = state;
+        state.attach(socket, noDelay);
+        if (closed) {
+          socket.end();
+          return;
+        }
+        // Data that arrives before accept() waits in the readable's queue,
+        // which pauses the socket once it is full.
+        const conn = state.connection();
+        const waiter = waiters.shift();
+        if (waiter) waiter(conn);
+        else queue.push(conn);
+      },
+    },
+  });
+  const next = (): Promise<TcpConnection | undefined> => {
+    if (closed) return Promise.resolve(undefined);
+    const conn = queue.shift();
+    if (conn) return Promise.resolve(conn);
+    return new Promise((resolve) => waiters.push(resolve));
+  };
+  return {
+    hostname: listener.hostname,
+    port: listener.port,
+    async accept() {
+      const conn = await next();
+      if (!conn) throw new Error(`listenTcp: the listener on ${hostname} is closed`);
+      return conn;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      listener.stop(false);
+      for (const c of queue.splice(0)) c.close();
+      for (const w of waiters.splice(0)) w(undefined);
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const conn = await next();
+        if (!conn) return;
+        yield conn;
+      }
+    },
+  };
+}
