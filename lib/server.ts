@@ -115,6 +115,8 @@ export interface ServerOptions extends
   subsystems?: Readonly<Record<string, (session: ServerSession) => void | Promise<void>>>;
   /** Sessions per connection (OpenSSH MaxSessions, default 10). */
   maxSessions?: number;
+  /** Apply environment= from key restrictions (OpenSSH PermitUserEnvironment, default false). */
+  permitUserEnvironment?: boolean;
 }
 
 const te = new TextEncoder();
@@ -191,7 +193,9 @@ export async function serveConnection(
     preBanner: options.preBanner,
   });
   await transport.ready;
-  const auth = await serveAuthentication(transport, options.auth);
+  const clientAddress = (stream as { remoteAddress?: string }).remoteAddress;
+  const auth = await serveAuthentication(transport, { clientAddress, ...options.auth });
+  const limits = auth.restrictions ?? {};
   const connection = new Connection(transport);
   const sessions = new Subject<ServerSession>();
   const maxSessions = options.maxSessions ?? 10;
@@ -221,7 +225,7 @@ export async function serveConnection(
                 return r.accept();
               }
               case "pty-req":
-                if (started) return r.reject();
+                if (started || limits.pty === false) return r.reject();
                 pty = SessionRequest.pty.decode(r.data);
                 return r.accept();
               case "window-change":
@@ -234,12 +238,22 @@ export async function serveConnection(
               case "shell":
               case "subsystem": {
                 if (started) return r.reject();
-                const kind = r.type;
-                const command = kind === "exec"
-                  ? SessionRequest.exec.decode(r.data)
-                  : kind === "subsystem"
-                  ? SessionRequest.subsystem.decode(r.data)
-                  : undefined;
+                // A forced command (authorized_keys command=) replaces whatever was asked.
+                const kind = limits.command !== undefined ? "exec" : r.type;
+                const command = limits.command ??
+                  (r.type === "exec"
+                    ? SessionRequest.exec.decode(r.data)
+                    : r.type === "subsystem"
+                    ? SessionRequest.subsystem.decode(r.data)
+                    : undefined);
+                if (limits.command !== undefined) {
+                  env.SSH_ORIGINAL_COMMAND = r.type === "exec"
+                    ? SessionRequest.exec.decode(r.data)
+                    : "";
+                }
+                if (options.permitUserEnvironment && limits.environment) {
+                  for (const [k, v] of Object.entries(limits.environment)) env[k] ??= v;
+                }
                 const handler = kind === "exec"
                   ? options.exec
                   : kind === "shell"

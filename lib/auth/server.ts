@@ -9,6 +9,7 @@
  */
 import { SHA256 } from "../crypto/hash.ts";
 import { parsePublicKey } from "../keys/public_key.ts";
+import { SshCertificate } from "../keys/certificate.ts";
 import type { PublicKey } from "../keys/types.ts";
 import type { Transport } from "../transport/transport.ts";
 import {
@@ -43,8 +44,17 @@ export interface ServerAuthHandlers {
   none?: (user: string) => boolean | Promise<boolean>;
   /** "password" */
   password?: (user: string, password: string) => boolean | Promise<boolean>;
-  /** "publickey": is this key allowed for this user? (The signature is checked by rxssh.) */
-  publicKey?: (user: string, key: PublicKey, algorithm: string) => boolean | Promise<boolean>;
+  /**
+   * "publickey": is this key allowed for this user? (The signature is
+   * checked by rxssh.) Return restrictions instead of `true` to accept the
+   * key with limits (as authorized_keys options do).
+   */
+  publicKey?: (
+    user: string,
+    key: PublicKey,
+    algorithm: string,
+    context: { clientAddress?: string },
+  ) => boolean | SessionRestrictions | Promise<boolean | SessionRestrictions>;
   /** "keyboard-interactive": the prompts to show, then whether the answers are right. */
   keyboardInteractive?: (user: string) =>
     | {
@@ -61,6 +71,31 @@ export interface ServerAuthHandlers {
         check(answers: string[]): boolean | Promise<boolean>;
       }
     >;
+}
+
+/**
+ * Limits attached to an accepted key (authorized_keys options), enforced by
+ * the server for the connection.
+ *
+ * @example
+ * ```ts
+ * import type { SessionRestrictions } from "./server.ts";
+ * const r: SessionRestrictions = { pty: false, command: "/usr/bin/backup" };
+ * ```
+ */
+export interface SessionRestrictions {
+  /** false: pty-req is refused (no-pty). */
+  pty?: boolean;
+  /** A forced command: every exec, shell or subsystem runs this instead. */
+  command?: string;
+  /** Environment to set (applied only with the server's permitUserEnvironment). */
+  environment?: Record<string, string>;
+  /** false: no port forwarding. */
+  portForwarding?: boolean;
+  /** false: no agent forwarding. */
+  agentForwarding?: boolean;
+  /** false: no X11 forwarding. */
+  x11Forwarding?: boolean;
 }
 
 /**
@@ -88,6 +123,8 @@ export interface ServerAuthOptions {
   banner?: string;
   /** Minimum milliseconds before any failure reply (default 25). */
   failureDelay?: number;
+  /** The client's address, passed to the publicKey handler (the server fills it in). */
+  clientAddress?: string;
 }
 
 /**
@@ -106,6 +143,16 @@ export interface AuthResult {
   methods: string[];
   /** The public key used, if any. */
   publicKey?: PublicKey;
+  /** Restrictions the publicKey handler attached to that key. */
+  restrictions?: SessionRestrictions;
+}
+
+/** Signature algorithms a key may use: a certificate's are its key's, with the -cert-v01 suffix (PROTOCOL.certkeys). */
+function keyAlgorithms(key: PublicKey): string[] {
+  if (key instanceof SshCertificate) {
+    return signatureAlgorithmsForKeyType(key.key.type).map((a) => `${a}-cert-v01@openssh.com`);
+  }
+  return signatureAlgorithmsForKeyType(key.type);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -150,6 +197,7 @@ export async function serveAuthentication(
   let user: string | undefined;
   const done: string[] = [];
   let usedKey: PublicKey | undefined;
+  let restrictions: SessionRestrictions | undefined;
   // What may still be tried: the next method of every chain whose prefix matches what is done.
   const canContinue = () => {
     const out = new Set<string>();
@@ -221,9 +269,10 @@ export async function serveAuthentication(
           } catch {
             key = undefined;
           }
-          const acceptable = key !== undefined &&
-            signatureAlgorithmsForKeyType(key.type).includes(algorithm) &&
-            await h.publicKey!(user, key, algorithm);
+          const decision = key !== undefined && keyAlgorithms(key).includes(algorithm)
+            ? await h.publicKey!(user, key, algorithm, { clientAddress: options.clientAddress })
+            : false;
+          const acceptable = decision !== false;
           if (acceptable && !signed) {
             await t.send(encodePkOk(algorithm, blob));
             replied = true;
@@ -236,7 +285,10 @@ export async function serveAuthentication(
               key: blob,
             });
             ok = await key!.verify(algorithm, signature, data);
-            if (ok) usedKey = key;
+            if (ok) {
+              usedKey = key;
+              if (typeof decision === "object") restrictions = decision;
+            }
           }
         } else if (req.method === "keyboard-interactive") {
           const challenge = await h.keyboardInteractive!(user);
@@ -263,7 +315,7 @@ export async function serveAuthentication(
         done.push(req.method);
         if (complete()) {
           await t.send(new Uint8Array([Msg.USERAUTH_SUCCESS]));
-          return { username: user, methods: [...done], publicKey: usedKey };
+          return { username: user, methods: [...done], publicKey: usedKey, restrictions };
         }
         await t.send(encodeAuthFailure(canContinue(), true));
         continue;
