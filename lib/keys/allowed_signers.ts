@@ -9,6 +9,8 @@
  */
 import { describeName, fromBase64 } from "./_bytes.ts";
 import { KeyError } from "./errors.ts";
+import { matchPatternList } from "./patterns.ts";
+import { constantTimeEqual } from "../crypto/mac.ts";
 import { parsePublicKey, PUBLIC_KEY_TYPES } from "./public_key.ts";
 import type { PublicKey } from "./types.ts";
 
@@ -321,61 +323,13 @@ export function parseAllowedSigners(
   return out;
 }
 
-/** OpenSSH match_pattern: `*` and `?` wildcards, case-sensitive. */
-function matchPattern(s: string, pattern: string): boolean {
-  // Iterative glob matching with backtracking on the last `*`.
-  let si = 0, pi = 0, star = -1, mark = 0;
-  while (si < s.length) {
-    if (pi < pattern.length && (pattern[pi] === "?" || pattern[pi] === s[si])) {
-      si++;
-      pi++;
-    } else if (pi < pattern.length && pattern[pi] === "*") {
-      star = pi++;
-      mark = si;
-    } else if (star >= 0) {
-      pi = star + 1;
-      si = ++mark;
-    } else return false;
-  }
-  while (pi < pattern.length && pattern[pi] === "*") pi++;
-  return pi === pattern.length;
-}
-
-/**
- * OpenSSH match_pattern_list: true when `s` matches a pattern of the
- * comma-separated list (given as a string, or as an array that is joined
- * with commas) and no `!negated` one. Patterns use `*` and `?` and are
- * case-sensitive; an empty list matches nothing.
- *
- * @example
- * ```ts
- * import { matchPatternList } from "./allowed_signers.ts";
- * console.log(matchPatternList("bob@example.com", "*@example.com,!mallory@*")); // true
- * console.log(matchPatternList("mallory@example.com", ["*@example.com", "!mallory@*"])); // false
- * ```
- */
-export function matchPatternList(s: string, patterns: string | readonly string[]): boolean {
-  const list = typeof patterns === "string" ? patterns : patterns.join(",");
-  let positive = false;
-  let i = 0;
-  while (i < list.length) {
-    const negated = list[i] === "!";
-    if (negated) i++;
-    let end = list.indexOf(",", i);
-    if (end < 0) end = list.length;
-    const sub = list.slice(i, end);
-    i = end + 1;
-    if (sub.length >= 1023) return false;
-    if (matchPattern(s, sub)) {
-      if (negated) return false;
-      positive = true;
-    }
-  }
-  return positive;
+/** OpenSSH match_pattern_list over a list of patterns: a positive match and no negated one. */
+function matches(s: string, patterns: readonly string[]): boolean {
+  return matchPatternList(s, patterns.join(",")) === 1;
 }
 
 function sameKey(a: PublicKey, b: PublicKey): boolean {
-  return a.blob.length === b.blob.length && a.blob.every((x, i) => x === b.blob[i]);
+  return constantTimeEqual(a.blob, b.blob);
 }
 
 /**
@@ -413,11 +367,11 @@ export function findAllowedSigners(
     : options.now.getTime();
   const now = Math.floor(nowMs / 1000);
   for (const e of entries) {
-    if (identity !== undefined && !matchPatternList(identity, e.principals)) continue;
+    if (identity !== undefined && !matches(identity, e.principals)) continue;
     if (e.certAuthority || !sameKey(e.publicKey, key)) continue;
     if (
       namespace !== undefined && e.namespaces !== undefined &&
-      !matchPatternList(namespace, e.namespaces)
+      !matches(namespace, e.namespaces)
     ) continue;
     if (e.validAfter !== undefined && now < Math.floor(e.validAfter.getTime() / 1000)) continue;
     if (e.validBefore !== undefined && now > Math.floor(e.validBefore.getTime() / 1000)) continue;
