@@ -91,6 +91,7 @@ export {
   serveAuthentication,
   type ServerAuthHandlers,
   type ServerAuthOptions,
+  type SessionRestrictions,
 } from "./lib/auth/server.ts";
 export {
   Channel,
@@ -116,3 +117,110 @@ export {
   TerminalMode,
 } from "./lib/connection/session.ts";
 export type { InfoPrompt } from "./lib/wire/auth_messages.ts";
+export {
+  authorizedKeysHandler,
+  type AuthorizedKeysSource,
+  type PublicKeyContext,
+} from "./lib/auth/authorized_keys_policy.ts";
+export { knownHostsVerifier } from "./lib/client.ts";
+export {
+  type ParsedPrivateKeyFile,
+  parsePrivateKeyFile,
+  type ParsePrivateKeyFileOptions,
+  PassphraseRequiredError,
+  type PrivateKeyFileFormat,
+  writePrivateKeyFile,
+  type WritePrivateKeyFileOptions,
+  WrongPassphraseError,
+} from "./lib/keys/private_key_file.ts";
+export {
+  formatPemPublicKey,
+  formatPublicKeyLine,
+  formatRfc4716PublicKey,
+  parsePemPublicKey,
+  parsePublicKeyLine,
+  parsePublicKeyText,
+  parseRfc4716PublicKey,
+  type PemPublicKeyFormat,
+  type PublicKeyTextFormat,
+  type Rfc4716Options,
+  type Rfc4716PublicKey,
+} from "./lib/keys/public_key_file.ts";
+export { fingerprintMd5, fingerprintSha256 } from "./lib/keys/fingerprint.ts";
+export {
+  CERT_FOREVER,
+  type CertificateCheck,
+  CertificateError,
+  type CertificateType,
+  formatCertificateLine,
+  parseCertificate,
+  signCertificate,
+  type SignCertificateOptions,
+  SshCertificate,
+  verifyCertificate,
+  type VerifyCertificateOptions,
+} from "./lib/keys/certificate.ts";
+export {
+  type AuthorizedKeyContext,
+  type AuthorizedKeyEntry,
+  type AuthorizedKeyEvaluation,
+  type AuthorizedKeyMatch,
+  type AuthorizedKeyOptions,
+  type AuthorizedKeyPermissions,
+  type AuthorizedKeyRefusal,
+  type AuthorizedKeysDiagnostic,
+  type AuthorizedKeysFile,
+  type AuthorizedKeysProblemKind,
+  certificateAuthorities,
+  evaluateAuthorizedKey,
+  findAuthorizedKey,
+  parseAuthorizedKeys,
+  type PermitSpec,
+} from "./lib/keys/authorized_keys.ts";
+export {
+  certificateAuthoritiesFor,
+  checkHostKey,
+  findHostEntries,
+  formatKnownHostsLine,
+  type FormatKnownHostsOptions,
+  hashHostName,
+  type HostKeyCheck,
+  type KnownHostsDiagnostic,
+  type KnownHostsEntry,
+  type KnownHostsFile,
+  type KnownHostsMarker,
+  knownHostsName,
+  type KnownHostsProblemKind,
+  parseKnownHosts,
+} from "./lib/keys/known_hosts.ts";
+export {
+  parseSshsig,
+  signSshsig,
+  type SignSshsigOptions,
+  type SshsigCheck,
+  SshsigError,
+  type SshSignature,
+  verifySshsig,
+  type VerifySshsigOptions,
+} from "./lib/keys/sshsig.ts";
+export {
+  type AllowedSigner,
+  AllowedSignersError,
+  findAllowedSigners,
+  type FindAllowedSignersOptions,
+  parseAllowedSigners,
+  type ParseAllowedSignersOptions,
+} from "./lib/keys/allowed_signers.ts";
+export {
+  type AddressListMatch,
+  addrMatchList,
+  type ClientIdentity,
+  type IpAddress,
+  matchHostAndIp,
+  matchHostname,
+  matchPattern,
+  matchPatternList,
+  type MatchPatternListOptions,
+  parseAddress,
+  type PatternListMatch,
+} from "./lib/keys/patterns.ts";
