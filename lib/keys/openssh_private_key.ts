@@ -472,10 +472,12 @@ async function parseBinary(
         cause: e,
       });
     }
-    if (salt.length === 0 || rounds === 0) {
+    if (salt.length === 0 || salt.length > 1 << 20 || rounds === 0) {
       throw new KeyError(
         WHAT,
-        salt.length === 0 ? "the bcrypt salt is empty" : "bcrypt rounds is 0",
+        rounds === 0
+          ? "bcrypt rounds is 0"
+          : `the bcrypt salt is ${salt.length} bytes, expected 1 to ${1 << 20}`,
         `kdfoptions at offset ${kdfOptionsAt}`,
       );
     }
