@@ -23,6 +23,8 @@
 import process from "node:process";
 import { firstValueFrom } from "rxjs";
 import { algorithmTableMarkdown, SUPPORTED_ALGORITHMS } from "./lib/transport/algorithms.ts";
+import { serveMain } from "./lib/cli/serve.ts";
+import { sshMain } from "./lib/cli/ssh.ts";
 import { connectTcp, type PublicKey, Transport, type TransportOptions } from "./mod.ts";
 
 const USAGE = `usage: rxssh -Q kex|cipher|mac|key|table
@@ -74,8 +76,12 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (args[0] === "probe") return await probe(args.slice(1), out, err);
-  err(USAGE);
-  return 2;
+  if (args[0] === "serve") return await serveMain(args.slice(1));
+  if (args.length === 0) {
+    err(USAGE);
+    return 2;
+  }
+  return await sshMain(args);
 }
 
 async function probe(

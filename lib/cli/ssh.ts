@@ -1,0 +1,1005 @@
+/**
+ * `rxssh [options] [user@]host [command]`: an ssh(1)-compatible client.
+ *
+ * ```sh
+ * rxssh [-46CNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]... [-l login_name]
+ *       [-m mac_spec] [-o Option=value]... [-p port] destination [command [argument ...]]
+ * ```
+ *
+ * `destination` is `[user@]host` or `ssh://[user@]host[:port]`. Options may
+ * also follow the destination, as with ssh. As in OpenSSH, the first value
+ * obtained for an option wins (command line, then the `-F` file; no other
+ * configuration file is read).
+ *
+ * Options (`-o` or `-F` file): `StrictHostKeyChecking` (yes, accept-new, no
+ * or off, ask — the default; ask is treated as yes without a terminal or
+ * with BatchMode), `UserKnownHostsFile` (default `~/.ssh/known_hosts
+ * ~/.ssh/known_hosts2`), `GlobalKnownHostsFile`, `HashKnownHosts`,
+ * `HostKeyAlias`, `BatchMode`, `LogLevel`, `ConnectTimeout`, `IdentityFile`
+ * (default `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa` when present;
+ * encrypted keys ask for their passphrase unless BatchMode), `Port`,
+ * `User`, `HostName`, `Ciphers`, `KexAlgorithms`, `MACs`,
+ * `HostKeyAlgorithms`, `ServerAliveInterval`, `ServerAliveCountMax`,
+ * `PasswordAuthentication`, `PubkeyAuthentication`,
+ * `KbdInteractiveAuthentication`, `NumberOfPasswordPrompts`, `RequestTTY`,
+ * `SendEnv`, `SetEnv`. A changed host key is always refused, whatever
+ * StrictHostKeyChecking says.
+ *
+ * Passwords and passphrases are read from `/dev/tty` without echo, or from
+ * the program in `SSH_ASKPASS` (always with `SSH_ASKPASS_REQUIRE=force`,
+ * otherwise when there is no terminal; never with
+ * `SSH_ASKPASS_REQUIRE=never`); BatchMode never asks.
+ *
+ * Standard input goes to the remote command (`-n`: none); its standard
+ * output and error go to ours; the exit code is the remote command's, 255
+ * on connection, host key or authentication errors (and when the command
+ * was killed by a signal), as with ssh. `-t` asks for a pty when standard
+ * input is a terminal, `-tt` always; without a command a shell starts, with
+ * a pty when standard input is a terminal. With a pty the local terminal is
+ * put in raw mode and SIGWINCH sends window-change.
+ *
+ * Not supported: forwarding (-L, -R, -D, -A, -X), jump hosts (-J),
+ * multiplexing (-M, -S), escape characters, the ssh agent, certificates for
+ * client authentication, compression (-C is accepted and ignored),
+ * `~/.ssh/config` and `/etc/ssh/ssh_config` (use `-F`).
+ *
+ * @module
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import process from "node:process";
+import { AuthenticationError } from "../auth/client.ts";
+import { connect, type SshClient } from "../client.ts";
+import type { PtyRequest, Session } from "../connection/session.ts";
+import {
+  checkHostKey,
+  findHostEntries,
+  formatKnownHostsLine,
+  type HostKeyCheck,
+  knownHostsName,
+  parseKnownHosts,
+} from "../keys/known_hosts.ts";
+import { signatureAlgorithmsForKeyType } from "../keys/host_key_algorithms.ts";
+import { matchPatternList } from "../keys/patterns.ts";
+import {
+  parsePrivateKeyFile,
+  PassphraseRequiredError,
+  WrongPassphraseError,
+} from "../keys/private_key_file.ts";
+import type { PrivateKey, PublicKey } from "../keys/types.ts";
+import { DisconnectError } from "../wire/errors.ts";
+import {
+  expandTilde,
+  homeDirectory,
+  localUserName,
+  type LogLevel,
+  Logger,
+  OptionError,
+  OptionSet,
+  type OptionSpec,
+  parseLogLevel,
+} from "./options.ts";
+
+/**
+ * The usage text of the `rxssh` client.
+ *
+ * @example
+ * ```ts
+ * import { SSH_USAGE } from "./ssh.ts";
+ * console.error(SSH_USAGE);
+ * ```
+ */
+export const SSH_USAGE = `usage: rxssh [-46CNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]
+             [-l login_name] [-m mac_spec] [-o option] [-p port]
+             destination [command [argument ...]]
+       rxssh serve [-p port] [-h host_key_file]... [-o Option=value]... [-D]
+       rxssh probe [-p port] [-o Option=value]... host
+       rxssh -Q kex|cipher|mac|key|table`;
+
+/**
+ * The ssh_config keywords the client understands.
+ *
+ * @example
+ * ```ts
+ * import { SSH_OPTIONS } from "./ssh.ts";
+ * console.log(SSH_OPTIONS.some((o) => o.name === "StrictHostKeyChecking")); // true
+ * ```
+ */
+export const SSH_OPTIONS: readonly OptionSpec[] = [
+  { name: "StrictHostKeyChecking" },
+  { name: "UserKnownHostsFile" },
+  { name: "GlobalKnownHostsFile" },
+  { name: "HashKnownHosts" },
+  { name: "HostKeyAlias" },
+  { name: "BatchMode" },
+  { name: "LogLevel" },
+  { name: "ConnectTimeout" },
+  { name: "IdentityFile", multi: true },
+  { name: "Port" },
+  { name: "User" },
+  { name: "HostName" },
+  { name: "Ciphers" },
+  { name: "KexAlgorithms" },
+  { name: "MACs" },
+  { name: "HostKeyAlgorithms" },
+  { name: "ServerAliveInterval" },
+  { name: "ServerAliveCountMax" },
+  { name: "PasswordAuthentication" },
+  { name: "PubkeyAuthentication" },
+  { name: "KbdInteractiveAuthentication" },
+  { name: "NumberOfPasswordPrompts" },
+  { name: "RequestTTY" },
+  { name: "SendEnv", multi: true },
+  { name: "SetEnv", multi: true },
+];
+
+/**
+ * The parsed command line of the client.
+ *
+ * @example
+ * ```ts
+ * import { parseSshArgs } from "./ssh.ts";
+ * const a = parseSshArgs(["-p", "2222", "alice@example.com", "uname", "-a"]);
+ * console.log(a.host, a.user, a.options.get("Port"), a.command); // "example.com" "alice" "2222" "uname -a"
+ * ```
+ */
+export interface SshArgs {
+  /** The host as given (before HostName). */
+  host: string;
+  /** The user from `user@host` or `-l` (undefined: User option, else the local user). */
+  user?: string;
+  /** The remote command, its words joined with spaces (undefined: a shell). */
+  command?: string;
+  /** `-o`, `-p`, `-i`, `-c`, `-m`, `-l` values, in command-line order. */
+  options: OptionSet;
+  /** Number of `-t` flags. */
+  tty: number;
+  /** `-T` was given. */
+  noTty: boolean;
+  /** `-n`: standard input from /dev/null. */
+  stdinNull: boolean;
+  /** `-N`: no command. */
+  noCommand: boolean;
+  /** Net effect of `-v` (positive) and `-q` (QUIET). */
+  verbosity: number;
+  /** `-q` was given. */
+  quiet: boolean;
+  /** `-F` files. */
+  configFiles: string[];
+}
+
+const WITH_ARG = new Set(["c", "F", "i", "l", "m", "o", "p"]);
+const NO_ARG = new Set(["4", "6", "C", "N", "T", "n", "q", "t", "v"]);
+const UNSUPPORTED = new Set([..."AXYxaBDEIJLMORSWbeKkgGfswPQ1"]);
+
+/**
+ * Parses the client's arguments (getopt-style: `-tt`, `-p2222`, options
+ * after the destination). Throws {@link OptionError} on bad arguments.
+ *
+ * @example
+ * ```ts
+ * import { parseSshArgs } from "./ssh.ts";
+ * const a = parseSshArgs(["-tt", "-o", "BatchMode=yes", "host"]);
+ * console.log(a.tty, a.options.flag("BatchMode", false), a.command); // 2 true undefined
+ * ```
+ */
+export function parseSshArgs(args: readonly string[]): SshArgs {
+  const options = new OptionSet(SSH_OPTIONS);
+  const r: Omit<SshArgs, "host"> & { host?: string } = {
+    options,
+    tty: 0,
+    noTty: false,
+    stdinNull: false,
+    noCommand: false,
+    verbosity: 0,
+    quiet: false,
+    configFiles: [],
+  };
+  let i = 0;
+  const setDestination = (d: string) => {
+    const url = /^ssh:\/\/(?:([^@/]*)@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(d);
+    let host = d;
+    let user: string | undefined;
+    if (url) {
+      user = url[1];
+      host = url[2].replace(/^\[|\]$/g, "");
+      if (url[3]) options.set("Port", url[3]);
+    } else {
+      const at = d.lastIndexOf("@");
+      if (at >= 0) {
+        user = d.slice(0, at);
+        host = d.slice(at + 1);
+      }
+    }
+    if (!host) throw new OptionError(`bad destination ${JSON.stringify(d)}`);
+    r.host = host;
+    if (user) r.user ??= user;
+  };
+  for (; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      i++;
+      if (r.host === undefined) {
+        if (i >= args.length) break;
+        setDestination(args[i++]);
+      }
+      break;
+    }
+    if (!a.startsWith("-") || a === "-") {
+      if (r.host !== undefined) break; // the command
+      setDestination(a);
+      continue;
+    }
+    for (let j = 1; j < a.length; j++) {
+      const f = a[j];
+      if (WITH_ARG.has(f)) {
+        let v = a.slice(j + 1);
+        if (v === "") {
+          if (++i >= args.length) throw new OptionError(`option requires an argument -- ${f}`);
+          v = args[i];
+        }
+        switch (f) {
+          case "c":
+            options.set("Ciphers", v);
+            break;
+          case "F":
+            r.configFiles.push(v);
+            break;
+          case "i":
+            options.set("IdentityFile", v);
+            break;
+          case "l":
+            r.user ??= v;
+            break;
+          case "m":
+            options.set("MACs", v);
+            break;
+          case "o":
+            options.addArgument(v);
+            break;
+          case "p":
+            options.set("Port", v);
+            break;
+        }
+        break;
+      }
+      if (NO_ARG.has(f)) {
+        if (f === "t") r.tty++;
+        else if (f === "T") r.noTty = true;
+        else if (f === "n") r.stdinNull = true;
+        else if (f === "N") r.noCommand = true;
+        else if (f === "v") r.verbosity++;
+        else if (f === "q") r.quiet = true;
+        continue;
+      }
+      if (UNSUPPORTED.has(f)) throw new OptionError(`-${f} is not supported by rxssh`);
+      throw new OptionError(`unknown option -- ${f}\n${SSH_USAGE}`);
+    }
+  }
+  if (r.host === undefined) throw new OptionError(SSH_USAGE);
+  if (i < args.length) r.command = args.slice(i).join(" ");
+  return r as SshArgs;
+}
+
+// ---------------------------------------------------------------------------
+// Prompts: /dev/tty without echo, or SSH_ASKPASS.
+
+function ttyAvailable(): boolean {
+  try {
+    fs.closeSync(fs.openSync("/dev/tty", "r+"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function askpassProgram(): string | undefined {
+  const p = process.env.SSH_ASKPASS;
+  return p && process.env.SSH_ASKPASS_REQUIRE !== "never" ? p : undefined;
+}
+
+/** How a secret would be asked for, or undefined when it cannot be. */
+function promptMethod(): "askpass" | "tty" | undefined {
+  const askpass = askpassProgram();
+  if (askpass && process.env.SSH_ASKPASS_REQUIRE === "force") return "askpass";
+  if (ttyAvailable()) return "tty";
+  return askpass ? "askpass" : undefined;
+}
+
+function runAskpass(prompt: string, confirm = false): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn(askpassProgram()!, [prompt], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, ...(confirm ? { SSH_ASKPASS_PROMPT: "confirm" } : {}) },
+    });
+    const chunks: Uint8Array[] = [];
+    child.stdout!.on("data", (c: Uint8Array) => chunks.push(c));
+    child.once("error", () => resolve(undefined));
+    child.once("close", (code) => {
+      if (code !== 0) return resolve(undefined);
+      const text = new TextDecoder().decode(
+        new Uint8Array(chunks.flatMap((c) => [...c])),
+      );
+      resolve(text.replace(/\r?\n$/, ""));
+    });
+  });
+}
+
+function readTtyLine(prompt: string, echo: boolean): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync("/dev/tty", "r+");
+  } catch {
+    return undefined;
+  }
+  const stty = (arg: string) => spawnSync("sh", ["-c", `stty ${arg} < /dev/tty`], { timeout: 5000 });
+  try {
+    fs.writeSync(fd, prompt);
+    if (!echo) stty("-echo");
+    const bytes: number[] = [];
+    const buf = new Uint8Array(1);
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, 1, null);
+      } catch {
+        return undefined;
+      }
+      if (n === 0) {
+        if (bytes.length === 0) return undefined;
+        break;
+      }
+      if (buf[0] === 0x0a || buf[0] === 0x0d) break;
+      bytes.push(buf[0]);
+    }
+    return new TextDecoder().decode(new Uint8Array(bytes));
+  } finally {
+    if (!echo) {
+      stty("echo");
+      fs.writeSync(fd, "\n");
+    }
+    fs.closeSync(fd);
+  }
+}
+
+/** Asks for a secret (or, with `echo`, an answer); undefined when it cannot or the user cancels. */
+async function ask(prompt: string, echo = false): Promise<string | undefined> {
+  const how = promptMethod();
+  if (how === "askpass") return await runAskpass(prompt, echo);
+  if (how === "tty") return readTtyLine(prompt, echo);
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Host keys.
+
+const KEY_LABEL: Record<string, string> = {
+  "ssh-ed25519": "ED25519",
+  "ecdsa-sha2-nistp256": "ECDSA",
+  "ecdsa-sha2-nistp384": "ECDSA",
+  "ecdsa-sha2-nistp521": "ECDSA",
+  "ssh-rsa": "RSA",
+};
+const label = (type: string) => KEY_LABEL[type] ?? type;
+
+interface KnownHostsFileCheck extends HostKeyCheck {
+  file: string;
+}
+
+function splitFiles(value: string, home: string): string[] {
+  return value.split(/\s+/).filter((f) => f !== "" && f.toLowerCase() !== "none").map((f) =>
+    expandTilde(f, home)
+  );
+}
+
+/** Every known_hosts file's verdict, user files first. */
+function checkAllFiles(
+  files: string[],
+  host: string,
+  port: number,
+  key: PublicKey,
+  log: Logger,
+): KnownHostsFileCheck[] {
+  const out: KnownHostsFileCheck[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    const parsed = parseKnownHosts(text);
+    for (const d of parsed.diagnostics) log.debug(`${file}:${d.line}: ${d.problem}`);
+    out.push({ ...checkHostKey(parsed.entries, host, port, key), file });
+  }
+  return out;
+}
+
+/** Key types already known for the host, to prefer them in HostKeyAlgorithms (as ssh does). */
+function knownKeyTypes(files: string[], host: string, port: number): string[] {
+  const types = new Set<string>();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const e of findHostEntries(parseKnownHosts(text).entries, host, port)) {
+      if (e.marker === undefined) types.add(e.keyType);
+    }
+  }
+  return [...types];
+}
+
+function appendKnownHost(file: string, line: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  let prefix = "";
+  try {
+    const old = fs.readFileSync(file, "utf8");
+    if (old.length > 0 && !old.endsWith("\n")) prefix = "\n";
+  } catch {
+    // new file
+  }
+  fs.appendFileSync(file, prefix + line + "\n", { mode: 0o644 });
+}
+
+type StrictMode = "yes" | "accept-new" | "no" | "ask";
+
+function strictMode(o: OptionSet): StrictMode {
+  const v = o.get("StrictHostKeyChecking", "ask").toLowerCase();
+  if (v === "yes" || v === "true") return "yes";
+  if (v === "no" || v === "off" || v === "false") return "no";
+  if (v === "accept-new") return "accept-new";
+  if (v === "ask") return "ask";
+  throw new OptionError(
+    `StrictHostKeyChecking: unsupported value "${v}" (yes, accept-new, no, off, ask)`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Identities.
+
+async function loadIdentities(
+  files: { path: string; explicit: boolean }[],
+  batch: boolean,
+  log: Logger,
+): Promise<PrivateKey[]> {
+  const keys: PrivateKey[] = [];
+  for (const { path: file, explicit } of files) {
+    let data: Uint8Array;
+    try {
+      data = fs.readFileSync(file);
+    } catch (e) {
+      if (explicit) {
+        log.error(
+          `Warning: Identity file ${file} not accessible: ${
+            (e as { code?: string }).code === "ENOENT"
+              ? "No such file or directory"
+              : String((e as Error).message)
+          }.`,
+        );
+      }
+      continue;
+    }
+    const mode = fs.statSync(file).mode;
+    if ((mode & 0o077) !== 0 && process.getuid?.() !== 0) {
+      log.error(
+        `WARNING: UNPROTECTED PRIVATE KEY FILE! Permissions 0${
+          (mode & 0o777).toString(8)
+        } for '${file}' are too open; this private key will be ignored.`,
+      );
+      continue;
+    }
+    try {
+      keys.push((await parsePrivateKeyFile(data)).key);
+      log.debug(`identity file ${file} loaded`);
+      continue;
+    } catch (e) {
+      if (!(e instanceof PassphraseRequiredError)) {
+        log.error(`Load key "${file}": ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+    }
+    if (batch) {
+      log.debug(`identity file ${file} is encrypted; BatchMode: not asking for its passphrase`);
+      continue;
+    }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const passphrase = await ask(`Enter passphrase for key '${file}': `);
+      if (passphrase === undefined || passphrase === "") break;
+      try {
+        keys.push((await parsePrivateKeyFile(data, { passphrase })).key);
+        break;
+      } catch (e) {
+        if (e instanceof WrongPassphraseError) {
+          log.error(`Bad passphrase, try again for ${file}`);
+          continue;
+        }
+        log.error(`Load key "${file}": ${e instanceof Error ? e.message : String(e)}`);
+        break;
+      }
+    }
+  }
+  return keys;
+}
+
+// ---------------------------------------------------------------------------
+// Local terminal and standard streams.
+
+interface DenoLike {
+  stdin: {
+    readable: ReadableStream<Uint8Array>;
+    isTerminal(): boolean;
+    setRaw(mode: boolean): void;
+  };
+  stdout: { writable: WritableStream<Uint8Array>; isTerminal(): boolean };
+  stderr: { writable: WritableStream<Uint8Array> };
+  consoleSize(): { columns: number; rows: number };
+  addSignalListener(signal: string, handler: () => void): void;
+  removeSignalListener(signal: string, handler: () => void): void;
+}
+
+const deno = (globalThis as { Deno?: DenoLike }).Deno;
+
+function stdinIsTty(): boolean {
+  return deno ? deno.stdin.isTerminal() : Boolean(process.stdin.isTTY);
+}
+
+function terminalSize(): { cols: number; rows: number } {
+  try {
+    if (deno) {
+      const s = deno.consoleSize();
+      return { cols: s.columns, rows: s.rows };
+    }
+    if (process.stdout.columns) {
+      return { cols: process.stdout.columns, rows: process.stdout.rows };
+    }
+  } catch {
+    // not a terminal
+  }
+  return { cols: 80, rows: 24 };
+}
+
+function setRaw(on: boolean): void {
+  try {
+    if (deno) deno.stdin.setRaw(on);
+    else process.stdin.setRawMode?.(on);
+  } catch {
+    // not a terminal
+  }
+}
+
+function onWindowChange(handler: () => void): () => void {
+  try {
+    if (deno) {
+      deno.addSignalListener("SIGWINCH", handler);
+      return () => deno.removeSignalListener("SIGWINCH", handler);
+    }
+    process.on("SIGWINCH", handler);
+    return () => process.off("SIGWINCH", handler);
+  } catch {
+    return () => {}; // no SIGWINCH on this platform
+  }
+}
+
+function stdinStream(): ReadableStream<Uint8Array> {
+  if (deno) return deno.stdin.readable;
+  const s = process.stdin;
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      s.on("data", (chunk: Uint8Array) => {
+        c.enqueue(new Uint8Array(chunk));
+        if ((c.desiredSize ?? 1) <= 0) s.pause();
+      });
+      s.on("end", () => c.close());
+      s.on("error", (e: Error) => c.error(e));
+    },
+    pull() {
+      s.resume();
+    },
+    cancel() {
+      s.pause();
+    },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }));
+}
+
+function outputStream(which: "stdout" | "stderr"): WritableStream<Uint8Array> {
+  if (deno) return deno[which].writable;
+  const s = process[which];
+  return new WritableStream<Uint8Array>({
+    write: (chunk) =>
+      new Promise<void>((resolve, reject) => s.write(chunk, (e) => (e ? reject(e) : resolve()))),
+  });
+}
+
+// ---------------------------------------------------------------------------
+
+function describeConnectError(e: unknown): string {
+  const err = e as { code?: string; message?: string; name?: string };
+  const msg = String(err?.message ?? e);
+  if (err?.code === "ECONNREFUSED" || /refused/i.test(msg)) return "Connection refused";
+  if (err?.name === "TimeoutError" || /timed? ?out/i.test(msg)) return "Connection timed out";
+  if (err?.code === "ENOTFOUND" || /not known|ENOTFOUND|lookup|resolve/i.test(msg)) {
+    return "Name or service not known";
+  }
+  return msg;
+}
+
+/**
+ * Runs the client with `args` (the command line without the program name)
+ * and returns the exit code: the remote command's, or 255 on errors.
+ *
+ * @example
+ * ```ts
+ * import { sshMain } from "./ssh.ts";
+ * async function run() {
+ *   const code = await sshMain(["-p", "2222", "-o", "BatchMode=yes", "me@127.0.0.1", "true"]);
+ *   console.log(code);
+ * }
+ * ```
+ */
+export async function sshMain(args: readonly string[]): Promise<number> {
+  const errLine = (s: string) => process.stderr.write(s + "\n");
+  let a: SshArgs;
+  const home = homeDirectory();
+  try {
+    a = parseSshArgs(args);
+    for (const f of a.configFiles) {
+      if (f === "none") continue;
+      a.options.addText(fs.readFileSync(expandTilde(f, home), "utf8"), {
+        host: a.host,
+        ignoreUnknown: true,
+      });
+    }
+  } catch (e) {
+    errLine(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
+    return 255;
+  }
+  const o = a.options;
+  let log: Logger;
+  let batch: boolean;
+  let strict: StrictMode;
+  let port: number;
+  try {
+    let level: LogLevel = parseLogLevel(o.get("LogLevel", "INFO"));
+    if (a.quiet) level = "QUIET";
+    else if (a.verbosity > 0 && !o.has("LogLevel")) {
+      level = (["DEBUG1", "DEBUG2", "DEBUG3"] as const)[Math.min(a.verbosity, 3) - 1];
+    }
+    log = new Logger(level, errLine);
+    batch = o.flag("BatchMode", false);
+    strict = strictMode(o);
+    const p = o.get("Port", "22");
+    port = Number(p);
+    if (!/^\d+$/.test(p) || port < 1 || port > 65535) throw new OptionError(`Bad port '${p}'`);
+  } catch (e) {
+    errLine(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
+    return 255;
+  }
+  const hostname = o.get("HostName", a.host);
+  const user = a.user ?? o.get("User") ?? localUserName();
+  const keyHost = (o.get("HostKeyAlias") ?? hostname).toLowerCase();
+  const keyPort = o.has("HostKeyAlias") ? 22 : port;
+  const displayName = knownHostsName(keyHost, keyPort);
+  const userFiles = splitFiles(
+    o.get("UserKnownHostsFile", "~/.ssh/known_hosts ~/.ssh/known_hosts2"),
+    home,
+  );
+  const globalFiles = splitFiles(
+    o.get("GlobalKnownHostsFile", "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"),
+    home,
+  );
+  const knownFiles = [...userFiles, ...globalFiles];
+  let canPrompt = !batch && promptMethod() !== undefined;
+
+  // Identities.
+  const identityFiles = o.all("IdentityFile").map((f) => ({
+    path: expandTilde(f, home),
+    explicit: true,
+  }));
+  if (identityFiles.length === 0) {
+    for (const n of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
+      identityFiles.push({ path: path.join(home, ".ssh", n), explicit: false });
+    }
+  }
+  const keys = o.flag("PubkeyAuthentication", true)
+    ? await loadIdentities(identityFiles, batch, log)
+    : [];
+
+  // Host key verification (known_hosts).
+  let hostKeyFailure = false;
+  const verify = async (key: PublicKey, info: { fingerprint: string }): Promise<boolean> => {
+    const checks = checkAllFiles(knownFiles, keyHost, keyPort, key, log);
+    const revoked = checks.find((c) => c.status === "revoked");
+    const matched = checks.find((c) => c.status === "match");
+    const mismatch = checks.find((c) => c.status === "mismatch");
+    const kl = label(key.type);
+    const fail = (lines: string[]) => {
+      for (const l of lines) log.error(l);
+      log.error("Host key verification failed.");
+      hostKeyFailure = true;
+      return false;
+    };
+    if (revoked) {
+      return fail([
+        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+        "@       WARNING: REVOKED HOST KEY DETECTED!               @",
+        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+        `The ${kl} host key for ${displayName} is marked as revoked.`,
+        "This could mean that a stolen key is being used to",
+        "impersonate this host.",
+      ]);
+    }
+    if (matched) {
+      log.debug(`Host '${displayName}' is known and matches the ${kl} host key.`);
+      log.debug(`Found key in ${matched.file}:${matched.line}`);
+      return true;
+    }
+    if (mismatch) {
+      return fail([
+        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+        "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+        "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!",
+        "Someone could be eavesdropping on you right now (man-in-the-middle attack)!",
+        "It is also possible that a host key has just been changed.",
+        `The fingerprint for the ${kl} key sent by the remote host is`,
+        `${info.fingerprint}.`,
+        "Please contact your system administrator.",
+        `Add correct host key in ${userFiles[0] ?? mismatch.file} to get rid of this message.`,
+        `Offending ${label(mismatch.entry!.keyType)} key in ${mismatch.file}:${mismatch.line}`,
+        `Host key for ${displayName} has changed and you have requested strict checking.`,
+      ]);
+    }
+    // Unknown host.
+    let mode = strict;
+    if (mode === "ask" && (batch || !canPrompt)) mode = "yes";
+    if (mode === "yes") {
+      return fail([
+        `No ${kl} host key is known for ${displayName} and you have requested strict checking.`,
+      ]);
+    }
+    if (mode === "ask") {
+      for (;;) {
+        const answer = await ask(
+          `The authenticity of host '${displayName}' can't be established.\n` +
+            `${kl} key fingerprint is ${info.fingerprint}.\n` +
+            `This key is not known by any other names.\n` +
+            `Are you sure you want to continue connecting (yes/no/[fingerprint])? `,
+          true,
+        );
+        const v = answer?.trim();
+        if (v === undefined || v.toLowerCase() === "no") return fail([]);
+        if (v.toLowerCase() === "yes") break;
+        if (v === info.fingerprint) break;
+        if (v.startsWith("SHA256:")) {
+          return fail(["The fingerprint you entered does not match."]);
+        }
+        log.error("Please type 'yes', 'no' or the fingerprint: ");
+      }
+    }
+    const file = userFiles[0];
+    if (file) {
+      try {
+        appendKnownHost(
+          file,
+          formatKnownHostsLine(keyHost, keyPort, key, { hash: o.flag("HashKnownHosts", false) }),
+        );
+        log.error(
+          `Warning: Permanently added '${displayName}' (${kl}) to the list of known hosts.`,
+        );
+      } catch (e) {
+        log.error(
+          `Failed to add the host to the list of known hosts (${file}): ${(e as Error).message}`,
+        );
+      }
+    }
+    return true;
+  };
+
+  // Prefer the key types we already know for this host.
+  let hostKeyAlgorithms = o.get("HostKeyAlgorithms");
+  if (hostKeyAlgorithms === undefined) {
+    const known = knownKeyTypes(knownFiles, keyHost, keyPort).flatMap((t) =>
+      signatureAlgorithmsForKeyType(t)
+    );
+    if (known.length) hostKeyAlgorithms = "^" + [...new Set(known)].join(",");
+  }
+
+  const passwordPrompts = o.integer("NumberOfPasswordPrompts", 3);
+  const askPassword = async () => {
+    const p = await ask(`${user}@${hostname}'s password: `);
+    if (p === undefined) {
+      canPrompt = false;
+      return "";
+    }
+    return p;
+  };
+  const passwordMethods = canPrompt && o.flag("PasswordAuthentication", true)
+    ? Array.from({ length: passwordPrompts }, () => ({
+      type: "password" as const,
+      password: askPassword,
+    }))
+    : [];
+  const kbdInteractive = canPrompt && o.flag("KbdInteractiveAuthentication", true)
+    ? async (c: { name: string; instruction: string; prompts: { prompt: string; echo: boolean }[] }) => {
+      if (c.name) log.error(c.name);
+      if (c.instruction) log.error(c.instruction);
+      const answers: string[] = [];
+      for (const p of c.prompts) answers.push((await ask(p.prompt, p.echo)) ?? "");
+      return answers;
+    }
+    : undefined;
+
+  let client: SshClient;
+  try {
+    const timeout = o.has("ConnectTimeout") ? o.integer("ConnectTimeout", 0) * 1000 : undefined;
+    log.debug(`Connecting to ${hostname} port ${port}.`);
+    client = await connect({
+      host: hostname,
+      port,
+      username: user,
+      privateKeys: keys,
+      keyboardInteractive: kbdInteractive,
+      authMethods: passwordMethods,
+      hostKey: { verify },
+      ciphers: o.get("Ciphers"),
+      kexAlgorithms: o.get("KexAlgorithms"),
+      macs: o.get("MACs"),
+      hostKeyAlgorithms,
+      onBanner: (m) => log.info(m.replace(/\n$/, "")),
+      ...(timeout ? { timeout } : {}),
+    });
+  } catch (e) {
+    if (hostKeyFailure) return 255;
+    if (e instanceof AuthenticationError) {
+      log.error(
+        `${user}@${hostname}: Permission denied (${e.allowed.join(",")}).`,
+      );
+      return 255;
+    }
+    if (e instanceof DisconnectError) {
+      log.error(`rxssh: ${hostname} port ${port}: ${e.message}`);
+      return 255;
+    }
+    if (e instanceof OptionError) {
+      log.error(`rxssh: ${e.message}`);
+      return 255;
+    }
+    log.error(`rxssh: connect to host ${hostname} port ${port}: ${describeConnectError(e)}`);
+    return 255;
+  }
+  const k = await client.transport.ready;
+  log.debug(
+    `kex: ${k.algorithms.kex}, host key ${k.algorithms.hostKey}, cipher ${k.algorithms.cipherClientToServer}, MAC ${k.algorithms.macClientToServer}`,
+  );
+  log.debug(`Authenticated to ${hostname} ([${hostname}]:${port}).`);
+
+  // Keepalives (ServerAliveInterval / ServerAliveCountMax).
+  let timedOut = false;
+  const aliveInterval = o.integer("ServerAliveInterval", 0);
+  const aliveMax = o.integer("ServerAliveCountMax", 3);
+  let keepalive: ReturnType<typeof setInterval> | undefined;
+  if (aliveInterval > 0) {
+    let outstanding = 0;
+    keepalive = setInterval(() => {
+      if (outstanding >= aliveMax) {
+        timedOut = true;
+        log.error(`Timeout, server ${hostname} not responding.`);
+        client.close().catch(() => {});
+        return;
+      }
+      outstanding++;
+      client.connection.globalRequest("keepalive@openssh.com").then(
+        () => outstanding = 0,
+        () => {},
+      );
+    }, aliveInterval * 1000);
+  }
+
+  try {
+    if (a.noCommand) {
+      await client.transport.closed;
+      return timedOut ? 255 : 0;
+    }
+    return await runSession(client, a, o, log, hostname) ?? 255;
+  } finally {
+    clearInterval(keepalive);
+    await client.close().catch(() => {});
+    if (timedOut) process.exitCode = 255;
+  }
+}
+
+async function runSession(
+  client: SshClient,
+  a: SshArgs,
+  o: OptionSet,
+  log: Logger,
+  hostname: string,
+): Promise<number | undefined> {
+  const interactive = stdinIsTty();
+  const requestTty = a.noTty
+    ? "no"
+    : a.tty >= 2
+    ? "force"
+    : a.tty === 1
+    ? "yes"
+    : o.choice("RequestTTY", ["no", "yes", "force", "auto"] as const, "auto");
+  let wantPty = requestTty === "force" ||
+    (requestTty === "yes" && interactive) ||
+    (requestTty === "auto" && a.command === undefined && interactive);
+  if (requestTty === "yes" && !interactive) {
+    log.error("Pseudo-terminal will not be allocated because stdin is not a terminal.");
+    wantPty = false;
+  }
+  const env: Record<string, string> = {};
+  const sendEnv = o.all("SendEnv").join(" ").split(/\s+/).filter((s) => s !== "");
+  if (sendEnv.length) {
+    for (const [name, value] of Object.entries(process.env)) {
+      if (value !== undefined && matchPatternList(name, sendEnv.join(",")) === 1) env[name] = value;
+    }
+  }
+  for (const s of o.all("SetEnv").join(" ").split(/\s+/).filter((s) => s.includes("="))) {
+    const eq = s.indexOf("=");
+    env[s.slice(0, eq)] = s.slice(eq + 1).replace(/^"|"$/g, "");
+  }
+  const size = terminalSize();
+  const pty: PtyRequest | undefined = wantPty
+    ? {
+      term: process.env.TERM ?? "vt220",
+      cols: size.cols,
+      rows: size.rows,
+      widthPx: 0,
+      heightPx: 0,
+      modes: {},
+    }
+    : undefined;
+  let session: Session;
+  try {
+    session = a.command === undefined
+      ? await client.shell({ env, pty })
+      : await client.spawn(a.command, { env, pty });
+  } catch (e) {
+    if (pty && /pty-req/.test(String((e as Error).message))) {
+      log.error("PTY allocation request failed on channel 0");
+      session = a.command === undefined
+        ? await client.shell({ env })
+        : await client.spawn(a.command, { env });
+    } else {
+      log.error(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
+      return 255;
+    }
+  }
+  const raw = pty !== undefined && interactive;
+  if (raw) setRaw(true);
+  const stopWinch = pty
+    ? onWindowChange(() => {
+      const s = terminalSize();
+      session.resize({ cols: s.cols, rows: s.rows }).catch(() => {});
+    })
+    : () => {};
+  try {
+    if (a.stdinNull) {
+      session.stdin.close().catch(() => {});
+    } else {
+      stdinStream().pipeTo(session.stdin).catch(() => {});
+    }
+    await Promise.all([
+      session.stdout.pipeTo(outputStream("stdout"), { preventClose: true }).catch(() => {}),
+      session.stderr.pipeTo(outputStream("stderr"), { preventClose: true }).catch(() => {}),
+    ]);
+    const exit = await session.exit.catch(() => ({ code: undefined, signal: undefined }));
+    if (raw) {
+      setRaw(false);
+      log.info(`Connection to ${hostname} closed.`);
+    }
+    if (exit.code !== undefined) return exit.code;
+    if (exit.signal !== undefined) log.debug(`remote command killed by signal ${exit.signal}`);
+    return 255;
+  } finally {
+    stopWinch();
+    if (raw) setRaw(false);
+  }
+}
