@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BLOWFISH_PI_HEX, bcryptPbkdf } from "./bcrypt_pbkdf.ts";
+import { bcryptPbkdf, BLOWFISH_PI_HEX } from "./bcrypt_pbkdf.ts";
 import { atOffset, hex, toHex, utf8 } from "./_test_util.ts";
 
 // OpenBSD's regress vectors for bcrypt_pbkdf(3), as carried by RustCrypto
