@@ -299,3 +299,13 @@ test("failures take the same minimum time for unknown users and wrong passwords"
   }
   for (const t of times) assert.ok(t >= 60, `a failure answered after ${t} ms`);
 });
+
+test("global requests: keepalive@openssh.com gets a reply; no-more-sessions@openssh.com refuses new sessions", async () => {
+  const { client } = await pair();
+  const r = await client.connection.globalRequest("keepalive@openssh.com");
+  assert.equal(r.ok, false); // answered REQUEST_FAILURE, as OpenSSH does: the point is the reply
+  assert.equal((await client.exec("first")).code, 0);
+  await client.connection.noMoreSessions();
+  await assert.rejects(client.exec("second"), (e: ChannelOpenError) => e.reason === 1);
+  await client.close();
+});
