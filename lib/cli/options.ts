@@ -186,8 +186,7 @@ export class OptionSet {
    */
   addText(
     text: string,
-    options: { host?: string; ignoreUnknown?: boolean; onIgnored?: (keyword: string) => void } =
-      {},
+    options: { host?: string; ignoreUnknown?: boolean; onIgnored?: (keyword: string) => void } = {},
   ): void {
     let active = true;
     for (const line of text.split(/\r?\n/)) {

@@ -452,7 +452,9 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
                 }
                 for (const r of m.refusals) {
                   log.verbose(
-                    `${file} line ${r.entry.line} refuses ${describeKey(key)} for ${from}: ${r.reason}`,
+                    `${file} line ${r.entry.line} refuses ${
+                      describeKey(key)
+                    } for ${from}: ${r.reason}`,
                   );
                 }
               }
@@ -493,7 +495,9 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
     LOGNAME: p.user,
     HOME: p.home,
     SSH_CLIENT: `${addr} ${conn.remotePort} ${conn.localPort}`,
-    SSH_CONNECTION: `${addr} ${conn.remotePort} ${plainAddress(conn.localAddress)} ${conn.localPort}`,
+    SSH_CONNECTION: `${addr} ${conn.remotePort} ${
+      plainAddress(conn.localAddress)
+    } ${conn.localPort}`,
   };
   let live = 0;
   connection.channelOpen$.subscribe((open) => {
@@ -515,8 +519,9 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
       });
     }, () => live--);
   });
-  await transport.closed;
+  const end = await transport.closed;
   log.info(`Disconnected from user ${auth.username} ${from}`);
+  log.debug(`connection ended: ${end.message}`);
 }
 
 function runSessionChannel(
@@ -690,6 +695,16 @@ export async function serveMain(args: readonly string[]): Promise<number> {
     process.stderr.write(`rxssh serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return e instanceof OptionError ? 2 : 1;
   }
+  // One broken connection must not take the server down with it.
+  const onUncaught = (e: unknown) => {
+    process.stderr.write(
+      `rxssh serve: internal error (server continues): ${
+        e instanceof Error ? e.stack ?? e.message : String(e)
+      }\n`,
+    );
+  };
+  process.on("uncaughtException", onUncaught);
+  process.on("unhandledRejection", onUncaught);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());

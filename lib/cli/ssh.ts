@@ -73,8 +73,8 @@ import {
   expandTilde,
   homeDirectory,
   localUserName,
-  type LogLevel,
   Logger,
+  type LogLevel,
   OptionError,
   OptionSet,
   type OptionSpec,
@@ -90,7 +90,8 @@ import {
  * console.error(SSH_USAGE);
  * ```
  */
-export const SSH_USAGE = `usage: rxssh [-46CNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]
+export const SSH_USAGE =
+  `usage: rxssh [-46CNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]
              [-l login_name] [-m mac_spec] [-o option] [-p port]
              destination [command [argument ...]]
        rxssh serve [-p port] [-h host_key_file]... [-o Option=value]... [-D]
@@ -333,7 +334,8 @@ function readTtyLine(prompt: string, echo: boolean): string | undefined {
   } catch {
     return undefined;
   }
-  const stty = (arg: string) => spawnSync("sh", ["-c", `stty ${arg} < /dev/tty`], { timeout: 5000 });
+  const stty = (arg: string) =>
+    spawnSync("sh", ["-c", `stty ${arg} < /dev/tty`], { timeout: 5000 });
   try {
     fs.writeSync(fd, prompt);
     if (!echo) stty("-echo");
@@ -824,7 +826,9 @@ export async function sshMain(args: readonly string[]): Promise<number> {
     }))
     : [];
   const kbdInteractive = canPrompt && o.flag("KbdInteractiveAuthentication", true)
-    ? async (c: { name: string; instruction: string; prompts: { prompt: string; echo: boolean }[] }) => {
+    ? async (
+      c: { name: string; instruction: string; prompts: { prompt: string; echo: boolean }[] },
+    ) => {
       if (c.name) log.error(c.name);
       if (c.instruction) log.error(c.instruction);
       const answers: string[] = [];
@@ -962,12 +966,17 @@ async function runSession(
       ? await client.shell({ env, pty })
       : await client.spawn(a.command, { env, pty });
   } catch (e) {
-    if (pty && /pty-req/.test(String((e as Error).message))) {
+    if (pty && requestTty === "auto" && /pty-req/.test(String((e as Error).message))) {
       log.error("PTY allocation request failed on channel 0");
       session = a.command === undefined
         ? await client.shell({ env })
         : await client.spawn(a.command, { env });
     } else {
+      // As ssh: a terminal asked for explicitly (-t, RequestTTY) is required.
+      if (pty && /pty-req/.test(String((e as Error).message))) {
+        log.error("PTY allocation request failed on channel 0");
+        return 255;
+      }
       log.error(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
       return 255;
     }
