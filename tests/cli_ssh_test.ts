@@ -1,0 +1,281 @@
+// The `rxssh` client, run as a child process of the runtime running this
+// test, against a real OpenSSH sshd (exit codes, stdout/stderr, stdin,
+// known_hosts: strict checking, accept-new writing a line ssh-keygen -F
+// finds, a changed host key refused) and against `rxssh serve` (publickey
+// and a password through SSH_ASKPASS).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import process from "node:process";
+import {
+  currentUser,
+  findOpenSsh,
+  type RunOptions,
+  runProcess,
+  type Sshd,
+  startSshd,
+} from "./_openssh.ts";
+
+const openssh = findOpenSsh();
+const skip = openssh
+  ? false
+  : "OpenSSH is not installed (.ci/run installs it; apt-get install openssh-server)";
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const user = currentUser();
+
+/** The command line that runs cli.ts with the runtime running this test. */
+function cliCommand(args: string[]): [string, string[]] {
+  return "Deno" in globalThis
+    ? [process.execPath, ["run", "-A", "cli.ts", ...args]]
+    : [process.execPath, ["cli.ts", ...args]];
+}
+
+/** Runs `rxssh args...` to completion (stdin closed unless `input` is given). */
+function rxssh(args: string[], options: Partial<RunOptions> & { home: string }) {
+  const [file, argv] = cliCommand(args);
+  return runProcess(file, argv, {
+    timeoutMs: 60_000,
+    cwd: ROOT,
+    ...options,
+    env: { ...process.env, HOME: options.home, ...options.env },
+  });
+}
+
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+/** Starts `rxssh serve` and waits for "listening on 127.0.0.1:port". */
+function serve(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ port: number; log(): string; stop(): Promise<void> }> {
+  const [file, argv] = cliCommand(["serve", "-p", "0", "-o", "ListenAddress=127.0.0.1", ...args]);
+  const child = spawn(file, argv, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  let text = "";
+  child.stdout!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
+  child.stderr!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(t);
+    children.delete(child);
+  };
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => {
+      stop();
+      reject(new Error(`rxssh serve did not start:\n${text}`));
+    }, 30_000);
+    const poll = setInterval(() => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
+      if (m || child.exitCode !== null) {
+        clearInterval(poll);
+        clearTimeout(deadline);
+        if (m) resolve({ port: Number(m[1]), log: () => text, stop });
+        else reject(new Error(`rxssh serve exited (${child.exitCode}):\n${text}`));
+      }
+    }, 20);
+  });
+}
+
+async function keygen(file: string, type = "ed25519"): Promise<string> {
+  const r = await runProcess(
+    openssh!.sshKeygen,
+    ["-q", "-t", type, "-N", "", "-C", "", "-f", file],
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return fs.readFileSync(file + ".pub", "utf8").trim();
+}
+
+describe("rxssh client -> OpenSSH sshd", { skip }, () => {
+  let sshd: Sshd;
+  let home: string;
+  let keyFile: string;
+  let knownHosts: string;
+
+  before(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-client-home-"));
+    keyFile = path.join(home, "key");
+    const pub = await keygen(keyFile);
+    // LogLevel INFO: at DEBUG levels sshd copies its debug lines into the session's stderr.
+    sshd = await startSshd({ config: { PermitRootLogin: "yes", LogLevel: "INFO" } });
+    fs.writeFileSync(path.join(sshd.dir, "authorized_keys"), pub + "\n");
+    knownHosts = path.join(home, "known_hosts");
+  });
+  after(async () => {
+    await sshd?.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  const args = (strict: string, ...rest: string[]) => [
+    "-i",
+    keyFile,
+    "-p",
+    String(sshd.port),
+    "-o",
+    `UserKnownHostsFile=${knownHosts}`,
+    "-o",
+    `StrictHostKeyChecking=${strict}`,
+    "-o",
+    "BatchMode=yes",
+    `${user}@127.0.0.1`,
+    ...rest,
+  ];
+
+  it("StrictHostKeyChecking=yes refuses an unknown host with exit 255", async () => {
+    fs.rmSync(knownHosts, { force: true });
+    const r = await rxssh(args("yes", "echo never"), { home });
+    assert.equal(r.code, 255);
+    assert.equal(r.stdout, "");
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `No ED25519 host key is known for \\[127\\.0\\.0\\.1\\]:${sshd.port} and you have requested strict checking\\.`,
+      ),
+    );
+    assert.match(r.stderr, /Host key verification failed\./);
+    assert.equal(fs.existsSync(knownHosts), false);
+  });
+
+  it("accept-new: stdout, stderr and exit code 42; the known_hosts line is found by ssh-keygen -F", async () => {
+    fs.rmSync(knownHosts, { force: true });
+    const r = await rxssh(args("accept-new", "echo out; echo err >&2; exit 42"), { home });
+    assert.equal(r.code, 42, r.stderr);
+    assert.equal(r.stdout, "out\n");
+    assert.match(r.stderr, /^err$/m);
+    assert.match(r.stderr, /Warning: Permanently added '\[127\.0\.0\.1\]:\d+' \(ED25519\)/);
+    const f = await runProcess(
+      openssh!.sshKeygen,
+      ["-F", `[127.0.0.1]:${sshd.port}`, "-f", knownHosts],
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(f.code, 0, f.stderr);
+    assert.ok(f.stdout.includes(sshd.hostKeys[0].pubLine), f.stdout);
+    // Now known: strict checking passes, and nothing is added twice.
+    const again = await rxssh(args("yes", "exit 0"), { home });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(fs.readFileSync(knownHosts, "utf8").trim().split("\n").length, 1);
+  });
+
+  it("forwards stdin (a short text through cat; 1 MiB with the same SHA-256)", async () => {
+    const data = new Uint8Array(1024 * 1024).map((_, i) => (i * 7919) & 0xff);
+    const small = await rxssh(args("accept-new", "cat"), { home, input: "data" });
+    assert.equal(small.stdout, "data");
+    // runProcess decodes stdout as UTF-8: compare the remote SHA-256 instead of the bytes.
+    const sum = await rxssh(args("accept-new", "sha256sum"), { home, input: data });
+    assert.equal(sum.code, 0, sum.stderr);
+    assert.equal(sum.stdout.split(" ")[0], createHash("sha256").update(data).digest("hex"));
+  });
+
+  it("refuses a changed host key, whatever StrictHostKeyChecking says", async () => {
+    const other = path.join(home, "other");
+    const otherPub = await keygen(other);
+    fs.writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${otherPub}\n`);
+    for (const strict of ["accept-new", "no"]) {
+      const r = await rxssh(args(strict, "echo never"), { home });
+      assert.equal(r.code, 255, strict);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /REMOTE HOST IDENTIFICATION HAS CHANGED/);
+      assert.match(r.stderr, new RegExp(`Offending ED25519 key in ${knownHosts}:1`));
+      assert.match(r.stderr, /Host key verification failed\./);
+    }
+    fs.rmSync(other);
+    fs.rmSync(other + ".pub");
+  });
+
+  it("exit 255 and ssh's messages for a refused key and a closed port", async () => {
+    fs.rmSync(knownHosts, { force: true });
+    const stranger = path.join(home, "stranger");
+    await keygen(stranger);
+    const r = await rxssh(
+      ["-i", stranger, ...args("accept-new", "true").slice(2)],
+      { home },
+    );
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, new RegExp(`${user}@127\\.0\\.0\\.1: Permission denied \\(publickey`));
+    const closed = await rxssh(["-p", "1", "-o", "BatchMode=yes", "127.0.0.1", "true"], { home });
+    assert.equal(closed.code, 255);
+    assert.match(closed.stderr, /connect to host 127\.0\.0\.1 port 1: Connection refused/);
+  });
+
+  it("-tt gets a pty with TERM", async () => {
+    const r = await rxssh(["-tt", ...args("accept-new", 'tty; echo "$TERM"')], {
+      home,
+      env: { TERM: "xterm-rxssh" },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\/dev\/pts\/\d+\r?$/m);
+    assert.match(r.stdout, /^xterm-rxssh\r?$/m);
+  });
+});
+
+describe("rxssh client -> rxssh serve", { skip }, () => {
+  it("publickey and password (SSH_ASKPASS) logins end to end", async () => {
+    const serverHome = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-e2e-server-"));
+    const clientHome = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-e2e-client-"));
+    const server = { stop: async () => {} } as Awaited<ReturnType<typeof serve>>;
+    try {
+      // The client's default identity, found without -i.
+      fs.mkdirSync(path.join(clientHome, ".ssh"), { mode: 0o700 });
+      const pub = await keygen(path.join(clientHome, ".ssh", "id_ed25519"));
+      const authorized = path.join(serverHome, "authorized_keys");
+      fs.writeFileSync(authorized, pub + "\n");
+      Object.assign(
+        server,
+        await serve(
+          ["-o", `AuthorizedKeysFile=${authorized}`, "-o", "PasswordAuthentication=yes"],
+          { HOME: serverHome, RXSSH_PASSWORD: "open sesame" },
+        ),
+      );
+      const base = ["-p", String(server.port), "-o", "StrictHostKeyChecking=accept-new"];
+      const r = await rxssh([...base, "127.0.0.1", "echo via key; exit 5"], {
+        home: clientHome,
+        input: "",
+      });
+      assert.equal(r.code, 5, r.stderr);
+      assert.equal(r.stdout, "via key\n");
+      // Written to the default ~/.ssh/known_hosts.
+      assert.match(
+        fs.readFileSync(path.join(clientHome, ".ssh", "known_hosts"), "utf8"),
+        new RegExp(`^\\[127\\.0\\.0\\.1\\]:${server.port} ssh-ed25519 `),
+      );
+      const askpass = path.join(clientHome, "askpass.sh");
+      fs.writeFileSync(askpass, "#!/bin/sh\necho 'open sesame'\n", { mode: 0o700 });
+      const pw = await rxssh(
+        [...base, "-o", "PubkeyAuthentication=no", `${user}@127.0.0.1`, "cat; exit 3"],
+        {
+          home: clientHome,
+          input: "through stdin\n",
+          env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force" },
+        },
+      );
+      assert.equal(pw.code, 3, pw.stderr);
+      assert.equal(pw.stdout, "through stdin\n");
+      assert.match(server.log(), new RegExp(`Accepted password for ${user}`));
+      // BatchMode never asks: the password method is not tried.
+      const batch = await rxssh(
+        [...base, "-o", "PubkeyAuthentication=no", "-o", "BatchMode=yes", "127.0.0.1", "true"],
+        { home: clientHome, env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force" } },
+      );
+      assert.equal(batch.code, 255);
+      assert.match(batch.stderr, /Permission denied \(publickey,password\)/);
+    } finally {
+      await server.stop();
+      fs.rmSync(serverHome, { recursive: true, force: true });
+      fs.rmSync(clientHome, { recursive: true, force: true });
+    }
+  });
+});
