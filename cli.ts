@@ -1,9 +1,14 @@
 /**
  * The rxssh command line.
  *
- * This release has the transport layer, so the CLI offers what the
- * transport can do on its own:
- *
+ * - `rxssh [-p port] [-i identity] [-l user] [-c cipher] [-o Option=value]... [-t|-T] [user@]host [command]`:
+ *   an ssh(1)-compatible client (known_hosts checking, identities,
+ *   password prompts, pty, the remote exit code); see `lib/cli/ssh.ts`
+ * - `rxssh serve [-p port] [-h host_key_file]... [-o Option=value]... [-D]`:
+ *   an sshd-like server running commands as the current user (authorized_keys
+ *   with its options, optional password from `RXSSH_PASSWORD` or a
+ *   `PasswordFile`, a host key generated on the first run); see
+ *   `lib/cli/serve.ts`
  * - `rxssh -Q kex|cipher|mac|key|table`: list supported algorithms, like `ssh -Q`
  * - `rxssh probe [-p port] [-o Option=value]... host`: key exchange with a
  *   server, then print its identification, host key fingerprint and the
@@ -27,8 +32,12 @@ import { serveMain } from "./lib/cli/serve.ts";
 import { sshMain } from "./lib/cli/ssh.ts";
 import { connectTcp, type PublicKey, Transport, type TransportOptions } from "./mod.ts";
 
-const USAGE = `usage: rxssh -Q kex|cipher|mac|key|table
+const USAGE = `usage: rxssh [-46CNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]
+             [-l login_name] [-m mac_spec] [-o option] [-p port]
+             destination [command [argument ...]]
+       rxssh serve [-p port] [-h host_key_file]... [-f config_file] [-o Option=value]... [-D]
        rxssh probe [-p port] [-o KexAlgorithms|Ciphers|MACs|HostKeyAlgorithms=list]... host
+       rxssh -Q kex|cipher|mac|key|table
        rxssh --version`;
 
 /** Options of `probe` that map to transport options, with OpenSSH's names. */

@@ -131,8 +131,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
 export interface ServeHandle {
   /** The bound addresses (with the ports the OS picked for port 0). */
   readonly addresses: readonly { hostname: string; port: number }[];
-  /** The host keys in use. */
-  readonly hostKeys: readonly PrivateKey[];
+  /** SHA256 fingerprints of the host keys in use. */
+  readonly hostKeyFingerprints: readonly string[];
   /** Stops listening and ends every open connection. */
   close(): Promise<void>;
 }
@@ -391,7 +391,7 @@ export async function startServe(
   }
   return {
     addresses: bound,
-    hostKeys,
+    hostKeyFingerprints: hostKeys.map((k) => k.publicKey.fingerprint()),
     close() {
       for (const l of listeners) l.close();
       for (const c of open) c.close();
