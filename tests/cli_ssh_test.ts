@@ -138,7 +138,7 @@ describe("rxssh client -> OpenSSH sshd", { skip }, () => {
   it("StrictHostKeyChecking=yes refuses an unknown host with exit 255", async () => {
     fs.rmSync(knownHosts, { force: true });
     const r = await rxssh(args("yes", "echo never"), { home });
-    assert.equal(r.code, 255);
+    assert.equal(r.code, 255, r.stderr);
     assert.equal(r.stdout, "");
     assert.match(
       r.stderr,
@@ -209,6 +209,39 @@ describe("rxssh client -> OpenSSH sshd", { skip }, () => {
     const closed = await rxssh(["-p", "1", "-o", "BatchMode=yes", "127.0.0.1", "true"], { home });
     assert.equal(closed.code, 255);
     assert.match(closed.stderr, /connect to host 127\.0\.0\.1 port 1: Connection refused/);
+  });
+
+  it("an encrypted identity asks for its passphrase (SSH_ASKPASS), except in BatchMode", async () => {
+    const enc = path.join(home, "encrypted");
+    const k = await runProcess(
+      openssh!.sshKeygen,
+      ["-q", "-t", "ed25519", "-N", "key pass", "-C", "", "-f", enc],
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(k.code, 0, k.stderr);
+    const authorized = path.join(sshd.dir, "authorized_keys");
+    const before = fs.readFileSync(authorized, "utf8");
+    fs.appendFileSync(authorized, fs.readFileSync(enc + ".pub", "utf8"));
+    const askpass = path.join(home, "askpass-key.sh");
+    fs.writeFileSync(askpass, "#!/bin/sh\necho 'key pass'\n", { mode: 0o700 });
+    const env = { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force" };
+    try {
+      const common = ["-i", enc, "-p", String(sshd.port), "-o", `UserKnownHostsFile=${knownHosts}`];
+      const ok = await rxssh(
+        [...common, "-o", "StrictHostKeyChecking=accept-new", `${user}@127.0.0.1`, "echo unlocked"],
+        { home, env },
+      );
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout, "unlocked\n");
+      const batch = await rxssh(
+        [...common, "-o", "BatchMode=yes", `${user}@127.0.0.1`, "echo unlocked"],
+        { home, env },
+      );
+      assert.equal(batch.code, 255);
+      assert.match(batch.stderr, /Permission denied/);
+    } finally {
+      fs.writeFileSync(authorized, before);
+    }
   });
 
   it("-tt gets a pty with TERM", async () => {

@@ -327,7 +327,61 @@ function runAskpass(prompt: string, confirm = false): Promise<string | undefined
   });
 }
 
+interface DenoTtyFile {
+  readSync(p: Uint8Array): number | null;
+  writeSync(p: Uint8Array): number;
+  setRaw(mode: boolean): void;
+  close(): void;
+}
+
+/**
+ * Deno: raw mode on /dev/tty itself (stty(1) run from Deno would sit in
+ * another process group and be stopped by SIGTTOU). Handles Enter, erase,
+ * kill-line, ^C and ^D, as readpassphrase(3) does.
+ */
+function readTtyLineDeno(prompt: string): string | undefined {
+  const open = (globalThis as {
+    Deno?: { openSync(path: string, o: { read: boolean; write: boolean }): DenoTtyFile };
+  }).Deno!.openSync;
+  let f: DenoTtyFile;
+  try {
+    f = open("/dev/tty", { read: true, write: true });
+  } catch {
+    return undefined;
+  }
+  const out = (t: string) => f.writeSync(new TextEncoder().encode(t));
+  try {
+    out(prompt);
+    f.setRaw(true);
+    const bytes: number[] = [];
+    const buf = new Uint8Array(64);
+    for (;;) {
+      const n = f.readSync(buf);
+      if (n === null || n === 0) {
+        return bytes.length ? new TextDecoder().decode(new Uint8Array(bytes)) : undefined;
+      }
+      for (const b of buf.subarray(0, n)) {
+        if (b === 0x0d || b === 0x0a) return new TextDecoder().decode(new Uint8Array(bytes));
+        if (b === 0x03) return undefined; // ^C
+        if (b === 0x04 && bytes.length === 0) return undefined; // ^D
+        if (b === 0x7f || b === 0x08) bytes.pop();
+        else if (b === 0x15) bytes.length = 0; // ^U
+        else bytes.push(b);
+      }
+    }
+  } finally {
+    try {
+      f.setRaw(false);
+    } catch {
+      // not a terminal
+    }
+    out("\r\n");
+    f.close();
+  }
+}
+
 function readTtyLine(prompt: string, echo: boolean): string | undefined {
+  if (!echo && "Deno" in globalThis) return readTtyLineDeno(prompt);
   let fd: number;
   try {
     fd = fs.openSync("/dev/tty", "r+");
