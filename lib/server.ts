@@ -10,6 +10,8 @@ import { type AuthResult, serveAuthentication, type ServerAuthOptions } from "./
 import type { Channel, IncomingChannelRequest } from "./connection/channel.ts";
 import { Connection } from "./connection/connection.ts";
 import { type PtyRequest, SessionRequest } from "./connection/session.ts";
+import type { Behaviour, Lifecycle } from "./rx/behaviour.ts";
+import { type ChannelContext, type ChannelEvent, serveChannel } from "./rx/channel_behaviour.ts";
 import type { PrivateKey } from "./keys/types.ts";
 import { runCommand } from "./runtime/process.ts";
 import { listenTcp } from "./runtime/tcp.ts";
@@ -80,6 +82,28 @@ export interface ServerConnection {
   readonly connection: Connection;
   /** Sessions started with exec, shell or subsystem. */
   readonly session$: Observable<ServerSession>;
+  /** The life of every behaviour-run channel: starting, up, closing, ended (with the reason). */
+  readonly channelLife$: Observable<ChannelLife>;
+  /** Behaviour-run channels alive now, by local channel id, with their latest phase. */
+  readonly liveChannels: ReadonlyMap<number, ChannelLife>;
+}
+
+/**
+ * One lifecycle step of a behaviour-run channel.
+ *
+ * @example
+ * ```ts
+ * import type { ChannelLife } from "./server.ts";
+ * const line = (c: ChannelLife) => `${c.channelId} ${c.name}: ${c.lifecycle.phase}`;
+ * ```
+ */
+export interface ChannelLife {
+  /** Our channel number. */
+  readonly channelId: number;
+  /** The subsystem name. */
+  readonly name: string;
+  /** The phase and, when ended, the reason. */
+  readonly lifecycle: Lifecycle<unknown>;
 }
 
 /**
@@ -111,8 +135,20 @@ export interface ServerOptions extends
   exec?: (session: ServerSession) => void | Promise<void>;
   /** Simple path: runs for every shell request. */
   shell?: (session: ServerSession) => void | Promise<void>;
-  /** Subsystems by name (e.g. "sftp"); other names are refused. */
-  subsystems?: Readonly<Record<string, (session: ServerSession) => void | Promise<void>>>;
+  /**
+   * Subsystems by name (e.g. "sftp"); other names are refused. Either a
+   * session handler, or a channel behaviour with its init arguments (as
+   * Erlang's daemon `subsystems` option registers them).
+   */
+  subsystems?: Readonly<
+    Record<
+      string,
+      ((session: ServerSession) => void | Promise<void>) | {
+        behaviour: Behaviour<unknown, unknown, ChannelEvent, never, ChannelContext>;
+        args?: unknown;
+      }
+    >
+  >;
   /** Sessions per connection (OpenSSH MaxSessions, default 10). */
   maxSessions?: number;
   /** Apply environment= from key restrictions (OpenSSH PermitUserEnvironment, default false). */
@@ -198,16 +234,18 @@ export async function serveConnection(
   const limits = auth.restrictions ?? {};
   const connection = new Connection(transport);
   const sessions = new Subject<ServerSession>();
+  const lives = new Subject<ChannelLife>();
+  const live = new Map<number, ChannelLife>();
   const maxSessions = options.maxSessions ?? 10;
-  let live = 0;
+  let sessionCount = 0;
   connection.channelOpen$.subscribe((open) => {
     if (open.type !== "session") return; // unanswered: refused as an unknown channel type
-    if (live >= maxSessions) {
+    if (sessionCount >= maxSessions) {
       return open.reject(4, `too many sessions (MaxSessions ${maxSessions})`);
     }
-    live++;
+    sessionCount++;
     open.accept().then((channel) => {
-      channel.closed.then(() => live--);
+      channel.closed.then(() => sessionCount--);
       const env: Record<string, string> = {};
       let pty: PtyRequest | undefined;
       let started = false;
@@ -254,11 +292,29 @@ export async function serveConnection(
                 if (options.permitUserEnvironment && limits.environment) {
                   for (const [k, v] of Object.entries(limits.environment)) env[k] ??= v;
                 }
+                const registered = kind === "subsystem"
+                  ? options.subsystems?.[command!]
+                  : undefined;
+                if (registered && typeof registered === "object") {
+                  // A channel behaviour owns the channel from here: its data, requests and close.
+                  started = true;
+                  r.accept();
+                  const name = command!;
+                  serveChannel(channel, registered.behaviour, registered.args).subscribe(
+                    (lifecycle) => {
+                      const life = { channelId: channel.localId, name, lifecycle };
+                      if (lifecycle.phase === "ended") live.delete(channel.localId);
+                      else live.set(channel.localId, life);
+                      lives.next(life);
+                    },
+                  );
+                  return;
+                }
                 const handler = kind === "exec"
                   ? options.exec
                   : kind === "shell"
                   ? options.shell
-                  : options.subsystems?.[command!];
+                  : registered;
                 const reactive = sessions.observed;
                 if (!handler && !reactive) return r.reject();
                 started = true;
@@ -298,15 +354,21 @@ export async function serveConnection(
           signals.complete();
         },
       });
-    }, () => live--);
+    }, () => sessionCount--);
   });
-  transport.closed.then(() => sessions.complete());
+  transport.closed.then(() => {
+    sessions.complete();
+    // Let behaviours see the loss and terminate before the lifecycle stream completes.
+    setTimeout(() => lives.complete(), 0);
+  });
   return {
     username: auth.username,
     auth,
     transport,
     connection,
     session$: sessions.asObservable(),
+    channelLife$: lives.asObservable(),
+    liveChannels: live,
   };
 }
 
