@@ -71,6 +71,7 @@ export type {
 export { memoryPair, type MemoryPairOptions } from "./lib/runtime/memory.ts";
 export { connect, type ConnectOptions, type ExecResult, SshClient } from "./lib/client.ts";
 export {
+  type ChannelLife,
   listen,
   runLocalCommand,
   serveConnection,
@@ -224,3 +225,19 @@ export {
   parseAddress,
   type PatternListMatch,
 } from "./lib/keys/patterns.ts";
+export {
+  type Behaviour,
+  type BehaviourInput,
+  type HandlerResult,
+  type InitResult,
+  type Lifecycle,
+  runBehaviour,
+  type SystemMessage,
+  type TerminateReason,
+} from "./lib/rx/behaviour.ts";
+export {
+  type ChannelContext,
+  type ChannelEvent,
+  type DecodedRequest,
+  serveChannel,
+} from "./lib/rx/channel_behaviour.ts";
