@@ -49,3 +49,14 @@ test("cli.ts probe reports a refused connection with exit code 255", () => {
   assert.equal(r.status, 255);
   assert.match(r.stderr, /127\.0\.0\.1:1: /);
 });
+
+test("deno task rxssh runs the CLI (the task shim finds the real Deno binary)", {
+  skip: isDeno ? false : "deno task is Deno's",
+}, () => {
+  const r = spawnSync(process.execPath, ["task", "rxssh", "-Q", "mac"], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /hmac-sha2-256-etm@openssh\.com/);
+});

@@ -53,18 +53,29 @@ export interface RunCommandOptions {
 }
 
 function toReadable(s: NodeJS.ReadableStream | null): ReadableStream<Uint8Array> {
+  // The consumer may cancel (a session that ended): every later event is then ignored.
+  let done = false;
   return new ReadableStream<Uint8Array>({
     start(c) {
       if (!s) return c.close();
       s.on("data", (chunk: Uint8Array) => {
+        if (done) return;
         c.enqueue(new Uint8Array(chunk));
         if ((c.desiredSize ?? 1) <= 0) s.pause();
       });
-      s.on("end", () => c.close());
-      s.on("error", (e: Error) => c.error(e));
+      s.on("end", () => {
+        if (!done) (done = true, c.close());
+      });
+      s.on("error", (e: Error) => {
+        if (!done) (done = true, c.error(e));
+      });
     },
     pull() {
       s?.resume();
+    },
+    cancel() {
+      done = true;
+      s?.resume(); // drain so the child is not blocked on a full pipe
     },
   }, new ByteLengthQueuingStrategy({ highWaterMark: 256 * 1024 }));
 }
