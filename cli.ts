@@ -9,6 +9,9 @@
  *   with its options, optional password from `RXSSH_PASSWORD` or a
  *   `PasswordFile`, a host key generated on the first run); see
  *   `lib/cli/serve.ts`
+ * - `rxssh keygen [-t type] [-b bits] [-f file] [-N pass] [-C comment] | -l | -y | -p | -e | -i | -s ca -I id ...`:
+ *   ssh-keygen's common flags (generation, fingerprints, conversions,
+ *   certificates); see `lib/cli/keygen.ts`
  * - `rxssh -Q kex|cipher|mac|key|table`: list supported algorithms, like `ssh -Q`
  * - `rxssh probe [-p port] [-o Option=value]... host`: key exchange with a
  *   server, then print its identification, host key fingerprint and the
@@ -30,12 +33,16 @@ import { firstValueFrom } from "rxjs";
 import { algorithmTableMarkdown, SUPPORTED_ALGORITHMS } from "./lib/transport/algorithms.ts";
 import { serveMain } from "./lib/cli/serve.ts";
 import { sshMain } from "./lib/cli/ssh.ts";
+import { keygenMain } from "./lib/cli/keygen.ts";
 import { connectTcp, type PublicKey, Transport, type TransportOptions } from "./mod.ts";
 
 const USAGE = `usage: rxssh [-46CNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]
              [-l login_name] [-m mac_spec] [-o option] [-p port]
              destination [command [argument ...]]
        rxssh serve [-p port] [-h host_key_file]... [-f config_file] [-o Option=value]... [-D]
+       rxssh keygen [-t ed25519|ecdsa|rsa] [-b bits] [-f file] [-N new_passphrase] [-C comment]
+       rxssh keygen -l [-v] [-E sha256|md5] -f file | -y [-P pass] -f file | -p -f file
+       rxssh keygen -s ca_key -I key_id [-h] [-n principals] [-V validity] [-O option] file...
        rxssh probe [-p port] [-o KexAlgorithms|Ciphers|MACs|HostKeyAlgorithms=list]... host
        rxssh -Q kex|cipher|mac|key|table
        rxssh --version`;
@@ -86,6 +93,7 @@ export async function main(args: string[]): Promise<number> {
   }
   if (args[0] === "probe") return await probe(args.slice(1), out, err);
   if (args[0] === "serve") return await serveMain(args.slice(1));
+  if (args[0] === "keygen") return await keygenMain(args.slice(1));
   if (args.length === 0) {
     err(USAGE);
     return 2;

@@ -2,6 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import process from "node:process";
 
 const isDeno = "Deno" in globalThis;
@@ -59,4 +62,29 @@ test("deno task rxssh runs the CLI (the task shim finds the real Deno binary)", 
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /hmac-sha2-256-etm@openssh\.com/);
+});
+
+test("cli.ts keygen is wired: generate, then -l equals ssh-keygen's format", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-cli-keygen-"));
+  try {
+    const gen = run("cli.ts", [
+      "keygen",
+      "-q",
+      "-t",
+      "ecdsa",
+      "-b",
+      "384",
+      "-N",
+      "",
+      "-C",
+      "c",
+      "-f",
+      `${dir}/k`,
+    ]);
+    assert.equal(gen.status, 0, gen.stderr);
+    const l = run("cli.ts", ["keygen", "-l", "-f", `${dir}/k.pub`]);
+    assert.match(l.stdout, /^384 SHA256:\S+ c \(ECDSA\)\n$/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
