@@ -69,6 +69,7 @@ export type {
   TcpListener,
 } from "./lib/runtime/types.ts";
 export { memoryPair, type MemoryPairOptions } from "./lib/runtime/memory.ts";
+export { webSocketStream, type WebSocketStreamOptions } from "./lib/runtime/websocket.ts";
 export { connect, type ConnectOptions, type ExecResult, SshClient } from "./lib/client.ts";
 export {
   type ChannelLife,

@@ -18,7 +18,13 @@
 import { SshError, WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
 import { constantTimeEqual } from "./mac.ts";
-import type { CipherAlgorithm, MacInstance, PacketOpener, PacketSealer } from "./types.ts";
+import type {
+  CipherAlgorithm,
+  MacInstance,
+  OpenOptions,
+  PacketOpener,
+  PacketSealer,
+} from "./types.ts";
 
 const BLOCK = 16;
 
@@ -149,8 +155,19 @@ class AesCtrOpener implements PacketOpener {
     return readUint32(block);
   }
 
-  open(seq: number, whole: Uint8Array): Promise<Uint8Array> {
-    return this.lengthApart ? this.#openEtm(seq, whole) : this.#openEncryptAndMac(seq, whole);
+  open(seq: number, whole: Uint8Array, options?: OpenOptions): Promise<Uint8Array> {
+    return this.lengthApart
+      ? this.#openEtm(seq, whole, options)
+      : this.#openEncryptAndMac(seq, whole, options);
+  }
+
+  /**
+   * A MAC did not verify: throws MacError unless the caller opted in with
+   * `acceptMacError` and it accepts this packet. Off the normal path.
+   */
+  #macFailed(seq: number, options: OpenOptions | undefined): void {
+    const error = new MacError(this.#mac.algorithm.name, seq);
+    if (options?.acceptMacError?.(error) !== true) throw error;
   }
 
   #checkLength(whole: Uint8Array, packetLength: number): void {
@@ -165,7 +182,7 @@ class AesCtrOpener implements PacketOpener {
     }
   }
 
-  async #openEtm(seq: number, whole: Uint8Array): Promise<Uint8Array> {
+  async #openEtm(seq: number, whole: Uint8Array, options?: OpenOptions): Promise<Uint8Array> {
     const n = readUint32(whole);
     this.#checkLength(whole, n);
     aligned(this.#name, n, "packet_length");
@@ -173,16 +190,18 @@ class AesCtrOpener implements PacketOpener {
     const counter = take(this.#counter, n / BLOCK);
     const end = 4 + n;
     // OpenSSH PROTOCOL §1.5: verify the MAC over the ciphertext before
-    // decrypting anything.
+    // decrypting anything (an accepted failure decrypts anyway).
     const tag = this.#mac.compute(seq, whole.subarray(0, end));
-    if (!constantTimeEqual(tag, whole.subarray(end))) {
-      throw new MacError(this.#mac.algorithm.name, seq);
-    }
+    if (!constantTimeEqual(tag, whole.subarray(end))) this.#macFailed(seq, options);
     whole.set(await ctr(this.#key, counter, whole.subarray(4, end)), 4);
     return whole.subarray(4, end);
   }
 
-  async #openEncryptAndMac(seq: number, whole: Uint8Array): Promise<Uint8Array> {
+  async #openEncryptAndMac(
+    seq: number,
+    whole: Uint8Array,
+    options?: OpenOptions,
+  ): Promise<Uint8Array> {
     const first = this.#first;
     if (first === undefined) {
       throw new SshError(`${this.#name}: open() called without decryptLength() for packet ${seq}`);
@@ -196,10 +215,9 @@ class AesCtrOpener implements PacketOpener {
     if (end > BLOCK) whole.set(await ctr(this.#key, counter, whole.subarray(BLOCK, end)), BLOCK);
     whole.set(first, 0);
     // RFC 4253 §6.4: mac = MAC(key, seq || unencrypted_packet).
+    // An accepted failure returns the plaintext already decrypted above.
     const tag = this.#mac.compute(seq, whole.subarray(0, end));
-    if (!constantTimeEqual(tag, whole.subarray(end))) {
-      throw new MacError(this.#mac.algorithm.name, seq);
-    }
+    if (!constantTimeEqual(tag, whole.subarray(end))) this.#macFailed(seq, options);
     return whole.subarray(4, end);
   }
 }

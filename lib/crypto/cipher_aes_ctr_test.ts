@@ -183,6 +183,37 @@ for (const alg of CIPHERS) {
       }
     });
 
+    test(`${name}: acceptMacError sees each failure and, returning true, gets the plaintext; the stream stays in step`, async () => {
+      for (const verdict of [true, false]) {
+        const { sealer, opener } = await pair();
+        const bodies = [new Uint8Array(30).fill(5), new Uint8Array(50).fill(6)];
+        const plain = bodies.map((b) => packet(b, macAlg.etm, 0));
+        const expected = plain.map((p) => p.slice(4));
+        const wires = [await sealer.seal(40, plain[0]), await sealer.seal(41, plain[1])];
+        wires[0][wires[0].length - 1] ^= 0x80; // the last MAC byte
+        const seen: MacError[] = [];
+        const options = {
+          acceptMacError: (e: MacError) => {
+            seen.push(e);
+            return verdict;
+          },
+        };
+        await opener.decryptLength(40, at(wires[0], 5).subarray(0, opener.firstBlockSize));
+        if (verdict) {
+          assert.deepEqual(await opener.open(40, at(wires[0], 5), options), expected[0]);
+        } else {
+          await assert.rejects(opener.open(40, wires[0], options), MacError);
+        }
+        assert.equal(seen.length, 1);
+        assert.equal(seen[0].seq, 40);
+        assert.equal(seen[0].algorithm, macAlg.name);
+        // the counter moved on either way: the next (intact) packet opens, without a call
+        await opener.decryptLength(41, wires[1].subarray(0, opener.firstBlockSize));
+        assert.deepEqual(await opener.open(41, wires[1], options), expected[1]);
+        assert.equal(seen.length, 1);
+      }
+    });
+
     test(`${name}: truncated or overlong input is a WireError`, async () => {
       const { sealer } = await pair();
       const good = await sealer.seal(0, packet(new Uint8Array(20), macAlg.etm, 0));

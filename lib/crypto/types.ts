@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { MacError } from "./errors.ts";
 
 /**
  * Source of cryptographically secure random bytes; injectable for
@@ -84,6 +85,29 @@ export interface PacketSealer {
 }
 
 /**
+ * Options of {@link PacketOpener.open}. Absent on the normal path: the
+ * transport passes an object only when the application opted in with
+ * `TransportOptions.acceptMacError`.
+ *
+ * @example
+ * ```ts
+ * import type { OpenOptions } from "./types.ts";
+ * const lenient: OpenOptions = { acceptMacError: (e) => e.seq < 10 };
+ * ```
+ */
+export interface OpenOptions {
+  /**
+   * Called when a packet's MAC does not verify, by openers with a separate
+   * MAC only (encrypt-and-MAC and -etm); returning true processes the packet
+   * as if the MAC had verified (-etm decrypts anyway; encrypt-and-MAC returns
+   * the plaintext it already has). AEAD openers (AES-GCM,
+   * chacha20-poly1305) never call it: without a valid tag they have no
+   * plaintext to give, so they always throw.
+   */
+  readonly acceptMacError?: (error: MacError) => boolean;
+}
+
+/**
  * Incoming packet protection for one direction.
  *
  * @example
@@ -113,9 +137,10 @@ export interface PacketOpener {
    * `4 + packet_length + macLength` bytes, starting with the same first
    * block given to {@link decryptLength}. Returns the plaintext from
    * padding_length to the end of the padding (packet_length bytes). May
-   * decrypt in place. Throws {@link MacError} when the MAC or tag is wrong.
+   * decrypt in place. Throws {@link MacError} when the MAC or tag is wrong,
+   * unless `options.acceptMacError` (non-AEAD openers only) accepts it.
    */
-  open(seq: number, whole: Uint8Array): Promise<Uint8Array>;
+  open(seq: number, whole: Uint8Array, options?: OpenOptions): Promise<Uint8Array>;
 }
 
 /**

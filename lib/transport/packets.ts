@@ -5,7 +5,7 @@
  * @module
  */
 import { NONE_OPENER, NONE_SEALER } from "../crypto/cipher_none.ts";
-import type { PacketOpener, PacketSealer, RandomSource } from "../crypto/types.ts";
+import type { OpenOptions, PacketOpener, PacketSealer, RandomSource } from "../crypto/types.ts";
 import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import type { ByteReader } from "./_byte_reader.ts";
 
@@ -136,6 +136,12 @@ export class PacketReader {
   packets = 0;
   /** Largest packet_length accepted. */
   maxPacket: number;
+  /**
+   * Passed to every {@link PacketOpener.open}; undefined unless the
+   * application opted in to accepting packets whose MAC fails (see
+   * {@link OpenOptions.acceptMacError}).
+   */
+  openOptions?: OpenOptions;
   #in: ByteReader;
 
   /** Reads from `input`, accepting packets up to `maxPacket` bytes. */
@@ -151,8 +157,8 @@ export class PacketReader {
 
   /**
    * Reads one packet. Throws {@link DisconnectError} (PROTOCOL_ERROR) for a
-   * bad length or padding, MacError for a bad MAC, EndOfStream when the
-   * connection ends.
+   * bad length or padding, MacError for a bad MAC (unless
+   * {@link openOptions} accepts it), EndOfStream when the connection ends.
    */
   async read(): Promise<{ payload: Uint8Array; seq: number }> {
     const o = this.opener;
@@ -173,7 +179,7 @@ export class PacketReader {
     }
     const total = 4 + length + o.macLength;
     const whole = await this.#in.read(total);
-    const plain = await o.open(seq, whole);
+    const plain = await o.open(seq, whole, this.openOptions);
     const pad = plain[0];
     if (pad < 4 || pad > length - 2) {
       throw bad(`padding length ${pad} is invalid for packet length ${length}`);

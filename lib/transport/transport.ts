@@ -155,6 +155,24 @@ export interface TransportOptions {
   gexBits?: Partial<GexRequest>;
   /** Offer strict key exchange (Terrapin countermeasure); default true. */
   strictKex?: boolean;
+  /**
+   * Opt-in, off by default (libssh2's MACERROR callback: "return 0 to accept
+   * the packet"). Called once for every incoming packet whose MAC does not
+   * verify, before that packet is processed. Returning `true` processes the
+   * packet as if its MAC had verified: with an `-etm@openssh.com` MAC it is
+   * decrypted anyway, with encrypt-and-MAC the plaintext is already there.
+   * Returning anything else, throwing, or leaving the option out drops the
+   * packet and ends the connection with MAC_ERROR.
+   *
+   * Only consulted for ciphers with a separate MAC (`aes*-ctr` with
+   * `hmac-sha2-*`, -etm or not). For AEAD ciphers (`chacha20-poly1305@openssh.com`,
+   * `aes*-gcm@openssh.com`) accepting is meaningless, since there is no
+   * plaintext without a valid tag: the option is never called and the
+   * connection ends with MAC_ERROR as always. Accepting forged or corrupted
+   * packets gives up the integrity SSH exists to provide; use it for
+   * diagnosis, never as a default.
+   */
+  acceptMacError?: (event: MacErrorEvent) => boolean;
   /** Random bytes; injectable for tests. */
   random?: RandomSource;
   /** Clock in milliseconds; injectable for tests. */
@@ -242,12 +260,14 @@ export interface DisconnectEvent {
 }
 
 /**
- * A packet whose MAC or AEAD tag failed, emitted on {@link Transport.macError$}.
+ * A packet whose MAC or AEAD tag failed, emitted on {@link Transport.macError$}
+ * and given to {@link TransportOptions.acceptMacError}.
  *
  * @example
  * ```ts
  * import type { MacErrorEvent } from "./transport.ts";
- * const show = (e: MacErrorEvent) => `packet ${e.seq} failed ${e.algorithm}`;
+ * const show = (e: MacErrorEvent) =>
+ *   `packet ${e.seq} failed ${e.algorithm}${e.acceptable ? "" : " (AEAD: cannot be accepted)"}`;
  * ```
  */
 export interface MacErrorEvent {
@@ -255,6 +275,13 @@ export interface MacErrorEvent {
   readonly seq: number;
   /** The cipher or MAC that rejected it. */
   readonly algorithm: string;
+  /**
+   * Whether accepting the packet was possible: true for a separate MAC
+   * (encrypt-and-MAC or -etm), where {@link TransportOptions.acceptMacError}
+   * is consulted when given; false for AEAD ciphers, whose packets can never
+   * be accepted.
+   */
+  readonly acceptable: boolean;
 }
 
 interface Deferred<T> {
@@ -340,7 +367,12 @@ export class Transport {
   readonly debug$: Observable<DebugMessage>;
   /** Sequence numbers our peer reported as unimplemented (RFC 4253 §11.4). Hot. */
   readonly unimplemented$: Observable<number>;
-  /** Packets that failed authentication. The connection is then closed with MAC_ERROR. Hot. */
+  /**
+   * Packets that failed authentication, one event each. The connection is
+   * then closed with MAC_ERROR, unless {@link TransportOptions.acceptMacError}
+   * accepted the packet (it is asked first; this emits after its answer).
+   * Hot.
+   */
   readonly macError$: Observable<MacErrorEvent>;
   /** Every completed key exchange; the latest is replayed to late subscribers. */
   readonly kex$: Observable<KexEvent>;
@@ -440,6 +472,24 @@ export class Transport {
     this.#writer = stream.writable.getWriter();
     this.#out = new PacketWriter(this.#writer, this.#random);
     this.#in = new PacketReader(this.#input, options.maxPacketSize ?? DEFAULT_MAX_PACKET);
+    const acceptMacError = options.acceptMacError;
+    if (acceptMacError) {
+      // Only non-AEAD openers call this, and only when a MAC has failed.
+      this.#in.openOptions = {
+        acceptMacError: (err) => {
+          const event: MacErrorEvent = { seq: err.seq, algorithm: err.algorithm, acceptable: true };
+          let accepted = false;
+          try {
+            accepted = !this.#closing && acceptMacError(event) === true;
+          } catch {
+            // a throwing callback accepts nothing
+          }
+          // A refused packet is reported by #fail, which the MacError reaches next.
+          if (accepted) this.#macError.next(event);
+          return accepted;
+        },
+      };
+    }
 
     const timeout = options.handshakeTimeout ?? 120_000;
     if (timeout > 0) {
@@ -614,7 +664,11 @@ export class Transport {
     if (err instanceof DisconnectError) {
       error = err;
     } else if (err instanceof MacError) {
-      this.#macError.next({ seq: err.seq, algorithm: err.algorithm });
+      this.#macError.next({
+        seq: err.seq,
+        algorithm: err.algorithm,
+        acceptable: !this.#inboundAead(),
+      });
       error = new DisconnectError(DisconnectReason.MAC_ERROR, err.message, {
         local: true,
         cause: err,
@@ -648,6 +702,14 @@ export class Transport {
     this.#closing = error;
     // #shutdown never rejects: each step is guarded, and `closed` resolves last.
     this.#shutdown(error).catch(() => {}).finally(() => this.#closedDeferred.resolve(error));
+  }
+
+  /** Whether packets from the peer are protected by an AEAD cipher now. */
+  #inboundAead(): boolean {
+    const a = this.#lastEvent?.algorithms;
+    if (!a) return false;
+    const cipher = this.role === "client" ? a.cipherServerToClient : a.cipherClientToServer;
+    return CIPHERS.get(cipher)?.aead ?? false;
   }
 
   async #shutdown(error: DisconnectError): Promise<void> {

@@ -6,6 +6,7 @@ import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import { Msg } from "../wire/message_numbers.ts";
 import { rawAgainst, transportPair } from "../../tests/_transport_pair.ts";
 import type { ByteStreamPair } from "../runtime/types.ts";
+import type { MacErrorEvent } from "./transport.ts";
 
 const enc = new TextEncoder();
 
@@ -212,6 +213,105 @@ test("a bit flipped on the wire after key exchange: macError$ fires and the sess
     assert.equal(e.reason, DisconnectReason.MAC_ERROR, ciphers);
     await client.closed;
   }
+});
+
+/** Flips the last byte (the MAC or tag) of the next packet of more than 20 bytes once armed. */
+function macFlipper() {
+  const state = { armed: false };
+  const wire = (a: ByteStreamPair, b: ByteStreamPair): [ByteStreamPair, ByteStreamPair] => {
+    const t = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, c) {
+        if (state.armed && chunk.length > 20) {
+          chunk = chunk.slice();
+          chunk[chunk.length - 1] ^= 1;
+          state.armed = false;
+        }
+        c.enqueue(chunk);
+      },
+    });
+    t.readable.pipeTo(a.writable).catch(() => {});
+    return [{ readable: a.readable, writable: t.writable }, b];
+  };
+  return { state, wire };
+}
+
+const seqOf = (m: Uint8Array) => new DataView(m.buffer, m.byteOffset).getUint32(1);
+
+for (const macs of ["hmac-sha2-256", "hmac-sha2-256-etm@openssh.com"]) {
+  test(`acceptMacError (aes128-ctr + ${macs}): returning true delivers the packet and the connection continues`, async () => {
+    const { state, wire } = macFlipper();
+    const seen: MacErrorEvent[] = [];
+    const { client, server } = await transportPair({ ciphers: "aes128-ctr", macs }, {
+      acceptMacError: (e) => {
+        seen.push(e);
+        return true;
+      },
+    }, wire);
+    await Promise.all([client.ready, server.ready]);
+    assert.equal(server.algorithms?.macClientToServer, macs);
+    const events: MacErrorEvent[] = [];
+    server.macError$.subscribe((e) => events.push(e));
+    const reader = server.messages.getReader();
+    state.armed = true;
+    await client.send(appMessage(1, 100));
+    const first = await reader.read();
+    assert.equal(first.value?.length, 100);
+    assert.equal(seqOf(first.value!), 1);
+    state.armed = true;
+    await client.send(appMessage(2, 100));
+    assert.equal(seqOf((await reader.read()).value!), 2);
+    await client.send(appMessage(3, 100)); // intact
+    assert.equal(seqOf((await reader.read()).value!), 3);
+    // Strict KEX resets sequence numbers at NEWKEYS: our messages are packets 0, 1, 2.
+    assert.deepEqual(seen, [
+      { seq: 0, algorithm: macs, acceptable: true },
+      { seq: 1, algorithm: macs, acceptable: true },
+    ]);
+    assert.deepEqual(events, seen);
+    assert.equal(server.isClosed, false);
+    reader.releaseLock();
+    await client.disconnect();
+    assert.equal((await server.closed).reason, DisconnectReason.BY_APPLICATION);
+  });
+
+  test(`acceptMacError (aes128-ctr + ${macs}): returning false, or no option, ends the connection with MAC_ERROR`, async () => {
+    for (const accept of [() => false, undefined]) {
+      const { state, wire } = macFlipper();
+      let calls = 0;
+      const { client, server } = await transportPair({ ciphers: "aes128-ctr", macs }, {
+        acceptMacError: accept && (() => (calls++, accept())),
+      }, wire);
+      await Promise.all([client.ready, server.ready]);
+      const ev = firstValueFrom(server.macError$);
+      state.armed = true;
+      client.send(appMessage(1, 100)).catch(() => {});
+      assert.equal((await ev).acceptable, true);
+      assert.equal((await ev).algorithm, macs);
+      const e = await server.closed;
+      assert.equal(e.reason, DisconnectReason.MAC_ERROR);
+      assert.equal(calls, accept ? 1 : 0);
+      assert.equal((await client.closed).reason, DisconnectReason.MAC_ERROR);
+    }
+  });
+}
+
+test("acceptMacError is never consulted for AEAD ciphers: aes128-gcm ends with MAC_ERROR", async () => {
+  const { state, wire } = macFlipper();
+  let calls = 0;
+  const { client, server } = await transportPair({ ciphers: "aes128-gcm@openssh.com" }, {
+    acceptMacError: () => (calls++, true),
+  }, wire);
+  await Promise.all([client.ready, server.ready]);
+  const ev = firstValueFrom(server.macError$);
+  state.armed = true;
+  client.send(appMessage(1, 100)).catch(() => {});
+  assert.deepEqual({ ...(await ev), seq: 0 }, {
+    seq: 0,
+    algorithm: "aes128-gcm@openssh.com",
+    acceptable: false,
+  });
+  assert.equal((await server.closed).reason, DisconnectReason.MAC_ERROR);
+  assert.equal(calls, 0);
 });
 
 test("a version that is not SSH-2.0 gets DISCONNECT PROTOCOL_VERSION_NOT_SUPPORTED", async () => {
