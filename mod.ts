@@ -77,6 +77,7 @@ export {
   runLocalCommand,
   serveConnection,
   type ServerConnection,
+  type ServerEvent,
   type ServerOptions,
   type ServerSession,
   type SshServer,

@@ -6,17 +6,28 @@
  * @module
  */
 import { type Observable, Subject } from "rxjs";
-import { type AuthResult, serveAuthentication, type ServerAuthOptions } from "./auth/server.ts";
+import {
+  type AuthResult,
+  serveAuthentication,
+  type ServerAuthHandlers,
+  type ServerAuthOptions,
+} from "./auth/server.ts";
 import type { Channel, IncomingChannelRequest } from "./connection/channel.ts";
-import { Connection } from "./connection/connection.ts";
+import { Connection, type IncomingChannelOpen } from "./connection/connection.ts";
 import { type PtyRequest, SessionRequest } from "./connection/session.ts";
 import type { Behaviour, Lifecycle } from "./rx/behaviour.ts";
 import { type ChannelContext, type ChannelEvent, serveChannel } from "./rx/channel_behaviour.ts";
-import type { PrivateKey } from "./keys/types.ts";
+import { matchPatternList } from "./keys/patterns.ts";
+import type { PrivateKey, PublicKey } from "./keys/types.ts";
 import { runCommand } from "./runtime/process.ts";
 import { listenTcp } from "./runtime/tcp.ts";
 import type { TcpListener } from "./runtime/types.ts";
-import { type ByteStream, Transport, type TransportOptions } from "./transport/transport.ts";
+import {
+  type ByteStream,
+  type KexEvent,
+  Transport,
+  type TransportOptions,
+} from "./transport/transport.ts";
 
 /**
  * A session the client started: what it asked for, its streams, and a way
@@ -124,7 +135,7 @@ export interface ServerOptions extends
   Partial<
     Pick<
       TransportOptions,
-      "kexAlgorithms" | "hostKeyAlgorithms" | "ciphers" | "macs" | "preBanner"
+      "kexAlgorithms" | "hostKeyAlgorithms" | "ciphers" | "macs" | "preBanner" | "handshakeTimeout"
     >
   > {
   /** Host keys to offer. */
@@ -151,9 +162,157 @@ export interface ServerOptions extends
   >;
   /** Sessions per connection (OpenSSH MaxSessions, default 10). */
   maxSessions?: number;
-  /** Apply environment= from key restrictions (OpenSSH PermitUserEnvironment, default false). */
+  /**
+   * Apply environment= from key restrictions (OpenSSH PermitUserEnvironment,
+   * default false). Those variables override what the client sent.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "permitUserEnvironment"> = { permitUserEnvironment: true };
+   * ```
+   */
   permitUserEnvironment?: boolean;
+  /**
+   * Which client `env` requests are accepted, as sshd's AcceptEnv: patterns
+   * with `*` and `?` (and `!` to exclude); a variable is accepted when its
+   * name matches one of them. Refused requests are answered with failure
+   * and reported as a `refused` {@link ServerEvent}. Default: every
+   * variable is accepted; `[]` refuses them all.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "acceptEnv"> = { acceptEnv: ["LANG", "LC_*"] };
+   * ```
+   */
+  acceptEnv?: readonly string[];
+  /**
+   * false: every pty-req is refused (sshd's PermitTTY no), whatever the
+   * key's restrictions say. Default true (a key's no-pty still refuses).
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "permitTty"> = { permitTty: false };
+   * ```
+   */
+  permitTty?: boolean;
+  /**
+   * A command that replaces every exec, shell and subsystem request (sshd's
+   * ForceCommand); it wins over a key's `command=`. The session runs as
+   * `exec` with this command, and `SSH_ORIGINAL_COMMAND` holds what the
+   * client asked for (the exec command or the subsystem name; unset for a
+   * shell).
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "forceCommand"> = { forceCommand: "/usr/bin/git-shell" };
+   * ```
+   */
+  forceCommand?: string;
+  /**
+   * Called synchronously for every channel open other than "session" (e.g.
+   * direct-tcpip), so that it can accept, reject or defer it without racing
+   * the connection's first messages. Opens it leaves unanswered (and all of
+   * them without this option) are refused with UNKNOWN_CHANNEL_TYPE.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "onChannelOpen"> = {
+   *   onChannelOpen: (open) => open.reject(1, `${open.type} channels are not offered`),
+   * };
+   * ```
+   */
+  onChannelOpen?: (open: IncomingChannelOpen) => void;
+  /**
+   * Observes the connection as it goes: the key exchange, every
+   * authentication decision, each session start and each refused request
+   * (see {@link ServerEvent}); enough to log sshd-style lines. Called
+   * synchronously; an exception it throws is ignored.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "onEvent"> = {
+   *   onEvent: (e) => {
+   *     if (e.type === "userauth" && !e.accepted) console.error(`Failed ${e.method} for ${e.username}`);
+   *   },
+   * };
+   * ```
+   */
+  onEvent?: (event: ServerEvent) => void;
 }
+
+/**
+ * What {@link ServerOptions.onEvent} sees on one connection:
+ *
+ * - `kex`: the first key exchange finished (algorithms, the client's
+ *   identification line).
+ * - `userauth`: an authentication handler decided (for publickey, whether
+ *   the key is acceptable, once for the query and once for the signed
+ *   request; rxssh still checks the signature after an acceptance).
+ * - `session`: a session channel started a command, shell or subsystem:
+ *   what the client asked for and what runs (they differ under a forced
+ *   command).
+ * - `refused`: a session channel or one of its requests was refused, with
+ *   the reason.
+ *
+ * @example
+ * ```ts
+ * import type { ServerEvent } from "./server.ts";
+ * function line(e: ServerEvent): string {
+ *   switch (e.type) {
+ *     case "kex": return `kex: ${e.kex.algorithms.kex} (${e.peerVersion})`;
+ *     case "userauth": return `${e.accepted ? "Accepted" : "Failed"} ${e.method} for ${e.username}`;
+ *     case "session": return `session ${e.request} ${e.requested ?? ""}${e.forced ? " (forced command)" : ""}`;
+ *     case "refused": return `${e.request} ${e.name ?? ""} refused (${e.reason})`;
+ *   }
+ * }
+ * ```
+ */
+export type ServerEvent =
+  | {
+    readonly type: "kex";
+    readonly kex: KexEvent;
+    /** The client's identification line. */
+    readonly peerVersion?: string;
+  }
+  | {
+    readonly type: "userauth";
+    readonly username: string;
+    readonly method: "none" | "password" | "publickey" | "keyboard-interactive";
+    readonly accepted: boolean;
+    /** The offered key (publickey). */
+    readonly publicKey?: PublicKey;
+  }
+  | {
+    readonly type: "session";
+    readonly channelId: number;
+    /** The request the client sent. */
+    readonly request: "exec" | "shell" | "subsystem";
+    /** Its command or subsystem name. */
+    readonly requested?: string;
+    /** What runs: "exec" under a forced command, otherwise the request. */
+    readonly kind: "exec" | "shell" | "subsystem";
+    /** The command (or subsystem name) that runs. */
+    readonly command?: string;
+    /** True when forceCommand or the key's command= replaced the request. */
+    readonly forced: boolean;
+    readonly pty: boolean;
+  }
+  | {
+    readonly type: "refused";
+    /** Our channel number (absent when the session channel itself was refused). */
+    readonly channelId?: number;
+    /** "session" (the channel open), "env", "pty-req", "exec", "shell" or "subsystem". */
+    readonly request: string;
+    /** The variable name (env) or subsystem name. */
+    readonly name?: string;
+    readonly reason: string;
+  };
 
 const te = new TextEncoder();
 
@@ -199,10 +358,70 @@ function serverSession(
   };
 }
 
+/** Wraps the auth handlers so that every decision is reported as a `userauth` event. */
+function reportedHandlers(
+  h: ServerAuthHandlers,
+  emit: (e: ServerEvent) => void,
+): ServerAuthHandlers {
+  const report = (
+    username: string,
+    method: "none" | "password" | "publickey" | "keyboard-interactive",
+    accepted: boolean,
+    publicKey?: PublicKey,
+  ) => emit({ type: "userauth", username, method, accepted, publicKey });
+  const { none, password, publicKey, keyboardInteractive } = h;
+  return {
+    ...(none && {
+      none: async (u) => {
+        const ok = await none(u);
+        report(u, "none", ok);
+        return ok;
+      },
+    }),
+    ...(password && {
+      password: async (u, p) => {
+        const ok = await password(u, p);
+        report(u, "password", ok);
+        return ok;
+      },
+    }),
+    ...(publicKey && {
+      publicKey: async (u, key, algorithm, context) => {
+        const decision = await publicKey(u, key, algorithm, context);
+        report(u, "publickey", decision !== false, key);
+        return decision;
+      },
+    }),
+    ...(keyboardInteractive && {
+      keyboardInteractive: async (u) => {
+        const challenge = await keyboardInteractive(u);
+        return {
+          ...challenge,
+          check: async (answers: string[]) => {
+            const ok = await challenge.check(answers);
+            report(u, "keyboard-interactive", ok);
+            return ok;
+          },
+        };
+      },
+    }),
+  };
+}
+
+/** "::ffff:192.0.2.7" → "192.0.2.7", as sshd reports IPv4-mapped addresses. */
+function plainAddress(a: string | undefined): string | undefined {
+  const m = a === undefined ? null : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
+  return m ? m[1] : a;
+}
+
 /**
  * Runs one server connection over a byte stream: key exchange,
  * authentication, then sessions. Resolves with the connection once the
  * user is authenticated.
+ *
+ * The client's address for the publicKey handler (from=) is the stream's
+ * `remoteAddress`, IPv4-mapped IPv6 addresses written as plain IPv4, unless
+ * `auth.clientAddress` is given.
  *
  * @example
  * ```ts
@@ -219,6 +438,13 @@ export async function serveConnection(
   stream: ByteStream,
   options: ServerOptions,
 ): Promise<ServerConnection> {
+  const emit = (e: ServerEvent) => {
+    try {
+      options.onEvent?.(e);
+    } catch {
+      // An observer never breaks the connection.
+    }
+  };
   const transport = new Transport(stream, {
     role: "server",
     hostKeys: options.hostKeys,
@@ -227,11 +453,21 @@ export async function serveConnection(
     ciphers: options.ciphers,
     macs: options.macs,
     preBanner: options.preBanner,
+    handshakeTimeout: options.handshakeTimeout,
   });
-  await transport.ready;
-  const clientAddress = (stream as { remoteAddress?: string }).remoteAddress;
-  const auth = await serveAuthentication(transport, { clientAddress, ...options.auth });
+  const kex = await transport.ready;
+  emit({ type: "kex", kex, peerVersion: transport.peerVersion?.line });
+  const clientAddress = plainAddress((stream as { remoteAddress?: string }).remoteAddress);
+  const auth = await serveAuthentication(transport, {
+    clientAddress,
+    ...options.auth,
+    handlers: options.onEvent
+      ? reportedHandlers(options.auth.handlers, emit)
+      : options.auth.handlers,
+  });
   const limits = auth.restrictions ?? {};
+  const forced = options.forceCommand ?? limits.command;
+  const acceptEnv = options.acceptEnv?.join(",");
   const connection = new Connection(transport);
   const sessions = new Subject<ServerSession>();
   const lives = new Subject<ChannelLife>();
@@ -239,14 +475,20 @@ export async function serveConnection(
   const maxSessions = options.maxSessions ?? 10;
   let sessionCount = 0;
   connection.channelOpen$.subscribe((open) => {
-    if (open.type !== "session") return; // unanswered: refused as an unknown channel type
+    if (open.type !== "session") return options.onChannelOpen?.(open);
     if (sessionCount >= maxSessions) {
+      emit({ type: "refused", request: "session", reason: `MaxSessions ${maxSessions}` });
       return open.reject(4, `too many sessions (MaxSessions ${maxSessions})`);
     }
     sessionCount++;
     open.accept().then((channel) => {
       channel.closed.then(() => sessionCount--);
-      const env: Record<string, string> = {};
+      const channelId = channel.localId;
+      const refuse = (r: IncomingChannelRequest, reason: string, name?: string) => {
+        emit({ type: "refused", channelId, request: r.type, name, reason });
+        r.reject();
+      };
+      const clientEnv: Record<string, string> = {};
       let pty: PtyRequest | undefined;
       let started = false;
       const windowChange = new Subject<
@@ -259,11 +501,16 @@ export async function serveConnection(
             switch (r.type) {
               case "env": {
                 const { name, value } = SessionRequest.env.decode(r.data);
-                env[name] = value;
+                if (acceptEnv !== undefined && matchPatternList(name, acceptEnv) !== 1) {
+                  return refuse(r, "not in acceptEnv", name);
+                }
+                clientEnv[name] = value;
                 return r.accept();
               }
               case "pty-req":
-                if (started || limits.pty === false) return r.reject();
+                if (started) return refuse(r, "the session has started");
+                if (options.permitTty === false) return refuse(r, "permitTty is false");
+                if (limits.pty === false) return refuse(r, "no-pty");
                 pty = SessionRequest.pty.decode(r.data);
                 return r.accept();
               case "window-change":
@@ -275,50 +522,64 @@ export async function serveConnection(
               case "exec":
               case "shell":
               case "subsystem": {
-                if (started) return r.reject();
-                // A forced command (authorized_keys command=) replaces whatever was asked.
-                const kind = limits.command !== undefined ? "exec" : r.type;
-                const command = limits.command ??
-                  (r.type === "exec"
-                    ? SessionRequest.exec.decode(r.data)
-                    : r.type === "subsystem"
-                    ? SessionRequest.subsystem.decode(r.data)
-                    : undefined);
-                if (limits.command !== undefined) {
-                  env.SSH_ORIGINAL_COMMAND = r.type === "exec"
-                    ? SessionRequest.exec.decode(r.data)
-                    : "";
-                }
-                if (options.permitUserEnvironment && limits.environment) {
-                  for (const [k, v] of Object.entries(limits.environment)) env[k] ??= v;
-                }
+                if (started) return refuse(r, "the session has started");
+                const requested = r.type === "exec"
+                  ? SessionRequest.exec.decode(r.data)
+                  : r.type === "subsystem"
+                  ? SessionRequest.subsystem.decode(r.data)
+                  : undefined;
+                // A forced command (ForceCommand, authorized_keys command=) replaces whatever was asked.
+                const kind = forced !== undefined ? "exec" : r.type;
+                const command = forced ?? requested;
                 const registered = kind === "subsystem"
                   ? options.subsystems?.[command!]
                   : undefined;
-                if (registered && typeof registered === "object") {
-                  // A channel behaviour owns the channel from here: its data, requests and close.
-                  started = true;
-                  r.accept();
-                  const name = command!;
-                  serveChannel(channel, registered.behaviour, registered.args).subscribe(
-                    (lifecycle) => {
-                      const life = { channelId: channel.localId, name, lifecycle };
-                      if (lifecycle.phase === "ended") live.delete(channel.localId);
-                      else live.set(channel.localId, life);
-                      lives.next(life);
-                    },
-                  );
-                  return;
-                }
                 const handler = kind === "exec"
                   ? options.exec
                   : kind === "shell"
                   ? options.shell
                   : registered;
                 const reactive = sessions.observed;
-                if (!handler && !reactive) return r.reject();
+                if (!handler && !reactive) {
+                  return refuse(
+                    r,
+                    `no ${kind} handler`,
+                    kind === "subsystem" ? command : undefined,
+                  );
+                }
                 started = true;
                 r.accept();
+                emit({
+                  type: "session",
+                  channelId,
+                  request: r.type,
+                  requested,
+                  kind,
+                  command,
+                  forced: forced !== undefined,
+                  pty: pty !== undefined,
+                });
+                if (registered && typeof registered === "object") {
+                  // A channel behaviour owns the channel from here: its data, requests and close.
+                  const name = command!;
+                  serveChannel(channel, registered.behaviour, registered.args).subscribe(
+                    (lifecycle) => {
+                      const life = { channelId, name, lifecycle };
+                      if (lifecycle.phase === "ended") live.delete(channelId);
+                      else live.set(channelId, life);
+                      lives.next(life);
+                    },
+                  );
+                  return;
+                }
+                // sshd's order: the client's variables, then the key's environment=, then the original command.
+                const env: Record<string, string> = {
+                  ...clientEnv,
+                  ...(options.permitUserEnvironment ? limits.environment : {}),
+                  ...(forced !== undefined && requested !== undefined
+                    ? { SSH_ORIGINAL_COMMAND: requested }
+                    : {}),
+                };
                 const s = serverSession(
                   channel,
                   auth.username,
@@ -329,7 +590,7 @@ export async function serveConnection(
                   signals.asObservable(),
                 );
                 if (reactive) sessions.next(s);
-                if (handler) {
+                if (handler && typeof handler === "function") {
                   Promise.resolve().then(() => handler(s)).catch(async (e) => {
                     // A failing handler ends its session only.
                     const w = s.stderr.getWriter();

@@ -42,27 +42,23 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import process from "node:process";
-import { Subject } from "rxjs";
-import { serveAuthentication } from "../auth/server.ts";
-import type { Channel, IncomingChannelRequest } from "../connection/channel.ts";
-import { Connection } from "../connection/connection.ts";
-import { type PtyRequest, SessionRequest } from "../connection/session.ts";
+import { authorizedKeysHandler } from "../auth/authorized_keys_policy.ts";
+import type { ServerAuthHandlers, ServerAuthOptions } from "../auth/server.ts";
 import { SHA256 } from "../crypto/hash.ts";
 import { constantTimeEqual } from "../crypto/mac.ts";
-import {
-  type AuthorizedKeyPermissions,
-  findAuthorizedKey,
-  parseAuthorizedKeys,
-} from "../keys/authorized_keys.ts";
-import { matchPatternList } from "../keys/patterns.ts";
 import { generatePrivateKey } from "../keys/private_key.ts";
 import { parsePrivateKeyFile, writePrivateKeyFile } from "../keys/private_key_file.ts";
 import { formatPublicKeyLine } from "../keys/public_key_file.ts";
 import type { PrivateKey, PublicKey } from "../keys/types.ts";
 import { listenTcp } from "../runtime/tcp.ts";
 import type { TcpConnection, TcpListener } from "../runtime/types.ts";
-import { runLocalCommand, type ServerSession } from "../server.ts";
-import { Transport, type TransportOptions } from "../transport/transport.ts";
+import {
+  runLocalCommand,
+  serveConnection,
+  type ServerEvent,
+  type ServerOptions,
+  type ServerSession,
+} from "../server.ts";
 import {
   expandTilde,
   homeDirectory,
@@ -257,24 +253,18 @@ function plainAddress(a: string): string {
 }
 
 const sha = (s: string) => SHA256.digest(te.encode(s));
+const describeKey = (key: PublicKey) => `${key.type} ${key.fingerprint()}`;
 
+/** What every connection shares. */
 interface Policy {
   user: string;
   home: string;
   log: Logger;
-  transport: Partial<TransportOptions>;
-  hostKeys: readonly PrivateKey[];
+  /** The library options, except what depends on the connection. */
+  server: Omit<ServerOptions, "auth"> & { auth: Omit<ServerAuthOptions, "handlers"> };
   pubkey: boolean;
   authorizedKeys: string;
   password?: () => string;
-  maxAuthTries: number;
-  maxSessions: number;
-  loginGraceTime: number;
-  banner?: string;
-  permitTty: boolean;
-  permitUserEnvironment: boolean;
-  acceptEnv: string;
-  forceCommand?: string;
   subsystems: Map<string, string>;
 }
 
@@ -332,31 +322,35 @@ export async function startServe(
     if (!subsystems.has(m[1])) subsystems.set(m[1], m[2]);
   }
   const hostKeys = await loadHostKeys(o, log, home);
+  const loginGraceTime = o.integer("LoginGraceTime", 120) * 1000;
   const policy: Policy = {
     user,
     home,
     log,
-    hostKeys,
-    transport: {
+    server: {
+      hostKeys,
       ciphers: o.get("Ciphers"),
       kexAlgorithms: o.get("KexAlgorithms"),
       macs: o.get("MACs"),
       hostKeyAlgorithms: o.get("HostKeyAlgorithms"),
+      handshakeTimeout: loginGraceTime || undefined,
+      auth: {
+        maxAuthTries: o.integer("MaxAuthTries", 6),
+        loginGraceTime,
+        banner: bannerFile === undefined || bannerFile.toLowerCase() === "none"
+          ? undefined
+          : fs.readFileSync(expandTilde(bannerFile, home), "utf8"),
+      },
+      maxSessions: o.integer("MaxSessions", 10),
+      permitTty: o.flag("PermitTTY", true),
+      permitUserEnvironment: o.flag("PermitUserEnvironment", true),
+      acceptEnv: (o.all("AcceptEnv").length ? o.all("AcceptEnv") : ["LANG", "LC_*"])
+        .join(" ").split(/[\s,]+/).filter((s) => s !== ""),
+      forceCommand: o.get("ForceCommand"),
     },
     pubkey: o.flag("PubkeyAuthentication", true),
     authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),
     password,
-    maxAuthTries: o.integer("MaxAuthTries", 6),
-    maxSessions: o.integer("MaxSessions", 10),
-    loginGraceTime: o.integer("LoginGraceTime", 120) * 1000,
-    banner: bannerFile === undefined || bannerFile.toLowerCase() === "none"
-      ? undefined
-      : fs.readFileSync(expandTilde(bannerFile, home), "utf8"),
-    permitTty: o.flag("PermitTTY", true),
-    permitUserEnvironment: o.flag("PermitUserEnvironment", true),
-    acceptEnv: (o.all("AcceptEnv").length ? o.all("AcceptEnv") : ["LANG", "LC_*"])
-      .join(" ").split(/[\s,]+/).filter((s) => s !== "").join(","),
-    forceCommand: o.get("ForceCommand"),
     subsystems,
   };
   const port = parsePort(o.get("Port", "22"));
@@ -400,96 +394,90 @@ export async function startServe(
   };
 }
 
-async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
+/** Only the local user may log in: authorized_keys files (re-read at every attempt) and the password. */
+function authHandlers(p: Policy, from: string): ServerAuthHandlers {
   const { log } = p;
-  const addr = plainAddress(conn.remoteAddress);
-  const from = `${addr} port ${conn.remotePort}`;
-  log.info(`Connection from ${from} on ${plainAddress(conn.localAddress)} port ${conn.localPort}`);
-  const transport = new Transport(conn, {
-    role: "server",
-    hostKeys: p.hostKeys,
-    ...p.transport,
-    handshakeTimeout: p.loginGraceTime || undefined,
-  });
-  try {
-    const k = await transport.ready;
-    log.debug(
-      `kex: ${k.algorithms.kex} host key ${k.algorithms.hostKey} cipher ${k.algorithms.cipherClientToServer} MAC ${k.algorithms.macClientToServer} (${transport.peerVersion?.line})`,
-    );
-  } catch (e) {
-    log.info(`key exchange with ${from} failed: ${e instanceof Error ? e.message : String(e)}`);
-    return;
-  }
-  const accepted = new Map<string, AuthorizedKeyPermissions>();
   const userOk = (u: string, method: string) => {
     if (u === p.user) return true;
     log.info(`Invalid user ${u} from ${from} (${method})`);
     return false;
   };
-  const describeKey = (key: PublicKey) => `${key.type} ${key.fingerprint()}`;
-  let auth;
-  try {
-    auth = await serveAuthentication(transport, {
-      handlers: {
-        ...(p.pubkey
-          ? {
-            publicKey: (u: string, key: PublicKey) => {
-              if (!userOk(u, "publickey")) return false;
-              for (const file of authorizedKeysPaths(p.authorizedKeys, p.user, p.home)) {
-                let text: string;
-                try {
-                  text = fs.readFileSync(file, "utf8");
-                } catch {
-                  log.debug(`authorized keys file ${file} not readable`);
-                  continue;
-                }
-                const { entries } = parseAuthorizedKeys(text);
-                const m = findAuthorizedKey(entries, key, { clientAddress: addr });
-                if (m.ok) {
-                  log.debug(`${describeKey(key)} matches ${file} line ${m.entry.line}`);
-                  accepted.set(key.fingerprint(), m.permissions);
-                  return true;
-                }
-                for (const r of m.refusals) {
-                  log.verbose(
-                    `${file} line ${r.entry.line} refuses ${
-                      describeKey(key)
-                    } for ${from}: ${r.reason}`,
-                  );
-                }
-              }
-              log.verbose(`Failed publickey for ${u} from ${from}: ${describeKey(key)}`);
-              return false;
-            },
+  const read = (file: string) => {
+    try {
+      return fs.readFileSync(file, "utf8");
+    } catch {
+      log.debug(`authorized keys file ${file} not readable`);
+      return undefined;
+    }
+  };
+  const files = authorizedKeysPaths(p.authorizedKeys, p.user, p.home);
+  const handlers = files.map((file) => ({
+    file,
+    decide: authorizedKeysHandler({ load: () => read(file) }),
+  }));
+  const password = p.password;
+  return {
+    ...(p.pubkey && {
+      publicKey: async (u, key, algorithm, context) => {
+        if (!userOk(u, "publickey")) return false;
+        for (const { file, decide } of handlers) {
+          const permissions = await decide(u, key, algorithm, context);
+          if (permissions) {
+            log.debug(`${describeKey(key)} matches ${file}`);
+            return permissions;
           }
-          : {}),
-        ...(p.password
-          ? {
-            password: (u: string, pw: string) => {
-              // Compare digests: constant time whatever the lengths.
-              const ok = userOk(u, "password") && constantTimeEqual(sha(pw), sha(p.password!()));
-              if (!ok) log.info(`Failed password for ${u} from ${from}`);
-              return ok;
-            },
-          }
-          : {}),
+        }
+        return false;
       },
-      maxAuthTries: p.maxAuthTries,
-      loginGraceTime: p.loginGraceTime,
-      banner: p.banner,
-    });
-  } catch (e) {
-    log.info(
-      `authentication from ${from} ended: ${e instanceof Error ? e.message : String(e)}`,
-    );
-    return;
+    }),
+    ...(password && {
+      // Compare digests: constant time whatever the lengths.
+      password: (u, pw) => userOk(u, "password") && constantTimeEqual(sha(pw), sha(password())),
+    }),
+  };
+}
+
+/** sshd-style log lines from the library's events. */
+function logEvent(log: Logger, from: string, e: ServerEvent): void {
+  switch (e.type) {
+    case "kex": {
+      const a = e.kex.algorithms;
+      return log.debug(
+        `kex: ${a.kex} host key ${a.hostKey} cipher ${a.cipherClientToServer} MAC ${a.macClientToServer} (${e.peerVersion})`,
+      );
+    }
+    case "userauth":
+      if (e.accepted) return;
+      if (e.method === "password") {
+        return log.info(`Failed password for ${e.username} from ${from}`);
+      }
+      return log.verbose(
+        `Failed ${e.method} for ${e.username} from ${from}` +
+          (e.publicKey ? `: ${describeKey(e.publicKey)}` : ""),
+      );
+    case "session":
+      return log.debug(
+        `session ${e.request}${
+          e.requested === undefined ? "" : ` ${JSON.stringify(e.requested)}`
+        }` +
+          (e.forced ? ` (forced command)` : "") + (e.pty ? ` with pty` : ""),
+      );
+    case "refused":
+      return (e.request === "env" ? log.debug : log.verbose).call(
+        log,
+        `${e.request}${
+          e.name === undefined ? "" : ` ${e.name}`
+        } from ${from} refused (${e.reason})`,
+      );
   }
-  const keyPermissions = auth.publicKey ? accepted.get(auth.publicKey.fingerprint()) : undefined;
-  log.info(
-    `Accepted ${auth.methods.join("+")} for ${auth.username} from ${from}` +
-      (auth.publicKey ? `: ${describeKey(auth.publicKey)}` : ""),
-  );
-  const connection = new Connection(transport);
+}
+
+async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
+  const { log } = p;
+  const addr = plainAddress(conn.remoteAddress);
+  const from = `${addr} port ${conn.remotePort}`;
+  log.info(`Connection from ${from} on ${plainAddress(conn.localAddress)} port ${conn.localPort}`);
+  // What sshd sets for every session, over the client's and the key's variables.
   const baseEnv: Record<string, string> = {
     USER: p.user,
     LOGNAME: p.user,
@@ -499,180 +487,44 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
       plainAddress(conn.localAddress)
     } ${conn.localPort}`,
   };
-  let live = 0;
-  connection.channelOpen$.subscribe((open) => {
-    if (open.type !== "session") {
-      log.verbose(`refused ${open.type} channel from ${from}`);
-      return open.reject(1, `${open.type} channels are not supported by rxssh serve`);
-    }
-    if (live >= p.maxSessions) {
-      return open.reject(4, `too many sessions (MaxSessions ${p.maxSessions})`);
-    }
-    live++;
-    open.accept().then((channel) => {
-      channel.closed.then(() => live--);
-      runSessionChannel(channel, p, {
-        from,
-        baseEnv,
-        keyPermissions,
-        username: auth.username,
-      });
-    }, () => live--);
-  });
-  const end = await transport.closed;
-  log.info(`Disconnected from user ${auth.username} ${from}`);
+  const run = (s: ServerSession, command = s.command) =>
+    runLocalCommand({ ...s, command, env: { ...s.env, ...baseEnv } });
+  let keysExchanged = false;
+  let c;
+  try {
+    c = await serveConnection(conn, {
+      ...p.server,
+      auth: { ...p.server.auth, handlers: authHandlers(p, from) },
+      exec: (s) => run(s),
+      shell: (s) => run(s),
+      subsystems: Object.fromEntries(
+        [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
+      ),
+      onChannelOpen: (open) => {
+        log.verbose(`refused ${open.type} channel from ${from}`);
+        open.reject(1, `${open.type} channels are not supported by rxssh serve`);
+      },
+      onEvent: (e) => {
+        if (e.type === "kex") keysExchanged = true;
+        logEvent(log, from, e);
+      },
+    });
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    log.info(
+      keysExchanged
+        ? `authentication from ${from} ended: ${why}`
+        : `key exchange with ${from} failed: ${why}`,
+    );
+    return;
+  }
+  log.info(
+    `Accepted ${c.auth.methods.join("+")} for ${c.username} from ${from}` +
+      (c.auth.publicKey ? `: ${describeKey(c.auth.publicKey)}` : ""),
+  );
+  const end = await c.transport.closed;
+  log.info(`Disconnected from user ${c.username} ${from}`);
   log.debug(`connection ended: ${end.message}`);
-}
-
-function runSessionChannel(
-  channel: Channel,
-  p: Policy,
-  c: {
-    from: string;
-    baseEnv: Record<string, string>;
-    keyPermissions?: AuthorizedKeyPermissions;
-    username: string;
-  },
-): void {
-  const { log } = p;
-  const clientEnv: Record<string, string> = {};
-  let pty: PtyRequest | undefined;
-  let started = false;
-  const windowChange = new Subject<
-    { cols: number; rows: number; widthPx: number; heightPx: number }
-  >();
-  const signals = new Subject<string>();
-  const ptyAllowed = p.permitTty && (c.keyPermissions?.pty ?? true);
-  channel.requests$.subscribe({
-    next: (r: IncomingChannelRequest) => {
-      try {
-        switch (r.type) {
-          case "env": {
-            const { name, value } = SessionRequest.env.decode(r.data);
-            if (matchPatternList(name, p.acceptEnv) !== 1) {
-              log.debug(`env ${name} refused (not in AcceptEnv)`);
-              return r.reject();
-            }
-            clientEnv[name] = value;
-            return r.accept();
-          }
-          case "pty-req":
-            if (started) return r.reject();
-            if (!ptyAllowed) {
-              log.verbose(`pty-req from ${c.from} refused (no-pty)`);
-              return r.reject();
-            }
-            pty = SessionRequest.pty.decode(r.data);
-            return r.accept();
-          case "window-change":
-            windowChange.next(SessionRequest.windowChange.decode(r.data));
-            return r.accept();
-          case "signal":
-            signals.next(SessionRequest.signal.decode(r.data));
-            return r.accept();
-          case "exec":
-          case "shell":
-          case "subsystem": {
-            if (started) return r.reject();
-            const kind = r.type;
-            const asked = kind === "exec"
-              ? SessionRequest.exec.decode(r.data)
-              : kind === "subsystem"
-              ? SessionRequest.subsystem.decode(r.data)
-              : undefined;
-            const forced = p.forceCommand ?? c.keyPermissions?.command;
-            let command: string;
-            if (forced !== undefined) {
-              command = forced;
-            } else if (kind === "subsystem") {
-              const sub = p.subsystems.get(asked!);
-              if (sub === undefined) {
-                log.verbose(`subsystem ${asked} refused (not configured)`);
-                return r.reject();
-              }
-              command = sub;
-            } else {
-              command = asked ?? "";
-            }
-            started = true;
-            r.accept();
-            const env: Record<string, string> = {
-              ...clientEnv,
-              ...(p.permitUserEnvironment ? c.keyPermissions?.environment : {}),
-              ...c.baseEnv,
-              ...(forced !== undefined && asked !== undefined
-                ? { SSH_ORIGINAL_COMMAND: asked }
-                : {}),
-            };
-            log.debug(
-              `session ${kind}${asked === undefined ? "" : ` ${JSON.stringify(asked)}`}` +
-                (forced !== undefined ? ` (forced command)` : "") + (pty ? ` with pty` : ""),
-            );
-            const session = serverSession(channel, c.username, {
-              kind: kind === "subsystem" && forced === undefined ? "exec" : kind,
-              command,
-              env,
-              pty,
-              windowChange$: windowChange.asObservable(),
-              signal$: signals.asObservable(),
-            });
-            runLocalCommand(session).catch(async (e) => {
-              const w = session.stderr.getWriter();
-              await w.write(te.encode(`rxssh: ${e instanceof Error ? e.message : String(e)}\n`))
-                .catch(() => {});
-              w.releaseLock();
-              await session.exit(255);
-            });
-            return;
-          }
-          default:
-            return r.reject();
-        }
-      } catch {
-        return r.reject(); // malformed request data
-      }
-    },
-    complete: () => {
-      windowChange.complete();
-      signals.complete();
-    },
-  });
-}
-
-function serverSession(
-  channel: Channel,
-  username: string,
-  s: Pick<
-    ServerSession,
-    "kind" | "command" | "env" | "pty" | "windowChange$" | "signal$"
-  >,
-): ServerSession {
-  let exited = false;
-  return {
-    username,
-    ...s,
-    stdin: channel.readable,
-    stdout: channel.writable,
-    stderr: channel.stderrWritable,
-    channel,
-    async exit(code) {
-      if (exited) return;
-      exited = true;
-      const status = typeof code === "number"
-        ? ["exit-status", SessionRequest.exitStatus.encode(code)] as const
-        : [
-          "exit-signal",
-          SessionRequest.exitSignal.encode({
-            signal: code.signal,
-            coreDumped: code.coreDumped ?? false,
-            message: code.message ?? "",
-          }),
-        ] as const;
-      await channel.writable.close().catch(() => {});
-      await channel.request(status[0], status[1], { wantReply: false }).catch(() => {});
-      await channel.close().catch(() => {});
-    },
-  };
 }
 
 /**
