@@ -1,0 +1,1138 @@
+/**
+ * The benchmark harness of issue 6 (`deno task bench`): runs every workload
+ * side by side against OpenSSH and ssh2 in one run, prints one table of
+ * medians and ratios, and writes `bench/results/latest.json` and
+ * `bench/results/latest.svg`.
+ *
+ * Everything runs as child processes, each bounded by `timeout(1)`:
+ * rxssh's client and server under Deno (`deno run -A bench/worker.ts`) and
+ * under Bun (`bun bench/worker.ts`), ssh2 under Node
+ * (`node bench/ssh2_worker.mjs`), OpenSSH's `ssh`, and a private `sshd`
+ * (tests/_openssh.ts: own config, keys and port in a temp dir). See
+ * bench/README.md for the workloads, flags and how the figures are computed.
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { currentUser, findOpenSsh, type Sshd, startSshd } from "../tests/_openssh.ts";
+import { renderSvg } from "./_chart.ts";
+
+// ---------------------------------------------------------------------------
+// Flags
+
+const ALL_WORKLOADS = ["bulk", "setup", "latency", "memory", "micro"] as const;
+type Workload = typeof ALL_WORKLOADS[number];
+const ALL_CIPHERS = [
+  "chacha20-poly1305@openssh.com",
+  "aes128-gcm@openssh.com",
+  "aes256-gcm@openssh.com",
+  "aes256-ctr",
+];
+/** The MAC used with aes256-ctr by every implementation (OpenSSH would pick umac-64-etm, which rxssh lacks). */
+const CTR_MAC = "hmac-sha2-256-etm@openssh.com";
+const KEX = "curve25519-sha256";
+
+function usage(): never {
+  console.log(`usage: deno task bench [flags]
+  --quick               small sizes: bulk 64 MiB, 200 idle connections (default: the sizes below)
+  --full                the issue's sizes: 1000 idle connections for memory
+  --only a,b            workloads to run: ${ALL_WORKLOADS.join(",")} (default: all)
+  --skip a,b            workloads to leave out
+  --bytes N             bulk bytes per transfer, e.g. 256M, 1G (default 256M; --quick 64M)
+  --reps N              bulk repetitions, median reported (default 3)
+  --ciphers a,b         bulk ciphers (default: ${ALL_CIPHERS.join(",")})
+  --runtimes a,b        our runtimes: deno,bun (default both)
+  --concurrency N       setup: concurrent clients (default 4)
+  --duration S          setup: seconds per measurement (default 5)
+  --latency-count N     latency: sequential exec round trips (default 200)
+  --conns N             memory: idle connections (default 1000 with --full, else 200)
+  --out DIR             where latest.json / latest.svg go (default bench/results)
+  --fresh               do not merge into an existing latest.json (default: sections run replace
+                        the same sections of the file, the others are kept)`);
+  Deno.exit(0);
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmg]i?b?)?$/i.exec(s.trim());
+  if (!m) throw new Error(`bad size ${s}`);
+  const mult = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? "").charAt(0).toLowerCase()] ?? 1;
+  return Math.round(Number(m[1]) * mult);
+}
+
+const argv = [...Deno.args];
+const flag = (name: string) => {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  argv.splice(i, 2);
+  return v;
+};
+const bool = (name: string) => {
+  const i = argv.indexOf(name);
+  if (i < 0) return false;
+  argv.splice(i, 1);
+  return true;
+};
+if (bool("--help") || bool("-h")) usage();
+const quick = bool("--quick");
+const full = bool("--full");
+const fresh = bool("--fresh");
+const only = flag("--only")?.split(",") as Workload[] | undefined;
+const skip = (flag("--skip")?.split(",") ?? []) as Workload[];
+const config = {
+  quick,
+  full,
+  bytes: parseSize(flag("--bytes") ?? (quick ? "64M" : "256M")),
+  reps: Number(flag("--reps") ?? 3),
+  ciphers: flag("--ciphers")?.split(",") ?? ALL_CIPHERS,
+  runtimes: (flag("--runtimes")?.split(",") ?? ["deno", "bun"]) as ("deno" | "bun")[],
+  concurrency: Number(flag("--concurrency") ?? 4),
+  duration: Number(flag("--duration") ?? 5),
+  latencyCount: Number(flag("--latency-count") ?? 200),
+  conns: Number(flag("--conns") ?? (full ? 1000 : 200)),
+  kex: KEX,
+  ctrMac: CTR_MAC,
+};
+const outDir = flag("--out") ?? path.join(import.meta.dirname!, "results");
+if (argv.length) {
+  console.error(`unknown arguments: ${argv.join(" ")}`);
+  usage();
+}
+for (const w of [...(only ?? []), ...skip]) {
+  if (!ALL_WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`);
+}
+const workloads = (only ?? [...ALL_WORKLOADS]).filter((w) => !skip.includes(w));
+
+// ---------------------------------------------------------------------------
+// Child processes: every one runs under timeout(1) and is tracked until it ends.
+
+const ROOT = path.resolve(import.meta.dirname!, "..");
+const DENO = path.join(ROOT, "node_modules/deno/deno");
+const DENO_BIN = fs.existsSync(DENO) ? DENO : "deno";
+const BUN = path.join(ROOT, "node_modules/.bin/bun");
+const NODE = "node";
+const TIMEOUT = "timeout";
+const live = new Set<Deno.ChildProcess>();
+
+function killAll(): void {
+  for (const c of live) {
+    try {
+      c.kill("SIGTERM");
+    } catch { /* gone */ }
+  }
+}
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.addSignalListener(sig, () => {
+    console.error(`\n${sig}: stopping children`);
+    killAll();
+    cleanup().finally(() => Deno.exit(130));
+  });
+}
+globalThis.addEventListener("unload", killAll);
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  timedOut: boolean;
+}
+
+/** Runs `cmd args` to completion under `timeout -k 5 <s>`. */
+async function run(
+  cmd: string,
+  args: string[],
+  opts: { timeoutS: number; stdout?: "piped" | "null" },
+): Promise<Ran> {
+  const t0 = performance.now();
+  const child = new Deno.Command(TIMEOUT, {
+    args: ["-k", "5", String(Math.ceil(opts.timeoutS)), cmd, ...args],
+    stdin: "null",
+    stdout: opts.stdout ?? "piped",
+    stderr: "piped",
+    cwd: ROOT,
+  }).spawn();
+  live.add(child);
+  try {
+    const [status, out, err] = await Promise.all([
+      child.status,
+      opts.stdout === "null" ? Promise.resolve("") : new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+    ]);
+    return {
+      code: status.code,
+      stdout: out,
+      stderr: err.slice(-4000),
+      ms: performance.now() - t0,
+      timedOut: status.code === 124 || status.code === 137,
+    };
+  } finally {
+    live.delete(child);
+  }
+}
+
+/** Runs a worker mode to completion and returns its JSON line. */
+async function runJson(
+  cmd: string,
+  args: string[],
+  timeoutS: number,
+): Promise<Record<string, unknown> & { ms: number }> {
+  const r = await run(cmd, args, { timeoutS });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = JSON.parse(line);
+  } catch { /* below */ }
+  if (r.timedOut) throw new Error(`timed out after ${timeoutS} s: ${r.stderr.trim().slice(-300)}`);
+  if (!parsed || parsed.ok === false || r.code !== 0) {
+    const why = (parsed?.error as string | undefined) ?? r.stderr.trim() ?? `exit ${r.code}`;
+    throw new Error(`exit ${r.code}: ${why.split("\n").slice(0, 3).join(" | ").slice(0, 400)}`);
+  }
+  return { ...parsed, ms: r.ms };
+}
+
+/** A long-running child that prints one JSON "ready" line, then runs until its stdin closes. */
+interface Daemon {
+  info: Record<string, unknown>;
+  pid: number;
+  stop(): Promise<void>;
+  stderr(): string;
+}
+
+async function startDaemon(cmd: string, args: string[], timeoutS: number): Promise<Daemon> {
+  const child = new Deno.Command(TIMEOUT, {
+    args: ["-k", "5", String(Math.ceil(timeoutS)), cmd, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: ROOT,
+  }).spawn();
+  live.add(child);
+  let err = "";
+  (async () => {
+    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) {
+      if (err.length < 100_000) err += c;
+    }
+  })().catch(() => {});
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const deadline = setTimeout(() => child.kill("SIGTERM"), 60_000);
+  let info: Record<string, unknown> | undefined;
+  try {
+    while (!buf.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+    }
+    info = JSON.parse(buf.split("\n")[0]);
+  } catch {
+    /* below */
+  } finally {
+    clearTimeout(deadline);
+  }
+  // Keep draining stdout so the child never blocks on it.
+  (async () => {
+    for (;;) if ((await reader.read()).done) break;
+  })().catch(() => {});
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      await child.stdin.close().catch(() => {});
+      const t = setTimeout(() => {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* gone */ }
+      }, 5000);
+      await child.status;
+      clearTimeout(t);
+      live.delete(child);
+    })();
+  if (!info || !info.ready) {
+    await stop();
+    throw new Error(`did not start: ${buf.slice(0, 300)} ${err.slice(-500)}`);
+  }
+  return { info, pid: Number(info.pid ?? child.pid), stop, stderr: () => err };
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures: keys, authorized_keys, the private sshd.
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-bench-"));
+const USER = currentUser();
+const USER_KEY = path.join(tmp, "id_ed25519");
+const HOST_KEY = path.join(tmp, "host_ed25519");
+const AUTHORIZED = path.join(tmp, "authorized_keys");
+let sshd: Sshd | undefined;
+const daemons = new Set<Daemon>();
+
+async function cleanup(): Promise<void> {
+  await Promise.all([...daemons].map((d) => d.stop().catch(() => {})));
+  await sshd?.stop().catch(() => {});
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+async function keygen(file: string): Promise<void> {
+  const r = await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file], {
+    timeoutS: 30,
+  });
+  if (r.code !== 0) throw new Error(`ssh-keygen: ${r.stderr}`);
+}
+
+// ---------------------------------------------------------------------------
+// Implementations
+
+type ClientImpl = "rxssh-deno" | "rxssh-bun" | "ssh2-node" | "openssh";
+type ServerImpl = "rxssh-deno" | "rxssh-bun" | "ssh2-node" | "sshd";
+
+function workerCmd(impl: "rxssh-deno" | "rxssh-bun" | "ssh2-node"): [string, string[]] {
+  if (impl === "rxssh-deno") return [DENO_BIN, ["run", "-A", "bench/worker.ts"]];
+  if (impl === "rxssh-bun") return [BUN, ["bench/worker.ts"]];
+  return [NODE, ["bench/ssh2_worker.mjs"]];
+}
+
+const ourImpls = config.runtimes.map((r) => `rxssh-${r}` as const);
+const clientImpls: ClientImpl[] = [...ourImpls, "ssh2-node", "openssh"];
+const serverImpls: ServerImpl[] = [...ourImpls, "ssh2-node", "sshd"];
+
+const servers = new Map<ServerImpl, { port: number; pid: number; daemon?: Daemon }>();
+
+async function ensureServer(impl: ServerImpl): Promise<{ port: number; pid: number }> {
+  const have = servers.get(impl);
+  if (have) return have;
+  if (impl === "sshd") throw new Error("sshd is not running");
+  const [cmd, args] = workerCmd(impl);
+  const d = await startDaemon(
+    cmd,
+    [...args, "server", JSON.stringify({ hostKey: HOST_KEY, authorizedKeys: AUTHORIZED })],
+    6 * 3600,
+  );
+  daemons.add(d);
+  const s = { port: Number(d.info.port), pid: d.pid, daemon: d };
+  servers.set(impl, s);
+  return s;
+}
+
+/** Restarts a worker server (memory is measured on a fresh process). */
+async function restartServer(impl: ServerImpl): Promise<{ port: number; pid: number }> {
+  const s = servers.get(impl);
+  if (s?.daemon) {
+    await s.daemon.stop();
+    daemons.delete(s.daemon);
+    servers.delete(impl);
+  }
+  return ensureServer(impl);
+}
+
+function sshArgs(port: number, cipher?: string): string[] {
+  const a = [
+    "-F",
+    "/dev/null",
+    "-i",
+    USER_KEY,
+    "-p",
+    String(port),
+    "-l",
+    USER,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    `KexAlgorithms=${KEX}`,
+    "-o",
+    "HostKeyAlgorithms=ssh-ed25519",
+  ];
+  if (cipher) a.push("-c", cipher, ...(cipher === "aes256-ctr" ? ["-m", CTR_MAC] : []));
+  return a;
+}
+
+function workerOpts(port: number, cipher?: string): Record<string, unknown> {
+  return {
+    port,
+    user: USER,
+    key: USER_KEY,
+    kex: KEX,
+    cipher,
+    mac: cipher === "aes256-ctr" ? CTR_MAC : undefined,
+  };
+}
+
+async function sshTrue(port: number, cipher?: string): Promise<number> {
+  const r = await run("ssh", [...sshArgs(port, cipher), "127.0.0.1", "true"], { timeoutS: 60 });
+  if (r.code !== 0) throw new Error(`ssh true: exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+  return r.ms;
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and bookkeeping
+
+const median = (xs: number[]) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
+const loadavg = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
+
+interface Failure {
+  workload: string;
+  what: string;
+  reason: string;
+}
+const failures: Failure[] = [];
+function fail(workload: string, what: string, e: unknown): void {
+  const reason = String((e as Error)?.message ?? e).slice(0, 500);
+  failures.push({ workload, what, reason });
+  console.log(`  ${what}: failed: ${reason}`);
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+
+interface BulkCell {
+  role: "client" | "server";
+  client: ClientImpl;
+  server: ServerImpl;
+  cipher: string;
+  dir: "up" | "down";
+  mbps: number[];
+  median?: number;
+}
+
+async function bulkOnce(
+  client: ClientImpl,
+  port: number,
+  cipher: string,
+  dir: "up" | "down",
+  overheadMs: number,
+): Promise<number> {
+  const timeoutS = 60 + config.bytes / (1024 * 1024); // generous: 1 MiB/s worst case
+  if (client === "openssh") {
+    const remote = dir === "up" ? "cat > /dev/null" : `head -c ${config.bytes} /dev/zero`;
+    const script = dir === "up"
+      ? `head -c ${config.bytes} /dev/zero | ssh "$@"`
+      : `ssh "$@" > /dev/null`;
+    const r = await run("sh", ["-c", script, "sh", ...sshArgs(port, cipher), "127.0.0.1", remote], {
+      timeoutS,
+      stdout: "null",
+    });
+    if (r.code !== 0) throw new Error(`ssh exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+    return net(r.ms / 1000, overheadMs);
+  }
+  const [cmd, args] = workerCmd(client);
+  const o = { ...workerOpts(port, cipher), dir, bytes: config.bytes };
+  const r = await runJson(cmd, [...args, "bulk", JSON.stringify(o)], timeoutS);
+  return net(Number(r.seconds), overheadMs);
+}
+
+/** MB/s from a timed exec minus the pair's exec overhead; refuses when the overhead dominates. */
+function net(seconds: number, overheadMs: number): number {
+  const s = seconds - overheadMs / 1000;
+  if (s < seconds / 4) {
+    throw new Error(
+      `the exec overhead (${overheadMs.toFixed(0)} ms) is most of the ${
+        (seconds * 1000).toFixed(0)
+      } ms transfer: use a larger --bytes`,
+    );
+  }
+  return config.bytes / 1e6 / s;
+}
+
+/** Median exec round trip of `exec true` for a client/server pair (what bulk subtracts). */
+async function execOverhead(client: ClientImpl, port: number): Promise<number> {
+  if (client === "openssh") {
+    const xs = [];
+    for (let i = 0; i < 5; i++) xs.push(await sshTrue(port));
+    return median(xs);
+  }
+  const [cmd, args] = workerCmd(client);
+  const r = await runJson(
+    cmd,
+    [...args, "latency", JSON.stringify({ ...workerOpts(port), count: 5 })],
+    120,
+  );
+  return median(r.samples as number[]);
+}
+
+async function runBulk(): Promise<unknown> {
+  const pairs: { role: "client" | "server"; client: ClientImpl; server: ServerImpl }[] = [];
+  for (const c of clientImpls) pairs.push({ role: "client", client: c, server: "sshd" });
+  for (const s of serverImpls) {
+    if (s !== "sshd") pairs.push({ role: "server", client: "openssh", server: s });
+  }
+  // Overhead per pair: the time of the same exec with `true` (see README).
+  const overhead = new Map<string, number>();
+  for (const p of pairs) {
+    const key = `${p.client}>${p.server}`;
+    try {
+      const { port } = await ensureServer(p.server);
+      overhead.set(key, await execOverhead(p.client, port));
+    } catch (e) {
+      fail("bulk", `${key} exec overhead`, e);
+    }
+  }
+  console.log(
+    `  exec overhead subtracted (ms): ${
+      [...overhead].map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")
+    }`,
+  );
+  const cells = new Map<string, BulkCell>();
+  const broken = new Set<string>();
+  for (let rep = 0; rep < config.reps; rep++) {
+    for (const cipher of config.ciphers) {
+      for (const dir of ["up", "down"] as const) {
+        for (const p of pairs) {
+          const key = `${p.client}>${p.server} ${cipher} ${dir}`;
+          if (broken.has(key) || !overhead.has(`${p.client}>${p.server}`)) continue;
+          let cell = cells.get(key);
+          if (!cell) cells.set(key, cell = { ...p, cipher, dir, mbps: [] });
+          try {
+            const { port } = await ensureServer(p.server);
+            const v = await bulkOnce(
+              p.client,
+              port,
+              cipher,
+              dir,
+              overhead.get(`${p.client}>${p.server}`)!,
+            );
+            cell.mbps.push(v);
+            console.log(`  [${rep + 1}/${config.reps}] ${key}: ${v.toFixed(1)} MB/s`);
+          } catch (e) {
+            broken.add(key);
+            fail("bulk", key, e);
+          }
+        }
+      }
+    }
+  }
+  for (const c of cells.values()) c.median = median(c.mbps);
+  return {
+    config: { bytes: config.bytes, reps: config.reps, ciphers: config.ciphers, kex: KEX },
+    overheadMs: Object.fromEntries(overhead),
+    cells: [...cells.values()],
+  };
+}
+
+/** N concurrent loops of `ssh ... true` from this process for `seconds`. */
+async function sshSetupRate(
+  port: number,
+): Promise<{ rate: number; count: number; errors: number }> {
+  const deadline = performance.now() + config.duration * 1000;
+  let count = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: config.concurrency }, async () => {
+    while (performance.now() < deadline) {
+      const r = await run("ssh", [...sshArgs(port), "127.0.0.1", "true"], { timeoutS: 60 });
+      if (r.code === 0) count++;
+      else errors++;
+    }
+  }));
+  const s = (performance.now() - t0) / 1000;
+  return { rate: count / s, count, errors };
+}
+
+async function runSetup(): Promise<unknown> {
+  const rows: {
+    role: string;
+    client: ClientImpl;
+    server: ServerImpl;
+    rate: number;
+    count: number;
+    errors: number;
+  }[] = [];
+  const pairs: { role: "client" | "server"; client: ClientImpl; server: ServerImpl }[] = [];
+  for (const s of serverImpls) pairs.push({ role: "server", client: "openssh", server: s });
+  for (const c of clientImpls) {
+    if (c !== "openssh") pairs.push({ role: "client", client: c, server: "sshd" });
+  }
+  for (const p of pairs) {
+    const what = `${p.client}>${p.server}`;
+    try {
+      const { port } = await ensureServer(p.server);
+      let r: { rate: number; count: number; errors: number };
+      if (p.client === "openssh") r = await sshSetupRate(port);
+      else {
+        const [cmd, args] = workerCmd(p.client);
+        const o = {
+          ...workerOpts(port),
+          concurrency: config.concurrency,
+          seconds: config.duration,
+        };
+        const j = await runJson(cmd, [...args, "setup", JSON.stringify(o)], config.duration + 120);
+        r = { rate: Number(j.rate), count: Number(j.count), errors: Number(j.errors) };
+        if (r.errors && !r.count) throw new Error(String(j.lastError));
+      }
+      rows.push({ ...p, ...r });
+      if (p.client === "openssh" && p.server === "sshd") rows.push({ ...p, ...r, role: "client" });
+      console.log(`  ${what}: ${r.rate.toFixed(1)} conn/s (${r.count} ok, ${r.errors} errors)`);
+    } catch (e) {
+      fail("setup", what, e);
+    }
+  }
+  return { config: { concurrency: config.concurrency, seconds: config.duration, kex: KEX }, rows };
+}
+
+async function runLatency(): Promise<unknown> {
+  const rows: {
+    role: string;
+    client: ClientImpl;
+    server: ServerImpl;
+    p50: number;
+    p99: number;
+    n: number;
+  }[] = [];
+  const pairs: { role: "client" | "server"; client: ClientImpl; server: ServerImpl }[] = [];
+  // Server side: ssh2 as the neutral client; client side: against sshd.
+  for (const s of serverImpls) pairs.push({ role: "server", client: "ssh2-node", server: s });
+  for (const c of clientImpls) {
+    if (c !== "ssh2-node") pairs.push({ role: "client", client: c, server: "sshd" });
+  }
+  for (const p of pairs) {
+    const what = `${p.client}>${p.server}`;
+    try {
+      const { port } = await ensureServer(p.server);
+      let samples: number[];
+      let noExitStatus = 0;
+      if (p.client === "openssh") samples = await sshMuxLatency(port);
+      else {
+        const [cmd, args] = workerCmd(p.client);
+        const o = { ...workerOpts(port), count: config.latencyCount };
+        const j = await runJson(
+          cmd,
+          [...args, "latency", JSON.stringify(o)],
+          60 + config.latencyCount,
+        );
+        samples = j.samples as number[];
+        noExitStatus = Number(j.noExitStatus ?? 0);
+      }
+      const row = {
+        ...p,
+        p50: percentile(samples, 50),
+        p99: percentile(samples, 99),
+        n: samples.length,
+        noExitStatus,
+      };
+      rows.push(row);
+      console.log(
+        `  ${what}: p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms${
+          noExitStatus ? ` (${noExitStatus} execs closed without exit-status)` : ""
+        }`,
+      );
+    } catch (e) {
+      fail("latency", what, e);
+    }
+  }
+  return {
+    config: { count: config.latencyCount, command: "true" },
+    note:
+      "openssh client = one `ssh -S <ControlMaster socket>` process per exec (includes its process start)",
+    rows,
+  };
+}
+
+/** OpenSSH has no in-process client API: a ControlMaster connection, one mux client process per exec. */
+async function sshMuxLatency(port: number): Promise<number[]> {
+  const sock = path.join(tmp, `mux-${port}`);
+  const master = await startDaemonRaw("ssh", [
+    ...sshArgs(port),
+    "-M",
+    "-S",
+    sock,
+    "-N",
+    "127.0.0.1",
+  ]);
+  try {
+    for (let i = 0; i < 100 && !fs.existsSync(sock); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!fs.existsSync(sock)) throw new Error("ControlMaster socket did not appear");
+    const samples: number[] = [];
+    for (let i = 0; i < config.latencyCount + 5; i++) {
+      const r = await run("ssh", [...sshArgs(port), "-S", sock, "127.0.0.1", "true"], {
+        timeoutS: 30,
+      });
+      if (r.code !== 0) throw new Error(`ssh -S: exit ${r.code}: ${r.stderr.slice(0, 200)}`);
+      if (i >= 5) samples.push(r.ms);
+    }
+    return samples;
+  } finally {
+    master.kill("SIGTERM");
+    await master.status;
+    live.delete(master);
+  }
+}
+
+function startDaemonRaw(cmd: string, args: string[]): Deno.ChildProcess {
+  const c = new Deno.Command(TIMEOUT, {
+    args: ["-k", "5", "3600", cmd, ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  live.add(c);
+  return c;
+}
+
+/** Resident (VmRSS) and proportional (Pss) memory of a process tree, in KiB. */
+function treeMemory(
+  root: number,
+  includeRoot: boolean,
+): { rss: number; pss: number; procs: number } {
+  const children = new Map<number, number[]>();
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid)!.push(Number(d));
+    } catch { /* exited */ }
+  }
+  const pids: number[] = includeRoot ? [root] : [];
+  const queue = [root];
+  while (queue.length) {
+    for (const c of children.get(queue.shift()!) ?? []) {
+      pids.push(c);
+      queue.push(c);
+    }
+  }
+  let rss = 0;
+  let pss = 0;
+  for (const p of pids) {
+    try {
+      rss += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+      pss += Number(
+        /Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? 0,
+      );
+    } catch { /* exited */ }
+  }
+  return { rss, pss, procs: pids.length };
+}
+
+async function runMemory(): Promise<unknown> {
+  const rows: Record<string, unknown>[] = [];
+  const K = config.conns;
+  const parallel = 8;
+  const holdTimeout = 600 + K;
+  const hold = async (holder: "rxssh-deno" | "rxssh-bun" | "ssh2-node", port: number) => {
+    const [cmd, args] = workerCmd(holder);
+    const d = await startDaemon(
+      cmd,
+      [...args, "hold", JSON.stringify({ ...workerOpts(port), count: K, parallel })],
+      holdTimeout,
+    );
+    daemons.add(d);
+    if (Number(d.info.opened) !== K) {
+      await d.stop();
+      daemons.delete(d);
+      throw new Error(`${holder} opened ${d.info.opened}/${K}: ${d.info.lastError}`);
+    }
+    return d;
+  };
+  // Server side: ssh2 holds K connections to each server, a fresh process for ours and ssh2.
+  for (const s of serverImpls) {
+    const what = `server ${s}`;
+    try {
+      let pid: number;
+      let port: number;
+      if (s === "sshd") {
+        port = sshd!.port;
+        pid = sshd!.pid; // the timeout(1) wrapper: measure its descendants
+      } else ({ port, pid } = await restartServer(s));
+      await new Promise((r) => setTimeout(r, 1000));
+      const before = treeMemory(pid, s !== "sshd");
+      const d = await hold("ssh2-node", port);
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = treeMemory(pid, s !== "sshd");
+      await d.stop();
+      daemons.delete(d);
+      const row = {
+        role: "server",
+        impl: s,
+        conns: K,
+        rssKiBPerConn: (after.rss - before.rss) / K,
+        pssKiBPerConn: (after.pss - before.pss) / K,
+        before,
+        after,
+      };
+      rows.push(row);
+      console.log(
+        `  ${what}: RSS +${row.rssKiBPerConn.toFixed(1)} KiB/conn, PSS +${
+          row.pssKiBPerConn.toFixed(1)
+        } KiB/conn (${after.procs} procs)`,
+      );
+      if (s === "sshd") {
+        // The same run gives the ssh2 client's own cost per connection.
+        const c = { rss: Number(d.info.rss), before: Number(d.info.rssBefore) };
+        rows.push({
+          role: "client",
+          impl: "ssh2-node",
+          conns: K,
+          rssKiBPerConn: (c.rss - c.before) / K,
+        });
+      }
+      if (s !== "sshd") await restartServer(s); // back to a fresh server for what follows
+    } catch (e) {
+      fail("memory", what, e);
+    }
+  }
+  // Client side: our clients hold K connections to sshd, measuring themselves.
+  for (const c of ourImpls) {
+    try {
+      const d = await hold(c, sshd!.port);
+      await d.stop();
+      daemons.delete(d);
+      const row = {
+        role: "client",
+        impl: c,
+        conns: K,
+        rssKiBPerConn: (Number(d.info.rss) - Number(d.info.rssBefore)) / K,
+      };
+      rows.push(row);
+      console.log(`  client ${c}: RSS +${row.rssKiBPerConn.toFixed(1)} KiB/conn`);
+    } catch (e) {
+      fail("memory", `client ${c}`, e);
+    }
+  }
+  return {
+    config: { conns: K, parallel, holder: "ssh2-node (server side)" },
+    note:
+      "server: RSS/PSS delta of the server process (sshd: all its descendants, PSS counts shared pages once) / conns; client: the holder's own RSS delta / conns",
+    rows,
+  };
+}
+
+async function runMicro(): Promise<unknown> {
+  const r = await run(DENO_BIN, ["bench", "-A", "--json", "bench/packet_bench.ts"], {
+    timeoutS: 600,
+  });
+  if (r.code !== 0) throw new Error(`deno bench: exit ${r.code}: ${r.stderr.slice(-300)}`);
+  const j = JSON.parse(r.stdout);
+  const rows = [];
+  for (const b of j.benches ?? []) {
+    const ok = b.results?.[0]?.ok;
+    if (!ok) continue;
+    const avgNs = Number(ok.avg);
+    rows.push({
+      name: b.name,
+      avgNs,
+      p99Ns: Number(ok.p99),
+      mbps: (32 * 1024) / (avgNs / 1e9) / 1e6,
+    });
+  }
+  for (const row of rows) {
+    console.log(`  ${row.name}: ${(row.avgNs / 1000).toFixed(1)} µs (${row.mbps.toFixed(0)} MB/s)`);
+  }
+  return { runtime: j.runtime, cpu: j.cpu, rows };
+}
+
+// ---------------------------------------------------------------------------
+// Machine and versions
+
+async function version(cmd: string, args: string[]): Promise<string> {
+  try {
+    const r = await run(cmd, args, { timeoutS: 30 });
+    return (r.stdout + r.stderr).trim().split("\n")[0];
+  } catch (e) {
+    return `unknown (${e})`;
+  }
+}
+
+async function machine(): Promise<Record<string, unknown>> {
+  const cpuinfo = fs.readFileSync("/proc/cpuinfo", "utf8");
+  const mem = /MemTotal:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"));
+  const git = await run("git", ["rev-parse", "--short", "HEAD"], { timeoutS: 10 });
+  return {
+    nproc: navigator.hardwareConcurrency,
+    cpu: /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
+    kernel: `${os.type()} ${os.release()} ${os.arch()}`,
+    memTotalMiB: mem ? Math.round(Number(mem[1]) / 1024) : undefined,
+    rxsshCommit: git.stdout.trim(),
+  };
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const ssh2Pkg = JSON.parse(
+    fs.readFileSync(path.join(ROOT, "node_modules/ssh2/package.json"), "utf8"),
+  );
+  let ssh2Native = false;
+  try {
+    const r = await run(NODE, [
+      "-e",
+      "process.stdout.write(String(require('ssh2/lib/protocol/crypto.js').bindingAvailable))",
+    ], { timeoutS: 30 });
+    ssh2Native = r.stdout.trim() === "true";
+  } catch { /* unknown */ }
+  return {
+    deno: await version(DENO_BIN, ["--version"]),
+    bun: await version(BUN, ["--version"]),
+    node: await version(NODE, ["--version"]),
+    openssh: findOpenSsh()?.version ?? "not installed",
+    ssh2: `${ssh2Pkg.version}${
+      ssh2Native ? " (native crypto binding)" : " (no native binding: pure JS + node:crypto)"
+    }`,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Table
+
+const fmt = (v: number | undefined, d = 1) =>
+  v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(d);
+const ratio = (a?: number, b?: number) =>
+  a && b && a > 0 && b > 0 && Number.isFinite(a) && Number.isFinite(b) ? (a / b).toFixed(2) : "-";
+
+function table(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r, j) => {
+    const line = r.map((c, i) => i === 0 ? c.padEnd(w[i]) : c.padStart(w[i])).join("  ");
+    return j === 0 ? `${line}\n${w.map((n) => "-".repeat(n)).join("  ")}` : line;
+  }).join("\n");
+}
+
+// deno-lint-ignore no-explicit-any
+function report(results: Record<string, any>): string {
+  const parts: string[] = [];
+  const ours = ["rxssh-deno", "rxssh-bun"];
+  if (results.bulk?.cells) {
+    const cells = results.bulk.cells as BulkCell[];
+    const rows = [[
+      "bulk MB/s (median)",
+      ...ours,
+      "ssh2",
+      "openssh",
+      ...ours.map((o) => `${o.slice(6)}/openssh`),
+      ...ours.map((o) => `${o.slice(6)}/ssh2`),
+    ]];
+    for (const role of ["client", "server"] as const) {
+      for (const cipher of results.bulk.config.ciphers as string[]) {
+        for (const dir of ["up", "down"]) {
+          const get = (impl: string) => {
+            const c = cells.find((c) =>
+              c.cipher === cipher && c.dir === dir &&
+              (role === "client"
+                ? c.client === impl && c.server === "sshd"
+                : c.server === impl && c.client === "openssh")
+            );
+            return c?.median;
+          };
+          const ref = get(role === "client" ? "openssh" : "sshd");
+          const s2 = get("ssh2-node");
+          const v = ours.map(get);
+          rows.push([
+            `${role} ${cipher.replace("@openssh.com", "")} ${dir}`,
+            ...v.map((x) => fmt(x)),
+            fmt(s2),
+            fmt(ref),
+            ...v.map((x) => ratio(x, ref)),
+            ...v.map((x) => ratio(x, s2)),
+          ]);
+        }
+      }
+    }
+    parts.push(table(rows));
+  }
+  const pairTable = (
+    title: string,
+    // deno-lint-ignore no-explicit-any
+    list: any[],
+    // deno-lint-ignore no-explicit-any
+    value: (r: any) => number,
+    digits: number,
+  ) => {
+    const rows = [[
+      title,
+      ...ours,
+      "ssh2",
+      "openssh",
+      ...ours.map((o) => `${o.slice(6)}/openssh`),
+      ...ours.map((o) => `${o.slice(6)}/ssh2`),
+    ]];
+    for (const role of ["server", "client"]) {
+      const get = (impl: string) => {
+        const r = list.find((r) =>
+          r.role === role &&
+          (r.impl ?? (role === "server" ? r.server : r.client)) ===
+            (impl === "openssh" ? (role === "server" ? "sshd" : "openssh") : impl)
+        );
+        return r ? value(r) : undefined;
+      };
+      const v = ours.map(get);
+      const ref = get("openssh");
+      const s2 = get("ssh2-node");
+      rows.push([
+        role,
+        ...v.map((x) => fmt(x, digits)),
+        fmt(s2, digits),
+        fmt(ref, digits),
+        ...v.map((x) => ratio(x, ref)),
+        ...v.map((x) => ratio(x, s2)),
+      ]);
+    }
+    return table(rows);
+  };
+  if (results.setup?.rows) {
+    parts.push(
+      pairTable(
+        `setup conn/s (${results.setup.config.concurrency} concurrent)`,
+        results.setup.rows,
+        (r) => r.rate,
+        1,
+      ),
+    );
+  }
+  if (results.latency?.rows) {
+    parts.push(
+      pairTable("latency p50 ms (lower is better)", results.latency.rows, (r) => r.p50, 2),
+    );
+    parts.push(
+      pairTable("latency p99 ms (lower is better)", results.latency.rows, (r) => r.p99, 2),
+    );
+  }
+  if (results.memory?.rows) {
+    parts.push(
+      pairTable(
+        `memory KiB/conn, ${results.memory.config.conns} idle, server PSS (lower is better)`,
+        results.memory.rows,
+        (r) => r.pssKiBPerConn ?? r.rssKiBPerConn,
+        1,
+      ),
+    );
+    parts.push(
+      pairTable(
+        `memory KiB/conn, ${results.memory.config.conns} idle, RSS (lower is better)`,
+        results.memory.rows,
+        (r) => r.rssKiBPerConn,
+        1,
+      ),
+    );
+  }
+  if (results.micro?.rows) {
+    parts.push(
+      table([
+        ["micro (deno bench, 32 KiB packet)", "µs", "MB/s"],
+        ...results.micro.rows.map((
+          r: { name: string; avgNs: number; mbps: number },
+        ) => [
+          r.name.replace("seal+open 32 KiB: ", "seal+open "),
+          fmt(r.avgNs / 1000, 1),
+          fmt(r.mbps, 0),
+        ]),
+      ]),
+    );
+  }
+  return parts.join("\n\n");
+}
+
+// ---------------------------------------------------------------------------
+// Main
+
+const started = new Date().toISOString();
+const jsonPath = path.join(outDir, "latest.json");
+// deno-lint-ignore no-explicit-any
+let previous: Record<string, any> = {};
+if (!fresh && fs.existsSync(jsonPath)) {
+  try {
+    previous = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
+  } catch { /* start afresh */ }
+}
+// deno-lint-ignore no-explicit-any
+const results: Record<string, any> = { ...(previous.results ?? {}) };
+const sections: Record<string, unknown> = { ...(previous.sections ?? {}) };
+const prevFailures: Failure[] = (previous.failures ?? []).filter((f: Failure) =>
+  !workloads.includes(f.workload as Workload)
+);
+
+let exitCode = 0;
+try {
+  console.log(
+    `rxssh bench: ${workloads.join(", ")}${quick ? " (quick)" : ""}; load ${loadavg().join(" ")}`,
+  );
+  const meta = { machine: await machine(), versions: await versions() };
+  console.log(`  ${meta.machine.cpu} x${meta.machine.nproc}, ${meta.machine.kernel}`);
+  console.log(`  ${Object.entries(meta.versions).map(([k, v]) => `${k}: ${v}`).join("; ")}`);
+  await keygen(USER_KEY);
+  await keygen(HOST_KEY);
+  fs.copyFileSync(USER_KEY + ".pub", AUTHORIZED);
+  const needServers = workloads.some((w) => w !== "micro");
+  if (needServers) {
+    try {
+      sshd = await startSshd({
+        maxLifetimeSeconds: 6 * 3600,
+        config: {
+          LogLevel: "ERROR",
+          AuthorizedKeysFile: AUTHORIZED,
+          MaxStartups: "200",
+          Ciphers: [...ALL_CIPHERS, "aes128-ctr"].join(","),
+          PermitRootLogin: "prohibit-password",
+        },
+      });
+      servers.set("sshd", { port: sshd.port, pid: sshd.pid });
+    } catch (e) {
+      fail("setup", "sshd", e);
+    }
+  }
+  const runners: Record<Workload, () => Promise<unknown>> = {
+    bulk: runBulk,
+    setup: runSetup,
+    latency: runLatency,
+    memory: runMemory,
+    micro: runMicro,
+  };
+  for (const w of workloads) {
+    const load0 = loadavg();
+    const t0 = performance.now();
+    console.log(`\n== ${w} (load ${load0.join(" ")})`);
+    try {
+      results[w] = await runners[w]();
+    } catch (e) {
+      fail(w, w, e);
+      results[w] = { failed: String((e as Error)?.message ?? e) };
+    }
+    sections[w] = {
+      at: new Date().toISOString(),
+      seconds: Math.round((performance.now() - t0) / 1000),
+      loadBefore: load0,
+      loadAfter: loadavg(),
+      quick,
+      ...meta,
+    };
+  }
+  const doc = {
+    about: "rxssh benchmarks (issue 6): bench/run.ts; see bench/README.md",
+    started,
+    finished: new Date().toISOString(),
+    ...meta,
+    sections,
+    results,
+    failures: [...prevFailures, ...failures],
+  };
+  console.log("\n" + report(results));
+  if (doc.failures.length) {
+    console.log(
+      `\nfailed:\n${doc.failures.map((f) => `  ${f.workload} ${f.what}: ${f.reason}`).join("\n")}`,
+    );
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(jsonPath, JSON.stringify(doc, null, 2) + "\n");
+  fs.writeFileSync(path.join(outDir, "latest.svg"), renderSvg(doc));
+  console.log(`\nwrote ${jsonPath} and latest.svg`);
+} catch (e) {
+  console.error(e);
+  exitCode = 1;
+} finally {
+  await cleanup();
+  killAll();
+}
+Deno.exit(exitCode);
