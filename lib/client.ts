@@ -43,7 +43,13 @@ export interface ConnectOptions extends
   Partial<
     Pick<
       TransportOptions,
-      "kexAlgorithms" | "hostKeyAlgorithms" | "ciphers" | "macs" | "rekeyBytes" | "rekeyInterval"
+      | "kexAlgorithms"
+      | "hostKeyAlgorithms"
+      | "ciphers"
+      | "macs"
+      | "rekeyBytes"
+      | "rekeyInterval"
+      | "acceptMacError"
     >
   > {
   /** Host name or address (ignored when `stream` is given). */
@@ -264,6 +270,7 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
     macs: options.macs,
     rekeyBytes: options.rekeyBytes,
     rekeyInterval: options.rekeyInterval,
+    acceptMacError: options.acceptMacError,
     handshakeTimeout: options.timeout ?? 30_000,
   });
   try {

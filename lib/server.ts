@@ -11,6 +11,7 @@ import {
   serveAuthentication,
   type ServerAuthHandlers,
   type ServerAuthOptions,
+  type SessionRestrictions,
 } from "./auth/server.ts";
 import type { Channel, IncomingChannelRequest } from "./connection/channel.ts";
 import { Connection, type IncomingChannelOpen } from "./connection/connection.ts";
@@ -227,6 +228,29 @@ export interface ServerOptions extends
    * ```
    */
   onChannelOpen?: (open: IncomingChannelOpen) => void;
+  /**
+   * Called synchronously for session requests the server does not handle
+   * itself (x11-req, auth-agent-req@openssh.com, ...). Return true when you
+   * answered (accept/reject/defer) the request; otherwise it is refused.
+   * `connection` lets the handler open channels back to the client.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "onSessionRequest"> = {
+   *   onSessionRequest: (r) => r.type === "auth-agent-req@openssh.com" ? (r.reject(), true) : false,
+   * };
+   * ```
+   */
+  onSessionRequest?: (
+    request: IncomingChannelRequest,
+    session: {
+      channel: Channel;
+      username: string;
+      connection: Connection;
+      restrictions: SessionRestrictions;
+    },
+  ) => boolean;
   /**
    * Observes the connection as it goes: the key exchange, every
    * authentication decision, each session start and each refused request
@@ -604,6 +628,16 @@ export async function serveConnection(
                 return;
               }
               default:
+                if (
+                  options.onSessionRequest?.(r, {
+                    channel,
+                    username: auth.username,
+                    connection,
+                    restrictions: limits,
+                  })
+                ) {
+                  return;
+                }
                 return r.reject();
             }
           } catch {

@@ -334,6 +334,12 @@ export interface SessionOptions {
   env?: Record<string, string>;
   /** Allocate a pseudo-terminal. */
   pty?: PtyRequest;
+  /**
+   * Further requests sent after pty-req and before the command starts, e.g.
+   * x11-req or auth-agent-req@openssh.com; a refusal of one with
+   * `required` fails the session, others are ignored as OpenSSH does.
+   */
+  requests?: readonly { type: string; data?: Uint8Array; required?: boolean }[];
 }
 
 /** Thrown when the server refuses exec, shell, subsystem or pty-req. */
@@ -384,6 +390,10 @@ export async function openSession(
       options.pty && !(await channel.request("pty-req", SessionRequest.pty.encode(options.pty)))
     ) {
       throw new SessionRequestError("pty-req", options.pty.term);
+    }
+    for (const extra of options.requests ?? []) {
+      const ok = await channel.request(extra.type, extra.data ?? new Uint8Array(0));
+      if (!ok && extra.required) throw new SessionRequestError(extra.type, "");
     }
     let ok: boolean;
     let what: string;
