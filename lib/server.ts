@@ -232,7 +232,8 @@ export interface ServerOptions extends
    * Called synchronously for session requests the server does not handle
    * itself (x11-req, auth-agent-req@openssh.com, ...). Return true when you
    * answered (accept/reject/defer) the request; otherwise it is refused.
-   * `connection` lets the handler open channels back to the client.
+   * `connection` lets the handler open channels back to the client;
+   * `setEnv` adds variables (DISPLAY, SSH_AUTH_SOCK) to the session's command.
    *
    * @example
    * ```ts
@@ -249,6 +250,7 @@ export interface ServerOptions extends
       username: string;
       connection: Connection;
       restrictions: SessionRestrictions;
+      setEnv(name: string, value: string): void;
     },
   ) => boolean;
   /**
@@ -513,6 +515,7 @@ export async function serveConnection(
         r.reject();
       };
       const clientEnv: Record<string, string> = {};
+      const hookEnv: Record<string, string> = {}; // set by onSessionRequest handlers
       let pty: PtyRequest | undefined;
       let started = false;
       const windowChange = new Subject<
@@ -599,6 +602,7 @@ export async function serveConnection(
                 // sshd's order: the client's variables, then the key's environment=, then the original command.
                 const env: Record<string, string> = {
                   ...clientEnv,
+                  ...hookEnv,
                   ...(options.permitUserEnvironment ? limits.environment : {}),
                   ...(forced !== undefined && requested !== undefined
                     ? { SSH_ORIGINAL_COMMAND: requested }
@@ -634,6 +638,7 @@ export async function serveConnection(
                     username: auth.username,
                     connection,
                     restrictions: limits,
+                    setEnv: (name, value) => void (hookEnv[name] = value),
                   })
                 ) {
                   return;

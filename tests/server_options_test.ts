@@ -260,3 +260,38 @@ test("handshakeTimeout ends a connection whose key exchange never finishes", asy
   );
   assert.ok(Date.now() - started < 10_000);
 });
+
+test("onSessionRequest: unknown session requests reach the hook, which can answer and add environment", async () => {
+  const [a, b] = memoryPair();
+  const key = await hostKey("ssh-ed25519");
+  const seen: string[] = [];
+  serveConnection(b, {
+    hostKeys: [key],
+    auth: { handlers: { password: () => true }, failureDelay: 1 },
+    onSessionRequest: (r, session) => {
+      seen.push(r.type);
+      if (r.type !== "auth-agent-req@openssh.com") return false;
+      session.setEnv("SSH_AUTH_SOCK", "/tmp/agent.test");
+      r.accept();
+      return true;
+    },
+    exec: async (s) => {
+      const w = s.stdout.getWriter();
+      await w.write(new TextEncoder().encode(s.env.SSH_AUTH_SOCK ?? "unset"));
+      w.releaseLock();
+      await s.exit(0);
+    },
+  }).catch(() => {});
+  const client = await connect({
+    stream: a,
+    username: "u",
+    password: "p",
+    hostKey: { fingerprint: key.publicKey.fingerprint() },
+  });
+  const r = await client.exec("x", {
+    requests: [{ type: "auth-agent-req@openssh.com", required: true }, { type: "made-up@example" }],
+  });
+  assert.equal(new TextDecoder().decode(r.stdout), "/tmp/agent.test");
+  assert.deepEqual(seen, ["auth-agent-req@openssh.com", "made-up@example"]);
+  await client.close();
+});
