@@ -81,6 +81,13 @@ export interface ConnectOptions extends
   onBanner?: (message: string) => void;
   /** Seconds between keepalive@openssh.com requests (0 = off, the default). */
   keepaliveInterval?: number;
+  /**
+   * Called with the transport as soon as it exists, before the handshake:
+   * subscribe here to see everything (SSH_MSG_DEBUG that a server sends
+   * right after authentication, the first key exchange, a disconnect
+   * during authentication).
+   */
+  onTransport?: (transport: Transport) => void;
   /** Milliseconds allowed for TCP connect + handshake (default 30000). */
   timeout?: number;
 }
@@ -273,6 +280,7 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
     acceptMacError: options.acceptMacError,
     handshakeTimeout: options.timeout ?? 30_000,
   });
+  options.onTransport?.(transport);
   try {
     await transport.ready;
     const methods: AuthMethod[] = [
