@@ -1,0 +1,403 @@
+/**
+ * X11 forwarding, client side (RFC 4254 §6.3), as OpenSSH's `ssh -X` does
+ * it: the session asks for `x11-req` with a fake random cookie; each
+ * `"x11"` channel the server opens is checked for that fake cookie in the
+ * X11 connection setup, which is then replaced by the real one (from
+ * `xauth list`) and sent on to the local X server. Channels are announced
+ * on `x11$` (libssh2's X11 callback, as a subscription).
+ *
+ * @module
+ */
+import { createConnection } from "node:net";
+import process from "node:process";
+import { type Observable, Subject } from "rxjs";
+import type { Channel } from "../connection/channel.ts";
+import type { Connection } from "../connection/connection.ts";
+import { wrapNodeSocket } from "../runtime/_node_tcp.ts";
+import { connectTcp } from "../runtime/tcp.ts";
+import type { TcpConnection } from "../runtime/types.ts";
+import { OpenFailure } from "../wire/connection_messages.ts";
+import { runXauth, splice } from "./_io.ts";
+import {
+  encodeX11Setup,
+  fromHex,
+  parseDisplay,
+  parseX11Setup,
+  toHex,
+  X11ChannelCodec,
+  type X11Display,
+  X11RequestCodec,
+} from "./wire.ts";
+
+/**
+ * Options of {@link enableX11Forwarding}.
+ *
+ * @example
+ * ```ts
+ * import type { X11ForwardingOptions } from "./client.ts";
+ * const o: X11ForwardingOptions = { display: ":0", xauthority: "/home/me/.Xauthority" };
+ * ```
+ */
+export interface X11ForwardingOptions {
+  /** The local X display (default `process.env.DISPLAY`). */
+  display?: string;
+  /**
+   * The authentication protocol (default: the one `xauth list` reports,
+   * else "MIT-MAGIC-COOKIE-1"). When given, only an xauth entry of this
+   * protocol is used.
+   */
+  authProtocol?: string;
+  /** The real cookie (hex text or bytes); default: `xauth list <display>`. */
+  cookie?: string | Uint8Array;
+  /** The screen number sent in x11-req (default: the display's, e.g. 1 for ":0.1"). */
+  screen?: number;
+  /** Ask the server to forward only the first X11 connection. */
+  singleConnection?: boolean;
+  /** The xauth program (default "xauth"); false: never run it. */
+  xauth?: string | false;
+  /** The authority file xauth reads (default: xauth's own, `$XAUTHORITY` or `~/.Xauthority`). */
+  xauthority?: string;
+  /** Refuse the session when the server refuses x11-req (default false: ignored, as ssh warns and goes on). */
+  required?: boolean;
+  /** Random bytes for the fake cookie (injectable for tests). */
+  random?: (length: number) => Uint8Array;
+}
+
+/**
+ * One forwarded X11 connection: the channel the server opened, where the
+ * X client connected from on the server's side, and the local display it
+ * was connected to.
+ *
+ * @example
+ * ```ts
+ * import type { X11Connection } from "./client.ts";
+ * const line = (x: X11Connection) => `X11 from ${x.originatorAddress}:${x.originatorPort} -> ${x.display}`;
+ * ```
+ */
+export interface X11Connection {
+  /** The `"x11"` channel. */
+  readonly channel: Channel;
+  /** The X client's address on the server's side (RFC 4254 §6.3.2). */
+  readonly originatorAddress: string;
+  /** The X client's port on the server's side. */
+  readonly originatorPort: number;
+  /** The local display the channel is connected to. */
+  readonly display: string;
+  /** Resolves when the forwarded connection has ended (both directions done, both sides closed). */
+  readonly done: Promise<void>;
+}
+
+/**
+ * An `"x11"` channel that was closed without reaching the X server: a wrong
+ * or missing fake cookie, a malformed setup, or an unreachable display.
+ *
+ * @example
+ * ```ts
+ * import type { X11Refusal } from "./client.ts";
+ * const line = (r: X11Refusal) => `X11 connection from ${r.originatorAddress} rejected: ${r.reason}`;
+ * ```
+ */
+export interface X11Refusal {
+  /** The X client's address on the server's side. */
+  readonly originatorAddress: string;
+  /** The X client's port on the server's side. */
+  readonly originatorPort: number;
+  /** What was wrong. */
+  readonly reason: string;
+}
+
+/**
+ * X11 forwarding set up on a client: the request to put in
+ * `SessionOptions.requests`, and the forwarded connections.
+ *
+ * @example
+ * ```ts
+ * import type { X11Forwarding } from "./client.ts";
+ * const watch = (x: X11Forwarding) => x.x11$.subscribe((c) => console.log("X11 from", c.originatorAddress));
+ * ```
+ */
+export interface X11Forwarding {
+  /** The x11-req entry for `SessionOptions.requests` (carries the fake cookie). */
+  readonly request: {
+    readonly type: "x11-req";
+    readonly data: Uint8Array;
+    readonly required: boolean;
+  };
+  /** One emission per accepted X11 channel, once it is connected to the display (hot). */
+  readonly x11$: Observable<X11Connection>;
+  /** Channels closed because of a wrong cookie or an unreachable display (hot). */
+  readonly refused$: Observable<X11Refusal>;
+  /** The local display. */
+  readonly display: string;
+  /** The authentication protocol. */
+  readonly authProtocol: string;
+  /** The fake cookie the server sees (hex). */
+  readonly fakeCookie: string;
+  /** Where the real cookie came from: the option, xauth, or nowhere (then the fake one is sent on, as ssh does). */
+  readonly cookieSource: "option" | "xauth" | "none";
+  /** Stops accepting X11 channels for this forwarding; completes the observables. */
+  close(): void;
+}
+
+/** The forwardings registered on one connection, and the one subscription that serves them. */
+interface Registered {
+  readonly proto: string;
+  readonly fake: Uint8Array;
+  readonly real: Uint8Array;
+  readonly display: string;
+  readonly target: X11Display;
+  readonly x11: Subject<X11Connection>;
+  readonly refused: Subject<X11Refusal>;
+}
+
+const registries = new WeakMap<Connection, Set<Registered>>();
+
+/** The largest setup request: 12 bytes and two padded strings of up to 65535 bytes. */
+const MAX_SETUP = 12 + 2 * 65536;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+function connectUnix(path: string): Promise<TcpConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ path, allowHalfOpen: true });
+    socket.once("error", reject);
+    socket.once("connect", () => {
+      socket.off("error", reject);
+      resolve(wrapNodeSocket(socket, false));
+    });
+  });
+}
+
+/** Connects to the local X server, as ssh's x11_connect_display does. */
+async function connectDisplay(target: X11Display): Promise<TcpConnection> {
+  if (target.path !== undefined) {
+    try {
+      return await connectUnix(target.path);
+    } catch (e) {
+      // Linux X servers listen on the abstract socket too.
+      if (process.platform !== "linux") throw e;
+      return await connectUnix(`\0${target.path}`).catch(() => {
+        throw e;
+      });
+    }
+  }
+  return await connectTcp(target.host, target.port, { signal: AbortSignal.timeout(10_000) });
+}
+
+/** Reads the X11 setup request from the channel; the rest stays in the channel's stream. */
+async function readSetup(channel: Channel): Promise<{ head: Uint8Array; rest: Uint8Array }> {
+  const reader = channel.readable.getReader();
+  let buf = new Uint8Array(0);
+  try {
+    for (;;) {
+      const setup = parseX11Setup(buf);
+      if (setup) return { head: buf.subarray(0, setup.length), rest: buf.subarray(setup.length) };
+      if (buf.length > MAX_SETUP) throw new Error("X11 connection setup too long");
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the X11 client closed before its connection setup");
+      const next = new Uint8Array(buf.length + value.length);
+      next.set(buf);
+      next.set(value, buf.length);
+      buf = next;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+async function serveX11Channel(
+  channel: Channel,
+  origin: { originatorAddress: string; originatorPort: number },
+  candidates: Set<Registered>,
+): Promise<void> {
+  const refuse = (to: Iterable<Registered>, reason: string) => {
+    for (const r of to) r.refused.next({ ...origin, reason });
+    channel.close().catch(() => {});
+  };
+  let head: Uint8Array, rest: Uint8Array;
+  try {
+    ({ head, rest } = await readSetup(channel));
+  } catch (e) {
+    return refuse(candidates, e instanceof Error ? e.message : String(e));
+  }
+  const setup = parseX11Setup(head)!;
+  const owner = [...candidates].find((r) =>
+    r.proto === setup.authProtocol && sameBytes(r.fake, setup.authData)
+  );
+  if (!owner) {
+    return refuse(
+      candidates,
+      [...candidates].some((r) => r.proto === setup.authProtocol)
+        ? "X11 authentication data does not match the fake data"
+        : `X11 connection uses a different authentication protocol (${
+          JSON.stringify(setup.authProtocol)
+        })`,
+    );
+  }
+  let socket: TcpConnection;
+  try {
+    socket = await connectDisplay(owner.target);
+  } catch (e) {
+    return refuse([owner], `cannot connect to display ${owner.display}: ${String(e)}`);
+  }
+  // Replace the fake cookie with the real one, as ssh's x11_open_helper does.
+  const rewritten = encodeX11Setup({ ...setup, authData: owner.real });
+  const first = new Uint8Array(rewritten.length + rest.length);
+  first.set(rewritten);
+  first.set(rest, rewritten.length);
+  const done = splice(channel, socket, first);
+  owner.x11.next({ channel, ...origin, display: owner.display, done });
+  await done;
+}
+
+function subscribeOnce(conn: Connection): Set<Registered> {
+  let set = registries.get(conn);
+  if (set) return set;
+  const live = new Set<Registered>();
+  set = live;
+  registries.set(conn, live);
+  conn.channelOpen$.subscribe({
+    next: (open) => {
+      if (open.type !== "x11" || live.size === 0) return; // unanswered: refused for us
+      let origin: { originatorAddress: string; originatorPort: number };
+      try {
+        origin = X11ChannelCodec.decode(open.data);
+      } catch (e) {
+        return open.reject(OpenFailure.CONNECT_FAILED, `malformed x11 channel open: ${e}`);
+      }
+      const candidates = new Set(live);
+      open.accept().then((channel) => serveX11Channel(channel, origin, candidates)).catch(
+        () => {},
+      );
+    },
+    complete: () => {
+      for (const r of live) {
+        r.x11.complete();
+        r.refused.complete();
+      }
+      live.clear();
+    },
+  });
+  return live;
+}
+
+/** The first cookie `xauth list` gives for the display, as ssh's client_x11_get_proto reads it. */
+function xauthCookie(
+  program: string,
+  file: string | undefined,
+  display: string,
+  proto: string | undefined,
+): { proto: string; cookie: Uint8Array } | undefined {
+  // ssh asks for "unix:n" when DISPLAY is "localhost:n" (xauth would look up a TCP entry).
+  const name = display.startsWith("localhost:") ? `unix:${display.slice(10)}` : display;
+  const out = runXauth(program, file, ["list", name]);
+  for (const line of (out ?? "").split("\n")) {
+    const [, p, hex] = line.trim().split(/\s+/);
+    if (!p || !hex || (proto !== undefined && p !== proto)) continue;
+    try {
+      return { proto: p, cookie: fromHex(hex) };
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Sets up X11 forwarding on a client (OpenSSH's `ssh -X`, trusted, as
+ * `-Y`): finds the real cookie of the local display (`xauth list`, or
+ * `options.cookie`), makes a fake random one of the same length, and
+ * returns the `x11-req` to put in `SessionOptions.requests` (it carries
+ * the fake cookie). From then on `"x11"` channels the server opens are
+ * accepted; the first X11 packet on each must carry the fake cookie,
+ * which is replaced by the real one before the bytes reach the X server
+ * (`":n"` is the socket `/tmp/.X11-unix/X<n>`, `"host:n"` TCP port
+ * 6000+n); others are closed and reported on `refused$`.
+ *
+ * xauth runs synchronously (a few milliseconds), as in ssh.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "../client.ts";
+ * import { enableX11Forwarding } from "./client.ts";
+ * async function xclock() {
+ *   const client = await connect({ host: "example.com", username: "me", password: "pw", hostKey: { fingerprint: "SHA256:..." } });
+ *   const x11 = enableX11Forwarding(client, { display: ":0" });
+ *   x11.x11$.subscribe((c) => console.log("X11 connection from", c.originatorAddress, c.originatorPort));
+ *   const r = await client.exec("xdpyinfo | head -3", { requests: [x11.request] });
+ *   console.log(new TextDecoder().decode(r.stdout));
+ *   x11.close();
+ *   await client.close();
+ * }
+ * ```
+ */
+export function enableX11Forwarding(
+  client: { readonly connection: Connection },
+  options: X11ForwardingOptions = {},
+): X11Forwarding {
+  const display = options.display ?? process.env.DISPLAY;
+  if (!display) {
+    throw new TypeError("enableX11Forwarding: no display (options.display and $DISPLAY are unset)");
+  }
+  const target = parseDisplay(display);
+  let proto = options.authProtocol;
+  let real: Uint8Array | undefined;
+  let cookieSource: X11Forwarding["cookieSource"] = "none";
+  if (options.cookie !== undefined) {
+    real = typeof options.cookie === "string" ? fromHex(options.cookie) : options.cookie.slice();
+    cookieSource = "option";
+  } else if (options.xauth !== false) {
+    const found = xauthCookie(options.xauth ?? "xauth", options.xauthority, display, proto);
+    if (found) {
+      proto = found.proto;
+      real = found.cookie;
+      cookieSource = "xauth";
+    }
+  }
+  proto ??= "MIT-MAGIC-COOKIE-1";
+  const random = options.random ??
+    ((n: number) => crypto.getRandomValues(new Uint8Array(n)));
+  const fake = random(real?.length || 16).slice();
+  // No real cookie: the fake one goes to the X server (ssh: "using fake authentication data").
+  real ??= fake;
+  const registered: Registered = {
+    proto,
+    fake,
+    real,
+    display,
+    target,
+    x11: new Subject(),
+    refused: new Subject(),
+  };
+  const set = subscribeOnce(client.connection);
+  set.add(registered);
+  const fakeCookie = toHex(fake);
+  return {
+    request: {
+      type: "x11-req",
+      data: X11RequestCodec.encode({
+        singleConnection: options.singleConnection ?? false,
+        authProtocol: proto,
+        authCookie: fakeCookie,
+        screen: options.screen ?? target.screen,
+      }),
+      required: options.required ?? false,
+    },
+    x11$: registered.x11.asObservable(),
+    refused$: registered.refused.asObservable(),
+    display,
+    authProtocol: proto,
+    fakeCookie,
+    cookieSource,
+    close() {
+      if (!set.delete(registered)) return;
+      registered.x11.complete();
+      registered.refused.complete();
+    },
+  };
+}

@@ -1,0 +1,293 @@
+/**
+ * X11 forwarding, server side (RFC 4254 §6.3), as sshd does it with
+ * `X11Forwarding yes` and `X11UseLocalhost yes`: an accepted `x11-req`
+ * gets a display `localhost:<n>` (a listener on 127.0.0.1:6000+n, the
+ * first free n from the display offset), `DISPLAY` for the session's
+ * command, the client's (fake) cookie in the user's authority file through
+ * `xauth add`, and for every X client that connects an `"x11"` channel to
+ * the SSH client, spliced to the X client's socket.
+ *
+ * @module
+ */
+import { type Observable, Subject } from "rxjs";
+import type { Channel, IncomingChannelRequest } from "../connection/channel.ts";
+import type { Connection } from "../connection/connection.ts";
+import type { ServerOptions } from "../server.ts";
+import { listenTcp } from "../runtime/tcp.ts";
+import type { TcpConnection, TcpListener } from "../runtime/types.ts";
+import { listenTcpSync, runXauth, splice } from "./_io.ts";
+import { X11ChannelCodec, type X11Request, X11RequestCodec } from "./wire.ts";
+
+/**
+ * Options of {@link x11ForwardingHandler}.
+ *
+ * @example
+ * ```ts
+ * import type { X11ServerOptions } from "./server.ts";
+ * const o: X11ServerOptions = { displayOffset: 10, xauthority: "/tmp/xauth-test" };
+ * ```
+ */
+export interface X11ServerOptions {
+  /** The first display number tried (sshd's X11DisplayOffset, default 10). */
+  displayOffset?: number;
+  /** How many display numbers are tried from the offset (sshd: 1000). */
+  maxDisplays?: number;
+  /** The xauth program (default "xauth"); false: never run it. */
+  xauth?: string | false;
+  /**
+   * The authority file for `xauth -f` and `XAUTHORITY` of the session
+   * (default: xauth's own choice, `$XAUTHORITY` or `~/.Xauthority` of this
+   * process, as sshd runs xauth in the user's environment).
+   */
+  xauthority?: string;
+  /** Decides per user (after key restrictions); default: everyone. */
+  allow?: (username: string) => boolean;
+}
+
+/**
+ * An accepted `x11-req`: the display that the session got.
+ *
+ * @example
+ * ```ts
+ * import type { X11Display } from "./server.ts";
+ * const line = (d: X11Display) => `${d.username}: DISPLAY=${d.displayName}`;
+ * ```
+ */
+export interface X11Display {
+  /** The authenticated user. */
+  readonly username: string;
+  /** The session channel that asked. */
+  readonly session: Channel;
+  /** The display number n (the listener is on 127.0.0.1:6000+n). */
+  readonly display: number;
+  /** `DISPLAY` of the session, `localhost:n.screen`. */
+  readonly displayName: string;
+  /** What the client asked for (its fake cookie included). */
+  readonly request: X11Request;
+}
+
+/**
+ * An `"x11"` channel opened to the client for an X client that connected
+ * to a forwarded display.
+ *
+ * @example
+ * ```ts
+ * import type { X11ServerChannel } from "./server.ts";
+ * const line = (c: X11ServerChannel) => `x11 channel ${c.channel.localId} for ${c.originatorAddress}:${c.originatorPort}`;
+ * ```
+ */
+export interface X11ServerChannel {
+  /** The display it came in on. */
+  readonly display: X11Display;
+  /** The channel to the client. */
+  readonly channel: Channel;
+  /** The X client's address. */
+  readonly originatorAddress: string;
+  /** The X client's port. */
+  readonly originatorPort: number;
+  /** Resolves when the forwarded connection has ended. */
+  readonly done: Promise<void>;
+}
+
+/**
+ * The hook for `ServerOptions.onSessionRequest`, with observables of what it did.
+ *
+ * @example
+ * ```ts
+ * import type { X11ForwardingHandler } from "./server.ts";
+ * const watch = (h: X11ForwardingHandler) => h.x11$.subscribe((c) => console.log(c.originatorPort));
+ * ```
+ */
+export interface X11ForwardingHandler {
+  /** Answers x11-req; returns false for every other request. */
+  (
+    request: IncomingChannelRequest,
+    session: Parameters<NonNullable<ServerOptions["onSessionRequest"]>>[1],
+  ): boolean;
+  /** Each accepted x11-req, with its display (hot). */
+  readonly display$: Observable<X11Display>;
+  /** Each `"x11"` channel opened to a client (hot). */
+  readonly x11$: Observable<X11ServerChannel>;
+  /** Each refused x11-req with the reason (hot). */
+  readonly refused$: Observable<{ readonly username: string; readonly reason: string }>;
+}
+
+/** Display numbers handed out by this process whose listeners are still open. */
+const inUse = new Set<number>();
+
+/** "::ffff:127.0.0.1" → "127.0.0.1". */
+const plain = (a: string) => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
+
+/**
+ * Makes an `onSessionRequest` hook that serves X11 forwarding as sshd does
+ * (`X11Forwarding yes`, `X11UseLocalhost yes`). For an `x11-req` (unless
+ * the key's restrictions say `no-X11-forwarding`, or `allow` refuses):
+ *
+ * - binds 127.0.0.1:6000+n for the first free n ≥ `displayOffset` (on Deno
+ *   and Bun synchronously, so that `DISPLAY` is known before the command
+ *   request that follows; on Node n is reserved first and bound after);
+ * - sets `DISPLAY=localhost:n.screen` (and `XAUTHORITY` when
+ *   `xauthority` is given) for the session's command;
+ * - runs `xauth remove/add unix:n.screen <protocol> <cookie>` with the
+ *   client's cookie, synchronously, before the command can start (skipped
+ *   when xauth is missing, as sshd does without XAuthLocation);
+ * - for each X client that connects, opens an `"x11"` channel to the SSH
+ *   client with the X client's address and port, and splices them; with
+ *   single-connection, stops listening after the first.
+ *
+ * The listener closes (and the xauth entry is removed) when the session
+ * channel closes.
+ *
+ * @example
+ * ```ts
+ * import { listen, runLocalCommand } from "../server.ts";
+ * import { generatePrivateKey } from "../keys/private_key.ts";
+ * import { x11ForwardingHandler } from "./server.ts";
+ * const x11 = x11ForwardingHandler({ displayOffset: 10 });
+ * x11.x11$.subscribe((c) => console.log("X11 client", c.originatorAddress, c.originatorPort));
+ * const server = await listen({
+ *   port: 0,
+ *   hostKeys: [await generatePrivateKey("ssh-ed25519")],
+ *   auth: { handlers: { password: (u, p) => u === "demo" && p === "demo" } },
+ *   exec: runLocalCommand,
+ *   onSessionRequest: x11,
+ * });
+ * server.close();
+ * ```
+ */
+export function x11ForwardingHandler(options: X11ServerOptions = {}): X11ForwardingHandler {
+  const offset = options.displayOffset ?? 10;
+  const max = options.maxDisplays ?? 1000;
+  const xauth = options.xauth === false ? undefined : options.xauth ?? "xauth";
+  const displays = new Subject<X11Display>();
+  const channels = new Subject<X11ServerChannel>();
+  const refusals = new Subject<{ username: string; reason: string }>();
+  const active = new WeakSet<Channel>();
+
+  /** Binds the first free display synchronously, or reserves one (Node). */
+  const bind = (): { n: number; listener: TcpListener | Promise<TcpListener> } | undefined => {
+    for (let n = offset; n < offset + max && 6000 + n <= 65535; n++) {
+      if (inUse.has(n)) continue;
+      let listener: TcpListener | undefined;
+      try {
+        listener = listenTcpSync({ hostname: "127.0.0.1", port: 6000 + n });
+      } catch {
+        continue; // taken
+      }
+      inUse.add(n);
+      return { n, listener: listener ?? listenTcp({ hostname: "127.0.0.1", port: 6000 + n }) };
+    }
+    return undefined;
+  };
+
+  const serve = async (
+    d: X11Display,
+    listener: TcpListener,
+    connection: Connection,
+  ): Promise<void> => {
+    for await (const conn of listener) {
+      if (d.request.singleConnection) listener.close();
+      forward(d, conn, connection);
+    }
+  };
+
+  const forward = (d: X11Display, conn: TcpConnection, connection: Connection) => {
+    const origin = {
+      originatorAddress: plain(conn.remoteAddress),
+      originatorPort: conn.remotePort,
+    };
+    connection.openChannel("x11", X11ChannelCodec.encode(origin)).then((channel) => {
+      const done = splice(channel, conn);
+      channels.next({ display: d, channel, ...origin, done });
+    }, () => conn.close());
+  };
+
+  const handler = (
+    r: IncomingChannelRequest,
+    s: Parameters<NonNullable<ServerOptions["onSessionRequest"]>>[1],
+  ): boolean => {
+    if (r.type !== "x11-req") return false;
+    const refuse = (reason: string) => {
+      refusals.next({ username: s.username, reason });
+      r.reject();
+      return true;
+    };
+    if (s.restrictions.x11Forwarding === false) return refuse("no-X11-forwarding");
+    if (options.allow && !options.allow(s.username)) return refuse("not allowed");
+    if (active.has(s.channel)) return refuse("X11 forwarding already active on this session");
+    let request: X11Request;
+    try {
+      request = X11RequestCodec.decode(r.data);
+    } catch (e) {
+      return refuse(`malformed x11-req: ${e instanceof Error ? e.message : e}`);
+    }
+    if (
+      !/^[0-9a-fA-F]+$/.test(request.authCookie) || !/^[\x21-\x7e]+$/.test(request.authProtocol)
+    ) {
+      return refuse("invalid x11-req authentication protocol or cookie"); // sshd's session_x11_req check
+    }
+    const bound = bind();
+    if (!bound) return refuse(`no free display in ${offset}..${offset + max - 1}`);
+    const { n } = bound;
+    active.add(s.channel);
+    const displayName = `localhost:${n}.${request.screen}`;
+    s.setEnv("DISPLAY", displayName);
+    if (options.xauthority) s.setEnv("XAUTHORITY", options.xauthority);
+    // sshd writes the cookie under the unix name: Xlib looks up local TCP displays as FamilyLocal.
+    const authName = `unix:${n}.${request.screen}`;
+    if (xauth) {
+      runXauth(
+        xauth,
+        options.xauthority,
+        ["-"],
+        `remove ${authName}\nadd ${authName} ${request.authProtocol} ${request.authCookie}\n`,
+      );
+    }
+    const d: X11Display = {
+      username: s.username,
+      session: s.channel,
+      display: n,
+      displayName,
+      request,
+    };
+    let listener: TcpListener | undefined;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      listener?.close();
+      inUse.delete(n);
+      if (xauth) runXauth(xauth, options.xauthority, ["-"], `remove ${authName}\n`);
+    };
+    s.channel.closed.then(end);
+    const start = (l: TcpListener) => {
+      listener = l;
+      if (ended) return l.close();
+      serve(d, l, s.connection).catch(() => {}).finally(() => {
+        if (!d.request.singleConnection) end();
+      });
+    };
+    if (bound.listener instanceof Promise) {
+      r.defer();
+      bound.listener.then((l) => {
+        r.accept();
+        displays.next(d);
+        start(l);
+      }, (e) => {
+        end();
+        refusals.next({ username: s.username, reason: `cannot listen on display ${n}: ${e}` });
+        r.reject();
+      });
+    } else {
+      r.accept();
+      displays.next(d);
+      start(bound.listener);
+    }
+    return true;
+  };
+  return Object.assign(handler, {
+    display$: displays.asObservable(),
+    x11$: channels.asObservable(),
+    refused$: refusals.asObservable(),
+  });
+}
