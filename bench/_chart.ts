@@ -112,7 +112,7 @@ function panels(doc: any): Panel[] {
       title:
         `Memory per idle authenticated connection, ${r.memory.config.conns} connections (lower is better)`,
       unit: "KiB",
-      groups: byRole(r.memory.rows, (x) => x.pssKiBPerConn ?? x.rssKiBPerConn),
+      groups: byRole(r.memory.rows, (x) => x.kibPerConn ?? x.rssKiBPerConn),
     });
   }
   return out;
