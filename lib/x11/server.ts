@@ -49,11 +49,11 @@ export interface X11ServerOptions {
  *
  * @example
  * ```ts
- * import type { X11Display } from "./server.ts";
- * const line = (d: X11Display) => `${d.username}: DISPLAY=${d.displayName}`;
+ * import type { X11ForwardedDisplay } from "./server.ts";
+ * const line = (d: X11ForwardedDisplay) => `${d.username}: DISPLAY=${d.displayName}`;
  * ```
  */
-export interface X11Display {
+export interface X11ForwardedDisplay {
   /** The authenticated user. */
   readonly username: string;
   /** The session channel that asked. */
@@ -78,7 +78,7 @@ export interface X11Display {
  */
 export interface X11ServerChannel {
   /** The display it came in on. */
-  readonly display: X11Display;
+  readonly display: X11ForwardedDisplay;
   /** The channel to the client. */
   readonly channel: Channel;
   /** The X client's address. */
@@ -105,7 +105,7 @@ export interface X11ForwardingHandler {
     session: Parameters<NonNullable<ServerOptions["onSessionRequest"]>>[1],
   ): boolean;
   /** Each accepted x11-req, with its display (hot). */
-  readonly display$: Observable<X11Display>;
+  readonly display$: Observable<X11ForwardedDisplay>;
   /** Each `"x11"` channel opened to a client (hot). */
   readonly x11$: Observable<X11ServerChannel>;
   /** Each refused x11-req with the reason (hot). */
@@ -159,7 +159,7 @@ export function x11ForwardingHandler(options: X11ServerOptions = {}): X11Forward
   const offset = options.displayOffset ?? 10;
   const max = options.maxDisplays ?? 1000;
   const xauth = options.xauth === false ? undefined : options.xauth ?? "xauth";
-  const displays = new Subject<X11Display>();
+  const displays = new Subject<X11ForwardedDisplay>();
   const channels = new Subject<X11ServerChannel>();
   const refusals = new Subject<{ username: string; reason: string }>();
   const active = new WeakSet<Channel>();
@@ -181,7 +181,7 @@ export function x11ForwardingHandler(options: X11ServerOptions = {}): X11Forward
   };
 
   const serve = async (
-    d: X11Display,
+    d: X11ForwardedDisplay,
     listener: TcpListener,
     connection: Connection,
   ): Promise<void> => {
@@ -191,7 +191,7 @@ export function x11ForwardingHandler(options: X11ServerOptions = {}): X11Forward
     }
   };
 
-  const forward = (d: X11Display, conn: TcpConnection, connection: Connection) => {
+  const forward = (d: X11ForwardedDisplay, conn: TcpConnection, connection: Connection) => {
     const origin = {
       originatorAddress: plain(conn.remoteAddress),
       originatorPort: conn.remotePort,
@@ -243,7 +243,7 @@ export function x11ForwardingHandler(options: X11ServerOptions = {}): X11Forward
         `remove ${authName}\nadd ${authName} ${request.authProtocol} ${request.authCookie}\n`,
       );
     }
-    const d: X11Display = {
+    const d: X11ForwardedDisplay = {
       username: s.username,
       session: s.channel,
       display: n,

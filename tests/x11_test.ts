@@ -1,0 +1,663 @@
+// X11 forwarding (RFC 4254 §6.3), both sides.
+//
+// Without any X server: our client and our server over an in-memory pair,
+// with a fake X display (a unix socket that speaks just the X11 connection
+// setup): the fake cookie is swapped for the real one, a wrong cookie is
+// refused, single-connection stops listening, no-X11-forwarding refuses.
+//
+// With Xvfb (packages xvfb, xauth, x11-utils): OpenSSH's `ssh -X`/`-Y` into
+// our server running xdpyinfo, and our client into OpenSSH's sshd
+// (X11Forwarding yes) running xdpyinfo. These skip, saying why, when Xvfb,
+// xauth, xdpyinfo or OpenSSH are missing.
+import { after, before, describe, it, test } from "node:test";
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import process from "node:process";
+import { connect, type SshClient } from "../lib/client.ts";
+import type { IncomingChannelRequest } from "../lib/connection/channel.ts";
+import { SessionRequestError } from "../lib/connection/session.ts";
+import { generatePrivateKey } from "../lib/keys/private_key.ts";
+import type { PrivateKey } from "../lib/keys/types.ts";
+import { memoryPair } from "../lib/runtime/memory.ts";
+import { connectTcp } from "../lib/runtime/tcp.ts";
+import {
+  listen,
+  runLocalCommand,
+  serveConnection,
+  type ServerOptions,
+  type ServerSession,
+} from "../lib/server.ts";
+import { enableX11Forwarding, type X11Connection, type X11Refusal } from "../lib/x11/client.ts";
+import {
+  type X11ForwardedDisplay,
+  x11ForwardingHandler,
+  type X11ServerChannel,
+} from "../lib/x11/server.ts";
+import {
+  encodeX11Setup,
+  fromHex,
+  parseDisplay,
+  parseX11Setup,
+  toHex,
+  X11RequestCodec,
+} from "../lib/x11/wire.ts";
+import { currentUser, findOpenSsh, runProcess, type Sshd, startSshd } from "./_openssh.ts";
+import { hostKey } from "./_transport_pair.ts";
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
+
+function which(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":").concat(["/usr/bin", "/usr/local/bin"])) {
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+// ---------------------------------------------------------------------------
+// A fake X display: a unix socket that reads one X11 connection setup
+// request, records its authorization, and answers "OK:<proto>:<hex cookie>\n"
+// (not a real X reply; the test's X client only reads it back).
+
+interface FakeDisplay {
+  display: string;
+  seen: { proto: string; cookie: string; extra: string }[];
+  close(): void;
+}
+
+function fakeDisplay(dir: string): Promise<FakeDisplay> {
+  const socketPath = path.join(dir, "fakex");
+  const seen: FakeDisplay["seen"] = [];
+  const server = net.createServer((socket) => {
+    let buf = new Uint8Array(0);
+    socket.on("data", (chunk: Uint8Array) => {
+      const next = new Uint8Array(buf.length + chunk.length);
+      next.set(buf);
+      next.set(chunk, buf.length);
+      buf = next;
+      const setup = parseX11Setup(buf);
+      if (!setup) return;
+      const extra = td.decode(buf.subarray(setup.length));
+      if (!extra.endsWith("\n")) return; // the test's client sends a line after the setup
+      seen.push({ proto: setup.authProtocol, cookie: toHex(setup.authData), extra });
+      socket.end(`OK:${setup.authProtocol}:${toHex(setup.authData)}:${extra}`);
+    });
+    socket.on("error", () => {});
+  });
+  return new Promise((resolve) => {
+    server.listen(
+      socketPath,
+      () => resolve({ display: `${socketPath}:0`, seen, close: () => server.close() }),
+    );
+  });
+}
+
+/** An X client in the server's session: connects to DISPLAY, sends a setup and a line, reads all. */
+async function xClient(display: string, proto: string, cookieHex: string): Promise<string> {
+  const d = parseDisplay(display);
+  const conn = await connectTcp(d.host === "localhost" ? "127.0.0.1" : d.host!, d.port!);
+  const w = conn.writable.getWriter();
+  await w.write(encodeX11Setup({
+    littleEndian: true,
+    major: 11,
+    minor: 0,
+    authProtocol: proto,
+    authData: fromHex(cookieHex),
+  }));
+  await w.write(te.encode("hello X\n"));
+  await w.close();
+  return await new Response(conn.readable).text();
+}
+
+async function inMemory(
+  server: Partial<ServerOptions>,
+  o: { key?: PrivateKey } = {},
+): Promise<SshClient> {
+  const [a, b] = memoryPair();
+  const key = await hostKey("ssh-ed25519");
+  serveConnection(b, {
+    hostKeys: [key],
+    auth: {
+      handlers: { password: () => true, publicKey: () => ({ x11Forwarding: false }) },
+      failureDelay: 1,
+    },
+    ...server,
+  }).catch(() => {});
+  return await connect({
+    stream: a,
+    username: "alice",
+    ...(o.key ? { privateKeys: [o.key] } : { password: "pw" }),
+    hostKey: { fingerprint: key.publicKey.fingerprint() },
+  });
+}
+
+describe("X11 forwarding over a fake display (our client <-> our server)", () => {
+  let dir: string;
+  let fake: FakeDisplay;
+  before(async () => {
+    dir = tempDir("rxssh-x11-fake-");
+    fake = await fakeDisplay(dir);
+  });
+  after(() => {
+    fake?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the fake cookie reaches the server; the display gets the real one; x11$ on both sides", async () => {
+    const real = "00112233445566778899aabbccddeeff";
+    const x11 = x11ForwardingHandler({ xauth: false, displayOffset: 20 });
+    const displays: X11ForwardedDisplay[] = [];
+    const serverChannels: X11ServerChannel[] = [];
+    x11.display$.subscribe((d) => displays.push(d));
+    x11.x11$.subscribe((c) => serverChannels.push(c));
+    const client = await inMemory({
+      onSessionRequest: x11,
+      exec: async (s: ServerSession) => {
+        // Play the X client: with the cookie the session's xauth would hold (the fake one).
+        const fakeCookie = displays.at(-1)!.request.authCookie;
+        const reply = await xClient(s.env.DISPLAY!, "MIT-MAGIC-COOKIE-1", fakeCookie);
+        const w = s.stdout.getWriter();
+        await w.write(te.encode(`DISPLAY=${s.env.DISPLAY}\n${reply}`));
+        w.releaseLock();
+        await s.exit(0);
+      },
+    });
+    const fwd = enableX11Forwarding(client, { display: fake.display, cookie: real });
+    assert.equal(fwd.cookieSource, "option");
+    assert.notEqual(fwd.fakeCookie, real);
+    assert.equal(fwd.fakeCookie.length, real.length);
+    const seen: X11Connection[] = [];
+    fwd.x11$.subscribe((c) => seen.push(c));
+    const r = await client.exec("xdpyinfo", { requests: [fwd.request] });
+    const out = td.decode(r.stdout);
+    assert.equal(r.code, 0, out);
+    assert.match(out, /^DISPLAY=localhost:(\d+)\.0\n/);
+    const n = Number(/localhost:(\d+)/.exec(out)![1]);
+    assert.ok(n >= 20, `display ${n} is at or above the offset`);
+    // The display saw the REAL cookie, never the fake one; bytes after the setup passed through.
+    assert.equal(out.split("\n")[1], `OK:MIT-MAGIC-COOKIE-1:${real}:hello X`);
+    assert.deepEqual(fake.seen.at(-1), {
+      proto: "MIT-MAGIC-COOKIE-1",
+      cookie: real,
+      extra: "hello X\n",
+    });
+    assert.equal(displays.length, 1);
+    assert.equal(displays[0].request.authCookie, fwd.fakeCookie);
+    assert.equal(displays[0].displayName, `localhost:${n}.0`);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].originatorAddress, "127.0.0.1");
+    assert.equal(seen[0].channel.type, "x11");
+    assert.equal(serverChannels.length, 1);
+    assert.equal(serverChannels[0].originatorPort, seen[0].originatorPort);
+    await seen[0].done;
+    fwd.close();
+    await client.close();
+  });
+
+  it("a wrong cookie or protocol is refused before reaching the display", async () => {
+    const x11 = x11ForwardingHandler({ xauth: false, displayOffset: 20 });
+    const before = fake.seen.length;
+    const client = await inMemory({
+      onSessionRequest: x11,
+      exec: async (s: ServerSession) => {
+        const a = await xClient(s.env.DISPLAY!, "MIT-MAGIC-COOKIE-1", "ff".repeat(16));
+        const b = await xClient(s.env.DISPLAY!, "XDM-AUTHORIZATION-1", "ff".repeat(16));
+        const w = s.stdout.getWriter();
+        await w.write(te.encode(JSON.stringify([a, b])));
+        w.releaseLock();
+        await s.exit(0);
+      },
+    });
+    const fwd = enableX11Forwarding(client, { display: fake.display, cookie: "ab".repeat(16) });
+    const refused: X11Refusal[] = [];
+    const accepted: X11Connection[] = [];
+    fwd.refused$.subscribe((x) => refused.push(x));
+    fwd.x11$.subscribe((x) => accepted.push(x));
+    const r = await client.exec("x", { requests: [fwd.request] });
+    assert.deepEqual(JSON.parse(td.decode(r.stdout)), ["", ""]); // closed without a byte
+    assert.equal(fake.seen.length, before, "the display never saw a connection");
+    assert.equal(accepted.length, 0);
+    assert.deepEqual(refused.map((x) => x.reason), [
+      "X11 authentication data does not match the fake data",
+      'X11 connection uses a different authentication protocol ("XDM-AUTHORIZATION-1")',
+    ]);
+    assert.equal(refused[0].originatorAddress, "127.0.0.1");
+    fwd.close();
+    await client.close();
+  });
+
+  it("single connection: the display stops listening after the first X client", async () => {
+    const x11 = x11ForwardingHandler({ xauth: false, displayOffset: 20 });
+    let fakeCookie = "";
+    x11.display$.subscribe((d) => (fakeCookie = d.request.authCookie));
+    const client = await inMemory({
+      onSessionRequest: x11,
+      exec: async (s: ServerSession) => {
+        const first = await xClient(s.env.DISPLAY!, "MIT-MAGIC-COOKIE-1", fakeCookie);
+        const second = await xClient(s.env.DISPLAY!, "MIT-MAGIC-COOKIE-1", fakeCookie).then(
+          () => "connected",
+          (e) => `refused: ${e instanceof Error ? e.constructor.name : e}`,
+        );
+        const w = s.stdout.getWriter();
+        await w.write(te.encode(JSON.stringify([first, second])));
+        w.releaseLock();
+        await s.exit(0);
+      },
+    });
+    const fwd = enableX11Forwarding(client, {
+      display: fake.display,
+      cookie: "cd".repeat(16),
+      singleConnection: true,
+    });
+    assert.equal(X11RequestCodec.decode(fwd.request.data).singleConnection, true);
+    const r = await client.exec("x", { requests: [fwd.request] });
+    const [first, second] = JSON.parse(td.decode(r.stdout));
+    assert.match(first, /^OK:MIT-MAGIC-COOKIE-1:(cd){16}:hello X\n$/);
+    assert.match(second, /^refused/);
+    fwd.close();
+    await client.close();
+  });
+
+  it("no-X11-forwarding (key restrictions) refuses x11-req; required makes that fatal", async () => {
+    const x11 = x11ForwardingHandler({ xauth: false });
+    const refusals: string[] = [];
+    x11.refused$.subscribe((r) => refusals.push(r.reason));
+    const client = await inMemory({
+      onSessionRequest: x11,
+      exec: async (s: ServerSession) => {
+        const w = s.stdout.getWriter();
+        await w.write(te.encode(s.env.DISPLAY ?? "unset"));
+        w.releaseLock();
+        await s.exit(0);
+      },
+    }, { key: await generatePrivateKey("ssh-ed25519") });
+    const fwd = enableX11Forwarding(client, { display: ":0", cookie: "00".repeat(16) });
+    assert.equal(td.decode((await client.exec("x", { requests: [fwd.request] })).stdout), "unset");
+    const strict = enableX11Forwarding(client, {
+      display: ":0",
+      cookie: "00".repeat(16),
+      required: true,
+    });
+    await assert.rejects(client.exec("x", { requests: [strict.request] }), SessionRequestError);
+    assert.deepEqual(refusals, ["no-X11-forwarding", "no-X11-forwarding"]);
+    await client.close();
+  });
+
+  it("a second x11-req on the same session and malformed ones are refused; other requests pass", () => {
+    const x11 = x11ForwardingHandler({ xauth: false, displayOffset: 30 });
+    const replies: string[] = [];
+    const request = (type: string, data: Uint8Array): IncomingChannelRequest => ({
+      type,
+      wantReply: true,
+      data,
+      accept: () => replies.push("accept"),
+      reject: () => replies.push("reject"),
+      defer: () => replies.push("defer"),
+    });
+    let closeSession!: () => void;
+    const env: Record<string, string> = {};
+    const session = {
+      channel: { closed: new Promise<undefined>((r) => (closeSession = () => r(undefined))) },
+      username: "u",
+      connection: {},
+      restrictions: {},
+      setEnv: (k: string, v: string) => void (env[k] = v),
+    } as unknown as Parameters<typeof x11>[1];
+    const good = X11RequestCodec.encode({
+      singleConnection: false,
+      authProtocol: "MIT-MAGIC-COOKIE-1",
+      authCookie: "aa".repeat(16),
+      screen: 1,
+    });
+    assert.equal(x11(request("auth-agent-req@openssh.com", new Uint8Array(0)), session), false);
+    assert.equal(x11(request("x11-req", good), session), true);
+    if ("Deno" in globalThis || "Bun" in globalThis) {
+      // Bound synchronously: DISPLAY is known before the command request is dispatched.
+      assert.match(env.DISPLAY, /^localhost:\d+\.1$/);
+    }
+    assert.equal(x11(request("x11-req", good), session), true); // already active
+    assert.equal(x11(request("x11-req", good.subarray(1)), session), true); // malformed
+    const badCookie = X11RequestCodec.encode({
+      singleConnection: false,
+      authProtocol: "MIT-MAGIC-COOKIE-1",
+      authCookie: "not hex; rm -rf /",
+      screen: 0,
+    });
+    const other = { ...session, channel: { closed: new Promise(() => {}) } } as typeof session;
+    assert.equal(x11(request("x11-req", badCookie), other), true);
+    closeSession();
+    assert.deepEqual(replies.filter((r) => r !== "defer"), [
+      "accept",
+      "reject",
+      "reject",
+      "reject",
+    ]);
+  });
+});
+
+test("x11ForwardingHandler skips a display whose port is taken", async () => {
+  // Someone else holds 127.0.0.1:6000+offset: the session gets the next display.
+  let offset = 40;
+  let blocker: net.Server | undefined;
+  for (; offset < 400 && !blocker; offset += 7) {
+    const s = net.createServer();
+    blocker = await new Promise<net.Server | undefined>((resolve) => {
+      s.once("error", () => resolve(undefined));
+      s.listen(6000 + offset, "127.0.0.1", () => resolve(s));
+    });
+    if (blocker) break;
+  }
+  assert.ok(blocker, "found a port to block");
+  try {
+    const x11 = x11ForwardingHandler({ xauth: false, displayOffset: offset });
+    const displays: X11ForwardedDisplay[] = [];
+    x11.display$.subscribe((d) => displays.push(d));
+    const env: Record<string, string> = {};
+    let closeSession!: () => void;
+    const session = {
+      channel: { closed: new Promise<undefined>((r) => (closeSession = () => r(undefined))) },
+      username: "u",
+      connection: {},
+      restrictions: {},
+      setEnv: (k: string, v: string) => void (env[k] = v),
+    } as unknown as Parameters<typeof x11>[1];
+    const data = X11RequestCodec.encode({
+      singleConnection: false,
+      authProtocol: "MIT-MAGIC-COOKIE-1",
+      authCookie: "aa".repeat(16),
+      screen: 0,
+    });
+    const replies: string[] = [];
+    x11({
+      type: "x11-req",
+      wantReply: true,
+      data,
+      accept: () => replies.push("accept"),
+      reject: () => replies.push("reject"),
+      defer: () => {},
+    }, session);
+    while (!replies.length) await new Promise((r) => setTimeout(r, 10)); // Node binds later
+    assert.deepEqual(replies, ["accept"]);
+    assert.ok(displays[0].display > offset, `display ${displays[0].display} skips ${offset}`);
+    assert.equal(env.DISPLAY, `localhost:${displays[0].display}.0`);
+    closeSession();
+  } finally {
+    blocker.close();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Real X: Xvfb, xauth, xdpyinfo.
+
+const XVFB = which("Xvfb");
+const XAUTH = which("xauth");
+const XDPYINFO = which("xdpyinfo");
+const openssh = findOpenSsh();
+const missing = [
+  !XVFB && "Xvfb (package xvfb)",
+  !XAUTH && "xauth (package xauth)",
+  !XDPYINFO && "xdpyinfo (package x11-utils)",
+  !openssh && "OpenSSH (packages openssh-client, openssh-server)",
+].filter(Boolean);
+const skipReal = missing.length
+  ? `X11 interop not run: ${missing.join(", ")} not installed`
+  : false;
+if (skipReal) console.warn(`x11_test: ${skipReal}`);
+
+interface Xvfb {
+  n: number;
+  display: string;
+  /** Authority file with the display's real cookie. */
+  authFile: string;
+  cookie: string;
+  stop(): Promise<void>;
+}
+
+async function startXvfb(dir: string): Promise<Xvfb> {
+  const cookie = toHex(crypto.getRandomValues(new Uint8Array(16)));
+  for (let n = 91 + Math.floor(Math.random() * 100);; n++) {
+    if (fs.existsSync(`/tmp/.X${n}-lock`) || fs.existsSync(`/tmp/.X11-unix/X${n}`)) continue;
+    const authFile = path.join(dir, `xvfb${n}.auth`);
+    const add = spawnSync(XAUTH!, ["-q", "-f", authFile, "add", `:${n}`, ".", cookie]);
+    assert.equal(add.status, 0, String(add.stderr));
+    const child: ChildProcess = spawn(
+      XVFB!,
+      [`:${n}`, "-auth", authFile, "-nolisten", "tcp", "-screen", "0", "640x480x24"],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let log = "";
+    child.stderr!.on("data", (c: Uint8Array) => (log += td.decode(c)));
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const kill = () => child.kill("SIGKILL");
+    process.once("exit", kill);
+    const deadline = Date.now() + 10_000;
+    while (!fs.existsSync(`/tmp/.X11-unix/X${n}`) && child.exitCode === null) {
+      if (Date.now() > deadline) {
+        kill();
+        throw new Error(`Xvfb :${n} did not start: ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (child.exitCode !== null) {
+      if (/already active|Server is already/i.test(log)) continue;
+      throw new Error(`Xvfb :${n} exited: ${log}`);
+    }
+    return {
+      n,
+      display: `:${n}`,
+      authFile,
+      cookie,
+      stop: async () => {
+        child.kill("SIGTERM");
+        await exited;
+        process.off("exit", kill);
+      },
+    };
+  }
+}
+
+describe("X11 forwarding against real X (Xvfb) and OpenSSH", { skip: skipReal }, () => {
+  let dir: string;
+  let xvfb: Xvfb;
+  const user = currentUser();
+  before(async () => {
+    dir = tempDir("rxssh-x11-");
+    xvfb = await startXvfb(dir);
+  });
+  after(async () => {
+    await xvfb?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("Xvfb answers xdpyinfo locally with its cookie (sanity)", async () => {
+    const r = await runProcess(XDPYINFO!, [], {
+      timeoutMs: 20_000,
+      env: { ...process.env, DISPLAY: xvfb.display, XAUTHORITY: xvfb.authFile },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /dimensions:\s+640x480 pixels/);
+    const denied = await runProcess(XDPYINFO!, [], {
+      timeoutMs: 20_000,
+      env: { ...process.env, DISPLAY: xvfb.display, XAUTHORITY: "/dev/null" },
+    });
+    assert.notEqual(denied.code, 0, "without the cookie the display refuses");
+  });
+
+  for (const mode of ["-Y", "-X"] as const) {
+    it(`OpenSSH ssh ${mode} -> our server (runLocalCommand + x11ForwardingHandler): xdpyinfo`, async () => {
+      const keyFile = path.join(dir, `id_${mode.slice(1)}`);
+      const kg = await runProcess(
+        openssh!.sshKeygen,
+        ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", keyFile],
+        { timeoutMs: 30_000 },
+      );
+      assert.equal(kg.code, 0, kg.stderr);
+      const pub = fs.readFileSync(keyFile + ".pub", "utf8").split(" ")[1];
+      const serverAuth = path.join(dir, `server-${mode.slice(1)}.xauth`);
+      const x11 = x11ForwardingHandler({ xauthority: serverAuth });
+      const displays: X11ForwardedDisplay[] = [];
+      const channels: X11ServerChannel[] = [];
+      x11.display$.subscribe((d) => displays.push(d));
+      x11.x11$.subscribe((c) => channels.push(c));
+      const server = await listen({
+        hostname: "127.0.0.1",
+        port: 0,
+        hostKeys: [await generatePrivateKey("ssh-ed25519")],
+        auth: { handlers: { publicKey: (_u, key) => b64(key.blob) === pub } },
+        exec: runLocalCommand,
+        onSessionRequest: x11,
+      });
+      try {
+        const r = await runProcess(openssh!.ssh, [
+          "-F",
+          "/dev/null",
+          "-p",
+          String(server.port),
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "LogLevel=ERROR",
+          "-o",
+          "IdentityAgent=none",
+          "-o",
+          "IdentitiesOnly=yes",
+          "-o",
+          `XAuthLocation=${XAUTH}`,
+          "-i",
+          keyFile,
+          mode,
+          "-l",
+          user,
+          "127.0.0.1",
+          "echo DISPLAY=$DISPLAY; xdpyinfo | grep -E 'name of display|vendor string|dimensions'",
+        ], {
+          timeoutMs: 60_000,
+          env: { ...process.env, DISPLAY: xvfb.display, XAUTHORITY: xvfb.authFile },
+        });
+        assert.equal(r.code, 0, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+        assert.equal(displays.length, 1);
+        const name = displays[0].displayName;
+        assert.match(name, /^localhost:\d+\.0$/);
+        assert.match(r.stdout, new RegExp(`^DISPLAY=${name}$`, "m"));
+        assert.match(r.stdout, new RegExp(`name of display:\\s+${name}`));
+        assert.match(r.stdout, /vendor string:\s+The X\.Org Foundation/);
+        assert.match(r.stdout, /dimensions:\s+640x480 pixels/);
+        // ssh sent a fake cookie (-Y) or an untrusted one from `xauth generate` (-X), never Xvfb's.
+        assert.notEqual(displays[0].request.authCookie, xvfb.cookie);
+        assert.ok(channels.length >= 1);
+        assert.equal(channels[0].originatorAddress, "127.0.0.1");
+        // The session's authority file held the forwarded cookie, removed when the session ended.
+        await new Promise((r) => setTimeout(r, 100));
+        const list = spawnSync(XAUTH!, ["-f", serverAuth, "list"], { encoding: "utf8" });
+        assert.doesNotMatch(String(list.stdout), /MIT-MAGIC-COOKIE-1/);
+      } finally {
+        server.close();
+      }
+    });
+  }
+
+  describe("our client -> OpenSSH sshd (X11Forwarding yes)", () => {
+    let sshd: Sshd;
+    let client: SshClient;
+    before(async () => {
+      const key = await generatePrivateKey("ssh-ed25519");
+      sshd = await startSshd({
+        config: {
+          PermitRootLogin: "yes",
+          X11Forwarding: "yes",
+          X11UseLocalhost: "yes",
+          XAuthLocation: XAUTH!,
+          // sshd runs xauth in the session's environment: keep the cookie out of ~/.Xauthority.
+          AcceptEnv: "XAUTHORITY",
+          LogLevel: "INFO",
+        },
+      });
+      fs.writeFileSync(
+        path.join(sshd.dir, "authorized_keys"),
+        `ssh-ed25519 ${b64(key.publicKey.blob)}\n`,
+      );
+      const pinned = sshd.hostKeys[0].pubLine.split(" ")[1];
+      client = await connect({
+        host: "127.0.0.1",
+        port: sshd.port,
+        username: user,
+        privateKeys: [key],
+        hostKey: { verify: (k) => b64(k.blob) === pinned },
+      });
+    });
+    after(async () => {
+      await client?.close();
+      await sshd?.stop();
+    });
+
+    it("enableX11Forwarding: xdpyinfo on the server reaches Xvfb; x11$ emits one channel from 127.0.0.1", async () => {
+      const fwd = enableX11Forwarding(client, {
+        display: xvfb.display,
+        xauthority: xvfb.authFile,
+        xauth: XAUTH,
+      });
+      assert.equal(fwd.cookieSource, "xauth");
+      assert.equal(fwd.authProtocol, "MIT-MAGIC-COOKIE-1");
+      assert.notEqual(fwd.fakeCookie, xvfb.cookie);
+      const seen: X11Connection[] = [];
+      const refused: X11Refusal[] = [];
+      fwd.x11$.subscribe((c) => seen.push(c));
+      fwd.refused$.subscribe((c) => refused.push(c));
+      const r = await client.exec(
+        "echo DISPLAY=$DISPLAY; xdpyinfo | grep -E 'name of display|vendor string|dimensions'",
+        {
+          requests: [{ ...fwd.request, required: true }],
+          env: { XAUTHORITY: path.join(sshd.dir, "session.xauth") },
+        },
+      );
+      const out = td.decode(r.stdout);
+      assert.equal(r.code, 0, `stdout: ${out}\nstderr: ${td.decode(r.stderr)}`);
+      assert.match(out, /^DISPLAY=localhost:\d+\.0$/m);
+      assert.match(out, /vendor string:\s+The X\.Org Foundation/);
+      assert.match(out, /dimensions:\s+640x480 pixels/);
+      assert.deepEqual(refused, []);
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].originatorAddress, "127.0.0.1");
+      assert.ok(seen[0].originatorPort > 0);
+      assert.equal(seen[0].display, xvfb.display);
+      await seen[0].done;
+      // sshd wrote the FAKE cookie for the session, never the real one.
+      const list = spawnSync(XAUTH!, ["-f", path.join(sshd.dir, "session.xauth"), "list"], {
+        encoding: "utf8",
+      });
+      assert.match(String(list.stdout), new RegExp(fwd.fakeCookie));
+      assert.doesNotMatch(String(list.stdout), new RegExp(xvfb.cookie));
+      fwd.close();
+    });
+  });
+});
+
+test("enableX11Forwarding without a display says so", () => {
+  const saved = process.env.DISPLAY;
+  delete process.env.DISPLAY;
+  try {
+    assert.throws(
+      () => enableX11Forwarding({ connection: {} as SshClient["connection"] }),
+      /no display/,
+    );
+  } finally {
+    if (saved !== undefined) process.env.DISPLAY = saved;
+  }
+});
