@@ -243,3 +243,4 @@ export {
   type DecodedRequest,
   serveChannel,
 } from "./lib/rx/channel_behaviour.ts";
+export * from "./lib/x11/mod.ts";
