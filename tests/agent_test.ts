@@ -382,6 +382,43 @@ describe("agent forwarding", { skip }, () => {
     }
   });
 
+  it("ssh -A into our server with plain runLocalCommand: SSH_AUTH_SOCK comes through setEnv", async () => {
+    const agentProc = await startSshAgent(fs.mkdtempSync(path.join(dir, "plain-")));
+    const env = { ...process.env, SSH_AUTH_SOCK: agentProc.sock };
+    const k = await keygen(dir, "plain_ecdsa", ["-t", "ecdsa", "-b", "256"]);
+    assert.equal((await runProcess(sshAddBin, [k.file], { timeoutMs: 20_000, env })).code, 0);
+    const forwarding = agentForwardingHandler();
+    const server = await listen({
+      port: 0,
+      hostKeys: [await generatePrivateKey("ssh-ed25519")],
+      auth: { handlers: { publicKey: () => true } },
+      onSessionRequest: forwarding,
+      exec: runLocalCommand,
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await runSsh([
+          ...SSH_OPTS,
+          "-A",
+          "-o",
+          "IdentityFile=/dev/null",
+          "-p",
+          String(server.port),
+          "-l",
+          user,
+          "127.0.0.1",
+          "ssh-add -l",
+        ], { timeoutMs: 30_000, env });
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(listedFingerprints(r.stdout), [k.key.publicKey.fingerprint()]);
+      }
+    } finally {
+      server.close();
+      await forwarding.close();
+      await agentProc.stop();
+    }
+  });
+
   it("our client with enableAgentForwarding into sshd: the remote ssh-add -l lists our keys", async () => {
     const login = await generatePrivateKey("ssh-ed25519");
     const keys = [

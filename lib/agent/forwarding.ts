@@ -200,8 +200,13 @@ async function splice(local: ByteStreamPair & { close(): void }, channel: Channe
  * socket `agent.<pid>` in it; every program that connects there gets an
  * `auth-agent@openssh.com` channel to the client, bytes piped both ways.
  * The socket and its directory go away when the session channel closes.
- * `SSH_AUTH_SOCK` reaches the session through the server's `setEnv` when
- * it offers one, and through {@link AgentForwardingHandler.withAgentEnv}.
+ * `SSH_AUTH_SOCK` reaches the session's environment through the
+ * `setEnv` that `serveConnection` passes to `onSessionRequest`, so
+ * `exec: runLocalCommand` works as is; wrapping the handler with
+ * {@link AgentForwardingHandler.withAgentEnv} also makes the command wait
+ * until the socket listens (binding it is asynchronous, and OpenSSH sends
+ * the request without waiting for a reply), and works with servers that
+ * offer no `setEnv`.
  *
  * @example
  * ```ts
