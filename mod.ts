@@ -244,3 +244,44 @@ export {
   serveChannel,
 } from "./lib/rx/channel_behaviour.ts";
 export * from "./lib/x11/mod.ts";
+export {
+  AGENT_MAX_MESSAGE,
+  AgentError,
+  AgentFramer,
+  type AgentIdentity,
+  type AgentMessage,
+  AgentMsg,
+  decodeAgentMessage,
+  encodeAgentMessage,
+  frameAgentMessage,
+  type KeyConstraint,
+  KeyConstraintType,
+  SignFlag,
+  signFlagsFor,
+} from "./lib/agent/protocol.ts";
+export {
+  type AgentClient,
+  agentClient,
+  type AgentKey,
+  agentKey,
+  agentKeyAlgorithms,
+  connectAgent,
+} from "./lib/agent/client.ts";
+export {
+  type AgentSocket,
+  listenAgent,
+  type MemoryAgent,
+  memoryAgent,
+  type MutableAgent,
+  serveAgent,
+} from "./lib/agent/server.ts";
+export {
+  AGENT_CHANNEL_TYPE,
+  AGENT_FORWARDING_REQUEST,
+  type AgentForwardingContext,
+  type AgentForwardingHandler,
+  agentForwardingHandler,
+  type AgentForwardingOptions,
+  disableAgentForwarding,
+  enableAgentForwarding,
+} from "./lib/agent/forwarding.ts";
