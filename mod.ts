@@ -285,3 +285,4 @@ export {
   disableAgentForwarding,
   enableAgentForwarding,
 } from "./lib/agent/forwarding.ts";
+export type { Codec } from "./lib/wire/codec.ts";

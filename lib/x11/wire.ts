@@ -7,6 +7,8 @@
  *
  * @module
  */
+import type { Codec } from "../wire/codec.ts";
+import { SshError } from "../wire/errors.ts";
 import { SshReader } from "../wire/reader.ts";
 import { SshWriter } from "../wire/writer.ts";
 
@@ -52,7 +54,7 @@ export interface X11Request {
  * console.log(X11RequestCodec.decode(data).authProtocol); // "MIT-MAGIC-COOKIE-1"
  * ```
  */
-export const X11RequestCodec = {
+export const X11RequestCodec: Codec<X11Request> = {
   /** Request data for `x11-req`. */
   encode(r: X11Request): Uint8Array {
     return new SshWriter(64 + r.authProtocol.length + r.authCookie.length)
@@ -101,7 +103,7 @@ export interface X11ChannelOrigin {
  * console.log(X11ChannelCodec.decode(data)); // { originatorAddress: "127.0.0.1", originatorPort: 40000 }
  * ```
  */
-export const X11ChannelCodec = {
+export const X11ChannelCodec: Codec<X11ChannelOrigin> = {
   /** Channel open data for `"x11"`. */
   encode(o: X11ChannelOrigin): Uint8Array {
     return new SshWriter(16 + o.originatorAddress.length).string(o.originatorAddress)
@@ -120,13 +122,7 @@ export const X11ChannelCodec = {
 } as const;
 
 /** Thrown for a malformed X11 connection setup request or display name. */
-export class X11Error extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "X11Error";
-  }
-}
+export class X11Error extends SshError {}
 
 /**
  * The fixed part and authorization of an X11 connection setup request
