@@ -10,7 +10,7 @@ import { serveConnection } from "../lib/server.ts";
 import { memoryPair } from "../lib/runtime/memory.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
 import type { PrivateKey } from "../lib/keys/types.ts";
-import { DisconnectError } from "../lib/wire/errors.ts";
+import type { DisconnectError } from "../lib/wire/errors.ts";
 
 async function attempt(
   hostKey: PrivateKey,

@@ -8,7 +8,7 @@ import { AuthenticationError } from "../lib/auth/client.ts";
 import { serveConnection, type ServerOptions, type ServerSession } from "../lib/server.ts";
 import { memoryPair } from "../lib/runtime/memory.ts";
 import { hostKey } from "./_transport_pair.ts";
-import { ChannelOpenError } from "../lib/connection/connection.ts";
+import type { ChannelOpenError } from "../lib/connection/connection.ts";
 import { DisconnectError } from "../lib/wire/errors.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
 
