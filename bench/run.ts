@@ -861,7 +861,8 @@ async function machine(): Promise<Record<string, unknown>> {
     cpu: /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
     kernel: `${os.type()} ${os.release()} ${os.arch()}`,
     memTotalMiB: mem ? Math.round(Number(mem[1]) / 1024) : undefined,
-    rxsshCommit: git.stdout.trim(),
+    // A snapshot outside git (see README) passes its commit in RXSSH_COMMIT.
+    rxsshCommit: git.stdout.trim() || Deno.env.get("RXSSH_COMMIT") || "unknown",
   };
 }
 
