@@ -376,9 +376,11 @@ function serverSession(
             message: code.message ?? "",
           }),
         ] as const;
-      // RFC 4254 §6.10: exit-status, then EOF and CLOSE (OpenSSH sends EOF first; both are accepted).
-      await channel.writable.close().catch(() => {});
+      // RFC 4254 §6.10: output first, then exit-status, then EOF and CLOSE. The status goes
+      // before EOF because some clients (ssh2) close the channel as soon as they see EOF.
+      await channel.drained();
       await channel.request(status[0], status[1], { wantReply: false }).catch(() => {});
+      await channel.writable.close().catch(() => {});
       await channel.close().catch(() => {});
     },
   };

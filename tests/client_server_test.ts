@@ -309,3 +309,25 @@ test("global requests: keepalive@openssh.com gets a reply; no-more-sessions@open
   await assert.rejects(client.exec("second"), (e: ChannelOpenError) => e.reason === 1);
   await client.close();
 });
+
+test("exit-status is sent after the output and before EOF (clients that close on EOF still see it)", async () => {
+  const { client } = await pair();
+  const channel = await client.openChannel("session");
+  const order: string[] = [];
+  channel.requests$.subscribe((r) => {
+    order.push(`${r.type} eof=${channel.eofReceived}`);
+    r.reject();
+  });
+  const reading = new Response(channel.readable).text();
+  assert.equal(
+    await channel.request(
+      "exec",
+      new Uint8Array([0, 0, 0, 6, ...new TextEncoder().encode("exit 3")]),
+    ),
+    true,
+  );
+  await reading;
+  await channel.closed;
+  assert.deepEqual(order, ["exit-status eof=false"]);
+  await client.close();
+});

@@ -207,6 +207,11 @@ export class Channel {
     return this.#localWindow;
   }
 
+  /** Resolves when every write accepted so far has been handed to the transport (never rejects). */
+  drained(): Promise<void> {
+    return this.#writeChain.catch(() => {});
+  }
+
   /** Bytes we may still send. */
   get remoteWindow(): number {
     return this.#remoteWindow;

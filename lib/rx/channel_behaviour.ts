@@ -166,10 +166,12 @@ export function serveChannel<S, A, M = never>(
     },
     eof: () => channel.writable.close().catch(() => {}),
     async exitStatus(code) {
-      await channel.writable.close().catch(() => {});
+      // The status before EOF: some clients close the channel as soon as they see EOF.
+      await channel.drained();
       await channel.request("exit-status", SessionRequest.exitStatus.encode(code), {
         wantReply: false,
       });
+      await channel.writable.close().catch(() => {});
     },
   };
   const requests = new Observable<BehaviourInput<ChannelEvent, never>>((sub) => {
