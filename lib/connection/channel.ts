@@ -403,6 +403,9 @@ export class Channel {
   #write(chunk: Uint8Array, dataType?: number): Promise<void> {
     const run = async () => {
       let off = 0;
+      // Packets within the window go out without waiting for each other, so the
+      // transport can seal several at once; the write resolves when all are sent.
+      const sends: Promise<void>[] = [];
       while (off < chunk.length) {
         if (this.#error) throw this.#error;
         if (this.#eofSent || this.#closeSent || this.#closeReceived) {
@@ -416,11 +419,14 @@ export class Channel {
         }
         const n = Math.min(chunk.length - off, this.#remoteWindow, this.#remoteMaxPacket);
         this.#remoteWindow -= n;
-        await this.#host.send(
+        const sent = this.#host.send(
           encodeChannelData(this.remoteId, chunk.subarray(off, off + n), dataType),
         );
+        sent.catch(() => {});
+        sends.push(sent);
         off += n;
       }
+      await Promise.all(sends);
     };
     const p = this.#writeChain.then(run);
     this.#writeChain = p.catch(() => {});

@@ -71,6 +71,7 @@ class AesGcmSealer implements PacketSealer {
 
 class AesGcmOpener implements PacketOpener {
   readonly blockSize = BLOCK;
+  readonly parallel = true;
   readonly lengthApart = true;
   readonly firstBlockSize = 4;
   readonly macLength = TAG;

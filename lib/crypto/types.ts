@@ -128,6 +128,12 @@ export interface PacketOpener {
   /** MAC or tag bytes that follow the packet. */
   readonly macLength: number;
   /**
+   * True when `decryptLength` is stateless and `open` calls may overlap
+   * (made in sequence order): the reader may then decrypt several buffered
+   * packets at once (AES-GCM, whose length is in clear).
+   */
+  readonly parallel?: boolean;
+  /**
    * Returns packet_length from the first {@link firstBlockSize} bytes of a
    * packet. Must be called once per packet, before {@link open}.
    */

@@ -60,6 +60,12 @@ export class ByteReader {
     return this.#gather(n, false);
   }
 
+  /** Takes `n` bytes that are already buffered (see {@link buffered}), synchronously. */
+  take(n: number): Uint8Array {
+    if (n > this.#size) throw new RangeError(`take(${n}) with only ${this.#size} bytes buffered`);
+    return this.#gather(n, true);
+  }
+
   /** Reads exactly `n` bytes. */
   async read(n: number): Promise<Uint8Array> {
     if (this.#size < n) await this.ensure(n);

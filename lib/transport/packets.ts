@@ -11,6 +11,8 @@ import type { ByteReader } from "./_byte_reader.ts";
 
 /** RFC 4253 §6.1: implementations must handle packets of at least 35000 bytes. */
 export const MIN_MAX_PACKET = 35000;
+/** Packets decrypted concurrently at most when read-ahead is on. */
+export const READ_AHEAD = 8;
 /** Default largest packet_length accepted: 256 KiB, as OpenSSH (PACKET_MAX_SIZE). */
 export const DEFAULT_MAX_PACKET = 256 * 1024;
 
@@ -98,9 +100,12 @@ export class PacketWriter {
     const packet = this.frame(payload, sealer);
     this.bytes += packet.length + sealer.overhead;
     this.packets++;
+    // Sealing starts now (sealers take their nonce or counter synchronously, in
+    // call order), so several packets can be in WebCrypto at once; writes stay in order.
+    const sealed = sealer.seal(seq, packet);
+    sealed.catch(() => {});
     const p = this.#chain.then(async () => {
-      const wire = await sealer.seal(seq, packet);
-      await this.#writer.write(wire);
+      await this.#writer.write(await sealed);
     });
     this.#chain = p.catch(() => {});
     return p;
@@ -156,15 +161,45 @@ export class PacketReader {
   }
 
   /**
+   * Read-ahead: when true and the opener is {@link PacketOpener.parallel},
+   * packets that are already complete in the input buffer are taken with
+   * the one being read and decrypted concurrently (up to
+   * {@link READ_AHEAD}). The transport turns it on only outside key
+   * exchanges: a peer's NEWKEYS always follows a message of ours in the same
+   * exchange, so no batch can hold packets under two sets of keys.
+   */
+  readAhead = false;
+  #queue: Promise<{ payload: Uint8Array; seq: number }>[] = [];
+
+  /**
    * Reads one packet. Throws {@link DisconnectError} (PROTOCOL_ERROR) for a
    * bad length or padding, MacError for a bad MAC (unless
    * {@link openOptions} accepts it), EndOfStream when the connection ends.
    */
   async read(): Promise<{ payload: Uint8Array; seq: number }> {
+    const queued = this.#queue.shift();
+    if (queued) return await queued;
     const o = this.opener;
     const seq = this.seq;
     await this.#in.ensure(o.firstBlockSize);
-    const length = await o.decryptLength(seq, this.#in.peek(o.firstBlockSize));
+    const length = this.#check(seq, await o.decryptLength(seq, this.#in.peek(o.firstBlockSize)));
+    const whole = await this.#in.read(4 + length + o.macLength);
+    const result = this.#open(o, seq, whole, length);
+    // Take the packets that are already here, so that several decrypt at once.
+    while (this.readAhead && o.parallel && this.opener === o && this.#queue.length < READ_AHEAD) {
+      if (this.#in.buffered < 4) break;
+      const n = new DataView(this.#in.peek(4).buffer, this.#in.peek(4).byteOffset).getUint32(0);
+      if (n > this.maxPacket || n < 5 || n % Math.max(8, o.blockSize) !== 0) break; // the next read reports it
+      if (this.#in.buffered < 4 + n + o.macLength) break;
+      const p = this.#open(o, this.seq, this.#in.take(4 + n + o.macLength), n);
+      p.catch(() => {});
+      this.#queue.push(p);
+    }
+    return await result;
+  }
+
+  #check(seq: number, length: number): number {
+    const o = this.opener;
     const bad = (why: string) =>
       new DisconnectError(DisconnectReason.PROTOCOL_ERROR, `packet ${seq}: ${why}`, {
         local: true,
@@ -177,16 +212,24 @@ export class PacketReader {
     if ((o.lengthApart ? length : length + 4) % bs !== 0) {
       throw bad(`packet length ${length} is not a multiple of the ${bs}-byte block size`);
     }
-    const total = 4 + length + o.macLength;
-    const whole = await this.#in.read(total);
-    const plain = await o.open(seq, whole, this.openOptions);
-    const pad = plain[0];
-    if (pad < 4 || pad > length - 2) {
-      throw bad(`padding length ${pad} is invalid for packet length ${length}`);
-    }
+    return length;
+  }
+
+  /** Counts the packet and starts opening it (sequence numbers are taken in order). */
+  #open(o: PacketOpener, seq: number, whole: Uint8Array, length: number) {
     this.seq = (seq + 1) >>> 0;
-    this.bytes += total;
+    this.bytes += whole.length;
     this.packets++;
-    return { payload: plain.subarray(1, length - pad), seq };
+    return o.open(seq, whole, this.openOptions).then((plain) => {
+      const pad = plain[0];
+      if (pad < 4 || pad > length - 2) {
+        throw new DisconnectError(
+          DisconnectReason.PROTOCOL_ERROR,
+          `packet ${seq}: padding length ${pad} is invalid for packet length ${length}`,
+          { local: true },
+        );
+      }
+      return { payload: plain.subarray(1, length - pad), seq };
+    });
   }
 }

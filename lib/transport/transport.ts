@@ -952,6 +952,7 @@ export class Transport {
     }
     this.#kexCount++;
     this.#holding = true;
+    this.#in.readAhead = false; // no packet may be opened ahead across NEWKEYS
     this.#internal(ourPayload);
     return this.#kex.done.promise;
   }
@@ -1274,6 +1275,7 @@ export class Transport {
     if (this.#closing) return;
     this.#internal(new Uint8Array([Msg.NEWKEYS]));
     this.#out.sealer = sealer;
+    this.#out.bytes = this.#out.packets = 0; // the new keys' volume starts here
     if (this.#strict) this.#out.seq = 0; // PROTOCOL §1.10: reset after every NEWKEYS
     kex.sentNewKeys = true;
     if (!this.#firstKexDone && this.role === "server" && this.#peerExtInfo) {
@@ -1294,6 +1296,7 @@ export class Transport {
     }
     this.#in.opener = kex.pendingOpener;
     if (this.#strict) this.#in.seq = 0;
+    this.#in.readAhead = true;
     const first = !this.#firstKexDone;
     const event: KexEvent = {
       algorithms: kex.algorithms!,
@@ -1310,11 +1313,7 @@ export class Transport {
     this.#kex = undefined;
     this.#firstKexDone = true;
     this.#lastKexAt = this.#now();
-    this.#in.bytes =
-      this.#in.packets =
-      this.#out.bytes =
-      this.#out.packets =
-        0;
+    this.#in.bytes = this.#in.packets = 0; // the outgoing counters restarted at our NEWKEYS
     if (first) clearTimeout(this.#handshakeTimer);
     this.#kexSubject.next(event);
     kex.done.resolve(event);
