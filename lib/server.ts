@@ -136,7 +136,13 @@ export interface ServerOptions extends
   Partial<
     Pick<
       TransportOptions,
-      "kexAlgorithms" | "hostKeyAlgorithms" | "ciphers" | "macs" | "preBanner" | "handshakeTimeout"
+      | "kexAlgorithms"
+      | "hostKeyAlgorithms"
+      | "ciphers"
+      | "macs"
+      | "preBanner"
+      | "handshakeTimeout"
+      | "acceptMacError"
     >
   > {
   /** Host keys to offer. */
@@ -482,6 +488,7 @@ export async function serveConnection(
     macs: options.macs,
     preBanner: options.preBanner,
     handshakeTimeout: options.handshakeTimeout,
+    acceptMacError: options.acceptMacError,
   });
   const kex = await transport.ready;
   emit({ type: "kex", kex, peerVersion: transport.peerVersion?.line });
@@ -770,6 +777,7 @@ export async function runLocalCommand(s: ServerSession): Promise<void> {
     pty: s.pty ? { term: s.pty.term, cols: s.pty.cols, rows: s.pty.rows } : undefined,
   });
   const sub = s.signal$.subscribe((name) => p.kill(name));
+  sub.add(s.windowChange$.subscribe((w) => p.resize(w.cols, w.rows)));
   s.stdin.pipeTo(p.stdin).catch(() => {});
   await Promise.all([
     p.stdout.pipeTo(s.stdout, { preventClose: true }).catch(() => {}),

@@ -30,6 +30,8 @@ export interface RunningCommand {
   readonly exit: Promise<{ code: number } | { signal: string }>;
   /** Sends a signal, e.g. "TERM". */
   kill(signal: string): void;
+  /** Resizes the pty (when there is one); the command gets SIGWINCH. */
+  resize(cols: number, rows: number): void;
 }
 
 /**
@@ -100,8 +102,11 @@ export function runCommand(command: string, options: RunCommandOptions): Running
   let file = shell;
   let args = command === "" ? ["-l"] : ["-c", command];
   if (options.pty) {
-    // script(1) allocates a pty; stty sets its size before the command runs.
+    // script(1) allocates a pty; stty sets its size before the command runs. A
+    // background loop reads "rows cols" lines from fd 3 and resizes the pty
+    // (the kernel then sends SIGWINCH to the foreground process group).
     const inner = `stty cols ${options.pty.cols | 0} rows ${options.pty.rows | 0} 2>/dev/null; ` +
+      `(while read r c; do stty rows "$r" cols "$c" < /dev/tty 2>/dev/null; done <&3 &); exec 3<&-; ` +
       (command === "" ? `exec ${shell} -l` : `exec ${shell} -c ${JSON.stringify(command)}`);
     file = "script";
     args = ["-qfec", inner, "/dev/null"];
@@ -109,8 +114,10 @@ export function runCommand(command: string, options: RunCommandOptions): Running
   const child = spawn(file, args, {
     cwd: options.cwd ?? process.env.HOME,
     env,
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: options.pty ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe"],
   });
+  const resizePipe = options.pty ? child.stdio[3] as NodeJS.WritableStream | null : null;
+  resizePipe?.on("error", () => {});
   const exit = new Promise<{ code: number } | { signal: string }>((resolve) => {
     child.once("error", () => resolve({ code: 127 }));
     child.once(
@@ -133,6 +140,9 @@ export function runCommand(command: string, options: RunCommandOptions): Running
     stdout: toReadable(child.stdout),
     stderr: toReadable(child.stderr),
     exit,
+    resize: (cols, rows) => {
+      resizePipe?.write(`${rows | 0} ${cols | 0}\n`);
+    },
     kill: (signal) => {
       try {
         child.kill(`SIG${signal}` as NodeJS.Signals);
