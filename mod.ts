@@ -116,6 +116,7 @@ export {
   type PtyRequest,
   type Session,
   type SessionOptions,
+  SessionRequest,
   SessionRequestError,
   TerminalMode,
 } from "./lib/connection/session.ts";

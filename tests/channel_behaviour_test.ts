@@ -74,6 +74,18 @@ const flood: B<null> = {
   },
 };
 
+/** Handles data slowly and records what it saw. */
+const slowSeen: string[] = [];
+const slow: B<null> = {
+  init: () => ({ state: null }),
+  handleSshMsg: async (e, s) => {
+    await new Promise((r) => setTimeout(r, 30));
+    slowSeen.push(e.type === "data" ? td.decode(e.data) : e.type);
+    return { state: s };
+  },
+  terminate: (reason) => void slowSeen.push(`terminate:${reason.kind}`),
+};
+
 async function pair() {
   const [a, b] = memoryPair();
   const key = await hostKey("ssh-ed25519");
@@ -86,6 +98,7 @@ async function pair() {
       greeter: { behaviour: greeter as B<unknown>, args: { idle: 1000 } },
       crasher: { behaviour: crasher as B<unknown> },
       flood: { behaviour: flood as B<unknown> },
+      slow: { behaviour: slow as B<unknown> },
     },
   });
   const client = await connect({
@@ -167,3 +180,19 @@ test("connection loss terminates live behaviours with connection-lost", async ()
 });
 
 void td;
+
+test("a slow behaviour still sees every chunk and the EOF when the peer closes right away", async () => {
+  const { client, server } = await pair();
+  slowSeen.length = 0;
+  const ended = firstValueFrom(
+    server.channelLife$.pipe(filter((l) => l.lifecycle.phase === "ended")),
+  );
+  const s = await client.subsystem("slow");
+  const w = s.stdin.getWriter();
+  for (let i = 0; i < 5; i++) await w.write(new TextEncoder().encode(`c${i}`));
+  await w.close();
+  s.channel.close().catch(() => {}); // CLOSE right behind the data and EOF
+  await ended;
+  assert.deepEqual(slowSeen, ["c0", "c1", "c2", "c3", "c4", "eof", "terminate:normal"]);
+  await client.close();
+});

@@ -101,9 +101,10 @@ const te = new TextEncoder();
 function paced(
   stream: ReadableStream<Uint8Array>,
   toEvent: (chunk: Uint8Array) => ChannelEvent,
-  end?: ChannelEvent,
+  end: ChannelEvent | undefined,
+  onDone: () => void,
 ): Observable<BehaviourInput<ChannelEvent, never>> {
-  return new Observable((sub) => {
+  return new Observable<BehaviourInput<ChannelEvent, never>>((sub) => {
     const reader = stream.getReader();
     let stopped = false;
     const next = () => {
@@ -111,10 +112,14 @@ function paced(
         if (stopped) return;
         if (done) {
           if (end) sub.next({ kind: "ssh", event: end });
+          onDone();
           return sub.complete();
         }
         sub.next({ kind: "ssh", event: toEvent(value), ack: next });
-      }, () => sub.complete()); // stream errors surface through the channel's closed promise
+      }, () => {
+        onDone();
+        sub.complete(); // stream errors surface through the channel's closed promise
+      });
     };
     next();
     return () => {
@@ -194,12 +199,33 @@ export function serveChannel<S, A, M = never>(
     });
     return () => s.unsubscribe();
   });
+  // "closed" goes into the mailbox only after the last data and the EOF did, so a slow
+  // handler still sees everything the peer sent before it closed.
+  let outDone!: () => void;
+  let errDone!: () => void;
+  const drained = Promise.all([
+    new Promise<void>((r) => (outDone = r)),
+    new Promise<void>((r) => (errDone = r)),
+  ]);
   const closed = new Observable<BehaviourInput<ChannelEvent, M>>((sub) => {
-    channel.closed.then((error) => (error ? sub.error(error) : sub.next({ kind: "closed" })));
+    channel.closed.then((error) => {
+      if (error) return sub.error(error);
+      drained.then(() => sub.next({ kind: "closed" }));
+    });
   });
   const input = merge(
-    paced(channel.readable, (data) => ({ type: "data", data, dataType: 0 }), { type: "eof" }),
-    paced(channel.stderr, (data) => ({ type: "data", data, dataType: 1 })),
+    paced(
+      channel.readable,
+      (data) => ({ type: "data", data, dataType: 0 }),
+      { type: "eof" },
+      () => outDone(),
+    ),
+    paced(
+      channel.stderr,
+      (data) => ({ type: "data", data, dataType: 1 }),
+      undefined,
+      () => errDone(),
+    ),
     requests,
     closed,
     options.messages
