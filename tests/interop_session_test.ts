@@ -15,6 +15,7 @@ import { listen, runLocalCommand, type SshServer } from "../lib/server.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
 import type { PrivateKey } from "../lib/keys/types.ts";
 import { hostKey } from "./_transport_pair.ts";
+import { readUntil } from "./_streams.ts";
 
 const openssh = findOpenSsh();
 const skip = openssh
@@ -24,25 +25,6 @@ const user = currentUser();
 const td = new TextDecoder();
 const MiB = 1024 * 1024;
 const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
-
-async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, timeoutMs = 10_000) {
-  const reader = stream.getReader();
-  let text = "";
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (!pattern.test(text)) {
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${pattern}; got ${JSON.stringify(text)}`);
-      }
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += td.decode(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text;
-}
 
 describe("our client against OpenSSH sshd: sessions", { skip }, () => {
   let sshd: Sshd;

@@ -12,30 +12,11 @@ import { connect } from "../lib/client.ts";
 import { listen, runLocalCommand, type SshServer } from "../lib/server.ts";
 import { currentUser, findOpenSsh } from "./_openssh.ts";
 import { hostKey } from "./_transport_pair.ts";
+import { readUntil } from "./_streams.ts";
 
 const haveScript = spawnSync("script", ["--version"]).status === 0;
 const haveTmux = spawnSync("tmux", ["-V"]).status === 0;
-const td = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, ms = 10_000) {
-  const reader = stream.getReader();
-  let text = "";
-  const deadline = Date.now() + ms;
-  try {
-    while (!pattern.test(text)) {
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${pattern}; got ${JSON.stringify(text)}`);
-      }
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += td.decode(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text;
-}
 
 describe("window-change on our server's real pty", {
   skip: haveScript ? false : "script(1) (util-linux) is missing",

@@ -6,6 +6,7 @@
  * @module
  */
 import { KeyError } from "./errors.ts";
+import { twosComplement } from "../wire/writer.ts";
 
 /**
  * Universal tags used by the key formats.
@@ -240,15 +241,7 @@ export const der = {
   },
   /** INTEGER from a bigint (minimal two's complement). */
   integer(v: bigint): Uint8Array {
-    let n = 1;
-    while (v >= 1n << BigInt(8 * n - 1) || v < -(1n << BigInt(8 * n - 1))) n++;
-    let x = v < 0n ? v + (1n << BigInt(8 * n)) : v;
-    const out = new Uint8Array(n);
-    for (let i = n - 1; i >= 0; i--) {
-      out[i] = Number(x & 0xffn);
-      x >>= 8n;
-    }
-    return der.element(Tag.INTEGER, out);
+    return der.element(Tag.INTEGER, twosComplement(v));
   },
   /** INTEGER from an unsigned big-endian magnitude. */
   unsigned(magnitude: Uint8Array): Uint8Array {

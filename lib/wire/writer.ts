@@ -92,16 +92,8 @@ export class SshWriter {
   /** `mpint` from a bigint (two's complement, minimal length). */
   mpint(v: bigint): this {
     if (v === 0n) return this.uint32(0);
-    // Smallest n with -2^(8n-1) <= v < 2^(8n-1); negative values are v + 2^(8n).
-    let n = 1;
-    while (v >= 1n << BigInt(8 * n - 1) || v < -(1n << BigInt(8 * n - 1))) n++;
-    let x = v < 0n ? v + (1n << BigInt(8 * n)) : v;
-    const out = new Uint8Array(n);
-    for (let i = n - 1; i >= 0; i--) {
-      out[i] = Number(x & 0xffn);
-      x >>= 8n;
-    }
-    this.uint32(n);
+    const out = twosComplement(v);
+    this.uint32(out.length);
     return this.raw(out);
   }
 
@@ -129,6 +121,29 @@ export class SshWriter {
   finish(): Uint8Array {
     return this.#buf.subarray(0, this.#len);
   }
+}
+
+/**
+ * The minimal big-endian two's complement bytes of `v` (at least one byte):
+ * the body of an SSH `mpint` (RFC 4251 §5) and of a DER INTEGER (X.690 §8.3).
+ *
+ * @example
+ * ```ts
+ * import { twosComplement } from "./writer.ts";
+ * console.log(twosComplement(-129n)); // Uint8Array [255, 127]
+ * ```
+ */
+export function twosComplement(v: bigint): Uint8Array {
+  // Smallest n with -2^(8n-1) <= v < 2^(8n-1); negative values are v + 2^(8n).
+  let n = 1;
+  while (v >= 1n << BigInt(8 * n - 1) || v < -(1n << BigInt(8 * n - 1))) n++;
+  let x = v < 0n ? v + (1n << BigInt(8 * n)) : v;
+  const out = new Uint8Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
 }
 
 /**
