@@ -10,6 +10,8 @@ import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } 
 
 /** Size of each read from the socket. */
 const READ_SIZE = 64 * 1024;
+/** The smallest read buffer (what an idle connection holds). */
+const MIN_READ_SIZE = 2048;
 
 /**
  * Wraps an accepted or connected Deno TCP connection.
@@ -45,9 +47,13 @@ export function wrapDenoConn(conn: Deno.TcpConn, noDelay: boolean): TcpConnectio
   const maybeRelease = () => {
     if (readDone && writeDone) release();
   };
+  // The read buffer adapts: a read that fills it doubles the next one (up to
+  // READ_SIZE), a mostly empty one halves it, so an idle connection's pending
+  // read holds MIN_READ_SIZE bytes instead of READ_SIZE.
+  let readSize = MIN_READ_SIZE;
   const readable = new ReadableStream<Uint8Array>({
     async pull(c) {
-      const buf = new Uint8Array(READ_SIZE);
+      const buf = new Uint8Array(readSize);
       let n: number | null;
       try {
         n = released ? null : await conn.read(buf);
@@ -66,8 +72,10 @@ export function wrapDenoConn(conn: Deno.TcpConn, noDelay: boolean): TcpConnectio
         maybeRelease();
         return;
       }
-      // Small reads are copied so that they do not pin a 64 KiB buffer.
-      c.enqueue(n < READ_SIZE / 4 ? buf.slice(0, n) : buf.subarray(0, n));
+      // Small reads are copied so that they do not pin a large buffer.
+      c.enqueue(n < buf.length / 4 ? buf.slice(0, n) : buf.subarray(0, n));
+      if (n === buf.length) readSize = Math.min(readSize * 2, READ_SIZE);
+      else if (n < buf.length / 4) readSize = Math.max(readSize / 2, MIN_READ_SIZE);
     },
     cancel() {
       readDone = true;
