@@ -67,6 +67,9 @@ const END = "-----END OPENSSH PRIVATE KEY-----";
 const AUTH_MAGIC = new TextEncoder().encode("openssh-key-v1\0");
 /** sshkey.c SALT_LEN. */
 const SALT_LENGTH = 16;
+/** The most bcrypt rounds a key file may ask for (about 10 s of work here). */
+export const MAX_BCRYPT_ROUNDS = 2048;
+
 /** ssh-keygen's default bcrypt rounds (OpenSSH 9.2; later releases use 24). */
 const DEFAULT_ROUNDS = 16;
 
@@ -478,6 +481,14 @@ async function parseBinary(
         rounds === 0
           ? "bcrypt rounds is 0"
           : `the bcrypt salt is ${salt.length} bytes, expected 1 to ${1 << 20}`,
+        `kdfoptions at offset ${kdfOptionsAt}`,
+      );
+    }
+    if (rounds! > MAX_BCRYPT_ROUNDS) {
+      // A hostile file must not keep the parser busy for hours (ssh-keygen -a rarely exceeds 100).
+      throw new KeyError(
+        WHAT,
+        `bcrypt rounds ${rounds} exceed the limit of ${MAX_BCRYPT_ROUNDS}`,
         `kdfoptions at offset ${kdfOptionsAt}`,
       );
     }

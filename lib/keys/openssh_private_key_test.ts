@@ -470,3 +470,26 @@ test("openssh: every single-bit flip of an unencrypted file is detected or harml
     }
   }
 });
+
+test("a key file asking for absurd bcrypt rounds is refused at once, not computed", async () => {
+  const text = await encodeOpensshPrivateKey(generateEd25519(), { passphrase: "pw", rounds: 2 });
+  const b64 = text.split("\n").filter((l) => !l.startsWith("-----")).join("");
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  // kdfname "bcrypt", then kdfoptions: uint32 length, string salt, uint32 rounds.
+  const at =
+    bytes.findIndex((_, i) => new TextDecoder().decode(bytes.subarray(i, i + 6)) === "bcrypt") + 6;
+  const view = new DataView(bytes.buffer);
+  const saltLength = view.getUint32(at + 4);
+  view.setUint32(at + 8 + saltLength, 0xffffffff);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  const hostile = `-----BEGIN OPENSSH PRIVATE KEY-----\n${
+    btoa(bin)
+  }\n-----END OPENSSH PRIVATE KEY-----\n`;
+  const started = Date.now();
+  await assert.rejects(
+    parseOpensshPrivateKey(hostile, { passphrase: "pw" }),
+    /bcrypt rounds 4294967295 exceed the limit/,
+  );
+  assert.ok(Date.now() - started < 1000);
+});
