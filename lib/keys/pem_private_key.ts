@@ -105,6 +105,9 @@ const LEGACY_CIPHERS: ReadonlyMap<string, number> = new Map([
   ["AES-256-CBC", 32],
 ]);
 
+/** The most PBKDF2 iterations an encrypted PKCS#8 file may ask for. */
+export const MAX_PBKDF2_ITERATIONS = 10_000_000;
+
 /** PBKDF2 iterations written: OpenSSL's default (PKCS5_DEFAULT_ITER), as ssh-keygen -m PKCS8 uses. */
 const PBKDF2_ITERATIONS = 2048;
 
@@ -410,8 +413,13 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
   kdf.end("keyDerivationFunc");
   const salt = kp.octetString("salt");
   const iterations = kp.small("iterationCount");
-  if (iterations < 1 || iterations > 0xffffffff) {
-    throw new KeyError(what, `iterationCount ${iterations} is out of range`, "iterationCount");
+  // A hostile file must not keep the parser busy for hours; OpenSSL writes 2048.
+  if (iterations < 1 || iterations > MAX_PBKDF2_ITERATIONS) {
+    throw new KeyError(
+      what,
+      `iterationCount ${iterations} is out of range (1 to ${MAX_PBKDF2_ITERATIONS})`,
+      "iterationCount",
+    );
   }
   let keyLength: number | undefined;
   if (kp.peekTag() === Tag.INTEGER) keyLength = kp.small("keyLength");
