@@ -5,7 +5,10 @@
  *
  * AES runs in WebCrypto (`crypto.subtle`, AES-CTR with a 128-bit counter).
  * Deno and Bun both accept 192-bit AES keys there (checked with Deno 2.9 and
- * Bun 1.4), so no software fallback is needed for `aes192-ctr`.
+ * Bun 1.4), so no software fallback is needed for `aes192-ctr`. The HMAC
+ * runs there too (`MacInstance.computeAsync`), beside the AES where the
+ * construction allows: encrypt-and-MAC seals MAC and encrypt the plaintext at
+ * once; -etm verifies before it decrypts. With -etm the opener is `parallel`.
  *
  * RFC 4344 §4: the counter X is a 128-bit big-endian integer, initialised to
  * the IV from the key exchange and incremented (mod 2^128) after every block;
@@ -63,6 +66,14 @@ async function ctr(key: CryptoKey, counter: Bytes, data: Uint8Array): Promise<Ui
   );
 }
 
+/**
+ * The MAC of one packet, off the JavaScript thread when the instance offers
+ * {@link MacInstance.computeAsync}. Reads `parts` before it returns.
+ */
+function macOf(mac: MacInstance, seq: number, part: Uint8Array): Promise<Uint8Array> {
+  return mac.computeAsync?.(seq, part) ?? Promise.resolve(mac.compute(seq, part));
+}
+
 function aligned(name: string, n: number, what: string): void {
   if (n % BLOCK !== 0 || n < BLOCK) {
     throw new WireError(
@@ -102,16 +113,20 @@ class AesCtrSealer implements PacketSealer {
       const out = new Uint8Array(packet.length + macLength);
       out.set(packet.subarray(0, 4));
       out.set(await ctr(this.#key, counter, packet.subarray(4)), 4);
-      out.set(this.#mac.compute(seq, out.subarray(0, packet.length)), packet.length);
+      out.set(await macOf(this.#mac, seq, out.subarray(0, packet.length)), packet.length);
       return out;
     }
     // RFC 4253 §6: the whole packet, length included, is encrypted, and
-    // §6.4: mac = MAC(key, seq || unencrypted_packet).
+    // §6.4: mac = MAC(key, seq || unencrypted_packet). Both read the
+    // plaintext, so they run at once (each copies it before returning).
     aligned(this.#name, packet.length, "4 + packet_length");
-    const tag = this.#mac.compute(seq, packet);
     const counter = take(this.#counter, packet.length / BLOCK);
+    const [ciphertext, tag] = await Promise.all([
+      ctr(this.#key, counter, packet),
+      macOf(this.#mac, seq, packet),
+    ]);
     const out = new Uint8Array(packet.length + macLength);
-    out.set(await ctr(this.#key, counter, packet));
+    out.set(ciphertext);
     out.set(tag, packet.length);
     return out;
   }
@@ -122,6 +137,13 @@ class AesCtrOpener implements PacketOpener {
   readonly lengthApart: boolean;
   readonly firstBlockSize: number;
   readonly macLength: number;
+  /**
+   * -etm only: the length is in clear (decryptLength keeps no state) and
+   * open takes its counter values synchronously, in call order, so the
+   * reader may open several buffered packets at once. E&M keeps the
+   * decrypted first block between the two calls, so it may not.
+   */
+  readonly parallel: boolean;
   readonly #name: string;
   readonly #key: CryptoKey;
   readonly #counter: Uint8Array;
@@ -136,6 +158,7 @@ class AesCtrOpener implements PacketOpener {
     this.#mac = mac;
     this.lengthApart = mac.algorithm.etm;
     this.firstBlockSize = this.lengthApart ? 4 : BLOCK;
+    this.parallel = this.lengthApart;
     this.macLength = mac.algorithm.macLength;
   }
 
@@ -191,7 +214,7 @@ class AesCtrOpener implements PacketOpener {
     const end = 4 + n;
     // OpenSSH PROTOCOL §1.5: verify the MAC over the ciphertext before
     // decrypting anything (an accepted failure decrypts anyway).
-    const tag = this.#mac.compute(seq, whole.subarray(0, end));
+    const tag = await macOf(this.#mac, seq, whole.subarray(0, end));
     if (!constantTimeEqual(tag, whole.subarray(end))) this.#macFailed(seq, options);
     whole.set(await ctr(this.#key, counter, whole.subarray(4, end)), 4);
     return whole.subarray(4, end);
@@ -216,7 +239,7 @@ class AesCtrOpener implements PacketOpener {
     whole.set(first, 0);
     // RFC 4253 §6.4: mac = MAC(key, seq || unencrypted_packet).
     // An accepted failure returns the plaintext already decrypted above.
-    const tag = this.#mac.compute(seq, whole.subarray(0, end));
+    const tag = await macOf(this.#mac, seq, whole.subarray(0, end));
     if (!constantTimeEqual(tag, whole.subarray(end))) this.#macFailed(seq, options);
     return whole.subarray(4, end);
   }

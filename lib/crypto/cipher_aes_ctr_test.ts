@@ -6,7 +6,7 @@ import { AES128_CTR, AES192_CTR, AES256_CTR } from "./cipher_aes_ctr.ts";
 import { MacError } from "./errors.ts";
 import { HMAC_SHA2_256, HMAC_SHA2_256_ETM, HMAC_SHA2_512, HMAC_SHA2_512_ETM } from "./mac.ts";
 import { SshError, WireError } from "../wire/errors.ts";
-import type { CipherAlgorithm, MacAlgorithm } from "./types.ts";
+import type { CipherAlgorithm, MacAlgorithm, MacInstance } from "./types.ts";
 import { at, framePacket, hex, receive, toHex } from "./_test_util.ts";
 
 const u32 = (n: number): string => n.toString(16).padStart(8, "0");
@@ -149,6 +149,51 @@ for (const alg of CIPHERS) {
         rest = r.rest;
       }
       assert.equal(rest.length, 0);
+    });
+
+    test(`${name}: seals and opens started together take their counters in call order`, async () => {
+      // The transport starts several seals before the first settles, and
+      // (for -etm, parallel) several opens; each must get its own keystream.
+      const { sealer, opener } = await pair();
+      assert.equal(opener.parallel, macAlg.etm);
+      const ref = await pair();
+      const plain = Array.from(
+        { length: 12 },
+        (_, i) => packet(new Uint8Array((i * 997) % 3000).fill(i), macAlg.etm, i % 2),
+      );
+      const expected = plain.map((p) => p.slice(4));
+      const sequential: Uint8Array[] = [];
+      for (const [i, p] of plain.entries()) sequential.push(await ref.sealer.seal(i, p.slice()));
+      const wires = await Promise.all(plain.map((p, i) => sealer.seal(i, p)));
+      assert.deepEqual(wires, sequential);
+      if (macAlg.etm) {
+        const opened = await Promise.all(wires.map((w, i) => opener.open(i, w.slice())));
+        assert.deepEqual(opened, expected);
+      } else {
+        for (const [i, w] of wires.entries()) {
+          const whole = w.slice();
+          await opener.decryptLength(i, whole.subarray(0, 16));
+          assert.deepEqual(await opener.open(i, whole), expected[i]);
+        }
+      }
+    });
+
+    test(`${name}: a MAC without computeAsync still works (compute is the fallback)`, async () => {
+      const plainMac = (): MacInstance => {
+        const m = macAlg.create(macKey);
+        return { algorithm: m.algorithm, compute: (seq, ...parts) => m.compute(seq, ...parts) };
+      };
+      const sealer = await alg.sealer(key, iv, plainMac());
+      const opener = await alg.opener(key, iv, plainMac());
+      const ref = await pair();
+      const p = packet(new Uint8Array(100).fill(3), macAlg.etm, 1);
+      const wire = await sealer.seal(9, p.slice());
+      assert.deepEqual(wire, await ref.sealer.seal(9, p.slice()));
+      const r = await receive(opener, 9, wire.slice());
+      assert.deepEqual(r.body, p.slice(4));
+      wire[wire.length - 1] ^= 1;
+      const again = await alg.opener(key, iv, plainMac());
+      await assert.rejects(receive(again, 9, wire), MacError);
     });
 
     test(`${name}: a flipped bit in length, ciphertext or MAC is a MacError`, async () => {

@@ -9,7 +9,7 @@ import {
   HMAC_SHA2_512,
   HMAC_SHA2_512_ETM,
 } from "./mac.ts";
-import { hex, toHex } from "./_test_util.ts";
+import { at, hex, toHex } from "./_test_util.ts";
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 const fill = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v);
@@ -121,6 +121,53 @@ for (
       // interleave another packet so that leftover state would show
       m.compute(i, new Uint8Array(300));
     }
+  });
+
+  test(`${name}: computeAsync (WebCrypto) gives RFC 4231 cases 1-7 too, from the first call`, async () => {
+    for (const [i, v] of RFC4231.entries()) {
+      const seq = new DataView(v.data.buffer).getUint32(0);
+      for (const a of [alg, etmAlg]) {
+        // called right after create, before the key import can have settled
+        const m = a.create(v.key);
+        const rest = at(v.data.subarray(4), 3);
+        const got = await Promise.all([
+          m.computeAsync!(seq, rest),
+          m.computeAsync!(seq, rest.subarray(0, 1), rest.subarray(1)),
+          m.computeAsync!(seq, new Uint8Array(0), rest, new Uint8Array(0)),
+        ]);
+        for (const mac of got) {
+          assert.equal(mac.length, a.macLength);
+          assert.equal(toHex(mac.subarray(0, v.trunc ?? mac.length)), v[field], `case ${i + 1}`);
+        }
+        // and once the key is in place
+        assert.deepEqual(await m.computeAsync!(seq, rest), got[0]);
+        assert.deepEqual(m.compute(seq, rest), got[0]);
+      }
+    }
+  });
+
+  test(`${name}: computeAsync reads its input before returning, and wraps seq like compute`, async () => {
+    const m = alg.create(fill(alg.keyLength, 9));
+    await m.computeAsync!(0, new Uint8Array(1)); // key imported
+    const body = Uint8Array.from({ length: 1000 }, (_, i) => i);
+    const expected = m.compute(0xfffffffe, body);
+    const pending = [m.computeAsync!(0xfffffffe, body), m.computeAsync!(2 ** 32 - 2, body)];
+    body.fill(0); // the caller reuses its buffer at once
+    for (const p of pending) assert.deepEqual(await p, expected);
+    assert.deepEqual(await m.computeAsync!(2 ** 32 + 5, body), m.compute(5, body));
+  });
+
+  test(`${name}: computeAsync falls back to compute when WebCrypto refuses the key (empty)`, async () => {
+    // WebCrypto rejects zero-length HMAC keys; HMAC itself allows them.
+    const m = alg.create(new Uint8Array(0));
+    const body = ascii("payload");
+    const expected = hmac(
+      field === "sha256" ? sha256 : sha512,
+      new Uint8Array(0),
+      hex("00000003" + toHex(body)),
+    );
+    assert.deepEqual(await m.computeAsync!(3, body), expected);
+    assert.deepEqual(await m.computeAsync!(3, body), expected);
   });
 
   test(`${name}: table entries`, () => {

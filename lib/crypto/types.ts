@@ -204,6 +204,8 @@ export interface MacAlgorithm {
  * ```ts
  * import type { MacInstance } from "./types.ts";
  * const tag = (m: MacInstance, body: Uint8Array) => m.compute(0, body);
+ * const later = (m: MacInstance, body: Uint8Array) =>
+ *   m.computeAsync?.(0, body) ?? Promise.resolve(m.compute(0, body));
  * ```
  */
 export interface MacInstance {
@@ -211,6 +213,13 @@ export interface MacInstance {
   readonly algorithm: MacAlgorithm;
   /** MAC over uint32(seq) followed by `parts`. */
   compute(seq: number, ...parts: Uint8Array[]): Uint8Array;
+  /**
+   * The same MAC as {@link compute}, possibly computed off the JavaScript
+   * thread (the HMACs use WebCrypto). The bytes of `parts` are read before
+   * it returns, so the caller may reuse them at once. Optional: packet
+   * code falls back to {@link compute} when it is absent.
+   */
+  computeAsync?(seq: number, ...parts: Uint8Array[]): Promise<Uint8Array>;
 }
 
 /**
