@@ -130,7 +130,8 @@ export interface PacketOpener {
   /**
    * True when `decryptLength` is stateless and `open` calls may overlap
    * (made in sequence order): the reader may then decrypt several buffered
-   * packets at once (AES-GCM, whose length is in clear).
+   * packets at once (AES-GCM, and AES-CTR with an -etm MAC: their lengths are
+   * in clear).
    */
   readonly parallel?: boolean;
   /**
