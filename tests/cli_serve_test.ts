@@ -6,87 +6,21 @@
 // child process of the runtime running this test.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { currentUser, findOpenSsh, runProcess, runSsh } from "./_openssh.ts";
+import { keygen, serve, type Served } from "./_cli.ts";
 
 const openssh = findOpenSsh();
 const skip = openssh
   ? false
   : "OpenSSH is not installed (.ci/run installs it; apt-get install openssh-client)";
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const user = currentUser();
-
-/** The command line that runs cli.ts with the runtime running this test. */
-function cliCommand(args: string[]): [string, string[]] {
-  return "Deno" in globalThis
-    ? [process.execPath, ["run", "-A", "cli.ts", ...args]]
-    : [process.execPath, ["cli.ts", ...args]];
-}
-
-interface Served {
-  port: number;
-  log(): string;
-  stop(): Promise<void>;
-}
-
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-/** Starts `rxssh serve` with `args` and waits for "listening on 127.0.0.1:port". */
-function serve(args: string[], env: Record<string, string>): Promise<Served> {
-  const [file, argv] = cliCommand(["serve", "-p", "0", "-o", "ListenAddress=127.0.0.1", ...args]);
-  const child = spawn(file, argv, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  let text = "";
-  child.stdout!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
-  child.stderr!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(t);
-    children.delete(child);
-  };
-  return new Promise((resolve, reject) => {
-    const deadline = setTimeout(() => {
-      stop();
-      reject(new Error(`rxssh serve did not start:\n${text}`));
-    }, 30_000);
-    const poll = setInterval(() => {
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
-      if (m || child.exitCode !== null) {
-        clearInterval(poll);
-        clearTimeout(deadline);
-        if (m) resolve({ port: Number(m[1]), log: () => text, stop });
-        else reject(new Error(`rxssh serve exited (${child.exitCode}):\n${text}`));
-      }
-    }, 20);
-  });
-}
 
 function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
-async function keygen(file: string): Promise<string> {
-  const r = await runProcess(
-    openssh!.sshKeygen,
-    ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file],
-    { timeoutMs: 30_000 },
-  );
-  assert.equal(r.code, 0, r.stderr);
-  return fs.readFileSync(file + ".pub", "utf8").trim();
 }
 
 /** ssh options every call uses: no config, no known_hosts, no agent. */

@@ -5,12 +5,12 @@
 // and a password through SSH_ASKPASS).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
+import { cliCommand, keygen, ROOT, serve } from "./_cli.ts";
 import {
   currentUser,
   findOpenSsh,
@@ -24,15 +24,7 @@ const openssh = findOpenSsh();
 const skip = openssh
   ? false
   : "OpenSSH is not installed (.ci/run installs it; apt-get install openssh-server)";
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const user = currentUser();
-
-/** The command line that runs cli.ts with the runtime running this test. */
-function cliCommand(args: string[]): [string, string[]] {
-  return "Deno" in globalThis
-    ? [process.execPath, ["run", "-A", "cli.ts", ...args]]
-    : [process.execPath, ["cli.ts", ...args]];
-}
 
 /** Runs `rxssh args...` to completion (stdin closed unless `input` is given). */
 function rxssh(args: string[], options: Partial<RunOptions> & { home: string }) {
@@ -43,61 +35,6 @@ function rxssh(args: string[], options: Partial<RunOptions> & { home: string }) 
     ...options,
     env: { ...process.env, HOME: options.home, ...options.env },
   });
-}
-
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-/** Starts `rxssh serve` and waits for "listening on 127.0.0.1:port". */
-function serve(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ port: number; log(): string; stop(): Promise<void> }> {
-  const [file, argv] = cliCommand(["serve", "-p", "0", "-o", "ListenAddress=127.0.0.1", ...args]);
-  const child = spawn(file, argv, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  let text = "";
-  child.stdout!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
-  child.stderr!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(t);
-    children.delete(child);
-  };
-  return new Promise((resolve, reject) => {
-    const deadline = setTimeout(() => {
-      stop();
-      reject(new Error(`rxssh serve did not start:\n${text}`));
-    }, 30_000);
-    const poll = setInterval(() => {
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
-      if (m || child.exitCode !== null) {
-        clearInterval(poll);
-        clearTimeout(deadline);
-        if (m) resolve({ port: Number(m[1]), log: () => text, stop });
-        else reject(new Error(`rxssh serve exited (${child.exitCode}):\n${text}`));
-      }
-    }, 20);
-  });
-}
-
-async function keygen(file: string, type = "ed25519"): Promise<string> {
-  const r = await runProcess(
-    openssh!.sshKeygen,
-    ["-q", "-t", type, "-N", "", "-C", "", "-f", file],
-    { timeoutMs: 60_000 },
-  );
-  assert.equal(r.code, 0, r.stderr);
-  return fs.readFileSync(file + ".pub", "utf8").trim();
 }
 
 describe("rxssh client -> OpenSSH sshd", { skip }, () => {

@@ -1,0 +1,78 @@
+// Test helpers for the CLI tests: run cli.ts with the runtime running the
+// test, start `rxssh serve` on an OS-picked port, make ssh-keygen keys.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import process from "node:process";
+import { findOpenSsh, runProcess } from "./_openssh.ts";
+
+/** The repository root. */
+export const ROOT: string = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+
+/** The command line that runs cli.ts with the runtime running this test. */
+export function cliCommand(args: string[]): [string, string[]] {
+  return "Deno" in globalThis
+    ? [process.execPath, ["run", "-A", "cli.ts", ...args]]
+    : [process.execPath, ["cli.ts", ...args]];
+}
+
+/** A running `rxssh serve`. */
+export interface Served {
+  port: number;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+/** Starts `rxssh serve` with `args` and waits for "listening on 127.0.0.1:port". */
+export function serve(args: string[], env: Record<string, string>): Promise<Served> {
+  const [file, argv] = cliCommand(["serve", "-p", "0", "-o", "ListenAddress=127.0.0.1", ...args]);
+  const child = spawn(file, argv, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  let text = "";
+  child.stdout!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
+  child.stderr!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(t);
+    children.delete(child);
+  };
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => {
+      stop();
+      reject(new Error(`rxssh serve did not start:\n${text}`));
+    }, 30_000);
+    const poll = setInterval(() => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
+      if (m || child.exitCode !== null) {
+        clearInterval(poll);
+        clearTimeout(deadline);
+        if (m) resolve({ port: Number(m[1]), log: () => text, stop });
+        else reject(new Error(`rxssh serve exited (${child.exitCode}):\n${text}`));
+      }
+    }, 20);
+  });
+}
+
+/** Makes an unencrypted ssh-keygen key at `file`; returns its public key line. */
+export async function keygen(file: string, type = "ed25519"): Promise<string> {
+  const r = await runProcess(
+    findOpenSsh()!.sshKeygen,
+    ["-q", "-t", type, "-N", "", "-C", "", "-f", file],
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return fs.readFileSync(file + ".pub", "utf8").trim();
+}
