@@ -688,3 +688,20 @@ export function runSsh(args: string[], options: RunOptions): Promise<RunResult> 
   if (!openssh) throw new Error("runSsh: OpenSSH (ssh, sshd, ssh-keygen) is not installed");
   return runProcess(openssh.ssh, args, options);
 }
+
+/**
+ * A `hostKey` option for rxssh's `connect()` that trusts exactly this
+ * sshd's first host key (compared as the base64 of the key blob).
+ *
+ * @example
+ * ```ts
+ * import { pinnedHostKey, startSshd } from "./_openssh.ts";
+ * const sshd = await startSshd({});
+ * const hostKey = pinnedHostKey(sshd); // pass as connect({ ..., hostKey })
+ * await sshd.stop();
+ * ```
+ */
+export function pinnedHostKey(sshd: Sshd): { verify: (key: { blob: Uint8Array }) => boolean } {
+  const pinned = sshd.hostKeys[0].pubLine.split(" ")[1];
+  return { verify: (key) => btoa(String.fromCharCode(...key.blob)) === pinned };
+}

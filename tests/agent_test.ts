@@ -9,7 +9,15 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
-import { currentUser, findOpenSsh, runProcess, runSsh, type Sshd, startSshd } from "./_openssh.ts";
+import {
+  currentUser,
+  findOpenSsh,
+  pinnedHostKey,
+  runProcess,
+  runSsh,
+  type Sshd,
+  startSshd,
+} from "./_openssh.ts";
 import { type AgentClient, connectAgent } from "../lib/agent/client.ts";
 import { AgentError } from "../lib/agent/protocol.ts";
 import { listenAgent, type MemoryAgent, memoryAgent } from "../lib/agent/server.ts";
@@ -187,7 +195,6 @@ describe("our agent client against OpenSSH's ssh-agent", { skip }, () => {
   });
 
   it("our client logs into sshd with the agent (auth method agent), per key type", async () => {
-    const pinned = sshd.hostKeys[0].pubLine.split(" ")[1];
     for (const k of keys) {
       // Only this key is authorized: the agent must sign with it (rsa via the SHA-2 flags).
       fs.writeFileSync(path.join(sshd.dir, "authorized_keys"), k.pubLine + "\n");
@@ -196,7 +203,7 @@ describe("our agent client against OpenSSH's ssh-agent", { skip }, () => {
         port: sshd.port,
         username: user,
         authMethods: [{ type: "agent", agent }],
-        hostKey: { verify: (h) => btoa(String.fromCharCode(...h.blob)) === pinned },
+        hostKey: pinnedHostKey(sshd),
       });
       const r = await client.exec("echo logged-in");
       assert.equal(td.decode(r.stdout), "logged-in\n", k.key.type);
@@ -430,7 +437,6 @@ describe("agent forwarding", { skip }, () => {
     const sshd = await startSshd({
       config: { PermitRootLogin: "yes", AllowAgentForwarding: "yes", LogLevel: "INFO" },
     });
-    const pinned = sshd.hostKeys[0].pubLine.split(" ")[1];
     try {
       fs.writeFileSync(
         path.join(sshd.dir, "authorized_keys"),
@@ -441,7 +447,7 @@ describe("agent forwarding", { skip }, () => {
         port: sshd.port,
         username: user,
         privateKeys: [login],
-        hostKey: { verify: (h) => btoa(String.fromCharCode(...h.blob)) === pinned },
+        hostKey: pinnedHostKey(sshd),
       });
       try {
         // Before the request, no agent for the session (sshd then keeps one per connection).

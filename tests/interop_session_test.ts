@@ -9,7 +9,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
-import { currentUser, findOpenSsh, runProcess, type Sshd, startSshd } from "./_openssh.ts";
+import {
+  currentUser,
+  findOpenSsh,
+  pinnedHostKey,
+  runProcess,
+  type Sshd,
+  startSshd,
+} from "./_openssh.ts";
 import { connect, type SshClient } from "../lib/client.ts";
 import { listen, runLocalCommand, type SshServer } from "../lib/server.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
@@ -40,13 +47,12 @@ describe("our client against OpenSSH sshd: sessions", { skip }, () => {
       path.join(sshd.dir, "authorized_keys"),
       `ssh-ed25519 ${b64(key.publicKey.blob)}\n`,
     );
-    const pinned = sshd.hostKeys[0].pubLine.split(" ")[1];
     client = await connect({
       host: "127.0.0.1",
       port: sshd.port,
       username: user,
       privateKeys: [key],
-      hostKey: { verify: (k) => b64(k.blob) === pinned },
+      hostKey: pinnedHostKey(sshd),
     });
   });
   after(async () => {

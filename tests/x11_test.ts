@@ -45,7 +45,14 @@ import {
   toHex,
   X11RequestCodec,
 } from "../lib/x11/wire.ts";
-import { currentUser, findOpenSsh, runProcess, type Sshd, startSshd } from "./_openssh.ts";
+import {
+  currentUser,
+  findOpenSsh,
+  pinnedHostKey,
+  runProcess,
+  type Sshd,
+  startSshd,
+} from "./_openssh.ts";
 import { hostKey } from "./_transport_pair.ts";
 
 const te = new TextEncoder();
@@ -593,13 +600,12 @@ describe("X11 forwarding against real X (Xvfb) and OpenSSH", { skip: skipReal },
         path.join(sshd.dir, "authorized_keys"),
         `ssh-ed25519 ${b64(key.publicKey.blob)}\n`,
       );
-      const pinned = sshd.hostKeys[0].pubLine.split(" ")[1];
       client = await connect({
         host: "127.0.0.1",
         port: sshd.port,
         username: user,
         privateKeys: [key],
-        hostKey: { verify: (k) => b64(k.blob) === pinned },
+        hostKey: pinnedHostKey(sshd),
       });
     });
     after(async () => {
