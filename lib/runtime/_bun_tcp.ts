@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { abortable } from "./_abortable.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
 
 /** Bytes queued in the readable before the socket is paused. */
@@ -292,25 +293,7 @@ export async function bunConnectTcp(
       connectError: () => {},
     },
   });
-  let socket: BunSocket<BunConn>;
-  if (signal) {
-    let onAbort!: () => void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      socket = await Promise.race([pending, aborted]);
-    } catch (e) {
-      // If the connection completes after the abort, close it.
-      pending.then((s) => s.end(), () => {});
-      throw e;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
-  } else {
-    socket = await pending;
-  }
+  const socket = await abortable(pending, signal, (s) => s.end());
   return socket.data.connection();
 }
 

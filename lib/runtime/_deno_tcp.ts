@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { abortable } from "./_abortable.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
 
 /** Size of each read from the socket. */
@@ -143,25 +144,7 @@ export async function denoConnectTcp(
   const { signal } = options;
   signal?.throwIfAborted();
   const pending = Deno.connect({ hostname: host, port, transport: "tcp" });
-  let conn: Deno.TcpConn;
-  if (signal) {
-    let onAbort!: () => void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      conn = await Promise.race([pending, aborted]);
-    } catch (e) {
-      // If the connection completes after the abort, close it.
-      pending.then((c) => c.close(), () => {});
-      throw e;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
-  } else {
-    conn = await pending;
-  }
+  const conn = await abortable(pending, signal, (c) => c.close());
   return wrapDenoConn(conn, options.noDelay ?? true);
 }
 
