@@ -42,18 +42,29 @@ function dial(o, key) {
   });
 }
 
+/**
+ * Resolves with the stream once the exec is accepted. The exit listener is
+ * attached inside ssh2's callback: ssh2 parses a whole socket read at once, so
+ * a fast server's SUCCESS, exit-status, EOF and CLOSE can arrive together and
+ * "exit" is emitted before an `await` continuation could attach a listener.
+ */
 function exec(c, command) {
   return new Promise((resolve, reject) => {
-    c.exec(command, (err, stream) => (err ? reject(err) : resolve(stream)));
+    c.exec(command, (err, stream) => {
+      if (err) return reject(err);
+      stream.finished = new Promise((done) => {
+        let code;
+        stream.once("exit", (c) => (code = c));
+        stream.once("close", () => done(code));
+      });
+      resolve(stream);
+    });
   });
 }
 
+/** The exit code, or undefined when the channel closed without exit-status. */
 function finished(stream) {
-  return new Promise((resolve) => {
-    let code;
-    stream.once("exit", (c) => (code = c));
-    stream.once("close", () => resolve(code));
-  });
+  return stream.finished;
 }
 
 async function execQuiet(c, command) {
