@@ -199,16 +199,19 @@ function dhAlgorithm(
     kind,
     publicEncoding: "mpint" as const,
     secretEncoding: "mpint" as const,
-    client(random: RandomSource, group?: DhGroup): KexClient {
+    // deno-lint-ignore require-await
+    async client(random: RandomSource, group?: DhGroup): Promise<KexClient> {
       const { p, g } = groupFor(group);
       const x = privateExponent(random, privateExponentBits(bitLength(p)));
       const e = bigintToBytes(modPow(g, x, p));
       return {
         publicValue: e,
-        finish: (serverPublic: Uint8Array) => agree(name, "f", serverPublic, x, p),
+        // deno-lint-ignore require-await
+        finish: async (serverPublic: Uint8Array) => agree(name, "f", serverPublic, x, p),
       };
     },
-    server(clientPublic: Uint8Array, random: RandomSource, group?: DhGroup) {
+    // deno-lint-ignore require-await
+    async server(clientPublic: Uint8Array, random: RandomSource, group?: DhGroup) {
       const { p, g } = groupFor(group);
       // Validate e before spending a modular exponentiation on f.
       checkPeer(name, "e", bytesToBigint(clientPublic), p);
@@ -226,9 +229,9 @@ function dhAlgorithm(
  * ```ts
  * import { DH_GROUP14_SHA256 } from "./kex_dh.ts";
  * import { defaultRandom } from "./types.ts";
- * const c = DH_GROUP14_SHA256.client(defaultRandom);
- * const s = DH_GROUP14_SHA256.server(c.publicValue, defaultRandom);
- * console.log(c.finish(s.publicValue).join() === s.secret.join()); // true
+ * const c = await DH_GROUP14_SHA256.client(defaultRandom);
+ * const s = await DH_GROUP14_SHA256.server(c.publicValue, defaultRandom);
+ * console.log((await c.finish(s.publicValue)).join() === s.secret.join()); // true
  * ```
  */
 export const DH_GROUP14_SHA256: KexAlgorithm = dhAlgorithm(
@@ -283,9 +286,9 @@ export const DH_GROUP18_SHA512: KexAlgorithm = dhAlgorithm(
  * import { chooseGexGroup } from "./dh_groups.ts";
  * import { defaultRandom } from "./types.ts";
  * const group = chooseGexGroup(2048, 2048, 8192)!;
- * const c = DH_GEX_SHA256.client(defaultRandom, group);
- * const s = DH_GEX_SHA256.server(c.publicValue, defaultRandom, group);
- * console.log(c.finish(s.publicValue).length); // 256
+ * const c = await DH_GEX_SHA256.client(defaultRandom, group);
+ * const s = await DH_GEX_SHA256.server(c.publicValue, defaultRandom, group);
+ * console.log((await c.finish(s.publicValue)).length); // 256
  * ```
  */
 export const DH_GEX_SHA256: KexAlgorithm = dhAlgorithm(

@@ -105,13 +105,13 @@ describe("privateExponentBits", () => {
 
 describe("diffie-hellman single-group methods (RFC 4253 §8, RFC 8268)", () => {
   for (const [alg, group] of SINGLE) {
-    it(`${alg.name}: client and server agree`, () => {
+    it(`${alg.name}: client and server agree`, async () => {
       assert.equal(alg.kind, "single");
       assert.equal(alg.publicEncoding, "mpint");
       assert.equal(alg.secretEncoding, "mpint");
-      const c = alg.client(defaultRandom);
-      const s = alg.server(c.publicValue, defaultRandom);
-      const k = c.finish(s.publicValue);
+      const c = await alg.client(defaultRandom);
+      const s = await alg.server(c.publicValue, defaultRandom);
+      const k = await c.finish(s.publicValue);
       assert.deepEqual(k, s.secret);
       for (const v of [c.publicValue, s.publicValue, k]) {
         assert.ok(v.length > 0 && v[0] !== 0, "magnitude has no leading zero");
@@ -119,14 +119,14 @@ describe("diffie-hellman single-group methods (RFC 4253 §8, RFC 8268)", () => {
       }
     });
 
-    it(`${alg.name}: deterministic with injected random`, () => {
-      const run = () => {
-        const c = alg.client(seeded(7));
-        const s = alg.server(c.publicValue, seeded(8));
-        return { e: c.publicValue, f: s.publicValue, k: c.finish(s.publicValue) };
+    it(`${alg.name}: deterministic with injected random`, async () => {
+      const run = async () => {
+        const c = await alg.client(seeded(7));
+        const s = await alg.server(c.publicValue, seeded(8));
+        return { e: c.publicValue, f: s.publicValue, k: await c.finish(s.publicValue) };
       };
-      const a = run();
-      const b = run();
+      const a = await run();
+      const b = await run();
       assert.deepEqual(a, b);
       // e = g^x with x the top-bit-set exponent drawn from random.
       const bits = privateExponentBits(group.bits);
@@ -135,59 +135,64 @@ describe("diffie-hellman single-group methods (RFC 4253 §8, RFC 8268)", () => {
       assert.equal(bytesToBigint(a.e), naiveModPow(2n, x, group.p));
     });
 
-    it(`${alg.name}: rejects e and f of 0, 1, p-1, p, p+1, 2^k with KexError`, () => {
+    it(`${alg.name}: rejects e and f of 0, 1, p-1, p, p+1, 2^k with KexError`, async () => {
       const p = group.p;
       const bad = [0n, 1n, p - 1n, p, p + 1n, 2n, 1n << 100n, (1n << 200n) + 1n];
-      const c = alg.client(defaultRandom);
+      const c = await alg.client(defaultRandom);
       for (const y of bad) {
         const raw = bigintToBytes(y);
-        assert.throws(() => alg.server(raw, defaultRandom), KexError, `server, e = ${y}`);
-        assert.throws(() => c.finish(raw), KexError, `client, f = ${y}`);
+        await assert.rejects(() => alg.server(raw, defaultRandom), KexError, `server, e = ${y}`);
+        await assert.rejects(() => c.finish(raw), KexError, `client, f = ${y}`);
       }
       // Leading zeros are tolerated on input: same value.
-      assert.throws(() => c.finish(new Uint8Array([0, 0, 1])), KexError);
-      try {
-        c.finish(bigintToBytes(p - 1n));
-      } catch (e) {
-        assert.match((e as Error).message, new RegExp(`^${alg.name}: .*p-1`));
-      }
+      await assert.rejects(() => c.finish(new Uint8Array([0, 0, 1])), KexError);
+      await assert.rejects(
+        () => c.finish(bigintToBytes(p - 1n)),
+        new RegExp(`${alg.name}: .*p-1`),
+      );
     });
   }
 });
 
 describe("diffie-hellman-group-exchange-sha256 (RFC 4419)", () => {
-  it("agrees for every MODP group it may be given", () => {
+  it("agrees for every MODP group it may be given", async () => {
     assert.equal(DH_GEX_SHA256.kind, "gex");
     assert.equal(DH_GEX_SHA256.hash.name, "sha256");
     for (const group of [MODP_GROUP14, MODP_GROUP15, MODP_GROUP16]) {
-      const c = DH_GEX_SHA256.client(defaultRandom, group);
-      const s = DH_GEX_SHA256.server(c.publicValue, defaultRandom, group);
-      assert.deepEqual(c.finish(s.publicValue), s.secret);
+      const c = await DH_GEX_SHA256.client(defaultRandom, group);
+      const s = await DH_GEX_SHA256.server(c.publicValue, defaultRandom, group);
+      assert.deepEqual(await c.finish(s.publicValue), s.secret);
     }
   });
 
-  it("works with a small safe-prime group (p = 2*1019 + 1 = 2039)", () => {
+  it("works with a small safe-prime group (p = 2*1019 + 1 = 2039)", async () => {
     const group = { p: 2039n, g: 7n };
-    const c = DH_GEX_SHA256.client(seeded(3), group);
-    const s = DH_GEX_SHA256.server(c.publicValue, seeded(4), group);
-    assert.deepEqual(c.finish(s.publicValue), s.secret);
+    const c = await DH_GEX_SHA256.client(seeded(3), group);
+    const s = await DH_GEX_SHA256.server(c.publicValue, seeded(4), group);
+    assert.deepEqual(await c.finish(s.publicValue), s.secret);
   });
 
-  it("requires a sane group", () => {
-    assert.throws(() => DH_GEX_SHA256.client(defaultRandom), KexError);
-    assert.throws(() => DH_GEX_SHA256.client(defaultRandom, { p: 2n ** 64n, g: 2n }), KexError);
-    assert.throws(() => DH_GEX_SHA256.client(defaultRandom, { p: 2039n, g: 1n }), KexError);
-    assert.throws(() => DH_GEX_SHA256.client(defaultRandom, { p: 2039n, g: 2038n }), KexError);
-    assert.throws(() => DH_GEX_SHA256.server(new Uint8Array([5]), defaultRandom), KexError);
+  it("requires a sane group", async () => {
+    await assert.rejects(() => DH_GEX_SHA256.client(defaultRandom), KexError);
+    await assert.rejects(
+      () => DH_GEX_SHA256.client(defaultRandom, { p: 2n ** 64n, g: 2n }),
+      KexError,
+    );
+    await assert.rejects(() => DH_GEX_SHA256.client(defaultRandom, { p: 2039n, g: 1n }), KexError);
+    await assert.rejects(
+      () => DH_GEX_SHA256.client(defaultRandom, { p: 2039n, g: 2038n }),
+      KexError,
+    );
+    await assert.rejects(() => DH_GEX_SHA256.server(new Uint8Array([5]), defaultRandom), KexError);
   });
 
-  it("rejects e = 0, 1, p-1, p with KexError", () => {
+  it("rejects e = 0, 1, p-1, p with KexError", async () => {
     const group = MODP_GROUP14;
-    const c = DH_GEX_SHA256.client(defaultRandom, group);
+    const c = await DH_GEX_SHA256.client(defaultRandom, group);
     for (const y of [0n, 1n, group.p - 1n, group.p]) {
       const raw = bigintToBytes(y);
-      assert.throws(() => DH_GEX_SHA256.server(raw, defaultRandom, group), KexError);
-      assert.throws(() => c.finish(raw), KexError);
+      await assert.rejects(() => DH_GEX_SHA256.server(raw, defaultRandom, group), KexError);
+      await assert.rejects(() => c.finish(raw), KexError);
     }
   });
 });

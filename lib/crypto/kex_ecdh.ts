@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { x25519 } from "@noble/curves/ed25519.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { KexError } from "./errors.ts";
 import { SHA256, SHA384, SHA512 } from "./hash.ts";
 import type { Hash, KexAlgorithm, KexClient, RandomSource } from "./types.ts";
+import { LowOrderPointError, x25519Agree, x25519Public } from "./webcrypto_curves.ts";
 
 /** Drops leading zero bytes: K as the magnitude of an mpint. */
 function magnitude(b: Uint8Array): Uint8Array {
@@ -25,21 +25,21 @@ function magnitude(b: Uint8Array): Uint8Array {
  * ```ts
  * import { x25519KeyPair } from "./kex_ecdh.ts";
  * import { defaultRandom } from "./types.ts";
- * console.log(x25519KeyPair(defaultRandom).publicKey.length); // 32
+ * console.log((await x25519KeyPair(defaultRandom)).publicKey.length); // 32
  * ```
  */
-export function x25519KeyPair(
+export async function x25519KeyPair(
   random: RandomSource,
-): { secretKey: Uint8Array; publicKey: Uint8Array } {
+): Promise<{ secretKey: Uint8Array; publicKey: Uint8Array }> {
   const secretKey = random(32);
   if (secretKey.length !== 32) throw new RangeError("random returned the wrong number of bytes");
-  return { secretKey, publicKey: x25519.getPublicKey(secretKey) };
+  return { secretKey, publicKey: await x25519Public(secretKey) };
 }
 
 /**
  * X25519(secretKey, peerPublic) with the checks RFC 8731 §3 requires: the
- * peer's key must be 32 bytes and the result must not be all zeros (noble
- * rejects the low-order points that would produce it). Failures are a
+ * peer's key must be 32 bytes and the result must not be all zeros (what
+ * a low-order point produces). Failures are a
  * {@link KexError} naming `name` and `what` (the peer value, e.g. "Q_S").
  * Returns the raw 32-byte shared secret.
  *
@@ -47,31 +47,30 @@ export function x25519KeyPair(
  * ```ts
  * import { x25519KeyPair, x25519Shared } from "./kex_ecdh.ts";
  * import { defaultRandom } from "./types.ts";
- * const a = x25519KeyPair(defaultRandom), b = x25519KeyPair(defaultRandom);
- * const k = x25519Shared("demo", "Q_S", a.secretKey, b.publicKey);
- * console.log(k.join() === x25519Shared("demo", "Q_C", b.secretKey, a.publicKey).join()); // true
+ * const a = await x25519KeyPair(defaultRandom), b = await x25519KeyPair(defaultRandom);
+ * const k = await x25519Shared("demo", "Q_S", a.secretKey, b.publicKey);
+ * const k2 = await x25519Shared("demo", "Q_C", b.secretKey, a.publicKey);
+ * console.log(k.join() === k2.join()); // true
  * ```
  */
-export function x25519Shared(
+export async function x25519Shared(
   name: string,
   what: string,
   secretKey: Uint8Array,
   peerPublic: Uint8Array,
-): Uint8Array {
+): Promise<Uint8Array> {
   if (peerPublic.length !== 32) {
     throw new KexError(`${name}: ${what} is ${peerPublic.length} bytes, expected 32`);
   }
-  let shared: Uint8Array;
   try {
-    shared = x25519.getSharedSecret(secretKey, peerPublic);
+    // RFC 7748 §6.1 / RFC 8731 §3: an all-zero result MUST be rejected.
+    return await x25519Agree(secretKey, peerPublic);
   } catch (cause) {
-    throw new KexError(`${name}: ${what} is a low-order X25519 point`, { cause });
+    if (cause instanceof LowOrderPointError) {
+      throw new KexError(`${name}: ${what} is a low-order X25519 point`, { cause });
+    }
+    throw cause;
   }
-  // RFC 7748 §6.1 / RFC 8731 §3: an all-zero result MUST be rejected.
-  let acc = 0;
-  for (let i = 0; i < shared.length; i++) acc |= shared[i];
-  if (acc === 0) throw new KexError(`${name}: X25519 shared secret is all zeros`);
-  return shared;
 }
 
 function curve25519(name: string): KexAlgorithm {
@@ -81,21 +80,22 @@ function curve25519(name: string): KexAlgorithm {
     kind: "single" as const,
     publicEncoding: "string" as const,
     secretEncoding: "mpint" as const,
-    client(random: RandomSource): KexClient {
-      const { secretKey, publicKey } = x25519KeyPair(random);
+    async client(random: RandomSource): Promise<KexClient> {
+      const { secretKey, publicKey } = await x25519KeyPair(random);
       return {
         publicValue: publicKey,
         // RFC 8731 §3.1: K is the 32 bytes read as an unsigned big-endian
         // integer, encoded as an mpint.
-        finish: (serverPublic) => magnitude(x25519Shared(name, "Q_S", secretKey, serverPublic)),
+        finish: async (serverPublic) =>
+          magnitude(await x25519Shared(name, "Q_S", secretKey, serverPublic)),
       };
     },
-    server(clientPublic: Uint8Array, random: RandomSource) {
+    async server(clientPublic: Uint8Array, random: RandomSource) {
       if (clientPublic.length !== 32) {
         throw new KexError(`${name}: Q_C is ${clientPublic.length} bytes, expected 32`);
       }
-      const { secretKey, publicKey } = x25519KeyPair(random);
-      const secret = magnitude(x25519Shared(name, "Q_C", secretKey, clientPublic));
+      const { secretKey, publicKey } = await x25519KeyPair(random);
+      const secret = magnitude(await x25519Shared(name, "Q_C", secretKey, clientPublic));
       secretKey.fill(0);
       return { publicValue: publicKey, secret };
     },
@@ -110,9 +110,9 @@ function curve25519(name: string): KexAlgorithm {
  * ```ts
  * import { CURVE25519_SHA256 } from "./kex_ecdh.ts";
  * import { defaultRandom } from "./types.ts";
- * const c = CURVE25519_SHA256.client(defaultRandom);
- * const s = CURVE25519_SHA256.server(c.publicValue, defaultRandom);
- * console.log(c.finish(s.publicValue).join() === s.secret.join()); // true
+ * const c = await CURVE25519_SHA256.client(defaultRandom);
+ * const s = await CURVE25519_SHA256.server(c.publicValue, defaultRandom);
+ * console.log((await c.finish(s.publicValue)).join() === s.secret.join()); // true
  * ```
  */
 export const CURVE25519_SHA256: KexAlgorithm = curve25519("curve25519-sha256");
@@ -168,14 +168,17 @@ function nist(name: string, curve: NistCurve, hash: Hash): KexAlgorithm {
     kind: "single" as const,
     publicEncoding: "string" as const,
     secretEncoding: "mpint" as const,
-    client(random: RandomSource): KexClient {
+    // deno-lint-ignore require-await
+    async client(random: RandomSource): Promise<KexClient> {
       const { secretKey, publicKey } = keyPair(random);
       return {
         publicValue: publicKey,
-        finish: (serverPublic) => agree("Q_S", secretKey, serverPublic),
+        // deno-lint-ignore require-await
+        finish: async (serverPublic) => agree("Q_S", secretKey, serverPublic),
       };
     },
-    server(clientPublic: Uint8Array, random: RandomSource) {
+    // deno-lint-ignore require-await
+    async server(clientPublic: Uint8Array, random: RandomSource) {
       const { secretKey, publicKey } = keyPair(random);
       const secret = agree("Q_C", secretKey, clientPublic);
       secretKey.fill(0);
@@ -192,7 +195,7 @@ function nist(name: string, curve: NistCurve, hash: Hash): KexAlgorithm {
  * ```ts
  * import { ECDH_NISTP256 } from "./kex_ecdh.ts";
  * import { defaultRandom } from "./types.ts";
- * console.log(ECDH_NISTP256.client(defaultRandom).publicValue.length); // 65
+ * console.log((await ECDH_NISTP256.client(defaultRandom)).publicValue.length); // 65
  * ```
  */
 export const ECDH_NISTP256: KexAlgorithm = nist("ecdh-sha2-nistp256", p256, SHA256);

@@ -98,50 +98,53 @@ const mag = (h: string) => h.replace(/^(00)+/, "");
 
 describe("curve25519-sha256 (RFC 8731)", () => {
   for (const alg of [CURVE25519_SHA256, CURVE25519_SHA256_LIBSSH]) {
-    it(`${alg.name}: RFC 7748 §6.1 vector through client and server`, () => {
+    it(`${alg.name}: RFC 7748 §6.1 vector through client and server`, async () => {
       assert.equal(alg.publicEncoding, "string");
       assert.equal(alg.secretEncoding, "mpint");
       assert.equal(alg.hash.name, "sha256");
-      const c = alg.client(scripted(unhex(RFC7748.a)));
+      const c = await alg.client(scripted(unhex(RFC7748.a)));
       assert.equal(hex(c.publicValue), RFC7748.A);
-      const s = alg.server(c.publicValue, scripted(unhex(RFC7748.b)));
+      const s = await alg.server(c.publicValue, scripted(unhex(RFC7748.b)));
       assert.equal(hex(s.publicValue), RFC7748.B);
       assert.equal(hex(s.secret), RFC7748.K);
-      assert.equal(hex(c.finish(s.publicValue)), RFC7748.K);
+      assert.equal(hex(await c.finish(s.publicValue)), RFC7748.K);
     });
 
-    it(`${alg.name}: random client and server agree`, () => {
-      const c = alg.client(defaultRandom);
-      const s = alg.server(c.publicValue, defaultRandom);
-      assert.deepEqual(c.finish(s.publicValue), s.secret);
+    it(`${alg.name}: random client and server agree`, async () => {
+      const c = await alg.client(defaultRandom);
+      const s = await alg.server(c.publicValue, defaultRandom);
+      assert.deepEqual(await c.finish(s.publicValue), s.secret);
       assert.equal(c.publicValue.length, 32);
     });
 
-    it(`${alg.name}: rejects wrong lengths and low-order points with KexError`, () => {
-      const c = alg.client(defaultRandom);
+    it(`${alg.name}: rejects wrong lengths and low-order points with KexError`, async () => {
+      const c = await alg.client(defaultRandom);
       for (const len of [0, 31, 33, 65]) {
-        assert.throws(() => alg.server(new Uint8Array(len).fill(9), defaultRandom), KexError);
-        assert.throws(() => c.finish(new Uint8Array(len).fill(9)), KexError);
+        await assert.rejects(
+          () => alg.server(new Uint8Array(len).fill(9), defaultRandom),
+          KexError,
+        );
+        await assert.rejects(() => c.finish(new Uint8Array(len).fill(9)), KexError);
       }
       // u = 0 and u = 1 (order 1 and 4), and u = p (non-canonical 0): all
       // give an all-zero shared secret.
       const p = (1n << 255n) - 19n;
       const le = (v: bigint) => unhex(v.toString(16).padStart(64, "0")).reverse();
       for (const u of [0n, 1n, p - 1n, p, p + 1n]) {
-        assert.throws(() => alg.server(le(u), defaultRandom), KexError, `server, u = ${u}`);
-        assert.throws(() => c.finish(le(u)), KexError, `client, u = ${u}`);
+        await assert.rejects(() => alg.server(le(u), defaultRandom), KexError, `server, u = ${u}`);
+        await assert.rejects(() => c.finish(le(u)), KexError, `client, u = ${u}`);
       }
-      assert.throws(() => c.finish(new Uint8Array(32)), /curve25519-sha256.*: Q_S/);
+      await assert.rejects(() => c.finish(new Uint8Array(32)), /curve25519-sha256.*: Q_S/);
     });
   }
 
-  it("K is the magnitude of the 32 bytes: leading zeros dropped", () => {
+  it("K is the magnitude of the 32 bytes: leading zeros dropped", async () => {
     // Try secrets until one gives a shared secret with a leading zero byte.
-    const peer = x25519KeyPair(defaultRandom);
+    const peer = await x25519KeyPair(defaultRandom);
     for (let i = 0; i < 4096; i++) {
-      const c = CURVE25519_SHA256.client(defaultRandom);
-      const k = c.finish(peer.publicKey);
-      const raw = x25519Shared("t", "t", peer.secretKey, c.publicValue);
+      const c = await CURVE25519_SHA256.client(defaultRandom);
+      const k = await c.finish(peer.publicKey);
+      const raw = await x25519Shared("t", "t", peer.secretKey, c.publicValue);
       if (raw[0] === 0) {
         assert.equal(k.length, 31 - (raw[1] === 0 ? 1 : 0));
         assert.deepEqual(k, raw.subarray(32 - k.length));
@@ -156,26 +159,26 @@ describe("curve25519-sha256 (RFC 8731)", () => {
 describe("ecdh-sha2-nistp* (RFC 5656 §4)", () => {
   for (const v of RFC5903) {
     const alg: KexAlgorithm = v.alg;
-    it(`${alg.name}: RFC 5903 vector through client and server`, () => {
+    it(`${alg.name}: RFC 5903 vector through client and server`, async () => {
       assert.equal(alg.publicEncoding, "string");
       assert.equal(alg.secretEncoding, "mpint");
-      const c = alg.client(scripted(seedFor(v.i, v.seedLength)));
+      const c = await alg.client(scripted(seedFor(v.i, v.seedLength)));
       assert.equal(hex(c.publicValue), v.gi);
-      const s = alg.server(c.publicValue, scripted(seedFor(v.r, v.seedLength)));
+      const s = await alg.server(c.publicValue, scripted(seedFor(v.r, v.seedLength)));
       assert.equal(hex(s.publicValue), v.gr);
       assert.equal(hex(s.secret), mag(v.gir));
-      assert.equal(hex(c.finish(unhex(v.gr))), mag(v.gir));
+      assert.equal(hex(await c.finish(unhex(v.gr))), mag(v.gir));
     });
 
-    it(`${alg.name}: random client and server agree`, () => {
-      const c = alg.client(defaultRandom);
-      const s = alg.server(c.publicValue, defaultRandom);
-      assert.deepEqual(c.finish(s.publicValue), s.secret);
+    it(`${alg.name}: random client and server agree`, async () => {
+      const c = await alg.client(defaultRandom);
+      const s = await alg.server(c.publicValue, defaultRandom);
+      assert.deepEqual(await c.finish(s.publicValue), s.secret);
       assert.equal(c.publicValue[0], 4);
     });
 
-    it(`${alg.name}: rejects bad points with KexError`, () => {
-      const c = alg.client(defaultRandom);
+    it(`${alg.name}: rejects bad points with KexError`, async () => {
+      const c = await alg.client(defaultRandom);
       const good = unhex(v.gr);
       const offCurve = good.slice();
       offCurve[offCurve.length - 1] ^= 1;
@@ -196,10 +199,10 @@ describe("ecdh-sha2-nistp* (RFC 5656 §4)", () => {
         unhex(v.gi.slice(0, 2) + "ff".repeat(good.length - 1)), // coordinates >= p
       ];
       for (const [n, point] of bad.entries()) {
-        assert.throws(() => alg.server(point, defaultRandom), KexError, `server, case ${n}`);
-        assert.throws(() => c.finish(point), KexError, `client, case ${n}`);
+        await assert.rejects(() => alg.server(point, defaultRandom), KexError, `server, case ${n}`);
+        await assert.rejects(() => c.finish(point), KexError, `client, case ${n}`);
       }
-      assert.throws(
+      await assert.rejects(
         () => c.finish(offCurve),
         new RegExp(`^KexError: ${alg.name}: Q_S is not a point`),
       );

@@ -73,9 +73,9 @@ function combine(kPq: Uint8Array, kCl: Uint8Array): Uint8Array {
  * ```ts
  * import { MLKEM768X25519_SHA256 } from "./kex_mlkem.ts";
  * import { defaultRandom } from "./types.ts";
- * const c = MLKEM768X25519_SHA256.client(defaultRandom);
- * const s = MLKEM768X25519_SHA256.server(c.publicValue, defaultRandom);
- * console.log(c.finish(s.publicValue).join() === s.secret.join()); // true
+ * const c = await MLKEM768X25519_SHA256.client(defaultRandom);
+ * const s = await MLKEM768X25519_SHA256.server(c.publicValue, defaultRandom);
+ * console.log((await c.finish(s.publicValue)).join() === s.secret.join()); // true
  * ```
  */
 export const MLKEM768X25519_SHA256: KexAlgorithm = Object.freeze({
@@ -84,17 +84,17 @@ export const MLKEM768X25519_SHA256: KexAlgorithm = Object.freeze({
   kind: "single" as const,
   publicEncoding: "string" as const,
   secretEncoding: "string" as const,
-  client(random: RandomSource): KexClient {
+  async client(random: RandomSource): Promise<KexClient> {
     const seed = take(random, MLKEM_SEED);
     const kem = ml_kem768.keygen(seed);
     seed.fill(0);
-    const ecdh = x25519KeyPair(random);
+    const ecdh = await x25519KeyPair(random);
     const publicValue = new Uint8Array(MLKEM768X25519_SIZES.clientInit);
     publicValue.set(kem.publicKey, 0);
     publicValue.set(ecdh.publicKey, MLKEM_PUBLIC);
     return {
       publicValue,
-      finish(serverReply: Uint8Array): Uint8Array {
+      async finish(serverReply: Uint8Array): Promise<Uint8Array> {
         if (serverReply.length !== MLKEM768X25519_SIZES.serverReply) {
           throw new KexError(
             `${NAME}: S_REPLY is ${serverReply.length} bytes, expected ${MLKEM768X25519_SIZES.serverReply}`,
@@ -102,7 +102,7 @@ export const MLKEM768X25519_SHA256: KexAlgorithm = Object.freeze({
         }
         const ct = serverReply.subarray(0, MLKEM_CIPHERTEXT);
         const peer = serverReply.subarray(MLKEM_CIPHERTEXT);
-        const kCl = x25519Shared(NAME, "S_REPLY's X25519 key", ecdh.secretKey, peer);
+        const kCl = await x25519Shared(NAME, "S_REPLY's X25519 key", ecdh.secretKey, peer);
         let kPq: Uint8Array;
         try {
           // Implicit rejection (FIPS 203 §6.3): a forged ciphertext yields a
@@ -115,7 +115,7 @@ export const MLKEM768X25519_SHA256: KexAlgorithm = Object.freeze({
       },
     };
   },
-  server(clientInit: Uint8Array, random: RandomSource) {
+  async server(clientInit: Uint8Array, random: RandomSource) {
     if (clientInit.length !== MLKEM768X25519_SIZES.clientInit) {
       throw new KexError(
         `${NAME}: C_INIT is ${clientInit.length} bytes, expected ${MLKEM768X25519_SIZES.clientInit}`,
@@ -123,8 +123,8 @@ export const MLKEM768X25519_SHA256: KexAlgorithm = Object.freeze({
     }
     const ek = clientInit.subarray(0, MLKEM_PUBLIC);
     const peer = clientInit.subarray(MLKEM_PUBLIC);
-    const ecdh = x25519KeyPair(random);
-    const kCl = x25519Shared(NAME, "C_INIT's X25519 key", ecdh.secretKey, peer);
+    const ecdh = await x25519KeyPair(random);
+    const kCl = await x25519Shared(NAME, "C_INIT's X25519 key", ecdh.secretKey, peer);
     ecdh.secretKey.fill(0);
     const msg = take(random, MLKEM_MSG);
     let enc: { cipherText: Uint8Array; sharedSecret: Uint8Array };

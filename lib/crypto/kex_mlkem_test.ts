@@ -39,28 +39,28 @@ describe("mlkem768x25519-sha256 (draft-ietf-sshm-mlkem-hybrid-kex)", () => {
     assert.deepEqual(MLKEM768X25519_SIZES, { clientInit: 1216, serverReply: 1120 });
   });
 
-  it("client and server agree; lengths are 1216, 1120 and 32", () => {
+  it("client and server agree; lengths are 1216, 1120 and 32", async () => {
     for (let i = 0; i < 3; i++) {
-      const c = alg.client(defaultRandom);
+      const c = await alg.client(defaultRandom);
       assert.equal(c.publicValue.length, 1184 + 32);
-      const s = alg.server(c.publicValue, defaultRandom);
+      const s = await alg.server(c.publicValue, defaultRandom);
       assert.equal(s.publicValue.length, 1088 + 32);
       assert.equal(s.secret.length, 32);
-      assert.deepEqual(c.finish(s.publicValue), s.secret);
+      assert.deepEqual(await c.finish(s.publicValue), s.secret);
     }
   });
 
-  it("is deterministic with injected random, and K = SHA-256(K_PQ || K_CL)", () => {
-    const run = () => {
+  it("is deterministic with injected random, and K = SHA-256(K_PQ || K_CL)", async () => {
+    const run = async () => {
       const cr = seeded(11);
       const sr = seeded(12);
-      const c = alg.client(cr);
-      const s = alg.server(c.publicValue, sr);
-      const k = c.finish(s.publicValue);
+      const c = await alg.client(cr);
+      const s = await alg.server(c.publicValue, sr);
+      const k = await c.finish(s.publicValue);
       return { c, s, k, cr, sr };
     };
-    const a = run();
-    const b = run();
+    const a = await run();
+    const b = await run();
     assert.deepEqual(a.c.publicValue, b.c.publicValue);
     assert.deepEqual(a.s.publicValue, b.s.publicValue);
     assert.deepEqual(a.k, b.k);
@@ -86,57 +86,60 @@ describe("mlkem768x25519-sha256 (draft-ietf-sshm-mlkem-hybrid-kex)", () => {
     assert.deepEqual(a.k, expected);
   });
 
-  it("a different client seed gives a different K", () => {
-    const c1 = alg.client(seeded(1));
-    const c2 = alg.client(seeded(2));
-    const s1 = alg.server(c1.publicValue, seeded(3));
-    const s2 = alg.server(c2.publicValue, seeded(3));
+  it("a different client seed gives a different K", async () => {
+    const c1 = await alg.client(seeded(1));
+    const c2 = await alg.client(seeded(2));
+    const s1 = await alg.server(c1.publicValue, seeded(3));
+    const s2 = await alg.server(c2.publicValue, seeded(3));
     assert.notDeepEqual(s1.secret, s2.secret);
   });
 
-  it("rejects wrong lengths with KexError", () => {
-    const c = alg.client(defaultRandom);
+  it("rejects wrong lengths with KexError", async () => {
+    const c = await alg.client(defaultRandom);
     for (const len of [0, 32, 1184, 1215, 1217, 1120]) {
-      assert.throws(
+      await assert.rejects(
         () => alg.server(new Uint8Array(len), defaultRandom),
         KexError,
         `C_INIT ${len}`,
       );
     }
     for (const len of [0, 32, 1088, 1119, 1121, 1216]) {
-      assert.throws(() => c.finish(new Uint8Array(len)), KexError, `S_REPLY ${len}`);
+      await assert.rejects(() => c.finish(new Uint8Array(len)), KexError, `S_REPLY ${len}`);
     }
-    assert.throws(() => c.finish(new Uint8Array(5)), /mlkem768x25519-sha256: S_REPLY is 5 bytes/);
+    await assert.rejects(
+      () => c.finish(new Uint8Array(5)),
+      /mlkem768x25519-sha256: S_REPLY is 5 bytes/,
+    );
   });
 
-  it("rejects low-order X25519 halves with KexError", () => {
-    const c = alg.client(defaultRandom);
+  it("rejects low-order X25519 halves with KexError", async () => {
+    const c = await alg.client(defaultRandom);
     const init = c.publicValue.slice();
     init.fill(0, 1184); // u = 0
-    assert.throws(() => alg.server(init, defaultRandom), KexError);
-    const s = alg.server(c.publicValue, defaultRandom);
+    await assert.rejects(() => alg.server(init, defaultRandom), KexError);
+    const s = await alg.server(c.publicValue, defaultRandom);
     const reply = s.publicValue.slice();
     reply.fill(0, 1088);
     reply[1088] = 1; // u = 1
-    assert.throws(() => c.finish(reply), KexError);
+    await assert.rejects(() => c.finish(reply), KexError);
   });
 
-  it("rejects an encapsulation key failing the FIPS 203 modulus check", () => {
-    const c = alg.client(defaultRandom);
+  it("rejects an encapsulation key failing the FIPS 203 modulus check", async () => {
+    const c = await alg.client(defaultRandom);
     const init = c.publicValue.slice();
     // The first 12-bit coefficient becomes 0xfff >= q = 3329.
     init[0] = 0xff;
     init[1] |= 0x0f;
-    assert.throws(() => alg.server(init, defaultRandom), KexError);
-    assert.throws(() => alg.server(init, defaultRandom), /encapsulation key is invalid/);
+    await assert.rejects(() => alg.server(init, defaultRandom), KexError);
+    await assert.rejects(() => alg.server(init, defaultRandom), /encapsulation key is invalid/);
   });
 
-  it("a tampered ciphertext gives a different K (implicit rejection), not an error", () => {
-    const c = alg.client(defaultRandom);
-    const s = alg.server(c.publicValue, defaultRandom);
+  it("a tampered ciphertext gives a different K (implicit rejection), not an error", async () => {
+    const c = await alg.client(defaultRandom);
+    const s = await alg.server(c.publicValue, defaultRandom);
     const reply = s.publicValue.slice();
     reply[10] ^= 1;
-    const k = c.finish(reply);
+    const k = await c.finish(reply);
     assert.equal(k.length, 32);
     assert.notDeepEqual(k, s.secret);
   });

@@ -46,24 +46,24 @@ describe("KEX_ALGORITHMS", () => {
   });
 
   for (const name of ORDER) {
-    it(`${name}: declared shape and a full client/server round trip`, () => {
+    it(`${name}: declared shape and a full client/server round trip`, async () => {
       const alg = KEX_ALGORITHMS.get(name)!;
       assert.deepEqual(
         [alg.hash.name, alg.kind, alg.publicEncoding, alg.secretEncoding],
         EXPECT[name],
       );
       const group = alg.kind === "gex" ? chooseGexGroup(2048, 3072, 8192) : undefined;
-      const c = alg.client(defaultRandom, group);
-      const s = alg.server(c.publicValue, defaultRandom, group);
-      const k = c.finish(s.publicValue);
+      const c = await alg.client(defaultRandom, group);
+      const s = await alg.server(c.publicValue, defaultRandom, group);
+      const k = await c.finish(s.publicValue);
       assert.deepEqual(k, s.secret);
       if (alg.secretEncoding === "mpint") {
         assert.notEqual(k[0], 0, "mpint magnitude has no leading zero");
       }
       // Every invalid peer value is a KexError, never a generic Error.
-      assert.throws(() => alg.server(new Uint8Array(1), defaultRandom, group), KexError);
-      assert.throws(() => c.finish(new Uint8Array(1)), KexError);
-      assert.throws(() => c.finish(new Uint8Array(0)), KexError);
+      await assert.rejects(() => alg.server(new Uint8Array(1), defaultRandom, group), KexError);
+      await assert.rejects(() => c.finish(new Uint8Array(1)), KexError);
+      await assert.rejects(() => c.finish(new Uint8Array(0)), KexError);
     });
   }
 });

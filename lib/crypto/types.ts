@@ -251,8 +251,8 @@ export interface DhGroup {
 export interface KexClient {
   /** Q_C, e or C_INIT, raw: the magnitude for mpint encodings, the bytes for string encodings. */
   readonly publicValue: Uint8Array;
-  /** Computes the shared secret K (raw, see {@link KexAlgorithm.secretEncoding}) from the server's value; throws KexError when that value is invalid. */
-  finish(serverPublic: Uint8Array): Uint8Array;
+  /** Computes the shared secret K (raw, see {@link KexAlgorithm.secretEncoding}) from the server's value; rejects with KexError when that value is invalid. */
+  finish(serverPublic: Uint8Array): Promise<Uint8Array>;
 }
 
 /**
@@ -276,12 +276,15 @@ export interface KexAlgorithm {
   readonly publicEncoding: "mpint" | "string";
   /** How K appears in the exchange hash and the KDF. */
   readonly secretEncoding: "mpint" | "string";
-  /** Starts the client side; `group` is required for "gex". */
-  client(random: RandomSource, group?: DhGroup): KexClient;
-  /** Answers a client; throws KexError when the client's value is invalid. */
+  /**
+   * Starts the client side; `group` is required for "gex". Asynchronous
+   * because X25519 runs in the runtime's WebCrypto where it has it.
+   */
+  client(random: RandomSource, group?: DhGroup): Promise<KexClient>;
+  /** Answers a client; rejects with KexError when the client's value is invalid. */
   server(
     clientPublic: Uint8Array,
     random: RandomSource,
     group?: DhGroup,
-  ): { publicValue: Uint8Array; secret: Uint8Array };
+  ): Promise<{ publicValue: Uint8Array; secret: Uint8Array }>;
 }

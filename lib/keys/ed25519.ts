@@ -5,6 +5,7 @@
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { defaultRandom, type RandomSource } from "../crypto/types.ts";
+import { ed25519Signer, ed25519Verify } from "../crypto/webcrypto_curves.ts";
 import { SshWriter } from "../wire/writer.ts";
 import { KeyError } from "./errors.ts";
 import { fingerprintSha256 } from "./fingerprint.ts";
@@ -45,7 +46,8 @@ export class Ed25519PublicKey implements PublicKey {
   /**
    * Verifies an ssh-ed25519 signature blob (RFC 8709 §6: `string
    * "ssh-ed25519", string signature` with a 64-byte signature). Strict RFC
-   * 8032 §5.1.7 verification (canonical encodings only).
+   * 8032 §5.1.7 verification (canonical encodings only), in WebCrypto where
+   * the runtime has Ed25519.
    */
   verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): Promise<boolean> {
     if (algorithm !== NAME) return Promise.resolve(false);
@@ -53,11 +55,7 @@ export class Ed25519PublicKey implements PublicKey {
     if (sig === undefined || sig.algorithm !== NAME || sig.signature.length !== 64) {
       return Promise.resolve(false);
     }
-    try {
-      return Promise.resolve(ed25519.verify(sig.signature, data, this.key, { zip215: false }));
-    } catch {
-      return Promise.resolve(false);
-    }
+    return ed25519Verify(this.key, sig.signature, data);
   }
 
   /** SHA-256 fingerprint of {@link blob}. */
@@ -100,6 +98,7 @@ export class Ed25519PrivateKey implements PrivateKey {
   /** ["ssh-ed25519"]. */
   readonly algorithms: readonly string[] = [NAME];
   #seed: Uint8Array;
+  #sign: (data: Uint8Array) => Promise<Uint8Array>;
 
   /** Wraps a 32-byte seed (RFC 8032 §5.1.5 private key); prefer {@link ed25519PrivateKey}. */
   constructor(seed: Uint8Array) {
@@ -107,20 +106,19 @@ export class Ed25519PrivateKey implements PrivateKey {
       throw new KeyError(`${NAME} private key`, `seed is ${seed.length} bytes, expected 32`);
     }
     this.#seed = Uint8Array.from(seed);
+    this.#sign = ed25519Signer(this.#seed);
     this.publicKey = new Ed25519PublicKey(ed25519.getPublicKey(this.#seed));
   }
 
   /** Signs with Ed25519 (RFC 8032 §5.1.6) and returns the RFC 8709 §6 signature blob. */
-  sign(algorithm: string, data: Uint8Array): Promise<Uint8Array> {
+  async sign(algorithm: string, data: Uint8Array): Promise<Uint8Array> {
     if (algorithm !== NAME) {
-      return Promise.reject(
-        new KeyError(
-          `${NAME} private key`,
-          `cannot sign with algorithm ${JSON.stringify(algorithm)}`,
-        ),
+      throw new KeyError(
+        `${NAME} private key`,
+        `cannot sign with algorithm ${JSON.stringify(algorithm)}`,
       );
     }
-    return Promise.resolve(encodeSignature(NAME, ed25519.sign(data, this.#seed)));
+    return encodeSignature(NAME, await this.#sign(data));
   }
 
   /**

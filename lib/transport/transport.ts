@@ -834,7 +834,7 @@ export class Transport {
         return;
       }
       case Msg.KEXINIT:
-        this.#onKexInit(payload, seq);
+        await this.#onKexInit(payload, seq);
         return;
       case Msg.NEWKEYS:
         this.#onNewKeys();
@@ -957,7 +957,7 @@ export class Transport {
     return this.#kex.done.promise;
   }
 
-  #onKexInit(payload: Uint8Array, seq: number): void {
+  async #onKexInit(payload: Uint8Array, seq: number): Promise<void> {
     if (this.#kex?.peer) {
       throw bad(DisconnectReason.PROTOCOL_ERROR, "KEXINIT received twice in one key exchange");
     }
@@ -1067,7 +1067,7 @@ export class Transport {
       kex.gexRequest = this.#gexRequest(kex.algorithms);
       this.#internal(encodeGexRequest(kex.gexRequest));
     } else {
-      kex.client = kex.method.client(this.#random);
+      kex.client = await kex.method.client(this.#random);
       this.#internal(
         encodeKexInitValue(Msg.KEXDH_INIT, encodePublicValue(kex.method, kex.client.publicValue)),
       );
@@ -1147,7 +1147,7 @@ export class Transport {
       const initMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_INIT : Msg.KEXDH_INIT;
       if (msg !== initMsg || (method.kind === "gex" && !kex.gexGroup)) throw unexpected();
       const [value, cField] = decodeKexInitValue(msg, method.publicEncoding, payload);
-      const { publicValue, secret } = method.server(value, this.#random, kex.gexGroup);
+      const { publicValue, secret } = await method.server(value, this.#random, kex.gexGroup);
       const sField = encodePublicValue(method, publicValue);
       const kEnc = encodeSharedSecret(method, secret);
       const hostKey = kex.hostKey!;
@@ -1175,7 +1175,7 @@ export class Transport {
         throw bad(DisconnectReason.KEY_EXCHANGE_FAILED, "server's DH generator is out of range");
       }
       kex.gexGroup = group;
-      kex.client = method.client(this.#random, group);
+      kex.client = await method.client(this.#random, group);
       this.#internal(
         encodeKexInitValue(Msg.KEX_DH_GEX_INIT, encodePublicValue(method, kex.client.publicValue)),
       );
@@ -1197,7 +1197,7 @@ export class Transport {
         `server sent a ${key.type} host key for algorithm ${alg}`,
       );
     }
-    const secret = kex.client.finish(reply.value);
+    const secret = await kex.client.finish(reply.value);
     const kEnc = encodeSharedSecret(method, secret);
     const cField = encodePublicValue(method, kex.client.publicValue);
     const h = this.#exchangeHash(kex, reply.hostKey, cField, reply.valueField, kEnc);
