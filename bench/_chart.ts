@@ -93,12 +93,24 @@ function panels(doc: any): Panel[] {
       }),
     }));
   if (r.setup?.rows) {
+    const c = r.setup.config;
     out.push({
-      title:
-        `Connection setup: handshake + publickey + exec true, ${r.setup.config.concurrency} concurrent (higher is better)`,
+      title: `Connection setup: handshake + publickey + exec true, ${
+        c.setupProcs
+          ? `server side ssh2 ${c.setupProcs}x${c.concurrency}, client side ${c.concurrency}`
+          : `${c.concurrency}`
+      } concurrent (higher is better)`,
       unit: "conn/s",
       groups: byRole(r.setup.rows, (x) => x.rate),
     });
+    const cpu = byRole(r.setup.rows, (x) => x.cpuMsPerConn)[0];
+    if (cpu.values.some((v) => v !== undefined)) {
+      out.push({
+        title: "Server CPU time per connection set up (lower is better)",
+        unit: "ms",
+        groups: [cpu],
+      });
+    }
   }
   if (r.latency?.rows) {
     out.push({

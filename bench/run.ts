@@ -44,7 +44,8 @@ function usage(): never {
   --reps N              bulk repetitions, median reported (default 3)
   --ciphers a,b         bulk ciphers (default: ${ALL_CIPHERS.join(",")})
   --runtimes a,b        our runtimes: deno,bun (default both)
-  --concurrency N       setup: concurrent clients (default 4)
+  --concurrency N       setup: concurrent connections per client process (default 8)
+  --setup-procs P       setup, server side: ssh2 driver processes, each --concurrency (default 2)
   --duration S          setup: seconds per measurement (default 5)
   --latency-count N     latency: sequential exec round trips (default 200)
   --conns N             memory: idle connections (default 1000 with --full, else 200)
@@ -88,7 +89,8 @@ const config = {
   reps: Number(flag("--reps") ?? 3),
   ciphers: flag("--ciphers")?.split(",") ?? ALL_CIPHERS,
   runtimes: (flag("--runtimes")?.split(",") ?? ["deno", "bun"]) as ("deno" | "bun")[],
-  concurrency: Number(flag("--concurrency") ?? 4),
+  concurrency: Number(flag("--concurrency") ?? 8),
+  setupProcs: Number(flag("--setup-procs") ?? 2),
   duration: Number(flag("--duration") ?? 5),
   latencyCount: Number(flag("--latency-count") ?? 200),
   conns: Number(flag("--conns") ?? (full ? 1000 : 200)),
@@ -523,7 +525,7 @@ async function runBulk(): Promise<unknown> {
   };
 }
 
-/** N concurrent loops of `ssh ... true` from this process for `seconds`. */
+/** N concurrent loops of `ssh ... true` processes from this process for `seconds`. */
 async function sshSetupRate(
   port: number,
 ): Promise<{ rate: number; count: number; errors: number }> {
@@ -542,45 +544,193 @@ async function sshSetupRate(
   return { rate: count / s, count, errors };
 }
 
-async function runSetup(): Promise<unknown> {
-  const rows: {
-    role: string;
-    client: ClientImpl;
-    server: ServerImpl;
-    rate: number;
-    count: number;
-    errors: number;
-  }[] = [];
-  const pairs: { role: "client" | "server"; client: ClientImpl; server: ServerImpl }[] = [];
-  for (const s of serverImpls) pairs.push({ role: "server", client: "openssh", server: s });
-  for (const c of clientImpls) {
-    if (c !== "openssh") pairs.push({ role: "client", client: c, server: "sshd" });
-  }
-  for (const p of pairs) {
-    const what = `${p.client}>${p.server}`;
+/** The pids whose parent is `pid`. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
     try {
-      const { port } = await ensureServer(p.server);
-      let r: { rate: number; count: number; errors: number };
-      if (p.client === "openssh") r = await sshSetupRate(port);
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(d));
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+/** utime, stime, cutime, cstime of a process (fields 14-17 of /proc/<pid>/stat), clock ticks. */
+function cpuTicks(pid: number): { utime: number; stime: number; cutime: number; cstime: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name "(...)": the first is field 3 (state).
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  return { utime: f[11], stime: f[12], cutime: f[13], cstime: f[14] };
+}
+const ticksSum = (t: ReturnType<typeof cpuTicks>) => t.utime + t.stime + t.cutime + t.cstime;
+
+/**
+ * The process whose CPU time is the server's: the worker itself, or for
+ * sshd the listening master (a child of the timeout(1) wrapper), which reaps
+ * its per-connection processes, so their time lands in its cutime/cstime.
+ */
+function serverCpuPid(impl: ServerImpl, pid: number): number {
+  if (impl !== "sshd") return pid;
+  const master = childPids(pid).find((c) => {
+    try {
+      return fs.readFileSync(`/proc/${c}/comm`, "utf8").trim() === "sshd";
+    } catch {
+      return false;
+    }
+  });
+  if (!master) throw new Error(`no sshd master under pid ${pid}`);
+  return master;
+}
+
+/** Waits (up to 5 s) until `pid` has reaped every child, so their CPU time is in cutime/cstime. */
+async function childrenReaped(pid: number): Promise<number> {
+  const until = performance.now() + 5000;
+  let left = childPids(pid).length;
+  while (left && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = childPids(pid).length;
+  }
+  return left;
+}
+
+let clkTck = 0;
+
+interface SetupRow {
+  role: "client" | "server";
+  client: ClientImpl;
+  server: ServerImpl;
+  rate: number;
+  count: number;
+  errors: number;
+  seconds?: number;
+  driver: string;
+  cpuMsPerConn?: number;
+  cpuTicks?: { before: ReturnType<typeof cpuTicks>; after: ReturnType<typeof cpuTicks> };
+  lastError?: string;
+}
+
+/**
+ * Server side: `--setup-procs` ssh2 processes of `--concurrency` loops each,
+ * started together against the server; the server's CPU time over the run
+ * divided by the connections completed.
+ */
+async function setupServerSide(impl: ServerImpl): Promise<SetupRow> {
+  const { port, pid } = await ensureServer(impl);
+  const cpuPid = serverCpuPid(impl, pid);
+  if (await childrenReaped(cpuPid)) throw new Error(`${impl} has busy children before the run`);
+  const [cmd, args] = workerCmd("ssh2-node");
+  const o = { ...workerOpts(port), concurrency: config.concurrency, seconds: config.duration };
+  const before = cpuTicks(cpuPid);
+  const settled = await Promise.allSettled(
+    Array.from(
+      { length: config.setupProcs },
+      () => runJson(cmd, [...args, "setup", JSON.stringify(o)], config.duration + 120),
+    ),
+  );
+  const left = await childrenReaped(cpuPid);
+  const after = cpuTicks(cpuPid);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const js = settled.map((r) => (r as PromiseFulfilledResult<Record<string, unknown>>).value);
+  const count = js.reduce((a, j) => a + Number(j.count), 0);
+  const errors = js.reduce((a, j) => a + Number(j.errors), 0);
+  if (!count) throw new Error(`no connection completed: ${js.map((j) => j.lastError).join(" | ")}`);
+  if (left) throw new Error(`${impl} still had ${left} child processes 5 s after the run`);
+  const cpuMs = ((ticksSum(after) - ticksSum(before)) / clkTck) * 1000;
+  return {
+    role: "server",
+    client: "ssh2-node",
+    server: impl,
+    // Each driver's count over its own elapsed time (the duration plus its last connections).
+    rate: js.reduce((a, j) => a + Number(j.count) / Number(j.seconds), 0),
+    count,
+    errors,
+    seconds: Math.max(...js.map((j) => Number(j.seconds))),
+    driver: `ssh2-node, ${config.setupProcs} x ${config.concurrency}`,
+    cpuMsPerConn: cpuMs / count,
+    cpuTicks: { before, after },
+    lastError: js.map((j) => j.lastError).filter(Boolean).join(" | ") || undefined,
+  };
+}
+
+async function runSetup(): Promise<unknown> {
+  const rows: SetupRow[] = [];
+  if (!clkTck) {
+    const r = await run("getconf", ["CLK_TCK"], { timeoutS: 10 });
+    clkTck = Number(r.stdout.trim()) || 100;
+  }
+  // Server side: ssh2 drivers against each server.
+  for (const s of serverImpls) {
+    const what = `ssh2-node x${config.setupProcs}>${s}`;
+    try {
+      const row = await setupServerSide(s);
+      rows.push(row);
+      const t = row.cpuTicks!;
+      console.log(
+        `  ${what}: ${row.rate.toFixed(1)} conn/s (${row.count} ok, ${row.errors} errors), ` +
+          `server CPU ${row.cpuMsPerConn!.toFixed(2)} ms/conn (ticks utime+stime ${
+            t.after.utime + t.after.stime - t.before.utime - t.before.stime
+          }, cutime+cstime ${t.after.cutime + t.after.cstime - t.before.cutime - t.before.cstime})`,
+      );
+    } catch (e) {
+      fail("setup", what, e);
+    }
+  }
+  // Client side: the client under test, one process, against sshd; OpenSSH's reference is
+  // `--concurrency` loops of `ssh` processes (its client is a process per connection).
+  for (const c of clientImpls) {
+    const what = `${c}>sshd`;
+    try {
+      const { port } = await ensureServer("sshd");
+      let r: { rate: number; count: number; errors: number; lastError?: string };
+      if (c === "openssh") r = await sshSetupRate(port);
       else {
-        const [cmd, args] = workerCmd(p.client);
+        const [cmd, args] = workerCmd(c);
         const o = {
           ...workerOpts(port),
           concurrency: config.concurrency,
           seconds: config.duration,
         };
         const j = await runJson(cmd, [...args, "setup", JSON.stringify(o)], config.duration + 120);
-        r = { rate: Number(j.rate), count: Number(j.count), errors: Number(j.errors) };
+        r = {
+          rate: Number(j.rate),
+          count: Number(j.count),
+          errors: Number(j.errors),
+          lastError: String(j.lastError ?? "") || undefined,
+        };
         if (r.errors && !r.count) throw new Error(String(j.lastError));
       }
-      rows.push({ ...p, ...r });
-      if (p.client === "openssh" && p.server === "sshd") rows.push({ ...p, ...r, role: "client" });
+      rows.push({
+        role: "client",
+        client: c,
+        server: "sshd",
+        driver: c === "openssh"
+          ? `${config.concurrency} loops of ssh processes`
+          : `one process, ${config.concurrency} concurrent`,
+        ...r,
+      });
       console.log(`  ${what}: ${r.rate.toFixed(1)} conn/s (${r.count} ok, ${r.errors} errors)`);
     } catch (e) {
       fail("setup", what, e);
     }
   }
-  return { config: { concurrency: config.concurrency, seconds: config.duration, kex: KEX }, rows };
+  return {
+    config: {
+      concurrency: config.concurrency,
+      setupProcs: config.setupProcs,
+      seconds: config.duration,
+      kex: KEX,
+      serverDriver: `ssh2-node: ${config.setupProcs} processes x ${config.concurrency} concurrent`,
+      clientDriver:
+        `the client under test, one process, ${config.concurrency} concurrent (OpenSSH: ${config.concurrency} loops of ssh processes)`,
+      clkTck,
+    },
+    note:
+      "server rows: rate = sum over the driver processes of count / seconds; cpuMsPerConn = the server process's utime+stime+cutime+cstime over the run / connections (sshd: the listening master, whose cutime/cstime include its reaped per-connection processes)",
+    rows,
+  };
 }
 
 async function runLatency(): Promise<unknown> {
@@ -987,14 +1137,44 @@ function report(results: Record<string, any>): string {
     return table(rows);
   };
   if (results.setup?.rows) {
+    const c = results.setup.config;
     parts.push(
       pairTable(
-        `setup conn/s (${results.setup.config.concurrency} concurrent)`,
+        c.setupProcs
+          ? `setup conn/s (server: ssh2 ${c.setupProcs}x${c.concurrency}; client: ${c.concurrency})`
+          : `setup conn/s (${c.concurrency} concurrent)`,
         results.setup.rows,
         (r) => r.rate,
         1,
       ),
     );
+    const server = (impl: string) =>
+      (results.setup.rows as SetupRow[]).find((r) => r.role === "server" && r.server === impl)
+        ?.cpuMsPerConn;
+    if (ours.some((o) => server(o) !== undefined)) {
+      const v = ours.map(server);
+      const s2 = server("ssh2-node");
+      const ref = server("sshd");
+      // Lower is better: ratios are theirs / ours, so above 1 means we use less CPU.
+      parts.push(table([
+        [
+          "setup server CPU ms/conn (lower is better; ratios theirs/ours, >1 = we use less)",
+          ...ours,
+          "ssh2",
+          "sshd",
+          ...ours.map((o) => `sshd/${o.slice(6)}`),
+          ...ours.map((o) => `ssh2/${o.slice(6)}`),
+        ],
+        [
+          "server",
+          ...v.map((x) => fmt(x, 2)),
+          fmt(s2, 2),
+          fmt(ref, 2),
+          ...v.map((x) => ratio(ref, x)),
+          ...v.map((x) => ratio(s2, x)),
+        ],
+      ]));
+    }
   }
   if (results.latency?.rows) {
     parts.push(
