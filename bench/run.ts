@@ -1252,6 +1252,10 @@ try {
           MaxStartups: "200",
           Ciphers: [...ALL_CIPHERS, "aes128-ctr"].join(","),
           PermitRootLogin: "prohibit-password",
+          // sshd runs commands through the user's shell; bash started by sshd sources ~/.bashrc
+          // (on the reference machine `pyenv init`: ~100 ms of CPU per command). With SHLVL set
+          // bash counts as nested and skips it, so `true` costs what it costs the others.
+          SetEnv: "SHLVL=1",
         },
       });
       servers.set("sshd", { port: sshd.port, pid: sshd.pid });
