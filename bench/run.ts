@@ -18,6 +18,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { currentUser, findOpenSsh, type Sshd, startSshd } from "../tests/_openssh.ts";
 import { renderSvg } from "./_chart.ts";
+import { readProfile, summarizeProfiles } from "./profile.ts";
 
 // ---------------------------------------------------------------------------
 // Flags
@@ -51,7 +52,10 @@ function usage(): never {
   --conns N             memory: idle connections (default 1000 with --full, else 200)
   --out DIR             where latest.json / latest.svg go (default bench/results)
   --fresh               do not merge into an existing latest.json (default: sections run replace
-                        the same sections of the file, the others are kept)`);
+                        the same sections of the file, the others are kept)
+  --profile             run every rxssh worker under its runtime's CPU profiler; one summary per
+                        worker in DIR/profiles/<workload>-<role>-<impl>[-<cipher>-<dir>].txt
+  --keep-profiles       with --profile: keep the raw .cpuprofile files beside the summaries`);
   Deno.exit(0);
 }
 
@@ -80,6 +84,8 @@ if (bool("--help") || bool("-h")) usage();
 const quick = bool("--quick");
 const full = bool("--full");
 const fresh = bool("--fresh");
+const keepProfiles = bool("--keep-profiles");
+const profiling = bool("--profile") || keepProfiles;
 const only = flag("--only")?.split(",") as Workload[] | undefined;
 const skip = (flag("--skip")?.split(",") ?? []) as Workload[];
 const config = {
@@ -288,43 +294,146 @@ async function keygen(file: string): Promise<void> {
 type ClientImpl = "rxssh-deno" | "rxssh-bun" | "ssh2-node" | "openssh";
 type ServerImpl = "rxssh-deno" | "rxssh-bun" | "ssh2-node" | "sshd";
 
-function workerCmd(impl: "rxssh-deno" | "rxssh-bun" | "ssh2-node"): [string, string[]] {
-  if (impl === "rxssh-deno") return [DENO_BIN, ["run", "-A", "bench/worker.ts"]];
-  if (impl === "rxssh-bun") return [BUN, ["bench/worker.ts"]];
+/**
+ * The command line of a worker. With `--profile`, rxssh workers run under
+ * their runtime's CPU profiler, writing into a fresh directory registered
+ * under `label` (`<workload>-<role>-<impl>[-<cipher>-<dir>]`); see
+ * {@link writeProfiles}.
+ */
+function workerCmd(
+  impl: "rxssh-deno" | "rxssh-bun" | "ssh2-node",
+  label: string,
+): [string, string[]] {
+  const prof = profiling && impl !== "ssh2-node" ? profileDir(label) : undefined;
+  const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
+  if (impl === "rxssh-deno") return [DENO_BIN, ["run", "-A", ...profArgs, "bench/worker.ts"]];
+  if (impl === "rxssh-bun") return [BUN, [...profArgs, "bench/worker.ts"]];
   return [NODE, ["bench/ssh2_worker.mjs"]];
+}
+
+/** `<workload>-<role>-<impl>[-<cipher>-<dir>]`, the name of a profile summary. */
+function profileLabel(
+  workload: Workload,
+  role: "client" | "server",
+  impl: string,
+  cipher?: string,
+  dir?: string,
+): string {
+  const parts = [workload, role, impl];
+  if (cipher) parts.push(cipher.replace("@openssh.com", ""));
+  if (dir) parts.push(dir);
+  return parts.join("-");
+}
+
+/** Raw profile directories of profiled workers, by label, until {@link writeProfiles}. */
+const profileDirs = new Map<string, string[]>();
+let profileSeq = 0;
+let rxsshCommit = "unknown";
+
+function profileDir(label: string): string {
+  const dir = path.join(tmp, "profiles", String(++profileSeq));
+  fs.mkdirSync(dir, { recursive: true });
+  if (!profileDirs.has(label)) profileDirs.set(label, []);
+  profileDirs.get(label)!.push(dir);
+  return dir;
+}
+
+/**
+ * Summarizes the profiles of the workers of `workload` (all of them have
+ * exited: the caller stops the servers first) into
+ * `<out>/profiles/<label>.txt`, replacing that workload's earlier files;
+ * with `--keep-profiles` the raw `.cpuprofile` files go beside them.
+ */
+function writeProfiles(workload: Workload): void {
+  const dest = path.join(outDir, "profiles");
+  fs.mkdirSync(dest, { recursive: true });
+  for (const f of fs.readdirSync(dest)) {
+    if (f.startsWith(`${workload}-`)) fs.rmSync(path.join(dest, f), { force: true });
+  }
+  const written: string[] = [];
+  for (const [label, dirs] of profileDirs) {
+    const files = dirs.flatMap((d) =>
+      fs.readdirSync(d).filter((f) => f.endsWith(".cpuprofile")).sort().map((f) => path.join(d, f))
+    );
+    if (!files.length) {
+      fail(workload, `profile ${label}`, new Error("the worker wrote no .cpuprofile"));
+      continue;
+    }
+    try {
+      const text = summarizeProfiles(files.map(readProfile), {
+        root: ROOT,
+        top: 30,
+        title: `${label}: ${files.length} worker process(es), rxssh ${rxsshCommit}`,
+      });
+      fs.writeFileSync(path.join(dest, `${label}.txt`), text);
+      written.push(`${label}.txt`);
+      if (keepProfiles) {
+        files.forEach((f, i) =>
+          fs.copyFileSync(
+            f,
+            path.join(dest, `${label}${files.length > 1 ? `.${i + 1}` : ""}.cpuprofile`),
+          )
+        );
+      }
+    } catch (e) {
+      fail(workload, `profile ${label}`, e);
+    }
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+  profileDirs.clear();
+  if (written.length) console.log(`  profiles: ${dest}/{${written.join(",")}}`);
 }
 
 const ourImpls = config.runtimes.map((r) => `rxssh-${r}` as const);
 const clientImpls: ClientImpl[] = [...ourImpls, "ssh2-node", "openssh"];
 const serverImpls: ServerImpl[] = [...ourImpls, "ssh2-node", "sshd"];
 
-const servers = new Map<ServerImpl, { port: number; pid: number; daemon?: Daemon }>();
+const servers = new Map<
+  ServerImpl,
+  { port: number; pid: number; daemon?: Daemon; label?: string }
+>();
 
-async function ensureServer(impl: ServerImpl): Promise<{ port: number; pid: number }> {
+/**
+ * The running server `impl`, started when needed. `label` names its profile:
+ * with `--profile`, a server started under another label is restarted, so
+ * that each profile covers one workload (bulk: one cipher and direction).
+ */
+async function ensureServer(
+  impl: ServerImpl,
+  label: string,
+): Promise<{ port: number; pid: number }> {
   const have = servers.get(impl);
-  if (have) return have;
+  if (have && (!profiling || !have.daemon || have.label === label)) return have;
+  if (have) await stopServer(impl);
   if (impl === "sshd") throw new Error("sshd is not running");
-  const [cmd, args] = workerCmd(impl);
+  const [cmd, args] = workerCmd(impl, label);
   const d = await startDaemon(
     cmd,
     [...args, "server", JSON.stringify({ hostKey: HOST_KEY, authorizedKeys: AUTHORIZED })],
     6 * 3600,
   );
   daemons.add(d);
-  const s = { port: Number(d.info.port), pid: d.pid, daemon: d };
+  const s = { port: Number(d.info.port), pid: d.pid, daemon: d, label };
   servers.set(impl, s);
   return s;
 }
 
-/** Restarts a worker server (memory is measured on a fresh process). */
-async function restartServer(impl: ServerImpl): Promise<{ port: number; pid: number }> {
+/** Stops a worker server (it exits when its stdin closes, so a profiler writes its file). */
+async function stopServer(impl: ServerImpl): Promise<void> {
   const s = servers.get(impl);
-  if (s?.daemon) {
-    await s.daemon.stop();
-    daemons.delete(s.daemon);
-    servers.delete(impl);
-  }
-  return ensureServer(impl);
+  if (!s?.daemon) return;
+  await s.daemon.stop();
+  daemons.delete(s.daemon);
+  servers.delete(impl);
+}
+
+/** Restarts a worker server (memory is measured on a fresh process). */
+async function restartServer(
+  impl: ServerImpl,
+  label: string,
+): Promise<{ port: number; pid: number }> {
+  await stopServer(impl);
+  return ensureServer(impl, label);
 }
 
 function sshArgs(port: number, cipher?: string): string[] {
@@ -431,7 +540,7 @@ async function bulkOnce(
     if (r.code !== 0) throw new Error(`ssh exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
     return net(r.ms / 1000, overheadMs);
   }
-  const [cmd, args] = workerCmd(client);
+  const [cmd, args] = workerCmd(client, profileLabel("bulk", "client", client, cipher, dir));
   const o = { ...workerOpts(port, cipher), dir, bytes: config.bytes };
   const r = await runJson(cmd, [...args, "bulk", JSON.stringify(o)], timeoutS);
   return net(Number(r.seconds), overheadMs);
@@ -457,7 +566,7 @@ async function execOverhead(client: ClientImpl, port: number): Promise<number> {
     for (let i = 0; i < 5; i++) xs.push(await sshTrue(port));
     return median(xs);
   }
-  const [cmd, args] = workerCmd(client);
+  const [cmd, args] = workerCmd(client, profileLabel("bulk", "client", client, "exec-overhead"));
   const r = await runJson(
     cmd,
     [...args, "latency", JSON.stringify({ ...workerOpts(port), count: 5 })],
@@ -477,7 +586,8 @@ async function runBulk(): Promise<unknown> {
   for (const p of pairs) {
     const key = `${p.client}>${p.server}`;
     try {
-      const { port } = await ensureServer(p.server);
+      const label = profileLabel("bulk", "server", p.server, "exec-overhead");
+      const { port } = await ensureServer(p.server, label);
       overhead.set(key, await execOverhead(p.client, port));
     } catch (e) {
       fail("bulk", `${key} exec overhead`, e);
@@ -499,7 +609,8 @@ async function runBulk(): Promise<unknown> {
           let cell = cells.get(key);
           if (!cell) cells.set(key, cell = { ...p, cipher, dir, mbps: [] });
           try {
-            const { port } = await ensureServer(p.server);
+            const label = profileLabel("bulk", "server", p.server, cipher, dir);
+            const { port } = await ensureServer(p.server, label);
             const v = await bulkOnce(
               p.client,
               port,
@@ -617,10 +728,10 @@ interface SetupRow {
  * divided by the connections completed.
  */
 async function setupServerSide(impl: ServerImpl): Promise<SetupRow> {
-  const { port, pid } = await ensureServer(impl);
+  const { port, pid } = await ensureServer(impl, profileLabel("setup", "server", impl));
   const cpuPid = serverCpuPid(impl, pid);
   if (await childrenReaped(cpuPid)) throw new Error(`${impl} has busy children before the run`);
-  const [cmd, args] = workerCmd("ssh2-node");
+  const [cmd, args] = workerCmd("ssh2-node", "");
   const o = { ...workerOpts(port), concurrency: config.concurrency, seconds: config.duration };
   const before = cpuTicks(cpuPid);
   const settled = await Promise.allSettled(
@@ -683,11 +794,11 @@ async function runSetup(): Promise<unknown> {
   for (const c of clientImpls) {
     const what = `${c}>sshd`;
     try {
-      const { port } = await ensureServer("sshd");
+      const { port } = await ensureServer("sshd", "");
       let r: { rate: number; count: number; errors: number; lastError?: string };
       if (c === "openssh") r = await sshSetupRate(port);
       else {
-        const [cmd, args] = workerCmd(c);
+        const [cmd, args] = workerCmd(c, profileLabel("setup", "client", c));
         const o = {
           ...workerOpts(port),
           concurrency: config.concurrency,
@@ -751,12 +862,12 @@ async function runLatency(): Promise<unknown> {
   for (const p of pairs) {
     const what = `${p.client}>${p.server}`;
     try {
-      const { port } = await ensureServer(p.server);
+      const { port } = await ensureServer(p.server, profileLabel("latency", "server", p.server));
       let samples: number[];
       let noExitStatus = 0;
       if (p.client === "openssh") samples = await sshMuxLatency(port);
       else {
-        const [cmd, args] = workerCmd(p.client);
+        const [cmd, args] = workerCmd(p.client, profileLabel("latency", p.role, p.client));
         const o = { ...workerOpts(port), count: config.latencyCount };
         const j = await runJson(
           cmd,
@@ -876,7 +987,7 @@ async function runMemory(): Promise<unknown> {
   const parallel = 8;
   const holdTimeout = 600 + K;
   const hold = async (holder: "rxssh-deno" | "rxssh-bun" | "ssh2-node", port: number) => {
-    const [cmd, args] = workerCmd(holder);
+    const [cmd, args] = workerCmd(holder, profileLabel("memory", "client", holder));
     const d = await startDaemon(
       cmd,
       [...args, "hold", JSON.stringify({ ...workerOpts(port), count: K, parallel })],
@@ -899,7 +1010,7 @@ async function runMemory(): Promise<unknown> {
       if (s === "sshd") {
         port = sshd!.port;
         pid = sshd!.pid; // the timeout(1) wrapper: measure its descendants
-      } else ({ port, pid } = await restartServer(s));
+      } else ({ port, pid } = await restartServer(s, profileLabel("memory", "server", s)));
       await new Promise((r) => setTimeout(r, 1000));
       const before = treeMemory(pid, s !== "sshd");
       const d = await hold("ssh2-node", port);
@@ -939,7 +1050,8 @@ async function runMemory(): Promise<unknown> {
           rssKiBPerConn: (c.rss - c.before) / K,
         });
       }
-      if (s !== "sshd") await restartServer(s); // back to a fresh server for what follows
+      // Back to a fresh server for what follows (with --profile, the next workload starts its own).
+      if (s !== "sshd") await (profiling ? stopServer(s) : restartServer(s, ""));
     } catch (e) {
       fail("memory", what, e);
     }
@@ -1236,6 +1348,7 @@ try {
     `rxssh bench: ${workloads.join(", ")}${quick ? " (quick)" : ""}; load ${loadavg().join(" ")}`,
   );
   const meta = { machine: await machine(), versions: await versions() };
+  rxsshCommit = String(meta.machine.rxsshCommit);
   console.log(`  ${meta.machine.cpu} x${meta.machine.nproc}, ${meta.machine.kernel}`);
   console.log(`  ${Object.entries(meta.versions).map(([k, v]) => `${k}: ${v}`).join("; ")}`);
   await keygen(USER_KEY);
@@ -1280,12 +1393,19 @@ try {
       fail(w, w, e);
       results[w] = { failed: String((e as Error)?.message ?? e) };
     }
+    if (profiling && w !== "micro") {
+      // The servers exit (and write their profiles); the next workload starts its own.
+      for (const s of [...servers.keys()]) await stopServer(s);
+      writeProfiles(w);
+    }
     sections[w] = {
       at: new Date().toISOString(),
       seconds: Math.round((performance.now() - t0) / 1000),
       loadBefore: load0,
       loadAfter: loadavg(),
       quick,
+      // Figures of a --profile run include the profilers' cost.
+      ...(profiling && w !== "micro" ? { profiled: true } : {}),
       ...meta,
     };
   }
