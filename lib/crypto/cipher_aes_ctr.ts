@@ -21,6 +21,7 @@
 import { SshError, WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
 import { constantTimeEqual } from "./mac.ts";
+import { nodeAes } from "./_node_crypto.ts";
 import type {
   CipherAlgorithm,
   MacInstance,
@@ -60,7 +61,11 @@ function take(counter: Uint8Array, blocks: number): Bytes {
   return start;
 }
 
-async function ctr(key: CryptoKey, counter: Bytes, data: Uint8Array): Promise<Uint8Array> {
+/** A WebCrypto key, or the raw key for node:crypto (Bun, Node: `_node_crypto.ts`). */
+type Key = CryptoKey | Uint8Array;
+
+async function ctr(key: Key, counter: Bytes, data: Uint8Array): Promise<Uint8Array> {
+  if (key instanceof Uint8Array) return nodeAes()!.ctr(key, counter, data);
   return new Uint8Array(
     await crypto.subtle.encrypt({ name: "AES-CTR", counter, length: 128 }, key, bytes(data)),
   );
@@ -89,11 +94,11 @@ class AesCtrSealer implements PacketSealer {
   readonly lengthApart: boolean;
   readonly overhead: number;
   readonly #name: string;
-  readonly #key: CryptoKey;
+  readonly #key: Key;
   readonly #counter: Uint8Array;
   readonly #mac: MacInstance;
 
-  constructor(name: string, key: CryptoKey, iv: Uint8Array, mac: MacInstance) {
+  constructor(name: string, key: Key, iv: Uint8Array, mac: MacInstance) {
     this.#name = name;
     this.#key = key;
     this.#counter = iv.slice();
@@ -145,13 +150,13 @@ class AesCtrOpener implements PacketOpener {
    */
   readonly parallel: boolean;
   readonly #name: string;
-  readonly #key: CryptoKey;
+  readonly #key: Key;
   readonly #counter: Uint8Array;
   readonly #mac: MacInstance;
   /** E&M only: the decrypted first block, kept from decryptLength for open. */
   #first: Uint8Array | undefined;
 
-  constructor(name: string, key: CryptoKey, iv: Uint8Array, mac: MacInstance) {
+  constructor(name: string, key: Key, iv: Uint8Array, mac: MacInstance) {
     this.#name = name;
     this.#key = key;
     this.#counter = iv.slice();
@@ -256,7 +261,9 @@ function aesCtr(bits: 128 | 192 | 256): CipherAlgorithm {
       throw new RangeError(`${name}: IV is ${iv.length} bytes, expected ${BLOCK}`);
     }
     if (mac === undefined) throw new TypeError(`${name} needs a MAC`);
-    const k = await crypto.subtle.importKey("raw", bytes(key), "AES-CTR", false, ["encrypt"]);
+    const k: Key = nodeAes()
+      ? key.slice()
+      : await crypto.subtle.importKey("raw", bytes(key), "AES-CTR", false, ["encrypt"]);
     return { k, mac };
   }
   return Object.freeze({

@@ -1,7 +1,9 @@
 /**
  * `chacha20-poly1305@openssh.com` (OpenSSH PROTOCOL.chacha20poly1305), with
  * the original 64-bit-nonce ChaCha20 of D. J. Bernstein and Poly1305
- * (RFC 8439 §2.5) from `@noble/ciphers`.
+ * (RFC 8439 §2.5) from `@noble/ciphers`; the body's keystream comes from
+ * node:crypto where the runtime's is faster (Deno: 32 against 97 µs of CPU
+ * per 32 KiB; `_node_crypto.ts`).
  *
  * - The 64-byte key is two ChaCha20 keys: K_2 = bytes 0..31 (packet body and
  *   Poly1305 key), K_1 = bytes 32..63 (packet length only).
@@ -21,6 +23,10 @@ import { WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
 import { constantTimeEqual } from "./mac.ts";
 import type { CipherAlgorithm, PacketOpener, PacketSealer } from "./types.ts";
+import { nodeChacha20 } from "./_node_crypto.ts";
+
+/** The payload's keystream: node:crypto's ChaCha20 where the runtime's is faster (Deno), else noble's. */
+const bodyChacha = nodeChacha20() ?? chacha20orig;
 
 const NAME = "chacha20-poly1305@openssh.com";
 const BLOCK = 8;
@@ -79,7 +85,7 @@ class ChachaSealer implements PacketSealer {
     const end = packet.length;
     const out = new Uint8Array(end + TAG);
     chacha20orig(k.header, nonce, packet.subarray(0, 4), out.subarray(0, 4), 0);
-    chacha20orig(k.main, nonce, packet.subarray(4), out.subarray(4, end), 1);
+    bodyChacha(k.main, nonce, packet.subarray(4), out.subarray(4, end), 1);
     out.set(poly1305(out.subarray(0, end), k.polyKey(nonce)), end);
     return Promise.resolve(out);
   }
@@ -162,7 +168,7 @@ class ChachaOpener implements PacketOpener {
     const tag = poly1305(whole.subarray(0, end), k.polyKey(nonce));
     if (!constantTimeEqual(tag, whole.subarray(end))) throw new MacError(NAME, seq);
     const body = whole.subarray(4, end);
-    chacha20orig(k.main, nonce, body, body, 1);
+    bodyChacha(k.main, nonce, body, body, 1);
     return body;
   }
 }

@@ -13,6 +13,7 @@
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import type { MacAlgorithm, MacInstance } from "./types.ts";
+import { nodeHmac } from "./_node_crypto.ts";
 
 /**
  * Compares two byte arrays in time that depends only on their lengths, not on
@@ -66,13 +67,17 @@ class HmacSha2Instance implements MacInstance {
   /** The WebCrypto key once imported; null when the import failed. */
   #key: CryptoKey | null | undefined;
   readonly #keyReady: Promise<CryptoKey | null>;
+  readonly #hashName: "sha256" | "sha512";
+  readonly #rawKey: Uint8Array;
 
   constructor(algorithm: MacAlgorithm, hash: Sha2, key: Uint8Array) {
     this.algorithm = algorithm;
     this.#base = hmac.create(hash, key) as unknown as KeyedHmac;
+    this.#hashName = hash.outputLen === 32 ? "sha256" : "sha512";
+    this.#rawKey = key.slice();
     const webHash = hash.outputLen === 32 ? "SHA-256" : "SHA-512";
     // Started now so that the first packet rarely waits for it; never rejects.
-    this.#keyReady = Promise.resolve()
+    this.#keyReady = nodeHmac() ? Promise.resolve(null) : Promise.resolve()
       .then(() =>
         crypto.subtle.importKey(
           "raw",
@@ -86,6 +91,13 @@ class HmacSha2Instance implements MacInstance {
   }
 
   computeAsync(seq: number, ...parts: Uint8Array[]): Promise<Uint8Array> {
+    const native = nodeHmac();
+    if (native) {
+      // Synchronous and native (Bun, Node): no copy, no thread hop.
+      const seqBytes = new Uint8Array(4);
+      putSeq(seqBytes, seq);
+      return Promise.resolve(native(this.#hashName, this.#rawKey, [seqBytes, ...parts]));
+    }
     // WebCrypto takes one buffer: uint32(seq) || parts, copied here, before
     // anything is awaited, so the caller may overwrite `parts` at once.
     let length = 4;
