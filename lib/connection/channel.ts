@@ -7,12 +7,13 @@
 import { type Observable, Subject } from "rxjs";
 import { SshError } from "../wire/errors.ts";
 import {
-  encodeChannelData,
+  encodeChannelDataHeader,
   encodeChannelRequest,
   encodeChannelSimple,
   encodeWindowAdjust,
 } from "../wire/connection_messages.ts";
 import { Msg } from "../wire/message_numbers.ts";
+import type { Payload } from "../transport/packets.ts";
 
 /**
  * A channel-level failure: the peer refused to open it, or it was used after
@@ -63,7 +64,7 @@ export interface IncomingChannelRequest {
  */
 export interface ChannelHost {
   /** Sends one message to the peer. */
-  send(payload: Uint8Array): Promise<void>;
+  send(payload: Payload): Promise<void>;
   /** Forgets a channel whose close handshake is complete. */
   release(channel: Channel): void;
 }
@@ -419,9 +420,11 @@ export class Channel {
         }
         const n = Math.min(chunk.length - off, this.#remoteWindow, this.#remoteMaxPacket);
         this.#remoteWindow -= n;
-        const sent = this.#host.send(
-          encodeChannelData(this.remoteId, chunk.subarray(off, off + n), dataType),
-        );
+        // Header and data as parts: the data is copied once, into the packet.
+        const sent = this.#host.send([
+          encodeChannelDataHeader(this.remoteId, n, dataType),
+          chunk.subarray(off, off + n),
+        ]);
         sent.catch(() => {});
         sends.push(sent);
         off += n;

@@ -19,6 +19,7 @@ import {
   OpenFailure,
 } from "../wire/connection_messages.ts";
 import { Msg } from "../wire/message_numbers.ts";
+import type { Payload } from "../transport/packets.ts";
 import { SshReader } from "../wire/reader.ts";
 import { Channel, ChannelError, type ChannelHost, type ChannelOptions } from "./channel.ts";
 
@@ -61,7 +62,7 @@ export interface MessageTransport {
   /** Messages from the peer (numbers 50 and up). */
   readonly messages: ReadableStream<Uint8Array>;
   /** Sends one message. */
-  send(payload: Uint8Array): Promise<void>;
+  send(payload: Payload): Promise<void>;
   /** Ends the connection. */
   disconnect(reason?: number, description?: string): Promise<void>;
   /** Resolves with the error that ended the connection. */
@@ -175,7 +176,7 @@ export class Connection implements ChannelHost {
   }
 
   /** @internal */
-  send(payload: Uint8Array): Promise<void> {
+  send(payload: Payload): Promise<void> {
     return this.#t.send(payload);
   }
 

@@ -9,6 +9,7 @@ import {
   encodeWindowAdjust,
 } from "../wire/connection_messages.ts";
 import { Msg } from "../wire/message_numbers.ts";
+import { payloadBytes } from "../transport/packets.ts";
 
 /** A transport double: we push the peer's messages and see what the connection sends. */
 function fakeTransport() {
@@ -19,7 +20,7 @@ function fakeTransport() {
   const t: MessageTransport = {
     messages: new ReadableStream({ start: (c) => void (ctl = c) }),
     send: (p) => {
-      sent.push(p.slice());
+      sent.push(payloadBytes(p));
       return Promise.resolve();
     },
     disconnect: (reason, description) => {

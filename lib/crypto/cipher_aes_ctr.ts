@@ -22,6 +22,7 @@ import { SshError, WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
 import { constantTimeEqual } from "./mac.ts";
 import { nodeAes } from "./_node_crypto.ts";
+import { sealTarget } from "./_seal.ts";
 import type {
   CipherAlgorithm,
   MacInstance,
@@ -107,32 +108,31 @@ class AesCtrSealer implements PacketSealer {
     this.overhead = mac.algorithm.macLength;
   }
 
-  async seal(seq: number, packet: Uint8Array): Promise<Uint8Array> {
+  async seal(seq: number, packet: Uint8Array, spare?: boolean): Promise<Uint8Array> {
     const macLength = this.overhead;
+    const n = packet.length;
     if (this.lengthApart) {
       // OpenSSH PROTOCOL §1.5: packet_length in clear, the rest encrypted,
       // mac = MAC(key, seq || packet_length || ciphertext).
-      const n = packet.length - 4;
-      aligned(this.#name, n, "packet_length");
-      const counter = take(this.#counter, n / BLOCK);
-      const out = new Uint8Array(packet.length + macLength);
-      out.set(packet.subarray(0, 4));
-      out.set(await ctr(this.#key, counter, packet.subarray(4)), 4);
-      out.set(await macOf(this.#mac, seq, out.subarray(0, packet.length)), packet.length);
+      aligned(this.#name, n - 4, "packet_length");
+      const counter = take(this.#counter, (n - 4) / BLOCK);
+      const out = sealTarget(packet, macLength, spare);
+      out.set(await ctr(this.#key, counter, out.subarray(4, n)), 4);
+      out.set(await macOf(this.#mac, seq, out.subarray(0, n)), n);
       return out;
     }
     // RFC 4253 §6: the whole packet, length included, is encrypted, and
     // §6.4: mac = MAC(key, seq || unencrypted_packet). Both read the
     // plaintext, so they run at once (each copies it before returning).
-    aligned(this.#name, packet.length, "4 + packet_length");
-    const counter = take(this.#counter, packet.length / BLOCK);
+    aligned(this.#name, n, "4 + packet_length");
+    const counter = take(this.#counter, n / BLOCK);
     const [ciphertext, tag] = await Promise.all([
       ctr(this.#key, counter, packet),
       macOf(this.#mac, seq, packet),
     ]);
-    const out = new Uint8Array(packet.length + macLength);
+    const out = spare ? sealTarget(packet, macLength, true) : new Uint8Array(n + macLength);
     out.set(ciphertext);
-    out.set(tag, packet.length);
+    out.set(tag, n);
     return out;
   }
 }

@@ -24,6 +24,7 @@ import { MacError } from "./errors.ts";
 import type { CipherAlgorithm, PacketOpener, PacketSealer } from "./types.ts";
 import { SmallGcm } from "./_gcm_small.ts";
 import { nodeAes } from "./_node_crypto.ts";
+import { sealTarget } from "./_seal.ts";
 
 /**
  * Packets whose encrypted part (padding_length, payload, padding) is at most
@@ -75,23 +76,25 @@ class AesGcmSealer implements PacketSealer {
     this.#nonce = iv.slice();
   }
 
-  async seal(_seq: number, packet: Uint8Array): Promise<Uint8Array> {
+  async seal(_seq: number, packet: Uint8Array, spare?: boolean): Promise<Uint8Array> {
     const iv = nextNonce(this.#nonce);
-    const out = new Uint8Array(packet.length + TAG);
-    out.set(packet.subarray(0, 4));
+    const n = packet.length;
+    const out = sealTarget(packet, TAG, spare);
+    const aad = out.subarray(0, 4);
     const key = this.#key;
     if (key instanceof Uint8Array) {
-      nodeAes()!.gcmSeal(key, iv, out.subarray(0, 4), packet.subarray(4), out, 4);
+      nodeAes()!.gcmSeal(key, iv, aad, out.subarray(4, n), out, 4);
       return out;
     }
-    if (this.#small && packet.length - 4 <= SMALL_PACKET) {
-      this.#small.sealInto(iv, out.subarray(0, 4), packet.subarray(4), out, 4);
+    if (this.#small && n - 4 <= SMALL_PACKET) {
+      this.#small.sealInto(iv, aad, out.subarray(4, n), out, 4);
       return out;
     }
+    // WebCrypto copies its input when called, so encrypting "in place" is safe.
     const sealed = await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: bytes(out.subarray(0, 4)), tagLength: TAG * 8 },
+      { name: "AES-GCM", iv, additionalData: bytes(aad), tagLength: TAG * 8 },
       key,
-      bytes(packet.subarray(4)),
+      bytes(out.subarray(4, n)),
     );
     out.set(new Uint8Array(sealed), 4);
     return out;

@@ -24,6 +24,7 @@ import { MacError } from "./errors.ts";
 import { constantTimeEqual } from "./mac.ts";
 import type { CipherAlgorithm, PacketOpener, PacketSealer } from "./types.ts";
 import { nodeChacha20 } from "./_node_crypto.ts";
+import { sealTarget } from "./_seal.ts";
 
 /** The payload's keystream: node:crypto's ChaCha20 where the runtime's is faster (Deno), else noble's. */
 const bodyChacha = nodeChacha20() ?? chacha20orig;
@@ -79,13 +80,14 @@ class ChachaSealer implements PacketSealer {
     this.#keys = keys;
   }
 
-  seal(seq: number, packet: Uint8Array): Promise<Uint8Array> {
+  seal(seq: number, packet: Uint8Array, spare?: boolean): Promise<Uint8Array> {
     const k = this.#keys;
     const nonce = k.nonce(seq);
     const end = packet.length;
-    const out = new Uint8Array(end + TAG);
-    chacha20orig(k.header, nonce, packet.subarray(0, 4), out.subarray(0, 4), 0);
-    bodyChacha(k.main, nonce, packet.subarray(4), out.subarray(4, end), 1);
+    const out = sealTarget(packet, TAG, spare);
+    const length = out.subarray(0, 4), body = out.subarray(4, end);
+    chacha20orig(k.header, nonce, length, length, 0);
+    bodyChacha(k.main, nonce, body, body, 1);
     out.set(poly1305(out.subarray(0, end), k.polyKey(nonce)), end);
     return Promise.resolve(out);
   }

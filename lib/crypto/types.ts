@@ -79,9 +79,12 @@ export interface PacketSealer {
   /**
    * Protects one packet. `packet` is the whole plaintext packet: uint32
    * packet_length, byte padding_length, payload, random padding. `seal` may
-   * overwrite `packet` in place. Returns exactly the bytes to send.
+   * overwrite `packet` in place. With `spare`, the `overhead` bytes that
+   * follow `packet` in its buffer are the sealer's too, so it can seal in
+   * place and return a view of that buffer (the writer frames packets that
+   * way: no copy, no second allocation). Returns exactly the bytes to send.
    */
-  seal(seq: number, packet: Uint8Array): Promise<Uint8Array>;
+  seal(seq: number, packet: Uint8Array, spare?: boolean): Promise<Uint8Array>;
 }
 
 /**

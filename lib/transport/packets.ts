@@ -17,6 +17,55 @@ export const READ_AHEAD = 8;
 export const DEFAULT_MAX_PACKET = 256 * 1024;
 
 /**
+ * A message payload: one buffer, or parts that are its concatenation (a
+ * channel's data goes out as header and data, copied once, into the packet).
+ *
+ * @example
+ * ```ts
+ * import type { Payload } from "./packets.ts";
+ * const parts: Payload = [new Uint8Array([94, 0, 0, 0, 0, 0, 0, 0, 2]), new Uint8Array([104, 105])];
+ * ```
+ */
+export type Payload = Uint8Array | readonly Uint8Array[];
+
+/**
+ * The length of a {@link Payload}.
+ *
+ * @example
+ * ```ts
+ * import { payloadLength } from "./packets.ts";
+ * console.log(payloadLength([new Uint8Array(3), new Uint8Array(2)])); // 5
+ * ```
+ */
+export function payloadLength(payload: Payload): number {
+  if (payload instanceof Uint8Array) return payload.length;
+  let n = 0;
+  for (const part of payload) n += part.length;
+  return n;
+}
+
+/**
+ * A {@link Payload} as one new buffer (a copy even when it is one part), for
+ * message transports that keep what they are given.
+ *
+ * @example
+ * ```ts
+ * import { payloadBytes } from "./packets.ts";
+ * console.log(payloadBytes([new Uint8Array([1]), new Uint8Array([2, 3])])); // Uint8Array(3) [1, 2, 3]
+ * ```
+ */
+export function payloadBytes(payload: Payload): Uint8Array {
+  if (payload instanceof Uint8Array) return payload.slice();
+  const out = new Uint8Array(payloadLength(payload));
+  let at = 0;
+  for (const part of payload) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
  * Frames payloads into packets and protects them with the current sealer.
  * Sequence numbers are assigned synchronously in call order and wrap at 2^32
  * (RFC 4253 §6.4); sealed packets are written strictly in that order.
@@ -65,20 +114,34 @@ export class PacketWriter {
    * Builds the plaintext packet for `payload` under `sealer`: uint32
    * packet_length, byte padding_length, payload, at least 4 bytes of random
    * padding so that the aligned part is a multiple of the block size and
-   * the packet is at least 16 bytes (RFC 4253 §6).
+   * the packet is at least 16 bytes (RFC 4253 §6). The packet is the start
+   * of a buffer with `sealer.overhead` bytes of room after it.
    */
-  frame(payload: Uint8Array, sealer: PacketSealer = this.sealer): Uint8Array {
+  frame(payload: Payload, sealer: PacketSealer = this.sealer): Uint8Array {
+    const size = payloadLength(payload);
     const bs = Math.max(8, sealer.blockSize);
-    const aligned = (sealer.lengthApart ? 1 : 5) + payload.length;
+    const aligned = (sealer.lengthApart ? 1 : 5) + size;
     let pad = bs - (aligned % bs);
     if (pad < 4) pad += bs;
-    while (5 + payload.length + pad < 16) pad += bs;
-    const packetLength = 1 + payload.length + pad;
-    const packet = new Uint8Array(4 + packetLength);
-    new DataView(packet.buffer).setUint32(0, packetLength);
+    while (5 + size + pad < 16) pad += bs;
+    const packetLength = 1 + size + pad;
+    // Room for the sealer's tag or MAC after the packet: it seals in place.
+    const buffer = new Uint8Array(4 + packetLength + sealer.overhead);
+    const packet = buffer.subarray(0, 4 + packetLength);
+    packet[0] = packetLength >>> 24;
+    packet[1] = (packetLength >>> 16) & 0xff;
+    packet[2] = (packetLength >>> 8) & 0xff;
+    packet[3] = packetLength & 0xff;
     packet[4] = pad;
-    packet.set(payload, 5);
-    packet.set(this.#padding(pad), 5 + payload.length);
+    if (payload instanceof Uint8Array) packet.set(payload, 5);
+    else {
+      let at = 5;
+      for (const part of payload) {
+        packet.set(part, at);
+        at += part.length;
+      }
+    }
+    packet.set(this.#padding(pad), 5 + size);
     return packet;
   }
 
@@ -93,7 +156,7 @@ export class PacketWriter {
    * Frames, seals and writes one payload. Resolves when the sink has taken
    * the bytes (backpressure), rejects if writing fails.
    */
-  write(payload: Uint8Array): Promise<void> {
+  write(payload: Payload): Promise<void> {
     const sealer = this.sealer;
     const seq = this.seq;
     this.seq = (seq + 1) >>> 0;
@@ -102,7 +165,7 @@ export class PacketWriter {
     this.packets++;
     // Sealing starts now (sealers take their nonce or counter synchronously, in
     // call order), so several packets can be in WebCrypto at once; writes stay in order.
-    const sealed = sealer.seal(seq, packet);
+    const sealed = sealer.seal(seq, packet, true); // frame left the sealer its room
     sealed.catch(() => {});
     const p = this.#chain.then(async () => {
       await this.#writer.write(await sealed);

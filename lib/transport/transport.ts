@@ -53,7 +53,13 @@ import type { DebugMessage, GexRequest, KexInit } from "../wire/transport_messag
 import { ByteReader, EndOfStream } from "./_byte_reader.ts";
 import { negotiate, resolveAlgorithms } from "./algorithms.ts";
 import { encodePublicValue, encodeSharedSecret, exchangeHash } from "./exchange_hash.ts";
-import { DEFAULT_MAX_PACKET, PacketReader, PacketWriter } from "./packets.ts";
+import {
+  DEFAULT_MAX_PACKET,
+  PacketReader,
+  PacketWriter,
+  type Payload,
+  payloadLength,
+} from "./packets.ts";
 import { readVersion, versionLine } from "./version.ts";
 import type { PeerVersion } from "./version.ts";
 
@@ -413,7 +419,7 @@ export class Transport {
   #peerExtInfo = false;
   #firstKexDone = false;
   #holding = false;
-  #queue: { payload: Uint8Array; done: Deferred<void> }[] = [];
+  #queue: { payload: Payload; done: Deferred<void> }[] = [];
   #ready = deferred<KexEvent>();
   #closedDeferred = deferred<DisconnectError>();
   #closing?: DisconnectError;
@@ -574,11 +580,12 @@ export class Transport {
   /**
    * Sends one message payload (number 50 and up, or any transport message).
    * During a key exchange the message waits, in order, until new keys are
-   * in force. Resolves when the bytes are handed to the stream.
+   * in force. Resolves when the bytes are handed to the stream. The payload
+   * may be given as parts (a header and the data), copied once into the packet.
    */
-  send(payload: Uint8Array): Promise<void> {
+  send(payload: Payload): Promise<void> {
     if (this.#closing) return Promise.reject(this.#closing);
-    if (payload.length === 0) return Promise.reject(new RangeError("empty payload"));
+    if (payloadLength(payload) === 0) return Promise.reject(new RangeError("empty payload"));
     if (this.#holding || !this.#firstKexDone) {
       const done = deferred<void>();
       this.#queue.push({ payload, done });
@@ -756,7 +763,7 @@ export class Transport {
     await this.#input.cancel(error);
   }
 
-  #write(payload: Uint8Array): Promise<void> {
+  #write(payload: Payload): Promise<void> {
     const p = this.#out.write(payload);
     p.catch((e) => this.#fail(e));
     if (this.#firstKexDone) this.#checkRekey();

@@ -239,14 +239,43 @@ export function encodeChannelData(
   data: Uint8Array,
   dataType?: number,
 ): Uint8Array {
+  const head = encodeChannelDataHeader(recipient, data.length, dataType);
+  const out = new Uint8Array(head.length + data.length);
+  out.set(head);
+  out.set(data, head.length);
+  return out;
+}
+
+/**
+ * The first 9 (CHANNEL_DATA) or 13 (EXTENDED_DATA) bytes of
+ * {@link encodeChannelData}'s message for `length` bytes of data: byte
+ * message number, uint32 recipient, [uint32 data_type_code,] uint32 length
+ * of the string that follows. Sent with the data as a second part, it saves
+ * copying the data into a message of its own.
+ *
+ * @example
+ * ```ts
+ * import { encodeChannelDataHeader } from "./connection_messages.ts";
+ * console.log(encodeChannelDataHeader(0, 2)); // Uint8Array(9) [94, 0, 0, 0, 0, 0, 0, 0, 2]
+ * ```
+ */
+export function encodeChannelDataHeader(
+  recipient: number,
+  length: number,
+  dataType?: number,
+): Uint8Array {
   const head = dataType === undefined ? 9 : 13;
-  const out = new Uint8Array(head + data.length);
-  const v = new DataView(out.buffer);
+  const out = new Uint8Array(head);
   out[0] = dataType === undefined ? Msg.CHANNEL_DATA : Msg.CHANNEL_EXTENDED_DATA;
-  v.setUint32(1, recipient);
-  if (dataType !== undefined) v.setUint32(5, dataType);
-  v.setUint32(head - 4, data.length);
-  out.set(data, head);
+  const put = (at: number, v: number) => {
+    out[at] = v >>> 24;
+    out[at + 1] = (v >>> 16) & 0xff;
+    out[at + 2] = (v >>> 8) & 0xff;
+    out[at + 3] = v & 0xff;
+  };
+  put(1, recipient);
+  if (dataType !== undefined) put(5, dataType);
+  put(head - 4, length);
   return out;
 }
 
