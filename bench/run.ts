@@ -291,7 +291,13 @@ async function keygen(file: string): Promise<void> {
 // ---------------------------------------------------------------------------
 // Implementations
 
-type ClientImpl = "rxssh-deno" | "rxssh-bun" | "ssh2-node" | "openssh";
+type ClientImpl =
+  | "rxssh-deno"
+  | "rxssh-bun"
+  | "ssh2-node"
+  | "ssh2-deno"
+  | "ssh2-bun"
+  | "openssh";
 type ServerImpl = "rxssh-deno" | "rxssh-bun" | "ssh2-node" | "sshd";
 
 /**
@@ -301,13 +307,16 @@ type ServerImpl = "rxssh-deno" | "rxssh-bun" | "ssh2-node" | "sshd";
  * {@link writeProfiles}.
  */
 function workerCmd(
-  impl: "rxssh-deno" | "rxssh-bun" | "ssh2-node",
+  impl: "rxssh-deno" | "rxssh-bun" | "ssh2-node" | "ssh2-deno" | "ssh2-bun",
   label: string,
 ): [string, string[]] {
-  const prof = profiling && impl !== "ssh2-node" ? profileDir(label) : undefined;
+  const prof = profiling && impl.startsWith("rxssh-") ? profileDir(label) : undefined;
   const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
   if (impl === "rxssh-deno") return [DENO_BIN, ["run", "-A", ...profArgs, "bench/worker.ts"]];
   if (impl === "rxssh-bun") return [BUN, [...profArgs, "bench/worker.ts"]];
+  // ssh2 on Deno and Bun (their node:crypto and node:net): the same-runtime comparison.
+  if (impl === "ssh2-deno") return [DENO_BIN, ["run", "-A", "bench/ssh2_worker.mjs"]];
+  if (impl === "ssh2-bun") return [BUN, ["bench/ssh2_worker.mjs"]];
   return [NODE, ["bench/ssh2_worker.mjs"]];
 }
 
@@ -578,6 +587,10 @@ async function execOverhead(client: ClientImpl, port: number): Promise<number> {
 async function runBulk(): Promise<unknown> {
   const pairs: { role: "client" | "server"; client: ClientImpl; server: ServerImpl }[] = [];
   for (const c of clientImpls) pairs.push({ role: "client", client: c, server: "sshd" });
+  // Client side only: ssh2 run by Deno and by Bun, beside rxssh on the same runtime.
+  for (const r of config.runtimes) {
+    pairs.push({ role: "client", client: `ssh2-${r}`, server: "sshd" });
+  }
   for (const s of serverImpls) {
     if (s !== "sshd") pairs.push({ role: "server", client: "openssh", server: s });
   }
@@ -1180,6 +1193,8 @@ function report(results: Record<string, any>): string {
       "openssh",
       ...ours.map((o) => `${o.slice(6)}/openssh`),
       ...ours.map((o) => `${o.slice(6)}/ssh2`),
+      ...ours.map((o) => `ssh2-${o.slice(6)}`),
+      ...ours.map((o) => `${o.slice(6)}/ssh2-${o.slice(6)}`),
     ]];
     for (const role of ["client", "server"] as const) {
       for (const cipher of results.bulk.config.ciphers as string[]) {
@@ -1196,6 +1211,8 @@ function report(results: Record<string, any>): string {
           const ref = get(role === "client" ? "openssh" : "sshd");
           const s2 = get("ssh2-node");
           const v = ours.map(get);
+          // ssh2 under the same runtime (client side only; "-" when it failed or was not run).
+          const same = ours.map((o) => role === "client" ? get(`ssh2-${o.slice(6)}`) : undefined);
           rows.push([
             `${role} ${cipher.replace("@openssh.com", "")} ${dir}`,
             ...v.map((x) => fmt(x)),
@@ -1203,6 +1220,8 @@ function report(results: Record<string, any>): string {
             fmt(ref),
             ...v.map((x) => ratio(x, ref)),
             ...v.map((x) => ratio(x, s2)),
+            ...same.map((x) => fmt(x)),
+            ...v.map((x, i) => ratio(x, same[i])),
           ]);
         }
       }
