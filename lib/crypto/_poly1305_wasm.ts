@@ -11,62 +11,7 @@
  * @module
  */
 
-// --- a minimal WebAssembly encoder (spec §5: binary format) -----------------
-
-const uleb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-};
-const sleb = (n: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-};
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const str = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-
-const I32 = 0x7f, I64 = 0x7e;
-const op = {
-  block: 0x02,
-  loop: 0x03,
-  br: 0x0c,
-  brIf: 0x0d,
-  ret: 0x0f,
-  end: 0x0b,
-  localGet: 0x20,
-  localSet: 0x21,
-  globalGet: 0x23,
-  globalSet: 0x24,
-  i64Load32u: 0x35,
-  i32Const: 0x41,
-  i64Const: 0x42,
-  i32Eqz: 0x45,
-  i32LtU: 0x49,
-  i32Add: 0x6a,
-  i32Sub: 0x6b,
-  i64Add: 0x7c,
-  i64Mul: 0x7e,
-  i64And: 0x83,
-  i64Or: 0x84,
-  i64Shl: 0x86,
-  i64ShrU: 0x88,
-  i32WrapI64: 0xa7,
-  i64ExtendI32u: 0xad,
-};
+import { I32, I64, localDecls, moduleBytes, op, sleb, uleb } from "./_wasm.ts";
 
 /**
  * The module: memory (exported), globals h0..h4 r0..r4 s1..s4 (i64), and
@@ -219,11 +164,11 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     op.end,
     op.end,
   ];
-  const blocks = [...vec([[10, I64]]), ...body];
+  const blocks = [...localDecls([[10, I64]]), ...body];
 
   // setKey(r0..r4: i32): r_i, s_i = 5 r_i, h = 0
   const setKey = [
-    ...vec([]),
+    ...localDecls([]),
     ...[0, 1, 2, 3, 4].flatMap((i) => [...l(i), op.i64ExtendI32u, ...gs(R(i))]),
     ...[1, 2, 3, 4].flatMap((i) => [...g(R(i)), ...k64(5), op.i64Mul, ...gs(S(i))]),
     ...[0, 1, 2, 3, 4].flatMap((i) => [...k64(0), ...gs(H(i))]),
@@ -231,7 +176,7 @@ function buildModule(): Uint8Array<ArrayBuffer> {
   ];
   // getH(i: i32) -> i32: the limb, for the final reduction in JavaScript
   const getH = [
-    ...vec([]),
+    ...localDecls([]),
     ...[0, 1, 2, 3].flatMap((i) => [
       op.block,
       0x40,
@@ -250,41 +195,19 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     op.i32WrapI64,
     op.end,
   ];
-  const code = (b: number[]) => [...uleb(b.length), ...b];
-
-  const types = vec([
-    [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])], // blocks
-    [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])], // setKey
-    [0x60, ...vec([[I32]]), ...vec([[I32]])], // getH
-  ]);
-  const globals = vec(
-    Array.from({ length: 14 }, () => [I64, 0x01, op.i64Const, 0, op.end]),
-  );
-  const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, types),
-    ...section(3, vec([[0], [1], [2]])),
-    ...section(5, vec([[0x00, 1]])), // one memory, 1 page (64 KiB), grown on demand
-    ...section(6, globals),
-    ...section(
-      7,
-      vec([
-        [...str("blocks"), 0x00, 0],
-        [...str("setKey"), 0x00, 1],
-        [...str("getH"), 0x00, 2],
-        [...str("memory"), 0x02, 0],
-      ]),
-    ),
-    ...section(10, vec([code(blocks), code(setKey), code(getH)])),
-  ];
-  return Uint8Array.from(bytes);
+  return moduleBytes({
+    types: [
+      { params: [I32, I32, I32], results: [] }, // blocks
+      { params: [I32, I32, I32, I32, I32], results: [] }, // setKey
+      { params: [I32], results: [I32] }, // getH
+    ],
+    globals: Array.from({ length: 14 }, () => I64),
+    functions: [
+      { type: 0, name: "blocks", body: blocks },
+      { type: 1, name: "setKey", body: setKey },
+      { type: 2, name: "getH", body: getH },
+    ],
+  });
 }
 
 interface Exports {

@@ -1,0 +1,131 @@
+/**
+ * A minimal WebAssembly binary encoder (WebAssembly spec §5, binary format)
+ * for the few small modules rxssh builds at run time from TypeScript
+ * (`_poly1305_wasm.ts`, `_chacha20_wasm.ts`): no binary blobs in the
+ * repository, nothing to download, every byte reviewable.
+ *
+ * @module
+ */
+
+/** Unsigned LEB128. */
+export const uleb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+};
+/** Signed LEB128. */
+export const sleb = (n: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+};
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+const str = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+
+/** Value types. */
+export const I32 = 0x7f, I64 = 0x7e;
+/** The opcodes used here. */
+export const op = {
+  block: 0x02,
+  loop: 0x03,
+  br: 0x0c,
+  brIf: 0x0d,
+  ret: 0x0f,
+  end: 0x0b,
+  localGet: 0x20,
+  localSet: 0x21,
+  globalGet: 0x23,
+  globalSet: 0x24,
+  i64Load32u: 0x35,
+  i32Const: 0x41,
+  i64Const: 0x42,
+  i32Load: 0x28,
+  i32Store: 0x36,
+  i32Eqz: 0x45,
+  i32LtU: 0x49,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Xor: 0x73,
+  i32Rotl: 0x77,
+  i64Add: 0x7c,
+  i64Mul: 0x7e,
+  i64And: 0x83,
+  i64Or: 0x84,
+  i64Shl: 0x86,
+  i64ShrU: 0x88,
+  i32WrapI64: 0xa7,
+  i64ExtendI32u: 0xad,
+};
+
+/** A function body's local declarations: [count, type] runs. */
+export function localDecls(runs: [number, number][]): number[] {
+  return vec(runs.map(([n, t]) => [...uleb(n), t]));
+}
+
+/** What {@link moduleBytes} assembles. */
+export interface ModuleSpec {
+  /** Function types. */
+  types: { params: number[]; results: number[] }[];
+  /** Mutable globals of these types, zero-initialized (i32 or i64). */
+  globals?: number[];
+  /** Functions (exported under `name`), bodies starting with {@link localDecls}, ending with `end`. */
+  functions: { type: number; name: string; body: number[] }[];
+  /** Pages of the exported memory "memory" (64 KiB each; it may grow). */
+  memoryPages?: number;
+}
+
+/**
+ * The bytes of a module: types, functions, one exported memory, globals,
+ * exports, code (sections 1, 3, 5, 6, 7, 10).
+ *
+ * @example
+ * ```ts
+ * import { I32, localDecls, moduleBytes, op } from "./_wasm.ts";
+ * const add = [...localDecls([]), op.localGet, 0, op.localGet, 1, op.i32Add, op.end];
+ * const bytes = moduleBytes({ types: [{ params: [I32, I32], results: [I32] }], functions: [{ type: 0, name: "add", body: add }] });
+ * const { add: f } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as { add(a: number, b: number): number };
+ * console.log(f(2, 3)); // 5
+ * ```
+ */
+export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
+  const types = vec(
+    spec.types.map((
+      t,
+    ) => [0x60, ...vec(t.params.map((p) => [p])), ...vec(t.results.map((r) => [r]))]),
+  );
+  const zero = (t: number) => t === I64 ? [op.i64Const, 0] : [op.i32Const, 0];
+  const globals = vec((spec.globals ?? []).map((t) => [t, 0x01, ...zero(t), op.end]));
+  const exports = vec([
+    ...spec.functions.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]),
+    [...str("memory"), 0x02, 0],
+  ]);
+  return Uint8Array.from([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, types),
+    ...section(3, vec(spec.functions.map((f) => uleb(f.type)))),
+    ...section(5, vec([[0x00, ...uleb(spec.memoryPages ?? 1)]])),
+    ...section(6, globals),
+    ...section(7, exports),
+    ...section(10, vec(spec.functions.map((f) => [...uleb(f.body.length), ...f.body]))),
+  ]);
+}
