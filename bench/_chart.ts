@@ -11,12 +11,16 @@ const COLORS: Record<string, string> = {
   "rxssh-deno": "#2a7ae2",
   "rxssh-bun": "#e2a02a",
   "ssh2-node": "#3aa55d",
+  "ssh2-deno": "#8fd19e",
+  "ssh2-bun": "#b7dfc0",
   openssh: "#777777",
 };
 const LABEL: Record<string, string> = {
   "rxssh-deno": "rxssh on Deno",
   "rxssh-bun": "rxssh on Bun",
   "ssh2-node": "ssh2 on Node",
+  "ssh2-deno": "ssh2 on Deno",
+  "ssh2-bun": "ssh2 on Bun",
   openssh: "OpenSSH (ssh / sshd)",
 };
 const IMPLS = Object.keys(COLORS);
@@ -185,15 +189,20 @@ export function renderSvg(doc: any): string {
       1e-9,
       ...p.groups.flatMap((g) => g.values.filter((x): x is number => Number.isFinite(x))),
     );
+    // Only the implementations this panel has figures for (ssh2 on Deno/Bun: client bulk only).
+    const shown = IMPLS.map((_, i) => i).filter((i) =>
+      p.groups.some((g) => Number.isFinite(g.values[i]))
+    );
     for (const g of p.groups) {
-      const gh = IMPLS.length * (barH + 1);
+      const gh = shown.length * (barH + 1);
       parts.push(
         `<text x="${labelW - 8}" y="${y + gh / 2 + 4}" font-size="11" text-anchor="end">${
           esc(g.label)
         }</text>`,
       );
-      g.values.forEach((val, i) => {
-        const by = y + i * (barH + 1);
+      shown.forEach((i, row) => {
+        const val = g.values[i];
+        const by = y + row * (barH + 1);
         if (val === undefined || !Number.isFinite(val)) {
           parts.push(
             `<text x="${labelW + 2}" y="${by + barH - 1}" font-size="8" fill="#999">n/a</text>`,
