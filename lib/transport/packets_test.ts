@@ -65,3 +65,38 @@ test("framing: padding of 4..255 bytes, block alignment, a 16-byte minimum packe
     }
   }
 });
+
+test("writer: packets sealed by the time their turn comes go out in one write, in order", async () => {
+  const writes: Uint8Array[] = [];
+  let failNext = false;
+  const sink = new WritableStream<Uint8Array>({
+    write: async (c) => {
+      await new Promise((r) => setTimeout(r, 1));
+      if (failNext) throw new Error("sink broke");
+      writes.push(c.slice());
+    },
+  });
+  const w = new PacketWriter(sink.getWriter());
+  const payloads = Array.from({ length: 6 }, (_, i) => new Uint8Array(100).fill(i + 1));
+  const done = payloads.map((p) => w.write(p));
+  await Promise.all(done);
+  await w.flushed();
+  // The first goes alone (the pump starts at once); the rest queue up behind it and coalesce.
+  assert.ok(writes.length < payloads.length, `${writes.length} writes for 6 packets`);
+  const all = new Uint8Array(writes.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of writes) (all.set(c, at), at += c.length);
+  // Unsealed ("none") packets: uint32 length, padding length, payload; read them back in order.
+  let off = 0;
+  for (let i = 0; i < payloads.length; i++) {
+    const len = new DataView(all.buffer, off).getUint32(0);
+    assert.equal(all[off + 5], i + 1, `packet ${i} in place`);
+    off += 4 + len;
+  }
+  assert.equal(off, all.length);
+  // A sink error rejects every packet of the failed write, and later ones, never silently.
+  failNext = true;
+  const failing = [w.write(payloads[0]), w.write(payloads[1])];
+  for (const p of failing) await assert.rejects(p, /sink broke/);
+  await w.flushed(); // never rejects
+});
