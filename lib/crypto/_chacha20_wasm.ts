@@ -10,6 +10,7 @@
  * @module
  */
 import { I32, localDecls, moduleBytes, op, sleb, uleb } from "./_wasm.ts";
+import type { Chacha20 } from "./_node_crypto.ts";
 
 /** Memory layout: the 16-word state at 0, the data from 64 on. */
 const DATA = 64;
@@ -120,16 +121,7 @@ interface Exports {
 /** "expand 32-byte k" as four little-endian words (RFC 8439 §2.3). */
 const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
 
-/** ChaCha20 with OpenSSH's layout: key, 8-byte nonce, output, 64-bit block counter. */
-export type Chacha20Orig = (
-  key: Uint8Array,
-  nonce: Uint8Array,
-  data: Uint8Array,
-  out: Uint8Array,
-  counter: number,
-) => Uint8Array;
-
-function engine(x: Exports): Chacha20Orig {
+function engine(x: Exports): Chacha20 {
   let mem = new Uint8Array(x.memory.buffer);
   let view = new DataView(x.memory.buffer);
   return (key, nonce, data, out, counter) => {
@@ -151,7 +143,7 @@ function engine(x: Exports): Chacha20Orig {
   };
 }
 
-let cached: Chacha20Orig | undefined | null = null;
+let cached: Chacha20 | undefined | null = null;
 
 /**
  * The WebAssembly ChaCha20, or undefined where WebAssembly is missing or the
@@ -165,7 +157,7 @@ let cached: Chacha20Orig | undefined | null = null;
  * console.log(c === undefined || c(new Uint8Array(32), new Uint8Array(8), new Uint8Array(3), new Uint8Array(3), 1).length === 3); // true
  * ```
  */
-export function chacha20Wasm(check: Chacha20Orig): Chacha20Orig | undefined {
+export function chacha20Wasm(check: Chacha20): Chacha20 | undefined {
   if (cached !== null) return cached;
   cached = undefined;
   try {

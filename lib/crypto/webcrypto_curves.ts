@@ -16,42 +16,12 @@ import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 
 // PKCS#8 PrivateKeyInfo prefixes (RFC 8410 §7): SEQUENCE { INTEGER 0,
 // AlgorithmIdentifier { OID }, OCTET STRING { OCTET STRING (32) } }.
-const X25519_PKCS8 = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
-const ED25519_PKCS8 = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
+// The OIDs are 1.3.101.110 (X25519) and 1.3.101.112 (Ed25519): they differ in the last byte.
+const pkcs8Prefix = (oidLast: number) =>
+  Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, oidLast]
+    .concat([0x04, 0x22, 0x04, 0x20]));
+const X25519_PKCS8 = pkcs8Prefix(0x6e);
+const ED25519_PKCS8 = pkcs8Prefix(0x70);
 
 function pkcs8(prefix: Uint8Array, key: Uint8Array): Uint8Array<ArrayBuffer> {
   const der = new Uint8Array(prefix.length + key.length);
