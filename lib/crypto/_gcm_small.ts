@@ -59,6 +59,16 @@ const aes = unsafe as unknown as {
 /**
  * One AES-GCM key with its schedule and GHASH table: seal and open whole
  * messages with a 12-byte nonce and a 16-byte tag.
+ *
+ * @example
+ * ```ts
+ * import { SmallGcm } from "./_gcm_small.ts";
+ * const g = SmallGcm.create(new Uint8Array(16))!;
+ * const nonce = new Uint8Array(12), aad = new Uint8Array(4);
+ * const out = new Uint8Array(3 + 16);
+ * g.sealInto(nonce, aad, new Uint8Array([1, 2, 3]), out, 0);
+ * console.log(g.open(nonce, aad, out)); // Uint8Array(3) [1, 2, 3]
+ * ```
  */
 export class SmallGcm {
   readonly #xk: Uint32Array;

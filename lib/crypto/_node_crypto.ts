@@ -30,7 +30,17 @@ const PREFER: Readonly<Record<typeof runtime, { aes: boolean; chacha20: boolean 
   node: { aes: true, chacha20: true },
 };
 
-/** Synchronous AES-GCM and AES-CTR over node:crypto. */
+/**
+ * Synchronous AES-GCM and AES-CTR over node:crypto.
+ *
+ * @example
+ * ```ts
+ * import { nodeAes } from "./_node_crypto.ts";
+ * const aes = nodeAes(); // undefined on Deno
+ * const ks = aes?.ctr(new Uint8Array(16), new Uint8Array(16), new Uint8Array(16));
+ * console.log(ks === undefined || ks.length === 16); // true
+ * ```
+ */
 export interface NodeAes {
   /** AES-GCM (SP 800-38D) with a 12-byte nonce: writes ciphertext || 16-byte tag into `out` at `at`. */
   gcmSeal(
@@ -146,7 +156,17 @@ export function nodeAes(): NodeAes | undefined {
   return aes;
 }
 
-/** ChaCha20 as OpenSSH uses it (the original 64-bit nonce and 64-bit block counter). */
+/**
+ * ChaCha20 as OpenSSH uses it (the original 64-bit nonce and 64-bit block
+ * counter): key, 8-byte nonce, data, output (may be the data), first block.
+ *
+ * @example
+ * ```ts
+ * import type { Chacha20 } from "./_node_crypto.ts";
+ * const keystream = (c: Chacha20, key: Uint8Array, nonce: Uint8Array) =>
+ *   c(key, nonce, new Uint8Array(64), new Uint8Array(64), 0);
+ * ```
+ */
 export type Chacha20 = (
   key: Uint8Array,
   nonce: Uint8Array,
@@ -155,7 +175,16 @@ export type Chacha20 = (
   counter: number,
 ) => Uint8Array;
 
-/** HMAC-SHA-256/512 over the concatenation of `parts` (RFC 2104), synchronously. */
+/**
+ * HMAC-SHA-256/512 over the concatenation of `parts` (RFC 2104), synchronously.
+ *
+ * @example
+ * ```ts
+ * import type { Hmac } from "./_node_crypto.ts";
+ * const tag = (h: Hmac, key: Uint8Array, seq: Uint8Array, packet: Uint8Array) =>
+ *   h("sha256", key, [seq, packet]);
+ * ```
+ */
 export type Hmac = (hash: "sha256" | "sha512", key: Uint8Array, parts: Uint8Array[]) => Uint8Array;
 
 let hmac: Hmac | undefined | null = null;

@@ -7,7 +7,15 @@
  * @module
  */
 
-/** Unsigned LEB128. */
+/**
+ * Unsigned LEB128 (WebAssembly spec §5.2.2).
+ *
+ * @example
+ * ```ts
+ * import { uleb } from "./_wasm.ts";
+ * console.log(uleb(624485)); // [229, 142, 38]
+ * ```
+ */
 export const uleb = (n: number): number[] => {
   const out: number[] = [];
   do {
@@ -18,7 +26,15 @@ export const uleb = (n: number): number[] => {
   } while (n);
   return out;
 };
-/** Signed LEB128. */
+/**
+ * Signed LEB128 (WebAssembly spec §5.2.2).
+ *
+ * @example
+ * ```ts
+ * import { sleb } from "./_wasm.ts";
+ * console.log(sleb(-123456)); // [192, 187, 120]
+ * ```
+ */
 export const sleb = (n: number): number[] => {
   const out: number[] = [];
   for (;;) {
@@ -35,9 +51,25 @@ const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...bo
 const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
 const str = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
 
-/** Value types. */
+/**
+ * Value types: i32 and i64.
+ *
+ * @example
+ * ```ts
+ * import { I32, I64 } from "./_wasm.ts";
+ * console.log(I32.toString(16), I64.toString(16)); // "7f" "7e"
+ * ```
+ */
 export const I32 = 0x7f, I64 = 0x7e;
-/** The opcodes used here. */
+/**
+ * The opcodes used here (WebAssembly spec §5.4).
+ *
+ * @example
+ * ```ts
+ * import { op } from "./_wasm.ts";
+ * const addTwoParams = [op.localGet, 0, op.localGet, 1, op.i32Add];
+ * ```
+ */
 export const op = {
   block: 0x02,
   loop: 0x03,
@@ -70,12 +102,28 @@ export const op = {
   i64ExtendI32u: 0xad,
 };
 
-/** A function body's local declarations: [count, type] runs. */
+/**
+ * A function body's local declarations: [count, type] runs.
+ *
+ * @example
+ * ```ts
+ * import { I32, I64, localDecls } from "./_wasm.ts";
+ * console.log(localDecls([[2, I32], [1, I64]])); // [2, 2, 127, 1, 126]
+ * ```
+ */
 export function localDecls(runs: [number, number][]): number[] {
   return vec(runs.map(([n, t]) => [...uleb(n), t]));
 }
 
-/** What {@link moduleBytes} assembles. */
+/**
+ * What {@link moduleBytes} assembles.
+ *
+ * @example
+ * ```ts
+ * import type { ModuleSpec } from "./_wasm.ts";
+ * const empty: ModuleSpec = { types: [], functions: [] };
+ * ```
+ */
 export interface ModuleSpec {
   /** Function types. */
   types: { params: number[]; results: number[] }[];

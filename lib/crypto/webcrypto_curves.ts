@@ -61,8 +61,18 @@ function x25519Base(): Promise<CryptoKey | undefined> {
   })();
 }
 
-/** Thrown by {@link x25519Agree} when the peer's point gives no usable secret. */
+/**
+ * Thrown by {@link x25519Agree} when the peer's point gives no usable secret.
+ *
+ * @example
+ * ```ts
+ * import { LowOrderPointError, x25519Agree } from "./webcrypto_curves.ts";
+ * const e = await x25519Agree(new Uint8Array(32).fill(1), new Uint8Array(32)).catch((e) => e);
+ * console.log(e instanceof LowOrderPointError); // true
+ * ```
+ */
 export class LowOrderPointError extends Error {
+  /** "LowOrderPointError". */
   override name = "LowOrderPointError";
 }
 
