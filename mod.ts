@@ -37,6 +37,7 @@ export {
   type TransportOptions,
 } from "./lib/transport/transport.ts";
 export type { PeerVersion } from "./lib/transport/version.ts";
+export { type Payload, payloadBytes, payloadLength } from "./lib/transport/packets.ts";
 export {
   AlgorithmConfigError,
   type AlgorithmKind,
