@@ -1,19 +1,18 @@
 /**
  * ChaCha20 in WebAssembly, the original variant OpenSSH uses (64-bit block
  * counter, 64-bit nonce; D. J. Bernstein's, the core of RFC 8439 §2.3 with a
- * different split of words 12..15). For runtimes whose `node:crypto` has no
- * chacha20 (Bun): noble's runs about 385 MB/s on the bench machine. The
- * rounds are unrolled by the generator below and the block loop XORs the
- * keystream into the data in place. Checked against noble's `chacha20orig`
+ * different split of words 12..15). Four blocks at once in 128-bit SIMD
+ * lanes where the runtime has WebAssembly SIMD (CPU per 32 KiB: Deno 27 µs,
+ * Bun 47 µs; noble 67-98, Deno's node:crypto 32), else one block at a time
+ * (52 µs). The rounds are unrolled by the generators below. Checked against noble's `chacha20orig`
  * on a multi-block known answer before first use; callers fall back to noble.
  *
  * @module
  */
-import { I32, localDecls, moduleBytes, op, sleb, uleb } from "./_wasm.ts";
-import type { Chacha20 } from "./_node_crypto.ts";
+import { I32, localDecls, moduleBytes, op, simd, sleb, uleb, V128 } from "./_wasm.ts";
 
-/** Memory layout: the 16-word state at 0, the data from 64 on. */
-const DATA = 64;
+/** Memory layout: the 16-word state at 0, 256 bytes of scratch at 64, the data from 320 on. */
+const SCRATCH = 64, DATA = 320;
 
 /** `stream(ptr, len)`: XOR `len` (a multiple of 64) bytes at `ptr` with the keystream of the state at 0. */
 function buildModule(): Uint8Array<ArrayBuffer> {
@@ -113,6 +112,168 @@ function buildModule(): Uint8Array<ArrayBuffer> {
   });
 }
 
+/**
+ * `stream(ptr, len)` with 128-bit SIMD: four blocks per iteration, one per
+ * lane (len a multiple of 256). The rounds are the scalar ones on i32x4;
+ * the keystream goes to the scratch area and is XORed into the data by word.
+ */
+function buildSimdModule(): Uint8Array<ArrayBuffer> {
+  // Locals: 0 ptr, 1 len (params); 2..17 x0..x15, 18..33 s0..s15, 34 t (v128).
+  const X = (i: number) => 2 + i, S = (i: number) => 18 + i, T = 34;
+  const get = (i: number) => [op.localGet, ...uleb(i)];
+  const set = (i: number) => [op.localSet, ...uleb(i)];
+  const c32 = (n: number) => [op.i32Const, ...sleb(n | 0)];
+  const mem = (align: number, offset: number) => [align, ...uleb(offset)];
+  const step = (a: number, b: number, d: number, n: number) => [
+    ...get(X(a)),
+    ...get(X(b)),
+    ...simd.i32x4Add,
+    ...set(X(a)),
+    ...get(X(d)),
+    ...get(X(a)),
+    ...simd.v128Xor,
+    ...set(X(d)),
+    // rotl(d, n) = (d << n) | (d >>> 32 - n)
+    ...get(X(d)),
+    ...c32(n),
+    ...simd.i32x4Shl,
+    ...get(X(d)),
+    ...c32(32 - n),
+    ...simd.i32x4ShrU,
+    ...simd.v128Or,
+    ...set(X(d)),
+  ];
+  const qr = (a: number, b: number, c: number, d: number) => [
+    ...step(a, b, d, 16),
+    ...step(c, d, b, 12),
+    ...step(a, b, d, 8),
+    ...step(c, d, b, 7),
+  ];
+  const doubleRound = [
+    ...qr(0, 4, 8, 12),
+    ...qr(1, 5, 9, 13),
+    ...qr(2, 6, 10, 14),
+    ...qr(3, 7, 11, 15),
+    ...qr(0, 5, 10, 15),
+    ...qr(1, 6, 11, 12),
+    ...qr(2, 7, 8, 13),
+    ...qr(3, 4, 9, 14),
+  ];
+  const words = Array.from({ length: 16 }, (_, i) => i);
+  const lanes = [0, 1, 2, 3];
+  // s12 += step; s13 += the carry out of each lane (a lane wrapped when it became smaller).
+  const advance = (by: number[]) => [
+    ...get(S(12)),
+    ...simd.v128Const,
+    ...by.flatMap((v) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]),
+    ...simd.i32x4Add,
+    ...set(T),
+    ...get(S(13)),
+    ...get(T),
+    ...get(S(12)),
+    ...simd.i32x4LtU,
+    ...simd.i32x4Sub, // a true lane is -1: subtracting it adds the carry
+    ...set(S(13)),
+    ...get(T),
+    ...set(S(12)),
+  ];
+  const body = [
+    ...localDecls([[33, V128]]),
+    ...words.flatMap((i) => [
+      ...c32(0),
+      op.i32Load,
+      ...mem(2, 4 * i),
+      ...simd.i32x4Splat,
+      ...set(S(i)),
+    ]),
+    ...advance([0, 1, 2, 3]), // lanes are blocks n, n+1, n+2, n+3
+    op.block,
+    0x40,
+    op.loop,
+    0x40,
+    ...get(1),
+    ...c32(256),
+    op.i32LtU,
+    op.brIf,
+    1,
+    ...words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
+    ...Array.from({ length: 10 }, () => doubleRound).flat(),
+    ...words.flatMap((i) => [
+      ...c32(0),
+      ...get(X(i)),
+      ...get(S(i)),
+      ...simd.i32x4Add,
+      ...simd.v128Store,
+      ...mem(4, SCRATCH + 16 * i),
+    ]),
+    // block b, word i of the data ^= lane b of keystream word i
+    ...lanes.flatMap((b) =>
+      words.flatMap((i) => [
+        ...get(0),
+        ...get(0),
+        op.i32Load,
+        ...mem(2, 64 * b + 4 * i),
+        ...c32(0),
+        op.i32Load,
+        ...mem(2, SCRATCH + 16 * i + 4 * b),
+        op.i32Xor,
+        op.i32Store,
+        ...mem(2, 64 * b + 4 * i),
+      ])
+    ),
+    ...advance([4, 4, 4, 4]),
+    ...get(0),
+    ...c32(256),
+    op.i32Add,
+    ...set(0),
+    ...get(1),
+    ...c32(256),
+    op.i32Sub,
+    ...set(1),
+    op.br,
+    0,
+    op.end,
+    op.end,
+    op.end,
+  ];
+  return moduleBytes({
+    types: [{ params: [I32, I32], results: [] }],
+    functions: [{ type: 0, name: "stream", body }],
+  });
+}
+
+/**
+ * ChaCha20 as OpenSSH uses it (the original 64-bit nonce and 64-bit block
+ * counter): key, 8-byte nonce, data, output (may be the data), first block.
+ *
+ * @example
+ * ```ts
+ * import type { Chacha20 } from "./_node_crypto.ts";
+ * const keystream = (c: Chacha20, key: Uint8Array, nonce: Uint8Array) =>
+ *   c(key, nonce, new Uint8Array(64), new Uint8Array(64), 0);
+ * ```
+ */
+export type Chacha20 = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  data: Uint8Array,
+  out: Uint8Array,
+  counter: number,
+) => Uint8Array;
+
+/**
+ * The SIMD module's bytes (for tests and diagnostics: `WebAssembly.validate`).
+ *
+ * @example
+ * ```ts
+ * import { simdModuleBytes } from "./_chacha20_wasm.ts";
+ * console.log(WebAssembly.validate(simdModuleBytes())); // true where WebAssembly SIMD exists
+ * ```
+ */
+export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
+  return buildSimdModule();
+}
+
 interface Exports {
   stream(ptr: number, len: number): void;
   memory: WebAssembly.Memory;
@@ -121,11 +282,12 @@ interface Exports {
 /** "expand 32-byte k" as four little-endian words (RFC 8439 §2.3). */
 const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
 
-function engine(x: Exports): Chacha20 {
+function engine(x: Exports, blockBytes: number): Chacha20 {
   let mem = new Uint8Array(x.memory.buffer);
   let view = new DataView(x.memory.buffer);
   return (key, nonce, data, out, counter) => {
-    const padded = (data.length + 63) & ~63;
+    // Whole iterations (64 bytes, or 256 for four SIMD lanes); the surplus keystream is dropped.
+    const padded = Math.ceil(data.length / blockBytes) * blockBytes;
     if (DATA + padded > mem.length) {
       x.memory.grow(Math.ceil((DATA + padded - mem.length) / 65536));
       mem = new Uint8Array(x.memory.buffer);
@@ -160,21 +322,28 @@ let cached: Chacha20 | undefined | null = null;
 export function chacha20Wasm(check: Chacha20): Chacha20 | undefined {
   if (cached !== null) return cached;
   cached = undefined;
-  try {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(buildModule()), {});
-    const impl = engine(inst.exports as unknown as Exports);
-    const key = Uint8Array.from({ length: 32 }, (_, i) => i * 11 + 3);
-    const nonce = Uint8Array.from({ length: 8 }, (_, i) => 0xf0 + i);
-    const data = Uint8Array.from({ length: 300 }, (_, i) => i * 7);
-    // SSH uses counters 0 (length, Poly1305 key) and 1 (payload).
-    for (const counter of [0, 1, 7]) {
-      const want = check(key, nonce, data, new Uint8Array(300), counter);
-      const got = impl(key, nonce, data, new Uint8Array(300), counter);
-      if (!got.every((b, i) => b === want[i])) return cached;
+  // SIMD first (four blocks at once), the scalar module where SIMD is missing or wrong.
+  for (const [build, blockBytes] of [[buildSimdModule, 256], [buildModule, 64]] as const) {
+    try {
+      const inst = new WebAssembly.Instance(new WebAssembly.Module(build()), {});
+      const impl = engine(inst.exports as unknown as Exports, blockBytes);
+      const key = Uint8Array.from({ length: 32 }, (_, i) => i * 11 + 3);
+      const nonce = Uint8Array.from({ length: 8 }, (_, i) => 0xf0 + i);
+      const data = Uint8Array.from({ length: 700 }, (_, i) => i * 7);
+      // SSH uses counters 0 (length, Poly1305 key) and 1 (payload).
+      if (
+        [0, 1, 7].every((counter) => {
+          const want = check(key, nonce, data, new Uint8Array(700), counter);
+          const got = impl(key, nonce, data, new Uint8Array(700), counter);
+          return got.every((b, i) => b === want[i]);
+        })
+      ) {
+        cached = impl;
+        break;
+      }
+    } catch {
+      // this variant does not run here: try the next
     }
-    cached = impl;
-  } catch {
-    // no WebAssembly here: noble it is
   }
   return cached;
 }

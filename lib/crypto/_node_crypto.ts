@@ -5,29 +5,28 @@
  * runtime from measurements (CPU µs to process one 32 KiB packet, 2-core
  * x86-64, `bench/README.md`):
  *
- * | runtime | AES-128-GCM: node:crypto / WebCrypto | AES-256-CTR: node / WebCrypto | ChaCha20: node / noble |
- * | ------- | ------------------------------------ | ----------------------------- | ---------------------- |
- * | Bun 1.4 | 8 / 61 (BoringSSL)                   | 8 / ~60                       | absent / 85            |
- * | Deno 2.9| 155 / 114                            | 70 / ~110                     | 32 / 97                |
+ * | runtime  | AES-128-GCM: node:crypto / WebCrypto | AES-256-CTR: node / WebCrypto |
+ * | -------- | ------------------------------------ | ----------------------------- |
+ * | Bun 1.4  | 8 / 61 (BoringSSL)                   | 8 / ~60                       |
+ * | Deno 2.9 | 155 / 114                            | 70 / ~110                     |
  *
- * So Bun (and Node, whose node:crypto is OpenSSL) takes AES from here, and
- * Deno takes ChaCha20 from here; everything else stays on WebCrypto and
- * noble. Every backend passes a known-answer test before it is used, so a
+ * So Bun (and Node, whose node:crypto is OpenSSL) takes AES and HMAC from
+ * here; Deno keeps WebCrypto. (Deno's node:crypto ChaCha20, 32 µs, lost to
+ * our WebAssembly SIMD one, 27 µs: `_chacha20_wasm.ts`.) Every backend passes a known-answer test before it is used, so a
  * runtime whose polyfill misbehaves falls back rather than corrupts.
  *
  * @module
  */
 import * as nodeCrypto from "node:crypto";
-import { chacha20orig } from "@noble/ciphers/chacha.js";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : "node";
 
 /** Which primitives this runtime takes from node:crypto (see the table above). */
-const PREFER: Readonly<Record<typeof runtime, { aes: boolean; chacha20: boolean }>> = {
-  bun: { aes: true, chacha20: false },
-  deno: { aes: false, chacha20: true },
-  node: { aes: true, chacha20: true },
+const PREFER: Readonly<Record<typeof runtime, { aes: boolean }>> = {
+  bun: { aes: true },
+  deno: { aes: false },
+  node: { aes: true },
 };
 
 /**
@@ -157,25 +156,6 @@ export function nodeAes(): NodeAes | undefined {
 }
 
 /**
- * ChaCha20 as OpenSSH uses it (the original 64-bit nonce and 64-bit block
- * counter): key, 8-byte nonce, data, output (may be the data), first block.
- *
- * @example
- * ```ts
- * import type { Chacha20 } from "./_node_crypto.ts";
- * const keystream = (c: Chacha20, key: Uint8Array, nonce: Uint8Array) =>
- *   c(key, nonce, new Uint8Array(64), new Uint8Array(64), 0);
- * ```
- */
-export type Chacha20 = (
-  key: Uint8Array,
-  nonce: Uint8Array,
-  data: Uint8Array,
-  out: Uint8Array,
-  counter: number,
-) => Uint8Array;
-
-/**
  * HMAC-SHA-256/512 over the concatenation of `parts` (RFC 2104), synchronously.
  *
  * @example
@@ -232,43 +212,4 @@ export function nodeHmac(): Hmac | undefined {
     // unsupported here: WebCrypto and noble it is
   }
   return hmac;
-}
-
-let chacha: Chacha20 | undefined | null = null;
-/**
- * node:crypto ChaCha20 (OpenSSL's EVP_chacha20: a 16-byte IV that is the
- * state's words 12..15, so counter || nonce in the original layout) when this
- * runtime prefers it and it agrees with noble's `chacha20orig` on a
- * multi-block known answer; else undefined.
- *
- * @example
- * ```ts
- * import { nodeChacha20 } from "./_node_crypto.ts";
- * console.log(typeof nodeChacha20()); // "function" on Deno and Node
- * ```
- */
-export function nodeChacha20(): Chacha20 | undefined {
-  if (chacha !== null) return chacha;
-  chacha = undefined;
-  if (!PREFER[runtime].chacha20) return chacha;
-  const iv = new Uint8Array(16);
-  const view = new DataView(iv.buffer);
-  const impl: Chacha20 = (key, nonce, data, out, counter) => {
-    view.setUint32(0, counter, true);
-    view.setUint32(4, 0, true);
-    iv.set(nonce, 8);
-    const c = nodeCrypto.createCipheriv("chacha20", key, iv);
-    out.set(c.update(data));
-    return out;
-  };
-  try {
-    const key = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
-    const nonce = Uint8Array.from({ length: 8 }, (_, i) => 0xa0 + i);
-    const data = Uint8Array.from({ length: 200 }, (_, i) => i);
-    const want = chacha20orig(key, nonce, data, new Uint8Array(200), 1);
-    if (same(impl(key, nonce, data, new Uint8Array(200), 1), want)) chacha = impl;
-  } catch {
-    // unsupported here: noble it is
-  }
-  return chacha;
 }

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ctr, gcm } from "@noble/ciphers/aes.js";
-import { chacha20orig } from "@noble/ciphers/chacha.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
-import { nodeAes, nodeChacha20, nodeHmac } from "./_node_crypto.ts";
+import { nodeAes, nodeHmac } from "./_node_crypto.ts";
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 const isDeno = !isBun && typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
@@ -14,11 +13,9 @@ test("node:crypto backends: each runtime uses the ones measured faster there", (
   if (isBun) {
     assert.ok(nodeAes(), "Bun: AES from node:crypto (BoringSSL)");
     assert.ok(nodeHmac(), "Bun: HMAC from node:crypto");
-    assert.equal(nodeChacha20(), undefined, "Bun has no node:crypto chacha20");
   } else if (isDeno) {
     assert.equal(nodeAes(), undefined, "Deno: AES stays on WebCrypto");
     assert.equal(nodeHmac(), undefined, "Deno: HMAC stays on WebCrypto");
-    assert.ok(nodeChacha20(), "Deno: ChaCha20 from node:crypto");
   }
 });
 
@@ -57,22 +54,6 @@ if (mac) {
       whole.set(a);
       whole.set(b, 4);
       assert.deepEqual(mac(name, key, [a, b]), hmac(hash, key, whole));
-    }
-  });
-}
-
-const chacha = nodeChacha20();
-if (chacha) {
-  test("node:crypto ChaCha20 equals noble's chacha20orig at several counters and in place", () => {
-    for (const len of [1, 63, 64, 65, 4096, 32768 + 16]) {
-      const key = rnd(32), nonce = rnd(8), data = rnd(len);
-      for (const counter of [0, 1, 7]) {
-        const want = chacha20orig(key, nonce, data, new Uint8Array(len), counter);
-        assert.deepEqual(chacha(key, nonce, data, new Uint8Array(len), counter), want);
-        const inPlace = data.slice();
-        chacha(key, nonce, inPlace, inPlace, counter);
-        assert.deepEqual(inPlace, want);
-      }
     }
   });
 }

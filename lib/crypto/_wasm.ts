@@ -60,7 +60,7 @@ const str = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt
  * console.log(I32.toString(16), I64.toString(16)); // "7f" "7e"
  * ```
  */
-export const I32 = 0x7f, I64 = 0x7e;
+export const I32 = 0x7f, I64 = 0x7e, V128 = 0x7b;
 /**
  * The opcodes used here (WebAssembly spec §5.4).
  *
@@ -100,6 +100,29 @@ export const op = {
   i64ShrU: 0x88,
   i32WrapI64: 0xa7,
   i64ExtendI32u: 0xad,
+};
+
+/**
+ * SIMD opcodes (WebAssembly 2.0 §5.4.8): the 0xfd prefix, then the number as unsigned LEB128.
+ *
+ * @example
+ * ```ts
+ * import { simd } from "./_wasm.ts";
+ * console.log(simd.i32x4Add); // [253, 174, 1]
+ * ```
+ */
+export const simd = {
+  v128Load: [0xfd, 0x00],
+  v128Store: [0xfd, 0x0b],
+  v128Const: [0xfd, 0x0c],
+  i32x4Splat: [0xfd, 0x11],
+  i32x4LtU: [0xfd, 0x3a],
+  v128Or: [0xfd, 0x50],
+  v128Xor: [0xfd, 0x51],
+  i32x4Shl: [0xfd, 0xab, 0x01],
+  i32x4ShrU: [0xfd, 0xad, 0x01],
+  i32x4Add: [0xfd, 0xae, 0x01],
+  i32x4Sub: [0xfd, 0xb1, 0x01],
 };
 
 /**

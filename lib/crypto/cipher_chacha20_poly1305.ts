@@ -1,11 +1,11 @@
 /**
  * `chacha20-poly1305@openssh.com` (OpenSSH PROTOCOL.chacha20poly1305), with
  * the original 64-bit-nonce ChaCha20 of D. J. Bernstein and Poly1305
- * (RFC 8439 §2.5) from `@noble/ciphers`; the body's keystream comes from
- * node:crypto where the runtime has it (Deno: 32 against 97 µs of CPU per
- * 32 KiB; `_node_crypto.ts`), else from our WebAssembly one
- * (`_chacha20_wasm.ts`), and Poly1305 from our WebAssembly block loop
- * (`_poly1305_wasm.ts`: 20 against 148 µs per 32 KiB).
+ * (RFC 8439 §2.5): the body's keystream and Poly1305 come from our
+ * WebAssembly (`_chacha20_wasm.ts`, `_poly1305_wasm.ts`: 27-47 and 18-20 µs
+ * of CPU per 32 KiB against noble's 67-98 and 114-148), the length's
+ * keystream and the Poly1305 key (one block each) from `@noble/ciphers`,
+ * which is also the fallback.
  *
  * - The 64-byte key is two ChaCha20 keys: K_2 = bytes 0..31 (packet body and
  *   Poly1305 key), K_1 = bytes 32..63 (packet length only).
@@ -25,17 +25,15 @@ import { WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
 import { constantTimeEqual } from "./mac.ts";
 import type { CipherAlgorithm, PacketOpener, PacketSealer } from "./types.ts";
-import { nodeChacha20 } from "./_node_crypto.ts";
 import { sealTarget } from "./_seal.ts";
 import { poly1305Wasm } from "./_poly1305_wasm.ts";
 import { chacha20Wasm } from "./_chacha20_wasm.ts";
 
 /**
- * The payload's keystream: node:crypto's ChaCha20 where the runtime has one
- * (Deno: 32 µs of CPU per 32 KiB), else our WebAssembly one (52 µs), else
- * noble's (70-100 µs).
+ * The payload's keystream: our WebAssembly ChaCha20 (SIMD: 27 µs of CPU per
+ * 32 KiB on Deno, 47 on Bun), else noble's (67-98 µs).
  */
-const bodyChacha = nodeChacha20() ?? chacha20Wasm(chacha20orig) ?? chacha20orig;
+const bodyChacha = chacha20Wasm(chacha20orig) ?? chacha20orig;
 /** Poly1305 in WebAssembly (about 7x noble's speed), else noble's. */
 const mac = poly1305Wasm() ?? poly1305;
 
