@@ -15,26 +15,34 @@ import { I32, localDecls, moduleBytes, op, simd, sleb, uleb, V128 } from "./_was
 const SCRATCH = 64, DATA = 320;
 
 /** `stream(ptr, len)`: XOR `len` (a multiple of 64) bytes at `ptr` with the keystream of the state at 0. */
-function buildModule(): Uint8Array<ArrayBuffer> {
-  // Locals: 0 ptr, 1 len (params); 2..17 x0..x15; 18..33 s0..s15.
-  const X = (i: number) => 2 + i, S = (i: number) => 18 + i;
-  const get = (i: number) => [op.localGet, ...uleb(i)];
-  const set = (i: number) => [op.localSet, ...uleb(i)];
-  const c32 = (n: number) => [op.i32Const, ...sleb(n | 0)];
+const get = (i: number) => [op.localGet, ...uleb(i)];
+const set = (i: number) => [op.localSet, ...uleb(i)];
+const c32 = (n: number) => [op.i32Const, ...sleb(n | 0)];
+/** Locals 2..17 hold x0..x15 and 18..33 s0..s15 in both modules (0 ptr, 1 len are the params). */
+const X = (i: number) => 2 + i, S = (i: number) => 18 + i;
+
+/** How a module adds, XORs and rotates its words: i32 (one block) or i32x4 (four). */
+interface Lanes {
+  add: number[];
+  xor: number[];
+  /** Rotates local `x` left by `n` in place. */
+  rotl(x: number, n: number): number[];
+}
+
+/** Ten double rounds (RFC 8439 §2.1-2.3) on x0..x15, unrolled, in the given lane width. */
+function rounds(v: Lanes): number[] {
   // a += b; d ^= a; d <<<= n
   const step = (a: number, b: number, d: number, n: number) => [
     ...get(X(a)),
     ...get(X(b)),
-    op.i32Add,
+    ...v.add,
     ...set(X(a)),
     ...get(X(d)),
     ...get(X(a)),
-    op.i32Xor,
-    ...c32(n),
-    op.i32Rotl,
+    ...v.xor,
     ...set(X(d)),
+    ...v.rotl(X(d), n),
   ];
-  // RFC 8439 §2.1: the quarter round.
   const qr = (a: number, b: number, c: number, d: number) => [
     ...step(a, b, d, 16),
     ...step(c, d, b, 12),
@@ -51,6 +59,31 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     ...qr(2, 7, 8, 13),
     ...qr(3, 4, 9, 14),
   ];
+  return Array.from({ length: 10 }, () => doubleRound).flat();
+}
+
+const SCALAR: Lanes = {
+  add: [op.i32Add],
+  xor: [op.i32Xor],
+  rotl: (x, n) => [...get(x), ...c32(n), op.i32Rotl, ...set(x)],
+};
+const SIMD4: Lanes = {
+  add: simd.i32x4Add,
+  xor: simd.v128Xor,
+  // (x << n) | (x >>> 32 - n)
+  rotl: (x, n) => [
+    ...get(x),
+    ...c32(n),
+    ...simd.i32x4Shl,
+    ...get(x),
+    ...c32(32 - n),
+    ...simd.i32x4ShrU,
+    ...simd.v128Or,
+    ...set(x),
+  ],
+};
+
+function buildModule(): Uint8Array<ArrayBuffer> {
   const words = Array.from({ length: 16 }, (_, i) => i);
   const body = [
     ...localDecls([[32, I32]]),
@@ -66,7 +99,7 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     op.brIf,
     1,
     ...words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
-    ...Array.from({ length: 10 }, () => doubleRound).flat(),
+    ...rounds(SCALAR),
     // data word i ^= x_i + s_i (little-endian words: the keystream's byte order)
     ...words.flatMap((i) => [
       ...get(0),
@@ -118,47 +151,8 @@ function buildModule(): Uint8Array<ArrayBuffer> {
  * the keystream goes to the scratch area and is XORed into the data by word.
  */
 function buildSimdModule(): Uint8Array<ArrayBuffer> {
-  // Locals: 0 ptr, 1 len (params); 2..17 x0..x15, 18..33 s0..s15, 34 t (v128).
-  const X = (i: number) => 2 + i, S = (i: number) => 18 + i, T = 34;
-  const get = (i: number) => [op.localGet, ...uleb(i)];
-  const set = (i: number) => [op.localSet, ...uleb(i)];
-  const c32 = (n: number) => [op.i32Const, ...sleb(n | 0)];
+  const T = 34; // a v128 temporary
   const mem = (align: number, offset: number) => [align, ...uleb(offset)];
-  const step = (a: number, b: number, d: number, n: number) => [
-    ...get(X(a)),
-    ...get(X(b)),
-    ...simd.i32x4Add,
-    ...set(X(a)),
-    ...get(X(d)),
-    ...get(X(a)),
-    ...simd.v128Xor,
-    ...set(X(d)),
-    // rotl(d, n) = (d << n) | (d >>> 32 - n)
-    ...get(X(d)),
-    ...c32(n),
-    ...simd.i32x4Shl,
-    ...get(X(d)),
-    ...c32(32 - n),
-    ...simd.i32x4ShrU,
-    ...simd.v128Or,
-    ...set(X(d)),
-  ];
-  const qr = (a: number, b: number, c: number, d: number) => [
-    ...step(a, b, d, 16),
-    ...step(c, d, b, 12),
-    ...step(a, b, d, 8),
-    ...step(c, d, b, 7),
-  ];
-  const doubleRound = [
-    ...qr(0, 4, 8, 12),
-    ...qr(1, 5, 9, 13),
-    ...qr(2, 6, 10, 14),
-    ...qr(3, 7, 11, 15),
-    ...qr(0, 5, 10, 15),
-    ...qr(1, 6, 11, 12),
-    ...qr(2, 7, 8, 13),
-    ...qr(3, 4, 9, 14),
-  ];
   const words = Array.from({ length: 16 }, (_, i) => i);
   const lanes = [0, 1, 2, 3];
   // s12 += step; s13 += the carry out of each lane (a lane wrapped when it became smaller).
@@ -197,7 +191,7 @@ function buildSimdModule(): Uint8Array<ArrayBuffer> {
     op.brIf,
     1,
     ...words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
-    ...Array.from({ length: 10 }, () => doubleRound).flat(),
+    ...rounds(SIMD4),
     ...words.flatMap((i) => [
       ...c32(0),
       ...get(X(i)),
@@ -261,19 +255,6 @@ export type Chacha20 = (
   counter: number,
 ) => Uint8Array;
 
-/**
- * The SIMD module's bytes (for tests and diagnostics: `WebAssembly.validate`).
- *
- * @example
- * ```ts
- * import { simdModuleBytes } from "./_chacha20_wasm.ts";
- * console.log(WebAssembly.validate(simdModuleBytes())); // true where WebAssembly SIMD exists
- * ```
- */
-export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
-  return buildSimdModule();
-}
-
 interface Exports {
   stream(ptr: number, len: number): void;
   memory: WebAssembly.Memory;
@@ -305,6 +286,24 @@ function engine(x: Exports, blockBytes: number): Chacha20 {
   };
 }
 
+/**
+ * One variant, instantiated without the known-answer check (tests check
+ * both variants; {@link chacha20Wasm} checks before use). Throws where the
+ * runtime cannot compile it (no WebAssembly SIMD, for "simd").
+ *
+ * @example
+ * ```ts
+ * import { chacha20Variant } from "./_chacha20_wasm.ts";
+ * const c = chacha20Variant("scalar");
+ * console.log(c(new Uint8Array(32), new Uint8Array(8), new Uint8Array(5), new Uint8Array(5), 1).length); // 5
+ * ```
+ */
+export function chacha20Variant(variant: "simd" | "scalar"): Chacha20 {
+  const [build, blockBytes] = variant === "simd" ? [buildSimdModule, 256] : [buildModule, 64];
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(build()), {});
+  return engine(inst.exports as unknown as Exports, blockBytes);
+}
+
 let cached: Chacha20 | undefined | null = null;
 
 /**
@@ -323,10 +322,9 @@ export function chacha20Wasm(check: Chacha20): Chacha20 | undefined {
   if (cached !== null) return cached;
   cached = undefined;
   // SIMD first (four blocks at once), the scalar module where SIMD is missing or wrong.
-  for (const [build, blockBytes] of [[buildSimdModule, 256], [buildModule, 64]] as const) {
+  for (const variant of ["simd", "scalar"] as const) {
     try {
-      const inst = new WebAssembly.Instance(new WebAssembly.Module(build()), {});
-      const impl = engine(inst.exports as unknown as Exports, blockBytes);
+      const impl = chacha20Variant(variant);
       const key = Uint8Array.from({ length: 32 }, (_, i) => i * 11 + 3);
       const nonce = Uint8Array.from({ length: 8 }, (_, i) => 0xf0 + i);
       const data = Uint8Array.from({ length: 700 }, (_, i) => i * 7);
