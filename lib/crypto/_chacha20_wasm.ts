@@ -14,6 +14,49 @@ import { I32, localDecls, moduleBytes, op, simd, sleb, uleb, V128 } from "./_was
 /** Memory layout: the 16-word state at 0, 256 bytes of scratch at 64, the data from 320 on. */
 const SCRATCH = 64, DATA = 320;
 
+/**
+ * The module around a block loop: `stream(ptr, len)` runs `iteration` while
+ * at least `bytes` remain, advancing ptr and len by `bytes` each time.
+ */
+function streamModule(
+  locals: number[],
+  prologue: number[],
+  bytes: number,
+  iteration: number[],
+): Uint8Array<ArrayBuffer> {
+  const body = [
+    ...locals,
+    ...prologue,
+    op.block,
+    0x40,
+    op.loop,
+    0x40,
+    ...get(1),
+    ...c32(bytes),
+    op.i32LtU,
+    op.brIf,
+    1,
+    ...iteration,
+    ...get(0),
+    ...c32(bytes),
+    op.i32Add,
+    ...set(0),
+    ...get(1),
+    ...c32(bytes),
+    op.i32Sub,
+    ...set(1),
+    op.br,
+    0,
+    op.end,
+    op.end,
+    op.end,
+  ];
+  return moduleBytes({
+    types: [{ params: [I32, I32], results: [] }],
+    functions: [{ type: 0, name: "stream", body }],
+  });
+}
+
 /** `stream(ptr, len)`: XOR `len` (a multiple of 64) bytes at `ptr` with the keystream of the state at 0. */
 const get = (i: number) => [op.localGet, ...uleb(i)];
 const set = (i: number) => [op.localSet, ...uleb(i)];
@@ -85,64 +128,43 @@ const SIMD4: Lanes = {
 
 function buildModule(): Uint8Array<ArrayBuffer> {
   const words = Array.from({ length: 16 }, (_, i) => i);
-  const body = [
-    ...localDecls([[32, I32]]),
-    // s = the state in memory
-    ...words.flatMap((i) => [...c32(0), op.i32Load, 2, ...uleb(4 * i), ...set(S(i))]),
-    op.block,
-    0x40,
-    op.loop,
-    0x40,
-    ...get(1),
-    ...c32(64),
-    op.i32LtU,
-    op.brIf,
-    1,
-    ...words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
-    ...rounds(SCALAR),
-    // data word i ^= x_i + s_i (little-endian words: the keystream's byte order)
-    ...words.flatMap((i) => [
-      ...get(0),
-      ...get(0),
-      op.i32Load,
-      2,
-      ...uleb(4 * i),
-      ...get(X(i)),
-      ...get(S(i)),
+  return streamModule(
+    localDecls([[32, I32]]),
+    [
+      // s = the state in memory
+      ...words.flatMap((i) => [...c32(0), op.i32Load, 2, ...uleb(4 * i), ...set(S(i))]),
+    ],
+    64,
+    [
+      ...words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
+      ...rounds(SCALAR),
+      // data word i ^= x_i + s_i (little-endian words: the keystream's byte order)
+      ...words.flatMap((i) => [
+        ...get(0),
+        ...get(0),
+        op.i32Load,
+        2,
+        ...uleb(4 * i),
+        ...get(X(i)),
+        ...get(S(i)),
+        op.i32Add,
+        op.i32Xor,
+        op.i32Store,
+        2,
+        ...uleb(4 * i),
+      ]),
+      // the 64-bit block counter in words 12 (low) and 13 (high)
+      ...get(S(12)),
+      ...c32(1),
       op.i32Add,
-      op.i32Xor,
-      op.i32Store,
-      2,
-      ...uleb(4 * i),
-    ]),
-    // the 64-bit block counter in words 12 (low) and 13 (high)
-    ...get(S(12)),
-    ...c32(1),
-    op.i32Add,
-    ...set(S(12)),
-    ...get(S(13)),
-    ...get(S(12)),
-    op.i32Eqz,
-    op.i32Add,
-    ...set(S(13)),
-    ...get(0),
-    ...c32(64),
-    op.i32Add,
-    ...set(0),
-    ...get(1),
-    ...c32(64),
-    op.i32Sub,
-    ...set(1),
-    op.br,
-    0,
-    op.end,
-    op.end,
-    op.end,
-  ];
-  return moduleBytes({
-    types: [{ params: [I32, I32], results: [] }],
-    functions: [{ type: 0, name: "stream", body }],
-  });
+      ...set(S(12)),
+      ...get(S(13)),
+      ...get(S(12)),
+      op.i32Eqz,
+      op.i32Add,
+      ...set(S(13)),
+    ],
+  );
 }
 
 /**
@@ -171,69 +193,48 @@ function buildSimdModule(): Uint8Array<ArrayBuffer> {
     ...get(T),
     ...set(S(12)),
   ];
-  const body = [
-    ...localDecls([[33, V128]]),
-    ...words.flatMap((i) => [
-      ...c32(0),
-      op.i32Load,
-      ...mem(2, 4 * i),
-      ...simd.i32x4Splat,
-      ...set(S(i)),
-    ]),
-    ...advance([0, 1, 2, 3]), // lanes are blocks n, n+1, n+2, n+3
-    op.block,
-    0x40,
-    op.loop,
-    0x40,
-    ...get(1),
-    ...c32(256),
-    op.i32LtU,
-    op.brIf,
-    1,
-    ...words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
-    ...rounds(SIMD4),
-    ...words.flatMap((i) => [
-      ...c32(0),
-      ...get(X(i)),
-      ...get(S(i)),
-      ...simd.i32x4Add,
-      ...simd.v128Store,
-      ...mem(4, SCRATCH + 16 * i),
-    ]),
-    // block b, word i of the data ^= lane b of keystream word i
-    ...lanes.flatMap((b) =>
-      words.flatMap((i) => [
-        ...get(0),
-        ...get(0),
-        op.i32Load,
-        ...mem(2, 64 * b + 4 * i),
+  return streamModule(
+    localDecls([[33, V128]]),
+    [
+      ...words.flatMap((i) => [
         ...c32(0),
         op.i32Load,
-        ...mem(2, SCRATCH + 16 * i + 4 * b),
-        op.i32Xor,
-        op.i32Store,
-        ...mem(2, 64 * b + 4 * i),
-      ])
-    ),
-    ...advance([4, 4, 4, 4]),
-    ...get(0),
-    ...c32(256),
-    op.i32Add,
-    ...set(0),
-    ...get(1),
-    ...c32(256),
-    op.i32Sub,
-    ...set(1),
-    op.br,
-    0,
-    op.end,
-    op.end,
-    op.end,
-  ];
-  return moduleBytes({
-    types: [{ params: [I32, I32], results: [] }],
-    functions: [{ type: 0, name: "stream", body }],
-  });
+        ...mem(2, 4 * i),
+        ...simd.i32x4Splat,
+        ...set(S(i)),
+      ]),
+      ...advance([0, 1, 2, 3]), // lanes are blocks n, n+1, n+2, n+3
+    ],
+    256,
+    [
+      ...words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
+      ...rounds(SIMD4),
+      ...words.flatMap((i) => [
+        ...c32(0),
+        ...get(X(i)),
+        ...get(S(i)),
+        ...simd.i32x4Add,
+        ...simd.v128Store,
+        ...mem(4, SCRATCH + 16 * i),
+      ]),
+      // block b, word i of the data ^= lane b of keystream word i
+      ...lanes.flatMap((b) =>
+        words.flatMap((i) => [
+          ...get(0),
+          ...get(0),
+          op.i32Load,
+          ...mem(2, 64 * b + 4 * i),
+          ...c32(0),
+          op.i32Load,
+          ...mem(2, SCRATCH + 16 * i + 4 * b),
+          op.i32Xor,
+          op.i32Store,
+          ...mem(2, 64 * b + 4 * i),
+        ])
+      ),
+      ...advance([4, 4, 4, 4]),
+    ],
+  );
 }
 
 /**
