@@ -40,6 +40,9 @@ const REM4 = Uint32Array.from(
 
 const be32 = (b: Uint8Array, o: number) =>
   ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+const putLe32 = (b: Uint8Array, o: number, w: number) => {
+  b[o] = w & 0xff, b[o + 1] = (w >>> 8) & 0xff, b[o + 2] = (w >>> 16) & 0xff, b[o + 3] = w >>> 24;
+};
 const le32 = (b: Uint8Array, o: number) =>
   (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 
@@ -76,10 +79,7 @@ export class SmallGcm {
   /** Htable[i] = i·H for 4-bit i, 4 big-endian words each (SP 800-38D §6.3 bit order). */
   readonly #h = new Uint32Array(64);
   // GHASH state and scratch, reused (one operation at a time: everything here is synchronous).
-  #z0 = 0;
-  #z1 = 0;
-  #z2 = 0;
-  #z3 = 0;
+  readonly #z = new Uint32Array(4); // the GHASH accumulator, big-endian words
   readonly #block = new Uint8Array(16);
 
   private constructor(xk: Uint32Array, enc: Encrypt) {
@@ -126,37 +126,29 @@ export class SmallGcm {
   }
 
   #leWords(out: Uint8Array, o: number, a: number, b: number, c: number, d: number): void {
-    for (const [i, w] of [[0, a], [4, b], [8, c], [12, d]] as const) {
-      out[o + i] = w & 0xff;
-      out[o + i + 1] = (w >>> 8) & 0xff;
-      out[o + i + 2] = (w >>> 16) & 0xff;
-      out[o + i + 3] = w >>> 24;
-    }
+    putLe32(out, o, a);
+    putLe32(out, o + 4, b);
+    putLe32(out, o + 8, c);
+    putLe32(out, o + 12, d);
   }
 
   /** Z = (Z ⊕ X)·H for X = 16 bytes at `b[o..]` (zero-padded past `end`). */
   #absorb(b: Uint8Array, o: number, end: number): void {
     const x = this.#block;
-    if (o + 16 <= end) {
-      this.#z0 ^= be32(b, o);
-      this.#z1 ^= be32(b, o + 4);
-      this.#z2 ^= be32(b, o + 8);
-      this.#z3 ^= be32(b, o + 12);
-    } else {
+    const zs = this.#z;
+    let src = b, at = o;
+    if (o + 16 > end) {
       x.fill(0);
       x.set(b.subarray(o, end));
-      this.#z0 ^= be32(x, 0);
-      this.#z1 ^= be32(x, 4);
-      this.#z2 ^= be32(x, 8);
-      this.#z3 ^= be32(x, 12);
+      src = x, at = 0;
     }
+    for (let w = 0; w < 4; w++) zs[w] ^= be32(src, at + 4 * w);
     // Shoup's 4-bit multiplication: nibbles from the last byte to the first.
     const t = this.#h;
-    const words = [this.#z0, this.#z1, this.#z2, this.#z3];
     let z0 = 0, z1 = 0, z2 = 0, z3 = 0;
     let first = true;
     for (let w = 3; w >= 0; w--) {
-      const word = words[w];
+      const word = zs[w];
       for (let s = 0; s < 32; s += 4) {
         const n = (word >>> s) & 0xf;
         if (!first) {
@@ -171,15 +163,11 @@ export class SmallGcm {
         z0 ^= t[k], z1 ^= t[k + 1], z2 ^= t[k + 2], z3 ^= t[k + 3];
       }
     }
-    this.#z0 = z0 >>> 0, this.#z1 = z1 >>> 0, this.#z2 = z2 >>> 0, this.#z3 = z3 >>> 0;
+    zs[0] = z0, zs[1] = z1, zs[2] = z2, zs[3] = z3;
   }
 
   #ghash(aad: Uint8Array, data: Uint8Array): void {
-    this.#z0 =
-      this.#z1 =
-      this.#z2 =
-      this.#z3 =
-        0;
+    this.#z.fill(0);
     for (let o = 0; o < aad.length; o += 16) this.#absorb(aad, o, aad.length);
     for (let o = 0; o < data.length; o += 16) this.#absorb(data, o, data.length);
     // len(A) || len(C) in bits, 64-bit big-endian each (lengths here are far below 2^29 bytes).
@@ -216,7 +204,7 @@ export class SmallGcm {
     ); // E(K, J0), J0 = nonce || 1
     const m = this.#block;
     this.#leWords(m, 0, s0, s1, s2, s3);
-    const z = [this.#z0, this.#z1, this.#z2, this.#z3];
+    const z = this.#z;
     for (let w = 0; w < 4; w++) {
       out[o + 4 * w] = (z[w] >>> 24) ^ m[4 * w];
       out[o + 4 * w + 1] = ((z[w] >>> 16) & 0xff) ^ m[4 * w + 1];

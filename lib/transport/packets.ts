@@ -110,7 +110,8 @@ export class PacketWriter {
   #random: RandomSource;
   #queue: Outgoing[] = [];
   #pumping = false;
-  #last: Promise<void> = Promise.resolve();
+  /** The latest entry's completion (its promise already has a no-op catch). */
+  #last: Outgoing["done"] | undefined;
   #pool: Uint8Array = new Uint8Array(0);
   #poolOffset = 0;
 
@@ -190,7 +191,7 @@ export class PacketWriter {
     const entry: Outgoing = { sealed, ready, done: deferred() };
     if (!ready) sealed.then((b) => (entry.ready = b), () => {});
     this.#queue.push(entry);
-    this.#last = entry.done.promise.catch(() => {});
+    this.#last = entry.done;
     if (!this.#pumping) this.#pump();
     return entry.done.promise;
   }
@@ -242,7 +243,7 @@ export class PacketWriter {
 
   /** Resolves when everything written so far has reached the sink (never rejects). */
   flushed(): Promise<void> {
-    return this.#last;
+    return this.#last ? this.#last.promise.catch(() => {}) : Promise.resolve();
   }
 }
 
