@@ -811,8 +811,10 @@ export class Transport {
         `strict KEX: message ${msg} is not allowed during the initial key exchange`,
       );
     }
-    if (kex?.ignoreNext && msg >= 30 && msg <= 49) {
-      // RFC 4253 §7: first_kex_packet_follows with a wrong guess.
+    if (kex?.ignoreNext) {
+      // RFC 4253 §7.1: first_kex_packet_follows with a wrong guess: "the next
+      // packet MUST be silently ignored" (whatever it is, as OpenSSH's
+      // dispatch_skip_packets does).
       kex.ignoreNext = false;
       return;
     }
@@ -1063,8 +1065,13 @@ export class Transport {
     };
     kex.method = KEX_ALGORITHMS.get(kexName)!;
     if (peer.firstKexPacketFollows) {
-      kex.ignoreNext = peer.kexAlgorithms[0] !== kexName ||
-        peer.serverHostKeyAlgorithms[0] !== hostKey;
+      // RFC 4253 §7.1: the guess is wrong when "the kex algorithm and/or the
+      // host key algorithm is guessed wrong (server and client have different
+      // preferred algorithm)": the first names of both sides' lists differ,
+      // even if negotiation picks the peer's first anyway (OpenSSH's
+      // proposals_match; Dropbear re-sends its KEX init in that case).
+      kex.ignoreNext = peer.kexAlgorithms[0] !== kex.ours.kexAlgorithms[0] ||
+        peer.serverHostKeyAlgorithms[0] !== kex.ours.serverHostKeyAlgorithms[0];
     }
     if (this.role === "server") {
       kex.hostKey = this.#options.hostKeys!.find((k) => k.algorithms.includes(hostKey))!;
