@@ -19,6 +19,7 @@ import {
   OpenFailure,
 } from "../wire/connection_messages.ts";
 import { Msg } from "../wire/message_numbers.ts";
+import { quotePeerText } from "../wire/quote.ts";
 import type { Payload } from "../transport/packets.ts";
 import { SshReader } from "../wire/reader.ts";
 import { Channel, ChannelError, type ChannelHost, type ChannelOptions } from "./channel.ts";
@@ -38,11 +39,15 @@ export class ChannelOpenError extends SshError {
   readonly channelType: string;
   /** RFC 4254 §5.1 reason code. */
   readonly reason: number;
-  /** The peer's description. */
+  /** The peer's description, as received (peer-controlled; the message quotes it). */
   readonly description: string;
   /** Creates the error. */
   constructor(channelType: string, reason: number, description: string) {
-    super(`peer refused to open a ${channelType} channel (reason ${reason}): ${description}`);
+    super(
+      `peer refused to open a ${channelType} channel (reason ${reason}): ${
+        quotePeerText(description)
+      }`,
+    );
     this.channelType = channelType;
     this.reason = reason;
     this.description = description;
@@ -428,7 +433,10 @@ export class Connection implements ChannelHost {
       defer: () => void (deferred = true),
     });
     if (!answered && !deferred) {
-      refuse(OpenFailure.UNKNOWN_CHANNEL_TYPE, `unsupported channel type ${m.type}`);
+      refuse(
+        OpenFailure.UNKNOWN_CHANNEL_TYPE,
+        `unsupported channel type "${quotePeerText(m.type)}"`,
+      );
     }
   }
 

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { Connection, type MessageTransport } from "./connection.ts";
 import { DisconnectError } from "../wire/errors.ts";
 import {
+  decodeChannelOpenFailure,
   encodeChannelData,
+  encodeChannelOpen,
   encodeChannelOpenConfirmation,
   encodeChannelSimple,
   encodeWindowAdjust,
@@ -131,4 +133,24 @@ test("peer EOF ends our readables; CLOSE is answered once and frees the channel"
   assert.equal(await channel.closed, undefined);
   assert.equal(sent.filter((p) => p[0] === Msg.CHANNEL_CLOSE).length, 1);
   assert.equal(conn.channels.size, 0);
+});
+
+test("an unknown channel type is refused with its name escaped and cut in the description", async () => {
+  const f = fakeTransport();
+  const conn = new Connection(f.t);
+  // Channel types are printable US-ASCII (anything else is a WireError), but
+  // may hold quotes and be as long as a packet.
+  const type = 'x" Accepted publickey for root' + "y".repeat(10_000);
+  f.push(
+    encodeChannelOpen({ type, sender: 3, window: 100, maxPacket: 100, data: new Uint8Array(0) }),
+  );
+  await tick();
+  const failure = decodeChannelOpenFailure(f.sent[0]);
+  assert.equal(failure.recipient, 3);
+  assert.equal(failure.reason, 3); // UNKNOWN_CHANNEL_TYPE
+  assert.match(failure.description, /^unsupported channel type "x\\" Accepted publickey/);
+  assert.ok(failure.description.length < 400, `description of ${failure.description.length}`);
+  assert.ok(failure.description.endsWith(`...(${type.length} bytes)"`), failure.description);
+  f.end(new Error("done"));
+  await conn.done;
 });

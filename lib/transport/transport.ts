@@ -25,6 +25,7 @@ import {
   WireError,
 } from "../wire/errors.ts";
 import { Msg } from "../wire/message_numbers.ts";
+import { quotePeerText } from "../wire/quote.ts";
 import {
   decodeDebug,
   decodeDisconnect,
@@ -880,7 +881,7 @@ export class Transport {
         if (!(this.#options.services ?? ["ssh-userauth"]).includes(name)) {
           throw bad(
             DisconnectReason.SERVICE_NOT_AVAILABLE,
-            `service ${JSON.stringify(name)} is not available`,
+            `service "${quotePeerText(name)}" is not available`,
           );
         }
         this.#internal(encodeService(Msg.SERVICE_ACCEPT, name));
@@ -894,7 +895,7 @@ export class Transport {
         if (!w || w.name !== name) {
           throw bad(
             DisconnectReason.PROTOCOL_ERROR,
-            `unrequested SERVICE_ACCEPT for ${JSON.stringify(name)}`,
+            `unrequested SERVICE_ACCEPT for "${quotePeerText(name)}"`,
           );
         }
         w.done.resolve();
@@ -1000,7 +1001,9 @@ export class Transport {
       if (chosen === undefined) {
         throw bad(
           DisconnectReason.KEY_EXCHANGE_FAILED,
-          `no matching ${what}: client offered [${cl.join(",")}], server offered [${sl.join(",")}]`,
+          `no matching ${what}: client offered [${quotePeerText(cl.join(","))}], server offered [${
+            quotePeerText(sl.join(","))
+          }]`,
         );
       }
       return chosen;
@@ -1202,13 +1205,16 @@ export class Transport {
     try {
       key = parsePublicKey(reply.hostKey);
     } catch (e) {
-      throw bad(DisconnectReason.KEY_EXCHANGE_FAILED, `server host key: ${(e as Error).message}`);
+      throw bad(
+        DisconnectReason.KEY_EXCHANGE_FAILED,
+        `server host key: ${quotePeerText((e as Error).message, 512)}`,
+      );
     }
     const alg = kex.algorithms!.hostKey;
     if (!this.#hostKeyMatches(key.type, alg)) {
       throw bad(
         DisconnectReason.KEY_EXCHANGE_FAILED,
-        `server sent a ${key.type} host key for algorithm ${alg}`,
+        `server sent a ${quotePeerText(key.type)} host key for algorithm ${alg}`,
       );
     }
     const secret = await kex.client.finish(reply.value);

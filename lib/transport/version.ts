@@ -4,6 +4,7 @@
  * @module
  */
 import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
+import { quotePeerText } from "../wire/quote.ts";
 import type { ByteReader } from "./_byte_reader.ts";
 
 /** RFC 4253 §4.2: at most 255 bytes including CR LF. */
@@ -48,7 +49,7 @@ export function parseVersionLine(line: string): PeerVersion {
   if (!m) {
     throw new DisconnectError(
       DisconnectReason.PROTOCOL_ERROR,
-      `malformed identification string ${JSON.stringify(line.slice(0, 80))}`,
+      `malformed identification string "${quotePeerText(line, 80)}"`,
       { local: true },
     );
   }
@@ -56,7 +57,7 @@ export function parseVersionLine(line: string): PeerVersion {
   if (protocol !== "2.0" && protocol !== "1.99") {
     throw new DisconnectError(
       DisconnectReason.PROTOCOL_VERSION_NOT_SUPPORTED,
-      `peer speaks SSH protocol ${JSON.stringify(protocol)}, only 2.0 is supported`,
+      `peer speaks SSH protocol "${quotePeerText(protocol, 40)}", only 2.0 is supported`,
       { local: true },
     );
   }
@@ -125,9 +126,7 @@ export async function readVersion(
     if (role === "server") {
       throw new DisconnectError(
         DisconnectReason.PROTOCOL_ERROR,
-        `client sent ${
-          JSON.stringify(ascii.decode(bytes.subarray(0, 40)))
-        } instead of an SSH identification string`,
+        `client sent "${quotePeerText(bytes, 40)}" instead of an SSH identification string`,
         { local: true },
       );
     }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { quotePeerText } from "./quote.ts";
 
 /**
  * SSH_MSG_DISCONNECT reason codes (RFC 4253 §11.1).
@@ -114,7 +115,11 @@ export class WireError extends SshError {
 export class DisconnectError extends SshError {
   /** RFC 4253 §11.1 reason code. */
   readonly reason: number;
-  /** Human readable description (ours or the peer's). */
+  /**
+   * Human readable description (ours or the peer's). The peer's is kept as
+   * received, so it is peer-controlled text: {@link Error.message} quotes it
+   * (control characters escaped, cut at 400 characters, as sshd logs it).
+   */
   readonly description: string;
   /** True when this side ended the connection, false when the peer did. */
   readonly local: boolean;
@@ -127,7 +132,7 @@ export class DisconnectError extends SshError {
     super(
       `${options.local ? "disconnected" : "peer disconnected"}: ${
         disconnectReasonName(reason)
-      } (${reason}): ${description}`,
+      } (${reason}): ${options.local ? description : quotePeerText(description, 400)}`,
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.reason = reason;

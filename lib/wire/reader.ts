@@ -4,6 +4,7 @@
  * @module
  */
 import { WireError } from "./errors.ts";
+import { quotePeerText } from "./quote.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -177,7 +178,9 @@ export class SshReader {
     if (s === "") return [];
     const names = s.split(",");
     for (const n of names) {
-      if (n === "") throw new WireError(`name-list "${s}" contains an empty name`, field, start);
+      if (n === "") {
+        throw new WireError(`name-list "${quotePeerText(s)}" contains an empty name`, field, start);
+      }
     }
     return names;
   }

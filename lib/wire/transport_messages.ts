@@ -6,6 +6,7 @@
  * @module
  */
 import { Msg } from "./message_numbers.ts";
+import { quotePeerText } from "./quote.ts";
 import { SshReader } from "./reader.ts";
 import { SshWriter } from "./writer.ts";
 
@@ -358,7 +359,7 @@ export function decodeExtInfo(payload: Uint8Array): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
   for (let i = 0; i < n; i++) {
     const name = r.ascii(`EXT_INFO extension ${i} name`);
-    out.set(name, r.string(`EXT_INFO extension "${name}" value`));
+    out.set(name, r.string(`EXT_INFO extension "${quotePeerText(name, 64)}" value`));
   }
   r.end("EXT_INFO");
   return out;
