@@ -71,6 +71,8 @@ const COALESCE = 128 * 1024;
 /** A packet (or raw bytes) waiting its turn to be written. */
 interface Outgoing {
   sealed: Promise<Uint8Array>;
+  /** Bytes it counts in {@link PacketWriter.trackedBytes}; 0 when not tracked. */
+  tracked: number;
   /** The sealed bytes, once known. */
   ready?: Uint8Array;
   done: { promise: Promise<void>; resolve(): void; reject(e: unknown): void };
@@ -114,6 +116,9 @@ export class PacketWriter {
   #last: Outgoing["done"] | undefined;
   #pool: Uint8Array = new Uint8Array(0);
   #poolOffset = 0;
+  #trackedBytes = 0;
+  #trackedPackets = 0;
+  #drainWaiters: { bytes: number; packets: number; resolve(): void }[] = [];
 
   /** Writes to `writer`; padding comes from `random`. */
   constructor(writer: WritableStreamDefaultWriter<Uint8Array>, random?: RandomSource) {
@@ -168,14 +173,52 @@ export class PacketWriter {
 
   /** Writes raw bytes (the identification line) in order with packets. */
   writeRaw(bytes: Uint8Array): Promise<void> {
-    return this.#enqueue(Promise.resolve(bytes), bytes);
+    return this.#enqueue(Promise.resolve(bytes), 0, bytes);
+  }
+
+  /**
+   * Bytes of packets written with `tracked` set that the sink has not taken
+   * yet (the transport tracks its replies to the peer's requests).
+   */
+  get trackedBytes(): number {
+    return this.#trackedBytes;
+  }
+
+  /** Packets written with `tracked` set that the sink has not taken yet. */
+  get trackedPackets(): number {
+    return this.#trackedPackets;
+  }
+
+  /**
+   * Resolves once at most `bytes` and `packets` of tracked packets wait (at
+   * once if that is already so). Failed writes count as gone, so this never
+   * waits on a dead sink.
+   */
+  trackedBelow(bytes: number, packets: number): Promise<void> {
+    if (this.#trackedBytes <= bytes && this.#trackedPackets <= packets) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ bytes, packets, resolve }));
+  }
+
+  #settled(entries: readonly Outgoing[]): void {
+    for (const e of entries) {
+      if (e.tracked === 0) continue;
+      this.#trackedBytes -= e.tracked;
+      this.#trackedPackets--;
+    }
+    if (this.#drainWaiters.length === 0) return;
+    this.#drainWaiters = this.#drainWaiters.filter((w) => {
+      if (this.#trackedBytes > w.bytes || this.#trackedPackets > w.packets) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   /**
    * Frames, seals and writes one payload. Resolves when the sink has taken
-   * the bytes (backpressure), rejects if writing fails.
+   * the bytes (backpressure), rejects if writing fails. A `tracked` packet
+   * counts in {@link trackedBytes} and {@link trackedPackets} until then.
    */
-  write(payload: Payload): Promise<void> {
+  write(payload: Payload, tracked = false): Promise<void> {
     const sealer = this.sealer;
     const seq = this.seq;
     this.seq = (seq + 1) >>> 0;
@@ -184,11 +227,16 @@ export class PacketWriter {
     this.packets++;
     // Sealing starts now (sealers take their nonce or counter synchronously, in
     // call order), so several packets can be in WebCrypto at once; writes stay in order.
-    return this.#enqueue(sealer.seal(seq, packet, true)); // frame left the sealer its room
+    const size = tracked ? packet.length + sealer.overhead : 0;
+    return this.#enqueue(sealer.seal(seq, packet, true), size); // frame left the sealer its room
   }
 
-  #enqueue(sealed: Promise<Uint8Array>, ready?: Uint8Array): Promise<void> {
-    const entry: Outgoing = { sealed, ready, done: deferred() };
+  #enqueue(sealed: Promise<Uint8Array>, tracked: number, ready?: Uint8Array): Promise<void> {
+    const entry: Outgoing = { sealed, ready, tracked, done: deferred() };
+    if (tracked > 0) {
+      this.#trackedBytes += tracked;
+      this.#trackedPackets++;
+    }
     if (!ready) sealed.then((b) => (entry.ready = b), () => {});
     this.#queue.push(entry);
     this.#last = entry.done;
@@ -211,6 +259,7 @@ export class PacketWriter {
       } catch (e) {
         this.#queue.shift();
         head.done.reject(e);
+        this.#settled([head]);
         continue;
       }
       let n = 1, total = first.length;
@@ -237,6 +286,7 @@ export class PacketWriter {
       } catch (err) {
         for (const e of batch) e.done.reject(err);
       }
+      this.#settled(batch);
     }
     this.#pumping = false;
   }

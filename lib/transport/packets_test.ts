@@ -100,3 +100,42 @@ test("writer: packets sealed by the time their turn comes go out in one write, i
   for (const p of failing) await assert.rejects(p, /sink broke/);
   await w.flushed(); // never rejects
 });
+
+test("tracked packets count until the sink takes them; trackedBelow waits for the drain, and for a dead sink", async () => {
+  let release!: () => void;
+  const taken: number[] = [];
+  const gate = new Promise<void>((r) => (release = r));
+  const w = new PacketWriter(
+    new WritableStream<Uint8Array>({
+      async write(c) {
+        await gate;
+        taken.push(c.length);
+      },
+    }, { highWaterMark: 1 }).getWriter(),
+  );
+  const sends = [
+    w.write(new Uint8Array([82])), // untracked: the writer does not read message numbers
+    w.write(new Uint8Array([94, 0, 0, 0, 0, 0, 0, 0, 1, 7])), // untracked
+    w.write(new Uint8Array([82]), true),
+    w.write(new Uint8Array([82]), true),
+  ];
+  assert.equal(w.trackedPackets, 2);
+  assert.equal(w.trackedBytes, 2 * 16); // a 1-byte payload makes a 16-byte packet
+  let drained = false;
+  const below = w.trackedBelow(0, 0).then(() => (drained = true));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(drained, false, "nothing was taken yet");
+  release();
+  await Promise.all(sends);
+  await below;
+  assert.equal(w.trackedPackets, 0);
+  assert.equal(w.trackedBytes, 0);
+  assert.ok(taken.length >= 1);
+
+  const dead = new PacketWriter(
+    new WritableStream<Uint8Array>({ write: () => Promise.reject(new Error("EPIPE")) }).getWriter(),
+  );
+  await assert.rejects(dead.write(new Uint8Array([82]), true), /EPIPE/);
+  await dead.trackedBelow(0, 0); // resolves: a failed write is no longer waiting
+  assert.equal(dead.trackedPackets, 0);
+});

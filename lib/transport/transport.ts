@@ -71,6 +71,47 @@ const EXT_INFO_S = "ext-info-s";
 const VERSION = "0.1.0";
 
 /**
+ * How many replies to the peer's requests may wait for a peer that does not
+ * read them before the transport stops reading from it (packets the writer
+ * has not handed to the socket yet plus those held during a key exchange).
+ * Reading resumes when the backlog is down to half of both figures.
+ *
+ * Replies are the messages sent because the peer asked: SERVICE_ACCEPT,
+ * UNIMPLEMENTED, REQUEST_SUCCESS/FAILURE, CHANNEL_OPEN_CONFIRMATION/FAILURE,
+ * CHANNEL_SUCCESS/FAILURE. Nothing else counts: channel data is paced by the
+ * peer's window, and our own requests are the application's to pace;
+ * counting them would let two peers that both send a lot stop reading each
+ * other.
+ *
+ * @example
+ * ```ts
+ * import { REPLY_BACKLOG } from "./transport.ts";
+ * console.log(REPLY_BACKLOG.packets, REPLY_BACKLOG.bytes); // 1024 262144
+ * ```
+ */
+export const REPLY_BACKLOG: { readonly bytes: number; readonly packets: number } = Object.freeze({
+  bytes: 256 * 1024,
+  packets: 1024,
+});
+
+/** Message numbers that answer a request of the peer (RFC 4253 §10-11, RFC 4254 §4, §5.1, §5.4). */
+const REPLIES = new Set<number>([
+  Msg.UNIMPLEMENTED,
+  Msg.SERVICE_ACCEPT,
+  Msg.REQUEST_SUCCESS,
+  Msg.REQUEST_FAILURE,
+  Msg.CHANNEL_OPEN_CONFIRMATION,
+  Msg.CHANNEL_OPEN_FAILURE,
+  Msg.CHANNEL_SUCCESS,
+  Msg.CHANNEL_FAILURE,
+]);
+
+function isReply(payload: Payload): boolean {
+  const first = payload instanceof Uint8Array ? payload[0] : payload[0]?.[0];
+  return first !== undefined && REPLIES.has(first);
+}
+
+/**
  * A pair of byte streams: a socket, a pipe, an in-memory pair, a WebSocket.
  *
  * @example
@@ -332,6 +373,19 @@ interface KexState {
   done: Deferred<KexEvent>;
 }
 
+/** `p`'s value, or undefined when `ms` pass first (the timer never outlives it). */
+async function withinMs<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const bad = (reason: number, description: string) =>
   new DisconnectError(reason, description, { local: true });
 
@@ -385,7 +439,11 @@ export class Transport {
   readonly kex$: Observable<KexEvent>;
   /** The peer's SSH_MSG_EXT_INFO (RFC 8308); the latest is replayed. */
   readonly extInfo$: Observable<ReadonlyMap<string, Uint8Array>>;
-  /** Server: services the client requested and we accepted; replayed. */
+  /**
+   * Server: each service the client requested and we accepted, once (a
+   * repeated request is answered again, as sshd does, but not emitted again);
+   * replayed.
+   */
   readonly service$: Observable<string>;
   /** The end of the connection, once; replayed to late subscribers. */
   readonly disconnect$: Observable<DisconnectEvent>;
@@ -420,7 +478,12 @@ export class Transport {
   #peerExtInfo = false;
   #firstKexDone = false;
   #holding = false;
-  #queue: { payload: Payload; done: Deferred<void> }[] = [];
+  #queue: { payload: Payload; done: Deferred<void>; reply: boolean }[] = [];
+  /** Replies in #queue (held during a key exchange). */
+  #held = { packets: 0, bytes: 0 };
+  /** Wakes #outputRoom when held packets are flushed or the connection ends. */
+  #roomWaiter?: () => void;
+  #acceptedServices = new Set<string>();
   #ready = deferred<KexEvent>();
   #closedDeferred = deferred<DisconnectError>();
   #closing?: DisconnectError;
@@ -573,6 +636,18 @@ export class Transport {
     return this.#peerExtensions;
   }
 
+  /**
+   * Replies to the peer's requests that wait for the peer to read them:
+   * packets not yet taken by the socket plus those held during a key
+   * exchange. Above {@link REPLY_BACKLOG} the transport stops reading.
+   */
+  get replyBacklog(): { packets: number; bytes: number } {
+    return {
+      packets: this.#out.trackedPackets + this.#held.packets,
+      bytes: this.#out.trackedBytes + this.#held.bytes,
+    };
+  }
+
   /** Whether strict key exchange is in force. */
   get strictKex(): boolean {
     return this.#strict;
@@ -587,12 +662,17 @@ export class Transport {
   send(payload: Payload): Promise<void> {
     if (this.#closing) return Promise.reject(this.#closing);
     if (payloadLength(payload) === 0) return Promise.reject(new RangeError("empty payload"));
+    const reply = isReply(payload);
     if (this.#holding || !this.#firstKexDone) {
       const done = deferred<void>();
-      this.#queue.push({ payload, done });
+      this.#queue.push({ payload, done, reply });
+      if (reply) {
+        this.#held.packets++;
+        this.#held.bytes += payloadLength(payload);
+      }
       return done.promise;
     }
-    return this.#write(payload);
+    return this.#write(payload, reply);
   }
 
   /** Sends SSH_MSG_IGNORE with `data` (RFC 4253 §11.2). */
@@ -653,6 +733,7 @@ export class Transport {
         await this.#dispatch(payload, seq);
         if (this.#closing) return;
         this.#checkRekey();
+        await this.#outputRoom();
         while (
           this.#controller.desiredSize !== null && this.#controller.desiredSize <= 0 &&
           !this.#closing
@@ -664,6 +745,36 @@ export class Transport {
     } catch (e) {
       this.#fail(e);
     }
+  }
+
+  /**
+   * Stops reading from a peer that does not read our replies: while the
+   * {@link replyBacklog} is above {@link REPLY_BACKLOG}, no further packet
+   * is read, so replies to its requests cannot pile up (sshd waits for its
+   * writes before authentication the same way: ssh_packet_write_wait).
+   * Resumes at half.
+   */
+  async #outputRoom(): Promise<void> {
+    const over = (f: number) => {
+      const { packets, bytes } = this.replyBacklog;
+      return packets > REPLY_BACKLOG.packets * f || bytes > REPLY_BACKLOG.bytes * f;
+    };
+    if (!over(1)) return;
+    while (!this.#closing && over(0.5)) {
+      const woken = new Promise<void>((r) => (this.#roomWaiter = r));
+      // Held packets leave only when the key exchange ends (#flushQueue wakes us).
+      const drained = this.#held.packets > 0
+        ? woken
+        : this.#out.trackedBelow(REPLY_BACKLOG.bytes / 2, REPLY_BACKLOG.packets / 2);
+      await Promise.race([woken, drained]);
+    }
+    this.#roomWaiter = undefined;
+  }
+
+  #wakeRoom(): void {
+    const w = this.#roomWaiter;
+    this.#roomWaiter = undefined;
+    w?.();
   }
 
   #fail(err: unknown): void {
@@ -728,9 +839,11 @@ export class Transport {
       const sent = this.#out.write(
         encodeDisconnect({ reason: error.reason, description: error.description, language: "" }),
       );
-      await Promise.race([sent.catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
+      await withinMs(sent.catch(() => {}), 2000);
     }
     for (const q of this.#queue.splice(0)) q.done.reject(error);
+    this.#held = { packets: 0, bytes: 0 };
+    this.#wakeRoom();
     for (const w of this.#serviceWaiters.splice(0)) w.done.reject(error);
     clearTimeout(this.#kex?.timer);
     this.#kex?.done.reject(error);
@@ -759,13 +872,15 @@ export class Transport {
     this.#extInfo.complete();
     this.#service.complete();
     this.#disconnect.complete();
-    await Promise.race([this.#out.flushed(), new Promise((r) => setTimeout(r, 2000))]);
-    await this.#writer.close().catch(() => this.#writer.abort(error).catch(() => {}));
+    await withinMs(this.#out.flushed(), 2000);
+    // A peer that does not read would hold close() forever: abort after 2 s.
+    const closed = await withinMs(this.#writer.close().then(() => true, () => false), 2000);
+    if (closed !== true) await this.#writer.abort(error).catch(() => {});
     await this.#input.cancel(error);
   }
 
-  #write(payload: Payload): Promise<void> {
-    const p = this.#out.write(payload);
+  #write(payload: Payload, reply = isReply(payload)): Promise<void> {
+    const p = this.#out.write(payload, reply);
     p.catch((e) => this.#fail(e));
     if (this.#firstKexDone) this.#checkRekey();
     return p;
@@ -777,9 +892,11 @@ export class Transport {
   }
 
   #flushQueue(): void {
+    this.#held = { packets: 0, bytes: 0 };
     for (const q of this.#queue.splice(0)) {
-      this.#write(q.payload).then(q.done.resolve, q.done.reject);
+      this.#write(q.payload, q.reply).then(q.done.resolve, q.done.reject);
     }
+    this.#wakeRoom();
   }
 
   #checkRekey(): void {
@@ -875,32 +992,12 @@ export class Transport {
         this.#peerExtensions = decodeExtInfo(payload);
         this.#extInfo.next(this.#peerExtensions);
         return;
-      case Msg.SERVICE_REQUEST: {
+      case Msg.SERVICE_REQUEST:
         if (this.role !== "server") break;
-        const name = decodeService(Msg.SERVICE_REQUEST, payload);
-        if (!(this.#options.services ?? ["ssh-userauth"]).includes(name)) {
-          throw bad(
-            DisconnectReason.SERVICE_NOT_AVAILABLE,
-            `service "${quotePeerText(name)}" is not available`,
-          );
-        }
-        this.#internal(encodeService(Msg.SERVICE_ACCEPT, name));
-        this.#service.next(name);
-        return;
-      }
-      case Msg.SERVICE_ACCEPT: {
+        return this.#onServiceRequest(payload);
+      case Msg.SERVICE_ACCEPT:
         if (this.role !== "client") break;
-        const name = decodeService(Msg.SERVICE_ACCEPT, payload);
-        const w = this.#serviceWaiters.shift();
-        if (!w || w.name !== name) {
-          throw bad(
-            DisconnectReason.PROTOCOL_ERROR,
-            `unrequested SERVICE_ACCEPT for "${quotePeerText(name)}"`,
-          );
-        }
-        w.done.resolve();
-        return;
-      }
+        return this.#onServiceAccept(payload);
     }
     if (msg >= 50) {
       if (!this.#messagesCancelled) this.#controller.enqueue(payload);
@@ -908,6 +1005,38 @@ export class Transport {
     }
     // RFC 4253 §11.4: unrecognized message numbers get SSH_MSG_UNIMPLEMENTED.
     this.#internal(encodeUnimplemented(seq));
+  }
+
+  /** RFC 4253 §10, server side. */
+  #onServiceRequest(payload: Uint8Array): void {
+    const name = decodeService(Msg.SERVICE_REQUEST, payload);
+    if (!(this.#options.services ?? ["ssh-userauth"]).includes(name)) {
+      throw bad(
+        DisconnectReason.SERVICE_NOT_AVAILABLE,
+        `service "${quotePeerText(name)}" is not available`,
+      );
+    }
+    // A repeated request is answered again, as sshd 9.2 does before
+    // authentication (auth2.c input_service_request), through the same
+    // bounded path as every reply; service$ emits each name once.
+    this.send(encodeService(Msg.SERVICE_ACCEPT, name)).catch(() => {});
+    if (!this.#acceptedServices.has(name)) {
+      this.#acceptedServices.add(name);
+      this.#service.next(name);
+    }
+  }
+
+  /** RFC 4253 §10, client side: answers the oldest pending requestService(). */
+  #onServiceAccept(payload: Uint8Array): void {
+    const name = decodeService(Msg.SERVICE_ACCEPT, payload);
+    const w = this.#serviceWaiters.shift();
+    if (!w || w.name !== name) {
+      throw bad(
+        DisconnectReason.PROTOCOL_ERROR,
+        `unrequested SERVICE_ACCEPT for "${quotePeerText(name)}"`,
+      );
+    }
+    w.done.resolve();
   }
 
   // ---------------------------------------------------------------- key exchange
