@@ -20,7 +20,11 @@ export function hostKey(type: string): Promise<PrivateKey> {
   return k;
 }
 
-/** A connected client and server. */
+/**
+ * A connected client and server. The client asks for the "ssh-userauth"
+ * service as its first message after the key exchange (a server Transport
+ * delivers messages 50 and up only after a service request, RFC 4253 §10).
+ */
 export async function transportPair(
   client: Partial<TransportOptions> = {},
   server: Partial<TransportOptions> = {},
@@ -31,6 +35,7 @@ export async function transportPair(
   const hostKeys = server.hostKeys ?? [await hostKey("ssh-ed25519")];
   const s = new Transport(b, { role: "server", hostKeys, ...server });
   const c = new Transport(a, { role: "client", verifyHostKey: () => true, ...client });
+  c.requestService("ssh-userauth").catch(() => {});
   return { client: c, server: s };
 }
 

@@ -1000,6 +1000,15 @@ export class Transport {
         return this.#onServiceAccept(payload);
     }
     if (msg >= 50) {
+      if (this.role === "server" && this.#acceptedServices.size === 0) {
+        // RFC 4253 §10: a service starts with its SERVICE_REQUEST; e.g. a
+        // USERAUTH_REQUEST before it is not processed (sshd 9.2 answers it
+        // with UNIMPLEMENTED and ignores it; we end the connection).
+        throw bad(
+          DisconnectReason.PROTOCOL_ERROR,
+          `message ${msg} received before the client requested a service (RFC 4253 §10)`,
+        );
+      }
       if (!this.#messagesCancelled) this.#controller.enqueue(payload);
       return;
     }

@@ -4,7 +4,10 @@ import { firstValueFrom, take, toArray } from "rxjs";
 import { decodeDisconnect, encodeKexInit, type KexInit } from "../wire/transport_messages.ts";
 import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import { Msg } from "../wire/message_numbers.ts";
-import { rawAgainst, transportPair } from "../../tests/_transport_pair.ts";
+import { hostKey, rawAgainst, transportPair } from "../../tests/_transport_pair.ts";
+import { memoryPair } from "../runtime/memory.ts";
+import { encodeSimpleAuthRequest } from "../wire/auth_messages.ts";
+import { Transport } from "./transport.ts";
 import type { ByteStreamPair } from "../runtime/types.ts";
 import type { MacErrorEvent } from "./transport.ts";
 
@@ -248,6 +251,7 @@ for (const macs of ["hmac-sha2-256", "hmac-sha2-256-etm@openssh.com"]) {
       },
     }, wire);
     await Promise.all([client.ready, server.ready]);
+    await firstValueFrom(server.service$); // the SERVICE_REQUEST has passed the flipper
     assert.equal(server.algorithms?.macClientToServer, macs);
     const events: MacErrorEvent[] = [];
     server.macError$.subscribe((e) => events.push(e));
@@ -262,10 +266,11 @@ for (const macs of ["hmac-sha2-256", "hmac-sha2-256-etm@openssh.com"]) {
     assert.equal(seqOf((await reader.read()).value!), 2);
     await client.send(appMessage(3, 100)); // intact
     assert.equal(seqOf((await reader.read()).value!), 3);
-    // Strict KEX resets sequence numbers at NEWKEYS: our messages are packets 0, 1, 2.
+    // Strict KEX resets sequence numbers at NEWKEYS: the client's SERVICE_REQUEST
+    // (tests/_transport_pair.ts) is packet 0, our messages are packets 1, 2, 3.
     assert.deepEqual(seen, [
-      { seq: 0, algorithm: macs, acceptable: true },
       { seq: 1, algorithm: macs, acceptable: true },
+      { seq: 2, algorithm: macs, acceptable: true },
     ]);
     assert.deepEqual(events, seen);
     assert.equal(server.isClosed, false);
@@ -463,6 +468,34 @@ test("service requests: unknown services get SERVICE_NOT_AVAILABLE", async () =>
     return true;
   });
   assert.equal((await server.closed).reason, DisconnectReason.SERVICE_NOT_AVAILABLE);
+});
+
+test("a USERAUTH_REQUEST before any SERVICE_REQUEST ends the connection with PROTOCOL_ERROR", async () => {
+  const [a, b] = memoryPair();
+  const server = new Transport(b, { role: "server", hostKeys: [await hostKey("ssh-ed25519")] });
+  const client = new Transport(a, { role: "client", verifyHostKey: () => true });
+  await client.ready;
+  await client.send(
+    encodeSimpleAuthRequest({ user: "root", service: "ssh-connection", method: "none" }),
+  );
+  const e = await server.closed;
+  assert.equal(e.reason, DisconnectReason.PROTOCOL_ERROR);
+  assert.match(e.message, /message 50 received before the client requested a service/);
+  const peer = await client.closed;
+  assert.equal(peer.local, false);
+  assert.equal(peer.reason, DisconnectReason.PROTOCOL_ERROR);
+});
+
+test("a repeated SERVICE_REQUEST is answered again (as sshd does) and service$ emits the name once", async () => {
+  const { client, server } = await transportPair();
+  const names: string[] = [];
+  server.service$.subscribe((n) => names.push(n));
+  await client.requestService("ssh-userauth");
+  await client.requestService("ssh-userauth");
+  await client.requestService("ssh-userauth");
+  assert.deepEqual(names, ["ssh-userauth"]);
+  assert.equal(server.isClosed, false);
+  await client.disconnect();
 });
 
 void enc;
