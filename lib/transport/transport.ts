@@ -191,7 +191,7 @@ export interface TransportOptions {
   maxPacketSize?: number;
   /** Re-key after this many bytes in either direction; default 1 GiB. */
   rekeyBytes?: number;
-  /** Re-key after this many milliseconds; default one hour. */
+  /** Re-key after this many milliseconds; default one hour, 0 for none. */
   rekeyInterval?: number;
   /** Milliseconds allowed for the version exchange and first key exchange; default 120000, 0 for none. */
   handshakeTimeout?: number;
@@ -663,6 +663,11 @@ export class Transport {
     if (this.#closing) return Promise.reject(this.#closing);
     if (payloadLength(payload) === 0) return Promise.reject(new RangeError("empty payload"));
     const reply = isReply(payload);
+    if (!this.#holding && this.#kex && this.#firstKexDone && this.#rekeyDue(true)) {
+      // Our NEWKEYS is out and the new keys already carried their limit: the
+      // rest waits for the next exchange, started when the peer's NEWKEYS comes.
+      this.#holding = true;
+    }
     if (this.#holding || !this.#firstKexDone) {
       const done = deferred<void>();
       this.#queue.push({ payload, done, reply });
@@ -891,26 +896,45 @@ export class Transport {
     this.#write(payload).catch(() => {});
   }
 
+  /**
+   * Writes what was held, in order, until a write reaches a re-key limit:
+   * the re-key then starts at once and holds the rest, so that no key
+   * protects much more than the limit (RFC 4253 §9).
+   */
   #flushQueue(): void {
-    this.#held = { packets: 0, bytes: 0 };
-    for (const q of this.#queue.splice(0)) {
+    let i = 0;
+    for (; i < this.#queue.length && !this.#holding && !this.#closing; i++) {
+      if (this.#kex && this.#rekeyDue(true)) {
+        // Our NEWKEYS is out, the peer's not yet: keep the rest for the next keys (#onNewKeys).
+        this.#holding = true;
+        break;
+      }
+      const q = this.#queue[i];
+      if (q.reply) {
+        this.#held.packets--;
+        this.#held.bytes -= payloadLength(q.payload);
+      }
       this.#write(q.payload, q.reply).then(q.done.resolve, q.done.reject);
     }
+    this.#queue.splice(0, i);
     this.#wakeRoom();
+  }
+
+  /** Whether a limit of RFC 4253 §9 is reached (by the outgoing keys only, when `outbound`). */
+  #rekeyDue(outbound = false): boolean {
+    const limit = this.#options.rekeyBytes ?? 2 ** 30;
+    if (this.#out.bytes >= limit || this.#out.packets >= 2 ** 31) return true;
+    if (outbound) return false;
+    const interval = this.#options.rekeyInterval ?? 3_600_000;
+    return this.#in.bytes >= limit || this.#in.packets >= 2 ** 31 ||
+      (interval > 0 && this.#now() - this.#lastKexAt >= interval);
   }
 
   #checkRekey(): void {
     if (!this.#firstKexDone || this.#kex || this.#closing) return;
-    const limit = this.#options.rekeyBytes ?? 2 ** 30;
-    const interval = this.#options.rekeyInterval ?? 3_600_000;
-    if (
-      this.#out.bytes >= limit || this.#in.bytes >= limit ||
-      this.#out.packets >= 2 ** 31 || this.#in.packets >= 2 ** 31 ||
-      this.#now() - this.#lastKexAt >= interval
-    ) {
-      queueMicrotask(() => {
-        if (!this.#kex && !this.#closing) this.#startKex("local").catch(() => {});
-      });
+    if (this.#rekeyDue()) {
+      // At once: sends from now on are held for the new keys (#startKex sets #kex first).
+      this.#startKex("local").catch(() => {});
     }
   }
 
@@ -1476,6 +1500,11 @@ export class Transport {
     this.#kexSubject.next(event);
     kex.done.resolve(event);
     if (first) this.#ready.resolve(event);
-    if (!this.#holding) this.#flushQueue();
+    // What waits for the next keys, if a limit was reached already, stays held.
+    this.#checkRekey();
+    if (!this.#kex) {
+      this.#holding = false;
+      this.#flushQueue();
+    }
   }
 }
