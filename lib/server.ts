@@ -143,6 +143,8 @@ export interface ServerOptions extends
       | "preBanner"
       | "handshakeTimeout"
       | "acceptMacError"
+      | "rekeyBytes"
+      | "rekeyInterval"
     >
   > {
   /** Host keys to offer. */
@@ -489,6 +491,8 @@ export async function serveConnection(
     preBanner: options.preBanner,
     handshakeTimeout: options.handshakeTimeout,
     acceptMacError: options.acceptMacError,
+    rekeyBytes: options.rekeyBytes,
+    rekeyInterval: options.rekeyInterval,
   });
   const kex = await transport.ready;
   emit({ type: "kex", kex, peerVersion: transport.peerVersion?.line });

@@ -29,7 +29,9 @@
  *   syntax), `MaxAuthTries`, `MaxSessions`, `LoginGraceTime` (seconds),
  *   `Banner` (a file, or `none`), `PubkeyAuthentication`, `PermitTTY`,
  *   `AcceptEnv` (default `LANG LC_*`), `ForceCommand`, `Subsystem name
- *   command`, `LogLevel` (QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG). `-D`
+ *   command`, `LogLevel` (QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG),
+ *   `RekeyLimit` (`default none`, `1G 1h`: bytes with K, M, G and an
+ *   optional time; unset, the library's 1 GiB and one hour apply). `-D`
  *   and `-e` are accepted for sshd compatibility (the server always stays in
  *   the foreground and logs to standard error); `-d` means `LogLevel DEBUG`,
  *   `-q` means `LogLevel QUIET`.
@@ -69,6 +71,7 @@ import {
   type OptionSpec,
   parseLogLevel,
 } from "./options.ts";
+import { parseRekeyLimit } from "./rekey_limit.ts";
 
 /**
  * The usage text of `rxssh serve`.
@@ -113,6 +116,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "AcceptEnv", multi: true },
   { name: "ForceCommand" },
   { name: "Subsystem", multi: true },
+  { name: "RekeyLimit" },
 ];
 
 /**
@@ -323,6 +327,7 @@ export async function startServe(
   }
   const hostKeys = await loadHostKeys(o, log, home);
   const loginGraceTime = o.integer("LoginGraceTime", 120) * 1000;
+  const rekey = o.has("RekeyLimit") ? parseRekeyLimit(o.get("RekeyLimit")!) : undefined;
   const policy: Policy = {
     user,
     home,
@@ -334,6 +339,8 @@ export async function startServe(
       macs: o.get("MACs"),
       hostKeyAlgorithms: o.get("HostKeyAlgorithms"),
       handshakeTimeout: loginGraceTime || undefined,
+      rekeyBytes: rekey?.bytes,
+      rekeyInterval: rekey && (rekey.intervalMs ?? 0), // sshd: no time limit unless given
       auth: {
         maxAuthTries: o.integer("MaxAuthTries", 6),
         loginGraceTime,
