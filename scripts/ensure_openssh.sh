@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs the interop peers the tests use when they are missing, from
 # Debian's packages, as root or through `sudo -n`: OpenSSH (ssh, sshd,
-# ssh-keygen, ssh-agent, ssh-add) and, for the X11 forwarding tests, Xvfb,
-# xauth and xdpyinfo. The tests start their own sshd / Xvfb on loopback.
+# ssh-keygen, ssh-agent, ssh-add), Dropbear (dbclient, dropbear, dropbearkey,
+# dropbearconvert: dropbear-bin) and, for the X11 forwarding tests, Xvfb,
+# xauth and xdpyinfo. The tests start their own sshd / dropbear / Xvfb on
+# loopback.
 # Exit status: 0 when everything is (now) present, 1 when something could
 # not be installed (the tests that need it then skip and say why).
 set -u
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 { [ -x /usr/sbin/sshd ] && have ssh && have ssh-keygen && have ssh-agent; } || need+=(openssh-server openssh-client)
+{ have dbclient && have dropbearkey && have dropbearconvert && { have dropbear || [ -x /usr/sbin/dropbear ]; }; } || need+=(dropbear-bin)
 have Xvfb || need+=(xvfb)
 have xauth || need+=(xauth)
 have xdpyinfo || need+=(x11-utils)

@@ -359,6 +359,63 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * A long-running helper process (another SSH server) started like the
+ * harness's sshd: under `timeout` (killed after `lifetimeSeconds` even if the
+ * test process dies), tracked so that the process exit hook kills it and its
+ * descendants, its output collected; resolves once `port` on 127.0.0.1
+ * accepts connections.
+ *
+ * @example
+ * ```ts
+ * import { startDaemon } from "./_openssh.ts";
+ * const d = await startDaemon("/usr/sbin/dropbear", ["-F", "-E", "-p", "127.0.0.1:2222"], { port: 2222 });
+ * await d.stop();
+ * ```
+ */
+export async function startDaemon(
+  file: string,
+  args: string[],
+  options: { port: number; lifetimeSeconds?: number; startTimeoutMs?: number },
+): Promise<{ pid: number; log(): string; stop(): Promise<void> }> {
+  installExitHook();
+  const timeoutBin = findExecutable("timeout", ["/usr/bin", "/bin", "/usr/local/bin"]);
+  const lifetime = String(options.lifetimeSeconds ?? 1800);
+  const child = timeoutBin
+    ? spawn(timeoutBin, ["-s", "TERM", "-k", "5", lifetime, file, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    : spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  let text = "";
+  const append = (c: Uint8Array) => {
+    if (text.length < MAX_LOG) text += new TextDecoder().decode(c);
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
+  let exited: string | undefined;
+  child.once("exit", (code, signal) => {
+    exited = `exited with ${signal ?? code}`;
+    running.delete(child);
+  });
+  child.once("error", (e) => (exited = `could not be started: ${e}`));
+  const stop = async () => {
+    killTree(child, "SIGTERM");
+    if (!(await waitExit(child, 5000))) killTree(child, "SIGKILL");
+    running.delete(child);
+  };
+  const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
+  while (!exited && !(await canConnect(options.port))) {
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${file} did not listen on port ${options.port}:\n${text}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (exited) throw new Error(`${file} ${exited}:\n${text}`);
+  return { pid: child.pid!, log: () => text, stop };
+}
+
 function normalizeHostKeyType(type: string): string {
   const t = HOST_KEY_ALIASES[type] ?? type;
   if (!(t in HOST_KEY_TYPES)) {
