@@ -33,6 +33,7 @@ export {
   type KexEvent,
   type MacErrorEvent,
   type NegotiatedAlgorithms,
+  REPLY_BACKLOG,
   Transport,
   type TransportOptions,
 } from "./lib/transport/transport.ts";
@@ -55,6 +56,7 @@ export {
   WireError,
 } from "./lib/wire/errors.ts";
 export type { DebugMessage, GexRequest } from "./lib/wire/transport_messages.ts";
+export { quotePeerText } from "./lib/wire/quote.ts";
 export { KexError, MacError } from "./lib/crypto/errors.ts";
 export type { RandomSource } from "./lib/crypto/types.ts";
 export { type GenerateKeyOptions, generatePrivateKey } from "./lib/keys/private_key.ts";
