@@ -22,6 +22,7 @@ import { matchPatternList } from "./keys/patterns.ts";
 import type { PrivateKey, PublicKey } from "./keys/types.ts";
 import { runCommand } from "./runtime/process.ts";
 import { listenTcp } from "./runtime/tcp.ts";
+import type { ListenerWarning } from "./runtime/accept.ts";
 import type { TcpListener } from "./runtime/types.ts";
 import {
   type ByteStream,
@@ -697,12 +698,25 @@ export interface SshServer {
   readonly connection$: Observable<ServerConnection>;
   /** Connections that failed before authentication completed (key exchange or auth errors). */
   readonly rejected$: Observable<unknown>;
+  /**
+   * Transient accept failures (the process out of file descriptors, ...):
+   * one `accept-failing` when a burst starts, one `accept-recovered` with
+   * the count when accepting works again. The listener backs off and keeps
+   * its port meanwhile. Completes when the listener ends.
+   */
+  readonly listenerWarning$: Observable<ListenerWarning>;
   /** Stops accepting connections (open ones continue). */
   close(): void;
 }
 
 /**
  * Listens on TCP and serves every connection with {@link serveConnection}.
+ * `connection$` completes when the server is closed, and errors with a
+ * `ListenerError` when the listener fails for good (a failure of `accept`
+ * other than the transient ones reported on `listenerWarning$`): subscribe
+ * with an error handler. `listener` serves an already bound listener
+ * instead of binding `hostname`:`port` (its warnings go where its creator
+ * sent them).
  *
  * @example
  * ```ts
@@ -725,28 +739,38 @@ export interface SshServer {
  * ```
  */
 export async function listen(
-  options: ServerOptions & { hostname?: string; port?: number },
+  options: ServerOptions & { hostname?: string; port?: number; listener?: TcpListener },
 ): Promise<SshServer> {
-  const listener: TcpListener = await listenTcp({
+  const warnings = new Subject<ListenerWarning>();
+  const listener: TcpListener = options.listener ?? await listenTcp({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 22,
+    onWarning: (w) => warnings.next(w),
   });
   const connections = new Subject<ServerConnection>();
   const rejected = new Subject<unknown>();
   (async () => {
-    for await (const conn of listener) {
-      serveConnection(conn, options).then((c) => connections.next(c), (e) => {
-        rejected.next(e);
-        conn.close();
-      });
+    try {
+      for await (const conn of listener) {
+        serveConnection(conn, options).then((c) => connections.next(c), (e) => {
+          rejected.next(e);
+          conn.close();
+        });
+      }
+      connections.complete();
+    } catch (e) {
+      // The listener failed for good (not a transient accept failure): the application must know.
+      connections.error(e);
+    } finally {
+      rejected.complete();
+      warnings.complete();
     }
-    connections.complete();
-    rejected.complete();
-  })().catch(() => {});
+  })();
   return {
     port: listener.port,
     connection$: connections.asObservable(),
     rejected$: rejected.asObservable(),
+    listenerWarning$: warnings.asObservable(),
     close: () => listener.close(),
   };
 }
