@@ -333,7 +333,6 @@ export async function startServe(
       kexAlgorithms: o.get("KexAlgorithms"),
       macs: o.get("MACs"),
       hostKeyAlgorithms: o.get("HostKeyAlgorithms"),
-      handshakeTimeout: loginGraceTime || undefined,
       auth: {
         maxAuthTries: o.integer("MaxAuthTries", 6),
         loginGraceTime,
