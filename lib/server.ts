@@ -196,6 +196,30 @@ export interface ServerOptions extends
    */
   acceptEnv?: readonly string[];
   /**
+   * Most variables one session keeps from the client's `env` requests;
+   * later ones are refused (a FAILURE reply when the client wants one).
+   * Default 129, as sshd (session.c keeps adding until it holds 129).
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "maxEnv"> = { maxEnv: 32 };
+   * ```
+   */
+  maxEnv?: number;
+  /**
+   * Most bytes (names plus values, UTF-8) one session keeps from the
+   * client's `env` requests; a variable that would go over is refused.
+   * Default 65536. This also bounds one name or value.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "maxEnvBytes"> = { maxEnvBytes: 8192 };
+   * ```
+   */
+  maxEnvBytes?: number;
+  /**
    * false: every pty-req is refused (sshd's PermitTTY no), whatever the
    * key's restrictions say. Default true (a key's no-pty still refuses).
    *
@@ -600,7 +624,15 @@ interface SessionState {
   refuse: (r: IncomingChannelRequest, reason: string, name?: string) => void;
 }
 
-/** The variables a client set with env requests (RFC 4254 §6.4). */
+/**
+ * sshd's cap on a session's client variables: session.c session_env_req
+ * refuses once `num_env > 128`, so 129 are kept.
+ */
+const DEFAULT_MAX_ENV = 129;
+/** Our cap on the bytes (names and values, UTF-8) of a session's client variables. */
+const DEFAULT_MAX_ENV_BYTES = 64 * 1024;
+
+/** The variables a client set with env requests (RFC 4254 §6.4), within the caps. */
 interface ClientEnvironment {
   readonly vars: Record<string, string>;
   /** Stores the variable, or returns why it is refused. */
@@ -608,13 +640,28 @@ interface ClientEnvironment {
 }
 
 function clientEnvironment(ctx: SessionContext): ClientEnvironment {
-  const vars: Record<string, string> = {};
+  const maxEnv = ctx.options.maxEnv ?? DEFAULT_MAX_ENV;
+  const maxBytes = ctx.options.maxEnvBytes ?? DEFAULT_MAX_ENV_BYTES;
+  const vars: Record<string, string> = Object.create(null);
+  const size = (name: string, value: string) => te.encode(name).length + te.encode(value).length;
+  let count = 0;
+  let bytes = 0;
   return {
     vars,
     offer(name, value) {
+      // A name with "=" would set another variable in the child's environment (sshd's
+      // child_set_env refuses it too); NUL cannot reach a process at all.
+      if (name === "" || /[=\0]/.test(name) || value.includes("\0")) return "invalid variable";
+      const known = Object.hasOwn(vars, name);
+      // sshd's order: the count first, then AcceptEnv.
+      if (!known && count >= maxEnv) return `too many variables (maxEnv ${maxEnv})`;
       if (ctx.acceptEnv !== undefined && matchPatternList(name, ctx.acceptEnv) !== 1) {
         return "not in acceptEnv";
       }
+      const after = bytes - (known ? size(name, vars[name]) : 0) + size(name, value);
+      if (after > maxBytes) return `over maxEnvBytes ${maxBytes}`;
+      if (!known) count++;
+      bytes = after;
       vars[name] = value;
       return undefined;
     },
