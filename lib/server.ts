@@ -317,6 +317,12 @@ export interface ServerOptions extends
  * - `refused`: a session channel or one of its requests was refused, with
  *   the reason.
  *
+ * The strings in events are raw and peer-controlled (user names, the
+ * identification line, commands, subsystem and variable names): they may
+ * hold newlines, control characters or hundreds of kilobytes. Quote them
+ * before writing them to a log or a terminal (`rxssh serve` uses
+ * `quotePeerText` from `lib/wire/quote.ts`).
+ *
  * @example
  * ```ts
  * import type { ServerEvent } from "./server.ts";

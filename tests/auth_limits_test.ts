@@ -75,6 +75,26 @@ test("a 'none' handler that says no counts too, after the first request", async 
   await assert.rejects(serving, DisconnectError);
 });
 
+test("the DISCONNECT after too many failures quotes and cuts the user name", async () => {
+  const { client, server } = await transportPair();
+  const serving = serveAuthentication(server, {
+    handlers: { password: () => false },
+    maxAuthTries: 1,
+    failureDelay: 1,
+  });
+  serving.catch(() => {});
+  await client.ready;
+  await client.requestService("ssh-userauth");
+  const user = "x\nAccepted " + "u".repeat(250_000);
+  await client.send(
+    encodeSimpleAuthRequest({ user, service: "ssh-connection", method: "password", password: "" }),
+  );
+  const end = await client.closed;
+  assert.equal(end.reason, DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE);
+  assert.ok(end.message.length < 300, `${end.message.length} characters`);
+  assert.match(end.message, /for x\\x0aAccepted u+\.\.\.\(250011 bytes\)$/);
+});
+
 /** Runs serveConnection on one end of a memory pair; resolves with its outcome and lifetime. */
 async function timedServer(grace: number) {
   const [a, b] = memoryPair();

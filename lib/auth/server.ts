@@ -26,6 +26,7 @@ import {
 import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import { signatureAlgorithmsForKeyType } from "../keys/host_key_algorithms.ts";
 import { Msg } from "../wire/message_numbers.ts";
+import { quotePeerText } from "../wire/quote.ts";
 
 /**
  * The application's answers. A missing handler means the method is not
@@ -371,7 +372,7 @@ export async function serveAuthentication(
       if (failures >= maxTries) {
         await fail(
           DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
-          `too many authentication failures for ${user}`,
+          `too many authentication failures for ${quotePeerText(user, 100)}`,
         );
       }
       await t.send(encodeAuthFailure(canContinue(), false));
