@@ -53,6 +53,7 @@ import type { PrivateKey, PublicKey } from "../keys/types.ts";
 import type { ListenerWarning } from "../runtime/accept.ts";
 import { listenTcp } from "../runtime/tcp.ts";
 import type { ListenTcpOptions, TcpConnection, TcpListener } from "../runtime/types.ts";
+import { quotePeerText } from "../wire/quote.ts";
 import {
   runLocalCommand,
   serveConnection,
@@ -262,7 +263,14 @@ function plainAddress(a: string): string {
 }
 
 const sha = (s: string) => SHA256.digest(te.encode(s));
-const describeKey = (key: PublicKey) => `${key.type} ${key.fingerprint()}`;
+const describeKey = (key: PublicKey) => `${quotePeerText(key.type, 64)} ${key.fingerprint()}`;
+/**
+ * A user name as it goes into a log line: escaped, and cut at 100
+ * characters as sshd's "%.100s" does (auth.c auth_log).
+ */
+const quoteUser = (user: string) => quotePeerText(user, 100);
+/** An error's message for a log line: it may carry peer-controlled text (names, lists, descriptions). */
+const quoteMessage = (e: unknown) => quotePeerText(e instanceof Error ? e.message : String(e), 512);
 
 /** What every connection shares. */
 interface Policy {
@@ -342,7 +350,6 @@ export async function startServe(
       kexAlgorithms: o.get("KexAlgorithms"),
       macs: o.get("MACs"),
       hostKeyAlgorithms: o.get("HostKeyAlgorithms"),
-      handshakeTimeout: loginGraceTime || undefined,
       auth: {
         maxAuthTries: o.integer("MaxAuthTries", 6),
         loginGraceTime,
@@ -409,7 +416,7 @@ function acceptLoop(l: TcpListener, p: Policy, open: Set<TcpConnection>): Promis
       for await (const conn of l) {
         open.add(conn);
         handleConnection(conn, p).catch((e) => {
-          p.log.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+          p.log.error(`error: ${quoteMessage(e)}`);
         }).finally(() => {
           open.delete(conn);
           conn.close();
@@ -441,7 +448,7 @@ function authHandlers(p: Policy, from: string): ServerAuthHandlers {
   const { log } = p;
   const userOk = (u: string, method: string) => {
     if (u === p.user) return true;
-    log.info(`Invalid user ${u} from ${from} (${method})`);
+    log.info(`Invalid user ${quoteUser(u)} from ${from} (${method})`);
     return false;
   };
   const read = (file: string) => {
@@ -485,30 +492,32 @@ function logEvent(log: Logger, from: string, e: ServerEvent): void {
     case "kex": {
       const a = e.kex.algorithms;
       return log.debug(
-        `kex: ${a.kex} host key ${a.hostKey} cipher ${a.cipherClientToServer} MAC ${a.macClientToServer} (${e.peerVersion})`,
+        `kex: ${a.kex} host key ${a.hostKey} cipher ${a.cipherClientToServer} MAC ${a.macClientToServer} (${
+          quotePeerText(e.peerVersion ?? "")
+        })`,
       );
     }
     case "userauth":
       if (e.accepted) return;
       if (e.method === "password") {
-        return log.info(`Failed password for ${e.username} from ${from}`);
+        return log.info(`Failed password for ${quoteUser(e.username)} from ${from}`);
       }
       return log.verbose(
-        `Failed ${e.method} for ${e.username} from ${from}` +
+        `Failed ${e.method} for ${quoteUser(e.username)} from ${from}` +
           (e.publicKey ? `: ${describeKey(e.publicKey)}` : ""),
       );
     case "session":
       return log.debug(
         `session ${e.request}${
-          e.requested === undefined ? "" : ` ${JSON.stringify(e.requested)}`
+          e.requested === undefined ? "" : ` "${quotePeerText(e.requested)}"`
         }` +
           (e.forced ? ` (forced command)` : "") + (e.pty ? ` with pty` : ""),
       );
     case "refused":
       return (e.request === "env" ? log.debug : log.verbose).call(
         log,
-        `${e.request}${
-          e.name === undefined ? "" : ` ${e.name}`
+        `${quotePeerText(e.request, 64)}${
+          e.name === undefined ? "" : ` ${quotePeerText(e.name)}`
         } from ${from} refused (${e.reason})`,
       );
   }
@@ -543,8 +552,9 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
         [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
       ),
       onChannelOpen: (open) => {
-        log.verbose(`refused ${open.type} channel from ${from}`);
-        open.reject(1, `${open.type} channels are not supported by rxssh serve`);
+        const type = quotePeerText(open.type);
+        log.verbose(`refused ${type} channel from ${from}`);
+        open.reject(1, `${type} channels are not supported by rxssh serve`);
       },
       onEvent: (e) => {
         if (e.type === "kex") keysExchanged = true;
@@ -552,7 +562,7 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
       },
     });
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
+    const why = quoteMessage(e);
     log.info(
       keysExchanged
         ? `authentication from ${from} ended: ${why}`
@@ -561,12 +571,12 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
     return;
   }
   log.info(
-    `Accepted ${c.auth.methods.join("+")} for ${c.username} from ${from}` +
+    `Accepted ${c.auth.methods.join("+")} for ${quoteUser(c.username)} from ${from}` +
       (c.auth.publicKey ? `: ${describeKey(c.auth.publicKey)}` : ""),
   );
   const end = await c.transport.closed;
-  log.info(`Disconnected from user ${c.username} ${from}`);
-  log.debug(`connection ended: ${end.message}`);
+  log.info(`Disconnected from user ${quoteUser(c.username)} ${from}`);
+  log.debug(`connection ended: ${quoteMessage(end)}`);
 }
 
 /**
