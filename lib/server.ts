@@ -186,8 +186,10 @@ export interface ServerOptions extends
    * Which client `env` requests are accepted, as sshd's AcceptEnv: patterns
    * with `*` and `?` (and `!` to exclude); a variable is accepted when its
    * name matches one of them. Refused requests are answered with failure
-   * and reported as a `refused` {@link ServerEvent}. Default: every
-   * variable is accepted; `[]` refuses them all.
+   * and reported as a `refused` {@link ServerEvent}. Default `["LANG", "LC_*"]`
+   * (Debian's sshd_config): a client that may set `LD_PRELOAD`, `BASH_ENV` or
+   * `PATH` can escape a forced command, so widen it knowingly (`["*"]` accepts
+   * every name); `[]` refuses them all.
    *
    * @example
    * ```ts
@@ -529,7 +531,7 @@ export async function serveConnection(
     auth,
     limits: auth.restrictions ?? {},
     forced: options.forceCommand ?? auth.restrictions?.command,
-    acceptEnv: options.acceptEnv?.join(","),
+    acceptEnv: (options.acceptEnv ?? DEFAULT_ACCEPT_ENV).join(","),
     connection,
     emit,
     sessions: new Subject<ServerSession>(),
@@ -638,6 +640,8 @@ interface SessionState {
 const DEFAULT_MAX_ENV = 129;
 /** Our cap on the bytes (names and values, UTF-8) of a session's client variables. */
 const DEFAULT_MAX_ENV_BYTES = 64 * 1024;
+/** sshd's AcceptEnv as Debian ships it. */
+const DEFAULT_ACCEPT_ENV = ["LANG", "LC_*"];
 
 /** The variables a client set with env requests (RFC 4254 §6.4), within the caps. */
 interface ClientEnvironment {

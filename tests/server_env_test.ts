@@ -90,7 +90,7 @@ test("10,000 env requests: the first 129 are accepted, the rest refused; the com
 });
 
 test("64 KiB of names and values per session: a larger value is refused, then the total is capped", async () => {
-  const client = await pair();
+  const client = await pair({ acceptEnv: ["*"] });
   const channel = await client.openChannel("session");
   const big = "x".repeat(64 * 1024);
   const value = "y".repeat(1000);
@@ -104,6 +104,23 @@ test("64 KiB of names and values per session: a larger value is refused, then th
   assert.equal(Object.keys(env).length, fits);
   assert.ok(bytesOf(env) <= 65536, String(bytesOf(env)));
   assert.equal(env.BIG, undefined);
+  await client.close();
+});
+
+test("by default only LANG and LC_* are accepted: LD_PRELOAD, BASH_ENV, PATH cannot reach a forced command", async () => {
+  const client = await pair({ forceCommand: "report" });
+  const channel = await client.openChannel("session");
+  const replies = await sendEnv(channel, [
+    ["LD_PRELOAD", "/tmp/evil.so"],
+    ["BASH_ENV", "/tmp/evil.sh"],
+    ["PATH", "/tmp"],
+    ["ENV", "/tmp/evil.sh"],
+    ["LANG", "C.UTF-8"],
+    ["LC_ALL", "C"],
+  ]);
+  assert.deepEqual(replies, [false, false, false, false, true, true]);
+  const env = JSON.parse(await execOutput(channel, "anything"));
+  assert.deepEqual(env, { LANG: "C.UTF-8", LC_ALL: "C", SSH_ORIGINAL_COMMAND: "anything" });
   await client.close();
 });
 
