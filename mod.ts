@@ -63,7 +63,7 @@ export { type GenerateKeyOptions, generatePrivateKey } from "./lib/keys/private_
 export { parsePublicKey } from "./lib/keys/public_key.ts";
 export { KeyError } from "./lib/keys/errors.ts";
 export type { PrivateKey, PublicKey } from "./lib/keys/types.ts";
-export { connectTcp, listenTcp } from "./lib/runtime/tcp.ts";
+export { connectTcp, ListenerError, type ListenerWarning, listenTcp } from "./lib/runtime/tcp.ts";
 export type {
   ByteStreamPair,
   ConnectTcpOptions,

@@ -23,8 +23,18 @@ import { readProfile, summarizeProfiles } from "./profile.ts";
 // ---------------------------------------------------------------------------
 // Flags
 
-const ALL_WORKLOADS = ["bulk", "setup", "latency", "memory", "micro"] as const;
+const ALL_WORKLOADS = [
+  "bulk",
+  "setup",
+  "latency",
+  "memory",
+  "micro",
+  "small-packets",
+  "kex-flood",
+] as const;
 type Workload = typeof ALL_WORKLOADS[number];
+/** Run when neither --only nor --skip names them: the attack workloads are opt-in. */
+const DEFAULT_WORKLOADS: Workload[] = ["bulk", "setup", "latency", "memory", "micro"];
 const ALL_CIPHERS = [
   "chacha20-poly1305@openssh.com",
   "aes128-gcm@openssh.com",
@@ -39,7 +49,8 @@ function usage(): never {
   console.log(`usage: deno task bench [flags]
   --quick               small sizes: bulk 64 MiB, 200 idle connections (default: the sizes below)
   --full                the issue's sizes: 1000 idle connections for memory
-  --only a,b            workloads to run: ${ALL_WORKLOADS.join(",")} (default: all)
+  --only a,b            workloads to run: ${ALL_WORKLOADS.join(",")}
+                        (default: ${DEFAULT_WORKLOADS.join(",")})
   --skip a,b            workloads to leave out
   --bytes N             bulk bytes per transfer, e.g. 256M, 1G (default 256M; --quick 64M)
   --reps N              bulk repetitions, median reported (default 3)
@@ -50,6 +61,9 @@ function usage(): never {
   --duration S          setup: seconds per measurement (default 5)
   --latency-count N     latency: sequential exec round trips (default 200)
   --conns N             memory: idle connections (default 1000 with --full, else 200)
+  --ignores N           small-packets: SSH_MSG_IGNOREs sent per cipher (default 100000)
+  --flood-procs N       kex-flood: concurrent ssh loops forcing 8192-bit DH (default 4)
+  --flood-logins N      kex-flood: legitimate logins timed per case (default 20)
   --out DIR             where latest.json / latest.svg go (default bench/results)
   --fresh               do not merge into an existing latest.json (default: sections run replace
                         the same sections of the file, the others are kept)
@@ -100,6 +114,9 @@ const config = {
   duration: Number(flag("--duration") ?? 5),
   latencyCount: Number(flag("--latency-count") ?? 200),
   conns: Number(flag("--conns") ?? (full ? 1000 : 200)),
+  ignores: Number(flag("--ignores") ?? 100_000),
+  floodProcs: Number(flag("--flood-procs") ?? 4),
+  floodLogins: Number(flag("--flood-logins") ?? 20),
   kex: KEX,
   ctrMac: CTR_MAC,
 };
@@ -111,7 +128,7 @@ if (argv.length) {
 for (const w of [...(only ?? []), ...skip]) {
   if (!ALL_WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`);
 }
-const workloads = (only ?? [...ALL_WORKLOADS]).filter((w) => !skip.includes(w));
+const workloads = (only ?? DEFAULT_WORKLOADS).filter((w) => !skip.includes(w));
 
 // ---------------------------------------------------------------------------
 // Child processes: every one runs under timeout(1) and is tracked until it ends.
@@ -779,12 +796,16 @@ async function setupServerSide(impl: ServerImpl): Promise<SetupRow> {
   };
 }
 
-async function runSetup(): Promise<unknown> {
-  const rows: SetupRow[] = [];
+async function ensureClkTck(): Promise<void> {
   if (!clkTck) {
     const r = await run("getconf", ["CLK_TCK"], { timeoutS: 10 });
     clkTck = Number(r.stdout.trim()) || 100;
   }
+}
+
+async function runSetup(): Promise<unknown> {
+  const rows: SetupRow[] = [];
+  await ensureClkTck();
   // Server side: ssh2 drivers against each server.
   for (const s of serverImpls) {
     const what = `ssh2-node x${config.setupProcs}>${s}`;
@@ -1091,6 +1112,142 @@ async function runMemory(): Promise<unknown> {
   };
 }
 
+/** The ciphers of the small-packets workload: the server's CPU per tiny packet with each. */
+const SMALL_PACKET_CASES = [
+  { cipher: "aes128-ctr", mac: "hmac-sha2-256" },
+  { cipher: "aes128-ctr", mac: "hmac-sha2-256-etm@openssh.com" },
+  { cipher: "aes128-gcm@openssh.com" },
+  { cipher: "chacha20-poly1305@openssh.com" },
+];
+
+/** The server's CPU ms over one `ignores` run of `count` packets by an rxssh client. */
+async function ignoresCpuMs(
+  cpuPid: number,
+  port: number,
+  c: { cipher: string; mac?: string },
+  count: number,
+): Promise<{ cpuMs: number; seconds: number }> {
+  const client = config.runtimes.includes("bun") ? "rxssh-bun" : "rxssh-deno";
+  const [cmd, args] = workerCmd(client, "");
+  const o = { ...workerOpts(port), cipher: c.cipher, mac: c.mac, count, size: 16 };
+  await childrenReaped(cpuPid);
+  const before = cpuTicks(cpuPid);
+  const j = await runJson(cmd, [...args, "ignores", JSON.stringify(o)], 600);
+  if (await childrenReaped(cpuPid)) throw new Error("the server still has children after the run");
+  const after = cpuTicks(cpuPid);
+  return {
+    cpuMs: ((ticksSum(after) - ticksSum(before)) / clkTck) * 1000,
+    seconds: Number(j.seconds),
+  };
+}
+
+/**
+ * Issue 10, item 7: a client sends `--ignores` SSH_MSG_IGNORE packets (16
+ * bytes of data each) then runs `true`; the server's CPU for that run minus
+ * a run with none is the cost of the tiny packets.
+ */
+async function runSmallPackets(): Promise<unknown> {
+  await ensureClkTck();
+  const rows = [];
+  for (const impl of [...ourImpls, "sshd" as const]) {
+    if (impl === "sshd" && !servers.has("sshd")) continue;
+    const { port, pid } = await ensureServer(impl, profileLabel("small-packets", "server", impl));
+    const cpuPid = serverCpuPid(impl, pid);
+    for (const c of SMALL_PACKET_CASES) {
+      const what = `${impl} ${c.cipher}${c.mac ? ` + ${c.mac}` : ""}`;
+      try {
+        await ignoresCpuMs(cpuPid, port, c, Math.min(2000, config.ignores)); // warm-up
+        const base = await ignoresCpuMs(cpuPid, port, c, 0);
+        const run = await ignoresCpuMs(cpuPid, port, c, config.ignores);
+        const cpuMs = run.cpuMs - base.cpuMs;
+        const row = {
+          server: impl,
+          cipher: c.cipher,
+          mac: c.mac,
+          count: config.ignores,
+          serverCpuMs: cpuMs,
+          usPerPacket: (cpuMs * 1000) / config.ignores,
+          clientSeconds: run.seconds,
+        };
+        rows.push(row);
+        console.log(
+          `  ${what}: server CPU ${(cpuMs / 1000).toFixed(2)} s for ${config.ignores} ` +
+            `(${row.usPerPacket.toFixed(1)} µs each; client took ${run.seconds.toFixed(1)} s)`,
+        );
+      } catch (e) {
+        fail("small-packets", what, e);
+      }
+    }
+  }
+  return { config: { ignores: config.ignores, size: 16 }, rows };
+}
+
+/** `sshArgs` with another KexAlgorithms (ssh keeps the first value given, so it is replaced). */
+function sshArgsWithKex(port: number, kex: string, cipher?: string): string[] {
+  return sshArgs(port, cipher).map((a) =>
+    a === `KexAlgorithms=${KEX}` ? `KexAlgorithms=${kex}` : a
+  );
+}
+
+/** `--flood-logins` sequential legitimate logins (`ssh ... true`, curve25519): their times, ms. */
+async function legitLogins(port: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < config.floodLogins; i++) times.push(await sshTrue(port));
+  return times;
+}
+
+/**
+ * Issue 10, item 7: `--flood-procs` loops of `ssh` forcing an 8192-bit
+ * finite-field exchange (group 18, or group exchange asking for 8192 bits
+ * with aes256-ctr) log in over and over while legitimate logins are timed.
+ */
+async function floodOnce(port: number, kex: string) {
+  let stop = false, exchanges = 0, errors = 0;
+  const cipher = kex.includes("group-exchange") ? "aes256-ctr" : undefined;
+  const t0 = performance.now();
+  const loops = Array.from({ length: config.floodProcs }, async () => {
+    while (!stop) {
+      const r = await run("ssh", [...sshArgsWithKex(port, kex, cipher), "127.0.0.1", "true"], {
+        timeoutS: 120,
+      });
+      if (r.code === 0) exchanges++;
+      else errors++;
+    }
+  });
+  await new Promise((r) => setTimeout(r, 2000)); // the flood is under way
+  const times = await legitLogins(port);
+  stop = true;
+  await Promise.all(loops);
+  const seconds = (performance.now() - t0) / 1000;
+  return { kex, times, exchanges, errors, floodRate: exchanges / seconds };
+}
+
+async function runKexFlood(): Promise<unknown> {
+  const rows = [];
+  for (const impl of [...ourImpls, "sshd" as const]) {
+    if (impl === "sshd" && !servers.has("sshd")) continue;
+    try {
+      const { port } = await ensureServer(impl, profileLabel("kex-flood", "server", impl));
+      const quiet = await legitLogins(port);
+      const row = { server: impl, quietP50: median(quiet), quiet, floods: [] as unknown[] };
+      console.log(`  ${impl}: no flood: login p50 ${median(quiet).toFixed(0)} ms`);
+      for (const kex of ["diffie-hellman-group18-sha512", "diffie-hellman-group-exchange-sha256"]) {
+        const f = await floodOnce(port, kex);
+        row.floods.push({ ...f, p50: median(f.times), p90: percentile(f.times, 90) });
+        console.log(
+          `  ${impl}: ${config.floodProcs} loops of ${kex} (${f.floodRate.toFixed(1)}/s, ` +
+            `${f.errors} failed): login p50 ${median(f.times).toFixed(0)} ms, ` +
+            `p90 ${percentile(f.times, 90).toFixed(0)} ms`,
+        );
+      }
+      rows.push(row);
+    } catch (e) {
+      fail("kex-flood", impl, e);
+    }
+  }
+  return { config: { floodProcs: config.floodProcs, logins: config.floodLogins }, rows };
+}
+
 async function runMicro(): Promise<unknown> {
   const r = await run(DENO_BIN, ["bench", "-A", "--json", "bench/packet_bench.ts"], {
     timeoutS: 600,
@@ -1339,6 +1496,32 @@ function report(results: Record<string, any>): string {
       ]),
     );
   }
+  if (results["small-packets"]?.rows) {
+    const sp = results["small-packets"];
+    parts.push(table([
+      [`small packets: server CPU µs per IGNORE (${sp.config.ignores}, lower is better)`, "µs"],
+      ...sp.rows.map((r: { server: string; cipher: string; mac?: string; usPerPacket: number }) => [
+        `${r.server} ${r.cipher.replace("@openssh.com", "")}${r.mac ? ` + ${r.mac}` : ""}`,
+        fmt(r.usPerPacket, 1),
+      ]),
+    ]));
+  }
+  if (results["kex-flood"]?.rows) {
+    const kf = results["kex-flood"];
+    const rows = [[
+      `kex flood: login p50 ms under ${kf.config.floodProcs} ssh loops (lower is better)`,
+      "flood/s",
+      "p50",
+      "p90",
+    ]];
+    for (const r of kf.rows) {
+      rows.push([`${r.server} no flood`, "-", fmt(r.quietP50, 0), "-"]);
+      for (const f of r.floods) {
+        rows.push([`${r.server} ${f.kex}`, fmt(f.floodRate, 1), fmt(f.p50, 0), fmt(f.p90, 0)]);
+      }
+    }
+    parts.push(table(rows));
+  }
   return parts.join("\n\n");
 }
 
@@ -1401,6 +1584,8 @@ try {
     latency: runLatency,
     memory: runMemory,
     micro: runMicro,
+    "small-packets": runSmallPackets,
+    "kex-flood": runKexFlood,
   };
   for (const w of workloads) {
     const load0 = loadavg();

@@ -19,6 +19,9 @@
  *   round trip in ms.
  * - `hold`: opens `count` authenticated idle connections (`parallel` at a
  *   time), prints `{"ready":true,...}` and keeps them until stdin closes.
+ * - `ignores`: one connection, `count` SSH_MSG_IGNORE packets of `size`
+ *   bytes of data, then `exec true` (the server has read them all when it
+ *   answers): the server's CPU per tiny packet (issue 10, item 7).
  *
  * @module
  */
@@ -176,6 +179,25 @@ async function latency(o: Common & { count: number }): Promise<void> {
   out({ ok: true, runtime, samples, noExitStatus });
 }
 
+async function ignores(o: Common & { count: number; size: number }): Promise<void> {
+  const key = await loadKey(o.key);
+  const client = await dial(o, key);
+  const data = new Uint8Array(o.size);
+  const t0 = performance.now();
+  let last: Promise<void> = Promise.resolve();
+  for (let i = 0; i < o.count; i++) {
+    last = client.transport.sendIgnore(data);
+    if ((i & 1023) === 1023) await last; // bounded: at most 1024 packets queued here
+  }
+  await last;
+  const code = await execQuiet(client, "true");
+  const seconds = (performance.now() - t0) / 1000;
+  const algorithms = client.transport.algorithms;
+  await client.close();
+  if (code !== 0) throw new Error(`true exited with ${code}`);
+  out({ ok: true, runtime, count: o.count, seconds, algorithms });
+}
+
 function untilStdinEnds(): Promise<void> {
   return new Promise((resolve) => {
     process.stdin.on("end", () => resolve());
@@ -239,7 +261,14 @@ async function server(o: { hostKey: string; authorizedKeys: string }): Promise<v
 
 const [mode, json] = process.argv.slice(2);
 const options = JSON.parse(json ?? "{}");
-const modes: Record<string, (o: never) => Promise<void>> = { bulk, setup, latency, hold, server };
+const modes: Record<string, (o: never) => Promise<void>> = {
+  bulk,
+  setup,
+  latency,
+  hold,
+  server,
+  ignores,
+};
 if (!modes[mode]) {
   process.stderr.write(`usage: worker.ts <${Object.keys(modes).join("|")}> '<json options>'\n`);
   process.exit(2);

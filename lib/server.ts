@@ -22,6 +22,7 @@ import { matchPatternList } from "./keys/patterns.ts";
 import type { PrivateKey, PublicKey } from "./keys/types.ts";
 import { runCommand } from "./runtime/process.ts";
 import { listenTcp } from "./runtime/tcp.ts";
+import type { ListenerWarning } from "./runtime/accept.ts";
 import type { TcpListener } from "./runtime/types.ts";
 import {
   type ByteStream,
@@ -29,6 +30,7 @@ import {
   Transport,
   type TransportOptions,
 } from "./transport/transport.ts";
+import { DisconnectReason } from "./wire/errors.ts";
 
 /**
  * A session the client started: what it asked for, its streams, and a way
@@ -186,8 +188,10 @@ export interface ServerOptions extends
    * Which client `env` requests are accepted, as sshd's AcceptEnv: patterns
    * with `*` and `?` (and `!` to exclude); a variable is accepted when its
    * name matches one of them. Refused requests are answered with failure
-   * and reported as a `refused` {@link ServerEvent}. Default: every
-   * variable is accepted; `[]` refuses them all.
+   * and reported as a `refused` {@link ServerEvent}. Default `["LANG", "LC_*"]`
+   * (Debian's sshd_config): a client that may set `LD_PRELOAD`, `BASH_ENV` or
+   * `PATH` can escape a forced command, so widen it knowingly (`["*"]` accepts
+   * every name); `[]` refuses them all.
    *
    * @example
    * ```ts
@@ -196,6 +200,30 @@ export interface ServerOptions extends
    * ```
    */
   acceptEnv?: readonly string[];
+  /**
+   * Most variables one session keeps from the client's `env` requests;
+   * later ones are refused (a FAILURE reply when the client wants one).
+   * Default 129, as sshd (session.c keeps adding until it holds 129).
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "maxEnv"> = { maxEnv: 32 };
+   * ```
+   */
+  maxEnv?: number;
+  /**
+   * Most bytes (names plus values, UTF-8) one session keeps from the
+   * client's `env` requests; a variable that would go over is refused.
+   * Default 65536. This also bounds one name or value.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "maxEnvBytes"> = { maxEnvBytes: 8192 };
+   * ```
+   */
+  maxEnvBytes?: number;
   /**
    * false: every pty-req is refused (sshd's PermitTTY no), whatever the
    * key's restrictions say. Default true (a key's no-pty still refuses).
@@ -293,6 +321,12 @@ export interface ServerOptions extends
  *   command).
  * - `refused`: a session channel or one of its requests was refused, with
  *   the reason.
+ *
+ * The strings in events are raw and peer-controlled (user names, the
+ * identification line, commands, subsystem and variable names): they may
+ * hold newlines, control characters or hundreds of kilobytes. Quote them
+ * before writing them to a log or a terminal (`rxssh serve` uses
+ * `quotePeerText` from `lib/wire/quote.ts`).
  *
  * @example
  * ```ts
@@ -494,23 +528,20 @@ export async function serveConnection(
     rekeyBytes: options.rekeyBytes,
     rekeyInterval: options.rekeyInterval,
   });
-  const kex = await transport.ready;
-  emit({ type: "kex", kex, peerVersion: transport.peerVersion?.line });
-  const clientAddress = plainAddress((stream as { remoteAddress?: string }).remoteAddress);
-  const auth = await serveAuthentication(transport, {
-    clientAddress,
-    ...options.auth,
-    handlers: options.onEvent
-      ? reportedHandlers(options.auth.handlers, emit)
-      : options.auth.handlers,
-  });
-  const limits = auth.restrictions ?? {};
-  const forced = options.forceCommand ?? limits.command;
-  const acceptEnv = options.acceptEnv?.join(",");
+  const auth = await authenticate(stream, transport, options, emit);
   const connection = new Connection(transport);
-  const sessions = new Subject<ServerSession>();
-  const lives = new Subject<ChannelLife>();
-  const live = new Map<number, ChannelLife>();
+  const ctx: SessionContext = {
+    options,
+    auth,
+    limits: auth.restrictions ?? {},
+    forced: options.forceCommand ?? auth.restrictions?.command,
+    acceptEnv: (options.acceptEnv ?? DEFAULT_ACCEPT_ENV).join(","),
+    connection,
+    emit,
+    sessions: new Subject<ServerSession>(),
+    lives: new Subject<ChannelLife>(),
+    live: new Map<number, ChannelLife>(),
+  };
   const maxSessions = options.maxSessions ?? 10;
   let sessionCount = 0;
   connection.channelOpen$.subscribe((open) => {
@@ -522,167 +553,275 @@ export async function serveConnection(
     sessionCount++;
     open.accept().then((channel) => {
       channel.closed.then(() => sessionCount--);
-      const channelId = channel.localId;
-      const refuse = (r: IncomingChannelRequest, reason: string, name?: string) => {
-        emit({ type: "refused", channelId, request: r.type, name, reason });
-        r.reject();
-      };
-      const clientEnv: Record<string, string> = {};
-      const hookEnv: Record<string, string> = {}; // set by onSessionRequest handlers
-      let pty: PtyRequest | undefined;
-      let started = false;
-      const windowChange = new Subject<
-        { cols: number; rows: number; widthPx: number; heightPx: number }
-      >();
-      const signals = new Subject<string>();
-      channel.requests$.subscribe({
-        next: (r: IncomingChannelRequest) => {
-          try {
-            switch (r.type) {
-              case "env": {
-                const { name, value } = SessionRequest.env.decode(r.data);
-                if (acceptEnv !== undefined && matchPatternList(name, acceptEnv) !== 1) {
-                  return refuse(r, "not in acceptEnv", name);
-                }
-                clientEnv[name] = value;
-                return r.accept();
-              }
-              case "pty-req":
-                if (started) return refuse(r, "the session has started");
-                if (options.permitTty === false) return refuse(r, "permitTty is false");
-                if (limits.pty === false) return refuse(r, "no-pty");
-                pty = SessionRequest.pty.decode(r.data);
-                return r.accept();
-              case "window-change":
-                windowChange.next(SessionRequest.windowChange.decode(r.data));
-                return r.accept();
-              case "signal":
-                signals.next(SessionRequest.signal.decode(r.data));
-                return r.accept();
-              case "exec":
-              case "shell":
-              case "subsystem": {
-                if (started) return refuse(r, "the session has started");
-                const requested = r.type === "exec"
-                  ? SessionRequest.exec.decode(r.data)
-                  : r.type === "subsystem"
-                  ? SessionRequest.subsystem.decode(r.data)
-                  : undefined;
-                // A forced command (ForceCommand, authorized_keys command=) replaces whatever was asked.
-                const kind = forced !== undefined ? "exec" : r.type;
-                const command = forced ?? requested;
-                const registered = kind === "subsystem"
-                  ? options.subsystems?.[command!]
-                  : undefined;
-                const handler = kind === "exec"
-                  ? options.exec
-                  : kind === "shell"
-                  ? options.shell
-                  : registered;
-                const reactive = sessions.observed;
-                if (!handler && !reactive) {
-                  return refuse(
-                    r,
-                    `no ${kind} handler`,
-                    kind === "subsystem" ? command : undefined,
-                  );
-                }
-                started = true;
-                r.accept();
-                emit({
-                  type: "session",
-                  channelId,
-                  request: r.type,
-                  requested,
-                  kind,
-                  command,
-                  forced: forced !== undefined,
-                  pty: pty !== undefined,
-                });
-                if (registered && typeof registered === "object") {
-                  // A channel behaviour owns the channel from here: its data, requests and close.
-                  const name = command!;
-                  serveChannel(channel, registered.behaviour, registered.args).subscribe(
-                    (lifecycle) => {
-                      const life = { channelId, name, lifecycle };
-                      if (lifecycle.phase === "ended") live.delete(channelId);
-                      else live.set(channelId, life);
-                      lives.next(life);
-                    },
-                  );
-                  return;
-                }
-                // sshd's order: the client's variables, then the key's environment=, then the original command.
-                const env: Record<string, string> = {
-                  ...clientEnv,
-                  ...hookEnv,
-                  ...(options.permitUserEnvironment ? limits.environment : {}),
-                  ...(forced !== undefined && requested !== undefined
-                    ? { SSH_ORIGINAL_COMMAND: requested }
-                    : {}),
-                };
-                const s = serverSession(
-                  channel,
-                  auth.username,
-                  { kind, command },
-                  env,
-                  pty,
-                  windowChange.asObservable(),
-                  signals.asObservable(),
-                );
-                if (reactive) sessions.next(s);
-                if (handler && typeof handler === "function") {
-                  Promise.resolve().then(() => handler(s)).catch(async (e) => {
-                    // A failing handler ends its session only.
-                    const w = s.stderr.getWriter();
-                    await w.write(
-                      te.encode(`rxssh: ${e instanceof Error ? e.message : String(e)}\n`),
-                    ).catch(() => {});
-                    w.releaseLock();
-                    await s.exit(255);
-                  });
-                }
-                return;
-              }
-              default:
-                if (
-                  options.onSessionRequest?.(r, {
-                    channel,
-                    username: auth.username,
-                    connection,
-                    restrictions: limits,
-                    setEnv: (name, value) => void (hookEnv[name] = value),
-                  })
-                ) {
-                  return;
-                }
-                return r.reject();
-            }
-          } catch {
-            return r.reject(); // malformed request data
-          }
-        },
-        complete: () => {
-          windowChange.complete();
-          signals.complete();
-        },
-      });
+      serveSessionChannel(channel, ctx);
     }, () => sessionCount--);
   });
   transport.closed.then(() => {
-    sessions.complete();
+    ctx.sessions.complete();
     // Let behaviours see the loss and terminate before the lifecycle stream completes.
-    setTimeout(() => lives.complete(), 0);
+    setTimeout(() => ctx.lives.complete(), 0);
   });
   return {
     username: auth.username,
     auth,
     transport,
     connection,
-    session$: sessions.asObservable(),
-    channelLife$: lives.asObservable(),
-    liveChannels: live,
+    session$: ctx.sessions.asObservable(),
+    channelLife$: ctx.lives.asObservable(),
+    liveChannels: ctx.live,
   };
+}
+
+/**
+ * Key exchange, then user authentication, under one LoginGraceTime deadline
+ * counted from the accepted connection (sshd arms its grace alarm before the
+ * version exchange and disarms it after authentication, sshd.c main).
+ */
+async function authenticate(
+  stream: ByteStream,
+  transport: Transport,
+  options: ServerOptions,
+  emit: (e: ServerEvent) => void,
+): Promise<AuthResult> {
+  const grace = options.auth.loginGraceTime ?? 120_000;
+  const timer = grace > 0
+    ? setTimeout(() => {
+      transport.disconnect(
+        DisconnectReason.PROTOCOL_ERROR,
+        `not authenticated within the login grace time (${grace} ms)`,
+      ).catch(() => {});
+    }, grace)
+    : undefined;
+  try {
+    const kex = await transport.ready;
+    emit({ type: "kex", kex, peerVersion: transport.peerVersion?.line });
+    const clientAddress = plainAddress((stream as { remoteAddress?: string }).remoteAddress);
+    return await serveAuthentication(transport, {
+      clientAddress,
+      ...options.auth,
+      loginGraceTime: 0, // the deadline above covers authentication
+      handlers: options.onEvent
+        ? reportedHandlers(options.auth.handlers, emit)
+        : options.auth.handlers,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What the session channels of one connection share. */
+interface SessionContext {
+  options: ServerOptions;
+  auth: AuthResult;
+  limits: SessionRestrictions;
+  /** The forced command (ForceCommand, else the key's command=). */
+  forced?: string;
+  /** acceptEnv as one pattern list. */
+  acceptEnv?: string;
+  connection: Connection;
+  emit: (e: ServerEvent) => void;
+  sessions: Subject<ServerSession>;
+  lives: Subject<ChannelLife>;
+  live: Map<number, ChannelLife>;
+}
+
+/** What one session channel has been asked for before it starts. */
+interface SessionState {
+  channel: Channel;
+  env: ClientEnvironment;
+  hookEnv: Record<string, string>; // set by onSessionRequest handlers
+  pty?: PtyRequest;
+  started: boolean;
+  windowChange: Subject<{ cols: number; rows: number; widthPx: number; heightPx: number }>;
+  signals: Subject<string>;
+  refuse: (r: IncomingChannelRequest, reason: string, name?: string) => void;
+}
+
+/**
+ * sshd's cap on a session's client variables: session.c session_env_req
+ * refuses once `num_env > 128`, so 129 are kept.
+ */
+const DEFAULT_MAX_ENV = 129;
+/** Our cap on the bytes (names and values, UTF-8) of a session's client variables. */
+const DEFAULT_MAX_ENV_BYTES = 64 * 1024;
+/** sshd's AcceptEnv as Debian ships it. */
+const DEFAULT_ACCEPT_ENV = ["LANG", "LC_*"];
+
+/** The variables a client set with env requests (RFC 4254 §6.4), within the caps. */
+interface ClientEnvironment {
+  readonly vars: Record<string, string>;
+  /** Stores the variable, or returns why it is refused. */
+  offer(name: string, value: string): string | undefined;
+}
+
+function clientEnvironment(ctx: SessionContext): ClientEnvironment {
+  const maxEnv = ctx.options.maxEnv ?? DEFAULT_MAX_ENV;
+  const maxBytes = ctx.options.maxEnvBytes ?? DEFAULT_MAX_ENV_BYTES;
+  const vars: Record<string, string> = Object.create(null);
+  const size = (name: string, value: string) => te.encode(name).length + te.encode(value).length;
+  let count = 0;
+  let bytes = 0;
+  return {
+    vars,
+    offer(name, value) {
+      // A name with "=" would set another variable in the child's environment (sshd's
+      // child_set_env refuses it too); NUL cannot reach a process at all.
+      if (name === "" || /[=\0]/.test(name) || value.includes("\0")) return "invalid variable";
+      const known = Object.hasOwn(vars, name);
+      // sshd's order: the count first, then AcceptEnv.
+      if (!known && count >= maxEnv) return `too many variables (maxEnv ${maxEnv})`;
+      if (ctx.acceptEnv !== undefined && matchPatternList(name, ctx.acceptEnv) !== 1) {
+        return "not in acceptEnv";
+      }
+      const after = bytes - (known ? size(name, vars[name]) : 0) + size(name, value);
+      if (after > maxBytes) return `over maxEnvBytes ${maxBytes}`;
+      if (!known) count++;
+      bytes = after;
+      vars[name] = value;
+      return undefined;
+    },
+  };
+}
+
+/** Answers the requests of one accepted session channel (RFC 4254 §6). */
+function serveSessionChannel(channel: Channel, ctx: SessionContext): void {
+  const channelId = channel.localId;
+  const { options, limits } = ctx;
+  const state: SessionState = {
+    channel,
+    env: clientEnvironment(ctx),
+    hookEnv: {},
+    started: false,
+    windowChange: new Subject(),
+    signals: new Subject(),
+    refuse: (r, reason, name) => {
+      ctx.emit({ type: "refused", channelId, request: r.type, name, reason });
+      r.reject();
+    },
+  };
+  const { refuse } = state;
+  channel.requests$.subscribe({
+    next: (r: IncomingChannelRequest) => {
+      try {
+        switch (r.type) {
+          case "env": {
+            const { name, value } = SessionRequest.env.decode(r.data);
+            const refused = state.env.offer(name, value);
+            return refused === undefined ? r.accept() : refuse(r, refused, name);
+          }
+          case "pty-req":
+            if (state.started) return refuse(r, "the session has started");
+            if (options.permitTty === false) return refuse(r, "permitTty is false");
+            if (limits.pty === false) return refuse(r, "no-pty");
+            state.pty = SessionRequest.pty.decode(r.data);
+            return r.accept();
+          case "window-change":
+            state.windowChange.next(SessionRequest.windowChange.decode(r.data));
+            return r.accept();
+          case "signal":
+            state.signals.next(SessionRequest.signal.decode(r.data));
+            return r.accept();
+          case "exec":
+          case "shell":
+          case "subsystem":
+            return startSession(r, ctx, state);
+          default:
+            if (
+              options.onSessionRequest?.(r, {
+                channel,
+                username: ctx.auth.username,
+                connection: ctx.connection,
+                restrictions: limits,
+                setEnv: (name, value) => void (state.hookEnv[name] = value),
+              })
+            ) {
+              return;
+            }
+            return r.reject();
+        }
+      } catch {
+        return r.reject(); // malformed request data
+      }
+    },
+    complete: () => {
+      state.windowChange.complete();
+      state.signals.complete();
+    },
+  });
+}
+
+/** exec, shell or subsystem (RFC 4254 §6.5): runs the handler, a behaviour, or the reactive path. */
+function startSession(r: IncomingChannelRequest, ctx: SessionContext, state: SessionState): void {
+  const { options, forced } = ctx;
+  const channelId = state.channel.localId;
+  if (state.started) return state.refuse(r, "the session has started");
+  const request = r.type as "exec" | "shell" | "subsystem";
+  const requested = request === "exec"
+    ? SessionRequest.exec.decode(r.data)
+    : request === "subsystem"
+    ? SessionRequest.subsystem.decode(r.data)
+    : undefined;
+  // A forced command (ForceCommand, authorized_keys command=) replaces whatever was asked.
+  const kind = forced !== undefined ? "exec" : request;
+  const command = forced ?? requested;
+  const registered = kind === "subsystem" ? options.subsystems?.[command!] : undefined;
+  const handler = kind === "exec" ? options.exec : kind === "shell" ? options.shell : registered;
+  const reactive = ctx.sessions.observed;
+  if (!handler && !reactive) {
+    return state.refuse(r, `no ${kind} handler`, kind === "subsystem" ? command : undefined);
+  }
+  state.started = true;
+  r.accept();
+  ctx.emit({
+    type: "session",
+    channelId,
+    request,
+    requested,
+    kind,
+    command,
+    forced: forced !== undefined,
+    pty: state.pty !== undefined,
+  });
+  if (registered && typeof registered === "object") {
+    // A channel behaviour owns the channel from here: its data, requests and close.
+    const name = command!;
+    serveChannel(state.channel, registered.behaviour, registered.args).subscribe((lifecycle) => {
+      const life = { channelId, name, lifecycle };
+      if (lifecycle.phase === "ended") ctx.live.delete(channelId);
+      else ctx.live.set(channelId, life);
+      ctx.lives.next(life);
+    });
+    return;
+  }
+  // sshd's order: the client's variables, then the key's environment=, then the original command.
+  const env: Record<string, string> = {
+    ...state.env.vars,
+    ...state.hookEnv,
+    ...(options.permitUserEnvironment ? ctx.limits.environment : {}),
+    ...(forced !== undefined && requested !== undefined ? { SSH_ORIGINAL_COMMAND: requested } : {}),
+  };
+  const s = serverSession(
+    state.channel,
+    ctx.auth.username,
+    { kind, command },
+    env,
+    state.pty,
+    state.windowChange.asObservable(),
+    state.signals.asObservable(),
+  );
+  if (reactive) ctx.sessions.next(s);
+  if (handler && typeof handler === "function") runHandler(handler, s);
+}
+
+/** Runs a session handler; a failing handler ends its session only. */
+function runHandler(handler: (s: ServerSession) => void | Promise<void>, s: ServerSession): void {
+  Promise.resolve().then(() => handler(s)).catch(async (e) => {
+    const w = s.stderr.getWriter();
+    await w.write(te.encode(`rxssh: ${e instanceof Error ? e.message : String(e)}\n`))
+      .catch(() => {});
+    w.releaseLock();
+    await s.exit(255);
+  });
 }
 
 /**
@@ -701,12 +840,25 @@ export interface SshServer {
   readonly connection$: Observable<ServerConnection>;
   /** Connections that failed before authentication completed (key exchange or auth errors). */
   readonly rejected$: Observable<unknown>;
+  /**
+   * Transient accept failures (the process out of file descriptors, ...):
+   * one `accept-failing` when a burst starts, one `accept-recovered` with
+   * the count when accepting works again. The listener backs off and keeps
+   * its port meanwhile. Completes when the listener ends.
+   */
+  readonly listenerWarning$: Observable<ListenerWarning>;
   /** Stops accepting connections (open ones continue). */
   close(): void;
 }
 
 /**
  * Listens on TCP and serves every connection with {@link serveConnection}.
+ * `connection$` completes when the server is closed, and errors with a
+ * `ListenerError` when the listener fails for good (a failure of `accept`
+ * other than the transient ones reported on `listenerWarning$`): subscribe
+ * with an error handler. `listener` serves an already bound listener
+ * instead of binding `hostname`:`port` (its warnings go where its creator
+ * sent them).
  *
  * @example
  * ```ts
@@ -729,28 +881,38 @@ export interface SshServer {
  * ```
  */
 export async function listen(
-  options: ServerOptions & { hostname?: string; port?: number },
+  options: ServerOptions & { hostname?: string; port?: number; listener?: TcpListener },
 ): Promise<SshServer> {
-  const listener: TcpListener = await listenTcp({
+  const warnings = new Subject<ListenerWarning>();
+  const listener: TcpListener = options.listener ?? await listenTcp({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 22,
+    onWarning: (w) => warnings.next(w),
   });
   const connections = new Subject<ServerConnection>();
   const rejected = new Subject<unknown>();
   (async () => {
-    for await (const conn of listener) {
-      serveConnection(conn, options).then((c) => connections.next(c), (e) => {
-        rejected.next(e);
-        conn.close();
-      });
+    try {
+      for await (const conn of listener) {
+        serveConnection(conn, options).then((c) => connections.next(c), (e) => {
+          rejected.next(e);
+          conn.close();
+        });
+      }
+      connections.complete();
+    } catch (e) {
+      // The listener failed for good (not a transient accept failure): the application must know.
+      connections.error(e);
+    } finally {
+      rejected.complete();
+      warnings.complete();
     }
-    connections.complete();
-    rejected.complete();
-  })().catch(() => {});
+  })();
   return {
     port: listener.port,
     connection$: connections.asObservable(),
     rejected$: rejected.asObservable(),
+    listenerWarning$: warnings.asObservable(),
     close: () => listener.close(),
   };
 }

@@ -20,6 +20,8 @@ export function cliCommand(args: string[]): [string, string[]] {
 /** A running `rxssh serve`. */
 export interface Served {
   port: number;
+  /** Its process id (that of the runtime, also under an exec'ing prefix such as prlimit). */
+  pid: number;
   log(): string;
   stop(): Promise<void>;
 }
@@ -29,9 +31,17 @@ process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
 });
 
-/** Starts `rxssh serve` with `args` and waits for "listening on 127.0.0.1:port". */
-export function serve(args: string[], env: Record<string, string>): Promise<Served> {
-  const [file, argv] = cliCommand(["serve", "-p", "0", "-o", "ListenAddress=127.0.0.1", ...args]);
+/**
+ * Starts `rxssh serve` with `args` and waits for "listening on 127.0.0.1:port".
+ * `prefix` runs it under another command, e.g. `["prlimit", "--nofile=64:64"]`.
+ */
+export function serve(
+  args: string[],
+  env: Record<string, string>,
+  prefix: string[] = [],
+): Promise<Served> {
+  const [cli, cliArgs] = cliCommand(["serve", "-p", "0", "-o", "ListenAddress=127.0.0.1", ...args]);
+  const [file, ...argv] = [...prefix, cli, ...cliArgs];
   const child = spawn(file, argv, {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -59,7 +69,7 @@ export function serve(args: string[], env: Record<string, string>): Promise<Serv
       if (m || child.exitCode !== null) {
         clearInterval(poll);
         clearTimeout(deadline);
-        if (m) resolve({ port: Number(m[1]), log: () => text, stop });
+        if (m) resolve({ port: Number(m[1]), pid: child.pid!, log: () => text, stop });
         else reject(new Error(`rxssh serve exited (${child.exitCode}):\n${text}`));
       }
     }, 20);

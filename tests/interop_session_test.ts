@@ -127,6 +127,7 @@ describe("OpenSSH ssh against our server (rxssh running real commands)", { skip 
         },
         failureDelay: 1,
       },
+      acceptEnv: ["LANG", "LC_*", "RXSSH_*"],
       exec: runLocalCommand,
       shell: runLocalCommand,
     });

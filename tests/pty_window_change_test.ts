@@ -33,6 +33,7 @@ describe("window-change on our server's real pty", {
       port: 0,
       hostKeys: [key],
       auth: { handlers: { password: (_u, p) => p === "pty-test" }, failureDelay: 1 },
+      acceptEnv: ["RXSSH_*"],
       exec: runLocalCommand,
       shell: runLocalCommand,
     });

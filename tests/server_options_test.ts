@@ -66,7 +66,7 @@ async function pair(
 
 const run = async (r: Promise<{ stdout: Uint8Array }>) => JSON.parse(td.decode((await r).stdout));
 
-test("acceptEnv: only matching variables reach the session; default accepts all", async () => {
+test('acceptEnv: only matching variables reach the session; default LANG and LC_*; ["*"] accepts all', async () => {
   const env = { LANG: "C.UTF-8", LC_ALL: "C", SECRET: "x", LC: "no" };
   const events: ServerEvent[] = [];
   const { client } = await pair({ acceptEnv: ["LANG", "LC_*"], onEvent: (e) => events.push(e) });
@@ -76,7 +76,13 @@ test("acceptEnv: only matching variables reach the session; default accepts all"
     ["LC", "SECRET"],
   );
   await client.close();
-  const all = await pair();
+  const byDefault = await pair();
+  assert.deepEqual((await run(byDefault.client.exec("x", { env }))).env, {
+    LANG: "C.UTF-8",
+    LC_ALL: "C",
+  });
+  await byDefault.client.close();
+  const all = await pair({ acceptEnv: ["*"] });
   assert.deepEqual((await run(all.client.exec("x", { env }))).env, env);
   await all.client.close();
   const none = await pair({ acceptEnv: [] });
@@ -129,9 +135,9 @@ test("forceCommand wins over a key's command=; the key's environment= overrides 
   assert.equal((await run(forced.client.exec("ls"))).command, "/bin/admin");
   await forced.client.close();
   const keyed = await pair(options({ permitUserEnvironment: true }), { key: userKey });
-  const r = await run(keyed.client.exec("ls", { env: { LANG: "client", OTHER: "2" } }));
+  const r = await run(keyed.client.exec("ls", { env: { LANG: "client", LC_OTHER: "2" } }));
   assert.equal(r.command, "/bin/from-key");
-  assert.deepEqual(r.env, { LANG: "key", OTHER: "2", EXTRA: "1", SSH_ORIGINAL_COMMAND: "ls" });
+  assert.deepEqual(r.env, { LANG: "key", LC_OTHER: "2", EXTRA: "1", SSH_ORIGINAL_COMMAND: "ls" });
   await keyed.client.close();
   const plain = await pair(options({}), { key: userKey });
   const p = await run(plain.client.exec("ls", { env: { LANG: "client" } }));

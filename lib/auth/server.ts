@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { SHA256 } from "../crypto/hash.ts";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { parsePublicKey } from "../keys/public_key.ts";
 import { SshCertificate } from "../keys/certificate.ts";
 import type { PublicKey } from "../keys/types.ts";
@@ -25,6 +26,7 @@ import {
 import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import { signatureAlgorithmsForKeyType } from "../keys/host_key_algorithms.ts";
 import { Msg } from "../wire/message_numbers.ts";
+import { quotePeerText } from "../wire/quote.ts";
 
 /**
  * The application's answers. A missing handler means the method is not
@@ -117,12 +119,27 @@ export interface ServerAuthOptions {
   authenticationMethods?: readonly (readonly string[])[];
   /** Failed attempts before disconnecting (OpenSSH MaxAuthTries, default 6). */
   maxAuthTries?: number;
-  /** Milliseconds to finish authenticating (OpenSSH LoginGraceTime, default 120000; 0 = none). */
+  /**
+   * Milliseconds to finish authenticating (OpenSSH LoginGraceTime, default
+   * 120000; 0 = none). `serveAuthentication` alone counts from its call;
+   * `serveConnection` and `listen` count from the accepted connection, one
+   * deadline covering version exchange, key exchange and authentication,
+   * as sshd's grace alarm does.
+   */
   loginGraceTime?: number;
   /** Sent as SSH_MSG_USERAUTH_BANNER before the first reply. */
   banner?: string;
-  /** Minimum milliseconds before any failure reply (default 25). */
+  /**
+   * Minimum milliseconds before any failure reply (default 25), plus 0-7 ms
+   * that depend on the user name through {@link userFailureJitter}.
+   */
   failureDelay?: number;
+  /**
+   * The secret keying the per-user part of the failure delay (32 bytes).
+   * Default: one secret per process, drawn from `crypto.getRandomValues`
+   * when this module loads (sshd's per-server timing secret).
+   */
+  timingSecret?: Uint8Array;
   /** The client's address, passed to the publicKey handler (the server fills it in). */
   clientAddress?: string;
 }
@@ -156,6 +173,30 @@ function keyAlgorithms(key: PublicKey): string[] {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** This process's timing secret (sshd: options.timing_secret, drawn once per server). */
+const PROCESS_TIMING_SECRET = crypto.getRandomValues(new Uint8Array(32));
+
+/**
+ * The per-user part of the failure delay, 0-7 ms: HMAC-SHA-256 of the user
+ * name keyed with a secret, so that it is stable for a name on one server
+ * but cannot be computed by a client (sshd's user_specific_delay() keys
+ * SHA-512 with a per-server random secret, auth2.c). Without `secret`,
+ * this process's random secret is used.
+ *
+ * @example
+ * ```ts
+ * import { userFailureJitter } from "./server.ts";
+ * const secret = crypto.getRandomValues(new Uint8Array(32));
+ * console.log(userFailureJitter("alice", secret) === userFailureJitter("alice", secret)); // true
+ * ```
+ */
+export function userFailureJitter(
+  user: string,
+  secret: Uint8Array = PROCESS_TIMING_SECRET,
+): number {
+  return hmac(sha256, secret, new TextEncoder().encode(user))[0] % 8;
+}
 
 /**
  * Runs the server side of "ssh-userauth" until a user is authenticated.
@@ -194,6 +235,7 @@ export async function serveAuthentication(
   }
   let bannerSent = options.banner === undefined;
   let failures = 0;
+  let attempts = 0;
   let user: string | undefined;
   const done: string[] = [];
   let usedKey: PublicKey | undefined;
@@ -239,6 +281,7 @@ export async function serveAuthentication(
         );
       }
       const req = decodeAuthRequestHead(payload);
+      attempts++;
       if (req.service !== "ssh-connection") {
         await fail(
           DisconnectReason.SERVICE_NOT_AVAILABLE,
@@ -320,15 +363,16 @@ export async function serveAuthentication(
         await t.send(encodeAuthFailure(canContinue(), true));
         continue;
       }
-      if (req.method !== "none") failures++;
+      // sshd (auth2.c userauth_finish): every failure counts except a first request "none".
+      if (req.method !== "none" || attempts > 1) failures++;
       // Same minimum time for every failure: unknown users and wrong secrets look alike.
-      const jitter = SHA256.digest(new TextEncoder().encode(user))[0] % 8;
+      const jitter = userFailureJitter(user, options.timingSecret);
       const wait = failureDelay + jitter - (Date.now() - started);
       if (wait > 0) await sleep(wait);
       if (failures >= maxTries) {
         await fail(
           DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
-          `too many authentication failures for ${user}`,
+          `too many authentication failures for ${quotePeerText(user, 100)}`,
         );
       }
       await t.send(encodeAuthFailure(canContinue(), false));

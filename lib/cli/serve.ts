@@ -52,8 +52,10 @@ import { generatePrivateKey } from "../keys/private_key.ts";
 import { parsePrivateKeyFile, writePrivateKeyFile } from "../keys/private_key_file.ts";
 import { formatPublicKeyLine } from "../keys/public_key_file.ts";
 import type { PrivateKey, PublicKey } from "../keys/types.ts";
+import type { ListenerWarning } from "../runtime/accept.ts";
 import { listenTcp } from "../runtime/tcp.ts";
-import type { TcpConnection, TcpListener } from "../runtime/types.ts";
+import type { ListenTcpOptions, TcpConnection, TcpListener } from "../runtime/types.ts";
+import { quotePeerText } from "../wire/quote.ts";
 import {
   runLocalCommand,
   serveConnection,
@@ -133,6 +135,12 @@ export interface ServeHandle {
   readonly addresses: readonly { hostname: string; port: number }[];
   /** SHA256 fingerprints of the host keys in use. */
   readonly hostKeyFingerprints: readonly string[];
+  /**
+   * Resolves with the error when a listener fails for good (a `ListenerError`:
+   * not the transient accept failures, which are logged and retried); stays
+   * pending otherwise. `serveMain` then exits 1.
+   */
+  readonly failed: Promise<unknown>;
   /** Stops listening and ends every open connection. */
   close(): Promise<void>;
 }
@@ -149,6 +157,8 @@ export interface ServeHandle {
 export interface StartServeOptions {
   /** Where log lines go (default: standard error). */
   writeLog?: (line: string) => void;
+  /** Binds a listen address (default `listenTcp`; injectable for tests). */
+  listenTcp?: (options: ListenTcpOptions) => Promise<TcpListener>;
 }
 
 const te = new TextEncoder();
@@ -257,7 +267,14 @@ function plainAddress(a: string): string {
 }
 
 const sha = (s: string) => SHA256.digest(te.encode(s));
-const describeKey = (key: PublicKey) => `${key.type} ${key.fingerprint()}`;
+const describeKey = (key: PublicKey) => `${quotePeerText(key.type, 64)} ${key.fingerprint()}`;
+/**
+ * A user name as it goes into a log line: escaped, and cut at 100
+ * characters as sshd's "%.100s" does (auth.c auth_log).
+ */
+const quoteUser = (user: string) => quotePeerText(user, 100);
+/** An error's message for a log line: it may carry peer-controlled text (names, lists, descriptions). */
+const quoteMessage = (e: unknown) => quotePeerText(e instanceof Error ? e.message : String(e), 512);
 
 /** What every connection shares. */
 interface Policy {
@@ -338,7 +355,6 @@ export async function startServe(
       kexAlgorithms: o.get("KexAlgorithms"),
       macs: o.get("MACs"),
       hostKeyAlgorithms: o.get("HostKeyAlgorithms"),
-      handshakeTimeout: loginGraceTime || undefined,
       rekeyBytes: rekey?.bytes,
       rekeyInterval: rekey && (rekey.intervalMs ?? 0), // sshd: no time limit unless given
       auth: {
@@ -365,40 +381,73 @@ export async function startServe(
     .map((a) => parseListenAddress(a, port));
   const listeners: TcpListener[] = [];
   const open = new Set<TcpConnection>();
+  const bind = options.listenTcp ?? listenTcp;
   try {
     for (const a of addresses) {
-      listeners.push(await listenTcp({ hostname: a.hostname, port: a.port }));
+      let where = hostPort(a.hostname, a.port);
+      const onWarning = (w: ListenerWarning) => logListenerWarning(log, where, w);
+      const l = await bind({ hostname: a.hostname, port: a.port, onWarning });
+      where = hostPort(a.hostname, l.port); // the port the OS picked for port 0
+      listeners.push(l);
     }
   } catch (e) {
     for (const l of listeners) l.close();
     throw e;
   }
   const bound = listeners.map((l, i) => ({ hostname: addresses[i].hostname, port: l.port }));
-  for (const b of bound) {
-    log.info(`listening on ${b.hostname.includes(":") ? `[${b.hostname}]` : b.hostname}:${b.port}`);
-  }
-  for (const l of listeners) {
-    (async () => {
+  for (const b of bound) log.info(`listening on ${hostPort(b.hostname, b.port)}`);
+  const failed = Promise.race(listeners.map((l) => acceptLoop(l, policy, open)));
+  const close = () => {
+    for (const l of listeners) l.close();
+    for (const c of open) c.close();
+    return Promise.resolve();
+  };
+  return {
+    addresses: bound,
+    hostKeyFingerprints: hostKeys.map((k) => k.publicKey.fingerprint()),
+    failed,
+    close,
+  };
+}
+
+const hostPort = (host: string, port: number) =>
+  `${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+/**
+ * Serves `l`'s connections. Resolves with the error that ended it when the
+ * listener failed for good (logged here); stays pending after a normal close.
+ */
+function acceptLoop(l: TcpListener, p: Policy, open: Set<TcpConnection>): Promise<unknown> {
+  return (async () => {
+    try {
       for await (const conn of l) {
         open.add(conn);
-        handleConnection(conn, policy).catch((e) => {
-          log.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+        handleConnection(conn, p).catch((e) => {
+          p.log.error(`error: ${quoteMessage(e)}`);
         }).finally(() => {
           open.delete(conn);
           conn.close();
         });
       }
-    })().catch(() => {});
+    } catch (e) {
+      p.log.error(`fatal: ${e instanceof Error ? e.message : String(e)}`);
+      return e;
+    }
+    return new Promise<never>(() => {});
+  })();
+}
+
+/** One line when a burst of failed accepts starts, one when it ends (never one per failure). */
+function logListenerWarning(log: Logger, where: string, w: ListenerWarning): void {
+  if (w.type === "accept-failing") {
+    return log.error(
+      `error: accept on ${where}: ${w.message} (${w.code}); ` +
+        `backing off and retrying (${w.retryInMs ?? 0} ms, doubling up to 1 s)`,
+    );
   }
-  return {
-    addresses: bound,
-    hostKeyFingerprints: hostKeys.map((k) => k.publicKey.fingerprint()),
-    close() {
-      for (const l of listeners) l.close();
-      for (const c of open) c.close();
-      return Promise.resolve();
-    },
-  };
+  log.error(
+    `accept on ${where} works again after ${w.errors} failed accepts in ${w.durationMs} ms (${w.code})`,
+  );
 }
 
 /** Only the local user may log in: authorized_keys files (re-read at every attempt) and the password. */
@@ -406,7 +455,7 @@ function authHandlers(p: Policy, from: string): ServerAuthHandlers {
   const { log } = p;
   const userOk = (u: string, method: string) => {
     if (u === p.user) return true;
-    log.info(`Invalid user ${u} from ${from} (${method})`);
+    log.info(`Invalid user ${quoteUser(u)} from ${from} (${method})`);
     return false;
   };
   const read = (file: string) => {
@@ -450,30 +499,32 @@ function logEvent(log: Logger, from: string, e: ServerEvent): void {
     case "kex": {
       const a = e.kex.algorithms;
       return log.debug(
-        `kex: ${a.kex} host key ${a.hostKey} cipher ${a.cipherClientToServer} MAC ${a.macClientToServer} (${e.peerVersion})`,
+        `kex: ${a.kex} host key ${a.hostKey} cipher ${a.cipherClientToServer} MAC ${a.macClientToServer} (${
+          quotePeerText(e.peerVersion ?? "")
+        })`,
       );
     }
     case "userauth":
       if (e.accepted) return;
       if (e.method === "password") {
-        return log.info(`Failed password for ${e.username} from ${from}`);
+        return log.info(`Failed password for ${quoteUser(e.username)} from ${from}`);
       }
       return log.verbose(
-        `Failed ${e.method} for ${e.username} from ${from}` +
+        `Failed ${e.method} for ${quoteUser(e.username)} from ${from}` +
           (e.publicKey ? `: ${describeKey(e.publicKey)}` : ""),
       );
     case "session":
       return log.debug(
         `session ${e.request}${
-          e.requested === undefined ? "" : ` ${JSON.stringify(e.requested)}`
+          e.requested === undefined ? "" : ` "${quotePeerText(e.requested)}"`
         }` +
           (e.forced ? ` (forced command)` : "") + (e.pty ? ` with pty` : ""),
       );
     case "refused":
       return (e.request === "env" ? log.debug : log.verbose).call(
         log,
-        `${e.request}${
-          e.name === undefined ? "" : ` ${e.name}`
+        `${quotePeerText(e.request, 64)}${
+          e.name === undefined ? "" : ` ${quotePeerText(e.name)}`
         } from ${from} refused (${e.reason})`,
       );
   }
@@ -508,8 +559,9 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
         [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
       ),
       onChannelOpen: (open) => {
-        log.verbose(`refused ${open.type} channel from ${from}`);
-        open.reject(1, `${open.type} channels are not supported by rxssh serve`);
+        const type = quotePeerText(open.type);
+        log.verbose(`refused ${type} channel from ${from}`);
+        open.reject(1, `${type} channels are not supported by rxssh serve`);
       },
       onEvent: (e) => {
         if (e.type === "kex") keysExchanged = true;
@@ -517,7 +569,7 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
       },
     });
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
+    const why = quoteMessage(e);
     log.info(
       keysExchanged
         ? `authentication from ${from} ended: ${why}`
@@ -526,17 +578,18 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
     return;
   }
   log.info(
-    `Accepted ${c.auth.methods.join("+")} for ${c.username} from ${from}` +
+    `Accepted ${c.auth.methods.join("+")} for ${quoteUser(c.username)} from ${from}` +
       (c.auth.publicKey ? `: ${describeKey(c.auth.publicKey)}` : ""),
   );
   const end = await c.transport.closed;
-  log.info(`Disconnected from user ${c.username} ${from}`);
-  log.debug(`connection ended: ${end.message}`);
+  log.info(`Disconnected from user ${quoteUser(c.username)} ${from}`);
+  log.debug(`connection ended: ${quoteMessage(end)}`);
 }
 
 /**
  * Runs `rxssh serve` with `args` (the arguments after `serve`) until
- * SIGINT or SIGTERM; returns the exit code (1 when it cannot start).
+ * SIGINT or SIGTERM (exit code 0); returns 1 when it cannot start or when a
+ * listener fails for good, 2 for bad arguments.
  *
  * @example
  * ```ts
@@ -546,10 +599,13 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
  * }
  * ```
  */
-export async function serveMain(args: readonly string[]): Promise<number> {
+export async function serveMain(
+  args: readonly string[],
+  options: StartServeOptions = {},
+): Promise<number> {
   let handle: ServeHandle;
   try {
-    handle = await startServe(args);
+    handle = await startServe(args, options);
   } catch (e) {
     process.stderr.write(`rxssh serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return e instanceof OptionError ? 2 : 1;
@@ -564,10 +620,16 @@ export async function serveMain(args: readonly string[]): Promise<number> {
   };
   process.on("uncaughtException", onUncaught);
   process.on("unhandledRejection", onUncaught);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-  });
+  let onSignal!: () => void;
+  const signalled = new Promise<number>((resolve) => onSignal = () => resolve(0));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  // A listener that failed for good (logged by startServe) ends the server: exit 1.
+  const code = await Promise.race([signalled, handle.failed.then(() => 1)]);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
   await handle.close();
-  return 0;
+  process.off("uncaughtException", onUncaught);
+  process.off("unhandledRejection", onUncaught);
+  return code;
 }

@@ -218,6 +218,11 @@ export class Channel {
     return this.#remoteWindow;
   }
 
+  /** True while a request of ours with want_reply waits for SUCCESS or FAILURE. */
+  get awaitingReply(): boolean {
+    return this.#replies.length > 0;
+  }
+
   /**
    * Sends a channel request (RFC 4254 §5.4). With `wantReply`, resolves
    * true on SSH_MSG_CHANNEL_SUCCESS and false on FAILURE.

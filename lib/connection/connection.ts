@@ -18,6 +18,7 @@ import {
   encodeGlobalRequest,
   OpenFailure,
 } from "../wire/connection_messages.ts";
+import { encodeIgnore } from "../wire/transport_messages.ts";
 import { Msg } from "../wire/message_numbers.ts";
 import { quotePeerText } from "../wire/quote.ts";
 import type { Payload } from "../transport/packets.ts";
@@ -72,6 +73,8 @@ export interface MessageTransport {
   disconnect(reason?: number, description?: string): Promise<void>;
   /** Resolves with the error that ended the connection. */
   readonly closed: Promise<DisconnectError>;
+  /** SSH_MSG_DEBUG from the peer (a Transport has it): a message that asks nothing of us. */
+  readonly debug$?: Observable<unknown>;
 }
 
 /**
@@ -161,12 +164,15 @@ export class Connection implements ChannelHost {
   #error?: Error;
   #done: Promise<void>;
   #noMoreSessions = false;
+  /** Packets this layer has sent (see {@link #nudge}). */
+  #sends = 0;
 
   /** Starts reading `transport.messages`. */
   constructor(transport: MessageTransport) {
     this.#t = transport;
     this.channelOpen$ = this.#opens.asObservable();
     this.globalRequest$ = this.#globals.asObservable();
+    transport.debug$?.subscribe(() => this.#nudge(this.#sends));
     this.#done = this.#run();
   }
 
@@ -182,7 +188,37 @@ export class Connection implements ChannelHost {
 
   /** @internal */
   send(payload: Payload): Promise<void> {
+    return this.#send(payload);
+  }
+
+  /** Every packet of this layer goes out here (counted for {@link #nudge}). */
+  #send(payload: Payload): Promise<void> {
+    this.#sends++;
     return this.#t.send(payload);
+  }
+
+  /**
+   * The peer sent a message that asks nothing of us (a request with
+   * want_reply false, SSH_MSG_DEBUG). If we wait for a reply and sent
+   * nothing in reaction (`#sends` still equals `sendsBefore`), we send one
+   * SSH_MSG_IGNORE (RFC 4253 §11.2): it carries the TCP acknowledgement at
+   * once. A peer that runs Nagle's algorithm (OpenSSH's sshd outside pty
+   * sessions) holds the reply we wait for until its previous segment is
+   * acknowledged, and with nothing to send our stack acknowledges it only
+   * when its delayed-ACK timer fires (40 ms on Linux). One IGNORE per such
+   * message at most: the peer gets no more from us than a want_reply
+   * request would get, and an IGNORE never answers an IGNORE.
+   */
+  #nudge(sendsBefore: number): void {
+    if (this.#error || this.#sends !== sendsBefore || !this.#awaitingReply()) return;
+    this.#t.send(encodeIgnore(new Uint8Array(0))).catch(() => {});
+  }
+
+  /** Whether we wait for a channel open, global request or channel request reply. */
+  #awaitingReply(): boolean {
+    if (this.#pendingOpens.size > 0 || this.#globalReplies.length > 0) return true;
+    for (const c of this.#channels.values()) if (c.awaitingReply) return true;
+    return false;
   }
 
   /** @internal */
@@ -216,7 +252,7 @@ export class Connection implements ChannelHost {
     const p = new Promise<Channel>((resolve, reject) => {
       this.#pendingOpens.set(id, { type, options, resolve, reject });
     });
-    this.#t.send(encodeChannelOpen({
+    this.#send(encodeChannelOpen({
       type,
       sender: id,
       window: options.window ?? 2 * 1024 * 1024,
@@ -243,7 +279,7 @@ export class Connection implements ChannelHost {
       )
       : Promise.resolve({ ok: true, data: new Uint8Array(0) });
     reply.catch(() => {});
-    return this.#t.send(encodeGlobalRequest({ name, wantReply, data })).then(() => reply);
+    return this.#send(encodeGlobalRequest({ name, wantReply, data })).then(() => reply);
   }
 
   /** Tells the server no further session channels will be opened (OpenSSH PROTOCOL §2.2). */
@@ -329,7 +365,9 @@ export class Connection implements ChannelHost {
         return;
       case Msg.CHANNEL_REQUEST: {
         const m = decodeChannelRequest(p);
+        const sends = this.#sends;
         this.#channel(m.recipient, "CHANNEL_REQUEST").onRequest(m.type, m.wantReply, m.data);
+        if (!m.wantReply) this.#nudge(sends);
         return;
       }
       case Msg.CHANNEL_SUCCESS:
@@ -341,25 +379,9 @@ export class Connection implements ChannelHost {
       case Msg.CHANNEL_OPEN:
         this.#onOpen(p);
         return;
-      case Msg.CHANNEL_OPEN_CONFIRMATION: {
-        const m = decodeChannelOpenConfirmation(p);
-        const pending = this.#pendingOpens.get(m.recipient);
-        if (!pending) {
-          throw new SshError(`CHANNEL_OPEN_CONFIRMATION for unknown channel ${m.recipient}`);
-        }
-        this.#pendingOpens.delete(m.recipient);
-        const c = new Channel(this, {
-          type: pending.type,
-          localId: m.recipient,
-          remoteId: m.sender,
-          remoteWindow: m.window,
-          remoteMaxPacket: m.maxPacket,
-          ...pending.options,
-        });
-        this.#channels.set(c.localId, c);
-        pending.resolve(c);
+      case Msg.CHANNEL_OPEN_CONFIRMATION:
+        this.#onOpenConfirmation(p);
         return;
-      }
       case Msg.CHANNEL_OPEN_FAILURE: {
         const m = decodeChannelOpenFailure(p);
         const pending = this.#pendingOpens.get(m.recipient);
@@ -383,6 +405,26 @@ export class Connection implements ChannelHost {
     }
   }
 
+  /** RFC 4254 §5.1: the peer confirmed a channel we opened. */
+  #onOpenConfirmation(p: Uint8Array): void {
+    const m = decodeChannelOpenConfirmation(p);
+    const pending = this.#pendingOpens.get(m.recipient);
+    if (!pending) {
+      throw new SshError(`CHANNEL_OPEN_CONFIRMATION for unknown channel ${m.recipient}`);
+    }
+    this.#pendingOpens.delete(m.recipient);
+    const c = new Channel(this, {
+      type: pending.type,
+      localId: m.recipient,
+      remoteId: m.sender,
+      remoteWindow: m.window,
+      remoteMaxPacket: m.maxPacket,
+      ...pending.options,
+    });
+    this.#channels.set(c.localId, c);
+    pending.resolve(c);
+  }
+
   #onOpen(p: Uint8Array): void {
     const m = decodeChannelOpen(p);
     let answered = false;
@@ -390,7 +432,7 @@ export class Connection implements ChannelHost {
     const refuse = (reason: number, description: string) => {
       if (answered) return;
       answered = true;
-      this.#t.send(
+      this.#send(
         encodeChannelOpenFailure({ recipient: m.sender, reason, description, language: "" }),
       )
         .catch(() => {});
@@ -420,7 +462,7 @@ export class Connection implements ChannelHost {
           ...options,
         });
         this.#channels.set(localId, c);
-        await this.#t.send(encodeChannelOpenConfirmation({
+        await this.#send(encodeChannelOpenConfirmation({
           recipient: m.sender,
           sender: localId,
           window: options.window ?? 2 * 1024 * 1024,
@@ -442,6 +484,7 @@ export class Connection implements ChannelHost {
 
   #onGlobalRequest(p: Uint8Array): void {
     const m = decodeGlobalRequest(p);
+    const sends = this.#sends;
     if (m.name === "no-more-sessions@openssh.com") this.#noMoreSessions = true;
     let answered = false;
     let deferred = false;
@@ -452,7 +495,7 @@ export class Connection implements ChannelHost {
       const out = new Uint8Array(1 + data.length);
       out[0] = ok ? Msg.REQUEST_SUCCESS : Msg.REQUEST_FAILURE;
       out.set(data, 1);
-      this.#t.send(out).catch(() => {});
+      this.#send(out).catch(() => {});
     };
     this.#globals.next({
       name: m.name,
@@ -464,5 +507,7 @@ export class Connection implements ChannelHost {
     });
     // keepalive@openssh.com and unknown requests: REQUEST_FAILURE, as OpenSSH answers.
     if (!answered && !deferred) reply(m.name === "no-more-sessions@openssh.com");
+    // e.g. OpenSSH's hostkeys-00@openssh.com, sent right after authentication.
+    if (!m.wantReply) this.#nudge(sends);
   }
 }

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Subject } from "rxjs";
 import { Connection, type MessageTransport } from "./connection.ts";
 import { DisconnectError } from "../wire/errors.ts";
 import {
@@ -7,7 +8,9 @@ import {
   encodeChannelData,
   encodeChannelOpen,
   encodeChannelOpenConfirmation,
+  encodeChannelRequest,
   encodeChannelSimple,
+  encodeGlobalRequest,
   encodeWindowAdjust,
 } from "../wire/connection_messages.ts";
 import { Msg } from "../wire/message_numbers.ts";
@@ -19,7 +22,9 @@ function fakeTransport() {
   const sent: Uint8Array[] = [];
   const disconnects: [number | undefined, string | undefined][] = [];
   let closeWith!: (e: DisconnectError) => void;
+  const debug$ = new Subject<unknown>();
   const t: MessageTransport = {
+    debug$,
     messages: new ReadableStream({ start: (c) => void (ctl = c) }),
     send: (p) => {
       sent.push(payloadBytes(p));
@@ -36,6 +41,7 @@ function fakeTransport() {
     sent,
     disconnects,
     push: (p: Uint8Array) => ctl.enqueue(p),
+    debug: () => debug$.next({}),
     end: (e: Error) => ctl.error(e),
     closeWith,
   };
@@ -153,4 +159,57 @@ test("an unknown channel type is refused with its name escaped and cut in the de
   assert.ok(failure.description.endsWith(`...(${type.length} bytes)"`), failure.description);
   f.end(new Error("done"));
   await conn.done;
+});
+
+// Issue 10, item 8: a message that asks nothing of us, while we wait for a reply,
+// is answered with one SSH_MSG_IGNORE so the TCP acknowledgement leaves at once.
+const none = new Uint8Array(0);
+const askNothing = (name = "hostkeys-00@openssh.com") =>
+  encodeGlobalRequest({ name, wantReply: false, data: none });
+const numbers = (sent: Uint8Array[]) => sent.map((p) => p[0]);
+
+test("waiting for an open confirmation: each request with want_reply false gets one IGNORE", async () => {
+  const f = fakeTransport();
+  const conn = new Connection(f.t);
+  const opening = conn.openChannel("session");
+  f.push(askNothing());
+  f.push(askNothing("other@example.com"));
+  await tick();
+  assert.deepEqual(numbers(f.sent), [Msg.CHANNEL_OPEN, Msg.IGNORE, Msg.IGNORE]);
+  f.push(encodeChannelOpenConfirmation({ recipient: 0, sender: 7, window: 50, maxPacket: 20 }));
+  await opening;
+  f.push(askNothing()); // nothing awaited now: nothing sent
+  await tick();
+  assert.deepEqual(numbers(f.sent), [Msg.CHANNEL_OPEN, Msg.IGNORE, Msg.IGNORE]);
+});
+
+test("a request with want_reply true gets its reply and no IGNORE", async () => {
+  const f = fakeTransport();
+  const conn = new Connection(f.t);
+  conn.openChannel("session").catch(() => {});
+  f.push(encodeGlobalRequest({ name: "keepalive@openssh.com", wantReply: true, data: none }));
+  await tick();
+  assert.deepEqual(numbers(f.sent), [Msg.CHANNEL_OPEN, Msg.REQUEST_FAILURE]);
+});
+
+test("SSH_MSG_DEBUG and channel requests without reply, while a request waits: one IGNORE each", async () => {
+  const { push, sent, channel, debug, conn } = await openOne();
+  const pending = channel.request("exec", new Uint8Array([0, 0, 0, 0]));
+  debug();
+  push(
+    encodeChannelRequest({ recipient: 0, type: "eow@openssh.com", wantReply: false, data: none }),
+  );
+  await tick();
+  assert.deepEqual(numbers(sent), [Msg.CHANNEL_OPEN, Msg.CHANNEL_REQUEST, Msg.IGNORE, Msg.IGNORE]);
+  push(encodeChannelSimple(Msg.CHANNEL_SUCCESS, 0));
+  assert.equal(await pending, true);
+  debug();
+  await tick();
+  assert.equal(sent.length, 4, "nothing awaited: DEBUG gets nothing");
+  const reply = conn.globalRequest("tcpip-forward", none);
+  debug();
+  await tick();
+  assert.deepEqual(numbers(sent).slice(4), [Msg.GLOBAL_REQUEST, Msg.IGNORE]);
+  push(new Uint8Array([Msg.REQUEST_SUCCESS]));
+  assert.equal((await reply).ok, true);
 });

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { I32, localDecls, moduleBytes, op, simd, sleb, uleb, V128 } from "./_wasm.ts";
+import { concat, I32, localDecls, moduleBytes, op, simd, sleb, uleb, V128 } from "./_wasm.ts";
 
 /** Memory layout: the 16-word state at 0, 256 bytes of scratch at 64, the data from 320 on. */
 const SCRATCH = 64, DATA = 320;
@@ -24,33 +24,37 @@ function streamModule(
   bytes: number,
   iteration: number[],
 ): Uint8Array<ArrayBuffer> {
-  const body = [
-    ...locals,
-    ...prologue,
-    op.block,
-    0x40,
-    op.loop,
-    0x40,
-    ...get(1),
-    ...c32(bytes),
-    op.i32LtU,
-    op.brIf,
-    1,
-    ...iteration,
-    ...get(0),
-    ...c32(bytes),
-    op.i32Add,
-    ...set(0),
-    ...get(1),
-    ...c32(bytes),
-    op.i32Sub,
-    ...set(1),
-    op.br,
-    0,
-    op.end,
-    op.end,
-    op.end,
-  ];
+  const body = concat(
+    locals,
+    prologue,
+    [
+      op.block,
+      0x40,
+      op.loop,
+      0x40,
+      ...get(1),
+      ...c32(bytes),
+      op.i32LtU,
+      op.brIf,
+      1,
+    ],
+    iteration,
+    [
+      ...get(0),
+      ...c32(bytes),
+      op.i32Add,
+      ...set(0),
+      ...get(1),
+      ...c32(bytes),
+      op.i32Sub,
+      ...set(1),
+      op.br,
+      0,
+      op.end,
+      op.end,
+      op.end,
+    ],
+  );
   return moduleBytes({
     types: [{ params: [I32, I32], results: [] }],
     functions: [{ type: 0, name: "stream", body }],
@@ -75,55 +79,53 @@ interface Lanes {
 /** Ten double rounds (RFC 8439 §2.1-2.3) on x0..x15, unrolled, in the given lane width. */
 function rounds(v: Lanes): number[] {
   // a += b; d ^= a; d <<<= n
-  const step = (a: number, b: number, d: number, n: number) => [
-    ...get(X(a)),
-    ...get(X(b)),
-    ...v.add,
-    ...set(X(a)),
-    ...get(X(d)),
-    ...get(X(a)),
-    ...v.xor,
-    ...set(X(d)),
-    ...v.rotl(X(d), n),
-  ];
-  const qr = (a: number, b: number, c: number, d: number) => [
-    ...step(a, b, d, 16),
-    ...step(c, d, b, 12),
-    ...step(a, b, d, 8),
-    ...step(c, d, b, 7),
-  ];
-  const doubleRound = [
-    ...qr(0, 4, 8, 12),
-    ...qr(1, 5, 9, 13),
-    ...qr(2, 6, 10, 14),
-    ...qr(3, 7, 11, 15),
-    ...qr(0, 5, 10, 15),
-    ...qr(1, 6, 11, 12),
-    ...qr(2, 7, 8, 13),
-    ...qr(3, 4, 9, 14),
-  ];
-  return Array.from({ length: 10 }, () => doubleRound).flat();
+  const step = (a: number, b: number, d: number, n: number) =>
+    concat(
+      get(X(a)),
+      get(X(b)),
+      v.add,
+      set(X(a)),
+      get(X(d)),
+      get(X(a)),
+      v.xor,
+      set(X(d)),
+      v.rotl(X(d), n),
+    );
+  const qr = (a: number, b: number, c: number, d: number) =>
+    concat(step(a, b, d, 16), step(c, d, b, 12), step(a, b, d, 8), step(c, d, b, 7));
+  const doubleRound = concat(
+    qr(0, 4, 8, 12),
+    qr(1, 5, 9, 13),
+    qr(2, 6, 10, 14),
+    qr(3, 7, 11, 15),
+    qr(0, 5, 10, 15),
+    qr(1, 6, 11, 12),
+    qr(2, 7, 8, 13),
+    qr(3, 4, 9, 14),
+  );
+  return concat(...Array.from({ length: 10 }, () => doubleRound));
 }
 
 const SCALAR: Lanes = {
   add: [op.i32Add],
   xor: [op.i32Xor],
-  rotl: (x, n) => [...get(x), ...c32(n), op.i32Rotl, ...set(x)],
+  rotl: (x, n) => concat(get(x), c32(n), [op.i32Rotl], set(x)),
 };
 const SIMD4: Lanes = {
   add: simd.i32x4Add,
   xor: simd.v128Xor,
   // (x << n) | (x >>> 32 - n)
-  rotl: (x, n) => [
-    ...get(x),
-    ...c32(n),
-    ...simd.i32x4Shl,
-    ...get(x),
-    ...c32(32 - n),
-    ...simd.i32x4ShrU,
-    ...simd.v128Or,
-    ...set(x),
-  ],
+  rotl: (x, n) =>
+    concat(
+      get(x),
+      c32(n),
+      simd.i32x4Shl,
+      get(x),
+      c32(32 - n),
+      simd.i32x4ShrU,
+      simd.v128Or,
+      set(x),
+    ),
 };
 
 function buildModule(): Uint8Array<ArrayBuffer> {
@@ -135,11 +137,11 @@ function buildModule(): Uint8Array<ArrayBuffer> {
       ...words.flatMap((i) => [...c32(0), op.i32Load, 2, ...uleb(4 * i), ...set(S(i))]),
     ],
     64,
-    [
-      ...words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
-      ...rounds(SCALAR),
+    concat(
+      words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
+      rounds(SCALAR),
       // data word i ^= x_i + s_i (little-endian words: the keystream's byte order)
-      ...words.flatMap((i) => [
+      words.flatMap((i) => [
         ...get(0),
         ...get(0),
         op.i32Load,
@@ -154,16 +156,18 @@ function buildModule(): Uint8Array<ArrayBuffer> {
         ...uleb(4 * i),
       ]),
       // the 64-bit block counter in words 12 (low) and 13 (high)
-      ...get(S(12)),
-      ...c32(1),
-      op.i32Add,
-      ...set(S(12)),
-      ...get(S(13)),
-      ...get(S(12)),
-      op.i32Eqz,
-      op.i32Add,
-      ...set(S(13)),
-    ],
+      [
+        ...get(S(12)),
+        ...c32(1),
+        op.i32Add,
+        ...set(S(12)),
+        ...get(S(13)),
+        ...get(S(12)),
+        op.i32Eqz,
+        op.i32Add,
+        ...set(S(13)),
+      ],
+    ),
   );
 }
 
@@ -206,10 +210,10 @@ function buildSimdModule(): Uint8Array<ArrayBuffer> {
       ...advance([0, 1, 2, 3]), // lanes are blocks n, n+1, n+2, n+3
     ],
     256,
-    [
-      ...words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
-      ...rounds(SIMD4),
-      ...words.flatMap((i) => [
+    concat(
+      words.flatMap((i) => [...get(S(i)), ...set(X(i))]),
+      rounds(SIMD4),
+      words.flatMap((i) => [
         ...c32(0),
         ...get(X(i)),
         ...get(S(i)),
@@ -218,7 +222,7 @@ function buildSimdModule(): Uint8Array<ArrayBuffer> {
         ...mem(4, SCRATCH + 16 * i),
       ]),
       // block b, word i of the data ^= lane b of keystream word i
-      ...lanes.flatMap((b) =>
+      lanes.flatMap((b) =>
         words.flatMap((i) => [
           ...get(0),
           ...get(0),
@@ -232,8 +236,8 @@ function buildSimdModule(): Uint8Array<ArrayBuffer> {
           ...mem(2, 64 * b + 4 * i),
         ])
       ),
-      ...advance([4, 4, 4, 4]),
-    ],
+      advance([4, 4, 4, 4]),
+    ),
   );
 }
 

@@ -6,15 +6,15 @@
  * hundred bytes costs a few µs: the AES key schedule and the GHASH table
  * are computed once per key, not per packet as `gcm()` does.
  *
- * The AES block function is noble's (`unsafe.encrypt`, table-based like the
- * rest of noble); GHASH is Shoup's 4-bit table method (as in OpenSSL's
- * gcm_gmult_4bit) over 32-bit words, 256 bytes of table per key. A
- * known-answer self-check at construction disables the path (callers fall
- * back to WebCrypto) should noble's internal API ever change.
+ * AES and its counter mode come from `_aes_js.ts` (noble's block function,
+ * shared with the AES-CTR small path); GHASH is Shoup's 4-bit table method
+ * (as in OpenSSL's gcm_gmult_4bit) over 32-bit words, 256 bytes of table per
+ * key. When `_aes_js.ts` fails its known-answer check there is no small
+ * path (callers fall back to WebCrypto).
  *
  * @module
  */
-import { unsafe } from "@noble/ciphers/aes.js";
+import { AesJs } from "./_aes_js.ts";
 
 // Reduction constants for a 4-bit shift (OpenSSL's rem_4bit, top 16 bits of the high word).
 const REM4 = Uint32Array.from(
@@ -46,19 +46,6 @@ const putLe32 = (b: Uint8Array, o: number, w: number) => {
 const le32 = (b: Uint8Array, o: number) =>
   (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 
-type Encrypt = (
-  xk: Uint32Array,
-  s0: number,
-  s1: number,
-  s2: number,
-  s3: number,
-) => { s0: number; s1: number; s2: number; s3: number };
-
-const aes = unsafe as unknown as {
-  expandKeyLE?: (key: Uint8Array) => Uint32Array;
-  encrypt?: Encrypt;
-};
-
 /**
  * One AES-GCM key with its schedule and GHASH table: seal and open whole
  * messages with a 12-byte nonce and a 16-byte tag.
@@ -74,18 +61,17 @@ const aes = unsafe as unknown as {
  * ```
  */
 export class SmallGcm {
-  readonly #xk: Uint32Array;
-  readonly #enc: Encrypt;
+  readonly #aes: AesJs;
   /** Htable[i] = i·H for 4-bit i, 4 big-endian words each (SP 800-38D §6.3 bit order). */
   readonly #h = new Uint32Array(64);
   // GHASH state and scratch, reused (one operation at a time: everything here is synchronous).
   readonly #z = new Uint32Array(4); // the GHASH accumulator, big-endian words
   readonly #block = new Uint8Array(16);
+  readonly #counter = new Uint8Array(16);
 
-  private constructor(xk: Uint32Array, enc: Encrypt) {
-    this.#xk = xk;
-    this.#enc = enc;
-    const { s0, s1, s2, s3 } = enc(xk, 0, 0, 0, 0); // H = E(K, 0^128)
+  private constructor(aes: AesJs) {
+    this.#aes = aes;
+    const { s0, s1, s2, s3 } = aes.encryptWords(0, 0, 0, 0); // H = E(K, 0^128)
     const hb = new Uint8Array(16);
     this.#leWords(hb, 0, s0, s1, s2, s3);
     let v0 = be32(hb, 0), v1 = be32(hb, 4), v2 = be32(hb, 8), v3 = be32(hb, 12);
@@ -117,12 +103,12 @@ export class SmallGcm {
   }
 
   /**
-   * The state for `key` (16 or 32 bytes), or undefined when noble's block
-   * function is missing or fails the FIPS-197 known answer.
+   * The state for `key` (16 or 32 bytes), or undefined when the JavaScript
+   * AES (`_aes_js.ts`) is unavailable.
    */
   static create(key: Uint8Array): SmallGcm | undefined {
-    if (!aes.expandKeyLE || !aes.encrypt || !selfCheck()) return undefined;
-    return new SmallGcm(aes.expandKeyLE(Uint8Array.from(key)), aes.encrypt);
+    const aes = AesJs.create(key);
+    return aes && new SmallGcm(aes);
   }
 
   #leWords(out: Uint8Array, o: number, a: number, b: number, c: number, d: number): void {
@@ -181,22 +167,14 @@ export class SmallGcm {
 
   /** GCTR (SP 800-38D §6.5) from counter block `nonce || ctr`, src → dst (may alias). */
   #ctr(nonce: Uint8Array, ctr: number, src: Uint8Array, dst: Uint8Array, dstOff: number): void {
-    const n0 = le32(nonce, 0), n1 = le32(nonce, 4), n2 = le32(nonce, 8);
-    const ks = this.#block;
-    for (let o = 0; o < src.length; o += 16, ctr++) {
-      // The counter word is big-endian in the block; noble's words are little-endian loads.
-      const c = ctr >>> 0;
-      const w3 = ((c >>> 24) | ((c >>> 8) & 0xff00) | ((c << 8) & 0xff0000) | (c << 24)) >>> 0;
-      const { s0, s1, s2, s3 } = this.#enc(this.#xk, n0, n1, n2, w3);
-      this.#leWords(ks, 0, s0, s1, s2, s3);
-      const end = Math.min(16, src.length - o);
-      for (let i = 0; i < end; i++) dst[dstOff + o + i] = src[o + i] ^ ks[i];
-    }
+    const c = this.#counter;
+    c.set(nonce.subarray(0, 12));
+    c[12] = ctr >>> 24, c[13] = (ctr >>> 16) & 0xff, c[14] = (ctr >>> 8) & 0xff, c[15] = ctr & 0xff;
+    this.#aes.ctr(c, src, dst, dstOff);
   }
 
   #tag(nonce: Uint8Array, out: Uint8Array, o: number): void {
-    const { s0, s1, s2, s3 } = this.#enc(
-      this.#xk,
+    const { s0, s1, s2, s3 } = this.#aes.encryptWords(
       le32(nonce, 0),
       le32(nonce, 4),
       le32(nonce, 8),
@@ -243,31 +221,4 @@ export class SmallGcm {
     this.#ctr(nonce, 2, body, plain, 0);
     return plain;
   }
-}
-
-let checked: boolean | undefined;
-/** FIPS-197 Appendix C.1: AES-128(000102..0f, 00112233..ff) = 69c4e0d8..c55a. */
-function selfCheck(): boolean {
-  if (checked !== undefined) return checked;
-  try {
-    const key = Uint8Array.from({ length: 16 }, (_, i) => i);
-    const pt = Uint8Array.from({ length: 16 }, (_, i) => i * 0x11);
-    const xk = aes.expandKeyLE!(key);
-    const { s0, s1, s2, s3 } = aes.encrypt!(
-      xk,
-      le32(pt, 0),
-      le32(pt, 4),
-      le32(pt, 8),
-      le32(pt, 12),
-    );
-    const hex = [s0, s1, s2, s3].map((w) =>
-      [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24].map((b) =>
-        b.toString(16).padStart(2, "0")
-      ).join("")
-    ).join("");
-    checked = hex === "69c4e0d86a7b0430d8cdb78070b4c55a";
-  } catch {
-    checked = false;
-  }
-  return checked;
 }

@@ -322,7 +322,8 @@ export function poly1305Wasm(): ((msg: Uint8Array, key: Uint8Array) => Uint8Arra
       const key = hex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b");
       const msg = new TextEncoder().encode("Cryptographic Forum Research Group");
       const tag = e.mac(msg, key);
-      if (tag.every((b, i) => b === hex("a8061dc1305136c6c22b8baf0c0127a9")[i])) engine = e;
+      const want = hex("a8061dc1305136c6c22b8baf0c0127a9");
+      if (tag.length === 16 && tag.every((b, i) => b === want[i])) engine = e;
     } catch {
       // no WebAssembly here: noble it is
     }

@@ -47,8 +47,28 @@ export const sleb = (n: number): number[] => {
     out.push(b | 0x80);
   }
 };
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+/**
+ * The parts, one after the other, in one new array. Array spread and
+ * `flat()` walk the iteration protocol element by element (about 100 ns per
+ * element on Deno): with function bodies of 12,000 bytes they were most of
+ * the time spent assembling a module.
+ *
+ * @example
+ * ```ts
+ * import { concat } from "./_wasm.ts";
+ * console.log(concat([1, 2], [], [3])); // [1, 2, 3]
+ * ```
+ */
+export function concat(...parts: readonly (readonly number[])[]): number[] {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Array<number>(n);
+  let o = 0;
+  for (const p of parts) for (let i = 0; i < p.length; i++) out[o++] = p[i];
+  return out;
+}
+const section = (id: number, body: number[]) => concat([id], uleb(body.length), body);
+const vec = (items: number[][]) => concat(uleb(items.length), ...items);
 const str = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
 
 /**
@@ -183,20 +203,13 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
     ...spec.functions.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]),
     [...str("memory"), 0x02, 0],
   ]);
-  return Uint8Array.from([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, types),
-    ...section(3, vec(spec.functions.map((f) => uleb(f.type)))),
-    ...section(5, vec([[0x00, ...uleb(spec.memoryPages ?? 1)]])),
-    ...section(6, globals),
-    ...section(7, exports),
-    ...section(10, vec(spec.functions.map((f) => [...uleb(f.body.length), ...f.body]))),
-  ]);
+  return new Uint8Array(concat(
+    [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    section(1, types),
+    section(3, vec(spec.functions.map((f) => uleb(f.type)))),
+    section(5, vec([[0x00, ...uleb(spec.memoryPages ?? 1)]])),
+    section(6, globals),
+    section(7, exports),
+    section(10, vec(spec.functions.map((f) => concat(uleb(f.body.length), f.body)))),
+  ));
 }

@@ -3,18 +3,24 @@
  * §4), with an HMAC either as encrypt-and-MAC (RFC 4253 §6.4) or as
  * encrypt-then-MAC (`-etm@openssh.com`, OpenSSH PROTOCOL §1.5).
  *
- * AES runs in WebCrypto (`crypto.subtle`, AES-CTR with a 128-bit counter).
- * Deno and Bun both accept 192-bit AES keys there (checked with Deno 2.9 and
- * Bun 1.4), so no software fallback is needed for `aes192-ctr`. The HMAC
- * runs there too (`MacInstance.computeAsync`), beside the AES where the
- * construction allows: encrypt-and-MAC seals MAC and encrypt the plaintext at
+ * Where the runtime's node:crypto is native and fast (Bun, Node:
+ * `_node_crypto.ts`), AES-CTR runs there, synchronously. Elsewhere (Deno) it
+ * runs in WebCrypto (`crypto.subtle`, AES-CTR with a 128-bit counter; 192-bit
+ * keys are accepted there too), except for packets whose encrypted part is
+ * at most `SMALL_PACKET` bytes (and the first block of every encrypt-and-MAC
+ * packet, which holds its length): a WebCrypto call costs 16-100 µs of CPU
+ * at any size, so those go through the JavaScript AES of `_aes_js.ts` (the
+ * one AES-GCM's small path uses). The HMAC makes the same choice
+ * (`MacInstance.computeAsync`, see mac.ts) and runs beside the AES where the
+ * construction allows: encrypt-and-MAC MACs and encrypts the plaintext at
  * once; -etm verifies before it decrypts. With -etm the opener is `parallel`.
  *
  * RFC 4344 §4: the counter X is a 128-bit big-endian integer, initialised to
  * the IV from the key exchange and incremented (mod 2^128) after every block;
  * it is never reset between packets. Every encrypted part of an SSH packet is
  * a whole number of 16-byte blocks, so each packet advances the counter by
- * exactly its block count.
+ * exactly its block count, whichever path (JavaScript, WebCrypto,
+ * node:crypto) computed its keystream: {@link take} claims the values.
  *
  * @module
  */
@@ -23,6 +29,7 @@ import { MacError } from "./errors.ts";
 import { constantTimeEqual } from "./mac.ts";
 import { nodeAes } from "./_node_crypto.ts";
 import { sealTarget } from "./_seal.ts";
+import { AesJs, SMALL_PACKET } from "./_aes_js.ts";
 import type {
   CipherAlgorithm,
   MacInstance,
@@ -65,16 +72,37 @@ function take(counter: Uint8Array, blocks: number): Bytes {
 /** A WebCrypto key, or the raw key for node:crypto (Bun, Node: `_node_crypto.ts`). */
 type Key = CryptoKey | Uint8Array;
 
-async function ctr(key: Key, counter: Bytes, data: Uint8Array): Promise<Uint8Array> {
+/**
+ * The cipher's key: for node:crypto, or for WebCrypto with the JavaScript
+ * schedule for small packets beside it (undefined if that failed its check).
+ */
+interface Keys {
+  key: Key;
+  small: AesJs | undefined;
+}
+
+/**
+ * `data` XOR the keystream from `counter` (SP 800-38A §6.5). A small input
+ * on the WebCrypto backend is done in JavaScript, in place (the result is
+ * `data`); otherwise the result is a new array and `data` is read before
+ * this returns.
+ */
+function ctr(k: Keys, counter: Bytes, data: Uint8Array): Uint8Array | Promise<Uint8Array> {
+  const { key, small } = k;
   if (key instanceof Uint8Array) return nodeAes()!.ctr(key, counter, data);
-  return new Uint8Array(
-    await crypto.subtle.encrypt({ name: "AES-CTR", counter, length: 128 }, key, bytes(data)),
+  if (small && data.length <= SMALL_PACKET) {
+    small.ctr(counter, data, data, 0);
+    return data;
+  }
+  return crypto.subtle.encrypt({ name: "AES-CTR", counter, length: 128 }, key, bytes(data)).then(
+    (b) => new Uint8Array(b),
   );
 }
 
 /**
- * The MAC of one packet, off the JavaScript thread when the instance offers
- * {@link MacInstance.computeAsync}. Reads `parts` before it returns.
+ * The MAC of one packet through {@link MacInstance.computeAsync} when the
+ * instance offers it (which picks JavaScript or WebCrypto by size). Reads
+ * `part` before it returns.
  */
 function macOf(mac: MacInstance, seq: number, part: Uint8Array): Promise<Uint8Array> {
   return mac.computeAsync?.(seq, part) ?? Promise.resolve(mac.compute(seq, part));
@@ -95,13 +123,13 @@ class AesCtrSealer implements PacketSealer {
   readonly lengthApart: boolean;
   readonly overhead: number;
   readonly #name: string;
-  readonly #key: Key;
+  readonly #keys: Keys;
   readonly #counter: Uint8Array;
   readonly #mac: MacInstance;
 
-  constructor(name: string, key: Key, iv: Uint8Array, mac: MacInstance) {
+  constructor(name: string, keys: Keys, iv: Uint8Array, mac: MacInstance) {
     this.#name = name;
-    this.#key = key;
+    this.#keys = keys;
     this.#counter = iv.slice();
     this.#mac = mac;
     this.lengthApart = mac.algorithm.etm;
@@ -117,22 +145,20 @@ class AesCtrSealer implements PacketSealer {
       aligned(this.#name, n - 4, "packet_length");
       const counter = take(this.#counter, (n - 4) / BLOCK);
       const out = sealTarget(packet, macLength, spare);
-      out.set(await ctr(this.#key, counter, out.subarray(4, n)), 4);
+      out.set(await ctr(this.#keys, counter, out.subarray(4, n)), 4);
       out.set(await macOf(this.#mac, seq, out.subarray(0, n)), n);
       return out;
     }
     // RFC 4253 §6: the whole packet, length included, is encrypted, and
-    // §6.4: mac = MAC(key, seq || unencrypted_packet). Both read the
-    // plaintext, so they run at once (each copies it before returning).
+    // §6.4: mac = MAC(key, seq || unencrypted_packet). The MAC reads the
+    // plaintext when called, so the encryption may then run in place, at
+    // the same time.
     aligned(this.#name, n, "4 + packet_length");
     const counter = take(this.#counter, n / BLOCK);
-    const [ciphertext, tag] = await Promise.all([
-      ctr(this.#key, counter, packet),
-      macOf(this.#mac, seq, packet),
-    ]);
-    const out = spare ? sealTarget(packet, macLength, true) : new Uint8Array(n + macLength);
-    out.set(ciphertext);
-    out.set(tag, n);
+    const tag = macOf(this.#mac, seq, packet);
+    const out = sealTarget(packet, macLength, spare);
+    out.set(await ctr(this.#keys, counter, out.subarray(0, n)));
+    out.set(await tag, n);
     return out;
   }
 }
@@ -150,15 +176,15 @@ class AesCtrOpener implements PacketOpener {
    */
   readonly parallel: boolean;
   readonly #name: string;
-  readonly #key: Key;
+  readonly #keys: Keys;
   readonly #counter: Uint8Array;
   readonly #mac: MacInstance;
   /** E&M only: the decrypted first block, kept from decryptLength for open. */
   #first: Uint8Array | undefined;
 
-  constructor(name: string, key: Key, iv: Uint8Array, mac: MacInstance) {
+  constructor(name: string, keys: Keys, iv: Uint8Array, mac: MacInstance) {
     this.#name = name;
-    this.#key = key;
+    this.#keys = keys;
     this.#counter = iv.slice();
     this.#mac = mac;
     this.lengthApart = mac.algorithm.etm;
@@ -177,8 +203,10 @@ class AesCtrOpener implements PacketOpener {
     }
     if (this.lengthApart) return readUint32(first);
     // E&M: the length sits inside the first encrypted block (RFC 4253 §6).
+    // One block: always cheaper in JavaScript when that path exists; a copy,
+    // so the caller's ciphertext is left alone.
     const counter = take(this.#counter, 1);
-    const block = await ctr(this.#key, counter, first.subarray(0, BLOCK));
+    const block = await ctr(this.#keys, counter, first.slice(0, BLOCK));
     this.#first = block;
     return readUint32(block);
   }
@@ -221,7 +249,7 @@ class AesCtrOpener implements PacketOpener {
     // decrypting anything (an accepted failure decrypts anyway).
     const tag = await macOf(this.#mac, seq, whole.subarray(0, end));
     if (!constantTimeEqual(tag, whole.subarray(end))) this.#macFailed(seq, options);
-    whole.set(await ctr(this.#key, counter, whole.subarray(4, end)), 4);
+    whole.set(await ctr(this.#keys, counter, whole.subarray(4, end)), 4);
     return whole.subarray(4, end);
   }
 
@@ -240,7 +268,7 @@ class AesCtrOpener implements PacketOpener {
     const end = 4 + n;
     aligned(this.#name, end, "4 + packet_length");
     const counter = take(this.#counter, end / BLOCK - 1);
-    if (end > BLOCK) whole.set(await ctr(this.#key, counter, whole.subarray(BLOCK, end)), BLOCK);
+    if (end > BLOCK) whole.set(await ctr(this.#keys, counter, whole.subarray(BLOCK, end)), BLOCK);
     whole.set(first, 0);
     // RFC 4253 §6.4: mac = MAC(key, seq || unencrypted_packet).
     // An accepted failure returns the plaintext already decrypted above.
@@ -261,10 +289,9 @@ function aesCtr(bits: 128 | 192 | 256): CipherAlgorithm {
       throw new RangeError(`${name}: IV is ${iv.length} bytes, expected ${BLOCK}`);
     }
     if (mac === undefined) throw new TypeError(`${name} needs a MAC`);
-    const k: Key = nodeAes()
-      ? key.slice()
-      : await crypto.subtle.importKey("raw", bytes(key), "AES-CTR", false, ["encrypt"]);
-    return { k, mac };
+    if (nodeAes()) return { keys: { key: key.slice(), small: undefined }, mac };
+    const webKey = await crypto.subtle.importKey("raw", bytes(key), "AES-CTR", false, ["encrypt"]);
+    return { keys: { key: webKey, small: AesJs.create(key) }, mac };
   }
   return Object.freeze({
     name,
@@ -274,11 +301,11 @@ function aesCtr(bits: 128 | 192 | 256): CipherAlgorithm {
     aead: false,
     async sealer(key: Uint8Array, iv: Uint8Array, mac?: MacInstance): Promise<PacketSealer> {
       const p = await prepare(key, iv, mac);
-      return new AesCtrSealer(name, p.k, iv, p.mac);
+      return new AesCtrSealer(name, p.keys, iv, p.mac);
     },
     async opener(key: Uint8Array, iv: Uint8Array, mac?: MacInstance): Promise<PacketOpener> {
       const p = await prepare(key, iv, mac);
-      return new AesCtrOpener(name, p.k, iv, p.mac);
+      return new AesCtrOpener(name, p.keys, iv, p.mac);
     },
   });
 }

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { ctr as nobleCtr } from "@noble/ciphers/aes.js";
+import { nodeAes } from "./_node_crypto.ts";
 import { AES128_CTR, AES192_CTR, AES256_CTR } from "./cipher_aes_ctr.ts";
 import { MacError } from "./errors.ts";
 import { HMAC_SHA2_256, HMAC_SHA2_256_ETM, HMAC_SHA2_512, HMAC_SHA2_512_ETM } from "./mac.ts";
@@ -298,4 +300,121 @@ test("aes-ctr: wrong key or IV length, or no MAC, is refused", async () => {
   await assert.rejects(AES128_CTR.sealer(new Uint8Array(24), new Uint8Array(16), mac), RangeError);
   await assert.rejects(AES256_CTR.opener(new Uint8Array(32), new Uint8Array(12), mac), RangeError);
   await assert.rejects(AES192_CTR.sealer(new Uint8Array(24), new Uint8Array(16)), TypeError);
+});
+
+/** Deterministic bytes (xorshift32) for the property tests below. */
+function prng(seed: number): (n: number) => Uint8Array {
+  let s = seed >>> 0 || 1;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      s ^= s << 13, s >>>= 0, s ^= s >>> 17, s ^= s << 5, s >>>= 0;
+      out[i] = s & 0xff;
+    }
+    return out;
+  };
+}
+
+const NOBLE_HASH = { 32: sha256, 64: sha512 } as const;
+
+for (const alg of CIPHERS) {
+  for (const macAlg of MACS) {
+    const name = `${alg.name} + ${macAlg.name}`;
+    test(`${name}: random sizes across the JavaScript/WebCrypto boundary equal noble's ctr over the whole stream`, async () => {
+      const rand = prng(alg.keyLength * 131 + macAlg.macLength);
+      const key = rand(alg.keyLength), iv = rand(16), macKey = rand(macAlg.keyLength);
+      const etm = macAlg.etm;
+      const sealer = await alg.sealer(key, iv, macAlg.create(macKey));
+      const opener = await alg.opener(key, iv, macAlg.create(macKey));
+      // Encrypted lengths of 1..160 blocks: half at most 1 KiB (64 blocks), half above.
+      const packets = Array.from({ length: 40 }, () => {
+        const [a, b] = rand(2);
+        const blocks = a & 1 ? 1 + (b % 64) : 60 + (b % 100);
+        const p = rand(blocks * 16 + (etm ? 4 : 0));
+        new DataView(p.buffer).setUint32(0, p.length - 4);
+        return p;
+      });
+      const plain = packets.map((p) => p.slice());
+      // Several in flight at once, as the transport's writer seals them.
+      const wires: Uint8Array[] = [];
+      for (let i = 0; i < packets.length; i += 8) {
+        wires.push(
+          ...await Promise.all(packets.slice(i, i + 8).map((p, j) => sealer.seal(i + j, p))),
+        );
+      }
+      // Reference: one noble ctr over the concatenated encrypted parts.
+      const skip = etm ? 4 : 0;
+      const stream = new Uint8Array(plain.reduce((n, p) => n + p.length - skip, 0));
+      let o = 0;
+      for (const p of plain) stream.set(p.subarray(skip), o), o += p.length - skip;
+      const ref = nobleCtr(key, iv).encrypt(stream);
+      const hash = NOBLE_HASH[macAlg.macLength as 32 | 64];
+      o = 0;
+      for (const [seq, wire] of wires.entries()) {
+        const n = plain[seq].length;
+        assert.equal(wire.length, n + macAlg.macLength, `packet ${seq}`);
+        assert.deepEqual(
+          wire.subarray(skip, n),
+          ref.subarray(o, o + n - skip),
+          `ciphertext ${seq}`,
+        );
+        o += n - skip;
+        const macInput = etm ? wire.subarray(0, n) : plain[seq];
+        const seqBytes = hex(u32(seq));
+        const expected = hmac(hash, macKey, Uint8Array.from([...seqBytes, ...macInput]));
+        assert.deepEqual(wire.subarray(n), expected, `MAC ${seq}`);
+      }
+      // And back, through one opener, in order.
+      for (const [seq, wire] of wires.entries()) {
+        const { body } = await receive(opener, seq, wire.slice());
+        assert.deepEqual(body, plain[seq].subarray(4), `opened ${seq}`);
+      }
+    });
+  }
+}
+
+test("aes-ctr + hmac-sha2: small packets make no WebCrypto call; large ones use the runtime's backend", async () => {
+  // Issue 10, item 7: on Deno each tiny aes-ctr packet cost three WebCrypto
+  // calls (first block, rest, MAC), about 55 µs of CPU.
+  const subtle = crypto.subtle;
+  const calls = { encrypt: 0, sign: 0 };
+  const original = { encrypt: subtle.encrypt, sign: subtle.sign };
+  const count = (name: "encrypt" | "sign") =>
+    function (this: SubtleCrypto, ...args: unknown[]) {
+      calls[name]++;
+      return (original[name] as (...a: unknown[]) => Promise<ArrayBuffer>).apply(subtle, args);
+    };
+  Object.defineProperty(subtle, "encrypt", { value: count("encrypt"), configurable: true });
+  Object.defineProperty(subtle, "sign", { value: count("sign"), configurable: true });
+  try {
+    const sizes = { small: [16, 64, 1024], large: [1040, 32768] };
+    const used: Record<string, number> = {};
+    for (const macAlg of MACS) {
+      const small = macAlg.macLength === 32 ? 1024 : 256; // mac.ts SMALL_MAC_INPUT
+      for (const [kind, list] of Object.entries(sizes)) {
+        calls.encrypt = calls.sign = 0;
+        const key = new Uint8Array(16), iv = new Uint8Array(16);
+        const sealer = await AES128_CTR.sealer(key, iv, macAlg.create(new Uint8Array(32)));
+        const opener = await AES128_CTR.opener(key, iv, macAlg.create(new Uint8Array(32)));
+        for (const [seq, n] of list.entries()) {
+          const macInput = macAlg.etm ? n + 4 : n;
+          if (kind === "small" && macInput > small) continue;
+          const p = new Uint8Array(n + (macAlg.etm ? 4 : 0));
+          new DataView(p.buffer).setUint32(0, p.length - 4);
+          const wire = await sealer.seal(seq, p);
+          await receive(opener, seq, wire);
+        }
+        used[`${macAlg.name} ${kind}`] = calls.encrypt + calls.sign;
+      }
+    }
+    const onDeno = nodeAes() === undefined;
+    for (const [what, n] of Object.entries(used)) {
+      if (what.endsWith("small")) assert.equal(n, 0, `${what}: WebCrypto calls`);
+      else if (onDeno) assert.ok(n > 0, `${what}: large packets still go to WebCrypto on Deno`);
+      else assert.equal(n, 0, `${what}: node:crypto, not WebCrypto, on this runtime`);
+    }
+  } finally {
+    Object.defineProperty(subtle, "encrypt", { value: original.encrypt, configurable: true });
+    Object.defineProperty(subtle, "sign", { value: original.sign, configurable: true });
+  }
 });

@@ -12,10 +12,11 @@
  *
  * Where the runtime's node:crypto is native and fast (Bun, Node:
  * `_node_crypto.ts`), AES-GCM runs there, synchronously. Elsewhere (Deno) it
- * runs in WebCrypto (`crypto.subtle`), except for packets of at most
- * {@link SMALL_PACKET} bytes: a WebCrypto call costs 40-100 µs of CPU at any
- * size, so those are sealed and opened in JavaScript (`_gcm_small.ts`, about
- * 2 µs for 64 bytes). All produce the same bytes; the nonce sequence is one.
+ * runs in WebCrypto (`crypto.subtle`), except for packets whose encrypted
+ * part is at most `SMALL_PACKET` bytes (`_aes_js.ts`, shared with AES-CTR):
+ * a WebCrypto call costs 40-100 µs of CPU at any size, so those are sealed
+ * and opened in JavaScript (`_gcm_small.ts`, about 2 µs for 64 bytes; the
+ * measured crossover is about 2 KiB). All produce the same bytes; the nonce sequence is one.
  *
  * @module
  */
@@ -23,16 +24,9 @@ import { WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
 import type { CipherAlgorithm, PacketOpener, PacketSealer } from "./types.ts";
 import { SmallGcm } from "./_gcm_small.ts";
+import { SMALL_PACKET } from "./_aes_js.ts";
 import { nodeAes } from "./_node_crypto.ts";
 import { sealTarget } from "./_seal.ts";
-
-/**
- * Packets whose encrypted part (padding_length, payload, padding) is at most
- * this many bytes go through the JavaScript path; larger ones through WebCrypto.
- * Measured crossover (CPU per packet, 2-core x86-64): Deno about 2 KiB, Bun about
- * 2 KiB; 1 KiB leaves margin and keeps bulk data (32 KiB packets) off the main thread.
- */
-const SMALL_PACKET = 1024;
 
 const BLOCK = 16;
 const TAG = 16;

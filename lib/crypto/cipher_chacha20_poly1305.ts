@@ -27,15 +27,29 @@ import { constantTimeEqual } from "./mac.ts";
 import type { CipherAlgorithm, PacketOpener, PacketSealer } from "./types.ts";
 import { sealTarget } from "./_seal.ts";
 import { poly1305Wasm } from "./_poly1305_wasm.ts";
-import { chacha20Wasm } from "./_chacha20_wasm.ts";
+import { type Chacha20, chacha20Wasm } from "./_chacha20_wasm.ts";
 
 /**
- * The payload's keystream: our WebAssembly ChaCha20 (SIMD: 27 µs of CPU per
- * 32 KiB on Deno, 47 on Bun), else noble's (67-98 µs).
+ * The backends, chosen on first use (the first sealer or opener, that is the
+ * first key exchange that negotiated this cipher), never at import: the
+ * payload's keystream is our WebAssembly ChaCha20 (SIMD: 27 µs of CPU per
+ * 32 KiB on Deno, 47 on Bun) else noble's (67-98 µs); Poly1305 is ours in
+ * WebAssembly (about 7x noble's speed) else noble's. Each WebAssembly module
+ * is assembled, compiled and checked on its known answer then, once per
+ * process (about 20 ms of CPU together), so a session on AES pays nothing
+ * for them.
  */
-const bodyChacha = chacha20Wasm(chacha20orig) ?? chacha20orig;
-/** Poly1305 in WebAssembly (about 7x noble's speed), else noble's. */
-const mac = poly1305Wasm() ?? poly1305;
+interface Backends {
+  readonly body: Chacha20;
+  readonly mac: (msg: Uint8Array, key: Uint8Array) => Uint8Array;
+}
+let backends: Backends | undefined;
+function chosenBackends(): Backends {
+  return backends ??= {
+    body: chacha20Wasm(chacha20orig) ?? chacha20orig,
+    mac: poly1305Wasm() ?? poly1305,
+  };
+}
 
 const NAME = "chacha20-poly1305@openssh.com";
 const BLOCK = 8;
@@ -56,16 +70,19 @@ function readUint32(b: Uint8Array): number {
   return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
 }
 
-/** The two ChaCha20 keys and a reusable nonce buffer. */
+/** The two ChaCha20 keys, a reusable nonce buffer and the backends. */
 class Keys {
   readonly main: Uint8Array;
   readonly header: Uint8Array;
+  readonly body: Backends["body"];
+  readonly mac: Backends["mac"];
   readonly #nonce = new Uint8Array(8);
 
   constructor(key: Uint8Array) {
     if (key.length !== 64) throw new RangeError(`${NAME}: key is ${key.length} bytes, expected 64`);
     this.main = key.slice(0, 32);
     this.header = key.slice(32, 64);
+    ({ body: this.body, mac: this.mac } = chosenBackends());
   }
 
   nonce(seq: number): Uint8Array {
@@ -95,8 +112,8 @@ class ChachaSealer implements PacketSealer {
     const out = sealTarget(packet, TAG, spare);
     const length = out.subarray(0, 4), body = out.subarray(4, end);
     chacha20orig(k.header, nonce, length, length, 0);
-    bodyChacha(k.main, nonce, body, body, 1);
-    out.set(mac(out.subarray(0, end), k.polyKey(nonce)), end);
+    k.body(k.main, nonce, body, body, 1);
+    out.set(k.mac(out.subarray(0, end), k.polyKey(nonce)), end);
     return Promise.resolve(out);
   }
 }
@@ -175,10 +192,10 @@ class ChachaOpener implements PacketOpener {
     }
     const k = this.#keys;
     const nonce = k.nonce(seq);
-    const tag = mac(whole.subarray(0, end), k.polyKey(nonce));
+    const tag = k.mac(whole.subarray(0, end), k.polyKey(nonce));
     if (!constantTimeEqual(tag, whole.subarray(end))) throw new MacError(NAME, seq);
     const body = whole.subarray(4, end);
-    bodyChacha(k.main, nonce, body, body, 1);
+    k.body(k.main, nonce, body, body, 1);
     return body;
   }
 }

@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { SshError } from "../wire/errors.ts";
 import { KexError } from "./errors.ts";
+import { powAll } from "./_kex_pool.ts";
 import { SHA256, SHA512 } from "./hash.ts";
 import { MODP_GROUP14, MODP_GROUP16, MODP_GROUP18 } from "./dh_groups.ts";
 import type { DhGroup, Hash, KexAlgorithm, KexClient, RandomSource } from "./types.ts";
@@ -50,60 +52,7 @@ export function bigintToBytes(value: bigint, length?: number): Uint8Array {
   return out;
 }
 
-const WINDOW = 5;
-
-/**
- * `base ^ exponent mod modulus` for bigints, by left-to-right
- * square-and-multiply. A small base (such as the generator 2) multiplies
- * directly, which costs one pass over the number; any other base uses a
- * 5-bit sliding window of precomputed odd powers, so a 512-bit exponent
- * costs about 512 squarings and 90 multiplications. Not constant-time:
- * BigInt arithmetic never is.
- *
- * @example
- * ```ts
- * import { modPow } from "./kex_dh.ts";
- * console.log(modPow(4n, 13n, 497n)); // 445n
- * ```
- */
-export function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
-  if (modulus <= 0n) throw new RangeError("modPow: modulus must be positive");
-  if (exponent < 0n) throw new RangeError("modPow: negative exponent");
-  if (modulus === 1n) return 0n;
-  let b = base % modulus;
-  if (b < 0n) b += modulus;
-  if (exponent === 0n) return 1n;
-  const bits = exponent.toString(2);
-  let r = 1n;
-  if (b < 0x100000000n) {
-    // Multiplying by a word-sized base is linear in the size of r.
-    for (let i = 0; i < bits.length; i++) {
-      r = (r * r) % modulus;
-      if (bits.charCodeAt(i) === 49) r = (r * b) % modulus;
-    }
-    return r;
-  }
-  // Odd powers b^1, b^3, ..., b^(2^WINDOW - 1).
-  const b2 = (b * b) % modulus;
-  const odd: bigint[] = [b];
-  for (let i = 1; i < 1 << (WINDOW - 1); i++) odd.push((odd[i - 1] * b2) % modulus);
-  let i = 0;
-  while (i < bits.length) {
-    if (bits.charCodeAt(i) === 48) {
-      r = (r * r) % modulus;
-      i++;
-      continue;
-    }
-    // Longest window of at most WINDOW bits starting at i and ending in a 1.
-    let j = Math.min(i + WINDOW, bits.length) - 1;
-    while (bits.charCodeAt(j) === 48) j--;
-    const w = parseInt(bits.slice(i, j + 1), 2);
-    for (let k = i; k <= j; k++) r = (r * r) % modulus;
-    r = (r * odd[(w - 1) >> 1]) % modulus;
-    i = j + 1;
-  }
-  return r;
-}
+export { modPow } from "./_modpow.ts";
 
 /**
  * Bits of private exponent used with a modulus of `pBits` bits: twice the
@@ -176,10 +125,25 @@ function checkPeer(name: string, what: string, y: bigint, p: bigint): void {
   if (set < 4) throw new KexError(`${name}: peer's ${what} has only ${set} bits set`);
 }
 
-function agree(name: string, what: string, peerRaw: Uint8Array, x: bigint, p: bigint): Uint8Array {
+/** The pool's errors carry no values; say which method failed (never the exponent). */
+function powFailed(name: string) {
+  return (e: unknown): never => {
+    if (e instanceof SshError) throw e;
+    throw new KexError(`${name}: ${(e as Error)?.message ?? "modular exponentiation failed"}`);
+  };
+}
+
+/** K = y^x mod p for the peer's y (validated first), off the main thread. */
+async function agree(
+  name: string,
+  what: string,
+  peerRaw: Uint8Array,
+  x: bigint,
+  p: bigint,
+): Promise<Uint8Array> {
   const y = bytesToBigint(peerRaw);
   checkPeer(name, what, y, p);
-  const k = modPow(y, x, p);
+  const [k] = await powAll([{ base: y, exponent: x, modulus: p }]).catch(powFailed(name));
   // Cannot happen for a valid y in a prime-order setting, but a GEX server
   // may send a bad group.
   if (k <= 1n) throw new KexError(`${name}: shared secret K is ${k}`);
@@ -199,25 +163,29 @@ function dhAlgorithm(
     kind,
     publicEncoding: "mpint" as const,
     secretEncoding: "mpint" as const,
-    // deno-lint-ignore require-await
     async client(random: RandomSource, group?: DhGroup): Promise<KexClient> {
       const { p, g } = groupFor(group);
       const x = privateExponent(random, privateExponentBits(bitLength(p)));
-      const e = bigintToBytes(modPow(g, x, p));
+      const [e] = await powAll([{ base: g, exponent: x, modulus: p }]).catch(powFailed(name));
       return {
-        publicValue: e,
-        // deno-lint-ignore require-await
-        finish: async (serverPublic: Uint8Array) => agree(name, "f", serverPublic, x, p),
+        publicValue: bigintToBytes(e),
+        finish: (serverPublic: Uint8Array) => agree(name, "f", serverPublic, x, p),
       };
     },
-    // deno-lint-ignore require-await
     async server(clientPublic: Uint8Array, random: RandomSource, group?: DhGroup) {
       const { p, g } = groupFor(group);
-      // Validate e before spending a modular exponentiation on f.
-      checkPeer(name, "e", bytesToBigint(clientPublic), p);
+      // RFC 4253 §8: validate e before spending a modular exponentiation on f.
+      const e = bytesToBigint(clientPublic);
+      checkPeer(name, "e", e, p);
       const y = privateExponent(random, privateExponentBits(bitLength(p)));
-      const f = bigintToBytes(modPow(g, y, p));
-      return { publicValue: f, secret: agree(name, "e", clientPublic, y, p) };
+      // f = g^y and K = e^y in one trip to the pool; a server exchange may be
+      // refused there when too many are waiting (DisconnectError).
+      const [f, k] = await powAll(
+        [{ base: g, exponent: y, modulus: p }, { base: e, exponent: y, modulus: p }],
+        { server: true, what: name },
+      ).catch(powFailed(name));
+      if (k <= 1n) throw new KexError(`${name}: shared secret K is ${k}`);
+      return { publicValue: bigintToBytes(f), secret: bigintToBytes(k) };
     },
   });
 }

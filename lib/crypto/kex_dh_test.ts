@@ -196,3 +196,24 @@ describe("diffie-hellman-group-exchange-sha256 (RFC 4419)", () => {
     }
   });
 });
+
+describe("finite-field exchanges leave the event loop free (issue 10, item 7)", () => {
+  // A forced 8192-bit exchange costs tens of ms of modular exponentiation;
+  // run on the event loop, it stalled every other connection. The event
+  // loop must run (here: a timer fires) while each step is computed.
+  it("group 18: client, server and finish each let a timer run before they settle", async () => {
+    const alg = DH_GROUP18_SHA512;
+    const loopRan = async <T>(work: () => Promise<T>): Promise<[T, boolean]> => {
+      let ran = false;
+      const timer = setTimeout(() => (ran = true), 0);
+      const value = await work();
+      clearTimeout(timer);
+      return [value, ran];
+    };
+    const [c, clientRan] = await loopRan(() => alg.client(seeded(11)));
+    const [s, serverRan] = await loopRan(() => alg.server(c.publicValue, seeded(12)));
+    const [k, finishRan] = await loopRan(() => c.finish(s.publicValue));
+    assert.deepEqual(k, s.secret);
+    assert.deepEqual([clientRan, serverRan, finishRan], [true, true, true]);
+  });
+});

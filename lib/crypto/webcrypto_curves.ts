@@ -9,6 +9,8 @@
  * deterministic); the checks that differ between libraries are done here, in
  * one place: the all-zero X25519 result (RFC 7748 §6.1) and, for Ed25519
  * verification, S < L and canonical point encodings (RFC 8032 §5.1.7).
+ * Each WebCrypto primitive is trusted only after it gives the known answer
+ * (RFC 7748 §6.1, RFC 8032 §7.1 TEST 1), checked on its first use.
  *
  * @module
  */
@@ -35,6 +37,26 @@ const own = (b: Uint8Array): Uint8Array<ArrayBuffer> =>
 
 const subtle = (globalThis.crypto as Crypto | undefined)?.subtle;
 
+const unhex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
+const same = (a: Uint8Array, b: Uint8Array) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+// Known answers, checked once per primitive on its first use (never at import):
+// fixed vectors, so a check costs one WebCrypto call or two, not a reference
+// computation. RFC 7748 §6.1: Alice's secret key and X25519(secret, 9).
+const X25519_KAT = {
+  secret: unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+  public: unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"),
+};
+// RFC 8032 §7.1 TEST 1: seed, public key, and the signature of the empty message.
+const ED25519_KAT = {
+  seed: unhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"),
+  public: unhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"),
+  signature: unhex(
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+  ),
+};
+
 // The X25519 base point u = 9 (RFC 7748 §4.1), imported once: X25519(k, 9)
 // is k's public key, so WebCrypto derives it without exporting anything.
 let basePoint: Promise<CryptoKey | undefined> | undefined;
@@ -45,16 +67,16 @@ function x25519Base(): Promise<CryptoKey | undefined> {
     u[0] = 9;
     try {
       const base = await subtle.importKey("raw", u, { name: "X25519" }, false, []);
-      // Probe the whole path once; a runtime that imports but cannot derive falls back.
+      // The whole path once, on a known answer; a runtime that gets it wrong falls back.
       const k = await subtle.importKey(
         "pkcs8",
-        pkcs8(X25519_PKCS8, new Uint8Array(32).fill(1)),
+        pkcs8(X25519_PKCS8, X25519_KAT.secret),
         { name: "X25519" },
         false,
         ["deriveBits"],
       );
-      await subtle.deriveBits({ name: "X25519", public: base }, k, 256);
-      return base;
+      const pub = new Uint8Array(await subtle.deriveBits({ name: "X25519", public: base }, k, 256));
+      return same(pub, X25519_KAT.public) ? base : undefined;
     } catch {
       return undefined;
     }
@@ -142,23 +164,47 @@ export async function x25519Public(secretKey: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.deriveBits({ name: "X25519", public: base }, k, 256));
 }
 
-let ed25519Support: Promise<boolean> | undefined;
-function ed25519Native(): Promise<boolean> {
-  return ed25519Support ??= (async () => {
+let ed25519SignSupport: Promise<boolean> | undefined;
+/** Whether WebCrypto signs RFC 8032 TEST 1 to its known answer (checked on the first signature). */
+function ed25519NativeSign(): Promise<boolean> {
+  return ed25519SignSupport ??= (async () => {
     if (!subtle) return false;
     try {
-      const seed = new Uint8Array(32).fill(1);
       const k = await subtle.importKey(
         "pkcs8",
-        pkcs8(ED25519_PKCS8, seed),
+        pkcs8(ED25519_PKCS8, ED25519_KAT.seed),
         { name: "Ed25519" },
         false,
         ["sign"],
       );
-      const m = new Uint8Array([1]);
-      const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, k, m));
-      // Known-answer check against noble before trusting the runtime.
-      return sig.length === 64 && sig.every((b, i) => b === ed25519.sign(m, seed)[i]);
+      const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, k, new Uint8Array(0)));
+      return same(sig, ED25519_KAT.signature);
+    } catch {
+      return false;
+    }
+  })();
+}
+
+let ed25519VerifySupport: Promise<boolean> | undefined;
+/**
+ * Whether WebCrypto accepts RFC 8032 TEST 1's signature and refuses it with
+ * one bit flipped (checked on the first verification; a client only verifies).
+ */
+function ed25519NativeVerify(): Promise<boolean> {
+  return ed25519VerifySupport ??= (async () => {
+    if (!subtle) return false;
+    try {
+      const k = await subtle.importKey("raw", ED25519_KAT.public, { name: "Ed25519" }, false, [
+        "verify",
+      ]);
+      const bad = ED25519_KAT.signature.slice();
+      bad[0] ^= 1;
+      const empty = new Uint8Array(0);
+      const [good, wrong] = await Promise.all([
+        subtle.verify({ name: "Ed25519" }, k, ED25519_KAT.signature, empty),
+        subtle.verify({ name: "Ed25519" }, k, bad, empty),
+      ]);
+      return good === true && wrong === false;
     } catch {
       return false;
     }
@@ -180,7 +226,7 @@ export function ed25519Signer(seed: Uint8Array): (data: Uint8Array) => Promise<U
   const copy = Uint8Array.from(seed);
   let key: Promise<CryptoKey | undefined> | undefined;
   return async (data) => {
-    key ??= ed25519Native().then((ok) =>
+    key ??= ed25519NativeSign().then((ok) =>
       ok && subtle
         ? subtle.importKey("pkcs8", pkcs8(ED25519_PKCS8, copy), { name: "Ed25519" }, false, [
           "sign",
@@ -259,7 +305,7 @@ export async function ed25519Verify(
   if (!lessThan(signature.subarray(32), L_LE)) return false;
   if (!lessThan(publicKey, P_LE, 0x7f) || !lessThan(signature, P_LE, 0x7f)) return false;
   try {
-    if ((await ed25519Native()) && subtle) {
+    if ((await ed25519NativeVerify()) && subtle) {
       const k = await subtle.importKey("raw", own(publicKey), { name: "Ed25519" }, false, [
         "verify",
       ]);

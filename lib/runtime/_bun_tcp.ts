@@ -298,7 +298,10 @@ export async function bunConnectTcp(
 }
 
 /**
- * `listenTcp` on Bun.
+ * `listenTcp` on Bun. Bun accepts natively: a failed accept (the process out
+ * of descriptors) never reaches JavaScript, so `options.onWarning` is not
+ * called; Bun retries at once, spinning a core until descriptors are free
+ * (see DESIGN.md, "Listeners").
  *
  * @example
  * ```ts

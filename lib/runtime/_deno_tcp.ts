@@ -7,6 +7,7 @@
  * @module
  */
 import { abortable } from "./_abortable.ts";
+import { type AcceptBackoffOptions, acceptWithBackoff } from "./accept.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
 
 /** Size of each read from the socket. */
@@ -161,35 +162,73 @@ export async function denoConnectTcp(
  */
 export function denoListenTcp(options: ListenTcpOptions): TcpListener {
   const hostname = options.hostname ?? "0.0.0.0";
-  const noDelay = options.noDelay ?? true;
   const listener = Deno.listen({ hostname, port: options.port ?? 0, transport: "tcp" });
-  let closed = false;
-  const next = async (): Promise<TcpConnection | undefined> => {
-    if (closed) return undefined;
+  return wrapDenoListener(listener, options);
+}
+
+/** The members of `Deno.TcpListener` used here. */
+export interface DenoListenerLike {
+  readonly addr: { hostname: string; port: number };
+  accept(): Promise<Deno.TcpConn>;
+  close(): void;
+}
+
+/**
+ * A bound Deno listener as a {@link TcpListener}. Deno's `accept()` rejects
+ * when the process runs out of descriptors (EMFILE): those transient
+ * failures are retried with back-off ({@link acceptWithBackoff}); any other
+ * ends the iteration with a `ListenerError`. `backoff` overrides the
+ * back-off's timing (tests).
+ *
+ * @example
+ * ```ts
+ * import { wrapDenoListener } from "./_deno_tcp.ts";
+ * const listener = wrapDenoListener(Deno.listen({ hostname: "127.0.0.1", port: 0 }), {
+ *   onWarning: (w) => console.error(w.type, w.code),
+ * });
+ * listener.close();
+ * ```
+ */
+export function wrapDenoListener(
+  listener: DenoListenerLike,
+  options: ListenTcpOptions,
+  backoff: Omit<AcceptBackoffOptions, "onWarning"> = {},
+): TcpListener {
+  const { hostname, port } = listener.addr;
+  const noDelay = options.noDelay ?? true;
+  const closing = new AbortController();
+  const accept = acceptWithBackoff(() => listener.accept(), {
+    hostname,
+    port,
+    signal: closing.signal,
+  }, { ...backoff, onWarning: options.onWarning });
+  const close = () => {
+    if (closing.signal.aborted) return;
+    closing.abort();
     try {
-      return wrapDenoConn(await listener.accept(), noDelay);
+      listener.close();
+    } catch {
+      // already closed
+    }
+  };
+  const next = async (): Promise<TcpConnection | undefined> => {
+    try {
+      const conn = await accept();
+      return conn && wrapDenoConn(conn, noDelay);
     } catch (e) {
-      if (closed) return undefined;
+      close(); // a ListenerError: the listener is done
       throw e;
     }
   };
   return {
-    hostname: listener.addr.hostname,
-    port: listener.addr.port,
+    hostname,
+    port,
     async accept() {
       const conn = await next();
-      if (!conn) throw new Error(`listenTcp: the listener on ${hostname} is closed`);
+      if (!conn) throw new Error(`listenTcp: the listener on ${hostname}:${port} is closed`);
       return conn;
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      try {
-        listener.close();
-      } catch {
-        // already closed
-      }
-    },
+    close,
     async *[Symbol.asyncIterator]() {
       for (;;) {
         const conn = await next();

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Server, Socket } from "node:net";
+import { AcceptBursts, errnoName, ListenerError, TRANSIENT_ACCEPT_ERRORS } from "./accept.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
 
 /** Bytes queued in the readable before the socket is paused. */
@@ -187,12 +188,50 @@ export async function nodeConnectTcp(
 export async function nodeListenTcp(options: ListenTcpOptions): Promise<TcpListener> {
   const net = await import("node:net");
   const hostname = options.hostname ?? "0.0.0.0";
+  const server: Server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: hostname, port: options.port ?? 0 }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return wrapNodeServer(server, options);
+}
+
+/**
+ * A listening `node:net` server (created with `allowHalfOpen: true,
+ * pauseOnConnect: true`) as a {@link TcpListener}. Node's libuv retries
+ * failed accepts by itself (it even frees a reserve descriptor to drain the
+ * queue on EMFILE) and emits them as server errors: transient ones are
+ * reported through `options.onWarning`, once per burst; any other ends the
+ * listener with a `ListenerError`.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:net";
+ * import { wrapNodeServer } from "./_node_tcp.ts";
+ * const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+ * server.listen({ host: "127.0.0.1", port: 0 }, () => {
+ *   const listener = wrapNodeServer(server, { onWarning: (w) => console.error(w) });
+ *   listener.close();
+ * });
+ * ```
+ */
+export function wrapNodeServer(server: Server, options: ListenTcpOptions): TcpListener {
   const noDelay = options.noDelay ?? true;
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port ?? 0;
+  const boundHost = typeof address === "object" && address
+    ? address.address
+    : options.hostname ?? "0.0.0.0";
+  const bursts = new AcceptBursts(options.onWarning);
   let closed = false;
+  let fatal: ListenerError | undefined;
   const queue: Socket[] = [];
   const waiters: { resolve: (s: Socket | undefined) => void; reject: (e: unknown) => void }[] = [];
-  const server: Server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   server.on("connection", (socket: Socket) => {
+    bursts.succeeded();
     if (closed) {
       socket.destroy();
       return;
@@ -201,20 +240,24 @@ export async function nodeListenTcp(options: ListenTcpOptions): Promise<TcpListe
     if (waiter) waiter.resolve(socket);
     else queue.push(socket);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: hostname, port: options.port ?? 0 }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    server.close();
+    for (const s of queue.splice(0)) s.destroy();
+    for (const w of waiters.splice(0)) w.resolve(undefined);
+  };
   server.on("error", (e: unknown) => {
-    for (const w of waiters.splice(0)) w.reject(e);
+    if (closed) return;
+    const code = errnoName(e);
+    if (TRANSIENT_ACCEPT_ERRORS.has(code)) return bursts.failed(e);
+    fatal = new ListenerError(boundHost, port, code, e instanceof Error ? e.message : String(e), e);
+    const pending = waiters.splice(0);
+    close();
+    for (const w of pending) w.reject(fatal);
   });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : options.port ?? 0;
-  const boundHost = typeof address === "object" && address ? address.address : hostname;
   const next = (): Promise<Socket | undefined> => {
+    if (fatal) return Promise.reject(fatal);
     if (closed) return Promise.resolve(undefined);
     const socket = queue.shift();
     if (socket) return Promise.resolve(socket);
@@ -225,16 +268,10 @@ export async function nodeListenTcp(options: ListenTcpOptions): Promise<TcpListe
     port,
     async accept() {
       const socket = await next();
-      if (!socket) throw new Error(`listenTcp: the listener on ${hostname} is closed`);
+      if (!socket) throw new Error(`listenTcp: the listener on ${boundHost}:${port} is closed`);
       return wrapNodeSocket(socket, noDelay);
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      server.close();
-      for (const s of queue.splice(0)) s.destroy();
-      for (const w of waiters.splice(0)) w.resolve(undefined);
-    },
+    close,
     async *[Symbol.asyncIterator]() {
       for (;;) {
         const socket = await next();

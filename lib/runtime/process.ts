@@ -7,6 +7,7 @@
  * @module
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import * as fs from "node:fs";
 import process from "node:process";
 
 // The parts of Bun's and Deno's process APIs used here (no runtime type packages needed).
@@ -49,14 +50,71 @@ interface DenoLike {
 }
 const runtime = globalThis as { Bun?: BunLike; Deno?: DenoLike };
 
-/** A command that could not start (no such program or directory): exit 127, like a shell. */
-function failed(): RunningCommand {
-  const empty = () => new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+/** What perror(3) prints for the errors a spawn can meet (Linux wording). */
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  E2BIG: "Argument list too long",
+  ENOENT: "No such file or directory",
+  EACCES: "Permission denied",
+  ENOEXEC: "Exec format error",
+  ENOTDIR: "Not a directory",
+  ENOMEM: "Cannot allocate memory",
+  EAGAIN: "Resource temporarily unavailable",
+  EMFILE: "Too many open files",
+  ENFILE: "Too many open files in system",
+};
+
+/** What was being started, to name it when it cannot start. */
+interface Launch {
+  /** The program spawned (the shell, or script(1) under a pty). */
+  file: string;
+  /** The shell that runs the command. */
+  shell: string;
+  cwd: string | undefined;
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The line and exit status for a command that could not start, from the
+ * spawn error's errno name only (never its message, which may quote the
+ * command or the environment). A command over Linux's MAX_ARG_STRLEN (128
+ * KiB per argument or variable) gets what sshd's child prints before
+ * exiting 1 (session.c do_child: `execve(shell, ...); perror(shell);
+ * exit(1);`); a missing program 127 and an unusable one 126, as a shell.
+ */
+function spawnFailure(e: unknown, launch: Launch): { message: string; code: number } {
+  const errno = typeof (e as { code?: unknown })?.code === "string"
+    ? (e as { code: string }).code
+    : "";
+  const why = ERRNO_TEXT[errno] ?? (errno ? `cannot start (${errno})` : "cannot start");
+  if (errno === "E2BIG") return { message: `${launch.shell}: ${why}\n`, code: 1 };
+  if (errno === "ENOENT" && launch.cwd !== undefined && !isDirectory(launch.cwd)) {
+    return { message: `Could not chdir to ${launch.cwd}: ${why}\n`, code: 127 };
+  }
+  const code = errno === "EACCES" || errno === "ENOEXEC" ? 126 : 127;
+  return { message: `${launch.file}: ${why}\n`, code };
+}
+
+/** A command that could not start: its reason on stderr and the exit status a shell gives. */
+function failed(e: unknown, launch: Launch): RunningCommand {
+  const { message, code } = spawnFailure(e, launch);
+  const bytes = new TextEncoder().encode(message);
   return {
     stdin: new WritableStream(),
-    stdout: empty(),
-    stderr: empty(),
-    exit: Promise.resolve({ code: 127 }),
+    stdout: new ReadableStream<Uint8Array>({ start: (c) => c.close() }),
+    stderr: new ReadableStream<Uint8Array>({
+      start: (c) => {
+        c.enqueue(bytes);
+        c.close();
+      },
+    }),
+    exit: Promise.resolve({ code }),
     resize: () => {},
     kill: () => {},
   };
@@ -66,23 +124,22 @@ const stripSig = (name: string) => name.replace(/^SIG/, "");
 
 function bunSpawn(
   bun: BunLike,
-  file: string,
+  launch: Launch,
   args: string[],
-  cwd: string | undefined,
   env: Record<string, string>,
 ): RunningCommand {
   let p: BunSubprocess;
   try {
     p = bun.spawn({
-      cmd: [file, ...args],
-      cwd,
+      cmd: [launch.file, ...args],
+      cwd: launch.cwd,
       env,
       stdin: "pipe",
       stdout: "pipe",
       stderr: "pipe",
     });
-  } catch {
-    return failed();
+  } catch (e) {
+    return failed(e, launch);
   }
   return {
     // Bun's stdin is a FileSink: flush() waits until the pipe took the bytes (backpressure).
@@ -112,25 +169,24 @@ function bunSpawn(
 
 function denoSpawn(
   deno: DenoLike,
-  file: string,
+  launch: Launch,
   args: string[],
-  cwd: string | undefined,
   env: Record<string, string>,
 ): RunningCommand {
   let child: DenoChild;
   try {
     // env already holds this process's environment plus the session's: pass exactly that.
-    child = new deno.Command(file, {
+    child = new deno.Command(launch.file, {
       args,
-      cwd,
+      cwd: launch.cwd,
       env,
       clearEnv: true,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-  } catch {
-    return failed();
+  } catch (e) {
+    return failed(e, launch);
   }
   return {
     stdin: child.stdin,
@@ -193,20 +249,34 @@ export interface RunCommandOptions {
   shell?: string;
 }
 
-function toReadable(s: NodeJS.ReadableStream | null): ReadableStream<Uint8Array> {
+/**
+ * A node:stream readable as a WHATWG stream. `tail` is called once when the
+ * stream ends; bytes it returns are the last chunk (the spawn error's message).
+ */
+function toReadable(
+  s: NodeJS.ReadableStream | null,
+  tail: () => Uint8Array | undefined = () => undefined,
+): ReadableStream<Uint8Array> {
   // The consumer may cancel (a session that ended): every later event is then ignored.
   let done = false;
   return new ReadableStream<Uint8Array>({
     start(c) {
-      if (!s) return c.close();
+      const finish = () => {
+        if (done) return;
+        done = true;
+        const last = tail();
+        if (last) c.enqueue(last);
+        c.close();
+      };
+      if (!s) return finish();
       s.on("data", (chunk: Uint8Array) => {
         if (done) return;
         c.enqueue(new Uint8Array(chunk));
         if ((c.desiredSize ?? 1) <= 0) s.pause();
       });
-      s.on("end", () => {
-        if (!done) (done = true, c.close());
-      });
+      s.on("end", finish);
+      // A child that never started closes its pipes without "end".
+      s.on("close", finish);
       s.on("error", (e: Error) => {
         if (!done) (done = true, c.error(e));
       });
@@ -222,7 +292,63 @@ function toReadable(s: NodeJS.ReadableStream | null): ReadableStream<Uint8Array>
 }
 
 /**
+ * The script run by script(1)'s `/bin/sh -c` inside the pty: sets the pty's
+ * size, starts the resize loop (it reads "rows cols" lines from fd 3; the
+ * kernel then sends SIGWINCH to the foreground process group), restores
+ * SHELL, and execs the session's shell. Every value arrives in the
+ * environment, never in this text, so nothing the client sends is parsed
+ * here: the command reaches exactly one `$SHELL -c` as one argument, as
+ * sshd passes it (session.c do_child: `argv = { shell, "-c", command }`).
+ * The helper variables are unset before the exec; `set --` keeps the argv in
+ * positional parameters, which are never exported.
+ */
+const PTY_HELPER = [
+  'stty cols "$RXSSH_PTY_COLS" rows "$RXSSH_PTY_ROWS" 2>/dev/null',
+  '(while read r c; do stty rows "$r" cols "$c" < /dev/tty 2>/dev/null; done <&3 &)',
+  "exec 3<&-",
+  'if [ -n "${RXSSH_PTY_COMMAND+set}" ]; then set -- "$RXSSH_PTY_SHELL" -c "$RXSSH_PTY_COMMAND"',
+  'else set -- "$RXSSH_PTY_SHELL" -l; fi',
+  'if [ -n "${RXSSH_PTY_SHELL_VAR+set}" ]; then SHELL=$RXSSH_PTY_SHELL_VAR; export SHELL',
+  "else unset SHELL; fi",
+  "unset RXSSH_PTY_COLS RXSSH_PTY_ROWS RXSSH_PTY_SHELL RXSSH_PTY_COMMAND RXSSH_PTY_SHELL_VAR",
+  'exec "$@"',
+].join("\n");
+
+/**
+ * How to start `command` under a pty: script(1) runs its `-c` text through
+ * `$SHELL -c`, so it gets SHELL=/bin/sh and the fixed {@link PTY_HELPER};
+ * the session's values travel in `RXSSH_PTY_*` variables.
+ */
+function ptyInvocation(
+  shell: string,
+  command: string,
+  pty: { cols: number; rows: number },
+  env: Record<string, string | undefined>,
+): { file: string; args: string[]; env: Record<string, string | undefined> } {
+  const { SHELL: shellVar, ...rest } = env;
+  // The helper's own names are never taken from the session (a client's env request).
+  for (const name of Object.keys(rest)) if (name.startsWith("RXSSH_PTY_")) delete rest[name];
+  return {
+    file: "script",
+    args: ["-qfec", PTY_HELPER, "/dev/null"],
+    env: {
+      ...rest,
+      SHELL: "/bin/sh",
+      RXSSH_PTY_COLS: String(pty.cols | 0),
+      RXSSH_PTY_ROWS: String(pty.rows | 0),
+      RXSSH_PTY_SHELL: shell,
+      ...(command === "" ? {} : { RXSSH_PTY_COMMAND: command }),
+      ...(shellVar === undefined ? {} : { RXSSH_PTY_SHELL_VAR: shellVar }),
+    },
+  };
+}
+
+/**
  * Runs `command` through the shell (an empty command starts a login shell).
+ * The shell receives `[shell, "-c", command]` exactly, with a pty or
+ * without. A command that cannot start (missing program or directory, an
+ * argument over 128 KiB) exits with a status and a line on stderr saying
+ * why, as sshd's child does.
  *
  * @example
  * ```ts
@@ -238,45 +364,52 @@ export function runCommand(command: string, options: RunCommandOptions): Running
     ...options.env,
     ...(options.pty ? { TERM: options.pty.term } : {}),
   };
-  let file = shell;
-  let args = command === "" ? ["-l"] : ["-c", command];
-  if (options.pty) {
-    // script(1) allocates a pty; stty sets its size before the command runs. A
-    // background loop reads "rows cols" lines from fd 3 and resizes the pty
-    // (the kernel then sends SIGWINCH to the foreground process group).
-    const inner = `stty cols ${options.pty.cols | 0} rows ${options.pty.rows | 0} 2>/dev/null; ` +
-      `(while read r c; do stty rows "$r" cols "$c" < /dev/tty 2>/dev/null; done <&3 &); exec 3<&-; ` +
-      (command === "" ? `exec ${shell} -l` : `exec ${shell} -c ${JSON.stringify(command)}`);
-    file = "script";
-    args = ["-qfec", inner, "/dev/null"];
-  }
   const cwd = options.cwd ?? process.env.HOME;
-  if (!options.pty) {
-    // The runtime's own spawn where there is one: about 40% less CPU per process than
-    // node:child_process (Bun 325 against 533 µs, Deno 342 against 607), and native streams.
-    if (runtime.Bun) return bunSpawn(runtime.Bun, file, args, cwd, env);
-    if (runtime.Deno) return denoSpawn(runtime.Deno, file, args, cwd, env);
+  const args = command === "" ? ["-l"] : ["-c", command];
+  if (options.pty) {
+    const inv = ptyInvocation(shell, command, options.pty, env);
+    return nodeSpawn({ file: inv.file, shell, cwd }, inv.args, inv.env, true);
   }
+  const launch = { file: shell, shell, cwd };
+  // The runtime's own spawn where there is one: about 40% less CPU per process than
+  // node:child_process (Bun 325 against 533 µs, Deno 342 against 607), and native streams.
+  if (runtime.Bun) return bunSpawn(runtime.Bun, launch, args, env as Record<string, string>);
+  if (runtime.Deno) return denoSpawn(runtime.Deno, launch, args, env as Record<string, string>);
+  return nodeSpawn(launch, args, env, false);
+}
+
+/** `node:child_process` spawn; with `pty`, fd 3 is the resize pipe of {@link PTY_HELPER}. */
+function nodeSpawn(
+  launch: Launch,
+  args: string[],
+  env: Record<string, string | undefined>,
+  pty: boolean,
+): RunningCommand {
   let child: ChildProcessWithoutNullStreams;
   try {
-    child = spawn(file, args, {
-      cwd,
+    child = spawn(launch.file, args, {
+      cwd: launch.cwd,
       env,
-      stdio: options.pty ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe"],
+      stdio: pty ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe"],
     }) as ChildProcessWithoutNullStreams;
-  } catch {
-    return failed(); // some runtimes throw at once for a missing cwd
+  } catch (e) {
+    return failed(e, launch); // some runtimes throw at once (Bun: E2BIG)
   }
-  const resizePipe = options.pty ? child.stdio[3] as NodeJS.WritableStream | null : null;
-  resizePipe?.on("error", () => {});
+  // A child that cannot start emits "error" before its pipes close: the
+  // reason goes to the end of stderr.
+  let failure: { message: string; code: number } | undefined;
   const exit = new Promise<{ code: number } | { signal: string }>((resolve) => {
-    child.once("error", () => resolve({ code: 127 }));
+    child.once("error", (e) => {
+      if (child.pid === undefined) failure ??= spawnFailure(e, launch);
+      resolve({ code: failure?.code ?? 127 });
+    });
     child.once(
       "close",
-      (code, signal) =>
-        resolve(signal ? { signal: signal.replace(/^SIG/, "") } : { code: code ?? 0 }),
+      (code, signal) => resolve(signal ? { signal: stripSig(signal) } : { code: code ?? 0 }),
     );
   });
+  const resizePipe = pty ? child.stdio[3] as NodeJS.WritableStream | null : null;
+  resizePipe?.on("error", () => {});
   child.stdin.on("error", () => {});
   const stdin = new WritableStream<Uint8Array>({
     write: (chunk) =>
@@ -289,7 +422,10 @@ export function runCommand(command: string, options: RunCommandOptions): Running
   return {
     stdin,
     stdout: toReadable(child.stdout),
-    stderr: toReadable(child.stderr),
+    stderr: toReadable(
+      child.stderr,
+      () => failure && new TextEncoder().encode(failure.message),
+    ),
     exit,
     resize: (cols, rows) => {
       resizePipe?.write(`${rows | 0} ${cols | 0}\n`);

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { runCommand } from "./process.ts";
 
 const text = (s: ReadableStream<Uint8Array>) => new Response(s).text();
@@ -49,11 +52,122 @@ test("runCommand: kill() ends the command with its signal", async () => {
   assert.deepEqual(await p.exit, { signal: "TERM" });
 });
 
-test("runCommand: a missing program or directory exits 127 rather than throwing", async () => {
+// ---------------------------------------------------------------------------
+// The command reaches exactly one `$SHELL -c` as one argv element, with a pty
+// and without (issue 10, item 1), and failures to start say why (item 7).
+
+const HOSTILE = [
+  `x"; echo INJECTED-$((6*7)); echo "`,
+  "echo '$HOME'",
+  "`echo BT` $(echo DS) ${HOME} $((6*7))",
+  `a'b"c\\d;e|f&g>h<i*?[x] !1 ~`,
+  "line1\nline2; echo INJECTED\r\n\ttab",
+  "\x01\x02\x1b[31m\x7f é € 😀",
+  "-x",
+  "x".repeat(100 * 1024),
+];
+
+/** A fake shell that records its argv (NUL-separated) and environment in files. */
+function fakeShell(dirName: string): { shell: string; argvFile: string; envFile: string } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-process-test-"));
+  const dir = path.join(root, dirName);
+  fs.mkdirSync(dir);
+  const shell = path.join(dir, "fake shell");
+  const argvFile = path.join(root, "argv");
+  const envFile = path.join(root, "env");
+  fs.writeFileSync(
+    shell,
+    `#!/bin/sh\nprintf '%s\\0' "$0" "$@" > '${argvFile}'\nenv > '${envFile}'\n`,
+    { mode: 0o755 },
+  );
+  return { shell, argvFile, envFile };
+}
+
+const PTY = { term: "xterm", cols: 80, rows: 24 };
+
+for (const pty of [undefined, PTY]) {
+  const how = pty ? "with a pty" : "without a pty";
+  test(`runCommand ${how}: the shell gets exactly [shell, "-c", command], hostile commands included`, async () => {
+    // The shell's own path is hostile too: spaces, quotes, $() and a semicolon.
+    const f = fakeShell(`sh $(touch INJECTED) 'q" ;x`);
+    try {
+      for (const command of HOSTILE) {
+        const p = runCommand(command, {
+          shell: f.shell,
+          pty,
+          env: { SHELL: "/the/session's shell" },
+          cwd: path.dirname(f.argvFile),
+        });
+        await p.stdin.close();
+        const [, err, exit] = await Promise.all([text(p.stdout), text(p.stderr), p.exit]);
+        assert.deepEqual(exit, { code: 0 }, err);
+        const argv = fs.readFileSync(f.argvFile, "utf8").split("\0").slice(0, -1);
+        assert.deepEqual(argv, [f.shell, "-c", command], JSON.stringify(command).slice(0, 80));
+        const env = fs.readFileSync(f.envFile, "utf8");
+        assert.match(env, /^SHELL=\/the\/session's shell$/m);
+        assert.doesNotMatch(env, /RXSSH_PTY/);
+        assert.equal(fs.existsSync(path.join(path.dirname(f.argvFile), "INJECTED")), false);
+      }
+      // An empty command starts a login shell, whatever the session's variables say.
+      const p = runCommand("", {
+        shell: f.shell,
+        pty,
+        env: { RXSSH_PTY_COMMAND: "echo INJECTED", RXSSH_PTY_SHELL: "/bin/false" },
+      });
+      await p.stdin.close();
+      await Promise.all([text(p.stdout), text(p.stderr), p.exit]);
+      assert.deepEqual(fs.readFileSync(f.argvFile, "utf8").split("\0").slice(0, -1), [
+        f.shell,
+        "-l",
+      ]);
+    } finally {
+      fs.rmSync(path.dirname(path.dirname(f.shell)), { recursive: true, force: true });
+    }
+  });
+
+  test(`runCommand ${how}: a forced command prints SSH_ORIGINAL_COMMAND literally`, async () => {
+    for (const original of HOSTILE.slice(0, 6)) {
+      const p = runCommand('printf "forced:[%s]" "$SSH_ORIGINAL_COMMAND"', {
+        shell: "/bin/sh",
+        pty,
+        env: { SSH_ORIGINAL_COMMAND: original },
+      });
+      await p.stdin.close();
+      const [out, , exit] = await Promise.all([text(p.stdout), text(p.stderr), p.exit]);
+      assert.deepEqual(exit, { code: 0 });
+      // A pty turns "\n" into "\r\n" on output.
+      const expected = `forced:[${original}]`;
+      assert.equal(
+        out,
+        pty ? expected.replace(/\r?\n/g, (m) => m === "\n" ? "\r\n" : "\r\r\n") : expected,
+      );
+    }
+  });
+
+  test(`runCommand ${how}: a command over 128 KiB says "Argument list too long" and exits 1, as sshd`, async () => {
+    const p = runCommand("x".repeat(128 * 1024), { shell: "/bin/sh", pty });
+    const [out, err, exit] = await Promise.all([text(p.stdout), text(p.stderr), p.exit]);
+    assert.equal(out, "");
+    assert.equal(err, "/bin/sh: Argument list too long\n");
+    assert.deepEqual(exit, { code: 1 });
+  });
+
+  test(`runCommand ${how}: a missing directory is named on stderr, exit 127`, async () => {
+    const p = runCommand("true", { shell: "/bin/sh", cwd: "/nonexistent/dir", pty });
+    const [, err, exit] = await Promise.all([text(p.stdout), text(p.stderr), p.exit]);
+    assert.equal(err, "Could not chdir to /nonexistent/dir: No such file or directory\n");
+    assert.deepEqual(exit, { code: 127 });
+  });
+}
+
+test("runCommand: a missing shell is named on stderr, exit 127", async () => {
   const p = runCommand("true", { shell: "/nonexistent/shell" });
-  await Promise.all([text(p.stdout), text(p.stderr)]);
-  assert.deepEqual(await p.exit, { code: 127 });
-  const q = runCommand("true", { shell: "/bin/sh", cwd: "/nonexistent/dir" });
-  await Promise.all([text(q.stdout), text(q.stderr)]);
-  assert.deepEqual(await q.exit, { code: 127 });
+  const [, err, exit] = await Promise.all([text(p.stdout), text(p.stderr), p.exit]);
+  assert.equal(err, "/nonexistent/shell: No such file or directory\n");
+  assert.deepEqual(exit, { code: 127 });
+  // Under a pty the helper shell reports it, as a shell does.
+  const q = runCommand("true", { shell: "/nonexistent/shell", pty: PTY });
+  const [out, qerr, qexit] = await Promise.all([text(q.stdout), text(q.stderr), q.exit]);
+  assert.match(out + qerr, /\/nonexistent\/shell: not found/);
+  assert.deepEqual(qexit, { code: 127 });
 });

@@ -57,7 +57,9 @@ export async function connectTcp(
 /**
  * Listens for TCP connections. Resolves once the socket is bound, with the
  * port the OS picked when `port` is 0 (the default). Accepted connections
- * behave like those of {@link connectTcp}.
+ * behave like those of {@link connectTcp}. Transient accept failures (out of
+ * file descriptors) are retried with back-off and reported through
+ * `options.onWarning`; any other ends the listener with a `ListenerError`.
  *
  * @example
  * ```ts
@@ -90,3 +92,4 @@ export async function listenTcp(options: ListenTcpOptions = {}): Promise<TcpList
 }
 
 export type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener };
+export { ListenerError, type ListenerWarning } from "./accept.ts";

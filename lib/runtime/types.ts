@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ListenerWarning } from "./accept.ts";
 
 /**
  * A duplex byte stream: what the sans-IO SSH core reads from and writes to.
@@ -78,7 +79,8 @@ export interface TcpListener extends AsyncIterable<TcpConnection> {
   readonly port: number;
   /**
    * Waits for the next connection. Rejects with an `Error` once the listener
-   * is closed.
+   * is closed, and with a `ListenerError` when accepting failed for good
+   * (iterations then throw it too, and the listener is closed).
    */
   accept(): Promise<TcpConnection>;
   /**
@@ -120,4 +122,19 @@ export interface ListenTcpOptions {
   port?: number;
   /** Disable Nagle's algorithm on accepted connections (default `true`). */
   noDelay?: boolean;
+  /**
+   * Called when accepts start failing for a transient reason (out of file
+   * descriptors: EMFILE, ENFILE; ENOBUFS, ECONNABORTED, ...) and when they
+   * work again: once per burst each, never per failure. The listener backs
+   * off (5 ms doubling to 1 s) and keeps its port meanwhile. Not called on
+   * Bun's own listener, whose native accept loop reports nothing (see
+   * DESIGN.md).
+   *
+   * @example
+   * ```ts
+   * import type { ListenTcpOptions } from "./types.ts";
+   * const options: ListenTcpOptions = { onWarning: (w) => console.error(w.type, w.code) };
+   * ```
+   */
+  onWarning?: (warning: ListenerWarning) => void;
 }
