@@ -747,6 +747,39 @@ export function runSsh(args: string[], options: RunOptions): Promise<RunResult> 
 }
 
 /**
+ * `ssh` arguments for a throwaway login as `user` with `key` on a loopback
+ * `port`: no config file, no known_hosts, no agent, no prompts; `extra`
+ * (more options, then the host and command) follows.
+ *
+ * @example
+ * ```ts
+ * import { runSsh, testSshArgs } from "./_openssh.ts";
+ * const r = await runSsh(testSshArgs(2222, "/tmp/id", "alice", ["127.0.0.1", "true"]), { timeoutMs: 20_000 });
+ * ```
+ */
+export function testSshArgs(port: number, key: string, user: string, extra: string[]): string[] {
+  return [
+    "-F",
+    "/dev/null",
+    "-p",
+    String(port),
+    "-i",
+    key,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "IdentityAgent=none",
+    "-l",
+    user,
+    ...extra,
+  ];
+}
+
+/**
  * A `hostKey` option for rxssh's `connect()` that trusts exactly this
  * sshd's first host key (compared as the base64 of the key blob).
  *

@@ -21,7 +21,7 @@ import { ListenerError } from "../lib/runtime/accept.ts";
 import type { ListenTcpOptions, TcpListener } from "../lib/runtime/types.ts";
 import { listen } from "../lib/server.ts";
 import { cliCommand, keygen, ROOT, serve } from "./_cli.ts";
-import { currentUser, findOpenSsh, runSsh } from "./_openssh.ts";
+import { currentUser, findOpenSsh, runSsh, testSshArgs } from "./_openssh.ts";
 
 const runtime = "Deno" in globalThis ? "Deno" : "Bun";
 const hasPrlimit = spawnSync("prlimit", ["--version"]).status === 0;
@@ -180,28 +180,15 @@ describe("out of file descriptors", { skip: skipFd }, () => {
     ]);
     try {
       await exhaust(server.pid, server.port, "rxssh serve");
-      const r = await runSsh([
-        "-F",
-        "/dev/null",
-        "-p",
-        String(server.port),
-        "-i",
-        key,
-        "-l",
-        currentUser(),
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "IdentityAgent=none",
-        "-o",
-        "ConnectTimeout=20",
-        "127.0.0.1",
-        "echo hello",
-      ], { timeoutMs: 60_000 });
+      const r = await runSsh(
+        testSshArgs(server.port, key, currentUser(), [
+          "-o",
+          "ConnectTimeout=20",
+          "127.0.0.1",
+          "echo hello",
+        ]),
+        { timeoutMs: 60_000 },
+      );
       assert.equal(r.stdout, "hello\n", `${r.stderr}\n--- server log ---\n${server.log()}`);
       assert.equal(r.code, 0);
       const b = bursts(server.log());

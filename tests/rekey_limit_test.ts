@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { currentUser, findOpenSsh, runSsh } from "./_openssh.ts";
+import { currentUser, findOpenSsh, runSsh, testSshArgs } from "./_openssh.ts";
 import { keygen, serve } from "./_cli.ts";
 import { listen, type ServerConnection } from "../lib/server.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
@@ -20,27 +20,8 @@ const skip = findOpenSsh()
   : "OpenSSH is not installed (.ci/run installs it; apt-get install openssh-client)";
 const MIB = 1024 * 1024;
 
-function sshArgs(port: number, key: string, extra: string[]): string[] {
-  return [
-    "-F",
-    "/dev/null",
-    "-p",
-    String(port),
-    "-i",
-    key,
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "IdentityAgent=none",
-    "-l",
-    currentUser(),
-    ...extra,
-  ];
-}
+const sshArgs = (port: number, key: string, extra: string[]) =>
+  testSshArgs(port, key, currentUser(), extra);
 
 /** The KEXINIT lines of `ssh -vvv`, grouped per key exchange: "sent"/"received" in order. */
 function kexinitOrder(log: string): string[][] {

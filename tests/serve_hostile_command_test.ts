@@ -16,6 +16,7 @@ import {
   runSsh,
   type Sshd,
   startSshd,
+  testSshArgs,
 } from "./_openssh.ts";
 import { keygen, serve, type Served } from "./_cli.ts";
 
@@ -42,29 +43,8 @@ const HOSTILE = [
 ];
 
 /** ssh options every call uses: no config, no known_hosts, no agent. */
-function sshArgs(port: number, keyFile: string, extra: string[]): string[] {
-  return [
-    "-F",
-    "/dev/null",
-    "-p",
-    String(port),
-    "-i",
-    keyFile,
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "LogLevel=ERROR",
-    "-o",
-    "IdentityAgent=none",
-    "-l",
-    user,
-    ...extra,
-  ];
-}
+const sshArgs = (port: number, keyFile: string, extra: string[]) =>
+  testSshArgs(port, keyFile, user, ["-o", "LogLevel=ERROR", ...extra]);
 
 const outcome = (r: RunResult) => ({ code: r.code, stdout: r.stdout, stderr: r.stderr });
 
