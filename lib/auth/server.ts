@@ -198,6 +198,134 @@ export function userFailureJitter(
   return hmac(sha256, secret, new TextEncoder().encode(user))[0] % 8;
 }
 
+/** What one authentication request came to. */
+interface MethodOutcome {
+  ok: boolean;
+  /** An answer (PK_OK) was sent instead of success or failure. */
+  replied?: boolean;
+  key?: PublicKey;
+  restrictions?: SessionRestrictions;
+}
+
+type AuthRequestHead = ReturnType<typeof decodeAuthRequestHead>;
+
+/** What checking one request needs from the authentication loop. */
+interface MethodContext {
+  t: Transport;
+  options: ServerAuthOptions;
+  user: string;
+  /** The next message of the connection. */
+  next: () => Promise<Uint8Array>;
+  /** Ends the connection with `reason` and throws. */
+  fail: (reason: number, description: string) => Promise<never>;
+}
+
+/** Checks one request for a method the user may try (RFC 4252 §7, §8; RFC 4256 §3). */
+async function tryMethod(c: MethodContext, req: AuthRequestHead): Promise<MethodOutcome> {
+  const { t, user, next, fail } = c;
+  const h = c.options.handlers;
+  const r = req.reader;
+  if (req.method === "password") {
+    const change = r.boolean("password change flag");
+    const password = r.utf8("password");
+    return { ok: !change && await h.password!(user, password) };
+  }
+  if (req.method === "publickey") return await tryPublicKey(c, req);
+  if (req.method === "keyboard-interactive") {
+    const challenge = await h.keyboardInteractive!(user);
+    await t.send(encodeInfoRequest({
+      name: challenge.name ?? "",
+      instruction: challenge.instruction ?? "",
+      prompts: challenge.prompts,
+    }));
+    const answer = await next();
+    if (answer[0] !== 61) {
+      await fail(
+        DisconnectReason.PROTOCOL_ERROR,
+        `expected USERAUTH_INFO_RESPONSE, got message ${answer[0]}`,
+      );
+    }
+    const answers = decodeInfoResponse(answer);
+    return { ok: answers.length === challenge.prompts.length && await challenge.check(answers) };
+  }
+  return { ok: false };
+}
+
+/** A publickey request: a query answered with PK_OK, or a signature checked (RFC 4252 §7). */
+async function tryPublicKey(c: MethodContext, req: AuthRequestHead): Promise<MethodOutcome> {
+  const { t, user } = c;
+  const r = req.reader;
+  const signed = r.boolean("has signature");
+  const algorithm = r.ascii("public key algorithm");
+  const blob = r.string("public key blob");
+  let key: PublicKey | undefined;
+  try {
+    key = parsePublicKey(blob);
+  } catch {
+    key = undefined;
+  }
+  const decision = key !== undefined && keyAlgorithms(key).includes(algorithm)
+    ? await c.options.handlers.publicKey!(user, key, algorithm, {
+      clientAddress: c.options.clientAddress,
+    })
+    : false;
+  if (decision === false) return { ok: false };
+  if (!signed) {
+    await t.send(encodePkOk(algorithm, blob));
+    return { ok: false, replied: true };
+  }
+  const signature = r.string("signature");
+  const data = publicKeySignedData(t.sessionId!, {
+    user,
+    service: req.service,
+    algorithm,
+    key: blob,
+  });
+  const ok = await key!.verify(algorithm, signature, data);
+  return ok
+    ? { ok, key, restrictions: typeof decision === "object" ? decision : undefined }
+    : { ok: false };
+}
+
+/** The method chains a user must complete (OpenSSH's AuthenticationMethods). */
+function methodChains(options: ServerAuthOptions) {
+  const h = options.handlers;
+  const offered = [
+    ...(h.publicKey ? ["publickey"] : []),
+    ...(h.password ? ["password"] : []),
+    ...(h.keyboardInteractive ? ["keyboard-interactive"] : []),
+  ];
+  const chains = (options.authenticationMethods ?? offered.map((m) => [m])).map((c) => [...c]);
+  return {
+    /** No chain at all: only a `none` handler can let a user in. */
+    none: chains.length === 0,
+    /** The next method of every chain whose prefix matches what is done. */
+    canContinue(done: readonly string[]): string[] {
+      const out = new Set<string>();
+      for (const c of chains) {
+        if (done.every((m, i) => c[i] === m) && c.length > done.length) out.add(c[done.length]);
+      }
+      return [...out];
+    },
+    /** Whether `done` completes a chain. */
+    complete: (done: readonly string[]) =>
+      chains.some((c) => c.length === done.length && c.every((m, i) => done[i] === m)),
+  };
+}
+
+/** The next message of the connection, or CONNECTION_LOST. */
+async function nextMessage(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array> {
+  const { value, done } = await reader.read();
+  if (done) {
+    throw new DisconnectError(
+      DisconnectReason.CONNECTION_LOST,
+      "connection closed during authentication",
+      { local: false },
+    );
+  }
+  return value;
+}
+
 /**
  * Runs the server side of "ssh-userauth" until a user is authenticated.
  * Disconnects with NO_MORE_AUTH_METHODS_AVAILABLE after too many failures
@@ -218,12 +346,7 @@ export async function serveAuthentication(
   options: ServerAuthOptions,
 ): Promise<AuthResult> {
   const h = options.handlers;
-  const offered = [
-    ...(h.publicKey ? ["publickey"] : []),
-    ...(h.password ? ["password"] : []),
-    ...(h.keyboardInteractive ? ["keyboard-interactive"] : []),
-  ];
-  const chains = (options.authenticationMethods ?? offered.map((m) => [m])).map((c) => [...c]);
+  const chains = methodChains(options);
   const maxTries = options.maxAuthTries ?? 6;
   const failureDelay = options.failureDelay ?? 25;
   const reader = t.messages.getReader();
@@ -240,27 +363,8 @@ export async function serveAuthentication(
   const done: string[] = [];
   let usedKey: PublicKey | undefined;
   let restrictions: SessionRestrictions | undefined;
-  // What may still be tried: the next method of every chain whose prefix matches what is done.
-  const canContinue = () => {
-    const out = new Set<string>();
-    for (const c of chains) {
-      if (done.every((m, i) => c[i] === m) && c.length > done.length) out.add(c[done.length]);
-    }
-    return [...out];
-  };
-  const complete = () =>
-    chains.some((c) => c.length === done.length && c.every((m, i) => done[i] === m));
-  const next = async () => {
-    const { value, done } = await reader.read();
-    if (done) {
-      throw new DisconnectError(
-        DisconnectReason.CONNECTION_LOST,
-        "connection closed during authentication",
-        { local: false },
-      );
-    }
-    return value;
-  };
+  const canContinue = () => chains.canContinue(done);
+  const next = () => nextMessage(reader);
   /** Ends the connection with `reason` and throws the matching error. */
   const fail = async (reason: number, description: string): Promise<never> => {
     await t.disconnect(reason, description);
@@ -285,7 +389,7 @@ export async function serveAuthentication(
       if (req.service !== "ssh-connection") {
         await fail(
           DisconnectReason.SERVICE_NOT_AVAILABLE,
-          `service ${req.service} is not available`,
+          `service ${quotePeerText(req.service)} is not available`,
         );
       }
       if (user !== undefined && req.user !== user) {
@@ -294,69 +398,21 @@ export async function serveAuthentication(
       }
       user = req.user;
       const allowed = canContinue();
-      let ok = false;
-      let replied = false;
-      const r = req.reader;
+      let outcome: MethodOutcome = { ok: false };
       if (allowed.includes(req.method)) {
-        if (req.method === "password") {
-          const change = r.boolean("password change flag");
-          const password = r.utf8("password");
-          if (!change) ok = await h.password!(user, password);
-        } else if (req.method === "publickey") {
-          const signed = r.boolean("has signature");
-          const algorithm = r.ascii("public key algorithm");
-          const blob = r.string("public key blob");
-          let key: PublicKey | undefined;
-          try {
-            key = parsePublicKey(blob);
-          } catch {
-            key = undefined;
-          }
-          const decision = key !== undefined && keyAlgorithms(key).includes(algorithm)
-            ? await h.publicKey!(user, key, algorithm, { clientAddress: options.clientAddress })
-            : false;
-          const acceptable = decision !== false;
-          if (acceptable && !signed) {
-            await t.send(encodePkOk(algorithm, blob));
-            replied = true;
-          } else if (acceptable && signed) {
-            const signature = r.string("signature");
-            const data = publicKeySignedData(t.sessionId!, {
-              user,
-              service: req.service,
-              algorithm,
-              key: blob,
-            });
-            ok = await key!.verify(algorithm, signature, data);
-            if (ok) {
-              usedKey = key;
-              if (typeof decision === "object") restrictions = decision;
-            }
-          }
-        } else if (req.method === "keyboard-interactive") {
-          const challenge = await h.keyboardInteractive!(user);
-          await t.send(encodeInfoRequest({
-            name: challenge.name ?? "",
-            instruction: challenge.instruction ?? "",
-            prompts: challenge.prompts,
-          }));
-          const answer = await next();
-          if (answer[0] !== 61) {
-            await fail(
-              DisconnectReason.PROTOCOL_ERROR,
-              `expected USERAUTH_INFO_RESPONSE, got message ${answer[0]}`,
-            );
-          }
-          const answers = decodeInfoResponse(answer);
-          ok = answers.length === challenge.prompts.length && await challenge.check(answers);
-        }
-      } else if (req.method === "none" && h.none && chains.length === 0) {
-        ok = await h.none(user);
+        outcome = await tryMethod({ t, options, user, next, fail }, req);
+      } else if (req.method === "none" && h.none && chains.none) {
+        outcome = { ok: await h.none(user) };
+      }
+      const { ok, replied } = outcome;
+      if (ok && outcome.key) {
+        usedKey = outcome.key;
+        restrictions = outcome.restrictions ?? restrictions;
       }
       if (replied) continue;
       if (ok) {
         done.push(req.method);
-        if (complete()) {
+        if (chains.complete(done)) {
           await t.send(new Uint8Array([Msg.USERAUTH_SUCCESS]));
           return { username: user, methods: [...done], publicKey: usedKey, restrictions };
         }
