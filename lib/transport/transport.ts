@@ -390,6 +390,89 @@ const bad = (reason: number, description: string) =>
   new DisconnectError(reason, description, { local: true });
 
 /**
+ * Picks every algorithm of a key exchange from both KEXINITs (RFC 4253 §7.1:
+ * the client's first name the server also offers, per category); a category
+ * without a common name is KEY_EXCHANGE_FAILED naming both lists (quoted).
+ */
+function negotiateAlgorithms(c: KexInit, s: KexInit): NegotiatedAlgorithms {
+  const pick = (
+    what: string,
+    cl: string[],
+    sl: string[],
+    known?: ReadonlyMap<string, unknown>,
+  ) => {
+    const chosen = negotiate(known ? cl.filter((n) => known.has(n)) : cl, sl);
+    if (chosen === undefined) {
+      throw bad(
+        DisconnectReason.KEY_EXCHANGE_FAILED,
+        `no matching ${what}: client offered [${quotePeerText(cl.join(","))}], server offered [${
+          quotePeerText(sl.join(","))
+        }]`,
+      );
+    }
+    return chosen;
+  };
+  const kexName = pick("key exchange method", c.kexAlgorithms, s.kexAlgorithms, KEX_ALGORITHMS);
+  const hostKey = pick(
+    "host key algorithm",
+    c.serverHostKeyAlgorithms,
+    s.serverHostKeyAlgorithms,
+  );
+  const cipherCS = pick(
+    "cipher (client to server)",
+    c.ciphersClientToServer,
+    s.ciphersClientToServer,
+    CIPHERS,
+  );
+  const cipherSC = pick(
+    "cipher (server to client)",
+    c.ciphersServerToClient,
+    s.ciphersServerToClient,
+    CIPHERS,
+  );
+  const macFor = (cipher: string, what: string, cl: string[], sl: string[]) =>
+    CIPHERS.get(cipher)!.aead ? "<implicit>" : pick(what, cl, sl, MACS);
+  const macCS = macFor(
+    cipherCS,
+    "MAC (client to server)",
+    c.macsClientToServer,
+    s.macsClientToServer,
+  );
+  const macSC = macFor(
+    cipherSC,
+    "MAC (server to client)",
+    c.macsServerToClient,
+    s.macsServerToClient,
+  );
+  const compCS = pick(
+    "compression (client to server)",
+    c.compressionClientToServer,
+    s.compressionClientToServer,
+  );
+  const compSC = pick(
+    "compression (server to client)",
+    c.compressionServerToClient,
+    s.compressionServerToClient,
+  );
+  if (compCS !== "none" || compSC !== "none") {
+    throw bad(
+      DisconnectReason.KEY_EXCHANGE_FAILED,
+      `compression ${compCS}/${compSC} is not supported`,
+    );
+  }
+  return {
+    kex: kexName,
+    hostKey,
+    cipherClientToServer: cipherCS,
+    cipherServerToClient: cipherSC,
+    macClientToServer: macCS,
+    macServerToClient: macSC,
+    compressionClientToServer: compCS,
+    compressionServerToClient: compSC,
+  };
+}
+
+/**
  * One end of an SSH transport connection (RFC 4253). Construct it over a
  * byte stream pair; it sends its identification line and KEXINIT at once.
  * Messages for higher layers (numbers 50 and up) arrive on
@@ -1153,81 +1236,8 @@ export class Transport {
       );
     }
     const [c, s] = this.role === "client" ? [kex.ours, peer] : [peer, kex.ours];
-    const pick = (
-      what: string,
-      cl: string[],
-      sl: string[],
-      known?: ReadonlyMap<string, unknown>,
-    ) => {
-      const chosen = negotiate(known ? cl.filter((n) => known.has(n)) : cl, sl);
-      if (chosen === undefined) {
-        throw bad(
-          DisconnectReason.KEY_EXCHANGE_FAILED,
-          `no matching ${what}: client offered [${quotePeerText(cl.join(","))}], server offered [${
-            quotePeerText(sl.join(","))
-          }]`,
-        );
-      }
-      return chosen;
-    };
-    const kexName = pick("key exchange method", c.kexAlgorithms, s.kexAlgorithms, KEX_ALGORITHMS);
-    const hostKey = pick(
-      "host key algorithm",
-      c.serverHostKeyAlgorithms,
-      s.serverHostKeyAlgorithms,
-    );
-    const cipherCS = pick(
-      "cipher (client to server)",
-      c.ciphersClientToServer,
-      s.ciphersClientToServer,
-      CIPHERS,
-    );
-    const cipherSC = pick(
-      "cipher (server to client)",
-      c.ciphersServerToClient,
-      s.ciphersServerToClient,
-      CIPHERS,
-    );
-    const macFor = (cipher: string, what: string, cl: string[], sl: string[]) =>
-      CIPHERS.get(cipher)!.aead ? "<implicit>" : pick(what, cl, sl, MACS);
-    const macCS = macFor(
-      cipherCS,
-      "MAC (client to server)",
-      c.macsClientToServer,
-      s.macsClientToServer,
-    );
-    const macSC = macFor(
-      cipherSC,
-      "MAC (server to client)",
-      c.macsServerToClient,
-      s.macsServerToClient,
-    );
-    const compCS = pick(
-      "compression (client to server)",
-      c.compressionClientToServer,
-      s.compressionClientToServer,
-    );
-    const compSC = pick(
-      "compression (server to client)",
-      c.compressionServerToClient,
-      s.compressionServerToClient,
-    );
-    if (compCS !== "none" || compSC !== "none") {
-      throw bad(
-        DisconnectReason.KEY_EXCHANGE_FAILED,
-        `compression ${compCS}/${compSC} is not supported`,
-      );
-    }
-    kex.algorithms = {
-      kex: kexName,
-      hostKey,
-      cipherClientToServer: cipherCS,
-      cipherServerToClient: cipherSC,
-      macClientToServer: macCS,
-      macServerToClient: macSC,
-      compressionClientToServer: compCS,
-      compressionServerToClient: compSC,
-    };
+    kex.algorithms = negotiateAlgorithms(c, s);
+    const { kex: kexName, hostKey } = kex.algorithms;
     kex.method = KEX_ALGORITHMS.get(kexName)!;
     if (peer.firstKexPacketFollows) {
       // RFC 4253 §7.1: the guess is wrong when "the kex algorithm and/or the
