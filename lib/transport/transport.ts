@@ -1312,44 +1312,62 @@ export class Transport {
         `unexpected message ${msg} during ${method.name} key exchange`,
       );
     if (kex.exchangeHash) throw unexpected();
-    if (this.role === "server") {
-      if (method.kind === "gex" && msg === Msg.KEX_DH_GEX_REQUEST && !kex.gexRequest) {
-        const req = decodeGexRequest(payload);
-        if (!(req.min <= req.n && req.n <= req.max)) {
-          throw bad(
-            DisconnectReason.KEY_EXCHANGE_FAILED,
-            `invalid GEX request min ${req.min} n ${req.n} max ${req.max}`,
-          );
-        }
-        const group = chooseGexGroup(req.min, req.n, req.max);
-        if (!group) {
-          throw bad(
-            DisconnectReason.KEY_EXCHANGE_FAILED,
-            `no DH group between ${req.min} and ${req.max} bits`,
-          );
-        }
-        kex.gexRequest = req;
-        kex.gexGroup = group;
-        this.#internal(encodeGexGroup(group.p, group.g));
-        return;
+    if (this.role === "server") await this.#onServerKexMessage(kex, msg, payload, unexpected);
+    else await this.#onClientKexMessage(kex, msg, payload, unexpected);
+  }
+
+  /** The server's side of the key exchange method's messages (RFC 4253 §8, RFC 4419 §3). */
+  async #onServerKexMessage(
+    kex: KexState,
+    msg: number,
+    payload: Uint8Array,
+    unexpected: () => DisconnectError,
+  ): Promise<void> {
+    const method = kex.method!;
+    if (method.kind === "gex" && msg === Msg.KEX_DH_GEX_REQUEST && !kex.gexRequest) {
+      const req = decodeGexRequest(payload);
+      if (!(req.min <= req.n && req.n <= req.max)) {
+        throw bad(
+          DisconnectReason.KEY_EXCHANGE_FAILED,
+          `invalid GEX request min ${req.min} n ${req.n} max ${req.max}`,
+        );
       }
-      const initMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_INIT : Msg.KEXDH_INIT;
-      if (msg !== initMsg || (method.kind === "gex" && !kex.gexGroup)) throw unexpected();
-      const [value, cField] = decodeKexInitValue(msg, method.publicEncoding, payload);
-      const { publicValue, secret } = await method.server(value, this.#random, kex.gexGroup);
-      const sField = encodePublicValue(method, publicValue);
-      const kEnc = encodeSharedSecret(method, secret);
-      const hostKey = kex.hostKey!;
-      const h = this.#exchangeHash(kex, hostKey.publicKey.blob, cField, sField, kEnc);
-      kex.exchangeHash = h;
-      kex.serverKey = hostKey.publicKey;
-      const signature = await hostKey.sign(kex.algorithms!.hostKey, h);
-      const replyMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_REPLY : Msg.KEXDH_REPLY;
-      this.#internal(encodeKexReply(replyMsg, hostKey.publicKey.blob, sField, signature));
-      await this.#sendNewKeys(kEnc, h);
+      const group = chooseGexGroup(req.min, req.n, req.max);
+      if (!group) {
+        throw bad(
+          DisconnectReason.KEY_EXCHANGE_FAILED,
+          `no DH group between ${req.min} and ${req.max} bits`,
+        );
+      }
+      kex.gexRequest = req;
+      kex.gexGroup = group;
+      this.#internal(encodeGexGroup(group.p, group.g));
       return;
     }
-    // client
+    const initMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_INIT : Msg.KEXDH_INIT;
+    if (msg !== initMsg || (method.kind === "gex" && !kex.gexGroup)) throw unexpected();
+    const [value, cField] = decodeKexInitValue(msg, method.publicEncoding, payload);
+    const { publicValue, secret } = await method.server(value, this.#random, kex.gexGroup);
+    const sField = encodePublicValue(method, publicValue);
+    const kEnc = encodeSharedSecret(method, secret);
+    const hostKey = kex.hostKey!;
+    const h = this.#exchangeHash(kex, hostKey.publicKey.blob, cField, sField, kEnc);
+    kex.exchangeHash = h;
+    kex.serverKey = hostKey.publicKey;
+    const signature = await hostKey.sign(kex.algorithms!.hostKey, h);
+    const replyMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_REPLY : Msg.KEXDH_REPLY;
+    this.#internal(encodeKexReply(replyMsg, hostKey.publicKey.blob, sField, signature));
+    await this.#sendNewKeys(kEnc, h);
+  }
+
+  /** The client's side of the key exchange method's messages (RFC 4253 §8, RFC 4419 §3). */
+  async #onClientKexMessage(
+    kex: KexState,
+    msg: number,
+    payload: Uint8Array,
+    unexpected: () => DisconnectError,
+  ): Promise<void> {
+    const method = kex.method!;
     if (method.kind === "gex" && msg === Msg.KEX_DH_GEX_GROUP && !kex.client) {
       const group = decodeGexGroup(payload);
       const req = kex.gexRequest!;
@@ -1399,6 +1417,17 @@ export class Transport {
         `${alg} signature of the exchange hash does not verify`,
       );
     }
+    if (!(await this.#acceptServerHostKey(key, alg))) return;
+    kex.exchangeHash = h;
+    kex.serverKey = key;
+    await this.#sendNewKeys(kEnc, h);
+  }
+
+  /**
+   * The first key exchange asks `verifyHostKey`; a re-exchange must present the
+   * same key. Throws HOST_KEY_NOT_VERIFIABLE; false when closing meanwhile.
+   */
+  async #acceptServerHostKey(key: PublicKey, alg: string): Promise<boolean> {
     if (this.#lastEvent) {
       if (!constantTimeEqual(this.#lastEvent.hostKey.blob, key.blob)) {
         throw bad(
@@ -1421,7 +1450,7 @@ export class Transport {
           e instanceof Error ? e.message : String(e),
         );
       }
-      if (this.#closing) return;
+      if (this.#closing) return false;
       if (ok !== true) {
         throw bad(
           DisconnectReason.HOST_KEY_NOT_VERIFIABLE,
@@ -1429,9 +1458,7 @@ export class Transport {
         );
       }
     }
-    kex.exchangeHash = h;
-    kex.serverKey = key;
-    await this.#sendNewKeys(kEnc, h);
+    return true;
   }
 
   #hostKeyMatches(keyType: string, alg: string): boolean {
