@@ -319,22 +319,7 @@ export async function startServe(
   const envPassword = process.env.RXSSH_PASSWORD;
   // Sessions inherit this process's environment: never hand them the password.
   delete process.env.RXSSH_PASSWORD;
-  let password: (() => string) | undefined;
-  if (o.flag("PasswordAuthentication", false)) {
-    const file = o.get("PasswordFile");
-    if (file !== undefined) {
-      const p = expandTilde(file, home);
-      checkPrivateMode(p, "PasswordFile");
-      fs.readFileSync(p); // fail now rather than at the first login
-      password = () => fs.readFileSync(p, "utf8").split(/\r?\n/)[0];
-    } else if (envPassword !== undefined && envPassword !== "") {
-      password = () => envPassword;
-    } else {
-      throw new OptionError(
-        "PasswordAuthentication yes needs -o PasswordFile=path or the RXSSH_PASSWORD environment variable",
-      );
-    }
-  }
+  const password = passwordSource(o, home, envPassword);
   const bannerFile = o.get("Banner");
   const subsystems = new Map<string, string>();
   for (const s of o.all("Subsystem")) {
@@ -379,21 +364,8 @@ export async function startServe(
   const port = parsePort(o.get("Port", "22"));
   const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
     .map((a) => parseListenAddress(a, port));
-  const listeners: TcpListener[] = [];
+  const listeners = await bindAll(addresses, options.listenTcp ?? listenTcp, log);
   const open = new Set<TcpConnection>();
-  const bind = options.listenTcp ?? listenTcp;
-  try {
-    for (const a of addresses) {
-      let where = hostPort(a.hostname, a.port);
-      const onWarning = (w: ListenerWarning) => logListenerWarning(log, where, w);
-      const l = await bind({ hostname: a.hostname, port: a.port, onWarning });
-      where = hostPort(a.hostname, l.port); // the port the OS picked for port 0
-      listeners.push(l);
-    }
-  } catch (e) {
-    for (const l of listeners) l.close();
-    throw e;
-  }
   const bound = listeners.map((l, i) => ({ hostname: addresses[i].hostname, port: l.port }));
   for (const b of bound) log.info(`listening on ${hostPort(b.hostname, b.port)}`);
   const failed = Promise.race(listeners.map((l) => acceptLoop(l, policy, open)));
@@ -408,6 +380,48 @@ export async function startServe(
     failed,
     close,
   };
+}
+
+/** Where PasswordAuthentication checks passwords: -o PasswordFile= or RXSSH_PASSWORD, never the system's. */
+function passwordSource(
+  o: ReturnType<typeof parseServeArgs>,
+  home: string,
+  envPassword: string | undefined,
+): (() => string) | undefined {
+  if (!o.flag("PasswordAuthentication", false)) return undefined;
+  const file = o.get("PasswordFile");
+  if (file !== undefined) {
+    const p = expandTilde(file, home);
+    checkPrivateMode(p, "PasswordFile");
+    fs.readFileSync(p); // fail now rather than at the first login
+    return () => fs.readFileSync(p, "utf8").split(/\r?\n/)[0];
+  }
+  if (envPassword !== undefined && envPassword !== "") return () => envPassword;
+  throw new OptionError(
+    "PasswordAuthentication yes needs -o PasswordFile=path or the RXSSH_PASSWORD environment variable",
+  );
+}
+
+/** Binds every address, or none: a failure closes the ones already bound. */
+async function bindAll(
+  addresses: { hostname: string; port: number }[],
+  bind: (o: ListenTcpOptions) => Promise<TcpListener>,
+  log: Logger,
+): Promise<TcpListener[]> {
+  const listeners: TcpListener[] = [];
+  try {
+    for (const a of addresses) {
+      let where = hostPort(a.hostname, a.port);
+      const onWarning = (w: ListenerWarning) => logListenerWarning(log, where, w);
+      const l = await bind({ hostname: a.hostname, port: a.port, onWarning });
+      where = hostPort(a.hostname, l.port); // the port the OS picked for port 0
+      listeners.push(l);
+    }
+  } catch (e) {
+    for (const l of listeners) l.close();
+    throw e;
+  }
+  return listeners;
 }
 
 const hostPort = (host: string, port: number) =>
