@@ -119,3 +119,22 @@ test("50,000 env requests on one channel, never reading: bounded, then all answe
   assert.equal(answers.length, FLOOD);
   await client.close();
 });
+
+test("50,000 want_reply=false requests while the server awaits a reply: its IGNOREs count as replies, bounded", async () => {
+  // The connection layer answers a message that asks nothing with one IGNORE
+  // while it waits for a reply (the delayed-ACK fix of item 8); those IGNOREs
+  // are output a peer provokes, so they count toward the backlog too.
+  const { w, server, client } = await authenticated();
+  w.gate.shut();
+  const opening = server.connection.openChannel("x11"); // the peer will not answer while it does not read
+  opening.catch(() => {});
+  const sent = Array.from(
+    { length: FLOOD },
+    () => client.connection.globalRequest("flood@example.com", undefined, { wantReply: false }),
+  );
+  const read = await settles(() => w.read.bytes);
+  assertStopped(read, server.transport.replyBacklog);
+  w.gate.open();
+  await Promise.all(sent);
+  await client.close();
+});

@@ -78,7 +78,9 @@ const VERSION = "0.1.0";
  *
  * Replies are the messages sent because the peer asked: SERVICE_ACCEPT,
  * UNIMPLEMENTED, REQUEST_SUCCESS/FAILURE, CHANNEL_OPEN_CONFIRMATION/FAILURE,
- * CHANNEL_SUCCESS/FAILURE. Nothing else counts: channel data is paced by the
+ * CHANNEL_SUCCESS/FAILURE, and IGNORE (the connection layer answers a
+ * message that asks nothing with one while it awaits a reply, so a peer can
+ * provoke those too). Nothing else counts: channel data is paced by the
  * peer's window, and our own requests are the application's to pace;
  * counting them would let two peers that both send a lot stop reading each
  * other.
@@ -96,6 +98,7 @@ export const REPLY_BACKLOG: { readonly bytes: number; readonly packets: number }
 
 /** Message numbers that answer a request of the peer (RFC 4253 §10-11, RFC 4254 §4, §5.1, §5.4). */
 const REPLIES = new Set<number>([
+  Msg.IGNORE,
   Msg.UNIMPLEMENTED,
   Msg.SERVICE_ACCEPT,
   Msg.REQUEST_SUCCESS,
