@@ -7,6 +7,7 @@ import type { ByteStreamPair } from "../lib/runtime/types.ts";
 import { ByteReader } from "../lib/transport/_byte_reader.ts";
 import { PacketReader, PacketWriter } from "../lib/transport/packets.ts";
 import { Transport, type TransportOptions } from "../lib/transport/transport.ts";
+import { encodeKexInit, type KexInit } from "../lib/wire/transport_messages.ts";
 
 const keyCache = new Map<string, Promise<PrivateKey>>();
 
@@ -83,4 +84,33 @@ export async function rawAgainst(
     : { verifyHostKey: () => true };
   const transport = new Transport(a, { ...base, ...options } as TransportOptions);
   return { raw: new RawPeer(b), transport };
+}
+
+/**
+ * A raw peer's KEXINIT payload: curve25519-sha256, ssh-ed25519, aes128-ctr,
+ * hmac-sha2-256, no compression, no guess, unless `overrides` says otherwise.
+ *
+ * @example
+ * ```ts
+ * import { kexInitPayload } from "./_transport_pair.ts";
+ * const p = kexInitPayload({ firstKexPacketFollows: true });
+ * console.log(p[0]); // 20 (SSH_MSG_KEXINIT)
+ * ```
+ */
+export function kexInitPayload(overrides: Partial<KexInit> = {}): Uint8Array {
+  return encodeKexInit({
+    cookie: new Uint8Array(16),
+    kexAlgorithms: ["curve25519-sha256"],
+    serverHostKeyAlgorithms: ["ssh-ed25519"],
+    ciphersClientToServer: ["aes128-ctr"],
+    ciphersServerToClient: ["aes128-ctr"],
+    macsClientToServer: ["hmac-sha2-256"],
+    macsServerToClient: ["hmac-sha2-256"],
+    compressionClientToServer: ["none"],
+    compressionServerToClient: ["none"],
+    languagesClientToServer: [],
+    languagesServerToClient: [],
+    firstKexPacketFollows: false,
+    ...overrides,
+  });
 }

@@ -11,34 +11,18 @@ import { DisconnectReason } from "../wire/errors.ts";
 import { Msg } from "../wire/message_numbers.ts";
 import {
   decodeKexReply,
-  encodeKexInit,
   encodeKexInitValue,
   type KexInit,
 } from "../wire/transport_messages.ts";
-import { rawAgainst, type RawPeer } from "../../tests/_transport_pair.ts";
+import { kexInitPayload, rawAgainst, type RawPeer } from "../../tests/_transport_pair.ts";
 import { encodePublicValue, encodeSharedSecret, exchangeHash } from "./exchange_hash.ts";
 import type { Transport, TransportOptions } from "./transport.ts";
 
 const METHOD = KEX_ALGORITHMS.get("curve25519-sha256")!;
 const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 
-function clientKexInit(overrides: Partial<KexInit>): Uint8Array {
-  return encodeKexInit({
-    cookie: new Uint8Array(16),
-    kexAlgorithms: ["curve25519-sha256"],
-    serverHostKeyAlgorithms: ["ssh-ed25519"],
-    ciphersClientToServer: ["aes128-ctr"],
-    ciphersServerToClient: ["aes128-ctr"],
-    macsClientToServer: ["hmac-sha2-256"],
-    macsServerToClient: ["hmac-sha2-256"],
-    compressionClientToServer: ["none"],
-    compressionServerToClient: ["none"],
-    languagesClientToServer: [],
-    languagesServerToClient: [],
-    firstKexPacketFollows: true,
-    ...overrides,
-  });
-}
+const clientKexInit = (overrides: Partial<KexInit>) =>
+  kexInitPayload({ firstKexPacketFollows: true, ...overrides });
 
 const ecdhInit = (c: KexClient) =>
   encodeKexInitValue(Msg.KEXDH_INIT, encodePublicValue(METHOD, c.publicValue));

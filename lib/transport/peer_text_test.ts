@@ -3,11 +3,11 @@
 // not come back in the DISCONNECT or the log, nor a newline forge a log line.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeDisconnect, encodeDisconnect, encodeKexInit } from "../wire/transport_messages.ts";
+import { decodeDisconnect, encodeDisconnect } from "../wire/transport_messages.ts";
 import { type DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import { Msg } from "../wire/message_numbers.ts";
 import { SshWriter } from "../wire/writer.ts";
-import { rawAgainst } from "../../tests/_transport_pair.ts";
+import { kexInitPayload, rawAgainst } from "../../tests/_transport_pair.ts";
 
 /** Whether `s` holds a C0 or C1 control character or DEL. */
 const hasControl = (s: string) =>
@@ -15,22 +15,7 @@ const hasControl = (s: string) =>
     c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)
   );
 
-function kexInit(kexAlgorithms: string[]): Uint8Array {
-  return encodeKexInit({
-    cookie: new Uint8Array(16),
-    kexAlgorithms,
-    serverHostKeyAlgorithms: ["ssh-ed25519"],
-    ciphersClientToServer: ["aes128-ctr"],
-    ciphersServerToClient: ["aes128-ctr"],
-    macsClientToServer: ["hmac-sha2-256"],
-    macsServerToClient: ["hmac-sha2-256"],
-    compressionClientToServer: ["none"],
-    compressionServerToClient: ["none"],
-    languagesClientToServer: [],
-    languagesServerToClient: [],
-    firstKexPacketFollows: false,
-  });
-}
+const kexInit = (kexAlgorithms: string[]) => kexInitPayload({ kexAlgorithms });
 
 test("a 208 KB list of unknown KEX names is cut in the DISCONNECT and the error, with its length", async () => {
   const names = Array.from({ length: 9_000 }, (_, i) => `unknown-kex-method-${i}`);

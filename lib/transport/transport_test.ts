@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { firstValueFrom, take, toArray } from "rxjs";
-import { decodeDisconnect, encodeKexInit, type KexInit } from "../wire/transport_messages.ts";
+import { decodeDisconnect } from "../wire/transport_messages.ts";
 import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import { Msg } from "../wire/message_numbers.ts";
-import { hostKey, rawAgainst, transportPair } from "../../tests/_transport_pair.ts";
+import { hostKey, kexInitPayload, rawAgainst, transportPair } from "../../tests/_transport_pair.ts";
 import { memoryPair } from "../runtime/memory.ts";
 import { encodeSimpleAuthRequest } from "../wire/auth_messages.ts";
 import { Transport } from "./transport.ts";
@@ -32,23 +32,7 @@ async function collect(stream: ReadableStream<Uint8Array>, n: number): Promise<U
   return out;
 }
 
-function kexInit(overrides: Partial<KexInit> = {}): Uint8Array {
-  return encodeKexInit({
-    cookie: new Uint8Array(16),
-    kexAlgorithms: ["curve25519-sha256"],
-    serverHostKeyAlgorithms: ["ssh-ed25519"],
-    ciphersClientToServer: ["aes128-ctr"],
-    ciphersServerToClient: ["aes128-ctr"],
-    macsClientToServer: ["hmac-sha2-256"],
-    macsServerToClient: ["hmac-sha2-256"],
-    compressionClientToServer: ["none"],
-    compressionServerToClient: ["none"],
-    languagesClientToServer: [],
-    languagesServerToClient: [],
-    firstKexPacketFollows: false,
-    ...overrides,
-  });
-}
+const kexInit = kexInitPayload;
 
 test("default handshake: both ends agree on algorithms and session id; strict KEX and ext-info in force", async () => {
   const { client, server } = await transportPair();
