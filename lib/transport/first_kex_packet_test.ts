@@ -9,11 +9,7 @@ import type { KexClient } from "../crypto/types.ts";
 import { parsePublicKey } from "../keys/public_key.ts";
 import { DisconnectReason } from "../wire/errors.ts";
 import { Msg } from "../wire/message_numbers.ts";
-import {
-  decodeKexReply,
-  encodeKexInitValue,
-  type KexInit,
-} from "../wire/transport_messages.ts";
+import { decodeKexReply, encodeKexInitValue, type KexInit } from "../wire/transport_messages.ts";
 import { kexInitPayload, rawAgainst, type RawPeer } from "../../tests/_transport_pair.ts";
 import { encodePublicValue, encodeSharedSecret, exchangeHash } from "./exchange_hash.ts";
 import type { Transport, TransportOptions } from "./transport.ts";
@@ -81,22 +77,27 @@ test("first_kex_packet_follows, right guess: the server answers the guessed pack
   await transport.disconnect();
 });
 
-test("first_kex_packet_follows, wrong kex guess: ignored even when negotiation picks the guessed method", async () => {
-  // The server prefers mlkem768x25519-sha256; the client's first choice
-  // curve25519-sha256 is still the negotiated method (the client's list wins),
-  // but the preferred algorithms differ, so the guess is wrong (RFC 4253 §7.1).
-  // This is what Dropbear's dbclient does: it then sends its KEX init again.
-  const init = clientKexInit({ kexAlgorithms: ["curve25519-sha256", "mlkem768x25519-sha256"] });
-  const { raw, transport, serverKexInit } = await start({
-    kexAlgorithms: "mlkem768x25519-sha256,curve25519-sha256",
-    hostKeyAlgorithms: "ssh-ed25519",
-  }, init);
+/** A client that guessed wrong: its guessed KEX_ECDH_INIT, then the real one; the server's reply. */
+async function guessThenReal(init: Uint8Array, server: Partial<TransportOptions>) {
+  const { raw, transport, serverKexInit } = await start(server, init);
   const guessed = await METHOD.client(random);
   const real = await METHOD.client(random);
   await raw.out.write(ecdhInit(guessed));
   await raw.out.write(ecdhInit(real));
   const reply = await raw.until(Msg.KEXDH_REPLY);
   const ctx = { server: transport, serverKexInit, clientKexInit: init };
+  return { reply, guessed, real, ctx, transport };
+}
+
+test("first_kex_packet_follows, wrong kex guess: ignored even when negotiation picks the guessed method", async () => {
+  // The server prefers mlkem768x25519-sha256; the client's first choice
+  // curve25519-sha256 is still the negotiated method (the client's list wins),
+  // but the preferred algorithms differ, so the guess is wrong (RFC 4253 §7.1).
+  // This is what Dropbear's dbclient does: it then sends its KEX init again.
+  const { reply, guessed, real, ctx, transport } = await guessThenReal(
+    clientKexInit({ kexAlgorithms: ["curve25519-sha256", "mlkem768x25519-sha256"] }),
+    { kexAlgorithms: "mlkem768x25519-sha256,curve25519-sha256", hostKeyAlgorithms: "ssh-ed25519" },
+  );
   assert.equal(await replyMatches(reply, real, ctx), true, "the reply uses the second packet");
   assert.equal(await replyMatches(reply, guessed, ctx), false);
   assert.equal(transport.isClosed, false);
@@ -104,17 +105,10 @@ test("first_kex_packet_follows, wrong kex guess: ignored even when negotiation p
 });
 
 test("first_kex_packet_follows, wrong host key guess: the guessed packet is ignored", async () => {
-  const init = clientKexInit({ serverHostKeyAlgorithms: ["rsa-sha2-256", "ssh-ed25519"] });
-  const { raw, transport, serverKexInit } = await start({
-    kexAlgorithms: "curve25519-sha256",
-    hostKeyAlgorithms: "ssh-ed25519",
-  }, init);
-  const guessed = await METHOD.client(random);
-  const real = await METHOD.client(random);
-  await raw.out.write(ecdhInit(guessed));
-  await raw.out.write(ecdhInit(real));
-  const reply = await raw.until(Msg.KEXDH_REPLY);
-  const ctx = { server: transport, serverKexInit, clientKexInit: init };
+  const { reply, real, ctx, transport } = await guessThenReal(
+    clientKexInit({ serverHostKeyAlgorithms: ["rsa-sha2-256", "ssh-ed25519"] }),
+    { kexAlgorithms: "curve25519-sha256", hostKeyAlgorithms: "ssh-ed25519" },
+  );
   assert.equal(await replyMatches(reply, real, ctx), true);
   await transport.disconnect();
 });
