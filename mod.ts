@@ -73,9 +73,58 @@ export type {
 } from "./lib/runtime/types.ts";
 export { memoryPair, type MemoryPairOptions } from "./lib/runtime/memory.ts";
 export { webSocketStream, type WebSocketStreamOptions } from "./lib/runtime/websocket.ts";
-export { connect, type ConnectOptions, type ExecResult, SshClient } from "./lib/client.ts";
 export {
+  type ClientContext,
+  connect,
+  type ConnectOptions,
+  type ExecResult,
+  SshClient,
+} from "./lib/client.ts";
+export {
+  accept,
+  type Acceptance,
+  acceptChannel,
+  ask,
+  type ChannelAcceptance,
+  type ChannelOpenHandler,
+  type ChannelOpenRequest,
+  ConnectionHandlers,
+  type ConnectionHandlerSet,
+  type GlobalRequest,
+  type GlobalRequestHandler,
+  type Handler,
+  HandlerTable,
+  type PeerRequestRouter,
+  type Refusal,
+  refuse,
+  type Verdict,
+} from "./lib/connection/handlers.ts";
+export {
+  type BehaviourSubsystem,
+  type ChannelRequest,
+  type ServerContext,
+  ServerHandlers,
+  type ServerHandlerSet,
+  type SessionHandler,
+  type SessionRequestContext,
+  type SessionRequestHandler,
+  type SubsystemHandler,
+} from "./lib/server_handlers.ts";
+export {
+  type ClientEnvironment,
+  clientEnvironment,
+  DEFAULT_ACCEPT_ENV,
+  DEFAULT_MAX_ENV,
+  DEFAULT_MAX_ENV_BYTES,
+  type PolicyOptions,
+  ptyRefusal,
+  sessionEnvironment,
+  sessionStart,
+} from "./lib/server_policy.ts";
+export {
+  acceptConnection,
   type ChannelLife,
+  type IncomingConnection,
   listen,
   runLocalCommand,
   serveConnection,
@@ -109,8 +158,8 @@ export {
 export {
   ChannelOpenError,
   Connection,
-  type IncomingChannelOpen,
-  type IncomingGlobalRequest,
+  type ConnectionEvent,
+  type ConnectionOptions,
   type MessageTransport,
 } from "./lib/connection/connection.ts";
 export {
@@ -282,11 +331,10 @@ export {
 export {
   AGENT_CHANNEL_TYPE,
   AGENT_FORWARDING_REQUEST,
-  type AgentForwardingContext,
+  type AgentForwarding,
   type AgentForwardingHandler,
   agentForwardingHandler,
   type AgentForwardingOptions,
-  disableAgentForwarding,
   enableAgentForwarding,
 } from "./lib/agent/forwarding.ts";
 export type { Codec } from "./lib/wire/codec.ts";

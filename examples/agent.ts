@@ -98,8 +98,8 @@ const serving = serveConnection(serverEnd, {
         user === "alice" && key.fingerprint() === userKey.publicKey.fingerprint(),
     },
   },
-  onSessionRequest: forwarding,
-  exec: forwarding.withAgentEnv(useForwardedAgent),
+  handlers: [forwarding],
+  exec: useForwardedAgent,
 });
 
 console.log("\n(a) publickey authentication through the Agent");
@@ -117,10 +117,10 @@ console.log(
 
 console.log("\n(b) the same Agent served on forwarded auth-agent@openssh.com channels");
 let channels = 0;
-client.connection.channelOpen$.subscribe((o) => {
-  if (o.type === "auth-agent@openssh.com") {
+client.connection.event$.subscribe((e) => {
+  if (e.type === "channel-open" && e.channelType === "auth-agent@openssh.com" && e.accepted) {
     channels++;
-    console.log(`  client: the server opened ${o.type} channel #${channels}`);
+    console.log(`  client: the server opened ${e.channelType} channel #${channels}`);
   }
 });
 const before = agent.calls.length;

@@ -126,7 +126,7 @@ const [clientEnd, serverEnd] = memoryPair();
 serveConnection(serverEnd, {
   hostKeys: [hostKey],
   auth: { handlers: { password: (u, p) => u === "demo" && p === "demo" } },
-  onSessionRequest: x11,
+  handlers: [x11],
   exec: async (s: ServerSession) => {
     // Play the X client with the cookie sshd's xauth would hold for the session: the fake one.
     const reply = await xClient(s.env.DISPLAY!, forwarded!.request.authCookie);

@@ -7,6 +7,7 @@
 import { authenticate, type AuthMethod } from "./auth/client.ts";
 import type { Channel } from "./connection/channel.ts";
 import { Connection } from "./connection/connection.ts";
+import { ConnectionHandlers, type ConnectionHandlerSet } from "./connection/handlers.ts";
 import {
   type ExitInfo,
   openSession,
@@ -24,6 +25,23 @@ import {
   Transport,
   type TransportOptions,
 } from "./transport/transport.ts";
+
+/**
+ * What a client-side handler gets: the connection the server asked on and
+ * the client.
+ *
+ * @example
+ * ```ts
+ * import type { ClientContext } from "./client.ts";
+ * const openBack = (c: ClientContext) => c.connection.openChannel("session");
+ * ```
+ */
+export interface ClientContext {
+  /** The connection. */
+  readonly connection: Connection;
+  /** The client. */
+  readonly client: SshClient;
+}
 
 /**
  * Options of {@link connect}.
@@ -82,6 +100,21 @@ export interface ConnectOptions extends
   /** Seconds between keepalive@openssh.com requests (0 = off, the default). */
   keepaliveInterval?: number;
   /**
+   * Handlers for what the server may ask (channel opens by type, global
+   * requests by name), in place before the first message after
+   * authentication is read; more can be added on `SshClient.handlers`.
+   *
+   * @example
+   * ```ts
+   * import type { ConnectOptions } from "./client.ts";
+   * import { accept } from "./connection/handlers.ts";
+   * const o: Pick<ConnectOptions, "handlers"> = {
+   *   handlers: { globalRequest: { "hostkeys-00@openssh.com": () => accept() } },
+   * };
+   * ```
+   */
+  handlers?: ConnectionHandlerSet<ClientContext>;
+  /**
    * Called with the transport as soon as it exists, before the handshake:
    * subscribe here to see everything (SSH_MSG_DEBUG that a server sends
    * right after authentication, the first key exchange, a disconnect
@@ -129,14 +162,28 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
 export class SshClient {
   /** The transport (events: `transport.kex$`, `debug$`, `disconnect$`, ...). */
   readonly transport: Transport;
-  /** The channel multiplexer. */
+  /** The channel multiplexer (its `event$` reports every decision on what the server asked). */
   readonly connection: Connection;
+  /**
+   * What this client answers when the server opens a channel
+   * (forwarded-tcpip, x11, auth-agent@openssh.com, ...) or sends a global
+   * request: register a handler by type or name; unsubscribe to remove it.
+   * What no handler claims is refused.
+   */
+  readonly handlers: ConnectionHandlers<ClientContext>;
   #keepalive?: ReturnType<typeof setInterval>;
 
-  /** Wraps an authenticated transport. */
-  constructor(transport: Transport, options: { keepaliveInterval?: number } = {}) {
+  /** Wraps an authenticated transport; `handlers` are in place before the first message is read. */
+  constructor(
+    transport: Transport,
+    options: { keepaliveInterval?: number; handlers?: ConnectionHandlerSet<ClientContext> } = {},
+  ) {
     this.transport = transport;
-    this.connection = new Connection(transport);
+    this.handlers = new ConnectionHandlers<ClientContext>();
+    if (options.handlers) this.handlers.add(options.handlers);
+    this.connection = new Connection(transport, {
+      router: this.handlers.router((connection: Connection) => ({ connection, client: this })),
+    });
     if (options.keepaliveInterval) {
       this.#keepalive = setInterval(() => {
         this.connection.globalRequest("keepalive@openssh.com").catch(() => {});
@@ -298,7 +345,10 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
       methods,
       onBanner: options.onBanner,
     });
-    return new SshClient(transport, { keepaliveInterval: options.keepaliveInterval });
+    return new SshClient(transport, {
+      keepaliveInterval: options.keepaliveInterval,
+      handlers: options.handlers,
+    });
   } catch (e) {
     await transport.disconnect().catch(() => {});
     throw e;

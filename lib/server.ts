@@ -11,15 +11,36 @@ import {
   serveAuthentication,
   type ServerAuthHandlers,
   type ServerAuthOptions,
-  type SessionRestrictions,
 } from "./auth/server.ts";
 import type { Channel, IncomingChannelRequest } from "./connection/channel.ts";
-import { Connection, type IncomingChannelOpen } from "./connection/connection.ts";
+import { Connection, type ConnectionEvent } from "./connection/connection.ts";
+import {
+  acceptChannel,
+  ask,
+  type ChannelOpenRequest,
+  refuse,
+  type Verdict,
+} from "./connection/handlers.ts";
 import { type PtyRequest, SessionRequest } from "./connection/session.ts";
-import type { Behaviour, Lifecycle } from "./rx/behaviour.ts";
-import { type ChannelContext, type ChannelEvent, serveChannel } from "./rx/channel_behaviour.ts";
-import { matchPatternList } from "./keys/patterns.ts";
+import type { Lifecycle } from "./rx/behaviour.ts";
+import { serveChannel } from "./rx/channel_behaviour.ts";
 import type { PrivateKey, PublicKey } from "./keys/types.ts";
+import {
+  type BehaviourSubsystem,
+  type ServerContext,
+  ServerHandlers,
+  type ServerHandlerSet,
+  type SessionHandler,
+  type SubsystemHandler,
+} from "./server_handlers.ts";
+import {
+  type ClientEnvironment,
+  clientEnvironment,
+  ptyRefusal,
+  sessionEnvironment,
+  sessionStart,
+} from "./server_policy.ts";
+import { OpenFailure } from "./wire/connection_messages.ts";
 import { runCommand } from "./runtime/process.ts";
 import { listenTcp } from "./runtime/tcp.ts";
 import type { ListenerWarning } from "./runtime/accept.ts";
@@ -92,9 +113,20 @@ export interface ServerConnection {
   readonly auth: AuthResult;
   /** The transport (events). */
   readonly transport: Transport;
-  /** The channel multiplexer (all channel opens, global requests). */
+  /** The channel multiplexer (to open channels to the client, send global requests). */
   readonly connection: Connection;
-  /** Sessions started with exec, shell or subsystem. */
+  /**
+   * This connection's handlers, consulted before the server's: add one at
+   * run time, unsubscribe to remove it.
+   */
+  readonly handlers: ServerHandlers;
+  /** Everything the connection did, from accept (the same stream as {@link IncomingConnection.event$}). */
+  readonly event$: Observable<ServerEvent>;
+  /**
+   * Sessions started with exec, shell or a subsystem run by a session
+   * handler, for watching (hot): the handler owns their streams. Whether
+   * anyone subscribes changes nothing.
+   */
   readonly session$: Observable<ServerSession>;
   /** The life of every behaviour-run channel: starting, up, closing, ended (with the reason). */
   readonly channelLife$: Observable<ChannelLife>;
@@ -162,15 +194,27 @@ export interface ServerOptions extends
    * session handler, or a channel behaviour with its init arguments (as
    * Erlang's daemon `subsystems` option registers them).
    */
-  subsystems?: Readonly<
-    Record<
-      string,
-      ((session: ServerSession) => void | Promise<void>) | {
-        behaviour: Behaviour<unknown, unknown, ChannelEvent, never, ChannelContext>;
-        args?: unknown;
-      }
-    >
-  >;
+  subsystems?: Readonly<Record<string, SubsystemHandler>>;
+  /**
+   * Handlers for what clients ask: channel opens by type (other than
+   * "session", which the server owns), global requests by name, session
+   * requests by type (x11-req, auth-agent-req@openssh.com, ...), exec,
+   * shell and subsystems. Features such as `agentForwardingHandler()` and
+   * `x11ForwardingHandler()` are handler sets. They are in place before the
+   * first message is read; add more at run time on `SshServer.handlers` or
+   * `ServerConnection.handlers`. Earlier sets win; `exec`, `shell` and
+   * `subsystems` above come first.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * import { refuse } from "./connection/handlers.ts";
+   * const o: Pick<ServerOptions, "handlers"> = {
+   *   handlers: { channelOpen: { "direct-tcpip": () => refuse("no forwarding here", 1) } },
+   * };
+   * ```
+   */
+  handlers?: ServerHandlerSet | readonly ServerHandlerSet[];
   /** Sessions per connection (OpenSSH MaxSessions, default 10). */
   maxSessions?: number;
   /**
@@ -249,83 +293,29 @@ export interface ServerOptions extends
    * ```
    */
   forceCommand?: string;
-  /**
-   * Called synchronously for every channel open other than "session" (e.g.
-   * direct-tcpip), so that it can accept, reject or defer it without racing
-   * the connection's first messages. Opens it leaves unanswered (and all of
-   * them without this option) are refused with UNKNOWN_CHANNEL_TYPE.
-   *
-   * @example
-   * ```ts
-   * import type { ServerOptions } from "./server.ts";
-   * const o: Pick<ServerOptions, "onChannelOpen"> = {
-   *   onChannelOpen: (open) => open.reject(1, `${open.type} channels are not offered`),
-   * };
-   * ```
-   */
-  onChannelOpen?: (open: IncomingChannelOpen) => void;
-  /**
-   * Called synchronously for session requests the server does not handle
-   * itself (x11-req, auth-agent-req@openssh.com, ...). Return true when you
-   * answered (accept/reject/defer) the request; otherwise it is refused.
-   * `connection` lets the handler open channels back to the client;
-   * `setEnv` adds variables (DISPLAY, SSH_AUTH_SOCK) to the session's command.
-   *
-   * @example
-   * ```ts
-   * import type { ServerOptions } from "./server.ts";
-   * const o: Pick<ServerOptions, "onSessionRequest"> = {
-   *   onSessionRequest: (r) => r.type === "auth-agent-req@openssh.com" ? (r.reject(), true) : false,
-   * };
-   * ```
-   */
-  onSessionRequest?: (
-    request: IncomingChannelRequest,
-    session: {
-      channel: Channel;
-      username: string;
-      connection: Connection;
-      restrictions: SessionRestrictions;
-      setEnv(name: string, value: string): void;
-    },
-  ) => boolean;
-  /**
-   * Observes the connection as it goes: the key exchange, every
-   * authentication decision, each session start and each refused request
-   * (see {@link ServerEvent}); enough to log sshd-style lines. Called
-   * synchronously; an exception it throws is ignored.
-   *
-   * @example
-   * ```ts
-   * import type { ServerOptions } from "./server.ts";
-   * const o: Pick<ServerOptions, "onEvent"> = {
-   *   onEvent: (e) => {
-   *     if (e.type === "userauth" && !e.accepted) console.error(`Failed ${e.method} for ${e.username}`);
-   *   },
-   * };
-   * ```
-   */
-  onEvent?: (event: ServerEvent) => void;
 }
 
 /**
- * What {@link ServerOptions.onEvent} sees on one connection:
+ * What one server connection did, in order, from accept:
  *
  * - `kex`: the first key exchange finished (algorithms, the client's
  *   identification line).
  * - `userauth`: an authentication handler decided (for publickey, whether
  *   the key is acceptable, once for the query and once for the signed
  *   request; rxssh still checks the signature after an acceptance).
+ * - `channel-open`, `global-request`: a decision on a channel open or a
+ *   global request (from the connection's handlers; see `ConnectionEvent`).
+ * - `channel-request`: a decision on a request on a session channel (env,
+ *   pty-req, x11-req, ...); an accepted exec, shell or subsystem is reported
+ *   as `session` instead.
  * - `session`: a session channel started a command, shell or subsystem:
  *   what the client asked for and what runs (they differ under a forced
  *   command).
- * - `refused`: a session channel or one of its requests was refused, with
- *   the reason.
  *
  * The strings in events are raw and peer-controlled (user names, the
- * identification line, commands, subsystem and variable names): they may
- * hold newlines, control characters or hundreds of kilobytes. Quote them
- * before writing them to a log or a terminal (`rxssh serve` uses
+ * identification line, commands, subsystem, channel and variable names):
+ * they may hold newlines, control characters or hundreds of kilobytes.
+ * Quote them before writing them to a log or a terminal (`rxssh serve` uses
  * `quotePeerText` from `lib/wire/quote.ts`).
  *
  * @example
@@ -336,7 +326,9 @@ export interface ServerOptions extends
  *     case "kex": return `kex: ${e.kex.algorithms.kex} (${e.peerVersion})`;
  *     case "userauth": return `${e.accepted ? "Accepted" : "Failed"} ${e.method} for ${e.username}`;
  *     case "session": return `session ${e.request} ${e.requested ?? ""}${e.forced ? " (forced command)" : ""}`;
- *     case "refused": return `${e.request} ${e.name ?? ""} refused (${e.reason})`;
+ *     case "channel-request": return `${e.request} ${e.name ?? ""} ${e.accepted ? "accepted" : `refused (${e.reason})`}`;
+ *     case "channel-open": return `${e.channelType} channel ${e.accepted ? "opened" : "refused"}`;
+ *     case "global-request": return `${e.name} ${e.accepted ? "accepted" : "refused"}`;
  *   }
  * }
  * ```
@@ -356,6 +348,21 @@ export type ServerEvent =
     /** The offered key (publickey). */
     readonly publicKey?: PublicKey;
   }
+  | ConnectionEvent
+  | {
+    readonly type: "channel-request";
+    /** Our channel number. */
+    readonly channelId: number;
+    /** The request type ("env", "pty-req", "x11-req", "exec", ...). */
+    readonly request: string;
+    /** The variable name (env) or subsystem name. */
+    readonly name?: string;
+    readonly accepted: boolean;
+    /** Why it was refused. */
+    readonly reason?: string;
+    /** A handler's exception, when one threw. */
+    readonly error?: unknown;
+  }
   | {
     readonly type: "session";
     readonly channelId: number;
@@ -370,40 +377,35 @@ export type ServerEvent =
     /** True when forceCommand or the key's command= replaced the request. */
     readonly forced: boolean;
     readonly pty: boolean;
-  }
-  | {
-    readonly type: "refused";
-    /** Our channel number (absent when the session channel itself was refused). */
-    readonly channelId?: number;
-    /** "session" (the channel open), "env", "pty-req", "exec", "shell" or "subsystem". */
-    readonly request: string;
-    /** The variable name (env) or subsystem name. */
-    readonly name?: string;
-    readonly reason: string;
   };
 
 const te = new TextEncoder();
 
+type WindowChange = { cols: number; rows: number; widthPx: number; heightPx: number };
+
+/** A {@link ServerSession} over `channel` with what the client asked for. */
 function serverSession(
   channel: Channel,
-  username: string,
-  start: { kind: "exec" | "shell" | "subsystem"; command?: string },
-  env: Record<string, string>,
-  pty: PtyRequest | undefined,
-  windowChange$: Observable<{ cols: number; rows: number; widthPx: number; heightPx: number }>,
-  signal$: Observable<string>,
+  s: {
+    username: string;
+    start: { kind: "exec" | "shell" | "subsystem"; command?: string };
+    env: Record<string, string>;
+    pty?: PtyRequest;
+    windowChange$: Observable<WindowChange>;
+    signal$: Observable<string>;
+  },
 ): ServerSession {
   let exited = false;
   return {
-    username,
-    ...start,
-    env,
-    pty,
+    username: s.username,
+    ...s.start,
+    env: s.env,
+    pty: s.pty,
     stdin: channel.readable,
     stdout: channel.writable,
     stderr: channel.stderrWritable,
-    windowChange$,
-    signal$,
+    windowChange$: s.windowChange$,
+    signal$: s.signal$,
     channel,
     async exit(code) {
       if (exited) return;
@@ -485,9 +487,38 @@ function plainAddress(a: string | undefined): string | undefined {
 }
 
 /**
- * Runs one server connection over a byte stream: key exchange,
- * authentication, then sessions. Resolves with the connection once the
- * user is authenticated.
+ * A connection the server has just accepted: its transport (IGNORE, DEBUG,
+ * DISCONNECT and key-exchange events from the first byte, as the client's
+ * `onTransport` sees them) and its events, before authentication; then the
+ * authenticated connection. Subscribe in the same tick as the emission (or
+ * the `acceptConnection` call) to miss nothing.
+ *
+ * @example
+ * ```ts
+ * import type { IncomingConnection } from "./server.ts";
+ * function watch(c: IncomingConnection) {
+ *   c.transport.ignore$.subscribe(() => console.log("IGNORE from", c.remoteAddress));
+ *   c.event$.subscribe((e) => console.log(e.type));
+ *   c.authenticated.then((s) => console.log("logged in:", s.username), () => {});
+ * }
+ * ```
+ */
+export interface IncomingConnection {
+  /** The transport, before the version exchange. */
+  readonly transport: Transport;
+  /** The client's address (IPv4-mapped IPv6 written as IPv4), when the stream has one. */
+  readonly remoteAddress?: string;
+  /** Every event of this connection, from accept; completes when it ends. Hot. */
+  readonly event$: Observable<ServerEvent>;
+  /** Resolves once the user is authenticated; rejects when key exchange or authentication fails. */
+  readonly authenticated: Promise<ServerConnection>;
+}
+
+/**
+ * Starts serving one connection over a byte stream and returns at once:
+ * key exchange, authentication, then sessions. See {@link IncomingConnection}.
+ * `serverHandlers` is the server-wide table this connection's handlers fall
+ * back to (`listen` passes its own; default: one made from `options`).
  *
  * The client's address for the publicKey handler (from=) is the stream's
  * `remoteAddress`, IPv4-mapped IPv6 addresses written as plain IPv4, unless
@@ -495,26 +526,22 @@ function plainAddress(a: string | undefined): string | undefined {
  *
  * @example
  * ```ts
- * import { serveConnection } from "./server.ts";
+ * import { acceptConnection } from "./server.ts";
  * import type { ServerOptions } from "./server.ts";
  * import type { ByteStream } from "./transport/transport.ts";
- * async function one(stream: ByteStream, options: ServerOptions) {
- *   const c = await serveConnection(stream, options);
- *   console.log("logged in:", c.username);
+ * function one(stream: ByteStream, options: ServerOptions) {
+ *   const c = acceptConnection(stream, options);
+ *   c.event$.subscribe((e) => console.log(e.type));
+ *   return c.authenticated;
  * }
  * ```
  */
-export async function serveConnection(
+export function acceptConnection(
   stream: ByteStream,
-  options: ServerOptions,
-): Promise<ServerConnection> {
-  const emit = (e: ServerEvent) => {
-    try {
-      options.onEvent?.(e);
-    } catch {
-      // An observer never breaks the connection.
-    }
-  };
+  options: ServerOptions & { serverHandlers?: ServerHandlers },
+): IncomingConnection {
+  const events = new Subject<ServerEvent>();
+  const emit = (e: ServerEvent) => events.next(e);
   const transport = new Transport(stream, {
     role: "server",
     hostKeys: options.hostKeys,
@@ -528,34 +555,96 @@ export async function serveConnection(
     rekeyBytes: options.rekeyBytes,
     rekeyInterval: options.rekeyInterval,
   });
-  const auth = await authenticate(stream, transport, options, emit);
-  const connection = new Connection(transport);
-  const ctx: SessionContext = {
+  const remoteAddress = plainAddress((stream as { remoteAddress?: string }).remoteAddress);
+  transport.closed.then(() => setTimeout(() => events.complete(), 0));
+  const authenticated = authenticate(transport, { options, emit, remoteAddress }).then((auth) =>
+    startConnection(transport, {
+      options,
+      auth,
+      events,
+      remoteAddress,
+      parent: options.serverHandlers ?? serverHandlers(options),
+    })
+  );
+  authenticated.catch(() => {});
+  return { transport, remoteAddress, event$: events.asObservable(), authenticated };
+}
+
+/**
+ * Runs one server connection over a byte stream (see
+ * {@link acceptConnection}); resolves with the connection once the user is
+ * authenticated.
+ *
+ * @example
+ * ```ts
+ * import { serveConnection } from "./server.ts";
+ * import type { ServerOptions } from "./server.ts";
+ * import type { ByteStream } from "./transport/transport.ts";
+ * async function one(stream: ByteStream, options: ServerOptions) {
+ *   const c = await serveConnection(stream, options);
+ *   console.log("logged in:", c.username);
+ * }
+ * ```
+ */
+export function serveConnection(
+  stream: ByteStream,
+  options: ServerOptions,
+): Promise<ServerConnection> {
+  return acceptConnection(stream, options).authenticated;
+}
+
+/** The server-wide handler table `options` describe (exec, shell, subsystems first). */
+function serverHandlers(options: ServerOptions): ServerHandlers {
+  const handlers = new ServerHandlers();
+  handlers.add({ exec: options.exec, shell: options.shell, subsystem: options.subsystems });
+  const sets = options.handlers === undefined
+    ? []
+    : Array.isArray(options.handlers)
+    ? options.handlers
+    : [options.handlers as ServerHandlerSet];
+  for (const set of sets) handlers.add(set);
+  return handlers;
+}
+
+/** After authentication: the connection layer, with the session channel type owned here. */
+function startConnection(
+  transport: Transport,
+  c: {
+    options: ServerOptions;
+    auth: AuthResult;
+    events: Subject<ServerEvent>;
+    remoteAddress?: string;
+    parent: ServerHandlers;
+  },
+): ServerConnection {
+  const { options, auth, events } = c;
+  const handlers = new ServerHandlers(c.parent);
+  const ctx = {
     options,
-    auth,
-    limits: auth.restrictions ?? {},
-    forced: options.forceCommand ?? auth.restrictions?.command,
-    acceptEnv: (options.acceptEnv ?? DEFAULT_ACCEPT_ENV).join(","),
-    connection,
-    emit,
+    handlers,
+    emit: (e: ServerEvent) => events.next(e),
     sessions: new Subject<ServerSession>(),
     lives: new Subject<ChannelLife>(),
     live: new Map<number, ChannelLife>(),
-  };
-  const maxSessions = options.maxSessions ?? 10;
-  let sessionCount = 0;
-  connection.channelOpen$.subscribe((open) => {
-    if (open.type !== "session") return options.onChannelOpen?.(open);
-    if (sessionCount >= maxSessions) {
-      emit({ type: "refused", request: "session", reason: `MaxSessions ${maxSessions}` });
-      return open.reject(4, `too many sessions (MaxSessions ${maxSessions})`);
-    }
-    sessionCount++;
-    open.accept().then((channel) => {
-      channel.closed.then(() => sessionCount--);
-      serveSessionChannel(channel, ctx);
-    }, () => sessionCount--);
+  } as SessionContext;
+  const sessionOpen = sessionOpenHandler(ctx, options.maxSessions ?? 10);
+  const connection = new Connection(transport, {
+    router: {
+      channelOpen: (r) =>
+        r.type === "session"
+          ? sessionOpen(r)
+          : ask(handlers.channelOpens.get(r.type), r, ctx.context),
+      globalRequest: (r) => ask(handlers.globalRequests.get(r.name), r, ctx.context),
+    },
   });
+  ctx.context = {
+    connection,
+    username: auth.username,
+    auth,
+    restrictions: auth.restrictions ?? {},
+    remoteAddress: c.remoteAddress,
+  };
+  connection.event$.subscribe((e) => ctx.emit(e));
   transport.closed.then(() => {
     ctx.sessions.complete();
     // Let behaviours see the loss and terminate before the lifecycle stream completes.
@@ -566,9 +655,32 @@ export async function serveConnection(
     auth,
     transport,
     connection,
+    handlers,
+    event$: events.asObservable(),
     session$: ctx.sessions.asObservable(),
     channelLife$: ctx.lives.asObservable(),
     liveChannels: ctx.live,
+  };
+}
+
+/** "session" channel opens (RFC 4254 §6.1), up to MaxSessions at once. */
+function sessionOpenHandler(
+  ctx: SessionContext,
+  maxSessions: number,
+): (r: ChannelOpenRequest) => Verdict<ReturnType<typeof acceptChannel>> {
+  let open = 0;
+  return () => {
+    if (open >= maxSessions) {
+      return refuse(
+        `too many sessions (MaxSessions ${maxSessions})`,
+        OpenFailure.RESOURCE_SHORTAGE,
+      );
+    }
+    open++;
+    return acceptChannel((channel) => {
+      channel.closed.then(() => open--);
+      serveSessionChannel(channel, ctx);
+    });
   };
 }
 
@@ -578,11 +690,10 @@ export async function serveConnection(
  * version exchange and disarms it after authentication, sshd.c main).
  */
 async function authenticate(
-  stream: ByteStream,
   transport: Transport,
-  options: ServerOptions,
-  emit: (e: ServerEvent) => void,
+  c: { options: ServerOptions; emit: (e: ServerEvent) => void; remoteAddress?: string },
 ): Promise<AuthResult> {
+  const { options, emit } = c;
   const grace = options.auth.loginGraceTime ?? 120_000;
   const timer = grace > 0
     ? setTimeout(() => {
@@ -595,14 +706,11 @@ async function authenticate(
   try {
     const kex = await transport.ready;
     emit({ type: "kex", kex, peerVersion: transport.peerVersion?.line });
-    const clientAddress = plainAddress((stream as { remoteAddress?: string }).remoteAddress);
     return await serveAuthentication(transport, {
-      clientAddress,
+      clientAddress: c.remoteAddress,
       ...options.auth,
       loginGraceTime: 0, // the deadline above covers authentication
-      handlers: options.onEvent
-        ? reportedHandlers(options.auth.handlers, emit)
-        : options.auth.handlers,
+      handlers: reportedHandlers(options.auth.handlers, emit),
     });
   } finally {
     clearTimeout(timer);
@@ -612,13 +720,9 @@ async function authenticate(
 /** What the session channels of one connection share. */
 interface SessionContext {
   options: ServerOptions;
-  auth: AuthResult;
-  limits: SessionRestrictions;
-  /** The forced command (ForceCommand, else the key's command=). */
-  forced?: string;
-  /** acceptEnv as one pattern list. */
-  acceptEnv?: string;
-  connection: Connection;
+  handlers: ServerHandlers;
+  /** What handlers get (set once the connection exists). */
+  context: ServerContext;
   emit: (e: ServerEvent) => void;
   sessions: Subject<ServerSession>;
   lives: Subject<ChannelLife>;
@@ -629,119 +733,67 @@ interface SessionContext {
 interface SessionState {
   channel: Channel;
   env: ClientEnvironment;
-  hookEnv: Record<string, string>; // set by onSessionRequest handlers
+  /** Variables added by session-request handlers (DISPLAY, SSH_AUTH_SOCK). */
+  added: Record<string, string>;
   pty?: PtyRequest;
   started: boolean;
-  windowChange: Subject<{ cols: number; rows: number; widthPx: number; heightPx: number }>;
+  windowChange: Subject<WindowChange>;
   signals: Subject<string>;
-  refuse: (r: IncomingChannelRequest, reason: string, name?: string) => void;
+}
+
+/** A decision on one session request: the reply, the event's details, what runs after the reply. */
+interface Decision {
+  ok: boolean;
+  reason?: string;
+  name?: string;
+  error?: unknown;
+  /** Runs once the reply is queued (a session start). */
+  after?: () => void;
+  /** The decision is reported by the caller as a `session` event already. */
+  reported?: boolean;
 }
 
 /**
- * sshd's cap on a session's client variables: session.c session_env_req
- * refuses once `num_env > 128`, so 129 are kept.
+ * Answers the requests of one accepted session channel (RFC 4254 §6), one
+ * at a time in the order they came: a request waits until the one before it
+ * was decided, so exec runs after an auth-agent-req handler set up
+ * SSH_AUTH_SOCK.
  */
-const DEFAULT_MAX_ENV = 129;
-/** Our cap on the bytes (names and values, UTF-8) of a session's client variables. */
-const DEFAULT_MAX_ENV_BYTES = 64 * 1024;
-/** sshd's AcceptEnv as Debian ships it. */
-const DEFAULT_ACCEPT_ENV = ["LANG", "LC_*"];
-
-/** The variables a client set with env requests (RFC 4254 §6.4), within the caps. */
-interface ClientEnvironment {
-  readonly vars: Record<string, string>;
-  /** Stores the variable, or returns why it is refused. */
-  offer(name: string, value: string): string | undefined;
-}
-
-function clientEnvironment(ctx: SessionContext): ClientEnvironment {
-  const maxEnv = ctx.options.maxEnv ?? DEFAULT_MAX_ENV;
-  const maxBytes = ctx.options.maxEnvBytes ?? DEFAULT_MAX_ENV_BYTES;
-  const vars: Record<string, string> = Object.create(null);
-  const size = (name: string, value: string) => te.encode(name).length + te.encode(value).length;
-  let count = 0;
-  let bytes = 0;
-  return {
-    vars,
-    offer(name, value) {
-      // A name with "=" would set another variable in the child's environment (sshd's
-      // child_set_env refuses it too); NUL cannot reach a process at all.
-      if (name === "" || /[=\0]/.test(name) || value.includes("\0")) return "invalid variable";
-      const known = Object.hasOwn(vars, name);
-      // sshd's order: the count first, then AcceptEnv.
-      if (!known && count >= maxEnv) return `too many variables (maxEnv ${maxEnv})`;
-      if (ctx.acceptEnv !== undefined && matchPatternList(name, ctx.acceptEnv) !== 1) {
-        return "not in acceptEnv";
-      }
-      const after = bytes - (known ? size(name, vars[name]) : 0) + size(name, value);
-      if (after > maxBytes) return `over maxEnvBytes ${maxBytes}`;
-      if (!known) count++;
-      bytes = after;
-      vars[name] = value;
-      return undefined;
-    },
-  };
-}
-
-/** Answers the requests of one accepted session channel (RFC 4254 §6). */
 function serveSessionChannel(channel: Channel, ctx: SessionContext): void {
-  const channelId = channel.localId;
-  const { options, limits } = ctx;
   const state: SessionState = {
     channel,
-    env: clientEnvironment(ctx),
-    hookEnv: {},
+    env: clientEnvironment(ctx.options),
+    added: {},
     started: false,
     windowChange: new Subject(),
     signals: new Subject(),
-    refuse: (r, reason, name) => {
-      ctx.emit({ type: "refused", channelId, request: r.type, name, reason });
-      r.reject();
-    },
   };
-  const { refuse } = state;
+  let queue = Promise.resolve();
   channel.requests$.subscribe({
     next: (r: IncomingChannelRequest) => {
-      try {
-        switch (r.type) {
-          case "env": {
-            const { name, value } = SessionRequest.env.decode(r.data);
-            const refused = state.env.offer(name, value);
-            return refused === undefined ? r.accept() : refuse(r, refused, name);
-          }
-          case "pty-req":
-            if (state.started) return refuse(r, "the session has started");
-            if (options.permitTty === false) return refuse(r, "permitTty is false");
-            if (limits.pty === false) return refuse(r, "no-pty");
-            state.pty = SessionRequest.pty.decode(r.data);
-            return r.accept();
-          case "window-change":
-            state.windowChange.next(SessionRequest.windowChange.decode(r.data));
-            return r.accept();
-          case "signal":
-            state.signals.next(SessionRequest.signal.decode(r.data));
-            return r.accept();
-          case "exec":
-          case "shell":
-          case "subsystem":
-            return startSession(r, ctx, state);
-          default:
-            if (
-              options.onSessionRequest?.(r, {
-                channel,
-                username: ctx.auth.username,
-                connection: ctx.connection,
-                restrictions: limits,
-                setEnv: (name, value) => void (state.hookEnv[name] = value),
-              })
-            ) {
-              return;
-            }
-            return r.reject();
+      r.defer();
+      queue = queue.then(async () => {
+        let d: Decision;
+        try {
+          d = await decideSessionRequest(r, ctx, state);
+        } catch (error) {
+          d = { ok: false, reason: "malformed request", error };
         }
-      } catch {
-        return r.reject(); // malformed request data
-      }
+        if (d.ok) r.accept();
+        else r.reject();
+        if (!d.reported) {
+          ctx.emit({
+            type: "channel-request",
+            channelId: channel.localId,
+            request: r.type,
+            name: d.name,
+            accepted: d.ok,
+            reason: d.reason,
+            error: d.error,
+          });
+        }
+        d.after?.();
+      });
     },
     complete: () => {
       state.windowChange.complete();
@@ -750,71 +802,111 @@ function serveSessionChannel(channel: Channel, ctx: SessionContext): void {
   });
 }
 
-/** exec, shell or subsystem (RFC 4254 §6.5): runs the handler, a behaviour, or the reactive path. */
-function startSession(r: IncomingChannelRequest, ctx: SessionContext, state: SessionState): void {
-  const { options, forced } = ctx;
-  const channelId = state.channel.localId;
-  if (state.started) return state.refuse(r, "the session has started");
+/** The server's own session requests, then the registry's (first claim wins). */
+async function decideSessionRequest(
+  r: IncomingChannelRequest,
+  ctx: SessionContext,
+  state: SessionState,
+): Promise<Decision> {
+  switch (r.type) {
+    case "env": {
+      const { name, value } = SessionRequest.env.decode(r.data);
+      const refused = state.env.offer(name, value);
+      return { ok: refused === undefined, reason: refused, name };
+    }
+    case "pty-req": {
+      const refused = ptyRefusal(ctx.options, ctx.context.restrictions, state.started);
+      if (refused === undefined) state.pty = SessionRequest.pty.decode(r.data);
+      return { ok: refused === undefined, reason: refused };
+    }
+    case "window-change":
+      state.windowChange.next(SessionRequest.windowChange.decode(r.data));
+      return { ok: true };
+    case "signal":
+      state.signals.next(SessionRequest.signal.decode(r.data));
+      return { ok: true };
+    case "exec":
+    case "shell":
+    case "subsystem":
+      return startSession(r, ctx, state);
+  }
+  const context = {
+    ...ctx.context,
+    channel: state.channel,
+    setEnv: (name: string, value: string) => void (state.added[name] = value),
+  };
+  const request = { type: r.type, data: r.data, wantReply: r.wantReply };
+  try {
+    const v = await ask(ctx.handlers.sessionRequests.get(r.type), request, context);
+    if (v === undefined) return { ok: false, reason: "no handler" };
+    return v.accepted ? { ok: true, after: v.after } : { ok: false, reason: v.description };
+  } catch (error) {
+    return { ok: false, reason: "the handler failed", error };
+  }
+}
+
+/** exec, shell or subsystem (RFC 4254 §6.5): runs the registered handler or behaviour. */
+function startSession(
+  r: IncomingChannelRequest,
+  ctx: SessionContext,
+  state: SessionState,
+): Decision {
+  if (state.started) return { ok: false, reason: "the session has started" };
   const request = r.type as "exec" | "shell" | "subsystem";
   const requested = request === "exec"
     ? SessionRequest.exec.decode(r.data)
     : request === "subsystem"
     ? SessionRequest.subsystem.decode(r.data)
     : undefined;
-  // A forced command (ForceCommand, authorized_keys command=) replaces whatever was asked.
-  const kind = forced !== undefined ? "exec" : request;
-  const command = forced ?? requested;
-  const registered = kind === "subsystem" ? options.subsystems?.[command!] : undefined;
-  const handler = kind === "exec" ? options.exec : kind === "shell" ? options.shell : registered;
-  const reactive = ctx.sessions.observed;
-  if (!handler && !reactive) {
-    return state.refuse(r, `no ${kind} handler`, kind === "subsystem" ? command : undefined);
-  }
+  const { restrictions } = ctx.context;
+  const start = sessionStart(ctx.options, restrictions, { request, requested });
+  const handler = ctx.handlers.starter(start.kind, start.command);
+  const name = start.kind === "subsystem" ? start.command : undefined;
+  if (!handler) return { ok: false, reason: `no ${start.kind} handler`, name };
   state.started = true;
-  r.accept();
-  ctx.emit({
-    type: "session",
-    channelId,
-    request,
-    requested,
-    kind,
-    command,
-    forced: forced !== undefined,
-    pty: state.pty !== undefined,
-  });
-  if (registered && typeof registered === "object") {
-    // A channel behaviour owns the channel from here: its data, requests and close.
-    const name = command!;
-    serveChannel(state.channel, registered.behaviour, registered.args).subscribe((lifecycle) => {
-      const life = { channelId, name, lifecycle };
-      if (lifecycle.phase === "ended") ctx.live.delete(channelId);
-      else ctx.live.set(channelId, life);
-      ctx.lives.next(life);
-    });
-    return;
-  }
-  // sshd's order: the client's variables, then the key's environment=, then the original command.
-  const env: Record<string, string> = {
-    ...state.env.vars,
-    ...state.hookEnv,
-    ...(options.permitUserEnvironment ? ctx.limits.environment : {}),
-    ...(forced !== undefined && requested !== undefined ? { SSH_ORIGINAL_COMMAND: requested } : {}),
+  const channelId = state.channel.localId;
+  ctx.emit({ type: "session", channelId, ...start, pty: state.pty !== undefined });
+  return {
+    ok: true,
+    reported: true,
+    after: () => {
+      if (typeof handler === "object") return runBehaviourSubsystem(handler, ctx, state, name!);
+      const s = serverSession(state.channel, {
+        username: ctx.context.username,
+        start,
+        env: sessionEnvironment(ctx.options, restrictions, {
+          client: state.env.vars,
+          added: state.added,
+          start,
+        }),
+        pty: state.pty,
+        windowChange$: state.windowChange.asObservable(),
+        signal$: state.signals.asObservable(),
+      });
+      ctx.sessions.next(s);
+      runHandler(handler, s);
+    },
   };
-  const s = serverSession(
-    state.channel,
-    ctx.auth.username,
-    { kind, command },
-    env,
-    state.pty,
-    state.windowChange.asObservable(),
-    state.signals.asObservable(),
-  );
-  if (reactive) ctx.sessions.next(s);
-  if (handler && typeof handler === "function") runHandler(handler, s);
+}
+
+/** A channel behaviour owns the channel from here: its data, requests and close. */
+function runBehaviourSubsystem(
+  registered: BehaviourSubsystem,
+  ctx: SessionContext,
+  state: SessionState,
+  name: string,
+): void {
+  const channelId = state.channel.localId;
+  serveChannel(state.channel, registered.behaviour, registered.args).subscribe((lifecycle) => {
+    const life = { channelId, name, lifecycle };
+    if (lifecycle.phase === "ended") ctx.live.delete(channelId);
+    else ctx.live.set(channelId, life);
+    ctx.lives.next(life);
+  });
 }
 
 /** Runs a session handler; a failing handler ends its session only. */
-function runHandler(handler: (s: ServerSession) => void | Promise<void>, s: ServerSession): void {
+function runHandler(handler: SessionHandler, s: ServerSession): void {
   Promise.resolve().then(() => handler(s)).catch(async (e) => {
     const w = s.stderr.getWriter();
     await w.write(te.encode(`rxssh: ${e instanceof Error ? e.message : String(e)}\n`))
@@ -836,8 +928,18 @@ function runHandler(handler: (s: ServerSession) => void | Promise<void>, s: Serv
 export interface SshServer {
   /** The port it listens on. */
   readonly port: number;
-  /** Authenticated connections. */
+  /**
+   * Every accepted connection, at once, before its first byte is read
+   * (transport and events from the start; see {@link IncomingConnection}). Hot.
+   */
+  readonly accept$: Observable<IncomingConnection>;
+  /** Authenticated connections (each follows its `accept$` emission). */
   readonly connection$: Observable<ServerConnection>;
+  /**
+   * The server-wide handlers (from `options`); add one at run time and every
+   * connection, open or to come, consults it after its own.
+   */
+  readonly handlers: ServerHandlers;
   /** Connections that failed before authentication completed (key exchange or auth errors). */
   readonly rejected$: Observable<unknown>;
   /**
@@ -890,11 +992,15 @@ export async function listen(
     onWarning: (w) => warnings.next(w),
   });
   const connections = new Subject<ServerConnection>();
+  const accepted = new Subject<IncomingConnection>();
   const rejected = new Subject<unknown>();
+  const handlers = serverHandlers(options);
   (async () => {
     try {
       for await (const conn of listener) {
-        serveConnection(conn, options).then((c) => connections.next(c), (e) => {
+        const incoming = acceptConnection(conn, { ...options, serverHandlers: handlers });
+        accepted.next(incoming);
+        incoming.authenticated.then((c) => connections.next(c), (e) => {
           rejected.next(e);
           conn.close();
         });
@@ -904,13 +1010,16 @@ export async function listen(
       // The listener failed for good (not a transient accept failure): the application must know.
       connections.error(e);
     } finally {
+      accepted.complete();
       rejected.complete();
       warnings.complete();
     }
   })();
   return {
     port: listener.port,
+    accept$: accepted.asObservable(),
     connection$: connections.asObservable(),
+    handlers,
     rejected$: rejected.asObservable(),
     listenerWarning$: warnings.asObservable(),
     close: () => listener.close(),

@@ -332,7 +332,7 @@ describe("agent forwarding", { skip }, () => {
             restrict && key.fingerprint() === restrictedKey ? { agentForwarding: false } : true,
         },
       },
-      onSessionRequest: forwarding,
+      handlers: [forwarding],
       exec: forwarding.withAgentEnv(runLocalCommand),
     });
     try {
@@ -399,7 +399,7 @@ describe("agent forwarding", { skip }, () => {
       port: 0,
       hostKeys: [await generatePrivateKey("ssh-ed25519")],
       auth: { handlers: { publicKey: () => true } },
-      onSessionRequest: forwarding,
+      handlers: [forwarding],
       exec: runLocalCommand,
     });
     try {

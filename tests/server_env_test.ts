@@ -19,7 +19,7 @@ import type { PrivateKey } from "../lib/keys/types.ts";
 import { memoryPair } from "../lib/runtime/memory.ts";
 import { connectTcp } from "../lib/runtime/tcp.ts";
 import {
-  serveConnection,
+  acceptConnection,
   type ServerEvent,
   type ServerOptions,
   type ServerSession,
@@ -40,15 +40,19 @@ async function report(s: ServerSession) {
   await s.exit(0);
 }
 
-async function pair(server: Partial<ServerOptions> = {}): Promise<SshClient> {
+async function pair(
+  server: Partial<ServerOptions> = {},
+  events?: ServerEvent[],
+): Promise<SshClient> {
   const [a, b] = memoryPair();
   const key = await hostKey("ssh-ed25519");
-  serveConnection(b, {
+  const incoming = acceptConnection(b, {
     hostKeys: [key],
     auth: { handlers: { password: () => true }, failureDelay: 1 },
     exec: report,
     ...server,
-  }).catch(() => {});
+  });
+  if (events) incoming.event$.subscribe((e) => events.push(e));
   return connect({
     stream: a,
     username: "u",
@@ -75,7 +79,7 @@ const bytesOf = (env: Record<string, string>) =>
 
 test("10,000 env requests: the first 129 are accepted, the rest refused; the command runs with those", async () => {
   const events: ServerEvent[] = [];
-  const client = await pair({ onEvent: (e) => events.push(e) });
+  const client = await pair({}, events);
   const channel = await client.openChannel("session");
   const vars = Array.from({ length: 10_000 }, (_, i) => [`LC_${i}`, "v"] as [string, string]);
   const replies = await sendEnv(channel, vars);
@@ -83,9 +87,11 @@ test("10,000 env requests: the first 129 are accepted, the rest refused; the com
   assert.equal(replies.filter(Boolean).length, 129);
   const env = JSON.parse(await execOutput(channel, "report"));
   assert.deepEqual(Object.keys(env), vars.slice(0, 129).map(([n]) => n));
-  const refused = events.filter((e) => e.type === "refused" && e.request === "env");
+  const refused = events.filter((e) =>
+    e.type === "channel-request" && e.request === "env" && !e.accepted
+  );
   assert.equal(refused.length, 10_000 - 129);
-  assert.ok(refused.every((e) => e.type === "refused" && /maxEnv 129/.test(e.reason)));
+  assert.ok(refused.every((e) => e.type === "channel-request" && /maxEnv 129/.test(e.reason!)));
   await client.close();
 });
 

@@ -1,13 +1,16 @@
 // ServerOptions that `rxssh serve` builds on, through serveConnection with our
 // client over an in-memory pair: acceptEnv, permitTty, forceCommand (and its
-// SSH_ORIGINAL_COMMAND), permitUserEnvironment's precedence, onChannelOpen,
-// onEvent (kex, userauth, session, refused), the client address given to
-// the publicKey handler, and handshakeTimeout.
+// SSH_ORIGINAL_COMMAND), permitUserEnvironment's precedence, channel-open
+// and session-request handlers, event$ (kex, userauth, session,
+// channel-request, channel-open), the client address given to the
+// publicKey handler, and handshakeTimeout.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "../lib/client.ts";
 import type { ChannelOpenError } from "../lib/connection/connection.ts";
+import { accept, refuse } from "../lib/connection/handlers.ts";
 import {
+  acceptConnection,
   serveConnection,
   type ServerEvent,
   type ServerOptions,
@@ -39,12 +42,12 @@ const PTY = { term: "xterm", cols: 80, rows: 24, widthPx: 0, heightPx: 0, modes:
 
 async function pair(
   server: Partial<ServerOptions> = {},
-  o: { remoteAddress?: string; key?: PrivateKey; password?: string } = {},
+  o: { remoteAddress?: string; key?: PrivateKey; password?: string; events?: ServerEvent[] } = {},
 ) {
   const [a, b] = memoryPair();
   const key = await hostKey("ssh-ed25519");
   const stream = o.remoteAddress ? { ...b, remoteAddress: o.remoteAddress } as typeof b : b;
-  const serving = serveConnection(stream, {
+  const incoming = acceptConnection(stream, {
     hostKeys: [key],
     auth: {
       handlers: { password: (u, p) => u === "alice" && p === "wonderland" },
@@ -54,7 +57,8 @@ async function pair(
     shell: report,
     ...server,
   });
-  serving.catch(() => {});
+  if (o.events) incoming.event$.subscribe((e) => o.events!.push(e));
+  const serving = incoming.authenticated;
   const client = await connect({
     stream: a,
     username: "alice",
@@ -69,10 +73,11 @@ const run = async (r: Promise<{ stdout: Uint8Array }>) => JSON.parse(td.decode((
 test('acceptEnv: only matching variables reach the session; default LANG and LC_*; ["*"] accepts all', async () => {
   const env = { LANG: "C.UTF-8", LC_ALL: "C", SECRET: "x", LC: "no" };
   const events: ServerEvent[] = [];
-  const { client } = await pair({ acceptEnv: ["LANG", "LC_*"], onEvent: (e) => events.push(e) });
+  const { client } = await pair({ acceptEnv: ["LANG", "LC_*"] }, { events });
   assert.deepEqual((await run(client.exec("x", { env }))).env, { LANG: "C.UTF-8", LC_ALL: "C" });
   assert.deepEqual(
-    events.filter((e) => e.type === "refused").map((e) => e.type === "refused" && e.name).sort(),
+    events.filter((e) => e.type === "channel-request" && !e.accepted)
+      .map((e) => e.type === "channel-request" && e.name).sort(),
     ["LC", "SECRET"],
   );
   await client.close();
@@ -145,12 +150,16 @@ test("forceCommand wins over a key's command=; the key's environment= overrides 
   await plain.client.close();
 });
 
-test("onChannelOpen answers other channel types; without it they are UNKNOWN_CHANNEL_TYPE", async () => {
+test("channel-open handlers answer other channel types; unclaimed ones are UNKNOWN_CHANNEL_TYPE", async () => {
   const seen: string[] = [];
   const { client } = await pair({
-    onChannelOpen: (open) => {
-      seen.push(open.type);
-      open.reject(1, `${open.type} is not offered`);
+    handlers: {
+      channelOpen: {
+        "direct-tcpip-ish": (open) => {
+          seen.push(open.type);
+          return refuse(`${open.type} is not offered`, 1);
+        },
+      },
     },
   });
   await assert.rejects(
@@ -165,11 +174,11 @@ test("onChannelOpen answers other channel types; without it they are UNKNOWN_CHA
   await plain.client.close();
 });
 
-test("onEvent: kex, userauth failure and success, session starts and refusals; a throwing observer is ignored", async () => {
+test("event$: kex, userauth failure and success, session starts and refusals", async () => {
   const events: ServerEvent[] = [];
   const [a, b] = memoryPair();
   const key = await hostKey("ssh-ed25519");
-  const serving = serveConnection(b, {
+  const incoming = acceptConnection(b, {
     hostKeys: [key],
     auth: {
       handlers: {
@@ -179,11 +188,9 @@ test("onEvent: kex, userauth failure and success, session starts and refusals; a
       failureDelay: 1,
     },
     exec: report,
-    onEvent: (e) => {
-      events.push(e);
-      throw new Error("observer bug");
-    },
   });
+  incoming.event$.subscribe((e) => events.push(e));
+  const serving = incoming.authenticated;
   const userKey = await generatePrivateKey("ssh-ed25519");
   const client = await connect({
     stream: a,
@@ -220,17 +227,25 @@ test("onEvent: kex, userauth failure and success, session starts and refusals; a
     forced: false,
     pty: true,
   });
-  const refused = events.filter((e) => e.type === "refused");
   assert.ok(
-    refused.some((e) => e.type === "refused" && e.request === "subsystem" && e.name === "nope"),
+    events.some((e) =>
+      e.type === "channel-request" && !e.accepted && e.request === "subsystem" && e.name === "nope"
+    ),
   );
   // A session channel over maxSessions.
   const full: ServerEvent[] = [];
-  const other = await pair({ maxSessions: 0, onEvent: (e) => full.push(e) });
+  const other = await pair({ maxSessions: 0 }, { events: full });
   await assert.rejects(other.client.exec("x"), (e: ChannelOpenError) => e.reason === 4);
   await other.client.close();
-  assert.deepEqual(full.filter((e) => e.type === "refused"), [
-    { type: "refused", request: "session", reason: "MaxSessions 0" },
+  assert.deepEqual(full.filter((e) => e.type === "channel-open"), [
+    {
+      type: "channel-open",
+      channelType: "session",
+      accepted: false,
+      reason: 4,
+      description: "too many sessions (MaxSessions 0)",
+      error: undefined,
+    },
   ]);
 });
 
@@ -267,19 +282,22 @@ test("handshakeTimeout ends a connection whose key exchange never finishes", asy
   assert.ok(Date.now() - started < 10_000);
 });
 
-test("onSessionRequest: unknown session requests reach the hook, which can answer and add environment", async () => {
+test("session-request handlers: unclaimed types reach them; they can answer and add environment", async () => {
   const [a, b] = memoryPair();
   const key = await hostKey("ssh-ed25519");
   const seen: string[] = [];
   serveConnection(b, {
     hostKeys: [key],
     auth: { handlers: { password: () => true }, failureDelay: 1 },
-    onSessionRequest: (r, session) => {
-      seen.push(r.type);
-      if (r.type !== "auth-agent-req@openssh.com") return false;
-      session.setEnv("SSH_AUTH_SOCK", "/tmp/agent.test");
-      r.accept();
-      return true;
+    handlers: {
+      sessionRequest: {
+        "auth-agent-req@openssh.com": (r, session) => {
+          seen.push(r.type);
+          session.setEnv("SSH_AUTH_SOCK", "/tmp/agent.test");
+          return accept();
+        },
+        "made-up@example": (r) => void seen.push(r.type),
+      },
     },
     exec: async (s) => {
       const w = s.stdout.getWriter();

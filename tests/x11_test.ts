@@ -18,7 +18,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { connect, type SshClient } from "../lib/client.ts";
-import type { IncomingChannelRequest } from "../lib/connection/channel.ts";
 import { SessionRequestError } from "../lib/connection/session.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
 import type { PrivateKey } from "../lib/keys/types.ts";
@@ -173,7 +172,7 @@ describe("X11 forwarding over a fake display (our client <-> our server)", () =>
     x11.display$.subscribe((d) => displays.push(d));
     x11.x11$.subscribe((c) => serverChannels.push(c));
     const client = await inMemory({
-      onSessionRequest: x11,
+      handlers: [x11],
       exec: async (s: ServerSession) => {
         // Play the X client: with the cookie the session's xauth would hold (the fake one).
         const fakeCookie = displays.at(-1)!.request.authCookie;
@@ -220,7 +219,7 @@ describe("X11 forwarding over a fake display (our client <-> our server)", () =>
     const x11 = x11ForwardingHandler({ xauth: false, displayOffset: 20 });
     const before = fake.seen.length;
     const client = await inMemory({
-      onSessionRequest: x11,
+      handlers: [x11],
       exec: async (s: ServerSession) => {
         const a = await xClient(s.env.DISPLAY!, "MIT-MAGIC-COOKIE-1", "ff".repeat(16));
         const b = await xClient(s.env.DISPLAY!, "XDM-AUTHORIZATION-1", "ff".repeat(16));
@@ -253,7 +252,7 @@ describe("X11 forwarding over a fake display (our client <-> our server)", () =>
     let fakeCookie = "";
     x11.display$.subscribe((d) => (fakeCookie = d.request.authCookie));
     const client = await inMemory({
-      onSessionRequest: x11,
+      handlers: [x11],
       exec: async (s: ServerSession) => {
         const first = await xClient(s.env.DISPLAY!, "MIT-MAGIC-COOKIE-1", fakeCookie);
         const second = await xClient(s.env.DISPLAY!, "MIT-MAGIC-COOKIE-1", fakeCookie).then(
@@ -285,7 +284,7 @@ describe("X11 forwarding over a fake display (our client <-> our server)", () =>
     const refusals: string[] = [];
     x11.refused$.subscribe((r) => refusals.push(r.reason));
     const client = await inMemory({
-      onSessionRequest: x11,
+      handlers: [x11],
       exec: async (s: ServerSession) => {
         const w = s.stdout.getWriter();
         await w.write(te.encode(s.env.DISPLAY ?? "unset"));
@@ -305,17 +304,11 @@ describe("X11 forwarding over a fake display (our client <-> our server)", () =>
     await client.close();
   });
 
-  it("a second x11-req on the same session and malformed ones are refused; other requests pass", () => {
+  it("a second x11-req on the same session and malformed ones are refused; it handles x11-req only", async () => {
     const x11 = x11ForwardingHandler({ xauth: false, displayOffset: 30 });
-    const replies: string[] = [];
-    const request = (type: string, data: Uint8Array): IncomingChannelRequest => ({
-      type,
-      wantReply: true,
-      data,
-      accept: () => replies.push("accept"),
-      reject: () => replies.push("reject"),
-      defer: () => replies.push("defer"),
-    });
+    assert.deepEqual(Object.keys(x11.sessionRequest), ["x11-req"]);
+    const answer = x11.sessionRequest["x11-req"];
+    const request = (data: Uint8Array) => ({ type: "x11-req", wantReply: true, data });
     let closeSession!: () => void;
     const env: Record<string, string> = {};
     const session = {
@@ -324,21 +317,19 @@ describe("X11 forwarding over a fake display (our client <-> our server)", () =>
       connection: {},
       restrictions: {},
       setEnv: (k: string, v: string) => void (env[k] = v),
-    } as unknown as Parameters<typeof x11>[1];
+    } as unknown as Parameters<typeof answer>[1];
     const good = X11RequestCodec.encode({
       singleConnection: false,
       authProtocol: "MIT-MAGIC-COOKIE-1",
       authCookie: "aa".repeat(16),
       screen: 1,
     });
-    assert.equal(x11(request("auth-agent-req@openssh.com", new Uint8Array(0)), session), false);
-    assert.equal(x11(request("x11-req", good), session), true);
-    if ("Deno" in globalThis || "Bun" in globalThis) {
-      // Bound synchronously: DISPLAY is known before the command request is dispatched.
-      assert.match(env.DISPLAY, /^localhost:\d+\.1$/);
-    }
-    assert.equal(x11(request("x11-req", good), session), true); // already active
-    assert.equal(x11(request("x11-req", good.subarray(1)), session), true); // malformed
+    const verdicts: (boolean | undefined)[] = [];
+    verdicts.push((await answer(request(good), session))?.accepted);
+    // Accepted once the display listens: DISPLAY is set before the command request is answered.
+    assert.match(env.DISPLAY, /^localhost:\d+\.1$/);
+    verdicts.push((await answer(request(good), session))?.accepted); // already active
+    verdicts.push((await answer(request(good.subarray(1)), session))?.accepted); // malformed
     const badCookie = X11RequestCodec.encode({
       singleConnection: false,
       authProtocol: "MIT-MAGIC-COOKIE-1",
@@ -346,14 +337,9 @@ describe("X11 forwarding over a fake display (our client <-> our server)", () =>
       screen: 0,
     });
     const other = { ...session, channel: { closed: new Promise(() => {}) } } as typeof session;
-    assert.equal(x11(request("x11-req", badCookie), other), true);
+    verdicts.push((await answer(request(badCookie), other))?.accepted);
     closeSession();
-    assert.deepEqual(replies.filter((r) => r !== "defer"), [
-      "accept",
-      "reject",
-      "reject",
-      "reject",
-    ]);
+    assert.deepEqual(verdicts, [true, false, false, false]);
   });
 });
 
@@ -382,24 +368,18 @@ test("x11ForwardingHandler skips a display whose port is taken", async () => {
       connection: {},
       restrictions: {},
       setEnv: (k: string, v: string) => void (env[k] = v),
-    } as unknown as Parameters<typeof x11>[1];
+    } as unknown as Parameters<typeof x11.sessionRequest["x11-req"]>[1];
     const data = X11RequestCodec.encode({
       singleConnection: false,
       authProtocol: "MIT-MAGIC-COOKIE-1",
       authCookie: "aa".repeat(16),
       screen: 0,
     });
-    const replies: string[] = [];
-    x11({
-      type: "x11-req",
-      wantReply: true,
-      data,
-      accept: () => replies.push("accept"),
-      reject: () => replies.push("reject"),
-      defer: () => {},
-    }, session);
-    while (!replies.length) await new Promise((r) => setTimeout(r, 10)); // Node binds later
-    assert.deepEqual(replies, ["accept"]);
+    const verdict = await x11.sessionRequest["x11-req"](
+      { type: "x11-req", wantReply: true, data },
+      session,
+    );
+    assert.equal(verdict?.accepted, true);
     assert.ok(displays[0].display > offset, `display ${displays[0].display} skips ${offset}`);
     assert.equal(env.DISPLAY, `localhost:${displays[0].display}.0`);
     closeSession();
@@ -527,7 +507,7 @@ describe("X11 forwarding against real X (Xvfb) and OpenSSH", { skip: skipReal },
         hostKeys: [await generatePrivateKey("ssh-ed25519")],
         auth: { handlers: { publicKey: (_u, key) => b64(key.blob) === pub } },
         exec: runLocalCommand,
-        onSessionRequest: x11,
+        handlers: [x11],
       });
       try {
         const r = await runProcess(openssh!.ssh, [
@@ -660,7 +640,11 @@ test("enableX11Forwarding without a display says so", () => {
   delete process.env.DISPLAY;
   try {
     assert.throws(
-      () => enableX11Forwarding({ connection: {} as SshClient["connection"] }),
+      () =>
+        enableX11Forwarding({
+          connection: {} as SshClient["connection"],
+          handlers: {} as SshClient["handlers"],
+        }),
       /no display/,
     );
   } finally {

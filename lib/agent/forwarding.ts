@@ -13,8 +13,10 @@ import { createServer, type Server } from "node:net";
 import * as os from "node:os";
 import * as nodePath from "node:path";
 import process from "node:process";
-import type { Channel, IncomingChannelRequest } from "../connection/channel.ts";
+import type { Channel } from "../connection/channel.ts";
 import type { Connection } from "../connection/connection.ts";
+import { accept, acceptChannel, type ConnectionHandlers, refuse } from "../connection/handlers.ts";
+import type { ServerHandlerSet, SessionRequestHandler } from "../server_handlers.ts";
 import { wrapNodeSocket } from "../runtime/_node_tcp.ts";
 import type { ByteStreamPair } from "../runtime/types.ts";
 import { type MutableAgent, serveAgent } from "./server.ts";
@@ -41,14 +43,31 @@ export const AGENT_FORWARDING_REQUEST = "auth-agent-req@openssh.com";
  */
 export const AGENT_CHANNEL_TYPE = "auth-agent@openssh.com";
 
-const forwarded = new WeakMap<Connection, { agent: MutableAgent; stop(): void }>();
+/**
+ * Agent forwarding on a client: the request entry for
+ * `SessionOptions.requests` (it is one), and `unsubscribe()` to stop
+ * answering `auth-agent@openssh.com` channel opens (channels already open
+ * keep working).
+ *
+ * @example
+ * ```ts
+ * import type { AgentForwarding } from "./forwarding.ts";
+ * const stop = (f: AgentForwarding) => f.unsubscribe();
+ * ```
+ */
+export interface AgentForwarding {
+  /** `auth-agent-req@openssh.com`. */
+  readonly type: string;
+  /** Stops serving the agent to the server. */
+  unsubscribe(): void;
+}
 
 /**
  * Client side: serves `agent` on every `auth-agent@openssh.com` channel the
- * server opens on `client`'s connection (other channel types are left to
- * other subscribers), and returns the `SessionOptions.requests` entry that
- * asks for forwarding on a session. Calling it again for the same client
- * replaces the agent. See {@link disableAgentForwarding}.
+ * server opens on `client`'s connection, through its handler registry, and
+ * returns the `SessionOptions.requests` entry that asks for forwarding on a
+ * session. While an earlier forwarding is registered it keeps answering;
+ * unsubscribe it to hand over.
  *
  * @example
  * ```ts
@@ -61,75 +80,28 @@ const forwarded = new WeakMap<Connection, { agent: MutableAgent; stop(): void }>
  *   const forward = enableAgentForwarding(client, agent);
  *   const r = await client.exec("ssh-add -l", { requests: [forward] });
  *   console.log(new TextDecoder().decode(r.stdout));
+ *   forward.unsubscribe();
  * }
  * ```
  */
-export function enableAgentForwarding(
-  client: { readonly connection: Connection },
+export function enableAgentForwarding<C>(
+  client: { readonly handlers: ConnectionHandlers<C> },
   agent: MutableAgent,
-): { type: string; data?: Uint8Array; required?: boolean } {
-  const conn = client.connection;
-  const known = forwarded.get(conn);
-  if (known) known.agent = agent;
-  else {
-    const state = { agent, stop: () => sub.unsubscribe() };
-    const sub = conn.channelOpen$.subscribe((open) => {
-      if (open.type !== AGENT_CHANNEL_TYPE) return;
-      const served = state.agent;
-      open.accept().then(async (channel) => {
-        await serveAgent(channel, served);
+): AgentForwarding {
+  const sub = client.handlers.channelOpen(
+    AGENT_CHANNEL_TYPE,
+    () =>
+      acceptChannel(async (channel) => {
+        await serveAgent(channel, agent);
         await channel.close().catch(() => {});
-      }).catch(() => {});
-    });
-    forwarded.set(conn, state);
-  }
-  return { type: AGENT_FORWARDING_REQUEST };
+      }),
+  );
+  return { type: AGENT_FORWARDING_REQUEST, unsubscribe: () => sub.unsubscribe() };
 }
 
 /**
- * Client side: stops answering `auth-agent@openssh.com` channel opens on
- * `client` (later ones are refused); channels already open keep working.
- *
- * @example
- * ```ts
- * import { disableAgentForwarding } from "./forwarding.ts";
- * import type { SshClient } from "../client.ts";
- * const off = (c: SshClient) => disableAgentForwarding(c);
- * ```
- */
-export function disableAgentForwarding(client: { readonly connection: Connection }): void {
-  const state = forwarded.get(client.connection);
-  if (!state) return;
-  state.stop();
-  forwarded.delete(client.connection);
-}
-
-/**
- * What {@link agentForwardingHandler} needs of `onSessionRequest`'s second
- * argument (a server's session context has it all).
- *
- * @example
- * ```ts
- * import type { AgentForwardingContext } from "./forwarding.ts";
- * const allowed = (s: AgentForwardingContext) => s.restrictions.agentForwarding !== false;
- * ```
- */
-export interface AgentForwardingContext {
-  /** The session channel the request came on. */
-  channel: Channel;
-  /** The connection, to open `auth-agent@openssh.com` channels on. */
-  connection: Connection;
-  /** Restrictions from authentication; `agentForwarding: false` refuses. */
-  restrictions: { agentForwarding?: boolean };
-  /** When the server offers it: adds a variable to the session's environment. */
-  setEnv?(name: string, value: string): void;
-}
-
-/**
- * The server-side handler from {@link agentForwardingHandler}: call it from
- * `ServerOptions.onSessionRequest` (or pass it as that option), and wrap
- * the session handlers with {@link AgentForwardingHandler.withAgentEnv} so
- * that the command's environment gets `SSH_AUTH_SOCK`.
+ * The server-side agent forwarding from {@link agentForwardingHandler}: a
+ * handler set for `ServerOptions.handlers`, with the sockets it made.
  *
  * @example
  * ```ts
@@ -138,20 +110,17 @@ export interface AgentForwardingContext {
  * const sock = (h: AgentForwardingHandler, ch: Channel) => h.socketPath(ch) ?? "(none)";
  * ```
  */
-export interface AgentForwardingHandler {
-  /**
-   * Answers `auth-agent-req@openssh.com` and returns true; returns false
-   * for any other request (leave it to other handlers).
-   */
-  (request: IncomingChannelRequest, session: AgentForwardingContext): boolean;
+export interface AgentForwardingHandler extends ServerHandlerSet {
+  /** The `auth-agent-req@openssh.com` handler. */
+  readonly sessionRequest: Readonly<Record<string, SessionRequestHandler>>;
   /** The agent socket made for a session channel, if forwarding was accepted on it. */
   socketPath(channel: Channel): string | undefined;
   /** Like {@link socketPath}, once the socket accepts connections. */
   ready(channel: Channel): Promise<string | undefined>;
   /**
-   * Wraps a session handler (such as `runLocalCommand`): when the session
-   * asked for agent forwarding, the handler sees `SSH_AUTH_SOCK` in
-   * `session.env`, and runs only once the socket listens.
+   * Wraps a session handler: when the session asked for agent forwarding,
+   * the handler sees `SSH_AUTH_SOCK` in `session.env` (the server already
+   * puts it there; this also serves handlers run outside `serveConnection`).
    */
   withAgentEnv<
     S extends { readonly channel: Channel; readonly env: Readonly<Record<string, string>> },
@@ -200,13 +169,11 @@ async function splice(local: ByteStreamPair & { close(): void }, channel: Channe
  * socket `agent.<pid>` in it; every program that connects there gets an
  * `auth-agent@openssh.com` channel to the client, bytes piped both ways.
  * The socket and its directory go away when the session channel closes.
- * `SSH_AUTH_SOCK` reaches the session's environment through the
- * `setEnv` that `serveConnection` passes to `onSessionRequest`, so
- * `exec: runLocalCommand` works as is; wrapping the handler with
- * {@link AgentForwardingHandler.withAgentEnv} also makes the command wait
- * until the socket listens (binding it is asynchronous, and OpenSSH sends
- * the request without waiting for a reply), and works with servers that
- * offer no `setEnv`.
+ * The request is accepted once the socket listens, and `SSH_AUTH_SOCK`
+ * goes into the session's environment; the server answers a session's
+ * requests in order, so an exec that follows (OpenSSH does not wait for the
+ * reply) runs with the socket ready and `exec: runLocalCommand` works as is.
+ * Give the returned object in `ServerOptions.handlers`.
  *
  * @example
  * ```ts
@@ -218,9 +185,9 @@ async function splice(local: ByteStreamPair & { close(): void }, channel: Channe
  *   port: 0,
  *   hostKeys: [await generatePrivateKey("ssh-ed25519")],
  *   auth: { handlers: { password: () => false } },
- *   onSessionRequest: agentForwarding,
- *   exec: agentForwarding.withAgentEnv(runLocalCommand),
- *   shell: agentForwarding.withAgentEnv(runLocalCommand),
+ *   handlers: [agentForwarding],
+ *   exec: runLocalCommand,
+ *   shell: runLocalCommand,
  * });
  * server.close();
  * await agentForwarding.close();
@@ -266,35 +233,35 @@ export function agentForwardingHandler(
     return s;
   };
 
-  const handler = ((request: IncomingChannelRequest, session: AgentForwardingContext) => {
-    if (request.type !== AGENT_FORWARDING_REQUEST) return false;
-    if (session.restrictions.agentForwarding === false) {
-      request.reject();
-      return true;
-    }
+  const answer: SessionRequestHandler = async (_request, session) => {
+    if (session.restrictions.agentForwarding === false) return refuse("no-agent-forwarding");
     let s = sockets.get(session.channel);
     if (!s) {
       try {
         s = open(session.channel, session.connection);
-      } catch {
-        request.reject();
-        return true;
+      } catch (e) {
+        return refuse(`cannot make the agent socket: ${e instanceof Error ? e.message : e}`);
       }
       sockets.set(session.channel, s);
     }
-    session.setEnv?.("SSH_AUTH_SOCK", s.path);
-    request.accept();
-    return true;
-  }) as AgentForwardingHandler;
-  handler.socketPath = (channel) => sockets.get(channel)?.path;
-  handler.ready = (channel) => sockets.get(channel)?.ready ?? Promise.resolve(undefined);
-  handler.withAgentEnv = (h) => async (session) => {
-    const path = await handler.ready(session.channel);
-    if (path === undefined) return await h(session);
-    return await h({ ...session, env: { ...session.env, SSH_AUTH_SOCK: path } });
+    // The session's requests are answered in order: exec waits until the socket listens.
+    if (await s.ready === undefined) return refuse("the agent socket does not listen");
+    session.setEnv("SSH_AUTH_SOCK", s.path);
+    return accept();
   };
-  handler.close = async () => {
-    await Promise.all([...sockets.values()].map((s) => s.close()));
+  const socketPath = (channel: Channel) => sockets.get(channel)?.path;
+  const ready = (channel: Channel) => sockets.get(channel)?.ready ?? Promise.resolve(undefined);
+  return {
+    sessionRequest: { [AGENT_FORWARDING_REQUEST]: answer },
+    socketPath,
+    ready,
+    withAgentEnv: (h) => async (session) => {
+      const path = await ready(session.channel);
+      if (path === undefined) return await h(session);
+      return await h({ ...session, env: { ...session.env, SSH_AUTH_SOCK: path } });
+    },
+    close: async () => {
+      await Promise.all([...sockets.values()].map((s) => s.close()));
+    },
   };
-  return handler;
 }

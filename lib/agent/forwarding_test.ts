@@ -8,12 +8,11 @@ import {
   AGENT_CHANNEL_TYPE,
   AGENT_FORWARDING_REQUEST,
   agentForwardingHandler,
-  disableAgentForwarding,
   enableAgentForwarding,
 } from "./forwarding.ts";
 import { memoryAgent } from "./server.ts";
 import { connect, type SshClient } from "../client.ts";
-import type { Channel, IncomingChannelRequest } from "../connection/channel.ts";
+import type { Channel } from "../connection/channel.ts";
 import type { Connection } from "../connection/connection.ts";
 import { SessionRequestError } from "../connection/session.ts";
 import { generatePrivateKey } from "../keys/private_key.ts";
@@ -32,7 +31,9 @@ async function pair(
   const [a, b] = memoryPair();
   const forwarding = agentForwardingHandler({ tmpDir });
   const paths: string[] = [];
-  const exec = forwarding.withAgentEnv(async (s: ServerSession) => {
+  // No withAgentEnv: the server answers the session's requests in order, so exec
+  // runs once the agent socket listens, with SSH_AUTH_SOCK in its environment.
+  const exec = async (s: ServerSession) => {
     const w = s.stdout.getWriter();
     const sock = s.env.SSH_AUTH_SOCK;
     if (sock) paths.push(sock);
@@ -52,11 +53,11 @@ async function pair(
     }
     w.releaseLock();
     await s.exit(0);
-  });
+  };
   const served = serveConnection(a, {
     hostKeys: [await generatePrivateKey("ssh-ed25519")],
     auth: { handlers: { publicKey: () => restrictions } },
-    onSessionRequest: forwarding,
+    handlers: [forwarding],
     exec,
   });
   const client = await connect({
@@ -93,7 +94,7 @@ describe("agent forwarding between our client and our server", () => {
         comment: "two",
       }]);
       const forward = enableAgentForwarding(p.client, agent);
-      assert.deepEqual(forward, { type: AGENT_FORWARDING_REQUEST });
+      assert.equal(forward.type, AGENT_FORWARDING_REQUEST);
       const r = await p.client.exec("whatever", { requests: [{ ...forward, required: true }] });
       assert.equal(td.decode(r.stdout), "one,two signed=true\n");
       // A private 0700 directory with agent.<pid> in it, removed after the session.
@@ -103,18 +104,25 @@ describe("agent forwarding between our client and our server", () => {
       await new Promise((res) => setTimeout(res, 50));
       assert.ok(!fs.existsSync(path.dirname(sock)));
 
-      // Calling it again replaces the agent; a second session gets its own socket.
-      enableAgentForwarding(p.client, memoryAgent([{ key: keys[1], comment: "only" }]));
-      const r2 = await p.client.exec("again", { requests: [forward] });
+      // A second forwarding waits behind the first; unsubscribing the first hands over.
+      // A second session gets its own socket.
+      const second = enableAgentForwarding(
+        p.client,
+        memoryAgent([{ key: keys[1], comment: "only" }]),
+      );
+      const r1 = await p.client.exec("again", { requests: [forward] });
+      assert.equal(td.decode(r1.stdout), "one,two signed=true\n");
+      forward.unsubscribe();
+      const r2 = await p.client.exec("again", { requests: [second] });
       assert.equal(td.decode(r2.stdout), "only signed=true\n");
-      assert.notEqual(p.paths[1], p.paths[0]);
+      assert.notEqual(p.paths[2], p.paths[0]);
 
       // Without the request: no socket.
       const r3 = await p.client.exec("plain");
       assert.equal(td.decode(r3.stdout), "no agent\n");
 
-      // After disableAgentForwarding the client refuses the server's channel opens.
-      disableAgentForwarding(p.client);
+      // Once unsubscribed the client refuses the server's channel opens.
+      second.unsubscribe();
       const r4 = await p.client.exec("refused", { requests: [forward] });
       assert.equal(td.decode(r4.stdout), "error AgentError\n");
     } finally {
@@ -141,18 +149,12 @@ describe("agent forwarding between our client and our server", () => {
     }
   });
 
-  it("the handler ignores other requests, uses setEnv when offered, and closes its sockets", async () => {
+  it("the handler answers auth-agent-req only, once the socket listens, and closes its sockets", async () => {
     const dir = tmp();
     const handler = agentForwardingHandler({ tmpDir: dir });
-    const replies: string[] = [];
-    const request = (type: string): IncomingChannelRequest => ({
-      type,
-      wantReply: true,
-      data: new Uint8Array(0),
-      accept: () => void replies.push("accept"),
-      reject: () => void replies.push("reject"),
-      defer: () => {},
-    });
+    assert.deepEqual(Object.keys(handler.sessionRequest), [AGENT_FORWARDING_REQUEST]);
+    const answer = handler.sessionRequest[AGENT_FORWARDING_REQUEST];
+    const request = { type: AGENT_FORWARDING_REQUEST, wantReply: true, data: new Uint8Array(0) };
     const channel = { closed: new Promise(() => {}) } as unknown as Channel;
     const opened: string[] = [];
     const connection = {
@@ -165,20 +167,24 @@ describe("agent forwarding between our client and our server", () => {
     const ctx = {
       channel,
       connection,
+      username: "u",
+      auth: { username: "u", methods: [] },
       restrictions: {},
       setEnv: (k: string, v: string) => void (env[k] = v),
     };
-    assert.equal(handler(request("x11-req"), ctx), false);
-    assert.deepEqual(replies, []);
-    assert.equal(handler(request(AGENT_FORWARDING_REQUEST), ctx), true);
-    assert.deepEqual(replies, ["accept"]);
+    const verdict = await answer(request, ctx);
+    assert.equal(verdict?.accepted, true);
     const sock = handler.socketPath(channel)!;
     assert.equal(env.SSH_AUTH_SOCK, sock);
-    assert.equal(await handler.ready(channel), sock);
+    // Accepted only once the socket listens.
+    const probe = await connectAgent(sock);
+    probe.close();
+    const refused = await answer(request, { ...ctx, restrictions: { agentForwarding: false } });
+    assert.equal(refused?.accepted, false);
     assert.equal(fs.statSync(path.dirname(sock)).mode & 0o777, 0o700);
     // A local connection opens an auth-agent@openssh.com channel; refused, the local end is closed.
     await assert.rejects((await connectAgent(sock)).identities());
-    assert.deepEqual(opened, [AGENT_CHANNEL_TYPE]);
+    assert.deepEqual(opened, [AGENT_CHANNEL_TYPE, AGENT_CHANNEL_TYPE]); // the probe, then this one
     await handler.close();
     assert.equal(handler.socketPath(channel), undefined);
     assert.deepEqual(fs.readdirSync(dir), []);

@@ -57,8 +57,8 @@ import { listenTcp } from "../runtime/tcp.ts";
 import type { ListenTcpOptions, TcpConnection, TcpListener } from "../runtime/types.ts";
 import { quotePeerText } from "../wire/quote.ts";
 import {
+  acceptConnection,
   runLocalCommand,
-  serveConnection,
   type ServerEvent,
   type ServerOptions,
   type ServerSession,
@@ -534,13 +534,20 @@ function logEvent(log: Logger, from: string, e: ServerEvent): void {
         }` +
           (e.forced ? ` (forced command)` : "") + (e.pty ? ` with pty` : ""),
       );
-    case "refused":
+    case "channel-request":
+      if (e.accepted) return;
       return (e.request === "env" ? log.debug : log.verbose).call(
         log,
         `${quotePeerText(e.request, 64)}${
           e.name === undefined ? "" : ` ${quotePeerText(e.name)}`
         } from ${from} refused (${e.reason})`,
       );
+    case "channel-open":
+      if (e.accepted) return;
+      return log.verbose(`refused ${quotePeerText(e.channelType)} channel from ${from}`);
+    case "global-request":
+      if (e.accepted) return;
+      return log.debug(`global request ${quotePeerText(e.name, 64)} from ${from} refused`);
   }
 }
 
@@ -563,25 +570,21 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
     runLocalCommand({ ...s, command, env: { ...s.env, ...baseEnv } });
   let keysExchanged = false;
   let c;
+  const incoming = acceptConnection(conn, {
+    ...p.server,
+    auth: { ...p.server.auth, handlers: authHandlers(p, from) },
+    exec: (s) => run(s),
+    shell: (s) => run(s),
+    subsystems: Object.fromEntries(
+      [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
+    ),
+  });
+  incoming.event$.subscribe((e) => {
+    if (e.type === "kex") keysExchanged = true;
+    logEvent(log, from, e);
+  });
   try {
-    c = await serveConnection(conn, {
-      ...p.server,
-      auth: { ...p.server.auth, handlers: authHandlers(p, from) },
-      exec: (s) => run(s),
-      shell: (s) => run(s),
-      subsystems: Object.fromEntries(
-        [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
-      ),
-      onChannelOpen: (open) => {
-        const type = quotePeerText(open.type);
-        log.verbose(`refused ${type} channel from ${from}`);
-        open.reject(1, `${type} channels are not supported by rxssh serve`);
-      },
-      onEvent: (e) => {
-        if (e.type === "kex") keysExchanged = true;
-        logEvent(log, from, e);
-      },
-    });
+    c = await incoming.authenticated;
   } catch (e) {
     const why = quoteMessage(e);
     log.info(

@@ -67,6 +67,8 @@ export interface ChannelHost {
   send(payload: Payload): Promise<void>;
   /** Forgets a channel whose close handshake is complete. */
   release(channel: Channel): void;
+  /** A request of the peer waits for a verdict; the returned function marks it decided. */
+  hold?(): () => void;
 }
 
 /**
@@ -87,8 +89,8 @@ export interface ChannelOptions {
 
 /** OpenSSH's defaults (channels.h CHAN_SES_WINDOW_DEFAULT, CHAN_SES_PACKET_DEFAULT). */
 export const DEFAULT_WINDOW = 2 * 1024 * 1024;
-/** See {@link DEFAULT_WINDOW}. */
-export const DEFAULT_MAX_PACKET = 32 * 1024;
+/** See {@link DEFAULT_WINDOW}. Not the transport's packet limit (`MAX_PACKET_SIZE` there). */
+export const DEFAULT_CHANNEL_MAX_PACKET = 32 * 1024;
 
 interface Waiter {
   resolve(): void;
@@ -137,6 +139,8 @@ export class Channel {
   #err!: ReadableStreamDefaultController<Uint8Array>;
   #requests = new Subject<IncomingChannelRequest>();
   #replies: { resolve(ok: boolean): void; reject(e: unknown): void }[] = [];
+  /** Our replies to the peer's requests, in the order asked (RFC 4254 §5.4: no request ids). */
+  #answers: { ok?: boolean; wantReply: boolean; decided?: () => void }[] = [];
   #windowWaiters: Waiter[] = [];
   #writeChain: Promise<void> = Promise.resolve();
   #eofSent = false;
@@ -163,7 +167,7 @@ export class Channel {
     this.localId = init.localId;
     this.remoteId = init.remoteId;
     this.#window = this.#localWindow = init.window ?? DEFAULT_WINDOW;
-    this.#maxPacket = init.maxPacket ?? DEFAULT_MAX_PACKET;
+    this.#maxPacket = init.maxPacket ?? DEFAULT_CHANNEL_MAX_PACKET;
     this.#remoteWindow = init.remoteWindow;
     this.#remoteMaxPacket = Math.max(1, init.remoteMaxPacket);
     let resolveClosed!: (e?: Error) => void;
@@ -324,19 +328,22 @@ export class Channel {
     this.#maybeRelease();
   }
 
-  /** @internal SSH_MSG_CHANNEL_REQUEST. */
+  /**
+   * @internal SSH_MSG_CHANNEL_REQUEST. Replies go out in the order the
+   * requests came, whenever each is answered.
+   */
   onRequest(type: string, wantReply: boolean, data: Uint8Array): void {
-    let replied = false;
+    const slot: { ok?: boolean; wantReply: boolean; decided?: () => void } = {
+      wantReply,
+      decided: this.#host.hold?.(),
+    };
+    this.#answers.push(slot);
     let deferred = false;
     const reply = (ok: boolean) => {
-      if (replied) return;
-      replied = true;
-      if (wantReply && !this.#closeSent && !this.#error) {
-        this.#host.send(
-          encodeChannelSimple(ok ? Msg.CHANNEL_SUCCESS : Msg.CHANNEL_FAILURE, this.remoteId),
-        )
-          .catch(() => {});
-      }
+      if (slot.ok !== undefined) return;
+      slot.ok = ok;
+      slot.decided?.();
+      this.#flushAnswers();
     };
     this.#requests.next({
       type,
@@ -346,7 +353,18 @@ export class Channel {
       reject: () => reply(false),
       defer: () => void (deferred = true),
     });
-    if (!replied && !deferred) reply(false);
+    if (slot.ok === undefined && !deferred) reply(false);
+  }
+
+  #flushAnswers(): void {
+    while (this.#answers.length && this.#answers[0].ok !== undefined) {
+      const { ok, wantReply } = this.#answers.shift()!;
+      if (wantReply && !this.#closeSent && !this.#error) {
+        this.#host.send(
+          encodeChannelSimple(ok ? Msg.CHANNEL_SUCCESS : Msg.CHANNEL_FAILURE, this.remoteId),
+        ).catch(() => {});
+      }
+    }
   }
 
   /** @internal SSH_MSG_CHANNEL_SUCCESS / FAILURE. */
@@ -368,6 +386,7 @@ export class Channel {
       }
     }
     for (const r of this.#replies.splice(0)) r.reject(error);
+    for (const a of this.#answers.splice(0)) a.decided?.();
     for (const w of this.#windowWaiters.splice(0)) w.resolve();
     this.#requests.complete();
     this.#closed.resolve(error);
@@ -453,6 +472,7 @@ export class Channel {
     for (const r of this.#replies.splice(0)) {
       r.reject(new ChannelError(`channel ${this.localId} closed`));
     }
+    for (const a of this.#answers.splice(0)) a.decided?.();
     this.#requests.complete();
     this.#host.release(this);
     this.#closed.resolve(undefined);

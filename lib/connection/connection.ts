@@ -23,7 +23,15 @@ import { Msg } from "../wire/message_numbers.ts";
 import { quotePeerText } from "../wire/quote.ts";
 import type { Payload } from "../transport/packets.ts";
 import { SshReader } from "../wire/reader.ts";
-import { Channel, ChannelError, type ChannelHost, type ChannelOptions } from "./channel.ts";
+import {
+  Channel,
+  ChannelError,
+  type ChannelHost,
+  type ChannelOptions,
+  DEFAULT_CHANNEL_MAX_PACKET,
+  DEFAULT_WINDOW,
+} from "./channel.ts";
+import type { ChannelAcceptance, PeerRequestRouter, Refusal, Verdict } from "./handlers.ts";
 
 /**
  * The peer refused to open a channel (RFC 4254 §5.1).
@@ -78,54 +86,70 @@ export interface MessageTransport {
 }
 
 /**
- * A channel the peer wants to open. Accept or reject synchronously, or call
- * `defer()`; unanswered opens are refused with UNKNOWN_CHANNEL_TYPE.
+ * What a connection decided about something the peer asked: a channel open
+ * or a global request, accepted or refused (with why), in the order the
+ * peer asked. A handler that threw is reported with its error (the peer
+ * only learns of a refusal).
  *
  * @example
  * ```ts
- * import type { IncomingChannelOpen } from "./connection.ts";
- * const onOpen = (o: IncomingChannelOpen) => o.type === "session" ? void o.accept() : o.reject(3, "no");
+ * import type { ConnectionEvent } from "./connection.ts";
+ * const line = (e: ConnectionEvent) =>
+ *   `${e.type} ${e.type === "channel-open" ? e.channelType : e.name}: ${e.accepted ? "accepted" : e.description}`;
  * ```
  */
-export interface IncomingChannelOpen {
-  /** Channel type. */
-  readonly type: string;
-  /** Type-specific data, raw (e.g. direct-tcpip's host and port). */
-  readonly data: Uint8Array;
-  /** Confirms the open; resolves with the channel. */
-  accept(options?: ChannelOptions): Promise<Channel>;
-  /** Refuses it with an RFC 4254 §5.1 reason. */
-  reject(reason?: number, description?: string): void;
-  /** Keeps it pending for a later accept()/reject(). */
-  defer(): void;
-}
+export type ConnectionEvent =
+  | {
+    readonly type: "channel-open";
+    /** The channel type the peer asked for. */
+    readonly channelType: string;
+    readonly accepted: boolean;
+    /** Our channel number, when accepted. */
+    readonly channelId?: number;
+    /** RFC 4254 §5.1 reason code sent, when refused. */
+    readonly reason?: number;
+    /** Why it was refused. */
+    readonly description?: string;
+    /** The handler's exception, when one threw. */
+    readonly error?: unknown;
+  }
+  | {
+    readonly type: "global-request";
+    /** The request name. */
+    readonly name: string;
+    readonly wantReply: boolean;
+    readonly accepted: boolean;
+    /** Why it was refused. */
+    readonly description?: string;
+    /** The handler's exception, when one threw. */
+    readonly error?: unknown;
+  };
 
 /**
- * A global request from the peer (RFC 4254 §4).
+ * Options of {@link Connection}.
  *
  * @example
  * ```ts
- * import type { IncomingGlobalRequest } from "./connection.ts";
- * const onRequest = (r: IncomingGlobalRequest) => r.reject();
+ * import { ConnectionHandlers } from "./handlers.ts";
+ * import type { ConnectionOptions } from "./connection.ts";
+ * const handlers = new ConnectionHandlers<unknown>();
+ * const o: ConnectionOptions = { router: handlers.router(() => ({})) };
  * ```
  */
-export interface IncomingGlobalRequest {
-  /** Request name. */
-  readonly name: string;
-  /** Whether the peer waits for the reply. */
-  readonly wantReply: boolean;
-  /** Request data, raw. */
-  readonly data: Uint8Array;
-  /** Replies REQUEST_SUCCESS with optional response data. */
-  accept(response?: Uint8Array): void;
-  /** Replies REQUEST_FAILURE. */
-  reject(): void;
-  /** Keeps it pending. */
-  defer(): void;
+export interface ConnectionOptions {
+  /** Answers the peer's channel opens and global requests; without it all are refused. */
+  router?: PeerRequestRouter<Connection>;
 }
 
 /** Largest number of channels open at once (OpenSSH's default MaxSessions is 10; this bounds all types). */
 const MAX_CHANNELS = 1024;
+/**
+ * Most requests of the peer (channel opens, global and channel requests)
+ * waiting for a handler's verdict at once; above it the connection stops
+ * reading until one is decided, so a slow handler paces the peer instead of
+ * queueing without bound.
+ */
+const MAX_UNDECIDED = 64;
 
 /**
  * The channel multiplexer. Construct it once the transport is
@@ -143,12 +167,15 @@ const MAX_CHANNELS = 1024;
  * ```
  */
 export class Connection implements ChannelHost {
-  /** Channels the peer opens. */
-  readonly channelOpen$: Observable<IncomingChannelOpen>;
-  /** Global requests from the peer. */
-  readonly globalRequest$: Observable<IncomingGlobalRequest>;
+  /**
+   * Every decision on what the peer asked (channel opens, global
+   * requests), in order. Hot: subscribe before the peer can ask (the
+   * server's connection events start at accept).
+   */
+  readonly event$: Observable<ConnectionEvent>;
 
   #t: MessageTransport;
+  #router?: PeerRequestRouter<Connection>;
   #channels = new Map<number, Channel>();
   #pendingOpens = new Map<
     number,
@@ -158,20 +185,26 @@ export class Connection implements ChannelHost {
     resolve(v: { ok: boolean; data: Uint8Array }): void;
     reject(e: unknown): void;
   }[] = [];
-  #opens = new Subject<IncomingChannelOpen>();
-  #globals = new Subject<IncomingGlobalRequest>();
+  /** Our replies to the peer's global requests, in the order asked (RFC 4254 §4). */
+  #globalAnswers: { payload?: Payload; ready: boolean }[] = [];
+  #events = new Subject<ConnectionEvent>();
   #nextId = 0;
   #error?: Error;
   #done: Promise<void>;
   #noMoreSessions = false;
   /** Packets this layer has sent (see {@link #nudge}). */
   #sends = 0;
+  /** Requests of the peer waiting for a verdict; see MAX_UNDECIDED. */
+  #undecided = 0;
+  /** Peer channel opens accepted or being decided (they count toward MAX_CHANNELS). */
+  #incomingOpens = 0;
+  #room?: () => void;
 
   /** Starts reading `transport.messages`. */
-  constructor(transport: MessageTransport) {
+  constructor(transport: MessageTransport, options: ConnectionOptions = {}) {
     this.#t = transport;
-    this.channelOpen$ = this.#opens.asObservable();
-    this.globalRequest$ = this.#globals.asObservable();
+    this.#router = options.router;
+    this.event$ = this.#events.asObservable();
     transport.debug$?.subscribe(() => this.#nudge(this.#sends));
     this.#done = this.#run();
   }
@@ -221,6 +254,21 @@ export class Connection implements ChannelHost {
     return false;
   }
 
+  /**
+   * @internal A request of the peer waits for a verdict; call the returned
+   * function once it is decided. Reading pauses while MAX_UNDECIDED wait.
+   */
+  hold(): () => void {
+    this.#undecided++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#undecided--;
+      if (this.#undecided < MAX_UNDECIDED) this.#room?.();
+    };
+  }
+
   /** @internal */
   release(channel: Channel): void {
     this.#channels.delete(channel.localId);
@@ -255,8 +303,8 @@ export class Connection implements ChannelHost {
     this.#send(encodeChannelOpen({
       type,
       sender: id,
-      window: options.window ?? 2 * 1024 * 1024,
-      maxPacket: options.maxPacket ?? 32 * 1024,
+      window: options.window ?? DEFAULT_WINDOW,
+      maxPacket: options.maxPacket ?? DEFAULT_CHANNEL_MAX_PACKET,
       data,
     })).catch((e) => {
       this.#pendingOpens.get(id)?.reject(e);
@@ -294,6 +342,10 @@ export class Connection implements ChannelHost {
         const { value, done } = await reader.read();
         if (done) break;
         this.#dispatch(value);
+        if (this.#undecided >= MAX_UNDECIDED && !this.#error) {
+          await new Promise<void>((resolve) => (this.#room = resolve));
+          this.#room = undefined;
+        }
       }
       this.#fail(new ChannelError("connection closed"));
     } catch (e) {
@@ -323,8 +375,9 @@ export class Connection implements ChannelHost {
     for (const p of this.#pendingOpens.values()) p.reject(error);
     this.#pendingOpens.clear();
     for (const g of this.#globalReplies.splice(0)) g.reject(error);
-    this.#opens.complete();
-    this.#globals.complete();
+    this.#globalAnswers.length = 0;
+    this.#events.complete();
+    this.#room?.();
   }
 
   #channel(id: number, what: string): Channel {
@@ -425,89 +478,169 @@ export class Connection implements ChannelHost {
     pending.resolve(c);
   }
 
+  /** RFC 4254 §5.1: the peer asks to open a channel; the router's handlers decide. */
   #onOpen(p: Uint8Array): void {
     const m = decodeChannelOpen(p);
-    let answered = false;
-    let deferred = false;
-    const refuse = (reason: number, description: string) => {
-      if (answered) return;
-      answered = true;
-      this.#send(
-        encodeChannelOpenFailure({ recipient: m.sender, reason, description, language: "" }),
-      )
-        .catch(() => {});
-    };
     if (this.#error) return;
+    const refused = (r: Refusal, error?: unknown) => {
+      const reason = r.reason ?? OpenFailure.ADMINISTRATIVELY_PROHIBITED;
+      this.#events.next({
+        type: "channel-open",
+        channelType: m.type,
+        accepted: false,
+        reason,
+        description: r.description,
+        error,
+      });
+      this.#send(encodeChannelOpenFailure({
+        recipient: m.sender,
+        reason,
+        description: r.description,
+        language: "",
+      })).catch(() => {});
+    };
     if (m.type === "session" && this.#noMoreSessions) {
-      return refuse(
-        OpenFailure.ADMINISTRATIVELY_PROHIBITED,
-        "no-more-sessions@openssh.com was requested",
-      );
+      return refused({
+        accepted: false,
+        description: "no-more-sessions@openssh.com was requested",
+      });
     }
-    this.#opens.next({
-      type: m.type,
-      data: m.data,
-      accept: async (options: ChannelOptions = {}) => {
-        if (answered) {
-          throw new ChannelError(`channel open from peer channel ${m.sender} was already answered`);
-        }
-        answered = true;
-        const localId = this.#allocate();
-        const c = new Channel(this, {
-          type: m.type,
-          localId,
-          remoteId: m.sender,
-          remoteWindow: m.window,
-          remoteMaxPacket: m.maxPacket,
-          ...options,
-        });
-        this.#channels.set(localId, c);
-        await this.#send(encodeChannelOpenConfirmation({
-          recipient: m.sender,
-          sender: localId,
-          window: options.window ?? 2 * 1024 * 1024,
-          maxPacket: options.maxPacket ?? 32 * 1024,
-        }));
-        return c;
-      },
-      reject: (reason: number = OpenFailure.ADMINISTRATIVELY_PROHIBITED, description = "refused") =>
-        refuse(reason, description),
-      defer: () => void (deferred = true),
-    });
-    if (!answered && !deferred) {
-      refuse(
-        OpenFailure.UNKNOWN_CHANNEL_TYPE,
-        `unsupported channel type "${quotePeerText(m.type)}"`,
+    if (this.#channels.size + this.#pendingOpens.size + this.#incomingOpens >= MAX_CHANNELS) {
+      return refused({
+        accepted: false,
+        description: `too many open channels (${MAX_CHANNELS})`,
+        reason: OpenFailure.RESOURCE_SHORTAGE,
+      });
+    }
+    const request = { type: m.type, data: m.data, window: m.window, maxPacket: m.maxPacket };
+    this.#incomingOpens++;
+    const decided = this.hold();
+    this.#decide(() => this.#router?.channelOpen(request, this)).then(({ verdict, error }) => {
+      decided();
+      if (this.#error) return void this.#incomingOpens--;
+      if (verdict?.accepted) return this.#confirm(m, verdict);
+      this.#incomingOpens--;
+      refused(
+        verdict ?? {
+          accepted: false,
+          reason: OpenFailure.UNKNOWN_CHANNEL_TYPE,
+          description: error
+            ? `the ${quotePeerText(m.type)} channel handler failed`
+            : `unsupported channel type "${quotePeerText(m.type)}"`,
+        },
+        error,
       );
+    });
+  }
+
+  /** Confirms an accepted open (RFC 4254 §5.1) and hands the channel to the handler. */
+  #confirm(
+    m: { type: string; sender: number; window: number; maxPacket: number },
+    accepted: ChannelAcceptance,
+  ): void {
+    this.#incomingOpens--;
+    const localId = this.#allocate();
+    const window = accepted.window ?? DEFAULT_WINDOW;
+    const maxPacket = accepted.maxPacket ?? DEFAULT_CHANNEL_MAX_PACKET;
+    const c = new Channel(this, {
+      type: m.type,
+      localId,
+      remoteId: m.sender,
+      remoteWindow: m.window,
+      remoteMaxPacket: m.maxPacket,
+      window,
+      maxPacket,
+    });
+    this.#channels.set(localId, c);
+    this.#events.next({
+      type: "channel-open",
+      channelType: m.type,
+      accepted: true,
+      channelId: localId,
+    });
+    this.#send(
+      encodeChannelOpenConfirmation({ recipient: m.sender, sender: localId, window, maxPacket }),
+    )
+      .catch(() => {});
+    // Synchronously, so that the handler sees the channel's first requests; what it sends
+    // goes out after the confirmation.
+    const failed = () => void c.close().catch(() => {});
+    try {
+      Promise.resolve(accepted.use(c)).catch(failed);
+    } catch {
+      failed();
     }
   }
 
+  /** Runs a router question; a throwing handler is a refusal with its error. */
+  async #decide<A>(
+    question: () => Verdict<A> | Promise<Verdict<A>>,
+  ): Promise<{ verdict: Verdict<A>; error?: unknown }> {
+    try {
+      return { verdict: await question() };
+    } catch (error) {
+      return { verdict: undefined, error: error ?? new Error("handler failed") };
+    }
+  }
+
+  /** RFC 4254 §4: a global request; replies go out in the order the requests came. */
   #onGlobalRequest(p: Uint8Array): void {
     const m = decodeGlobalRequest(p);
     const sends = this.#sends;
     if (m.name === "no-more-sessions@openssh.com") this.#noMoreSessions = true;
-    let answered = false;
-    let deferred = false;
-    const reply = (ok: boolean, data: Uint8Array = new Uint8Array(0)) => {
-      if (answered) return;
-      answered = true;
-      if (!m.wantReply) return;
-      const out = new Uint8Array(1 + data.length);
-      out[0] = ok ? Msg.REQUEST_SUCCESS : Msg.REQUEST_FAILURE;
-      out.set(data, 1);
-      this.#send(out).catch(() => {});
+    const slot: { payload?: Payload; ready: boolean } = { ready: false };
+    this.#globalAnswers.push(slot);
+    const request = { name: m.name, data: m.data, wantReply: m.wantReply };
+    const decided = this.hold();
+    const answer = (
+      { verdict, error }: {
+        verdict: Verdict<{ accepted: true; data?: Uint8Array; after?: () => void }>;
+        error?: unknown;
+      },
+    ) => {
+      decided();
+      // OpenSSH answers no-more-sessions itself; keepalive@openssh.com and unknown requests fail.
+      const ok = verdict ? verdict.accepted : m.name === "no-more-sessions@openssh.com" && !error;
+      const description = verdict && !verdict.accepted
+        ? verdict.description
+        : ok
+        ? undefined
+        : error
+        ? "the handler failed"
+        : "no handler";
+      this.#events.next({
+        type: "global-request",
+        name: m.name,
+        wantReply: m.wantReply,
+        accepted: ok,
+        description,
+        error,
+      });
+      if (m.wantReply) {
+        const data = verdict?.accepted ? verdict.data ?? new Uint8Array(0) : new Uint8Array(0);
+        const out = new Uint8Array(1 + data.length);
+        out[0] = ok ? Msg.REQUEST_SUCCESS : Msg.REQUEST_FAILURE;
+        out.set(data, 1);
+        slot.payload = out;
+      }
+      slot.ready = true;
+      this.#flushGlobalAnswers();
+      if (verdict?.accepted) verdict.after?.();
     };
-    this.#globals.next({
-      name: m.name,
-      wantReply: m.wantReply,
-      data: m.data,
-      accept: (response) => reply(true, response),
-      reject: () => reply(false),
-      defer: () => void (deferred = true),
-    });
-    // keepalive@openssh.com and unknown requests: REQUEST_FAILURE, as OpenSSH answers.
-    if (!answered && !deferred) reply(m.name === "no-more-sessions@openssh.com");
+    if (m.name === "no-more-sessions@openssh.com" && !this.#router) {
+      answer({ verdict: undefined });
+    } else {
+      const question = this.#decide(() => this.#router?.globalRequest(request, this));
+      question.then(answer);
+    }
     // e.g. OpenSSH's hostkeys-00@openssh.com, sent right after authentication.
     if (!m.wantReply) this.#nudge(sends);
+  }
+
+  #flushGlobalAnswers(): void {
+    while (this.#globalAnswers.length && this.#globalAnswers[0].ready) {
+      const { payload } = this.#globalAnswers.shift()!;
+      if (payload && !this.#error) this.#send(payload).catch(() => {});
+    }
   }
 }

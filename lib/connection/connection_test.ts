@@ -116,7 +116,7 @@ test("connection loss: open streams error once, pending requests reject, observa
   const { end, channel, conn } = await openOne();
   let completed = 0;
   channel.requests$.subscribe({ complete: () => completed++ });
-  conn.channelOpen$.subscribe({ complete: () => completed++ });
+  conn.event$.subscribe({ complete: () => completed++ });
   const pending = channel.request("exec", new Uint8Array(0));
   const lost = new DisconnectError(10, "connection lost", { local: false });
   end(lost);

@@ -13,6 +13,13 @@ import process from "node:process";
 import { type Observable, Subject } from "rxjs";
 import type { Channel } from "../connection/channel.ts";
 import type { Connection } from "../connection/connection.ts";
+import {
+  acceptChannel,
+  type ChannelOpenHandler,
+  type ChannelOpenRequest,
+  type ConnectionHandlers,
+  refuse,
+} from "../connection/handlers.ts";
 import { wrapNodeSocket } from "../runtime/_node_tcp.ts";
 import { connectTcp } from "../runtime/tcp.ts";
 import type { TcpConnection } from "../runtime/types.ts";
@@ -150,7 +157,9 @@ interface Registered {
   readonly refused: Subject<X11Refusal>;
 }
 
-const registries = new WeakMap<Connection, Set<Registered>>();
+/** Marks the x11 channel-open handlers of forwardings, so that one finds its siblings. */
+const FORWARDING = Symbol("x11 forwarding");
+type X11OpenHandler = ChannelOpenHandler<never> & { readonly [FORWARDING]?: Registered };
 
 /** The largest setup request: 12 bytes and two padded strings of up to 65535 bytes. */
 const MAX_SETUP = 12 + 2 * 65536;
@@ -255,35 +264,30 @@ async function serveX11Channel(
   await done;
 }
 
-function subscribeOnce(conn: Connection): Set<Registered> {
-  let set = registries.get(conn);
-  if (set) return set;
-  const live = new Set<Registered>();
-  set = live;
-  registries.set(conn, live);
-  conn.channelOpen$.subscribe({
-    next: (open) => {
-      if (open.type !== "x11" || live.size === 0) return; // unanswered: refused for us
-      let origin: { originatorAddress: string; originatorPort: number };
-      try {
-        origin = X11ChannelCodec.decode(open.data);
-      } catch (e) {
-        return open.reject(OpenFailure.CONNECT_FAILED, `malformed x11 channel open: ${e}`);
-      }
-      const candidates = new Set(live);
-      open.accept().then((channel) => serveX11Channel(channel, origin, candidates)).catch(
-        () => {},
-      );
-    },
-    complete: () => {
-      for (const r of live) {
-        r.x11.complete();
-        r.refused.complete();
-      }
-      live.clear();
-    },
-  });
-  return live;
+/**
+ * The channel-open handler of one forwarding. The first forwarding
+ * registered on a client answers every "x11" open; which forwarding owns a
+ * channel shows only in the X11 setup it carries (the fake cookie), so the
+ * candidates are all forwardings registered on the client at that moment.
+ */
+function x11OpenHandler<C>(
+  registered: Registered,
+  handlers: ConnectionHandlers<C>,
+): X11OpenHandler & ChannelOpenHandler<C> {
+  const handler = (open: ChannelOpenRequest) => {
+    let origin: { originatorAddress: string; originatorPort: number };
+    try {
+      origin = X11ChannelCodec.decode(open.data);
+    } catch (e) {
+      return refuse(`malformed x11 channel open: ${e}`, OpenFailure.CONNECT_FAILED);
+    }
+    const candidates = new Set<Registered>();
+    for (const h of handlers.channelOpens.get("x11") as readonly unknown[] as X11OpenHandler[]) {
+      if (h[FORWARDING]) candidates.add(h[FORWARDING]);
+    }
+    return acceptChannel((channel) => serveX11Channel(channel, origin, candidates));
+  };
+  return Object.assign(handler, { [FORWARDING]: registered });
 }
 
 /** The first cookie `xauth list` gives for the display, as ssh's client_x11_get_proto reads it. */
@@ -336,8 +340,8 @@ function xauthCookie(
  * }
  * ```
  */
-export function enableX11Forwarding(
-  client: { readonly connection: Connection },
+export function enableX11Forwarding<C>(
+  client: { readonly connection: Connection; readonly handlers: ConnectionHandlers<C> },
   options: X11ForwardingOptions = {},
 ): X11Forwarding {
   const display = options.display ?? process.env.DISPLAY;
@@ -374,8 +378,14 @@ export function enableX11Forwarding(
     x11: new Subject(),
     refused: new Subject(),
   };
-  const set = subscribeOnce(client.connection);
-  set.add(registered);
+  const sub = client.handlers.channelOpen("x11", x11OpenHandler(registered, client.handlers));
+  const close = () => {
+    if (sub.closed) return;
+    sub.unsubscribe();
+    registered.x11.complete();
+    registered.refused.complete();
+  };
+  client.connection.done.then(close, close);
   const fakeCookie = toHex(fake);
   return {
     request: {
@@ -394,10 +404,6 @@ export function enableX11Forwarding(
     authProtocol: proto,
     fakeCookie,
     cookieSource,
-    close() {
-      if (!set.delete(registered)) return;
-      registered.x11.complete();
-      registered.refused.complete();
-    },
+    close,
   };
 }

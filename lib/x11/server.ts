@@ -10,9 +10,10 @@
  * @module
  */
 import { type Observable, Subject } from "rxjs";
-import type { Channel, IncomingChannelRequest } from "../connection/channel.ts";
+import type { Channel } from "../connection/channel.ts";
 import type { Connection } from "../connection/connection.ts";
-import type { ServerOptions } from "../server.ts";
+import { accept, refuse } from "../connection/handlers.ts";
+import type { ServerHandlerSet, SessionRequestHandler } from "../server_handlers.ts";
 import { listenTcp } from "../runtime/tcp.ts";
 import type { TcpConnection, TcpListener } from "../runtime/types.ts";
 import { listenTcpSync, runXauth, splice } from "./_io.ts";
@@ -90,7 +91,7 @@ export interface X11ServerChannel {
 }
 
 /**
- * The hook for `ServerOptions.onSessionRequest`, with observables of what it did.
+ * X11 forwarding for `ServerOptions.handlers`, with observables of what it did.
  *
  * @example
  * ```ts
@@ -98,12 +99,9 @@ export interface X11ServerChannel {
  * const watch = (h: X11ForwardingHandler) => h.x11$.subscribe((c) => console.log(c.originatorPort));
  * ```
  */
-export interface X11ForwardingHandler {
-  /** Answers x11-req; returns false for every other request. */
-  (
-    request: IncomingChannelRequest,
-    session: Parameters<NonNullable<ServerOptions["onSessionRequest"]>>[1],
-  ): boolean;
+export interface X11ForwardingHandler extends ServerHandlerSet {
+  /** The x11-req handler. */
+  readonly sessionRequest: Readonly<Record<string, SessionRequestHandler>>;
   /** Each accepted x11-req, with its display (hot). */
   readonly display$: Observable<X11ForwardedDisplay>;
   /** Each `"x11"` channel opened to a client (hot). */
@@ -119,7 +117,7 @@ const inUse = new Set<number>();
 const plain = (a: string) => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
 
 /**
- * Makes an `onSessionRequest` hook that serves X11 forwarding as sshd does
+ * Makes a handler set (for `ServerOptions.handlers`) that serves X11 forwarding as sshd does
  * (`X11Forwarding yes`, `X11UseLocalhost yes`). For an `x11-req` (unless
  * the key's restrictions say `no-X11-forwarding`, or `allow` refuses):
  *
@@ -150,7 +148,7 @@ const plain = (a: string) => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
  *   hostKeys: [await generatePrivateKey("ssh-ed25519")],
  *   auth: { handlers: { password: (u, p) => u === "demo" && p === "demo" } },
  *   exec: runLocalCommand,
- *   onSessionRequest: x11,
+ *   handlers: [x11],
  * });
  * server.close();
  * ```
@@ -202,37 +200,30 @@ export function x11ForwardingHandler(options: X11ServerOptions = {}): X11Forward
     }, () => conn.close());
   };
 
-  const handler = (
-    r: IncomingChannelRequest,
-    s: Parameters<NonNullable<ServerOptions["onSessionRequest"]>>[1],
-  ): boolean => {
-    if (r.type !== "x11-req") return false;
-    const refuse = (reason: string) => {
+  const answer: SessionRequestHandler = async (r, s) => {
+    const refused = (reason: string) => {
       refusals.next({ username: s.username, reason });
-      r.reject();
-      return true;
+      return refuse(reason);
     };
-    if (s.restrictions.x11Forwarding === false) return refuse("no-X11-forwarding");
-    if (options.allow && !options.allow(s.username)) return refuse("not allowed");
-    if (active.has(s.channel)) return refuse("X11 forwarding already active on this session");
+    if (s.restrictions.x11Forwarding === false) return refused("no-X11-forwarding");
+    if (options.allow && !options.allow(s.username)) return refused("not allowed");
+    if (active.has(s.channel)) return refused("X11 forwarding already active on this session");
     let request: X11Request;
     try {
       request = X11RequestCodec.decode(r.data);
     } catch (e) {
-      return refuse(`malformed x11-req: ${e instanceof Error ? e.message : e}`);
+      return refused(`malformed x11-req: ${e instanceof Error ? e.message : e}`);
     }
     if (
       !/^[0-9a-fA-F]+$/.test(request.authCookie) || !/^[\x21-\x7e]+$/.test(request.authProtocol)
     ) {
-      return refuse("invalid x11-req authentication protocol or cookie"); // sshd's session_x11_req check
+      return refused("invalid x11-req authentication protocol or cookie"); // sshd's session_x11_req check
     }
     const bound = bind();
-    if (!bound) return refuse(`no free display in ${offset}..${offset + max - 1}`);
+    if (!bound) return refused(`no free display in ${offset}..${offset + max - 1}`);
     const { n } = bound;
     active.add(s.channel);
     const displayName = `localhost:${n}.${request.screen}`;
-    s.setEnv("DISPLAY", displayName);
-    if (options.xauthority) s.setEnv("XAUTHORITY", options.xauthority);
     // sshd writes the cookie under the unix name: Xlib looks up local TCP displays as FamilyLocal.
     const authName = `unix:${n}.${request.screen}`;
     if (xauth) {
@@ -260,34 +251,29 @@ export function x11ForwardingHandler(options: X11ServerOptions = {}): X11Forward
       if (xauth) runXauth(xauth, options.xauthority, ["-"], `remove ${authName}\n`);
     };
     s.channel.closed.then(end);
-    const start = (l: TcpListener) => {
-      listener = l;
-      if (ended) return l.close();
-      serve(d, l, s.connection).catch(() => {}).finally(() => {
-        if (!d.request.singleConnection) end();
-      });
-    };
-    if (bound.listener instanceof Promise) {
-      r.defer();
-      bound.listener.then((l) => {
-        r.accept();
-        displays.next(d);
-        start(l);
-      }, (e) => {
-        end();
-        refusals.next({ username: s.username, reason: `cannot listen on display ${n}: ${e}` });
-        r.reject();
-      });
-    } else {
-      r.accept();
-      displays.next(d);
-      start(bound.listener);
+    try {
+      listener = await bound.listener;
+    } catch (e) {
+      end();
+      return refused(`cannot listen on display ${n}: ${e}`);
     }
-    return true;
+    if (ended) {
+      listener.close();
+      return refused("the session closed");
+    }
+    s.setEnv("DISPLAY", displayName);
+    if (options.xauthority) s.setEnv("XAUTHORITY", options.xauthority);
+    displays.next(d);
+    const l = listener;
+    serve(d, l, s.connection).catch(() => {}).finally(() => {
+      if (!d.request.singleConnection) end();
+    });
+    return accept();
   };
-  return Object.assign(handler, {
+  return {
+    sessionRequest: { "x11-req": answer },
     display$: displays.asObservable(),
     x11$: channels.asObservable(),
     refused$: refusals.asObservable(),
-  });
+  };
 }
