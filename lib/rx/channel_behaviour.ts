@@ -258,14 +258,15 @@ export interface ChannelBehaviourSpec<S = unknown, M = unknown> {
    * lifecycle, completes after `terminate`; unsubscribing shuts it down
    * (`terminate` gets `"shutdown"`).
    */
-  run(channel: Channel, options?: { scheduler?: SchedulerLike }): Observable<Lifecycle<S>>;
+  run(channel: Channel): Observable<Lifecycle<S>>;
   /**
    * Puts `message` in the mailbox of the behaviour running on `channel`
    * (its `handleMsg` gets it, after everything sent before). False when it
-   * does not run there (not yet, or not any more).
+   * does not run there (not yet, or not any more); a message sent while it
+   * is closing (`terminate` running) is dropped.
    */
   send(channel: Channel, message: M): boolean;
-  /** The channels the behaviour runs on now (until each one's lifecycle ends). */
+  /** The channels the behaviour runs on now (until each one's lifecycle ends); a snapshot. */
   readonly channels: ReadonlySet<Channel>;
 }
 
@@ -331,7 +332,7 @@ export function channelBehaviour<S, A, M = never>(
       set?.forEach((inbox) => inbox.next(message));
       return set !== undefined;
     },
-    run(channel, runOptions = {}) {
+    run(channel) {
       return new Observable<Lifecycle<S>>((sub) => {
         const inbox = new Subject<M>();
         const set = inboxes.get(channel) ?? new Set();
@@ -340,7 +341,6 @@ export function channelBehaviour<S, A, M = never>(
         const registered = typeof m === "function" ? m(channel) : m;
         const s = serveChannel(channel, behaviour, args, {
           messages: registered ? merge(registered, inbox) : inbox,
-          scheduler: runOptions.scheduler,
         }).subscribe({
           next: (l) => sub.next(l),
           error: (e) => sub.error(e),
@@ -349,7 +349,7 @@ export function channelBehaviour<S, A, M = never>(
         return () => {
           s.unsubscribe();
           set.delete(inbox);
-          if (!set.size) inboxes.delete(channel);
+          if (!set.size && inboxes.get(channel) === set) inboxes.delete(channel);
         };
       });
     },
