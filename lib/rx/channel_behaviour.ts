@@ -206,9 +206,10 @@ function channelInputs<M>(
  *
  * @example
  * ```ts
- * import { serveChannel } from "./channel_behaviour.ts";
+ * import { type ChannelContext, type ChannelEvent, serveChannel } from "./channel_behaviour.ts";
+ * import type { Behaviour } from "./behaviour.ts";
  * import type { Channel } from "../connection/channel.ts";
- * const echo = {
+ * const echo: Behaviour<number, undefined, ChannelEvent, never, ChannelContext> = {
  *   init: () => ({ state: 0 }),
  *   handleSshMsg: async (e, n, ctx) => {
  *     if (e.type === "data") await ctx.send(e.data);
