@@ -163,9 +163,13 @@ export {
   type MessageTransport,
 } from "./lib/connection/connection.ts";
 export {
+  type DecodedRequest,
+  decodeSessionRequest,
   type ExitInfo,
+  type ExitStatus,
   openSession,
   type PtyRequest,
+  sendExitStatus,
   type Session,
   type SessionOptions,
   SessionRequest,
@@ -283,17 +287,22 @@ export {
 export {
   type Behaviour,
   type BehaviourInput,
+  type ConnectionLost,
   type HandlerResult,
   type InitResult,
+  isConnectionLost,
   type Lifecycle,
   runBehaviour,
+  type RunBehaviourOptions,
   type SystemMessage,
   type TerminateReason,
 } from "./lib/rx/behaviour.ts";
 export {
+  channelBehaviour,
+  type ChannelBehaviourOptions,
+  type ChannelBehaviourSpec,
   type ChannelContext,
   type ChannelEvent,
-  type DecodedRequest,
   serveChannel,
 } from "./lib/rx/channel_behaviour.ts";
 export * from "./lib/x11/mod.ts";

@@ -2,15 +2,20 @@
  * Erlang's `ssh_server_channel` and `ssh_client_channel` behaviours as
  * rxssh operators: `init`, `handleSshMsg` (data, EOF, requests such as
  * exit-status), `handleMsg` (`channel-up` first, `timeout` for the idle
- * timeout) and `terminate`, called exactly once.
+ * timeout, and the application's own messages) and `terminate`, called
+ * exactly once with Erlang's reason (`normal`, `shutdown`,
+ * `{ shutdown: reason }`, `{ error }`, or a handler's own).
  *
  * - Server side: an "echo" subsystem registered as a behaviour, with an
- *   idle timeout: after 300 ms without input it says goodbye, sends
- *   exit-status 0 and stops (the behaviour closes the channel).
- * - Client side: the same operator, `serveChannel`, on a session channel
- *   the client opened: on `channel-up` it asks for the "subsystem",
- *   sends two lines, collects the echoes, sees exit-status arrive as an
- *   event, and stops at EOF.
+ *   idle timeout from `init`: after 300 ms without input it says goodbye,
+ *   sends exit-status 0 and stops with `{ shutdown: "idle" }` (the
+ *   behaviour closes the channel).
+ * - Client side: `channelBehaviour(behaviour, args, { messages })` on a
+ *   session channel the client opened: on `channel-up` it asks for the
+ *   "subsystem"; the application hands it the lines to send as messages,
+ *   one through the registration's stream and one through the channel's
+ *   inbox (`spec.send`); it collects the echoes, sees exit-status arrive
+ *   as an event, and stops with `normal` at EOF.
  *
  * Both lifecycles (starting, up, closing, ended with the reason) are
  * printed, and the server's `liveChannels` before, during and after.
@@ -19,16 +24,17 @@
  *
  * @module
  */
-import { filter, firstValueFrom, lastValueFrom, tap } from "rxjs";
+import { filter, firstValueFrom, lastValueFrom, of, tap } from "rxjs";
 import {
   type Behaviour,
+  channelBehaviour,
   type ChannelContext,
   type ChannelEvent,
   connect,
   generatePrivateKey,
+  isConnectionLost,
   type Lifecycle,
   memoryPair,
-  serveChannel,
   serveConnection,
   type TerminateReason,
 } from "../mod.ts";
@@ -47,13 +53,13 @@ function sshString(s: string): Uint8Array {
 }
 
 const reasonText = (r: TerminateReason) =>
-  r.kind === "stop"
-    ? `stop ${JSON.stringify(r.reason)}`
-    : r.kind === "error"
-    ? `error ${String(r.error)}`
-    : r.kind === "connection-lost"
-    ? `connection-lost ${String(r.error)}`
-    : r.kind;
+  typeof r === "string"
+    ? r
+    : isConnectionLost(r)
+    ? `connection lost: ${String(r.error)}`
+    : "shutdown" in r
+    ? `{shutdown: ${JSON.stringify(r.shutdown)}}`
+    : `{error: ${String(r.error)}}`;
 const phaseText = (l: Lifecycle<unknown>) =>
   l.phase === "ended" || l.phase === "closing" ? `${l.phase} (${reasonText(l.reason)})` : l.phase;
 
@@ -77,9 +83,9 @@ const echo: Behaviour<number, { idle: number }, ChannelEvent, never, ChannelCont
     if (m.type === "timeout") {
       await ctx.send(`bye after ${IDLE_MS} ms idle (${n} bytes echoed)\n`);
       await ctx.exitStatus(0);
-      return { stop: "idle", state: n };
+      return { stop: { shutdown: "idle" }, state: n };
     }
-    return { state: n, timeout: IDLE_MS }; // channel-up
+    return { state: n }; // channel-up: init's timeout stays armed
   },
   terminate: (reason, n) =>
     console.log(`[server] terminate(${reasonText(reason)}) after ${n} bytes echoed`),
@@ -89,26 +95,25 @@ const echo: Behaviour<number, { idle: number }, ChannelEvent, never, ChannelCont
 
 interface ClientState {
   subsystem: string;
-  lines: string[];
   received: string;
   exitCode?: number;
 }
-/** Asks for a subsystem on channel-up, sends lines, collects output; stops at EOF. */
-const client$: Behaviour<
-  ClientState,
-  { subsystem: string; lines: string[] },
-  ChannelEvent,
-  never,
-  ChannelContext
-> = {
+/** The application's messages to the client behaviour: lines to send. */
+type Line = { line: string };
+/** Asks for a subsystem on channel-up, sends the lines it is given, collects output; stops at EOF. */
+const client$: Behaviour<ClientState, { subsystem: string }, ChannelEvent, Line, ChannelContext> = {
   init: (args) => ({ state: { ...args, received: "" } }),
   handleMsg: async (m, s, ctx) => {
+    if ("line" in m) {
+      // Messages sent before channel-up was handled waited in the mailbox until now.
+      await ctx.send(`${m.line}\n`);
+      return { state: s };
+    }
     if (m.type !== "channel-up") return { state: s };
     // Client channels have no session helpers here: the behaviour sends the request itself.
     const ok = await ctx.channel.request("subsystem", sshString(s.subsystem), { wantReply: true });
     console.log(`[client] channel-up: subsystem "${s.subsystem}" ${ok ? "accepted" : "refused"}`);
     if (!ok) return { stop: "subsystem refused", state: s };
-    for (const line of s.lines) await ctx.send(`${line}\n`);
     return { state: s };
   },
   handleSshMsg: (e, s) => {
@@ -122,7 +127,7 @@ const client$: Behaviour<
     }
     if (e.type === "eof") {
       console.log("[client] eof");
-      return { stop: "done", state: s };
+      return { stop: "normal", state: s };
     }
     return { state: s };
   },
@@ -174,11 +179,14 @@ server.channelLife$.pipe(filter((l) => l.lifecycle.phase === "up")).subscribe(()
 
 const channel = await client.openChannel("session");
 console.log(`[client] opened session channel ${channel.localId}`);
-const clientLife = await lastValueFrom(
-  serveChannel(channel, client$, { subsystem: "echo", lines: ["hello", "world"] }).pipe(
-    tap((l) => console.log(`[client] lifecycle: ${phaseText(l)}`)),
-  ),
+// The registration checks args against the behaviour's; its messages stream reaches handleMsg.
+const spec = channelBehaviour(client$, { subsystem: "echo" }, { messages: of({ line: "hello" }) });
+const running = lastValueFrom(
+  spec.run(channel).pipe(tap((l) => console.log(`[client] lifecycle: ${phaseText(l)}`))),
 );
+// The channel's own inbox: what the application sends reaches this channel's behaviour only.
+console.log(`[client] inbox send: ${spec.send(channel, { line: "world" })}`);
+const clientLife = await running;
 await serverEnded;
 console.log(`server liveChannels after: ${live()}`);
 console.log(`client behaviour ended: ${phaseText(clientLife)}`);

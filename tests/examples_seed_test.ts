@@ -111,21 +111,22 @@ test("examples/behaviours.ts: ssh_server_channel and ssh_client_channel as opera
   inOrder(out, [
     /^\[server\] lifecycle of channel \d+ \(echo\): starting$/,
     /^\[server\] lifecycle of channel \d+ \(echo\): up$/,
-    /^\[server\] lifecycle of channel \d+ \(echo\): closing \(stop "idle"\)$/,
-    /^\[server\] terminate\(stop "idle"\) after 12 bytes echoed$/,
-    /^\[server\] lifecycle of channel \d+ \(echo\): ended \(stop "idle"\)$/,
+    /^\[server\] lifecycle of channel \d+ \(echo\): closing \(\{shutdown: "idle"\}\)$/,
+    /^\[server\] terminate\(\{shutdown: "idle"\}\) after 12 bytes echoed$/,
+    /^\[server\] lifecycle of channel \d+ \(echo\): ended \(\{shutdown: "idle"\}\)$/,
   ]);
   inOrder(out, [
     /^\[client\] lifecycle: starting$/,
     /^\[client\] lifecycle: up$/,
+    /^\[client\] inbox send: true$/,
     /^\[client\] channel-up: subsystem "echo" accepted$/,
     /^\[client\] data: "hello\\n"$/,
     /^\[client\] data: "world\\n"$/,
     /^\[client\] data: "bye after 300 ms idle \(12 bytes echoed\)\\n"$/,
     /^\[client\] eof$/,
-    /^\[client\] lifecycle: closing \(stop "done"\)$/,
-    /^\[client\] terminate\(stop "done"\): received "hello\\nworld\\nbye after .*", exit 0$/,
-    /^\[client\] lifecycle: ended \(stop "done"\)$/,
+    /^\[client\] lifecycle: closing \(normal\)$/,
+    /^\[client\] terminate\(normal\): received "hello\\nworld\\nbye after .*", exit 0$/,
+    /^\[client\] lifecycle: ended \(normal\)$/,
   ]);
   assert.match(out, /^\[client\] exit-status event: 0$/m);
   assert.equal(out.match(/\[client\] terminate\(/g)?.length, 1, "client terminate runs once");

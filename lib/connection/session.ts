@@ -438,3 +438,125 @@ export async function openSession(
       }).then(() => {}),
   };
 }
+
+/**
+ * A session channel request with its payload decoded (RFC 4254 §6), as
+ * {@link decodeSessionRequest} returns it; `{ name }` alone for request
+ * types it does not decode.
+ *
+ * @example
+ * ```ts
+ * import type { DecodedRequest } from "./session.ts";
+ * const d: DecodedRequest = { name: "exec", command: "ls" };
+ * ```
+ */
+export type DecodedRequest =
+  | { name: "exec"; command: string }
+  | { name: "shell" }
+  | { name: "subsystem"; subsystem: string }
+  | { name: "pty-req"; pty: PtyRequest }
+  | { name: "env"; variable: string; value: string }
+  | { name: "window-change"; cols: number; rows: number; widthPx: number; heightPx: number }
+  | { name: "signal"; signal: string }
+  | { name: "exit-status"; code: number }
+  | { name: "exit-signal"; signal: string; coreDumped: boolean; message: string }
+  | { name: string };
+
+/**
+ * Decodes a session channel request's type-specific data (RFC 4254 §6.2
+ * pty-req, §6.4 env, §6.5 exec/shell/subsystem, §6.7 window-change,
+ * §6.9 signal, §6.10 exit-status/exit-signal). Request types it does not
+ * know come back as `{ name: type }`; a known type with malformed data
+ * throws the `WireError` that names the field and offset.
+ *
+ * @example
+ * ```ts
+ * import { decodeSessionRequest, SessionRequest } from "./session.ts";
+ * const d = decodeSessionRequest("exec", SessionRequest.exec.encode("uname -a"));
+ * console.log(d); // { name: "exec", command: "uname -a" }
+ * ```
+ */
+export function decodeSessionRequest(type: string, data: Uint8Array): DecodedRequest {
+  switch (type) {
+    case "exec":
+      return { name: "exec", command: SessionRequest.exec.decode(data) };
+    case "shell":
+      return { name: "shell" };
+    case "subsystem":
+      return { name: "subsystem", subsystem: SessionRequest.subsystem.decode(data) };
+    case "pty-req":
+      return { name: "pty-req", pty: SessionRequest.pty.decode(data) };
+    case "env": {
+      const e = SessionRequest.env.decode(data);
+      return { name: "env", variable: e.name, value: e.value };
+    }
+    case "window-change":
+      return { name: "window-change", ...SessionRequest.windowChange.decode(data) };
+    case "signal":
+      return { name: "signal", signal: SessionRequest.signal.decode(data) };
+    case "exit-status":
+      return { name: "exit-status", code: SessionRequest.exitStatus.decode(data) };
+    case "exit-signal":
+      return { name: "exit-signal", ...SessionRequest.exitSignal.decode(data) };
+  }
+  return { name: type };
+}
+
+/**
+ * How a command ended, as {@link sendExitStatus} reports it: an exit code
+ * (exit-status), or the signal that killed it (exit-signal, name without
+ * "SIG").
+ *
+ * @example
+ * ```ts
+ * import type { ExitStatus } from "./session.ts";
+ * const killed: ExitStatus = { signal: "TERM", message: "terminated" };
+ * ```
+ */
+export type ExitStatus = number | { signal: string; coreDumped?: boolean; message?: string };
+
+/**
+ * Reports how a command ended (RFC 4254 §6.10): waits until every write
+ * so far has left, sends exit-status (or exit-signal), then EOF, and with
+ * `close` also CLOSE (waiting for the peer's). The status goes before EOF
+ * because some clients (ssh2) close the channel as soon as they see EOF.
+ * A channel that is already closed makes the status a no-op, not an error;
+ * an exit code that is not a uint32 rejects with a `RangeError` before
+ * anything is sent.
+ *
+ * @example
+ * ```ts
+ * import { sendExitStatus } from "./session.ts";
+ * import type { Channel } from "./channel.ts";
+ * async function done(channel: Channel, failed: boolean) {
+ *   await sendExitStatus(channel, failed ? 1 : 0, { close: true });
+ * }
+ * ```
+ */
+export async function sendExitStatus(
+  channel: Channel,
+  status: ExitStatus,
+  options: { close?: boolean } = {},
+): Promise<void> {
+  if (
+    typeof status === "number" && !(Number.isInteger(status) && status >= 0 && status <= 0xffffffff)
+  ) {
+    throw new RangeError(
+      `exit status ${status} on channel ${channel.localId} is not a uint32 (RFC 4254 §6.10)`,
+    );
+  }
+  const [type, data] = typeof status === "number"
+    ? ["exit-status", SessionRequest.exitStatus.encode(status)]
+    : [
+      "exit-signal",
+      SessionRequest.exitSignal.encode({
+        signal: status.signal,
+        coreDumped: status.coreDumped ?? false,
+        message: status.message ?? "",
+      }),
+    ];
+  await channel.drained();
+  await channel.request(type, data, { wantReply: false }).catch(() => {});
+  await channel.writable.close().catch(() => {});
+  if (options.close) await channel.close().catch(() => {});
+}

@@ -11,6 +11,17 @@ import {
 
 type Log = string[];
 
+/** The virtual clock of the running marble test (0 outside one). */
+let now = () => 0;
+
+/** A terminate reason as one short word or term, for logs. */
+const show = (r: TerminateReason): string =>
+  typeof r === "string"
+    ? r
+    : "shutdown" in r
+    ? `{shutdown:${String(r.shutdown)}}`
+    : `{error:${(r.error as Error)?.message ?? String(r.error)}}`;
+
 /** A behaviour that logs every callback; ssh events are strings, messages are strings. */
 function logging(
   log: Log,
@@ -35,10 +46,12 @@ function logging(
     },
     handleMsg: (m, n) => {
       log.push(`msg(${typeof m === "string" ? m : m.type})@${n}`);
+      // channel-up does not re-arm: init's timeout stays armed through it.
+      if (typeof m !== "string" && m.type === "channel-up") return { state: n + 1 };
       return { state: n + 1, timeout: opts.timeout };
     },
     terminate: (reason: TerminateReason, n) => {
-      log.push(`terminate(${reason.kind})@${n}`);
+      log.push(`terminate(${show(reason)})@${n}`);
     },
   };
 }
@@ -53,6 +66,7 @@ function timeline(
 ): string[] {
   const seen: string[] = [];
   const ts = scheduler();
+  now = () => ts.now();
   ts.run(({ cold, flush }) => {
     cold(marbles).pipe(map(toInput), runBehaviour(behaviour, "x", {}, { onTerminate }))
       .subscribe({
@@ -98,7 +112,7 @@ test("marble: the idle timeout fires after `timeout` frames of silence, and any 
     "16:ended",
     "16:|",
   ]);
-  // channel-up at 0 re-arms 5; a at 3 resets (timer at 8); timeout at 8 re-arms; another at 13; input ends at 16.
+  // init arms 5 (channel-up at 0 keeps it); a at 3 resets (timer at 8); timeout at 8 re-arms; another at 13; input ends at 16.
   assert.deepEqual(log, [
     "init(x)",
     "msg(channel-up)@0",
@@ -123,7 +137,7 @@ test("marble: a handler's stop ends the channel with that reason; later input is
     "msg(channel-up)@0",
     "ssh(a)@1",
     "ssh(b)@2",
-    "terminate(stop)@3",
+    "terminate(asked)@3",
   ]);
 });
 
@@ -137,11 +151,12 @@ test("marble: an exception in a handler ends that behaviour with the error; term
     "3:ended",
     "3:|",
   ]);
-  assert.equal(reason?.kind, "error");
+  assert.ok(reason !== undefined && typeof reason === "object" && "error" in reason);
+  assert.equal((reason.error as Error).message, "boom");
   assert.equal(log.filter((l) => l.startsWith("terminate")).length, 1);
 });
 
-test("marble: input failure is connection-lost; unsubscription is shutdown", () => {
+test("marble: input failure is { shutdown: connection lost }; unsubscription is shutdown", () => {
   const log: Log = [];
   assert.deepEqual(timeline("-a-#", logging(log)), [
     "0:starting",
@@ -150,7 +165,7 @@ test("marble: input failure is connection-lost; unsubscription is shutdown", () 
     "3:ended",
     "3:|",
   ]);
-  assert.deepEqual(log.slice(-1), ["terminate(connection-lost)@2"]);
+  assert.deepEqual(log.slice(-1), ["terminate({shutdown:connection lost})@2"]);
   const log2: Log = [];
   const input = new Subject<BehaviourInput<string, string>>();
   const sub = input.pipe(runBehaviour(logging(log2), "x", {})).subscribe();
@@ -198,4 +213,165 @@ test("an asynchronous handler holds the mailbox: events are handled strictly one
   input.complete();
   await done;
   assert.deepEqual(order, ["1", "2", "3", "4", "sum=10"]);
+});
+
+/**
+ * A behaviour whose callbacks log "frame:what"; `up` is what the channel-up
+ * handler returns as timeout (`"none"`: no timeout field), `init` init's
+ * timeout, `onSsh` what an ssh event's handler returns as timeout.
+ */
+function timed(
+  log: Log,
+  t: { init?: number; up?: number | "none"; onSsh?: number | "none"; onTimeout?: number },
+): Behaviour<number, string, string, string, unknown> {
+  const next = (n: number, timeout: number | "none" | undefined) =>
+    timeout === "none" || timeout === undefined ? { state: n + 1 } : { state: n + 1, timeout };
+  return {
+    init: () => ({ state: 0, timeout: t.init }),
+    handleSshMsg: (e, n) => (log.push(`${now()}:ssh(${e})`), next(n, t.onSsh)),
+    handleMsg: (m, n) => {
+      const what = typeof m === "string" ? m : m.type;
+      log.push(`${now()}:${what}`);
+      return next(n, what === "channel-up" ? t.up : what === "timeout" ? t.onTimeout : undefined);
+    },
+    terminate: (r) => void log.push(`${now()}:terminate(${show(r)})`),
+  };
+}
+
+test("marble: a timeout from init fires though the channel-up handler returns none", () => {
+  const log: Log = [];
+  timeline("-----------|", timed(log, { init: 5, up: "none" }));
+  assert.deepEqual(log, ["0:channel-up", "5:timeout", "11:terminate(normal)"]);
+});
+
+test("marble: a timeout from the channel-up handler replaces init's (Infinity cancels it)", () => {
+  const log: Log = [];
+  timeline("-----------|", timed(log, { init: 5, up: 2 }));
+  assert.deepEqual(log, ["0:channel-up", "2:timeout", "11:terminate(normal)"]);
+  const log2: Log = [];
+  timeline("-----------|", timed(log2, { init: 5, up: Infinity }));
+  assert.deepEqual(log2, ["0:channel-up", "11:terminate(normal)"]);
+});
+
+test("marble: a real message resets the timeout: its handler's timeout re-arms it, none clears it", () => {
+  const log: Log = [];
+  timeline("---a--------|", timed(log, { init: 5, onSsh: 5 }));
+  assert.deepEqual(log, ["0:channel-up", "3:ssh(a)", "8:timeout", "12:terminate(normal)"]);
+  const log2: Log = [];
+  timeline("---a--------|", timed(log2, { init: 5, onSsh: "none" }));
+  assert.deepEqual(log2, ["0:channel-up", "3:ssh(a)", "12:terminate(normal)"]);
+  // The timeout is a real message too: returning a timeout from it re-arms, as gen_server does.
+  const log3: Log = [];
+  timeline("-----------|", timed(log3, { init: 4, onTimeout: 3 }));
+  assert.deepEqual(log3, [
+    "0:channel-up",
+    "4:timeout",
+    "7:timeout",
+    "10:timeout",
+    "11:terminate(normal)",
+  ]);
+});
+
+test("terminate gets Erlang's reasons: a handler's stop term as is, `normal`, `shutdown`, `{ error }`", () => {
+  const reasons: TerminateReason[] = [];
+  const stopWith = (stop: TerminateReason): Behaviour<null, null, string, never, unknown> => ({
+    init: () => ({ state: null }),
+    handleSshMsg: (e) => e === "stop" ? { stop, state: null } : { state: null },
+    terminate: (r) => void reasons.push(r),
+  });
+  const cause = { why: "idle" };
+  for (const stop of ["normal", "shutdown", { shutdown: cause }, "my-reason"] as const) {
+    const input = new Subject<BehaviourInput<string, never>>();
+    const ended: TerminateReason[] = [];
+    input.pipe(runBehaviour(stopWith(stop), null, {})).subscribe((l) => {
+      if (l.phase === "ended") ended.push(l.reason);
+    });
+    input.next({ kind: "ssh", event: "stop" });
+    assert.equal(reasons.at(-1), stop, "terminate gets the stop term itself");
+    assert.equal(ended[0], stop, "so does the lifecycle");
+  }
+  // A rejected promise is { error } with the rejection.
+  const failure = new Error("async boom");
+  const input = new Subject<BehaviourInput<string, never>>();
+  const done = new Promise<void>((resolve) =>
+    input.pipe(runBehaviour<null, null, string, never, unknown>(
+      {
+        init: () => ({ state: null }),
+        handleSshMsg: () => Promise.reject(failure),
+        terminate: (r) => void reasons.push(r),
+      },
+      null,
+      {},
+    )).subscribe({ complete: resolve })
+  );
+  input.next({ kind: "ssh", event: "x" });
+  return done.then(() => assert.deepEqual(reasons.at(-1), { error: failure }));
+});
+
+test("a message sent from inside a handler waits its turn (no re-entrant handling)", () => {
+  const input = new Subject<BehaviourInput<string, string>>();
+  const order: string[] = [];
+  input.pipe(runBehaviour<number, null, string, string, unknown>(
+    {
+      init: () => ({ state: 0 }),
+      handleSshMsg: (e, n) => {
+        order.push(`ssh ${e} start`);
+        input.next({ kind: "msg", message: `from ${e}` });
+        order.push(`ssh ${e} end`);
+        return { state: n + 1 };
+      },
+      handleMsg: (m, n) => {
+        order.push(typeof m === "string" ? m : m.type);
+        return { state: n + 1 };
+      },
+    },
+    null,
+    {},
+  )).subscribe();
+  input.next({ kind: "ssh", event: "a" });
+  assert.deepEqual(order, ["channel-up", "ssh a start", "ssh a end", "from a"]);
+});
+
+test("a failed application message source ends the behaviour with { error }", () => {
+  const input = new Subject<BehaviourInput<string, string>>();
+  const reasons: TerminateReason[] = [];
+  input.pipe(runBehaviour<null, null, string, string, unknown>(
+    {
+      init: () => ({ state: null }),
+      terminate: (r) => void reasons.push(r),
+    },
+    null,
+    {},
+  )).subscribe();
+  const error = new Error("source failed");
+  input.next({ kind: "failed", error });
+  assert.deepEqual(reasons, [{ error }]);
+});
+
+test("init's timeout counts from when an asynchronous channel-up handler is done, not from init", async () => {
+  const input = new Subject<BehaviourInput<string, never>>();
+  const seen: string[] = [];
+  const t0 = Date.now();
+  await new Promise<void>((resolve) =>
+    input.pipe(runBehaviour<null, null, string, never, unknown>(
+      {
+        init: () => ({ state: null, timeout: 30 }),
+        handleMsg: async (m, s) => {
+          if (m.type === "channel-up") {
+            await new Promise((r) => setTimeout(r, 60)); // longer than init's timeout
+            seen.push("up done");
+            return { state: s };
+          }
+          seen.push(`${m.type} after ${Date.now() - t0} ms`);
+          return { stop: "normal", state: s };
+        },
+      },
+      null,
+      {},
+    )).subscribe({ complete: resolve })
+  );
+  assert.equal(seen.length, 2, seen.join(", "));
+  assert.equal(seen[0], "up done");
+  const ms = Number(/timeout after (\d+) ms/.exec(seen[1])?.[1]);
+  assert.ok(ms >= 85, `the timeout fired ${ms} ms after init, before 60 + 30`);
 });
