@@ -100,7 +100,6 @@ export {
   type Verdict,
 } from "./lib/connection/handlers.ts";
 export {
-  type BehaviourSubsystem,
   type ChannelRequest,
   type ServerContext,
   ServerHandlers,

@@ -147,10 +147,7 @@ const serving = serveConnection(serverEnd, {
   hostKeys: [hostKey],
   auth: { handlers: { password: (u, p) => u === "demo" && p === "demo" } },
   subsystems: {
-    echo: {
-      behaviour: echo as Behaviour<unknown, unknown, ChannelEvent, never, ChannelContext>,
-      args: { idle: IDLE_MS },
-    },
+    echo: channelBehaviour(echo, { idle: IDLE_MS }),
   },
 });
 const client = await connect({

@@ -21,12 +21,17 @@ import {
   refuse,
   type Verdict,
 } from "./connection/handlers.ts";
-import { type PtyRequest, SessionRequest } from "./connection/session.ts";
+import {
+  type DecodedRequest,
+  decodeSessionRequest,
+  type ExitStatus,
+  type PtyRequest,
+  sendExitStatus,
+} from "./connection/session.ts";
 import type { Lifecycle } from "./rx/behaviour.ts";
-import { serveChannel } from "./rx/channel_behaviour.ts";
+import type { ChannelBehaviourSpec } from "./rx/channel_behaviour.ts";
 import type { PrivateKey, PublicKey } from "./keys/types.ts";
 import {
-  type BehaviourSubsystem,
   type ServerContext,
   ServerHandlers,
   type ServerHandlerSet,
@@ -93,8 +98,12 @@ export interface ServerSession {
   readonly signal$: Observable<string>;
   /** The channel itself. */
   readonly channel: Channel;
-  /** Sends exit-status (or exit-signal), EOF and CLOSE. Pending output is flushed first. */
-  exit(code: number | { signal: string; coreDumped?: boolean; message?: string }): Promise<void>;
+  /**
+   * Sends exit-status (or exit-signal), EOF and CLOSE. Pending output is
+   * flushed first. Rejects with a RangeError (sending nothing) for a code
+   * that is not a uint32.
+   */
+  exit(code: ExitStatus): Promise<void>;
 }
 
 /**
@@ -191,7 +200,8 @@ export interface ServerOptions extends
   shell?: (session: ServerSession) => void | Promise<void>;
   /**
    * Subsystems by name (e.g. "sftp"); other names are refused. Either a
-   * session handler, or a channel behaviour with its init arguments (as
+   * session handler, or a channel behaviour registered with its init
+   * arguments by `channelBehaviour(behaviour, args, { messages })` (as
    * Erlang's daemon `subsystems` option registers them).
    */
   subsystems?: Readonly<Record<string, SubsystemHandler>>;
@@ -410,22 +420,13 @@ function serverSession(
     async exit(code) {
       if (exited) return;
       exited = true;
-      const status = typeof code === "number"
-        ? ["exit-status", SessionRequest.exitStatus.encode(code)] as const
-        : [
-          "exit-signal",
-          SessionRequest.exitSignal.encode({
-            signal: code.signal,
-            coreDumped: code.coreDumped ?? false,
-            message: code.message ?? "",
-          }),
-        ] as const;
-      // RFC 4254 §6.10: output first, then exit-status, then EOF and CLOSE. The status goes
-      // before EOF because some clients (ssh2) close the channel as soon as they see EOF.
-      await channel.drained();
-      await channel.request(status[0], status[1], { wantReply: false }).catch(() => {});
-      await channel.writable.close().catch(() => {});
-      await channel.close().catch(() => {});
+      try {
+        await sendExitStatus(channel, code, { close: true });
+      } catch (e) {
+        if (!(e instanceof RangeError)) return; // the channel went away meanwhile
+        exited = false; // nothing was sent: the caller may exit properly
+        throw e;
+      }
     },
   };
 }
@@ -808,27 +809,36 @@ async function decideSessionRequest(
   ctx: SessionContext,
   state: SessionState,
 ): Promise<Decision> {
+  const d = decodeSessionRequest(r.type, r.data); // throws on malformed data: refused
+  const as = <N extends string>(_name: N) => d as Extract<DecodedRequest, { name: N }>;
   switch (r.type) {
     case "env": {
-      const { name, value } = SessionRequest.env.decode(r.data);
+      const { variable: name, value } = as("env");
       const refused = state.env.offer(name, value);
       return { ok: refused === undefined, reason: refused, name };
     }
     case "pty-req": {
       const refused = ptyRefusal(ctx.options, ctx.context.restrictions, state.started);
-      if (refused === undefined) state.pty = SessionRequest.pty.decode(r.data);
+      if (refused === undefined) state.pty = as("pty-req").pty;
       return { ok: refused === undefined, reason: refused };
     }
-    case "window-change":
-      state.windowChange.next(SessionRequest.windowChange.decode(r.data));
+    case "window-change": {
+      const { cols, rows, widthPx, heightPx } = as("window-change");
+      state.windowChange.next({ cols, rows, widthPx, heightPx });
       return { ok: true };
+    }
     case "signal":
-      state.signals.next(SessionRequest.signal.decode(r.data));
+      state.signals.next(as("signal").signal);
       return { ok: true };
     case "exec":
+      return startSession(ctx, state, { request: "exec", requested: as("exec").command });
     case "shell":
+      return startSession(ctx, state, { request: "shell" });
     case "subsystem":
-      return startSession(r, ctx, state);
+      return startSession(ctx, state, {
+        request: "subsystem",
+        requested: as("subsystem").subsystem,
+      });
   }
   const context = {
     ...ctx.context,
@@ -847,19 +857,13 @@ async function decideSessionRequest(
 
 /** exec, shell or subsystem (RFC 4254 §6.5): runs the registered handler or behaviour. */
 function startSession(
-  r: IncomingChannelRequest,
   ctx: SessionContext,
   state: SessionState,
+  asked: { request: "exec" | "shell" | "subsystem"; requested?: string },
 ): Decision {
   if (state.started) return { ok: false, reason: "the session has started" };
-  const request = r.type as "exec" | "shell" | "subsystem";
-  const requested = request === "exec"
-    ? SessionRequest.exec.decode(r.data)
-    : request === "subsystem"
-    ? SessionRequest.subsystem.decode(r.data)
-    : undefined;
   const { restrictions } = ctx.context;
-  const start = sessionStart(ctx.options, restrictions, { request, requested });
+  const start = sessionStart(ctx.options, restrictions, asked);
   const handler = ctx.handlers.starter(start.kind, start.command);
   const name = start.kind === "subsystem" ? start.command : undefined;
   if (!handler) return { ok: false, reason: `no ${start.kind} handler`, name };
@@ -891,13 +895,13 @@ function startSession(
 
 /** A channel behaviour owns the channel from here: its data, requests and close. */
 function runBehaviourSubsystem(
-  registered: BehaviourSubsystem,
+  registered: ChannelBehaviourSpec,
   ctx: SessionContext,
   state: SessionState,
   name: string,
 ): void {
   const channelId = state.channel.localId;
-  serveChannel(state.channel, registered.behaviour, registered.args).subscribe((lifecycle) => {
+  registered.run(state.channel).subscribe((lifecycle) => {
     const life = { channelId, name, lifecycle };
     if (lifecycle.phase === "ended") ctx.live.delete(channelId);
     else ctx.live.set(channelId, life);

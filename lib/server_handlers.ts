@@ -19,8 +19,7 @@ import {
   type Handler,
   HandlerTable,
 } from "./connection/handlers.ts";
-import type { Behaviour } from "./rx/behaviour.ts";
-import type { ChannelContext, ChannelEvent } from "./rx/channel_behaviour.ts";
+import type { ChannelBehaviourSpec } from "./rx/channel_behaviour.ts";
 import type { ServerSession } from "./server.ts";
 
 /**
@@ -106,32 +105,17 @@ export type SessionRequestHandler = Handler<ChannelRequest, SessionRequestContex
 export type SessionHandler = (session: ServerSession) => void | Promise<void>;
 
 /**
- * A subsystem run by a channel behaviour, with its init arguments (as
- * Erlang's daemon `subsystems` option registers them).
- *
- * @example
- * ```ts
- * import type { BehaviourSubsystem } from "./server_handlers.ts";
- * const echo: BehaviourSubsystem = { behaviour: { init: () => ({ state: 0 }) }, args: undefined };
- * ```
- */
-export interface BehaviourSubsystem {
-  /** The behaviour. */
-  readonly behaviour: Behaviour<unknown, unknown, ChannelEvent, never, ChannelContext>;
-  /** Its init arguments. */
-  readonly args?: unknown;
-}
-
-/**
  * A subsystem: a session handler, or a channel behaviour.
  *
  * @example
  * ```ts
  * import type { SubsystemHandler } from "./server_handlers.ts";
+ * import { channelBehaviour } from "./rx/channel_behaviour.ts";
  * const h: SubsystemHandler = (s) => s.exit(0);
+ * const echo: SubsystemHandler = channelBehaviour({ init: () => ({ state: 0 }) }, undefined);
  * ```
  */
-export type SubsystemHandler = SessionHandler | BehaviourSubsystem;
+export type SubsystemHandler = SessionHandler | ChannelBehaviourSpec;
 
 /**
  * Handlers given at once (in `ServerOptions.handlers`, or by a feature such
@@ -176,7 +160,7 @@ export class ServerHandlers extends ConnectionHandlers<ServerContext> {
   /** Session-request handlers by type. */
   readonly sessionRequests: HandlerTable<SessionRequestHandler>;
   /** Session starts: "exec", "shell", and "subsystem " + name. */
-  readonly starts: HandlerTable<SessionHandler | BehaviourSubsystem>;
+  readonly starts: HandlerTable<SubsystemHandler>;
 
   /** Empty tables; a `parent`'s handlers are consulted after these. */
   constructor(parent?: ServerHandlers) {
@@ -209,7 +193,7 @@ export class ServerHandlers extends ConnectionHandlers<ServerContext> {
   starter(
     kind: "exec" | "shell" | "subsystem",
     name?: string,
-  ): SessionHandler | BehaviourSubsystem | undefined {
+  ): SubsystemHandler | undefined {
     return this.starts.get(kind === "subsystem" ? `subsystem ${name}` : kind)[0];
   }
 

@@ -7,7 +7,11 @@ import assert from "node:assert/strict";
 import { filter, firstValueFrom, toArray } from "rxjs";
 import { connect } from "../lib/client.ts";
 import { serveConnection, type ServerConnection } from "../lib/server.ts";
-import type { ChannelContext, ChannelEvent } from "../lib/rx/channel_behaviour.ts";
+import {
+  channelBehaviour,
+  type ChannelContext,
+  type ChannelEvent,
+} from "../lib/rx/channel_behaviour.ts";
 import { type Behaviour, isConnectionLost } from "../lib/rx/behaviour.ts";
 import { memoryPair } from "../lib/runtime/memory.ts";
 import { hostKey } from "./_transport_pair.ts";
@@ -95,11 +99,11 @@ async function pair() {
     auth: { handlers: { password: () => true }, failureDelay: 1 },
     exec: async (s) => void await s.exit(0),
     subsystems: {
-      echo: { behaviour: echo as B<unknown> },
-      greeter: { behaviour: greeter as B<unknown>, args: { idle: 50 } },
-      crasher: { behaviour: crasher as B<unknown> },
-      flood: { behaviour: flood as B<unknown> },
-      slow: { behaviour: slow as B<unknown> },
+      echo: channelBehaviour(echo, undefined),
+      greeter: channelBehaviour(greeter, { idle: 50 }),
+      crasher: channelBehaviour(crasher, undefined),
+      flood: channelBehaviour(flood, undefined),
+      slow: channelBehaviour(slow, undefined),
     },
   });
   const client = await connect({

@@ -67,8 +67,7 @@ const portReply = (port: number) => {
 async function pair(options: Partial<ServerOptions>, events: ServerEvent[] = []) {
   const [a, b] = memoryPair();
   const key = await hostKey("ssh-ed25519");
-  let incoming!: IncomingConnection;
-  incoming = acceptConnection(b, {
+  const incoming: IncomingConnection = acceptConnection(b, {
     hostKeys: [key],
     auth: { handlers: { password: () => true }, failureDelay: 1 },
     ...options,
