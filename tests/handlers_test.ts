@@ -4,13 +4,21 @@
 // session-request handlers compose; an unclaimed open or request is
 // refused at once; a handler added at run time stops being consulted after
 // unsubscribe; a subscriber attached at accept sees the client's IGNORE
-// sent before authentication.
+// sent before authentication; a subsystem behaviour receives application
+// messages.
 import { after, before, describe, it, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { filter, firstValueFrom, Subject } from "rxjs";
 import { connect } from "../lib/client.ts";
+import type { Behaviour } from "../lib/rx/behaviour.ts";
+import {
+  channelBehaviour,
+  type ChannelContext,
+  type ChannelEvent,
+} from "../lib/rx/channel_behaviour.ts";
 import type { ChannelOpenError } from "../lib/connection/connection.ts";
 import { accept, acceptChannel, refuse } from "../lib/connection/handlers.ts";
 import { parsePublicKeyLine } from "../lib/keys/public_key_file.ts";
@@ -308,4 +316,36 @@ describe("OpenSSH's ssh -R: tcpip-forward right after authentication", { skip: !
     assert.match(r.stderr, /Allocated port 43210 for remote forward to 127\.0\.0\.1:9/);
     assert.deepEqual(binds, ["localhost:0"]);
   });
+});
+
+test("a subsystem behaviour receives the messages the application sends it", async () => {
+  const fromRegistration = new Subject<string>();
+  type Say = string;
+  const behaviour: Behaviour<number, { greeting: string }, ChannelEvent, Say, ChannelContext> = {
+    init: (args) => ({ state: args.greeting.length }),
+    handleMsg: async (m, n, ctx) => {
+      if (typeof m !== "string") return { state: n };
+      await ctx.send(`${m}\n`);
+      if (m === "bye") return (await ctx.exitStatus(0), { stop: "normal", state: n });
+      return { state: n + 1 };
+    },
+  };
+  const spec = channelBehaviour(behaviour, { greeting: "hi" }, { messages: fromRegistration });
+  const { client, server } = await pair({ subsystems: { talk: spec } });
+  const ups = firstValueFrom(
+    server.channelLife$.pipe(filter((l) => l.lifecycle.phase === "up")),
+  );
+  const session = await client.subsystem("talk");
+  await ups;
+  const [channel] = spec.channels;
+  assert.ok(channel, "the behaviour runs on the subsystem's channel");
+  fromRegistration.next("from the registration");
+  assert.equal(spec.send(channel, "from the inbox"), true);
+  spec.send(channel, "bye");
+  assert.equal(
+    await new Response(session.stdout).text(),
+    "from the registration\nfrom the inbox\nbye\n",
+  );
+  assert.equal((await session.exit).code, 0);
+  await client.close();
 });
