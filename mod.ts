@@ -151,7 +151,9 @@ export {
   Channel,
   ChannelError,
   type ChannelHost,
+  type ChannelInit,
   type ChannelOptions,
+  type ChannelPort,
   type IncomingChannelRequest,
 } from "./lib/connection/channel.ts";
 export {

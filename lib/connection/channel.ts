@@ -54,6 +54,33 @@ export interface IncomingChannelRequest {
 }
 
 /**
+ * How a connection drives one channel with the peer's messages for it
+ * (RFC 4254 §5.2-§5.4). Data and window violations throw `SshError`.
+ *
+ * @example
+ * ```ts
+ * import type { ChannelPort } from "./channel.ts";
+ * const eof = (p: ChannelPort) => p.eof();
+ * ```
+ */
+export interface ChannelPort {
+  /** SSH_MSG_CHANNEL_DATA (0) / EXTENDED_DATA (1 = stderr, undefined = unknown type). */
+  data(data: Uint8Array, stream: 0 | 1 | undefined): void;
+  /** SSH_MSG_CHANNEL_WINDOW_ADJUST. */
+  windowAdjust(bytes: number): void;
+  /** SSH_MSG_CHANNEL_EOF. */
+  eof(): void;
+  /** SSH_MSG_CHANNEL_CLOSE. */
+  close(): void;
+  /** SSH_MSG_CHANNEL_REQUEST. */
+  request(type: string, wantReply: boolean, data: Uint8Array): void;
+  /** SSH_MSG_CHANNEL_SUCCESS / FAILURE. */
+  reply(ok: boolean): void;
+  /** The connection ended. */
+  fail(error: Error): void;
+}
+
+/**
  * What a channel needs from its connection (a {@link Connection} is one).
  *
  * @example
@@ -91,6 +118,29 @@ export interface ChannelOptions {
 export const DEFAULT_WINDOW = 2 * 1024 * 1024;
 /** See {@link DEFAULT_WINDOW}. Not the transport's packet limit (`MAX_PACKET_SIZE` there). */
 export const DEFAULT_CHANNEL_MAX_PACKET = 32 * 1024;
+
+/**
+ * What a channel is made with: its type, both ends' numbers, the peer's
+ * window and packet size, and our side's options.
+ *
+ * @example
+ * ```ts
+ * import type { ChannelInit } from "./channel.ts";
+ * const init: ChannelInit = { type: "session", localId: 0, remoteId: 5, remoteWindow: 2097152, remoteMaxPacket: 32768 };
+ * ```
+ */
+export interface ChannelInit extends ChannelOptions {
+  /** The channel type. */
+  readonly type: string;
+  /** Our channel number. */
+  readonly localId: number;
+  /** The peer's channel number. */
+  readonly remoteId: number;
+  /** The peer's initial window. */
+  readonly remoteWindow: number;
+  /** The peer's largest data packet. */
+  readonly remoteMaxPacket: number;
+}
 
 interface Waiter {
   resolve(): void;
@@ -151,16 +201,10 @@ export class Channel {
   #closed: { promise: Promise<Error | undefined>; resolve(e?: Error): void };
   #readDone = [false, false];
 
-  /** Created by the connection when an open is confirmed. */
-  constructor(
+  /** Use {@link Channel.create}: the connection needs the channel's port. */
+  private constructor(
     host: ChannelHost,
-    init: {
-      type: string;
-      localId: number;
-      remoteId: number;
-      remoteWindow: number;
-      remoteMaxPacket: number;
-    } & ChannelOptions,
+    init: ChannelInit,
   ) {
     this.#host = host;
     this.type = init.type;
@@ -271,11 +315,35 @@ export class Channel {
   // -------------------------------------------------------------- from the connection
 
   /**
-   * @internal SSH_MSG_CHANNEL_DATA (stream 0) / EXTENDED_DATA (1 = stderr,
+   * Makes a channel and the port its connection drives it through (the
+   * peer's messages for it); the port is not part of the channel's public
+   * surface.
+   */
+  static create(
+    host: ChannelHost,
+    init: ChannelInit,
+  ): { channel: Channel; port: ChannelPort } {
+    const c = new Channel(host, init);
+    return {
+      channel: c,
+      port: {
+        data: (data, stream) => c.#onData(data, stream),
+        windowAdjust: (bytes) => c.#onWindowAdjust(bytes),
+        eof: () => c.#onEof(),
+        close: () => c.#onClose(),
+        request: (type, wantReply, data) => c.#onRequest(type, wantReply, data),
+        reply: (ok) => c.#onReply(ok),
+        fail: (error) => c.#fail(error),
+      },
+    };
+  }
+
+  /**
+   * SSH_MSG_CHANNEL_DATA (stream 0) / EXTENDED_DATA (1 = stderr,
    * undefined = an unknown type: counted against the window, then dropped).
    * Throws SshError for a window or packet violation.
    */
-  onData(data: Uint8Array, stream: 0 | 1 | undefined): void {
+  #onData(data: Uint8Array, stream: 0 | 1 | undefined): void {
     if (this.#eofReceived || this.#closeReceived) {
       throw new SshError(`channel ${this.localId}: data after EOF`);
     }
@@ -299,8 +367,8 @@ export class Channel {
     this.#maybeAdjust();
   }
 
-  /** @internal SSH_MSG_CHANNEL_WINDOW_ADJUST. */
-  onWindowAdjust(bytes: number): void {
+  /** SSH_MSG_CHANNEL_WINDOW_ADJUST. */
+  #onWindowAdjust(bytes: number): void {
     if (this.#remoteWindow + bytes > 0xffffffff) {
       throw new SshError(`channel ${this.localId}: window adjust overflows 2^32-1`);
     }
@@ -308,15 +376,15 @@ export class Channel {
     for (const w of this.#windowWaiters.splice(0)) w.resolve();
   }
 
-  /** @internal SSH_MSG_CHANNEL_EOF. */
-  onEof(): void {
+  /** SSH_MSG_CHANNEL_EOF. */
+  #onEof(): void {
     if (this.#eofReceived) return;
     this.#eofReceived = true;
     this.#endReadables();
   }
 
-  /** @internal SSH_MSG_CHANNEL_CLOSE. */
-  onClose(): void {
+  /** SSH_MSG_CHANNEL_CLOSE. */
+  #onClose(): void {
     if (this.#closeReceived) throw new SshError(`channel ${this.localId}: CLOSE received twice`);
     this.#closeReceived = true;
     this.#endReadables();
@@ -329,10 +397,10 @@ export class Channel {
   }
 
   /**
-   * @internal SSH_MSG_CHANNEL_REQUEST. Replies go out in the order the
+   * SSH_MSG_CHANNEL_REQUEST. Replies go out in the order the
    * requests came, whenever each is answered.
    */
-  onRequest(type: string, wantReply: boolean, data: Uint8Array): void {
+  #onRequest(type: string, wantReply: boolean, data: Uint8Array): void {
     const slot: { ok?: boolean; wantReply: boolean; decided?: () => void } = {
       wantReply,
       decided: this.#host.hold?.(),
@@ -367,15 +435,15 @@ export class Channel {
     }
   }
 
-  /** @internal SSH_MSG_CHANNEL_SUCCESS / FAILURE. */
-  onReply(ok: boolean): void {
+  /** SSH_MSG_CHANNEL_SUCCESS / FAILURE. */
+  #onReply(ok: boolean): void {
     const r = this.#replies.shift();
     if (!r) throw new SshError(`channel ${this.localId}: reply without a pending request`);
     r.resolve(ok);
   }
 
-  /** @internal The connection ended. */
-  fail(error: Error): void {
+  /** The connection ended. */
+  #fail(error: Error): void {
     if (this.#error || (this.#closeSent && this.#closeReceived)) return;
     this.#error = error;
     for (const c of [this.#out, this.#err]) {

@@ -28,6 +28,7 @@ import {
   ChannelError,
   type ChannelHost,
   type ChannelOptions,
+  type ChannelPort,
   DEFAULT_CHANNEL_MAX_PACKET,
   DEFAULT_WINDOW,
 } from "./channel.ts";
@@ -166,7 +167,7 @@ const MAX_UNDECIDED = 64;
  * }
  * ```
  */
-export class Connection implements ChannelHost {
+export class Connection {
   /**
    * Every decision on what the peer asked (channel opens, global
    * requests), in order. Hot: subscribe before the peer can ask (the
@@ -177,6 +178,14 @@ export class Connection implements ChannelHost {
   #t: MessageTransport;
   #router?: PeerRequestRouter<Connection>;
   #channels = new Map<number, Channel>();
+  /** How each live channel is driven (its peer messages), by local id. */
+  #ports = new Map<number, ChannelPort>();
+  /** What channels get of this connection (kept off its public surface). */
+  #host: ChannelHost = {
+    send: (payload) => this.#send(payload),
+    release: (channel) => this.#release(channel),
+    hold: () => this.#hold(),
+  };
   #pendingOpens = new Map<
     number,
     { type: string; options: ChannelOptions; resolve(c: Channel): void; reject(e: unknown): void }
@@ -219,11 +228,6 @@ export class Connection implements ChannelHost {
     return this.#done;
   }
 
-  /** @internal */
-  send(payload: Payload): Promise<void> {
-    return this.#send(payload);
-  }
-
   /** Every packet of this layer goes out here (counted for {@link #nudge}). */
   #send(payload: Payload): Promise<void> {
     this.#sends++;
@@ -255,10 +259,10 @@ export class Connection implements ChannelHost {
   }
 
   /**
-   * @internal A request of the peer waits for a verdict; call the returned
-   * function once it is decided. Reading pauses while MAX_UNDECIDED wait.
+   * A request of the peer waits for a verdict; call the returned function
+   * once it is decided. Reading pauses while MAX_UNDECIDED wait.
    */
-  hold(): () => void {
+  #hold(): () => void {
     this.#undecided++;
     let done = false;
     return () => {
@@ -269,9 +273,17 @@ export class Connection implements ChannelHost {
     };
   }
 
-  /** @internal */
-  release(channel: Channel): void {
+  /** A confirmed channel, live from now on. */
+  #add(init: Parameters<typeof Channel.create>[1]): Channel {
+    const { channel, port } = Channel.create(this.#host, init);
+    this.#channels.set(channel.localId, channel);
+    this.#ports.set(channel.localId, port);
+    return channel;
+  }
+
+  #release(channel: Channel): void {
     this.#channels.delete(channel.localId);
+    this.#ports.delete(channel.localId);
   }
 
   #allocate(): number {
@@ -370,8 +382,9 @@ export class Connection implements ChannelHost {
   #fail(error: Error): void {
     if (this.#error) return;
     this.#error = error;
-    for (const c of this.#channels.values()) c.fail(error);
+    for (const p of this.#ports.values()) p.fail(error);
     this.#channels.clear();
+    this.#ports.clear();
     for (const p of this.#pendingOpens.values()) p.reject(error);
     this.#pendingOpens.clear();
     for (const g of this.#globalReplies.splice(0)) g.reject(error);
@@ -380,8 +393,8 @@ export class Connection implements ChannelHost {
     this.#room?.();
   }
 
-  #channel(id: number, what: string): Channel {
-    const c = this.#channels.get(id);
+  #channel(id: number, what: string): ChannelPort {
+    const c = this.#ports.get(id);
     if (!c) throw new SshError(`${what} for unknown channel ${id}`);
     return c;
   }
@@ -394,7 +407,7 @@ export class Connection implements ChannelHost {
         const c = this.#channel(r.uint32("recipient channel"), "CHANNEL_DATA");
         const data = r.string("data");
         r.end("CHANNEL_DATA");
-        c.onData(data, 0);
+        c.data(data, 0);
         return;
       }
       case Msg.CHANNEL_EXTENDED_DATA: {
@@ -402,30 +415,30 @@ export class Connection implements ChannelHost {
         const type = r.uint32("data type code");
         const data = r.string("data");
         r.end("CHANNEL_EXTENDED_DATA");
-        c.onData(data, type === 1 ? 1 : undefined); // RFC 4254 §5.2: only type 1 (stderr) is defined
+        c.data(data, type === 1 ? 1 : undefined); // RFC 4254 §5.2: only type 1 (stderr) is defined
         return;
       }
       case Msg.CHANNEL_WINDOW_ADJUST: {
         const c = this.#channel(r.uint32("recipient channel"), "CHANNEL_WINDOW_ADJUST");
-        c.onWindowAdjust(r.uint32("bytes to add"));
+        c.windowAdjust(r.uint32("bytes to add"));
         return;
       }
       case Msg.CHANNEL_EOF:
-        this.#channel(r.uint32("recipient channel"), "CHANNEL_EOF").onEof();
+        this.#channel(r.uint32("recipient channel"), "CHANNEL_EOF").eof();
         return;
       case Msg.CHANNEL_CLOSE:
-        this.#channel(r.uint32("recipient channel"), "CHANNEL_CLOSE").onClose();
+        this.#channel(r.uint32("recipient channel"), "CHANNEL_CLOSE").close();
         return;
       case Msg.CHANNEL_REQUEST: {
         const m = decodeChannelRequest(p);
         const sends = this.#sends;
-        this.#channel(m.recipient, "CHANNEL_REQUEST").onRequest(m.type, m.wantReply, m.data);
+        this.#channel(m.recipient, "CHANNEL_REQUEST").request(m.type, m.wantReply, m.data);
         if (!m.wantReply) this.#nudge(sends);
         return;
       }
       case Msg.CHANNEL_SUCCESS:
       case Msg.CHANNEL_FAILURE:
-        this.#channel(r.uint32("recipient channel"), "CHANNEL_SUCCESS/FAILURE").onReply(
+        this.#channel(r.uint32("recipient channel"), "CHANNEL_SUCCESS/FAILURE").reply(
           msg === Msg.CHANNEL_SUCCESS,
         );
         return;
@@ -466,7 +479,7 @@ export class Connection implements ChannelHost {
       throw new SshError(`CHANNEL_OPEN_CONFIRMATION for unknown channel ${m.recipient}`);
     }
     this.#pendingOpens.delete(m.recipient);
-    const c = new Channel(this, {
+    const c = this.#add({
       type: pending.type,
       localId: m.recipient,
       remoteId: m.sender,
@@ -474,7 +487,6 @@ export class Connection implements ChannelHost {
       remoteMaxPacket: m.maxPacket,
       ...pending.options,
     });
-    this.#channels.set(c.localId, c);
     pending.resolve(c);
   }
 
@@ -514,7 +526,7 @@ export class Connection implements ChannelHost {
     }
     const request = { type: m.type, data: m.data, window: m.window, maxPacket: m.maxPacket };
     this.#incomingOpens++;
-    const decided = this.hold();
+    const decided = this.#hold();
     this.#decide(() => this.#router?.channelOpen(request, this)).then(({ verdict, error }) => {
       decided();
       if (this.#error) return void this.#incomingOpens--;
@@ -542,7 +554,7 @@ export class Connection implements ChannelHost {
     const localId = this.#allocate();
     const window = accepted.window ?? DEFAULT_WINDOW;
     const maxPacket = accepted.maxPacket ?? DEFAULT_CHANNEL_MAX_PACKET;
-    const c = new Channel(this, {
+    const c = this.#add({
       type: m.type,
       localId,
       remoteId: m.sender,
@@ -551,7 +563,6 @@ export class Connection implements ChannelHost {
       window,
       maxPacket,
     });
-    this.#channels.set(localId, c);
     this.#events.next({
       type: "channel-open",
       channelType: m.type,
@@ -591,7 +602,7 @@ export class Connection implements ChannelHost {
     const slot: { payload?: Payload; ready: boolean } = { ready: false };
     this.#globalAnswers.push(slot);
     const request = { name: m.name, data: m.data, wantReply: m.wantReply };
-    const decided = this.hold();
+    const decided = this.#hold();
     const answer = (
       { verdict, error }: {
         verdict: Verdict<{ accepted: true; data?: Uint8Array; after?: () => void }>;
