@@ -77,7 +77,8 @@ export async function withinMs<T>(p: Promise<T>, ms: number): Promise<T | undefi
  * ```ts
  * import { bad } from "./_support.ts";
  * import { DisconnectReason } from "../wire/errors.ts";
- * throw bad(DisconnectReason.PROTOCOL_ERROR, "packet 3 has an empty payload");
+ * const e = bad(DisconnectReason.PROTOCOL_ERROR, "packet 3 has an empty payload");
+ * console.log(e.local, e.reason); // true 2
  * ```
  */
 export const bad = (reason: number, description: string): DisconnectError =>
