@@ -20,6 +20,7 @@ import type { Behaviour, Lifecycle } from "./rx/behaviour.ts";
 import { type ChannelContext, type ChannelEvent, serveChannel } from "./rx/channel_behaviour.ts";
 import { matchPatternList } from "./keys/patterns.ts";
 import type { PrivateKey, PublicKey } from "./keys/types.ts";
+import { plainAddress } from "./runtime/address.ts";
 import { runCommand } from "./runtime/process.ts";
 import { listenTcp } from "./runtime/tcp.ts";
 import type { ListenerWarning } from "./runtime/accept.ts";
@@ -476,12 +477,6 @@ function reportedHandlers(
       },
     }),
   };
-}
-
-/** "::ffff:192.0.2.7" → "192.0.2.7", as sshd reports IPv4-mapped addresses. */
-function plainAddress(a: string | undefined): string | undefined {
-  const m = a === undefined ? null : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
-  return m ? m[1] : a;
 }
 
 /**
