@@ -1447,10 +1447,12 @@ export class Transport {
           peerVersion: this.#peerVersion!.line,
         });
       } catch (e) {
-        // A verifier may explain its refusal (a changed key, a revoked key) by throwing.
-        throw bad(
+        // A verifier may explain its refusal (a changed key, a revoked key) by throwing;
+        // its error stays reachable as the cause (a HostKeyError for known_hosts).
+        throw new DisconnectError(
           DisconnectReason.HOST_KEY_NOT_VERIFIABLE,
           e instanceof Error ? e.message : String(e),
+          { local: true, cause: e },
         );
       }
       if (this.#closing) return false;
