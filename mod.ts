@@ -185,6 +185,14 @@ export {
 } from "./lib/auth/authorized_keys_policy.ts";
 export { knownHostsVerifier } from "./lib/client.ts";
 export {
+  HostKeyError,
+  type HostKeyErrorDetails,
+  type HostKeyErrorKind,
+  type KnownHostsPolicy,
+  type KnownHostVerdict,
+  verifyKnownHost,
+} from "./lib/host_keys.ts";
+export {
   type ParsedPrivateKeyFile,
   parsePrivateKeyFile,
   type ParsePrivateKeyFileOptions,

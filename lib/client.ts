@@ -16,9 +16,8 @@ import {
 } from "./connection/session.ts";
 import type { PrivateKey, PublicKey } from "./keys/types.ts";
 import { connectTcp } from "./runtime/tcp.ts";
-import { checkHostKey, formatKnownHostsLine, parseKnownHosts } from "./keys/known_hosts.ts";
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { knownHostsName } from "./keys/known_hosts.ts";
+import { verifyKnownHost } from "./host_keys.ts";
 import {
   type ByteStream,
   type HostKeyInfo,
@@ -240,10 +239,15 @@ export class SshClient {
 }
 
 /**
- * A host key verifier backed by an OpenSSH known_hosts file: a listed key is
- * trusted; a changed or revoked key is refused with an error that says so
- * and where; an unknown host is refused, or with `acceptNew` added to the
- * file (hashed with `hashNew`), as `StrictHostKeyChecking=accept-new` does.
+ * A host key verifier backed by an OpenSSH known_hosts file (the policy of
+ * `verifyKnownHost`): a listed key is trusted; a changed or revoked key is
+ * refused with a `HostKeyError` that says so and where; an unknown host is
+ * refused (a `HostKeyError` of kind `unknown`), or with `acceptNew` added
+ * to the file (mode 0600, hashed with `hashNew`), as
+ * `StrictHostKeyChecking=accept-new` does. A new key that cannot be written
+ * to the file is refused too, with an `Error` naming the file. The
+ * connection then ends with a `DisconnectError` (HOST_KEY_NOT_VERIFIABLE)
+ * whose `cause` is that error.
  *
  * @example
  * ```ts
@@ -256,29 +260,23 @@ export function knownHostsVerifier(
   host: string,
   port: number,
   options: { acceptNew?: boolean; hashNew?: boolean } = {},
-): (key: PublicKey) => boolean {
-  return (key) => {
-    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-    const { entries } = parseKnownHosts(text);
-    const r = checkHostKey(entries, host, port, key);
-    const name = port === 22 ? host : `[${host}]:${port}`;
-    if (r.status === "match") return true;
-    if (r.status === "revoked") {
+): (key: PublicKey) => Promise<boolean> {
+  return async (key) => {
+    const verdict = await verifyKnownHost(key, {
+      host,
+      port,
+      files: [file],
+      acceptNew: options.acceptNew,
+      addTo: file,
+      hashNew: options.hashNew,
+    });
+    if (verdict.status === "accepted" && verdict.error !== undefined) {
+      const why = verdict.error instanceof Error ? verdict.error.message : String(verdict.error);
       throw new Error(
-        `host key ${key.type} ${key.fingerprint()} for ${name} is marked as revoked in ${file}:${r.line}`,
+        `cannot add the host key of ${knownHostsName(host, port)} to ${file}: ${why}`,
+        { cause: verdict.error },
       );
     }
-    if (r.status === "mismatch") {
-      throw new Error(
-        `REMOTE HOST IDENTIFICATION HAS CHANGED: ${name} offered ${key.type} ${key.fingerprint()}, ` +
-          `which does not match ${file}:${r.line}`,
-      );
-    }
-    if (!options.acceptNew) throw new Error(`no host key is known for ${name} in ${file}`);
-    const line = formatKnownHostsLine(host, port, key, { hash: options.hashNew });
-    const sep = text === "" || text.endsWith("\n") ? "" : "\n";
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.appendFileSync(file, `${sep}${line}\n`, { mode: 0o600 });
     return true;
   };
 }

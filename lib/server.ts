@@ -46,6 +46,7 @@ import {
   sessionStart,
 } from "./server_policy.ts";
 import { OpenFailure } from "./wire/connection_messages.ts";
+import { plainAddress } from "./runtime/address.ts";
 import { runCommand } from "./runtime/process.ts";
 import { listenTcp } from "./runtime/tcp.ts";
 import type { ListenerWarning } from "./runtime/accept.ts";
@@ -479,12 +480,6 @@ function reportedHandlers(
       },
     }),
   };
-}
-
-/** "::ffff:192.0.2.7" → "192.0.2.7", as sshd reports IPv4-mapped addresses. */
-function plainAddress(a: string | undefined): string | undefined {
-  const m = a === undefined ? null : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
-  return m ? m[1] : a;
 }
 
 /**

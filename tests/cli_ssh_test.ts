@@ -133,6 +133,24 @@ describe("rxssh client -> OpenSSH sshd", { skip }, () => {
     fs.rmSync(other + ".pub");
   });
 
+  it("refuses a revoked host key, even when a plain line also lists it", async () => {
+    const pub = sshd.hostKeys[0].pubLine.split(" ").slice(0, 2).join(" ");
+    const name = `[127.0.0.1]:${sshd.port}`;
+    fs.writeFileSync(knownHosts, `${name} ${pub}\n@revoked ${name} ${pub}\n`);
+    const r = await rxssh(args("accept-new", "echo never"), { home });
+    assert.equal(r.code, 255);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /WARNING: REVOKED HOST KEY DETECTED!/);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `The ED25519 host key for \\[127\\.0\\.0\\.1\\]:${sshd.port} is marked as revoked\\.`,
+      ),
+    );
+    assert.match(r.stderr, /Host key verification failed\./);
+    fs.rmSync(knownHosts);
+  });
+
   it("exit 255 and ssh's messages for a refused key and a closed port", async () => {
     fs.rmSync(knownHosts, { force: true });
     const stranger = path.join(home, "stranger");

@@ -1,11 +1,13 @@
 // connect() with an OpenSSH known_hosts file: accept-new writes the line,
-// the next connection matches it, a changed key is refused with reason 9.
+// the next connection matches it, a changed key is refused with reason 9
+// (the DisconnectError's cause is the HostKeyError).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { connect } from "../lib/client.ts";
+import { HostKeyError } from "../lib/host_keys.ts";
 import { serveConnection } from "../lib/server.ts";
 import { memoryPair } from "../lib/runtime/memory.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
@@ -40,6 +42,8 @@ test("known_hosts: unknown refused, accept-new writes the OpenSSH line, match, c
     await assert.rejects(attempt(key, { knownHosts: file }), (e: DisconnectError) => {
       assert.equal(e.reason, 9);
       assert.match(e.message, /no host key is known for \[build\.example\]:2222/);
+      assert.ok(e.cause instanceof HostKeyError);
+      assert.equal(e.cause.kind, "unknown");
       return true;
     });
     await attempt(key, { knownHosts: file, acceptNew: true });
@@ -52,6 +56,11 @@ test("known_hosts: unknown refused, accept-new writes the OpenSSH line, match, c
       (e: DisconnectError) => {
         assert.equal(e.reason, 9);
         assert.match(e.message, /REMOTE HOST IDENTIFICATION HAS CHANGED.*known_hosts:1/);
+        assert.ok(e.cause instanceof HostKeyError);
+        assert.deepEqual(
+          [e.cause.kind, e.cause.host, e.cause.file, e.cause.line, e.cause.fingerprint],
+          ["changed", "[build.example]:2222", file, 1, other.publicKey.fingerprint()],
+        );
         return true;
       },
     );

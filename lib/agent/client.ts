@@ -7,13 +7,12 @@
  *
  * @module
  */
-import { createConnection } from "node:net";
 import process from "node:process";
 import type { Agent } from "../auth/client.ts";
 import { signatureAlgorithmsForKeyType } from "../keys/host_key_algorithms.ts";
 import type { PrivateKey } from "../keys/types.ts";
-import { wrapNodeSocket } from "../runtime/_node_tcp.ts";
 import type { ByteStreamPair } from "../runtime/types.ts";
+import { connectUnix } from "../runtime/unix.ts";
 import { SshReader } from "../wire/reader.ts";
 import {
   AgentError,
@@ -245,7 +244,7 @@ export function agentClient(
 /**
  * Connects to the agent listening on the unix socket `path` (default:
  * `$SSH_AUTH_SOCK`), e.g. OpenSSH's `ssh-agent`. Works on Deno, Bun and
- * Node (node:net). Rejects with {@link AgentError} when there is no path
+ * Node (see `connectUnix`). Rejects with {@link AgentError} when there is no path
  * or nothing listens there.
  *
  * @example
@@ -269,15 +268,11 @@ export function connectAgent(
   if (!path) {
     return Promise.reject(new AgentError("no agent: SSH_AUTH_SOCK is not set"));
   }
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ path, allowHalfOpen: true });
-    const fail = (e: Error) =>
-      reject(new AgentError(`cannot connect to the agent at ${path}: ${e.message}`, { cause: e }));
-    socket.once("error", fail);
-    socket.once("connect", () => {
-      socket.off("error", fail);
-      const conn = wrapNodeSocket(socket, false);
-      resolve(agentClient(conn, { onClose: () => conn.close() }));
-    });
-  });
+  return connectUnix(path).then(
+    (conn) => agentClient(conn, { onClose: () => conn.close() }),
+    (e) => {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new AgentError(`cannot connect to the agent at ${path}: ${why}`, { cause: e });
+    },
+  );
 }

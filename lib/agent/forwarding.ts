@@ -8,17 +8,15 @@
  *
  * @module
  */
-import * as fs from "node:fs";
-import { createServer, type Server } from "node:net";
-import * as os from "node:os";
-import * as nodePath from "node:path";
 import process from "node:process";
 import type { Channel } from "../connection/channel.ts";
 import type { Connection } from "../connection/connection.ts";
 import { accept, acceptChannel, type ConnectionHandlers, refuse } from "../connection/handlers.ts";
 import type { ServerHandlerSet, SessionRequestHandler } from "../server_handlers.ts";
-import { wrapNodeSocket } from "../runtime/_node_tcp.ts";
-import type { ByteStreamPair } from "../runtime/types.ts";
+import { spliceChannel } from "../connection/splice.ts";
+import { makePrivateTempDir, removeTree } from "../runtime/fs.ts";
+import type { UnixListener } from "../runtime/types.ts";
+import { listenUnix } from "../runtime/unix.ts";
 import { type MutableAgent, serveAgent } from "./server.ts";
 
 /**
@@ -152,16 +150,6 @@ interface ForwardSocket {
   close(): Promise<void>;
 }
 
-/** Pipes a local agent connection and a channel both ways; ends both when both directions end. */
-async function splice(local: ByteStreamPair & { close(): void }, channel: Channel): Promise<void> {
-  await Promise.all([
-    local.readable.pipeTo(channel.writable).catch(() => {}),
-    channel.readable.pipeTo(local.writable).catch(() => {}),
-  ]);
-  local.close();
-  await channel.close().catch(() => {});
-}
-
 /**
  * Server side of agent forwarding, as sshd does it: on
  * `auth-agent-req@openssh.com` (refused when the key's restrictions say
@@ -199,22 +187,20 @@ export function agentForwardingHandler(
   const sockets = new Map<Channel, ForwardSocket>();
 
   const open = (channel: Channel, connection: Connection): ForwardSocket => {
-    const dir = fs.mkdtempSync(nodePath.join(options.tmpDir ?? os.tmpdir(), "ssh-"));
-    fs.chmodSync(dir, 0o700);
-    const path = nodePath.join(dir, `agent.${process.pid}`);
+    const dir = makePrivateTempDir("ssh-", { parent: options.tmpDir });
+    const path = `${dir}/agent.${process.pid}`;
     const locals = new Set<{ close(): void }>();
-    const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
-      const local = wrapNodeSocket(socket, false);
-      locals.add(local);
-      connection.openChannel(AGENT_CHANNEL_TYPE).then(
-        (ch) => splice(local, ch),
-        () => local.close(),
-      ).finally(() => locals.delete(local));
-    });
-    const ready = new Promise<string | undefined>((resolve) => {
-      server.once("error", () => resolve(undefined));
-      server.listen(path, () => resolve(path));
-    });
+    const bound = listenUnix(path);
+    const serving = bound.then(async (listener) => {
+      for await (const local of listener) {
+        locals.add(local);
+        connection.openChannel(AGENT_CHANNEL_TYPE).then(
+          (ch) => spliceChannel(ch, local),
+          () => local.close(),
+        ).finally(() => locals.delete(local));
+      }
+    }).catch(() => {}); // not bound, or the listener failed: no more agent connections
+    const ready = bound.then(() => path, () => undefined);
     let closing: Promise<void> | undefined;
     const s: ForwardSocket = {
       path,
@@ -223,10 +209,11 @@ export function agentForwardingHandler(
       close: () =>
         closing ??= (async () => {
           sockets.delete(channel);
-          await ready;
-          await new Promise<void>((done) => server.close(() => done()));
+          const listener: UnixListener | undefined = await bound.catch(() => undefined);
+          listener?.close();
+          await serving;
           for (const l of locals) l.close();
-          fs.rmSync(dir, { recursive: true, force: true });
+          removeTree(dir);
         })(),
     };
     channel.closed.then(() => s.close());

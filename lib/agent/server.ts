@@ -8,12 +8,10 @@
  *
  * @module
  */
-import * as fs from "node:fs";
-import { createServer, type Server } from "node:net";
 import type { Agent } from "../auth/client.ts";
 import type { PrivateKey } from "../keys/types.ts";
-import { wrapNodeSocket } from "../runtime/_node_tcp.ts";
 import type { ByteStreamPair } from "../runtime/types.ts";
+import { listenUnix } from "../runtime/unix.ts";
 import { type AgentKey, agentKey } from "./client.ts";
 import {
   AgentFramer,
@@ -248,7 +246,7 @@ export interface AgentSocket {
 /**
  * Serves `agent` on a unix socket at `path` (mode 0600), so that OpenSSH's
  * `ssh` and `ssh-add` can use it with `SSH_AUTH_SOCK=path`. Works on Deno,
- * Bun and Node (node:net).
+ * Bun and Node (see `listenUnix`). Rejects when the path is taken.
  *
  * @example
  * ```ts
@@ -264,39 +262,31 @@ export interface AgentSocket {
  * await socket.close();
  * ```
  */
-export function listenAgent(
+export async function listenAgent(
   path: string,
   agent: MutableAgent | { keys: readonly PrivateKey[] },
 ): Promise<AgentSocket> {
   const served: MutableAgent = "identities" in agent ? agent : memoryAgent(agent.keys);
+  const listener = await listenUnix(path, { mode: 0o600 });
   const open = new Set<{ close(): void }>();
-  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
-    const conn = wrapNodeSocket(socket, false);
-    open.add(conn);
-    serveAgent(conn, served).finally(() => {
-      open.delete(conn);
-      conn.close();
-    });
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(path, () => {
-      server.off("error", reject);
-      try {
-        fs.chmodSync(path, 0o600);
-      } catch {
-        // best effort: the directory's mode protects it too
-      }
-      let closing: Promise<void> | undefined;
-      resolve({
-        path,
-        close: () =>
-          closing ??= new Promise<void>((done) => {
-            for (const c of open) c.close();
-            open.clear();
-            server.close(() => done());
-          }).then(() => fs.rmSync(path, { force: true })),
+  const serving = (async () => {
+    for await (const conn of listener) {
+      open.add(conn);
+      serveAgent(conn, served).finally(() => {
+        open.delete(conn);
+        conn.close();
       });
-    });
-  });
+    }
+  })().catch(() => {}); // a failed listener ends like a closed one
+  let closing: Promise<void> | undefined;
+  return {
+    path,
+    close: () =>
+      closing ??= (async () => {
+        listener.close(); // removes the socket file
+        for (const c of open) c.close();
+        open.clear();
+        await serving;
+      })(),
+  };
 }

@@ -7,7 +7,6 @@
  *
  * @module
  */
-import * as fs from "node:fs";
 import { SshCertificate, verifyCertificate } from "../keys/certificate.ts";
 import {
   type AuthorizedKeyPermissions,
@@ -17,6 +16,7 @@ import {
   parseAuthorizedKeys,
 } from "../keys/authorized_keys.ts";
 import type { PublicKey } from "../keys/types.ts";
+import { readTextFileIfExists } from "../runtime/fs.ts";
 
 /**
  * Where to find a user's authorized_keys text: a function, or a path
@@ -80,9 +80,9 @@ export function authorizedKeysHandler(
         source.homeOf?.(user) ?? (user === "root" ? "/root" : undefined),
       );
       try {
-        text = fs.readFileSync(file, "utf8");
+        text = readTextFileIfExists(file);
       } catch {
-        text = undefined; // a missing file allows nothing, as in sshd
+        text = undefined; // an unreadable file allows nothing, as a missing one, as in sshd
       }
     }
     if (text === undefined) return false;

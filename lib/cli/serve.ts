@@ -52,6 +52,7 @@ import { generatePrivateKey } from "../keys/private_key.ts";
 import { parsePrivateKeyFile, writePrivateKeyFile } from "../keys/private_key_file.ts";
 import { formatPublicKeyLine } from "../keys/public_key_file.ts";
 import type { PrivateKey, PublicKey } from "../keys/types.ts";
+import { plainAddress } from "../runtime/address.ts";
 import type { ListenerWarning } from "../runtime/accept.ts";
 import { listenTcp } from "../runtime/tcp.ts";
 import type { ListenTcpOptions, TcpConnection, TcpListener } from "../runtime/types.ts";
@@ -258,12 +259,6 @@ function authorizedKeysPaths(spec: string, user: string, home: string): string[]
     );
     return path.isAbsolute(expanded) ? expanded : path.join(home, expanded);
   });
-}
-
-/** "::ffff:127.0.0.1" → "127.0.0.1", as sshd reports IPv4-mapped addresses. */
-function plainAddress(a: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
-  return m ? m[1] : a;
 }
 
 const sha = (s: string) => SHA256.digest(te.encode(s));

@@ -52,14 +52,8 @@ import process from "node:process";
 import { AuthenticationError } from "../auth/client.ts";
 import { connect, type SshClient } from "../client.ts";
 import type { PtyRequest, Session } from "../connection/session.ts";
-import {
-  checkHostKey,
-  findHostEntries,
-  formatKnownHostsLine,
-  type HostKeyCheck,
-  knownHostsName,
-  parseKnownHosts,
-} from "../keys/known_hosts.ts";
+import { HostKeyError, verifyKnownHost } from "../host_keys.ts";
+import { findHostEntries, knownHostsName, parseKnownHosts } from "../keys/known_hosts.ts";
 import { signatureAlgorithmsForKeyType } from "../keys/host_key_algorithms.ts";
 import { matchPatternList } from "../keys/patterns.ts";
 import {
@@ -68,6 +62,7 @@ import {
   WrongPassphraseError,
 } from "../keys/private_key_file.ts";
 import type { PrivateKey, PublicKey } from "../keys/types.ts";
+import { readTextFileIfExists } from "../runtime/fs.ts";
 import { DisconnectError } from "../wire/errors.ts";
 import {
   expandTilde,
@@ -439,49 +434,23 @@ const KEY_LABEL: Record<string, string> = {
 };
 const label = (type: string) => KEY_LABEL[type] ?? type;
 
-interface KnownHostsFileCheck extends HostKeyCheck {
-  file: string;
-}
-
 function splitFiles(value: string, home: string): string[] {
   return value.split(/\s+/).filter((f) => f !== "" && f.toLowerCase() !== "none").map((f) =>
     expandTilde(f, home)
   );
 }
 
-/** Every known_hosts file's verdict, user files first. */
-function checkAllFiles(
-  files: string[],
-  host: string,
-  port: number,
-  key: PublicKey,
-  log: Logger,
-): KnownHostsFileCheck[] {
-  const out: KnownHostsFileCheck[] = [];
-  for (const file of files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
-    const parsed = parseKnownHosts(text);
-    for (const d of parsed.diagnostics) log.debug(`${file}:${d.line}: ${d.problem}`);
-    out.push({ ...checkHostKey(parsed.entries, host, port, key), file });
-  }
-  return out;
-}
-
 /** Key types already known for the host, to prefer them in HostKeyAlgorithms (as ssh does). */
 function knownKeyTypes(files: string[], host: string, port: number): string[] {
   const types = new Set<string>();
   for (const file of files) {
-    let text: string;
+    let text: string | undefined;
     try {
-      text = fs.readFileSync(file, "utf8");
+      text = readTextFileIfExists(file);
     } catch {
       continue;
     }
+    if (text === undefined) continue;
     for (const e of findHostEntries(parseKnownHosts(text).entries, host, port)) {
       if (e.marker === undefined) types.add(e.keyType);
     }
@@ -489,16 +458,38 @@ function knownKeyTypes(files: string[], host: string, port: number): string[] {
   return [...types];
 }
 
-function appendKnownHost(file: string, line: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  let prefix = "";
-  try {
-    const old = fs.readFileSync(file, "utf8");
-    if (old.length > 0 && !old.endsWith("\n")) prefix = "\n";
-  } catch {
-    // new file
+/** ssh's messages for a refused host key (sshconnect.c), before "Host key verification failed.". */
+function hostKeyRefusal(e: HostKeyError, addTo: string | undefined): string[] {
+  const kl = label(e.keyType);
+  if (e.kind === "revoked") {
+    return [
+      "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+      "@       WARNING: REVOKED HOST KEY DETECTED!               @",
+      "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+      `The ${kl} host key for ${e.host} is marked as revoked.`,
+      "This could mean that a stolen key is being used to",
+      "impersonate this host.",
+    ];
   }
-  fs.appendFileSync(file, prefix + line + "\n", { mode: 0o644 });
+  if (e.kind === "changed") {
+    return [
+      "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+      "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+      "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+      "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!",
+      "Someone could be eavesdropping on you right now (man-in-the-middle attack)!",
+      "It is also possible that a host key has just been changed.",
+      `The fingerprint for the ${kl} key sent by the remote host is`,
+      `${e.fingerprint}.`,
+      "Please contact your system administrator.",
+      `Add correct host key in ${addTo ?? e.file} to get rid of this message.`,
+      `Offending ${label(e.knownKeyType ?? "")} key in ${e.file}:${e.line}`,
+      `Host key for ${e.host} has changed and you have requested strict checking.`,
+    ];
+  }
+  return [
+    `No ${kl} host key is known for ${e.host} and you have requested strict checking.`,
+  ];
 }
 
 type StrictMode = "yes" | "accept-new" | "no" | "ask";
@@ -767,10 +758,6 @@ export async function sshMain(args: readonly string[]): Promise<number> {
   // Host key verification (known_hosts).
   let hostKeyFailure = false;
   const verify = async (key: PublicKey, info: { fingerprint: string }): Promise<boolean> => {
-    const checks = checkAllFiles(knownFiles, keyHost, keyPort, key, log);
-    const revoked = checks.find((c) => c.status === "revoked");
-    const matched = checks.find((c) => c.status === "match");
-    const mismatch = checks.find((c) => c.status === "mismatch");
     const kl = label(key.type);
     const fail = (lines: string[]) => {
       for (const l of lines) log.error(l);
@@ -778,46 +765,13 @@ export async function sshMain(args: readonly string[]): Promise<number> {
       hostKeyFailure = true;
       return false;
     };
-    if (revoked) {
-      return fail([
-        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
-        "@       WARNING: REVOKED HOST KEY DETECTED!               @",
-        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
-        `The ${kl} host key for ${displayName} is marked as revoked.`,
-        "This could mean that a stolen key is being used to",
-        "impersonate this host.",
-      ]);
-    }
-    if (matched) {
-      log.debug(`Host '${displayName}' is known and matches the ${kl} host key.`);
-      log.debug(`Found key in ${matched.file}:${matched.line}`);
-      return true;
-    }
-    if (mismatch) {
-      return fail([
-        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
-        "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
-        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
-        "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!",
-        "Someone could be eavesdropping on you right now (man-in-the-middle attack)!",
-        "It is also possible that a host key has just been changed.",
-        `The fingerprint for the ${kl} key sent by the remote host is`,
-        `${info.fingerprint}.`,
-        "Please contact your system administrator.",
-        `Add correct host key in ${userFiles[0] ?? mismatch.file} to get rid of this message.`,
-        `Offending ${label(mismatch.entry!.keyType)} key in ${mismatch.file}:${mismatch.line}`,
-        `Host key for ${displayName} has changed and you have requested strict checking.`,
-      ]);
-    }
-    // Unknown host.
-    let mode = strict;
-    if (mode === "ask" && (batch || !canPrompt)) mode = "yes";
-    if (mode === "yes") {
-      return fail([
-        `No ${kl} host key is known for ${displayName} and you have requested strict checking.`,
-      ]);
-    }
-    if (mode === "ask") {
+    /** What to print when an unknown host's key is not accepted (undefined: ssh's strict-checking line). */
+    let declined: string[] | undefined;
+    const acceptNew = async (): Promise<boolean> => {
+      let mode = strict;
+      if (mode === "ask" && (batch || !canPrompt)) mode = "yes";
+      if (mode === "yes") return false;
+      if (mode !== "ask") return true;
       for (;;) {
         const answer = await ask(
           `The authenticity of host '${displayName}' can't be established.\n` +
@@ -827,30 +781,47 @@ export async function sshMain(args: readonly string[]): Promise<number> {
           true,
         );
         const v = answer?.trim();
-        if (v === undefined || v.toLowerCase() === "no") return fail([]);
-        if (v.toLowerCase() === "yes") break;
-        if (v === info.fingerprint) break;
+        if (v === undefined || v.toLowerCase() === "no") {
+          declined = [];
+          return false;
+        }
+        if (v.toLowerCase() === "yes") return true;
+        if (v === info.fingerprint) return true;
         if (v.startsWith("SHA256:")) {
-          return fail(["The fingerprint you entered does not match."]);
+          declined = ["The fingerprint you entered does not match."];
+          return false;
         }
         log.error("Please type 'yes', 'no' or the fingerprint: ");
       }
+    };
+    const addTo = userFiles[0];
+    let verdict;
+    try {
+      verdict = await verifyKnownHost(key, {
+        host: keyHost,
+        port: keyPort,
+        files: knownFiles,
+        acceptNew,
+        addTo,
+        hashNew: o.flag("HashKnownHosts", false),
+        fileMode: 0o644, // as ssh creates it (fopen "a")
+        onDiagnostic: (file, d) => log.debug(`${file}:${d.line}: ${d.problem}`),
+      });
+    } catch (e) {
+      if (!(e instanceof HostKeyError)) throw e;
+      return fail(e.kind === "unknown" && declined ? declined : hostKeyRefusal(e, addTo));
     }
-    const file = userFiles[0];
-    if (file) {
-      try {
-        appendKnownHost(
-          file,
-          formatKnownHostsLine(keyHost, keyPort, key, { hash: o.flag("HashKnownHosts", false) }),
-        );
-        log.error(
-          `Warning: Permanently added '${displayName}' (${kl}) to the list of known hosts.`,
-        );
-      } catch (e) {
-        log.error(
-          `Failed to add the host to the list of known hosts (${file}): ${(e as Error).message}`,
-        );
-      }
+    if (verdict.status === "known") {
+      log.debug(`Host '${displayName}' is known and matches the ${kl} host key.`);
+      log.debug(`Found key in ${verdict.file}:${verdict.line}`);
+    } else if (verdict.status === "added") {
+      log.error(`Warning: Permanently added '${displayName}' (${kl}) to the list of known hosts.`);
+    } else if (verdict.error !== undefined) {
+      log.error(
+        `Failed to add the host to the list of known hosts (${verdict.file}): ${
+          (verdict.error as Error).message
+        }`,
+      );
     }
     return true;
   };

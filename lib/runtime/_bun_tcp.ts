@@ -18,7 +18,13 @@
  * @module
  */
 import { abortable } from "./_abortable.ts";
-import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
+import type {
+  ByteStreamPair,
+  ConnectTcpOptions,
+  ListenTcpOptions,
+  TcpConnection,
+  TcpListener,
+} from "./types.ts";
 
 /** Bytes queued in the readable before the socket is paused. */
 const READ_HIGH_WATER_MARK = 256 * 1024;
@@ -60,25 +66,36 @@ interface BunListener {
   stop(closeActiveConnections?: boolean): void;
 }
 
-/** The members of the `Bun` global that this adapter uses. */
+/** The members of the `Bun` global that the adapters use. */
 interface BunNamespace {
-  connect<Data>(options: {
-    hostname: string;
-    port: number;
-    allowHalfOpen: boolean;
-    data: Data;
-    socket: BunSocketHandler<Data>;
-  }): Promise<BunSocket<Data>>;
-  listen<Data>(options: {
-    hostname: string;
-    port: number;
-    allowHalfOpen: boolean;
-    socket: BunSocketHandler<Data>;
-  }): BunListener;
+  /** TCP with `hostname` and `port`; a unix socket with `unix` (a path, or "\0name"). */
+  connect<Data>(
+    options: ({ hostname: string; port: number } | { unix: string }) & {
+      allowHalfOpen: boolean;
+      data: Data;
+      socket: BunSocketHandler<Data>;
+    },
+  ): Promise<BunSocket<Data>>;
+  /** TCP with `hostname` and `port`; a unix socket with `unix`. */
+  listen<Data>(
+    options: ({ hostname: string; port: number } | { unix: string }) & {
+      allowHalfOpen: boolean;
+      socket: BunSocketHandler<Data>;
+    },
+  ): BunListener;
 }
 
-/** The `Bun` global; throws when not running on Bun. */
-function bun(): BunNamespace {
+/**
+ * The `Bun` global, typed with the members the adapters use; throws when
+ * not running on Bun.
+ *
+ * @example
+ * ```ts
+ * import { bun } from "./_bun_tcp.ts";
+ * if ("Bun" in globalThis) console.log(typeof bun().listen); // "function"
+ * ```
+ */
+export function bun(): BunNamespace {
   const g = globalThis as unknown as { Bun?: BunNamespace };
   if (!g.Bun) throw new Error("_bun_tcp: the Bun global is missing (not running on Bun)");
   return g.Bun;
@@ -93,10 +110,23 @@ interface PendingWrite {
 }
 
 /**
- * The per-socket state behind a {@link TcpConnection}: Bun's handlers are
- * shared, so they find it in `socket.data` and forward events to it.
+ * The per-socket state behind a {@link TcpConnection} (or a unix socket's
+ * pair): Bun's handlers are shared, so they find it in `socket.data` and
+ * forward events to it.
+ *
+ * @example
+ * ```ts
+ * import { bun, BunConn, handlers } from "./_bun_tcp.ts";
+ * const socket = await bun().connect<BunConn>({
+ *   unix: "/tmp/agent.sock",
+ *   allowHalfOpen: true,
+ *   data: new BunConn(),
+ *   socket: { ...handlers(), open: (s) => s.data.attach(s, false) },
+ * });
+ * socket.data.pair().close();
+ * ```
  */
-class BunConn {
+export class BunConn {
   #socket: BunSocket<BunConn> | undefined;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #closedLocally = false;
@@ -106,7 +136,9 @@ class BunConn {
   #paused = false;
   #error: unknown;
   #pending: PendingWrite | undefined;
+  /** Bytes from the peer. */
   readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; closing it half-closes. */
   readonly writable: WritableStream<Uint8Array>;
 
   constructor() {
@@ -156,12 +188,19 @@ class BunConn {
   connection(): TcpConnection {
     const socket = this.#socket!;
     return {
-      readable: this.readable,
-      writable: this.writable,
+      ...this.pair(),
       remoteAddress: socket.remoteAddress ?? "",
       remotePort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? "",
       localPort: socket.localPort ?? 0,
+    };
+  }
+
+  /** The streams and `close()`, without addresses (what a unix socket has). */
+  pair(): ByteStreamPair & { close(): void } {
+    return {
+      readable: this.readable,
+      writable: this.writable,
       close: () => {
         this.#closedLocally = true;
         this.#release();
@@ -169,12 +208,14 @@ class BunConn {
     };
   }
 
+  /** The `data` handler: queues the bytes, pausing the socket when the queue is full. */
   onData(data: Uint8Array): void {
     if (this.#readDone) return;
     this.#controller.enqueue(data);
     if ((this.#controller.desiredSize ?? 0) <= 0) this.#pause();
   }
 
+  /** The `drain` handler: hands the pending write's rest to the kernel. */
   onDrain(): void {
     const p = this.#pending;
     if (!p || !this.#socket) return;
@@ -193,10 +234,12 @@ class BunConn {
     this.#maybeRelease();
   }
 
+  /** The `error` handler: remembers the first error for `close`. */
   onError(error: Error): void {
     this.#error ??= error;
   }
 
+  /** The `close` handler: rejects a pending write and ends the readable. */
   onClose(error?: Error): void {
     this.#socketClosed = true;
     if (error) this.#error ??= error;
@@ -248,13 +291,23 @@ class BunConn {
 
   #gone(): unknown {
     const s = this.#socket;
-    return this.#error ??
-      new Error(`connection to ${s?.remoteAddress}:${s?.remotePort} closed`);
+    // A unix socket has no remote address.
+    const peer = s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : "the socket peer";
+    return this.#error ?? new Error(`connection to ${peer} closed`);
   }
 }
 
-/** The handlers shared by every socket: they forward to `socket.data`. */
-function handlers(): BunSocketHandler<BunConn> {
+/**
+ * The handlers shared by every socket: they forward to `socket.data`, a
+ * {@link BunConn}.
+ *
+ * @example
+ * ```ts
+ * import { handlers } from "./_bun_tcp.ts";
+ * console.log(handlers().binaryType); // "uint8array"
+ * ```
+ */
+export function handlers(): BunSocketHandler<BunConn> {
   return {
     binaryType: "uint8array",
     data: (s, d) => s.data.onData(d),
@@ -314,38 +367,12 @@ export async function bunConnectTcp(
 export function bunListenTcp(options: ListenTcpOptions): TcpListener {
   const hostname = options.hostname ?? "0.0.0.0";
   const noDelay = options.noDelay ?? true;
-  let closed = false;
-  const queue: TcpConnection[] = [];
-  const waiters: ((conn: TcpConnection | undefined) => void)[] = [];
-  const listener = bun().listen<BunConn>({
-    hostname,
-    port: options.port ?? 0,
-    allowHalfOpen: true,
-    socket: {
-      ...handlers(),
-      open(socket) {
-        const state = new BunConn();
-        socket.data = state;
-        state.attach(socket, noDelay);
-        if (closed) {
-          socket.end();
-          return;
-        }
-        // Data that arrives before accept() waits in the readable's queue,
-        // which pauses the socket once it is full.
-        const conn = state.connection();
-        const waiter = waiters.shift();
-        if (waiter) waiter(conn);
-        else queue.push(conn);
-      },
-    },
-  });
-  const next = (): Promise<TcpConnection | undefined> => {
-    if (closed) return Promise.resolve(undefined);
-    const conn = queue.shift();
-    if (conn) return Promise.resolve(conn);
-    return new Promise((resolve) => waiters.push(resolve));
-  };
+  const { listener, next, close } = bunAccepting(
+    (socket) =>
+      bun().listen<BunConn>({ hostname, port: options.port ?? 0, allowHalfOpen: true, socket }),
+    (state) => state.connection(),
+    noDelay,
+  );
   return {
     hostname: listener.hostname,
     port: listener.port,
@@ -354,19 +381,77 @@ export function bunListenTcp(options: ListenTcpOptions): TcpListener {
       if (!conn) throw new Error(`listenTcp: the listener on ${hostname} is closed`);
       return conn;
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      listener.stop(false);
-      for (const c of queue.splice(0)) c.close();
-      for (const w of waiters.splice(0)) w(undefined);
-    },
+    close,
     async *[Symbol.asyncIterator]() {
       for (;;) {
         const conn = await next();
         if (!conn) return;
         yield conn;
       }
+    },
+  };
+}
+
+/**
+ * The accept queue of a Bun listener (TCP or unix): `listen` binds with the
+ * given socket handlers; each accepted socket becomes `wrap(state)`, handed
+ * to the first waiting `next()` or queued. `close()` stops the listener,
+ * closes queued connections and ends waiting `next()` calls with
+ * `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { bunAccepting } from "./_bun_tcp.ts";
+ * const Bun = (globalThis as any).Bun;
+ * const { next, close } = bunAccepting(
+ *   (socket) => Bun.listen({ hostname: "127.0.0.1", port: 0, allowHalfOpen: true, socket }),
+ *   (state) => state.pair(),
+ *   false,
+ * );
+ * close();
+ * console.log(await next()); // undefined
+ * ```
+ */
+export function bunAccepting<C extends { close(): void }>(
+  listen: (socket: BunSocketHandler<BunConn>) => BunListener,
+  wrap: (state: BunConn) => C,
+  noDelay: boolean,
+): { listener: BunListener; next(): Promise<C | undefined>; close(): void } {
+  let closed = false;
+  const queue: C[] = [];
+  const waiters: ((conn: C | undefined) => void)[] = [];
+  const listener = listen({
+    ...handlers(),
+    open(socket) {
+      const state = new BunConn();
+      socket.data = state;
+      state.attach(socket, noDelay);
+      if (closed) {
+        socket.end();
+        return;
+      }
+      // Data that arrives before accept() waits in the readable's queue,
+      // which pauses the socket once it is full.
+      const conn = wrap(state);
+      const waiter = waiters.shift();
+      if (waiter) waiter(conn);
+      else queue.push(conn);
+    },
+  });
+  return {
+    listener,
+    next() {
+      if (closed) return Promise.resolve(undefined);
+      const conn = queue.shift();
+      if (conn) return Promise.resolve(conn);
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      listener.stop(false);
+      for (const c of queue.splice(0)) c.close();
+      for (const w of waiters.splice(0)) w(undefined);
     },
   };
 }

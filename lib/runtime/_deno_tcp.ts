@@ -8,7 +8,13 @@
  */
 import { abortable } from "./_abortable.ts";
 import { type AcceptBackoffOptions, acceptWithBackoff } from "./accept.ts";
-import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
+import type {
+  ByteStreamPair,
+  ConnectTcpOptions,
+  ListenTcpOptions,
+  TcpConnection,
+  TcpListener,
+} from "./types.ts";
 
 /** Size of each read from the socket. */
 const READ_SIZE = 64 * 1024;
@@ -33,6 +39,31 @@ export function wrapDenoConn(conn: Deno.TcpConn, noDelay: boolean): TcpConnectio
       // not fatal: some platforms refuse on an already-reset socket
     }
   }
+  const remote = conn.remoteAddr;
+  const local = conn.localAddr;
+  return {
+    ...denoStreams(conn),
+    remoteAddress: remote.hostname,
+    remotePort: remote.port,
+    localAddress: local.hostname,
+    localPort: local.port,
+  };
+}
+
+/**
+ * The byte streams of any Deno connection (TCP or unix socket): closing
+ * the writable half-closes (`closeWrite`); the resource is released once
+ * both directions are done, or by `close()`. (One function over 80 lines:
+ * both streams and `close()` share the release state.)
+ *
+ * @example
+ * ```ts
+ * import { denoStreams } from "./_deno_tcp.ts";
+ * const pair = denoStreams(await Deno.connect({ transport: "unix", path: "/tmp/agent.sock" }));
+ * pair.close();
+ * ```
+ */
+export function denoStreams(conn: Deno.Conn): ByteStreamPair & { close(): void } {
   let released = false;
   let closedLocally = false;
   let readDone = false;
@@ -111,15 +142,9 @@ export function wrapDenoConn(conn: Deno.TcpConn, noDelay: boolean): TcpConnectio
       release();
     },
   });
-  const remote = conn.remoteAddr;
-  const local = conn.localAddr;
   return {
     readable,
     writable,
-    remoteAddress: remote.hostname,
-    remotePort: remote.port,
-    localAddress: local.hostname,
-    localPort: local.port,
     close() {
       closedLocally = true;
       release();

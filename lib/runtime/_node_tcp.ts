@@ -5,14 +5,22 @@
  * @module
  */
 import type { Server, Socket } from "node:net";
-import { AcceptBursts, errnoName, ListenerError, TRANSIENT_ACCEPT_ERRORS } from "./accept.ts";
+import {
+  AcceptBursts,
+  errnoName,
+  ListenerError,
+  type ListenerWarning,
+  TRANSIENT_ACCEPT_ERRORS,
+} from "./accept.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
 
 /** Bytes queued in the readable before the socket is paused. */
 const READ_HIGH_WATER_MARK = 256 * 1024;
 
 /**
- * Wraps a connected `node:net` socket (created with `allowHalfOpen: true`).
+ * Wraps a connected `node:net` socket (created with `allowHalfOpen: true`),
+ * TCP or unix. (One function over 80 lines: both streams and `close()`
+ * share the socket's state.)
  *
  * @example
  * ```ts
@@ -32,8 +40,11 @@ export function wrapNodeSocket(socket: Socket, noDelay: boolean): TcpConnection 
   let socketError: unknown;
   /** Pending writes / end, rejected if the socket goes away under them. */
   const pending = new Set<(e: unknown) => void>();
-  const gone = () =>
-    socketError ?? new Error(`connection to ${socket.remoteAddress}:${socket.remotePort} closed`);
+  // A unix socket has no remote address.
+  const peer = socket.remoteAddress
+    ? `${socket.remoteAddress}:${socket.remotePort}`
+    : "the socket peer";
+  const gone = () => socketError ?? new Error(`connection to ${peer} closed`);
   const maybeDestroy = () => {
     if (readDone && writeDone && !socket.destroyed) socket.destroy();
   };
@@ -147,7 +158,26 @@ export async function nodeConnectTcp(
   signal?.throwIfAborted();
   const net = await import("node:net");
   const socket = net.createConnection({ host, port, allowHalfOpen: true });
-  await new Promise<void>((resolve, reject) => {
+  await whenConnected(socket, signal);
+  return wrapNodeSocket(socket, options.noDelay ?? true);
+}
+
+/**
+ * Resolves once `socket` (just created by `net.createConnection`) is
+ * connected; rejects with its error, or with `signal`'s reason when aborted
+ * first (the socket is then destroyed).
+ *
+ * @example
+ * ```ts
+ * import { createConnection } from "node:net";
+ * import { whenConnected } from "./_node_tcp.ts";
+ * const socket = createConnection({ path: "/tmp/agent.sock", allowHalfOpen: true });
+ * await whenConnected(socket, AbortSignal.timeout(1000)).catch(() => {});
+ * socket.destroy();
+ * ```
+ */
+export function whenConnected(socket: Socket, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const onAbort = () => {
       cleanup();
       socket.destroy();
@@ -171,7 +201,6 @@ export async function nodeConnectTcp(
     socket.once("error", onError);
     socket.once("connect", onConnect);
   });
-  return wrapNodeSocket(socket, options.noDelay ?? true);
 }
 
 /**
@@ -225,7 +254,58 @@ export function wrapNodeServer(server: Server, options: ListenTcpOptions): TcpLi
   const boundHost = typeof address === "object" && address
     ? address.address
     : options.hostname ?? "0.0.0.0";
-  const bursts = new AcceptBursts(options.onWarning);
+  const { next, close } = nodeAccepting(
+    server,
+    { hostname: boundHost, port, onWarning: options.onWarning },
+    (socket) => wrapNodeSocket(socket, noDelay),
+  );
+  return {
+    hostname: boundHost,
+    port,
+    async accept() {
+      const conn = await next();
+      if (!conn) throw new Error(`listenTcp: the listener on ${boundHost}:${port} is closed`);
+      return conn;
+    },
+    close,
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const conn = await next();
+        if (!conn) return;
+        yield conn;
+      }
+    },
+  };
+}
+
+/**
+ * The accept queue of a listening `node:net` server (TCP or unix): each
+ * accepted socket becomes `wrap(socket)`, handed to the first waiting
+ * `next()` or queued. Transient accept errors are reported through
+ * `where.onWarning`, once per burst; any other ends the listener with a
+ * `ListenerError` naming `where` (`next()` then rejects with it). `close()`
+ * stops the server, destroys queued sockets and ends waiting `next()` calls
+ * with `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:net";
+ * import { nodeAccepting, wrapNodeSocket } from "./_node_tcp.ts";
+ * const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+ * server.listen({ host: "127.0.0.1", port: 0 }, async () => {
+ *   const { next, close } = nodeAccepting(server, { hostname: "127.0.0.1", port: 0 }, (s) =>
+ *     wrapNodeSocket(s, true));
+ *   close();
+ *   console.log(await next()); // undefined
+ * });
+ * ```
+ */
+export function nodeAccepting<C>(
+  server: Server,
+  where: { hostname: string; port: number; onWarning?: (w: ListenerWarning) => void },
+  wrap: (socket: Socket) => C,
+): { next(): Promise<C | undefined>; close(): void } {
+  const bursts = new AcceptBursts(where.onWarning);
   let closed = false;
   let fatal: ListenerError | undefined;
   const queue: Socket[] = [];
@@ -251,12 +331,13 @@ export function wrapNodeServer(server: Server, options: ListenTcpOptions): TcpLi
     if (closed) return;
     const code = errnoName(e);
     if (TRANSIENT_ACCEPT_ERRORS.has(code)) return bursts.failed(e);
-    fatal = new ListenerError(boundHost, port, code, e instanceof Error ? e.message : String(e), e);
+    const detail = e instanceof Error ? e.message : String(e);
+    fatal = new ListenerError(where.hostname, where.port, code, detail, e);
     const pending = waiters.splice(0);
     close();
     for (const w of pending) w.reject(fatal);
   });
-  const next = (): Promise<Socket | undefined> => {
+  const nextSocket = (): Promise<Socket | undefined> => {
     if (fatal) return Promise.reject(fatal);
     if (closed) return Promise.resolve(undefined);
     const socket = queue.shift();
@@ -264,20 +345,10 @@ export function wrapNodeServer(server: Server, options: ListenTcpOptions): TcpLi
     return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
   };
   return {
-    hostname: boundHost,
-    port,
-    async accept() {
-      const socket = await next();
-      if (!socket) throw new Error(`listenTcp: the listener on ${boundHost}:${port} is closed`);
-      return wrapNodeSocket(socket, noDelay);
+    next: async () => {
+      const socket = await nextSocket();
+      return socket && wrap(socket);
     },
     close,
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const socket = await next();
-        if (!socket) return;
-        yield wrapNodeSocket(socket, noDelay);
-      }
-    },
   };
 }

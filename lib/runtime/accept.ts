@@ -79,7 +79,8 @@ export type ListenerWarning =
 /**
  * A listener that cannot accept any more: the error `accept(2)` returned
  * was not a transient one (see {@link TRANSIENT_ACCEPT_ERRORS}). The
- * listener is closed.
+ * listener is closed. A unix listener's error has its path as `hostname`
+ * and port 0 (the message quotes the path).
  *
  * @example
  * ```ts
@@ -89,18 +90,17 @@ export type ListenerWarning =
  * ```
  */
 export class ListenerError extends Error {
-  /** The address the listener was bound to. */
+  /** The address the listener was bound to (a unix listener's path). */
   readonly hostname: string;
-  /** Its port. */
+  /** Its port (0 for a unix listener). */
   readonly port: number;
   /** The errno name, or "" when the runtime gave none. */
   readonly code: string;
 
   /** `detail` is what the runtime said; `cause` the runtime's own error. */
   constructor(hostname: string, port: number, code: string, detail: string, cause?: unknown) {
-    super(`listener on ${hostname}:${port} failed: ${detail}${code ? ` (${code})` : ""}`, {
-      cause,
-    });
+    const where = port === 0 ? JSON.stringify(hostname) : `${hostname}:${port}`;
+    super(`listener on ${where} failed: ${detail}${code ? ` (${code})` : ""}`, { cause });
     this.name = "ListenerError";
     this.hostname = hostname;
     this.port = port;

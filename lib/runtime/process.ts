@@ -2,11 +2,12 @@
  * Running a local command for a server session: `sh -c command` with its
  * stdin, stdout and stderr as WHATWG streams, on Deno, Bun and Node (through
  * `node:child_process`). With a terminal requested, the command runs under
- * `script(1)` from util-linux, which gives it a real pty.
+ * `script(1)` from util-linux, which gives it a real pty. Also a short
+ * helper program run to completion ({@link runProgramSync}, for xauth).
  *
  * @module
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import process from "node:process";
 
@@ -437,5 +438,85 @@ function nodeSpawn(
         // unknown signal name or already gone
       }
     },
+  };
+}
+
+/**
+ * What {@link runProgramSync} returns: how the program ended and its
+ * output as UTF-8 text.
+ *
+ * @example
+ * ```ts
+ * import type { ProgramResult } from "./process.ts";
+ * const ok = (r: ProgramResult) => r.code === 0;
+ * ```
+ */
+export interface ProgramResult {
+  /** The exit code, or `null` when a signal ended it. */
+  readonly code: number | null;
+  /** The signal name (without "SIG") that ended it, or `null`. */
+  readonly signal: string | null;
+  /** Its standard output. */
+  readonly stdout: string;
+  /** Its standard error. */
+  readonly stderr: string;
+}
+
+/**
+ * Options of {@link runProgramSync}.
+ *
+ * @example
+ * ```ts
+ * import type { RunProgramOptions } from "./process.ts";
+ * const o: RunProgramOptions = { input: "list\n", timeoutMs: 5000 };
+ * ```
+ */
+export interface RunProgramOptions {
+  /** Written to its standard input, which is then closed (default: nothing). */
+  input?: string;
+  /** Killed (SIGTERM) after this many milliseconds (default 5000). */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `program` with `args` (no shell) and waits for it, blocking this
+ * thread: for short helpers that must finish before the caller goes on, as
+ * ssh and sshd run xauth. Throws an `Error` naming the program when it
+ * cannot be started (missing, not executable) or runs past
+ * `options.timeoutMs`; a program that runs and fails returns its code.
+ *
+ * @example
+ * ```ts
+ * import { runProgramSync } from "./process.ts";
+ * const r = runProgramSync("xauth", ["-q", "list"], { timeoutMs: 5000 });
+ * if (r.code === 0) console.log(r.stdout);
+ * ```
+ */
+export function runProgramSync(
+  program: string,
+  args: readonly string[],
+  options: RunProgramOptions = {},
+): ProgramResult {
+  const timeout = options.timeoutMs ?? 5000;
+  const r = spawnSync(program, [...args], {
+    input: options.input ?? "",
+    encoding: "utf8",
+    timeout,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  if (r.error) {
+    const errno = (r.error as { code?: unknown }).code;
+    const why = errno === "ETIMEDOUT"
+      ? `still running after ${timeout} ms`
+      : typeof errno === "string"
+      ? ERRNO_TEXT[errno] ?? errno
+      : r.error.message;
+    throw new Error(`runProgramSync: cannot run ${program}: ${why}`, { cause: r.error });
+  }
+  return {
+    code: r.status,
+    signal: r.signal ? stripSig(r.signal) : null,
+    stdout: typeof r.stdout === "string" ? r.stdout : "",
+    stderr: typeof r.stderr === "string" ? r.stderr : "",
   };
 }

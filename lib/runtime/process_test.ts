@@ -3,7 +3,7 @@ import { test } from "node:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runCommand } from "./process.ts";
+import { runCommand, runProgramSync } from "./process.ts";
 
 const text = (s: ReadableStream<Uint8Array>) => new Response(s).text();
 
@@ -170,4 +170,26 @@ test("runCommand: a missing shell is named on stderr, exit 127", async () => {
   const [out, qerr, qexit] = await Promise.all([text(q.stdout), text(q.stderr), q.exit]);
   assert.match(out + qerr, /\/nonexistent\/shell: not found/);
   assert.deepEqual(qexit, { code: 127 });
+});
+
+test("runProgramSync: stdin, stdout, stderr and the exit code, without a shell", () => {
+  const r = runProgramSync("/bin/sh", ["-c", 'read x; echo "got $x"; echo oops >&2; exit 3'], {
+    input: "line\n",
+  });
+  assert.deepEqual(r, { code: 3, signal: null, stdout: "got line\n", stderr: "oops\n" });
+  // Arguments are passed as they are: no shell parses them.
+  const echo = runProgramSync("/bin/echo", ["$HOME; true"]);
+  assert.equal(echo.stdout, "$HOME; true\n");
+  assert.equal(echo.code, 0);
+});
+
+test("runProgramSync: a missing program and a timeout throw, naming the program", () => {
+  assert.throws(
+    () => runProgramSync("/nonexistent/rxssh-no-such-program", []),
+    /cannot run \/nonexistent\/rxssh-no-such-program: No such file or directory/,
+  );
+  assert.throws(
+    () => runProgramSync("/bin/sleep", ["5"], { timeoutMs: 100 }),
+    /cannot run \/bin\/sleep: still running after 100 ms/,
+  );
 });

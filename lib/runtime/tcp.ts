@@ -1,10 +1,14 @@
 /**
  * TCP connections and listeners as WHATWG byte streams, on Deno
  * (`Deno.connect`, `Deno.listen`), on Bun (`Bun.connect`, `Bun.listen`) and
- * on Node (`node:net`). Each adapter is loaded only on its runtime.
+ * on Node (`node:net`). Each adapter is loaded only on its runtime, except
+ * that {@link listenTcpSync} needs the Deno and Bun adapters at hand (they
+ * touch their runtime's global only when called).
  *
  * @module
  */
+import { bunListenTcp } from "./_bun_tcp.ts";
+import { denoListenTcp } from "./_deno_tcp.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
 
 /** True when running on Deno. */
@@ -89,6 +93,32 @@ export async function listenTcp(options: ListenTcpOptions = {}): Promise<TcpList
   }
   const { nodeListenTcp } = await import("./_node_tcp.ts");
   return nodeListenTcp(options);
+}
+
+/**
+ * Binds a TCP listener synchronously where the runtime can (`Deno.listen`
+ * and `Bun.listen` are synchronous), so that a caller learns at once
+ * whether the port was free, e.g. an X11 display number that the next
+ * session request needs. Returns `undefined` on Node, which binds only
+ * asynchronously (use {@link listenTcp} there); throws the runtime's error
+ * when the address is taken.
+ *
+ * @example
+ * ```ts
+ * import { listenTcp, listenTcpSync } from "./tcp.ts";
+ * const options = { hostname: "127.0.0.1", port: 6010 };
+ * const listener = listenTcpSync(options) ?? await listenTcp(options);
+ * listener.close();
+ * ```
+ */
+export function listenTcpSync(options: ListenTcpOptions = {}): TcpListener | undefined {
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`listenTcpSync: port must be an integer in 0..65535, got ${port}`);
+  }
+  if (isDeno()) return denoListenTcp(options);
+  if (isBun()) return bunListenTcp(options);
+  return undefined;
 }
 
 export type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener };

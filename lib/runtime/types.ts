@@ -138,3 +138,93 @@ export interface ListenTcpOptions {
    */
   onWarning?: (warning: ListenerWarning) => void;
 }
+
+/**
+ * A connected unix domain socket as a {@link ByteStreamPair}. Closing
+ * `writable` half-closes (`shutdown(SHUT_WR)`) and keeps `readable` open;
+ * the socket is released when both directions are done or when
+ * {@link UnixConnection.close} is called.
+ *
+ * @example
+ * ```ts
+ * import type { UnixConnection } from "./types.ts";
+ * const describe = (conn: UnixConnection) => `unix socket ${JSON.stringify(conn.path)}`;
+ * ```
+ */
+export interface UnixConnection extends ByteStreamPair {
+  /** The socket's path (`"\0name"` for a Linux abstract socket). */
+  readonly path: string;
+  /**
+   * Closes the socket in both directions at once. Idempotent. A pending read
+   * ends `readable` normally; later writes reject.
+   */
+  close(): void;
+}
+
+/**
+ * A listening unix domain socket. Accepted connections come from
+ * {@link UnixListener.accept} or from iterating the listener with
+ * `for await`; the iteration ends when the listener is closed.
+ *
+ * @example
+ * ```ts
+ * import type { UnixListener } from "./types.ts";
+ * async function serve(listener: UnixListener): Promise<void> {
+ *   for await (const conn of listener) {
+ *     conn.readable.pipeTo(conn.writable).catch(() => conn.close()); // echo
+ *   }
+ * }
+ * ```
+ */
+export interface UnixListener extends AsyncIterable<UnixConnection> {
+  /** The socket's path (`"\0name"` for a Linux abstract socket). */
+  readonly path: string;
+  /**
+   * Waits for the next connection. Rejects with an `Error` once the listener
+   * is closed, and with a `ListenerError` when accepting failed for good.
+   */
+  accept(): Promise<UnixConnection>;
+  /**
+   * Stops listening and removes the socket file (an abstract socket has
+   * none). Idempotent. Pending `accept()` calls reject and iterations end;
+   * connections already accepted stay open.
+   */
+  close(): void;
+}
+
+/**
+ * Options of `connectUnix`.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectUnixOptions } from "./types.ts";
+ * const options: ConnectUnixOptions = { signal: AbortSignal.timeout(5000) };
+ * ```
+ */
+export interface ConnectUnixOptions {
+  /** Abandons the connection attempt when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of `listenUnix`.
+ *
+ * @example
+ * ```ts
+ * import type { ListenUnixOptions } from "./types.ts";
+ * const options: ListenUnixOptions = { mode: 0o600 };
+ * ```
+ */
+export interface ListenUnixOptions {
+  /**
+   * The socket file's permission bits, set right after binding (default:
+   * what the umask leaves). Bind inside a private directory (mode 0700) to
+   * leave no window at all. Ignored for abstract sockets.
+   */
+  mode?: number;
+  /**
+   * Called when accepts start failing for a transient reason and when they
+   * work again, as `ListenTcpOptions.onWarning` (not on Bun).
+   */
+  onWarning?: (warning: ListenerWarning) => void;
+}

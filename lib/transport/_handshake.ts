@@ -29,7 +29,7 @@ import type {
 } from "../crypto/types.ts";
 import { parsePublicKey } from "../keys/public_key.ts";
 import type { PrivateKey, PublicKey } from "../keys/types.ts";
-import { type DisconnectError, DisconnectReason } from "../wire/errors.ts";
+import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import { Msg } from "../wire/message_numbers.ts";
 import { quotePeerText } from "../wire/quote.ts";
 import {
@@ -717,10 +717,12 @@ export class Handshake {
           peerVersion: this.#ctx.peerVersion(),
         });
       } catch (e) {
-        // A verifier may explain its refusal (a changed key, a revoked key) by throwing.
-        throw bad(
+        // A verifier may explain its refusal (a changed key, a revoked key) by throwing;
+        // its error stays reachable as the cause (a HostKeyError for known_hosts).
+        throw new DisconnectError(
           DisconnectReason.HOST_KEY_NOT_VERIFIABLE,
           e instanceof Error ? e.message : String(e),
+          { local: true, cause: e },
         );
       }
       if (this.#ctx.closing()) return false;

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { createConnection } from "node:net";
 import process from "node:process";
 import { type Observable, Subject } from "rxjs";
 import type { Channel } from "../connection/channel.ts";
@@ -20,11 +19,12 @@ import {
   type ConnectionHandlers,
   refuse,
 } from "../connection/handlers.ts";
-import { wrapNodeSocket } from "../runtime/_node_tcp.ts";
+import { spliceChannel } from "../connection/splice.ts";
 import { connectTcp } from "../runtime/tcp.ts";
-import type { TcpConnection } from "../runtime/types.ts";
+import type { TcpConnection, UnixConnection } from "../runtime/types.ts";
+import { connectUnix } from "../runtime/unix.ts";
 import { OpenFailure } from "../wire/connection_messages.ts";
-import { runXauth, splice } from "./_io.ts";
+import { runXauth } from "./_xauth.ts";
 import {
   encodeX11Setup,
   fromHex,
@@ -171,19 +171,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-function connectUnix(path: string): Promise<TcpConnection> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ path, allowHalfOpen: true });
-    socket.once("error", reject);
-    socket.once("connect", () => {
-      socket.off("error", reject);
-      resolve(wrapNodeSocket(socket, false));
-    });
-  });
-}
-
 /** Connects to the local X server, as ssh's x11_connect_display does. */
-async function connectDisplay(target: X11Display): Promise<TcpConnection> {
+async function connectDisplay(target: X11Display): Promise<TcpConnection | UnixConnection> {
   if (target.path !== undefined) {
     try {
       return await connectUnix(target.path);
@@ -248,7 +237,7 @@ async function serveX11Channel(
         })`,
     );
   }
-  let socket: TcpConnection;
+  let socket: TcpConnection | UnixConnection;
   try {
     socket = await connectDisplay(owner.target);
   } catch (e) {
@@ -259,7 +248,7 @@ async function serveX11Channel(
   const first = new Uint8Array(rewritten.length + rest.length);
   first.set(rewritten);
   first.set(rest, rewritten.length);
-  const done = splice(channel, socket, first);
+  const done = spliceChannel(channel, socket, { first });
   owner.x11.next({ channel, ...origin, display: owner.display, done });
   await done;
 }

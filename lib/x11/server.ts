@@ -14,9 +14,11 @@ import type { Channel } from "../connection/channel.ts";
 import type { Connection } from "../connection/connection.ts";
 import { accept, refuse } from "../connection/handlers.ts";
 import type { ServerHandlerSet, SessionRequestHandler } from "../server_handlers.ts";
-import { listenTcp } from "../runtime/tcp.ts";
+import { spliceChannel } from "../connection/splice.ts";
+import { plainAddress } from "../runtime/address.ts";
+import { listenTcp, listenTcpSync } from "../runtime/tcp.ts";
 import type { TcpConnection, TcpListener } from "../runtime/types.ts";
-import { listenTcpSync, runXauth, splice } from "./_io.ts";
+import { runXauth } from "./_xauth.ts";
 import { X11ChannelCodec, type X11Request, X11RequestCodec } from "./wire.ts";
 
 /**
@@ -113,9 +115,6 @@ export interface X11ForwardingHandler extends ServerHandlerSet {
 /** Display numbers handed out by this process whose listeners are still open. */
 const inUse = new Set<number>();
 
-/** "::ffff:127.0.0.1" → "127.0.0.1". */
-const plain = (a: string) => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
-
 /**
  * Makes a handler set (for `ServerOptions.handlers`) that serves X11 forwarding as sshd does
  * (`X11Forwarding yes`, `X11UseLocalhost yes`). For an `x11-req` (unless
@@ -191,11 +190,11 @@ export function x11ForwardingHandler(options: X11ServerOptions = {}): X11Forward
 
   const forward = (d: X11ForwardedDisplay, conn: TcpConnection, connection: Connection) => {
     const origin = {
-      originatorAddress: plain(conn.remoteAddress),
+      originatorAddress: plainAddress(conn.remoteAddress),
       originatorPort: conn.remotePort,
     };
     connection.openChannel("x11", X11ChannelCodec.encode(origin)).then((channel) => {
-      const done = splice(channel, conn);
+      const done = spliceChannel(channel, conn);
       channels.next({ display: d, channel, ...origin, done });
     }, () => conn.close());
   };
