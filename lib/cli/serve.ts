@@ -55,6 +55,7 @@ import type { PrivateKey, PublicKey } from "../keys/types.ts";
 import type { ListenerWarning } from "../runtime/accept.ts";
 import { listenTcp } from "../runtime/tcp.ts";
 import type { ListenTcpOptions, TcpConnection, TcpListener } from "../runtime/types.ts";
+import { OpenFailure } from "../wire/connection_messages.ts";
 import { quotePeerText } from "../wire/quote.ts";
 import {
   runLocalCommand,
@@ -575,7 +576,10 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
       onChannelOpen: (open) => {
         const type = quotePeerText(open.type);
         log.verbose(`refused ${type} channel from ${from}`);
-        open.reject(1, `${type} channels are not supported by rxssh serve`);
+        open.reject(
+          OpenFailure.ADMINISTRATIVELY_PROHIBITED,
+          `${type} channels are not supported by rxssh serve`,
+        );
       },
       onEvent: (e) => {
         if (e.type === "kex") keysExchanged = true;
