@@ -39,3 +39,41 @@ export {
   X11RequestCodec,
   type X11Setup,
 } from "./wire.ts";
+// What this layer's API mentions from the layers below.
+export type { ServerAuthHandlers, ServerAuthOptions, SessionRestrictions } from "../auth/server.ts";
+export type {
+  Channel,
+  ChannelHost,
+  ChannelOptions,
+  IncomingChannelRequest,
+} from "../connection/channel.ts";
+export type {
+  Connection,
+  IncomingChannelOpen,
+  IncomingGlobalRequest,
+} from "../connection/connection.ts";
+export type { PtyRequest } from "../connection/session.ts";
+export type { RandomSource } from "../crypto/types.ts";
+export type { PrivateKey, PublicKey } from "../keys/types.ts";
+export type {
+  Behaviour,
+  HandlerResult,
+  InitResult,
+  SystemMessage,
+  TerminateReason,
+} from "../rx/behaviour.ts";
+export type { ChannelContext, ChannelEvent, DecodedRequest } from "../rx/channel_behaviour.ts";
+export type { ServerEvent, ServerOptions, ServerSession } from "../server.ts";
+export type { Payload } from "../transport/packets.ts";
+export type {
+  HostKeyInfo,
+  HostKeyVerifier,
+  KexEvent,
+  MacErrorEvent,
+  NegotiatedAlgorithms,
+  TransportOptions,
+} from "../transport/transport.ts";
+export type { InfoPrompt } from "../wire/auth_messages.ts";
+export type { Codec } from "../wire/codec.ts";
+export { SshError } from "../wire/errors.ts";
+export type { GexRequest } from "../wire/transport_messages.ts";
