@@ -1,26 +1,62 @@
 /**
- * rxssh: an SSH-2 toolkit for Deno and Bun. Transport events are RxJS
- * observables; the core speaks to any pair of WHATWG byte streams.
+ * rxssh: an SSH-2 toolkit in TypeScript for Deno and Bun, client and server,
+ * with no native addons. The protocol core speaks to any pair of WHATWG byte
+ * streams (a TCP socket, an in-memory pair, a WebSocket); events are RxJS
+ * observables and channel data are WHATWG streams with flow control.
  *
- * This release holds the transport layer (RFC 4253): version exchange,
- * binary packets, key exchange and re-exchange with strict KEX, ext-info,
- * host keys, and the runtime adapters for TCP and in-memory pairs.
+ * {@link connect} gives an authenticated {@link SshClient} that runs
+ * commands, shells and subsystems; {@link listen} (or
+ * {@link serveConnection} on a stream of your own) runs a server that
+ * accepts connections, authenticates users through handlers (deny by
+ * default; {@link authorizedKeysHandler} reads OpenSSH's authorized_keys
+ * with its options) and hands sessions to a simple handler, such as
+ * {@link runLocalCommand}, or to a reactive one. Underneath are the layers:
+ * the transport (RFC 4253: key exchange and re-exchange with strict KEX,
+ * ext-info, host key checking), user authentication (RFC 4252, RFC 4256),
+ * the connection protocol (RFC 4254: channels, sessions, pseudo-terminals),
+ * the key formats OpenSSH keeps in `~/.ssh` (private and public keys,
+ * certificates, known_hosts, authorized_keys, SSHSIG and allowed_signers),
+ * the SSH agent and agent forwarding, X11 forwarding, and channel behaviours
+ * in the style of Erlang's `ssh_server_channel`.
+ *
+ * This module exports the whole public API. Each layer is also an entry
+ * point of its own, with its lower-level parts:
+ * `@rxssh/rxssh/wire` (data types, message numbers, reason codes, message
+ * codecs), `/crypto` (errors, random source, hashes), `/keys`,
+ * `/transport`, `/auth`, `/connection`, `/runtime` (TCP, in-memory pairs,
+ * WebSockets, local commands), `/rx` (behaviours), `/agent` and `/x11`.
  *
  * @example
  * ```ts
- * import { connectTcp, Transport } from "./mod.ts";
- * async function hello(host: string, fingerprint: string) {
- *   const conn = await connectTcp(host, 22);
- *   const t = new Transport(conn, {
- *     role: "client",
- *     verifyHostKey: (_key, info) => info.fingerprint === fingerprint,
- *   });
- *   t.disconnect$.subscribe((d) => console.log("ended:", d.reasonName, d.description));
- *   const { algorithms } = await t.ready;
- *   console.log(algorithms);
- *   await t.requestService("ssh-userauth");
- *   await t.disconnect();
- * }
+ * import { connect, generatePrivateKey, listen } from "./mod.ts";
+ *
+ * // A server that answers every command with a line; runLocalCommand would run it.
+ * const hostKey = await generatePrivateKey("ssh-ed25519");
+ * const server = await listen({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   hostKeys: [hostKey],
+ *   auth: { handlers: { password: (user, password) => user === "demo" && password === "demo" } },
+ *   exec: async (session) => {
+ *     const w = session.stdout.getWriter();
+ *     await w.write(new TextEncoder().encode(`you ran: ${session.command}\n`));
+ *     w.releaseLock();
+ *     await session.exit(0);
+ *   },
+ * });
+ *
+ * // A client: the host key is pinned, checked against known_hosts, or decided by you.
+ * const client = await connect({
+ *   host: "127.0.0.1",
+ *   port: server.port,
+ *   username: "demo",
+ *   password: "demo",
+ *   hostKey: { fingerprint: hostKey.publicKey.fingerprint() },
+ * });
+ * const { stdout, code } = await client.exec("uname -a");
+ * console.log(new TextDecoder().decode(stdout), code); // "you ran: uname -a\n" 0
+ * await client.close();
+ * server.close();
  * ```
  *
  * @module
@@ -88,6 +124,7 @@ export {
   type ChannelAcceptance,
   type ChannelOpenHandler,
   type ChannelOpenRequest,
+  type ChannelRequest,
   ConnectionHandlers,
   type ConnectionHandlerSet,
   type GlobalRequest,
@@ -100,13 +137,12 @@ export {
   type Verdict,
 } from "./lib/connection/handlers.ts";
 export {
-  type ChannelRequest,
   type ServerContext,
   ServerHandlers,
   type ServerHandlerSet,
+  type ServerSessionRequestHandler,
   type SessionHandler,
   type SessionRequestContext,
-  type SessionRequestHandler,
   type SubsystemHandler,
 } from "./lib/server_handlers.ts";
 export {
@@ -350,6 +386,7 @@ export {
   AGENT_CHANNEL_TYPE,
   AGENT_FORWARDING_REQUEST,
   type AgentForwarding,
+  type AgentForwardingContext,
   type AgentForwardingHandler,
   agentForwardingHandler,
   type AgentForwardingOptions,

@@ -13,11 +13,10 @@ import type { AuthResult, SessionRestrictions } from "./auth/server.ts";
 import type { Channel } from "./connection/channel.ts";
 import type { Connection } from "./connection/connection.ts";
 import {
-  type Acceptance,
   ConnectionHandlers,
   type ConnectionHandlerSet,
-  type Handler,
   HandlerTable,
+  type SessionRequestHandler,
 } from "./connection/handlers.ts";
 import type { ChannelBehaviourSpec } from "./rx/channel_behaviour.ts";
 import type { ServerSession } from "./server.ts";
@@ -63,35 +62,16 @@ export interface SessionRequestContext extends ServerContext {
 }
 
 /**
- * A channel request on a session channel (RFC 4254 §5.4, §6).
- *
- * @example
- * ```ts
- * import type { ChannelRequest } from "./server_handlers.ts";
- * const isX11 = (r: ChannelRequest) => r.type === "x11-req";
- * ```
- */
-export interface ChannelRequest {
-  /** The request type. */
-  readonly type: string;
-  /** Type-specific data, raw. */
-  readonly data: Uint8Array;
-  /** Whether the client waits for the reply. */
-  readonly wantReply: boolean;
-}
-
-/**
- * A session-request handler (x11-req, auth-agent-req@openssh.com, or any
- * request type the server does not answer itself).
+ * A session-request handler on the server.
  *
  * @example
  * ```ts
  * import { refuse } from "./connection/handlers.ts";
- * import type { SessionRequestHandler } from "./server_handlers.ts";
- * const noAgent: SessionRequestHandler = () => refuse("agent forwarding is disabled");
+ * import type { ServerSessionRequestHandler } from "./server_handlers.ts";
+ * const noAgent: ServerSessionRequestHandler = () => refuse("agent forwarding is disabled");
  * ```
  */
-export type SessionRequestHandler = Handler<ChannelRequest, SessionRequestContext, Acceptance>;
+export type ServerSessionRequestHandler = SessionRequestHandler<SessionRequestContext>;
 
 /**
  * Runs a started session (exec, shell or a subsystem): the simple path.
@@ -133,7 +113,7 @@ export type SubsystemHandler = SessionHandler | ChannelBehaviourSpec;
  */
 export interface ServerHandlerSet extends ConnectionHandlerSet<ServerContext> {
   /** Session-request handlers by request type. */
-  readonly sessionRequest?: Readonly<Record<string, SessionRequestHandler>>;
+  readonly sessionRequest?: Readonly<Record<string, ServerSessionRequestHandler>>;
   /** Runs exec requests. */
   readonly exec?: SessionHandler;
   /** Runs shell requests. */
@@ -158,7 +138,7 @@ export interface ServerHandlerSet extends ConnectionHandlerSet<ServerContext> {
  */
 export class ServerHandlers extends ConnectionHandlers<ServerContext> {
   /** Session-request handlers by type. */
-  readonly sessionRequests: HandlerTable<SessionRequestHandler>;
+  readonly sessionRequests: HandlerTable<ServerSessionRequestHandler>;
   /** Session starts: "exec", "shell", and "subsystem " + name. */
   readonly starts: HandlerTable<SubsystemHandler>;
 
@@ -170,7 +150,7 @@ export class ServerHandlers extends ConnectionHandlers<ServerContext> {
   }
 
   /** Registers a session-request handler for `type`. */
-  sessionRequest(type: string, handler: SessionRequestHandler): Subscription {
+  sessionRequest(type: string, handler: ServerSessionRequestHandler): Subscription {
     return this.sessionRequests.add(type, handler);
   }
 

@@ -77,7 +77,10 @@ section "deno fmt" "$DENO" fmt --check
 section "deno lint" "$DENO" lint
 # shellcheck disable=SC2046 # the file names have no spaces (snake_case)
 section "deno check" "$DENO" check $(cat "$TS_LIST")
-section "deno doc --lint" env DENO="$DENO" sh scripts/doc_lint.sh mod.ts
+# Every entry point of deno.json's "exports", each on its own.
+ENTRIES=$("$DENO" eval 'console.log(Object.values(JSON.parse(Deno.readTextFileSync("deno.json")).exports).join(" "))')
+# shellcheck disable=SC2086 # the entry paths have no spaces
+section "deno doc --lint" env DENO="$DENO" sh scripts/doc_lint.sh $ENTRIES
 section "deno publish dry run" "$DENO" publish --dry-run --allow-dirty
 # Test files are independent (own ports, temp dirs, sshd instances): parallel.
 section "deno test" "$DENO" test -A --parallel

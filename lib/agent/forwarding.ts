@@ -11,8 +11,13 @@
 import process from "node:process";
 import type { Channel } from "../connection/channel.ts";
 import type { Connection } from "../connection/connection.ts";
-import { accept, acceptChannel, type ConnectionHandlers, refuse } from "../connection/handlers.ts";
-import type { ServerHandlerSet, SessionRequestHandler } from "../server_handlers.ts";
+import {
+  accept,
+  acceptChannel,
+  type ConnectionHandlers,
+  refuse,
+  type SessionRequestHandler,
+} from "../connection/handlers.ts";
 import { spliceChannel } from "../connection/splice.ts";
 import { makePrivateTempDir, removeTree } from "../runtime/fs.ts";
 import type { UnixListener } from "../runtime/types.ts";
@@ -98,6 +103,27 @@ export function enableAgentForwarding<C>(
 }
 
 /**
+ * What the `auth-agent-req@openssh.com` handler needs of the session (a
+ * server's session-request context has it all).
+ *
+ * @example
+ * ```ts
+ * import type { AgentForwardingContext } from "./forwarding.ts";
+ * const allowed = (s: AgentForwardingContext) => s.restrictions.agentForwarding !== false;
+ * ```
+ */
+export interface AgentForwardingContext {
+  /** The session channel the request came on. */
+  readonly channel: Channel;
+  /** The connection, to open `auth-agent@openssh.com` channels on. */
+  readonly connection: Connection;
+  /** Restrictions from authentication; `agentForwarding: false` refuses. */
+  readonly restrictions: { readonly agentForwarding?: boolean };
+  /** Adds a variable to the session's environment. */
+  setEnv(name: string, value: string): void;
+}
+
+/**
  * The server-side agent forwarding from {@link agentForwardingHandler}: a
  * handler set for `ServerOptions.handlers`, with the sockets it made.
  *
@@ -108,9 +134,9 @@ export function enableAgentForwarding<C>(
  * const sock = (h: AgentForwardingHandler, ch: Channel) => h.socketPath(ch) ?? "(none)";
  * ```
  */
-export interface AgentForwardingHandler extends ServerHandlerSet {
+export interface AgentForwardingHandler {
   /** The `auth-agent-req@openssh.com` handler. */
-  readonly sessionRequest: Readonly<Record<string, SessionRequestHandler>>;
+  readonly sessionRequest: Readonly<Record<string, SessionRequestHandler<AgentForwardingContext>>>;
   /** The agent socket made for a session channel, if forwarding was accepted on it. */
   socketPath(channel: Channel): string | undefined;
   /** Like {@link socketPath}, once the socket accepts connections. */
@@ -220,7 +246,7 @@ export function agentForwardingHandler(
     return s;
   };
 
-  const answer: SessionRequestHandler = async (_request, session) => {
+  const answer: SessionRequestHandler<AgentForwardingContext> = async (_request, session) => {
     if (session.restrictions.agentForwarding === false) return refuse("no-agent-forwarding");
     let s = sockets.get(session.channel);
     if (!s) {

@@ -176,8 +176,8 @@ export async function authenticate(t: Transport, options: ClientAuthOptions): Pr
         const password = typeof m.password === "function" ? await m.password() : m.password;
         await t.send(encodeSimpleAuthRequest({ user, service, method: "password", password }));
         result = await next();
-        if (result[0] === 60) {
-          // SSH_MSG_USERAUTH_PASSWD_CHANGEREQ: we do not change passwords; count as failure.
+        if (result[0] === Msg.USERAUTH_PASSWD_CHANGEREQ) {
+          // RFC 4252 §8: we do not change passwords; count as failure.
           result = undefined;
           allowed = allowed.filter((x) => x !== "password");
           continue;
@@ -200,7 +200,7 @@ export async function authenticate(t: Transport, options: ClientAuthOptions): Pr
           // RFC 4252 §7: ask whether the key would be accepted before signing.
           await t.send(encodePublicKeyAuthRequest(req));
           const q = await next();
-          if (q[0] !== 60) {
+          if (q[0] !== Msg.USERAUTH_PK_OK) {
             if (q[0] === Msg.USERAUTH_SUCCESS) return name;
             allowed = decodeAuthFailure(q).methods;
             continue;
@@ -219,7 +219,7 @@ export async function authenticate(t: Transport, options: ClientAuthOptions): Pr
         await t.send(encodeSimpleAuthRequest({ user, service, method: "keyboard-interactive" }));
         for (;;) {
           result = await next();
-          if (result[0] !== 60) break;
+          if (result[0] !== Msg.USERAUTH_INFO_REQUEST) break;
           const challenge = decodeInfoRequest(result);
           const answers = await m.respond(challenge);
           await t.send(encodeInfoResponse(answers));

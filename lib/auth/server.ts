@@ -239,7 +239,7 @@ async function tryMethod(c: MethodContext, req: AuthRequestHead): Promise<Method
       prompts: challenge.prompts,
     }));
     const answer = await next();
-    if (answer[0] !== 61) {
+    if (answer[0] !== Msg.USERAUTH_INFO_RESPONSE) {
       await fail(
         DisconnectReason.PROTOCOL_ERROR,
         `expected USERAUTH_INFO_RESPONSE, got message ${answer[0]}`,

@@ -51,6 +51,7 @@ import { CERT_FOREVER, signCertificate, SshCertificate } from "../keys/certifica
 import { KeyError } from "../keys/errors.ts";
 import { fingerprintMd5, fingerprintSha256 } from "../keys/fingerprint.ts";
 import { generatePrivateKey } from "../keys/private_key.ts";
+import { formatAbsoluteTime, parseAbsoluteTime } from "../keys/time.ts";
 import {
   type ParsedPrivateKeyFile,
   parsePrivateKeyFile,
@@ -852,34 +853,6 @@ function convtime(s: string): number | undefined {
   return total > 0x7fffffff ? undefined : total;
 }
 
-/** misc.c parse_absolute_time: YYYYMMDD, YYYYMMDDHHMM, YYYYMMDDHHMMSS, local or with Z/UTC. */
-function parseAbsoluteTime(s: string): bigint | undefined {
-  let utc = false;
-  let t = s;
-  if (t.length > 1 && /z$/i.test(t)) {
-    utc = true;
-    t = t.slice(0, -1);
-  } else if (t.length > 3 && /utc$/i.test(t)) {
-    utc = true;
-    t = t.slice(0, -3);
-  }
-  if (![8, 12, 14].includes(t.length) || !/^\d+$/.test(t)) return undefined;
-  const f = [
-    t.slice(0, 4),
-    t.slice(4, 6),
-    t.slice(6, 8),
-    t.slice(8, 10),
-    t.slice(10, 12),
-    t.slice(12, 14),
-  ]
-    .map((v) => (v === "" ? 0 : Number(v)));
-  const [y, mo, d, h, mi, se] = f;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return undefined;
-  const ms = utc ? Date.UTC(y, mo - 1, d, h, mi, se) : new Date(y, mo - 1, d, h, mi, se).getTime();
-  if (!Number.isFinite(ms) || ms < 0) return undefined;
-  return BigInt(Math.floor(ms / 1000));
-}
-
 /** ssh-keygen parse_cert_times: `-V` into [valid after, valid before]. */
 function parseValidity(spec: string, now: number): [bigint, bigint] {
   const nowB = BigInt(now);
@@ -914,7 +887,7 @@ function parseValidity(spec: string, now: number): [bigint, bigint] {
     if (s.startsWith("0x")) return hex(s);
     const t = parseAbsoluteTime(s);
     if (t === undefined) throw new KeygenError(`Invalid ${what} time "${s}"`);
-    return t;
+    return BigInt(t);
   };
   const after = one(from, "always", 0n, "from");
   const before = one(to, "forever", CERT_FOREVER, "to");
@@ -922,22 +895,12 @@ function parseValidity(spec: string, now: number): [bigint, bigint] {
   return [after, before];
 }
 
-/** A time as ssh-keygen's format_absolute_time: local `YYYY-MM-DDTHH:MM:SS`. */
-function formatLocalTime(t: bigint): string {
-  const d = new Date(Number(t) * 1000);
-  if (Number.isNaN(d.getTime())) return String(t);
-  const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${p(d.getFullYear(), 4)}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${
-    p(d.getMinutes())
-  }:${p(d.getSeconds())}`;
-}
-
 /** sshkey_format_cert_validity. */
 function formatValidity(after: bigint, before: bigint): string {
   if (after === 0n && before === CERT_FOREVER) return "forever";
-  if (after === 0n) return `before ${formatLocalTime(before)}`;
-  if (before === CERT_FOREVER) return `after ${formatLocalTime(after)}`;
-  return `from ${formatLocalTime(after)} to ${formatLocalTime(before)}`;
+  if (after === 0n) return `before ${formatAbsoluteTime(before)}`;
+  if (before === CERT_FOREVER) return `after ${formatAbsoluteTime(after)}`;
+  return `from ${formatAbsoluteTime(after)} to ${formatAbsoluteTime(before)}`;
 }
 
 const FLAG_EXTENSIONS: Record<string, string> = {

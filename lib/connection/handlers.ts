@@ -260,6 +260,37 @@ export interface GlobalRequest {
 }
 
 /**
+ * A channel request on a session channel (RFC 4254 §5.4, §6).
+ *
+ * @example
+ * ```ts
+ * import type { ChannelRequest } from "./handlers.ts";
+ * const isX11 = (r: ChannelRequest) => r.type === "x11-req";
+ * ```
+ */
+export interface ChannelRequest {
+  /** The request type. */
+  readonly type: string;
+  /** Type-specific data, raw. */
+  readonly data: Uint8Array;
+  /** Whether the peer waits for the reply. */
+  readonly wantReply: boolean;
+}
+
+/**
+ * A session-request handler (x11-req, auth-agent-req@openssh.com, ...);
+ * `C` is what it needs of the session (the server gives a
+ * `SessionRequestContext`).
+ *
+ * @example
+ * ```ts
+ * import { refuse, type SessionRequestHandler } from "./handlers.ts";
+ * const noAgent: SessionRequestHandler<unknown> = () => refuse("agent forwarding is disabled");
+ * ```
+ */
+export type SessionRequestHandler<C> = Handler<ChannelRequest, C, Acceptance>;
+
+/**
  * A channel-open handler.
  *
  * @example

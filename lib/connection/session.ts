@@ -79,6 +79,11 @@ export const TerminalMode = {
   TTY_OP_OSPEED: 129,
 } as const;
 
+/** RFC 4254 §8: the opcode that ends the encoded terminal modes. */
+const TTY_OP_END = 0;
+/** RFC 4254 §8: opcodes from 160 on are "not yet defined" (no known argument format). */
+const TTY_OP_UNDEFINED_FROM = 160;
+
 /**
  * Encodes terminal modes (RFC 4254 §8): opcode byte, uint32 argument, ending
  * with TTY_OP_END. Unknown names are an error.
@@ -96,7 +101,7 @@ export function encodeTerminalModes(modes: Readonly<Record<string, number>>): Ui
     if (op === undefined) throw new RangeError(`unknown terminal mode ${JSON.stringify(name)}`);
     w.byte(op).uint32(value);
   }
-  return w.byte(0).finish();
+  return w.byte(TTY_OP_END).finish();
 }
 
 /**
@@ -116,7 +121,7 @@ export function decodeTerminalModes(bytes: Uint8Array): Record<string, number> {
   const out: Record<string, number> = {};
   while (r.remaining) {
     const op = r.byte("terminal mode opcode");
-    if (op === 0 || op >= 160) break;
+    if (op === TTY_OP_END || op >= TTY_OP_UNDEFINED_FROM) break;
     out[names.get(op) ?? `op${op}`] = r.uint32(`terminal mode ${op} argument`);
   }
   return out;

@@ -12,6 +12,7 @@ import { KeyError } from "./errors.ts";
 import { matchPatternList } from "./patterns.ts";
 import { constantTimeEqual } from "../crypto/mac.ts";
 import { parsePublicKey, PUBLIC_KEY_TYPES } from "./public_key.ts";
+import { parseAbsoluteTime } from "./time.ts";
 import type { PublicKey } from "./types.ts";
 
 export type { PublicKey } from "./types.ts";
@@ -143,29 +144,6 @@ function principalsToken(s: string, i: number): { token: string; next: number } 
   return { token: s.slice(i, j), next: skipSpace(s, j) };
 }
 
-/** OpenSSH parse_absolute_time: YYYYMMDD[HHMM[SS]], local time unless suffixed Z or UTC. */
-function parseTime(value: string): Date | undefined {
-  let s = value;
-  let utc = false;
-  if (s.length > 1 && /z$/i.test(s)) {
-    utc = true;
-    s = s.slice(0, -1);
-  } else if (s.length > 3 && /utc$/i.test(s)) {
-    utc = true;
-    s = s.slice(0, -3);
-  }
-  if (!/^\d+$/.test(s) || ![8, 12, 14].includes(s.length)) return undefined;
-  const n = (a: number, b: number) => Number(s.slice(a, b));
-  const [y, mo, d, h, mi, sec] = [n(0, 4), n(4, 6), n(6, 8), n(8, 10), n(10, 12), n(12, 14)];
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 61) return undefined;
-  const date = utc
-    ? new Date(Date.UTC(y, mo - 1, d, h, mi, sec))
-    : new Date(y, mo - 1, d, h, mi, sec);
-  if (y < 100) date[utc ? "setUTCFullYear" : "setFullYear"](y);
-  const t = date.getTime();
-  return Number.isFinite(t) && t > 0 ? date : undefined;
-}
-
 interface Options {
   certAuthority: boolean;
   namespaces?: string[];
@@ -199,9 +177,10 @@ function parseOptions(opts: string, fail: (p: string) => never): Options {
     if (seen !== undefined) fail(`multiple "${name}" clauses`);
     const { value, next } = dequote(opts, i, fail);
     i = next;
-    const t = parseTime(value);
-    if (t === undefined) fail(`invalid "${name}" time ${describeName(value)}`);
-    return t;
+    // sshsig.c sshsigopt_parse: 0 (the epoch) is refused too.
+    const t = parseAbsoluteTime(value);
+    if (t === undefined || t === 0) fail(`invalid "${name}" time ${describeName(value)}`);
+    return new Date(t * 1000);
   };
   while (i < opts.length) {
     if (match("cert-authority")) {

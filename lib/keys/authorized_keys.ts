@@ -14,6 +14,7 @@
  */
 import { readKey, sameBytes, skipSpace, splitLines } from "./_key_line.ts";
 import { matchHostAndIp } from "./patterns.ts";
+import { parseAbsoluteTime } from "./time.ts";
 import type { PublicKey } from "./types.ts";
 
 export type { PublicKey } from "./types.ts";
@@ -232,42 +233,6 @@ function parsePermit(value: string, allowBarePort: boolean): PermitSpec | string
   if (rest === undefined || (rest !== "*" && a2port(rest) <= 0)) return "invalid permission port";
   const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
   return { spec, host: bare, port: rest === "*" ? "*" : a2port(rest) };
-}
-
-/** misc.c `parse_absolute_time`: seconds since the epoch, or undefined. */
-function parseAbsoluteTime(s: string): number | undefined {
-  let l = s.length;
-  let utc = false;
-  if (l > 1 && s.slice(l - 1).toLowerCase() === "z") {
-    utc = true;
-    l--;
-  } else if (l > 3 && s.slice(l - 3).toLowerCase() === "utc") {
-    utc = true;
-    l -= 3;
-  }
-  const body = s.slice(0, l);
-  if ((l !== 8 && l !== 12 && l !== 14) || !/^[0-9]+$/.test(body)) return undefined;
-  const n = (from: number, len: number) => Number(body.slice(from, from + len));
-  const year = n(0, 4);
-  const month = n(4, 2);
-  const day = n(6, 2);
-  const hour = l >= 12 ? n(8, 2) : 0;
-  const minute = l >= 12 ? n(10, 2) : 0;
-  const second = l === 14 ? n(12, 2) : 0;
-  // strptime ranges: %m 1-12, %d 1-31, %H 0-23, %M 0-59, %S 0-61;
-  // mktime/timegm then normalise (e.g. February 30th).
-  if (month < 1 || month > 12 || day < 1 || day > 31) return undefined;
-  if (hour > 23 || minute > 59 || second > 61) return undefined;
-  const d = new Date(0);
-  if (utc) {
-    d.setUTCFullYear(year, month - 1, day);
-    d.setUTCHours(hour, minute, second, 0);
-  } else {
-    d.setFullYear(year, month - 1, day);
-    d.setHours(hour, minute, second, 0);
-  }
-  const t = Math.floor(d.getTime() / 1000);
-  return Number.isFinite(t) ? t : undefined;
 }
 
 /** auth-options.c `sshauthopt_parse`: the options at the start of `s`, up to the first unquoted space. */

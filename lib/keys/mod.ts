@@ -1,6 +1,10 @@
 /**
  * The keys layer: public and private keys, signatures and fingerprints
- * (RFC 4253 §6.6, RFC 5656, RFC 8332, RFC 8709).
+ * (RFC 4253 §6.6, RFC 5656, RFC 8332, RFC 8709), and the files OpenSSH keeps
+ * them in: private key files (openssh-key-v1, PEM), public key lines, RFC 4716
+ * and PEM public keys, certificates (PROTOCOL.certkeys), authorized_keys,
+ * known_hosts, SSHSIG signatures with allowed_signers, OpenSSH's pattern
+ * lists, and its absolute times (`YYYYMMDD[HHMM[SS]][Z]`).
  *
  * @example
  * ```ts
@@ -23,7 +27,7 @@ export {
   type HostKeyAlgorithm,
   signatureAlgorithmsForKeyType,
 } from "./host_key_algorithms.ts";
-export { fingerprintSha256 } from "./fingerprint.ts";
+export { fingerprintMd5, fingerprintSha256 } from "./fingerprint.ts";
 export { decodeSignature, encodeSignature } from "./signature.ts";
 export {
   Ed25519PrivateKey,
@@ -52,3 +56,104 @@ export {
   RsaPublicKey,
   rsaPublicKey,
 } from "./rsa.ts";
+export {
+  type ParsedPrivateKeyFile,
+  parsePrivateKeyFile,
+  type ParsePrivateKeyFileOptions,
+  PassphraseRequiredError,
+  type PrivateKeyFileFormat,
+  writePrivateKeyFile,
+  type WritePrivateKeyFileOptions,
+  WrongPassphraseError,
+} from "./private_key_file.ts";
+export {
+  formatPemPublicKey,
+  formatPublicKeyLine,
+  formatRfc4716PublicKey,
+  parsePemPublicKey,
+  parsePublicKeyLine,
+  parsePublicKeyText,
+  parseRfc4716PublicKey,
+  type PemPublicKeyFormat,
+  type PublicKeyTextFormat,
+  type Rfc4716Options,
+  type Rfc4716PublicKey,
+} from "./public_key_file.ts";
+export {
+  CERT_FOREVER,
+  type CertificateCheck,
+  CertificateError,
+  type CertificateType,
+  formatCertificateLine,
+  parseCertificate,
+  signCertificate,
+  type SignCertificateOptions,
+  SshCertificate,
+  verifyCertificate,
+  type VerifyCertificateOptions,
+} from "./certificate.ts";
+export {
+  type AuthorizedKeyContext,
+  type AuthorizedKeyEntry,
+  type AuthorizedKeyEvaluation,
+  type AuthorizedKeyMatch,
+  type AuthorizedKeyOptions,
+  type AuthorizedKeyPermissions,
+  type AuthorizedKeyRefusal,
+  type AuthorizedKeysDiagnostic,
+  type AuthorizedKeysFile,
+  type AuthorizedKeysProblemKind,
+  certificateAuthorities,
+  evaluateAuthorizedKey,
+  findAuthorizedKey,
+  parseAuthorizedKeys,
+  type PermitSpec,
+} from "./authorized_keys.ts";
+export {
+  certificateAuthoritiesFor,
+  checkHostKey,
+  findHostEntries,
+  formatKnownHostsLine,
+  type FormatKnownHostsOptions,
+  hashHostName,
+  type HostKeyCheck,
+  type KnownHostsDiagnostic,
+  type KnownHostsEntry,
+  type KnownHostsFile,
+  type KnownHostsMarker,
+  knownHostsName,
+  type KnownHostsProblemKind,
+  parseKnownHosts,
+} from "./known_hosts.ts";
+export {
+  parseSshsig,
+  signSshsig,
+  type SignSshsigOptions,
+  type SshsigCheck,
+  SshsigError,
+  type SshSignature,
+  verifySshsig,
+  type VerifySshsigOptions,
+} from "./sshsig.ts";
+export {
+  type AllowedSigner,
+  AllowedSignersError,
+  findAllowedSigners,
+  type FindAllowedSignersOptions,
+  parseAllowedSigners,
+  type ParseAllowedSignersOptions,
+} from "./allowed_signers.ts";
+export {
+  type AddressListMatch,
+  addrMatchList,
+  type ClientIdentity,
+  type IpAddress,
+  matchHostAndIp,
+  matchHostname,
+  matchPattern,
+  matchPatternList,
+  type MatchPatternListOptions,
+  parseAddress,
+  type PatternListMatch,
+} from "./patterns.ts";
+export { formatAbsoluteTime, parseAbsoluteTime } from "./time.ts";

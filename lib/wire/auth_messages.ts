@@ -185,7 +185,7 @@ export function encodeSimpleAuthRequest(
  * ```
  */
 export function encodePkOk(algorithm: string, key: Uint8Array): Uint8Array {
-  return new SshWriter(128).byte(60).string(algorithm).string(key).finish();
+  return new SshWriter(128).byte(Msg.USERAUTH_PK_OK).string(algorithm).string(key).finish();
 }
 
 /**
@@ -217,9 +217,10 @@ export interface InfoPrompt {
 export function encodeInfoRequest(
   m: { name: string; instruction: string; prompts: InfoPrompt[] },
 ): Uint8Array {
-  const w = new SshWriter(128).byte(60).string(m.name).string(m.instruction).string("").uint32(
-    m.prompts.length,
-  );
+  const w = new SshWriter(128).byte(Msg.USERAUTH_INFO_REQUEST).string(m.name).string(m.instruction)
+    .string("").uint32(
+      m.prompts.length,
+    );
   for (const p of m.prompts) w.string(p.prompt).boolean(p.echo);
   return w.finish();
 }
@@ -237,7 +238,7 @@ export function decodeInfoRequest(
   payload: Uint8Array,
 ): { name: string; instruction: string; prompts: InfoPrompt[] } {
   const r = new SshReader(payload);
-  r.expectMessage(60, "USERAUTH_INFO_REQUEST");
+  r.expectMessage(Msg.USERAUTH_INFO_REQUEST, "USERAUTH_INFO_REQUEST");
   const name = r.utf8("name");
   const instruction = r.utf8("instruction");
   r.string("language tag");
@@ -260,7 +261,7 @@ export function decodeInfoRequest(
  * ```
  */
 export function encodeInfoResponse(responses: string[]): Uint8Array {
-  const w = new SshWriter(64).byte(61).uint32(responses.length);
+  const w = new SshWriter(64).byte(Msg.USERAUTH_INFO_RESPONSE).uint32(responses.length);
   for (const x of responses) w.string(x);
   return w.finish();
 }
@@ -276,7 +277,7 @@ export function encodeInfoResponse(responses: string[]): Uint8Array {
  */
 export function decodeInfoResponse(payload: Uint8Array): string[] {
   const r = new SshReader(payload);
-  r.expectMessage(61, "USERAUTH_INFO_RESPONSE");
+  r.expectMessage(Msg.USERAUTH_INFO_RESPONSE, "USERAUTH_INFO_RESPONSE");
   const n = r.uint32("num-responses");
   if (n > 256) throw new WireError(`${n} responses is more than 256`, "num-responses", 1);
   const out: string[] = [];

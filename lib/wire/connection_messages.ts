@@ -173,12 +173,29 @@ export const OpenFailure = {
 } as const;
 
 /**
+ * SSH_EXTENDED_DATA_STDERR, the one data_type_code of
+ * SSH_MSG_CHANNEL_EXTENDED_DATA that RFC 4254 §5.2 defines.
+ *
+ * @example
+ * ```ts
+ * import { encodeChannelData, EXTENDED_DATA_STDERR } from "./connection_messages.ts";
+ * encodeChannelData(0, new TextEncoder().encode("oops"), EXTENDED_DATA_STDERR);
+ * ```
+ */
+export const EXTENDED_DATA_STDERR = 1;
+
+/**
  * Encodes SSH_MSG_CHANNEL_OPEN_FAILURE.
  *
  * @example
  * ```ts
- * import { encodeChannelOpenFailure } from "./connection_messages.ts";
- * encodeChannelOpenFailure({ recipient: 0, reason: 3, description: "unknown channel type", language: "" });
+ * import { encodeChannelOpenFailure, OpenFailure } from "./connection_messages.ts";
+ * encodeChannelOpenFailure({
+ *   recipient: 0,
+ *   reason: OpenFailure.UNKNOWN_CHANNEL_TYPE,
+ *   description: "unknown channel type",
+ *   language: "",
+ * });
  * ```
  */
 export function encodeChannelOpenFailure(
@@ -193,8 +210,14 @@ export function encodeChannelOpenFailure(
  *
  * @example
  * ```ts
- * import { decodeChannelOpenFailure, encodeChannelOpenFailure } from "./connection_messages.ts";
- * decodeChannelOpenFailure(encodeChannelOpenFailure({ recipient: 0, reason: 1, description: "no", language: "" }));
+ * import {
+ *   decodeChannelOpenFailure,
+ *   encodeChannelOpenFailure,
+ *   OpenFailure,
+ * } from "./connection_messages.ts";
+ * const reason = OpenFailure.ADMINISTRATIVELY_PROHIBITED;
+ * const m = encodeChannelOpenFailure({ recipient: 0, reason, description: "no", language: "" });
+ * console.log(decodeChannelOpenFailure(m).reason); // 1
  * ```
  */
 export function decodeChannelOpenFailure(
@@ -225,13 +248,14 @@ export function encodeWindowAdjust(recipient: number, bytes: number): Uint8Array
 
 /**
  * Encodes SSH_MSG_CHANNEL_DATA, or SSH_MSG_CHANNEL_EXTENDED_DATA when
- * `dataType` is given (1 = stderr), RFC 4254 §5.2. One copy of `data`.
+ * `dataType` is given ({@link EXTENDED_DATA_STDERR} for stderr), RFC 4254
+ * §5.2. One copy of `data`.
  *
  * @example
  * ```ts
- * import { encodeChannelData } from "./connection_messages.ts";
+ * import { encodeChannelData, EXTENDED_DATA_STDERR } from "./connection_messages.ts";
  * encodeChannelData(0, new TextEncoder().encode("hi"));
- * encodeChannelData(0, new TextEncoder().encode("oops"), 1);
+ * encodeChannelData(0, new TextEncoder().encode("oops"), EXTENDED_DATA_STDERR);
  * ```
  */
 export function encodeChannelData(

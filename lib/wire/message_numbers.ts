@@ -1,5 +1,5 @@
 /**
- * SSH message numbers (RFC 4250 §4.1, RFC 8308, RFC 4419, RFC 5656).
+ * SSH message numbers (RFC 4250 §4.1, RFC 8308, RFC 4419, RFC 5656, RFC 4256).
  *
  * @module
  */
@@ -36,6 +36,17 @@ export const Msg = {
   USERAUTH_FAILURE: 51,
   USERAUTH_SUCCESS: 52,
   USERAUTH_BANNER: 53,
+  /**
+   * Numbers 60-79 belong to the authentication method in use (RFC 4252 §6),
+   * so 60 has three names. "publickey" (RFC 4252 §7): the key is acceptable.
+   */
+  USERAUTH_PK_OK: 60,
+  /** "password" (RFC 4252 §8): the server asks for a new password. */
+  USERAUTH_PASSWD_CHANGEREQ: 60,
+  /** "keyboard-interactive" (RFC 4256 §3.2): prompts for the user. */
+  USERAUTH_INFO_REQUEST: 60,
+  /** "keyboard-interactive" (RFC 4256 §3.4): the user's answers. */
+  USERAUTH_INFO_RESPONSE: 61,
   GLOBAL_REQUEST: 80,
   REQUEST_SUCCESS: 81,
   REQUEST_FAILURE: 82,

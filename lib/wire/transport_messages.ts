@@ -129,7 +129,12 @@ export function decodeKexInit(payload: Uint8Array): KexInit {
  * @example
  * ```ts
  * import type { DisconnectMessage } from "./transport_messages.ts";
- * const m: DisconnectMessage = { reason: 11, description: "bye", language: "" };
+ * import { DisconnectReason } from "./errors.ts";
+ * const m: DisconnectMessage = {
+ *   reason: DisconnectReason.BY_APPLICATION,
+ *   description: "bye",
+ *   language: "",
+ * };
  * ```
  */
 export interface DisconnectMessage {
@@ -147,7 +152,8 @@ export interface DisconnectMessage {
  * @example
  * ```ts
  * import { encodeDisconnect } from "./transport_messages.ts";
- * encodeDisconnect({ reason: 11, description: "bye", language: "" });
+ * import { DisconnectReason } from "./errors.ts";
+ * encodeDisconnect({ reason: DisconnectReason.BY_APPLICATION, description: "bye", language: "" });
  * ```
  */
 export function encodeDisconnect(m: DisconnectMessage): Uint8Array {
@@ -164,7 +170,9 @@ export function encodeDisconnect(m: DisconnectMessage): Uint8Array {
  * @example
  * ```ts
  * import { decodeDisconnect, encodeDisconnect } from "./transport_messages.ts";
- * console.log(decodeDisconnect(encodeDisconnect({ reason: 2, description: "x", language: "" })).reason);
+ * import { DisconnectReason } from "./errors.ts";
+ * const reason = DisconnectReason.PROTOCOL_ERROR;
+ * console.log(decodeDisconnect(encodeDisconnect({ reason, description: "x", language: "" })).reason); // 2
  * ```
  */
 export function decodeDisconnect(payload: Uint8Array): DisconnectMessage {

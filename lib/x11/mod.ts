@@ -20,6 +20,7 @@ export {
 } from "./client.ts";
 export {
   type X11ForwardedDisplay,
+  type X11ForwardingContext,
   type X11ForwardingHandler,
   x11ForwardingHandler,
   type X11ServerChannel,
@@ -39,3 +40,45 @@ export {
   X11RequestCodec,
   type X11Setup,
 } from "./wire.ts";
+// What this layer's API mentions from the layers below.
+export type { ServerAuthHandlers, ServerAuthOptions, SessionRestrictions } from "../auth/server.ts";
+export type {
+  Channel,
+  ChannelHost,
+  ChannelOptions,
+  IncomingChannelRequest,
+} from "../connection/channel.ts";
+export type { Connection, ConnectionEvent, ConnectionOptions } from "../connection/connection.ts";
+export type {
+  Acceptance,
+  ChannelAcceptance,
+  ChannelOpenHandler,
+  ChannelOpenRequest,
+  ChannelRequest,
+  ConnectionHandlers,
+  ConnectionHandlerSet,
+  GlobalRequest,
+  GlobalRequestHandler,
+  Handler,
+  HandlerTable,
+  PeerRequestRouter,
+  Refusal,
+  SessionRequestHandler,
+  Verdict,
+} from "../connection/handlers.ts";
+export type { PtyRequest } from "../connection/session.ts";
+export type { RandomSource } from "../crypto/types.ts";
+export type { PrivateKey, PublicKey } from "../keys/types.ts";
+export type { Payload } from "../transport/packets.ts";
+export type {
+  HostKeyInfo,
+  HostKeyVerifier,
+  KexEvent,
+  MacErrorEvent,
+  NegotiatedAlgorithms,
+  TransportOptions,
+} from "../transport/transport.ts";
+export type { InfoPrompt } from "../wire/auth_messages.ts";
+export type { Codec } from "../wire/codec.ts";
+export { SshError } from "../wire/errors.ts";
+export type { GexRequest } from "../wire/transport_messages.ts";

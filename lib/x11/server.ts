@@ -12,8 +12,7 @@
 import { type Observable, Subject } from "rxjs";
 import type { Channel } from "../connection/channel.ts";
 import type { Connection } from "../connection/connection.ts";
-import { accept, refuse } from "../connection/handlers.ts";
-import type { ServerHandlerSet, SessionRequestHandler } from "../server_handlers.ts";
+import { accept, refuse, type SessionRequestHandler } from "../connection/handlers.ts";
 import { spliceChannel } from "../connection/splice.ts";
 import { plainAddress } from "../runtime/address.ts";
 import { listenTcp, listenTcpSync } from "../runtime/tcp.ts";
@@ -93,6 +92,29 @@ export interface X11ServerChannel {
 }
 
 /**
+ * What the x11-req handler needs of the session (a server's
+ * session-request context has it all).
+ *
+ * @example
+ * ```ts
+ * import type { X11ForwardingContext } from "./server.ts";
+ * const allowed = (s: X11ForwardingContext) => s.restrictions.x11Forwarding !== false;
+ * ```
+ */
+export interface X11ForwardingContext {
+  /** The authenticated user. */
+  readonly username: string;
+  /** The session channel the request came on. */
+  readonly channel: Channel;
+  /** The connection, to open `"x11"` channels on. */
+  readonly connection: Connection;
+  /** Restrictions from authentication; `x11Forwarding: false` refuses. */
+  readonly restrictions: { readonly x11Forwarding?: boolean };
+  /** Adds a variable to the session's environment (DISPLAY, XAUTHORITY). */
+  setEnv(name: string, value: string): void;
+}
+
+/**
  * X11 forwarding for `ServerOptions.handlers`, with observables of what it did.
  *
  * @example
@@ -101,9 +123,9 @@ export interface X11ServerChannel {
  * const watch = (h: X11ForwardingHandler) => h.x11$.subscribe((c) => console.log(c.originatorPort));
  * ```
  */
-export interface X11ForwardingHandler extends ServerHandlerSet {
+export interface X11ForwardingHandler {
   /** The x11-req handler. */
-  readonly sessionRequest: Readonly<Record<string, SessionRequestHandler>>;
+  readonly sessionRequest: Readonly<Record<string, SessionRequestHandler<X11ForwardingContext>>>;
   /** Each accepted x11-req, with its display (hot). */
   readonly display$: Observable<X11ForwardedDisplay>;
   /** Each `"x11"` channel opened to a client (hot). */
@@ -199,7 +221,7 @@ export function x11ForwardingHandler(options: X11ServerOptions = {}): X11Forward
     }, () => conn.close());
   };
 
-  const answer: SessionRequestHandler = async (r, s) => {
+  const answer: SessionRequestHandler<X11ForwardingContext> = async (r, s) => {
     const refused = (reason: string) => {
       refusals.next({ username: s.username, reason });
       return refuse(reason);

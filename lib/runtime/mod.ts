@@ -1,0 +1,29 @@
+/**
+ * The runtime adapters: TCP connections and listeners on Deno, Bun and
+ * Node (`node:net`), in-memory stream pairs, WebSockets, and local commands
+ * (with or without a pseudo-terminal), all as WHATWG streams, which is all
+ * the protocol layers need of a runtime.
+ *
+ * @example
+ * ```ts
+ * import { memoryPair } from "./mod.ts";
+ * const [a, b] = memoryPair();
+ * const w = a.writable.getWriter();
+ * await w.write(new TextEncoder().encode("hi"));
+ * const { value } = await b.readable.getReader().read();
+ * console.log(new TextDecoder().decode(value)); // "hi"
+ * ```
+ *
+ * @module
+ */
+export { connectTcp, ListenerError, type ListenerWarning, listenTcp } from "./tcp.ts";
+export type {
+  ByteStreamPair,
+  ConnectTcpOptions,
+  ListenTcpOptions,
+  TcpConnection,
+  TcpListener,
+} from "./types.ts";
+export { memoryPair, type MemoryPairOptions } from "./memory.ts";
+export { webSocketStream, type WebSocketStreamOptions } from "./websocket.ts";
+export { runCommand, type RunCommandOptions, type RunningCommand } from "./process.ts";
