@@ -62,7 +62,7 @@
  * @module
  */
 export {
-  type ByteStream,
+  type ByteStreamPair,
   type DisconnectEvent,
   type HostKeyInfo,
   type HostKeyVerifier,
@@ -71,7 +71,10 @@ export {
   type NegotiatedAlgorithms,
   REPLY_BACKLOG,
   Transport,
+  TRANSPORT_TUNING,
   type TransportOptions,
+  type TransportTuning,
+  transportTuning,
 } from "./lib/transport/transport.ts";
 export type { PeerVersion } from "./lib/transport/version.ts";
 export { type Payload, payloadBytes, payloadLength } from "./lib/transport/packets.ts";
@@ -101,7 +104,6 @@ export { KeyError } from "./lib/keys/errors.ts";
 export type { PrivateKey, PublicKey } from "./lib/keys/types.ts";
 export { connectTcp, ListenerError, type ListenerWarning, listenTcp } from "./lib/runtime/tcp.ts";
 export type {
-  ByteStreamPair,
   ConnectTcpOptions,
   ListenTcpOptions,
   TcpConnection,

@@ -22,7 +22,7 @@
  */
 import { firstValueFrom } from "rxjs";
 import {
-  type ByteStream,
+  type ByteStreamPair,
   connect,
   generatePrivateKey,
   type MacErrorEvent,
@@ -35,7 +35,7 @@ const td = new TextDecoder();
 const hostKey = await generatePrivateKey("ssh-ed25519");
 
 /** Wraps `s.writable` so that, once armed, the next packet has its last byte (the MAC) flipped. */
-function macFlipper(s: ByteStream): { stream: ByteStream; arm(): void } {
+function macFlipper(s: ByteStreamPair): { stream: ByteStreamPair; arm(): void } {
   let armed = false;
   const t = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, c) {

@@ -17,7 +17,7 @@
  */
 import { firstValueFrom } from "rxjs";
 import {
-  type ByteStream,
+  type ByteStreamPair,
   connect,
   generatePrivateKey,
   serveConnection,
@@ -51,7 +51,7 @@ interface WsServer {
 }
 
 /** Deno: the upgraded socket is a standard WebSocket. */
-function serveDeno(onStream: (s: ByteStream) => void): WsServer {
+function serveDeno(onStream: (s: ByteStreamPair) => void): WsServer {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
     if (new URL(req.url).pathname !== "/ssh" || req.headers.get("upgrade") !== "websocket") {
       return new Response("SSH lives at /ssh (WebSocket)\n", { status: 404 });
@@ -99,7 +99,7 @@ interface BunLike {
 }
 
 /** Bun: `ServerWebSocket` handlers turned into a byte stream pair. */
-function serveBun(onStream: (s: ByteStream) => void): WsServer {
+function serveBun(onStream: (s: ByteStreamPair) => void): WsServer {
   const bun = (globalThis as unknown as { Bun: BunLike }).Bun;
   const server = bun.serve({
     hostname: "127.0.0.1",
@@ -163,7 +163,7 @@ const options: ServerOptions = {
   exec: count,
 };
 let serverDone!: Promise<string>;
-const onStream = (stream: ByteStream) => {
+const onStream = (stream: ByteStreamPair) => {
   serverDone = (async () => {
     const c = await serveConnection(stream, options);
     console.log(`server: ${c.username} authenticated over a WebSocket`);
@@ -180,7 +180,7 @@ const ws = new WebSocket(url);
 const raw = await webSocketStream(ws);
 console.log(`client: WebSocket open (binaryType ${ws.binaryType})`);
 const counts = { sent: 0, received: 0 };
-const counted: ByteStream = {
+const counted: ByteStreamPair = {
   readable: raw.readable.pipeThrough(
     new TransformStream({
       transform(chunk, c) {

@@ -19,10 +19,11 @@ import { connectTcp } from "./runtime/tcp.ts";
 import { knownHostsName } from "./keys/known_hosts.ts";
 import { verifyKnownHost } from "./host_keys.ts";
 import {
-  type ByteStream,
+  type ByteStreamPair,
   type HostKeyInfo,
   Transport,
-  type TransportOptions,
+  type TransportTuning,
+  transportTuning,
 } from "./transport/transport.ts";
 
 /**
@@ -56,25 +57,13 @@ export interface ClientContext {
  * };
  * ```
  */
-export interface ConnectOptions extends
-  Partial<
-    Pick<
-      TransportOptions,
-      | "kexAlgorithms"
-      | "hostKeyAlgorithms"
-      | "ciphers"
-      | "macs"
-      | "rekeyBytes"
-      | "rekeyInterval"
-      | "acceptMacError"
-    >
-  > {
+export interface ConnectOptions extends Omit<TransportTuning, "preBanner" | "handshakeTimeout"> {
   /** Host name or address (ignored when `stream` is given). */
   host?: string;
   /** Port (default 22). */
   port?: number;
   /** Bring your own byte stream (libssh2's SEND/RECV): a socket, a WebSocket, an in-memory pair. */
-  stream?: ByteStream;
+  stream?: ByteStreamPair;
   /** User name. */
   username: string;
   /** Private keys to try, in order. */
@@ -316,13 +305,7 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
   const transport = new Transport(stream, {
     role: "client",
     verifyHostKey,
-    kexAlgorithms: options.kexAlgorithms,
-    hostKeyAlgorithms: options.hostKeyAlgorithms,
-    ciphers: options.ciphers,
-    macs: options.macs,
-    rekeyBytes: options.rekeyBytes,
-    rekeyInterval: options.rekeyInterval,
-    acceptMacError: options.acceptMacError,
+    ...transportTuning(options),
     handshakeTimeout: options.timeout ?? 30_000,
   });
   options.onTransport?.(transport);

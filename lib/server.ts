@@ -52,10 +52,11 @@ import { listenTcp } from "./runtime/tcp.ts";
 import type { ListenerWarning } from "./runtime/accept.ts";
 import type { TcpListener } from "./runtime/types.ts";
 import {
-  type ByteStream,
+  type ByteStreamPair,
   type KexEvent,
   Transport,
-  type TransportOptions,
+  type TransportTuning,
+  transportTuning,
 } from "./transport/transport.ts";
 import { DisconnectReason } from "./wire/errors.ts";
 
@@ -176,21 +177,7 @@ export interface ChannelLife {
  * };
  * ```
  */
-export interface ServerOptions extends
-  Partial<
-    Pick<
-      TransportOptions,
-      | "kexAlgorithms"
-      | "hostKeyAlgorithms"
-      | "ciphers"
-      | "macs"
-      | "preBanner"
-      | "handshakeTimeout"
-      | "acceptMacError"
-      | "rekeyBytes"
-      | "rekeyInterval"
-    >
-  > {
+export interface ServerOptions extends TransportTuning {
   /** Host keys to offer. */
   hostKeys: readonly PrivateKey[];
   /** Authentication policy and decisions (deny by default). */
@@ -524,8 +511,8 @@ export interface IncomingConnection {
  * ```ts
  * import { acceptConnection } from "./server.ts";
  * import type { ServerOptions } from "./server.ts";
- * import type { ByteStream } from "./transport/transport.ts";
- * function one(stream: ByteStream, options: ServerOptions) {
+ * import type { ByteStreamPair } from "./transport/transport.ts";
+ * function one(stream: ByteStreamPair, options: ServerOptions) {
  *   const c = acceptConnection(stream, options);
  *   c.event$.subscribe((e) => console.log(e.type));
  *   return c.authenticated;
@@ -533,7 +520,7 @@ export interface IncomingConnection {
  * ```
  */
 export function acceptConnection(
-  stream: ByteStream,
+  stream: ByteStreamPair,
   options: ServerOptions & { serverHandlers?: ServerHandlers },
 ): IncomingConnection {
   const events = new Subject<ServerEvent>();
@@ -541,15 +528,7 @@ export function acceptConnection(
   const transport = new Transport(stream, {
     role: "server",
     hostKeys: options.hostKeys,
-    kexAlgorithms: options.kexAlgorithms,
-    hostKeyAlgorithms: options.hostKeyAlgorithms,
-    ciphers: options.ciphers,
-    macs: options.macs,
-    preBanner: options.preBanner,
-    handshakeTimeout: options.handshakeTimeout,
-    acceptMacError: options.acceptMacError,
-    rekeyBytes: options.rekeyBytes,
-    rekeyInterval: options.rekeyInterval,
+    ...transportTuning(options),
   });
   const remoteAddress = plainAddress((stream as { remoteAddress?: string }).remoteAddress);
   transport.closed.then(() => setTimeout(() => events.complete(), 0));
@@ -575,15 +554,15 @@ export function acceptConnection(
  * ```ts
  * import { serveConnection } from "./server.ts";
  * import type { ServerOptions } from "./server.ts";
- * import type { ByteStream } from "./transport/transport.ts";
- * async function one(stream: ByteStream, options: ServerOptions) {
+ * import type { ByteStreamPair } from "./transport/transport.ts";
+ * async function one(stream: ByteStreamPair, options: ServerOptions) {
  *   const c = await serveConnection(stream, options);
  *   console.log("logged in:", c.username);
  * }
  * ```
  */
 export function serveConnection(
-  stream: ByteStream,
+  stream: ByteStreamPair,
   options: ServerOptions,
 ): Promise<ServerConnection> {
   return acceptConnection(stream, options).authenticated;

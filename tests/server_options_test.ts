@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { connect } from "../lib/client.ts";
 import type { ChannelOpenError } from "../lib/connection/connection.ts";
 import { accept, refuse } from "../lib/connection/handlers.ts";
+import { OpenFailure } from "../lib/wire/connection_messages.ts";
 import {
   acceptConnection,
   serveConnection,
@@ -157,7 +158,7 @@ test("channel-open handlers answer other channel types; unclaimed ones are UNKNO
       channelOpen: {
         "direct-tcpip-ish": (open) => {
           seen.push(open.type);
-          return refuse(`${open.type} is not offered`, 1);
+          return refuse(`${open.type} is not offered`, OpenFailure.ADMINISTRATIVELY_PROHIBITED);
         },
       },
     },

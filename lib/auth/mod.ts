@@ -44,7 +44,7 @@ export type { PrivateKey, PublicKey } from "../keys/types.ts";
 export type { AuthorizedKeyPermissions, PermitSpec } from "../keys/authorized_keys.ts";
 export type { RandomSource } from "../crypto/types.ts";
 export type {
-  ByteStream,
+  ByteStreamPair,
   DisconnectEvent,
   HostKeyInfo,
   HostKeyVerifier,

@@ -11,6 +11,7 @@ import {
   encodeChannelRequest,
   encodeChannelSimple,
   encodeWindowAdjust,
+  EXTENDED_DATA_STDERR,
 } from "../wire/connection_messages.ts";
 import { Msg } from "../wire/message_numbers.ts";
 import type { Payload } from "../transport/packets.ts";
@@ -116,7 +117,7 @@ export interface ChannelOptions {
 
 /** OpenSSH's defaults (channels.h CHAN_SES_WINDOW_DEFAULT, CHAN_SES_PACKET_DEFAULT). */
 export const DEFAULT_WINDOW = 2 * 1024 * 1024;
-/** See {@link DEFAULT_WINDOW}. Not the transport's packet limit (`MAX_PACKET_SIZE` there). */
+/** See {@link DEFAULT_WINDOW}. Not the transport's packet limit (`DEFAULT_MAX_PACKET`, 256 KiB, in packets.ts). */
 export const DEFAULT_CHANNEL_MAX_PACKET = 32 * 1024;
 
 /**
@@ -236,7 +237,7 @@ export class Channel {
       abort: () => this.close(),
     });
     this.stderrWritable = new WritableStream<Uint8Array>({
-      write: (chunk) => this.#write(chunk, 1),
+      write: (chunk) => this.#write(chunk, EXTENDED_DATA_STDERR),
     });
     this.requests$ = this.#requests.asObservable();
   }

@@ -16,6 +16,7 @@ import {
   encodeChannelOpenConfirmation,
   encodeChannelOpenFailure,
   encodeGlobalRequest,
+  EXTENDED_DATA_STDERR,
   OpenFailure,
 } from "../wire/connection_messages.ts";
 import { encodeIgnore } from "../wire/transport_messages.ts";
@@ -415,7 +416,7 @@ export class Connection {
         const type = r.uint32("data type code");
         const data = r.string("data");
         r.end("CHANNEL_EXTENDED_DATA");
-        c.data(data, type === 1 ? 1 : undefined); // RFC 4254 §5.2: only type 1 (stderr) is defined
+        c.data(data, type === EXTENDED_DATA_STDERR ? 1 : undefined); // RFC 4254 §5.2: only stderr is defined
         return;
       }
       case Msg.CHANNEL_WINDOW_ADJUST: {

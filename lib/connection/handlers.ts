@@ -29,7 +29,8 @@ import type { Channel, ChannelOptions } from "./channel.ts";
  * @example
  * ```ts
  * import { refuse } from "./handlers.ts";
- * const r = refuse("port forwarding is disabled", 1);
+ * import { OpenFailure } from "../wire/connection_messages.ts";
+ * const r = refuse("port forwarding is disabled", OpenFailure.ADMINISTRATIVELY_PROHIBITED);
  * console.log(r.accepted, r.reason); // false 1
  * ```
  */
@@ -365,7 +366,7 @@ export interface PeerRequestRouter<T> {
  * ```ts
  * import { ConnectionHandlers, refuse } from "./handlers.ts";
  * const handlers = new ConnectionHandlers<unknown>();
- * const sub = handlers.channelOpen("direct-tcpip", () => refuse("not here", 1));
+ * const sub = handlers.channelOpen("direct-tcpip", () => refuse("not here"));
  * sub.unsubscribe(); // direct-tcpip opens are refused as unknown again
  * ```
  */

@@ -6,27 +6,8 @@
  */
 import type { ListenerWarning } from "./accept.ts";
 
-/**
- * A duplex byte stream: what the sans-IO SSH core reads from and writes to.
- * Closing `writable` sends end-of-stream to the peer (a half-close on TCP);
- * `readable` closes when the peer does the same.
- *
- * @example
- * ```ts
- * import type { ByteStreamPair } from "./types.ts";
- * async function hello(pair: ByteStreamPair): Promise<void> {
- *   const w = pair.writable.getWriter();
- *   await w.write(new TextEncoder().encode("SSH-2.0-rxssh\r\n"));
- *   w.releaseLock();
- * }
- * ```
- */
-export interface ByteStreamPair {
-  /** Bytes from the peer; closes on the peer's end-of-stream. */
-  readonly readable: ReadableStream<Uint8Array>;
-  /** Bytes to the peer; closing it sends end-of-stream. */
-  readonly writable: WritableStream<Uint8Array>;
-}
+import type { ByteStreamPair } from "../transport/transport.ts";
+export type { ByteStreamPair };
 
 /**
  * A connected TCP socket as a {@link ByteStreamPair}. Closing `writable`

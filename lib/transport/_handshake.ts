@@ -30,7 +30,7 @@ import type {
 import { parsePublicKey } from "../keys/public_key.ts";
 import type { PrivateKey, PublicKey } from "../keys/types.ts";
 import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
-import { Msg } from "../wire/message_numbers.ts";
+import { isKexMethodMessage, Msg } from "../wire/message_numbers.ts";
 import { quotePeerText } from "../wire/quote.ts";
 import {
   decodeGexGroup,
@@ -487,7 +487,7 @@ export class Handshake {
   screen(msg: number): boolean {
     if (!this.#firstDone && this.#strict) {
       const isKexMessage = msg === Msg.KEXINIT || msg === Msg.NEWKEYS ||
-        (msg >= 30 && msg <= 49);
+        isKexMethodMessage(msg);
       if (!isKexMessage && msg !== Msg.DISCONNECT) {
         throw bad(
           DisconnectReason.PROTOCOL_ERROR,

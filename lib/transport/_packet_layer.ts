@@ -23,7 +23,7 @@ import {
   type Payload,
   payloadLength,
 } from "./packets.ts";
-import type { ByteStream, TransportOptions } from "./transport.ts";
+import type { ByteStreamPair, TransportOptions } from "./transport.ts";
 import { readVersion } from "./version.ts";
 import type { PeerVersion } from "./version.ts";
 
@@ -126,7 +126,7 @@ interface Held {
 }
 
 /**
- * Packets over a {@link ByteStream} for one Transport: reads
+ * Packets over a {@link ByteStreamPair} for one Transport: reads
  * ({@link in}), writes ({@link write}), holds sends during a key exchange
  * ({@link hold}, {@link release}), counts toward the re-key limits
  * ({@link rekeyDue}) and the reply backlog ({@link outputRoom}).
@@ -167,7 +167,7 @@ export class PacketLayer {
   #roomWaiter?: () => void;
 
   /** Reads and writes `stream`; `hooks` connect it to its transport. */
-  constructor(stream: ByteStream, options: PacketLayerOptions, hooks: PacketLayerHooks) {
+  constructor(stream: ByteStreamPair, options: PacketLayerOptions, hooks: PacketLayerHooks) {
     this.#o = options;
     this.#hooks = hooks;
     this.#keysSince = options.now();

@@ -26,7 +26,7 @@
  * @module
  */
 export {
-  type ByteStream,
+  type ByteStreamPair,
   type DisconnectEvent,
   type HostKeyInfo,
   type HostKeyVerifier,
@@ -35,7 +35,10 @@ export {
   type NegotiatedAlgorithms,
   REPLY_BACKLOG,
   Transport,
+  TRANSPORT_TUNING,
   type TransportOptions,
+  type TransportTuning,
+  transportTuning,
 } from "./transport.ts";
 export type { PeerVersion } from "./version.ts";
 export { type Payload, payloadBytes, payloadLength } from "./packets.ts";

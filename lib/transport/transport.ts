@@ -25,7 +25,7 @@ import {
   SshError,
   WireError,
 } from "../wire/errors.ts";
-import { Msg } from "../wire/message_numbers.ts";
+import { isAboveTransport, isKexMethodMessage, Msg } from "../wire/message_numbers.ts";
 import { quotePeerText } from "../wire/quote.ts";
 import {
   decodeDebug,
@@ -55,19 +55,72 @@ const VERSION = "0.1.0";
 
 /**
  * A pair of byte streams: a socket, a pipe, an in-memory pair, a WebSocket.
+ * `readable` carries the peer's bytes and closes on its end-of-stream;
+ * closing `writable` sends end-of-stream. Every transport takes one, and
+ * the runtime adapters (TCP, unix sockets, memory pairs) make them.
  *
  * @example
  * ```ts
- * import type { ByteStream } from "./transport.ts";
+ * import type { ByteStreamPair } from "./transport.ts";
  * const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
- * const loop: ByteStream = { readable, writable };
+ * const loop: ByteStreamPair = { readable, writable };
  * ```
  */
-export interface ByteStream {
+export interface ByteStreamPair {
   /** Bytes from the peer. */
   readonly readable: ReadableStream<Uint8Array>;
   /** Bytes to the peer. */
   readonly writable: WritableStream<Uint8Array>;
+}
+
+/**
+ * The transport options a client and a server pass through as given
+ * (`ConnectOptions` and `ServerOptions` take them; {@link transportTuning}
+ * picks them out), so neither copies them field by field.
+ *
+ * @example
+ * ```ts
+ * import { TRANSPORT_TUNING } from "./transport.ts";
+ * console.log(TRANSPORT_TUNING.includes("ciphers")); // true
+ * ```
+ */
+export const TRANSPORT_TUNING = [
+  "kexAlgorithms",
+  "hostKeyAlgorithms",
+  "ciphers",
+  "macs",
+  "rekeyBytes",
+  "rekeyInterval",
+  "acceptMacError",
+  "preBanner",
+  "handshakeTimeout",
+] as const;
+
+/**
+ * See {@link TRANSPORT_TUNING}.
+ *
+ * @example
+ * ```ts
+ * import type { TransportTuning } from "./transport.ts";
+ * const t: TransportTuning = { ciphers: ["aes128-gcm@openssh.com"], rekeyBytes: 1 << 30 };
+ * ```
+ */
+export type TransportTuning = Pick<TransportOptions, typeof TRANSPORT_TUNING[number]>;
+
+/**
+ * The {@link TransportTuning} fields of `options` (an options object with
+ * more in it, such as `ServerOptions`), and nothing else.
+ *
+ * @example
+ * ```ts
+ * import { transportTuning } from "./transport.ts";
+ * console.log(transportTuning({ ciphers: ["aes128-ctr"], username: "x" } as { ciphers: string[] })); // { ciphers: [ "aes128-ctr" ] }
+ * ```
+ */
+export function transportTuning(options: TransportTuning): TransportTuning {
+  const out: Record<string, unknown> = {};
+  for (const k of TRANSPORT_TUNING) if (options[k] !== undefined) out[k] = options[k];
+  return out as TransportTuning;
 }
 
 /**
@@ -371,7 +424,7 @@ export class Transport {
   #handshakeTimer?: ReturnType<typeof setTimeout>;
 
   /** Starts the connection over `stream`. */
-  constructor(stream: ByteStream, options: TransportOptions) {
+  constructor(stream: ByteStreamPair, options: TransportOptions) {
     this.role = options.role;
     this.#options = options;
     const random = options.random ?? defaultRandom;
@@ -762,7 +815,7 @@ export class Transport {
         this.#onNewKeys();
         return;
     }
-    if (msg >= 30 && msg <= 49) {
+    if isKexMethodMessage(msg) {
       await hs.onMethodMessage(msg, payload);
       return;
     }
@@ -785,7 +838,7 @@ export class Transport {
         if (this.role !== "client") break;
         return this.#onServiceAccept(payload);
     }
-    if (msg >= 50) {
+    if (isAboveTransport(msg)) {
       if (this.role === "server" && this.#services.accepted.size === 0) {
         // RFC 4253 §10: a service starts with its SERVICE_REQUEST; e.g. a
         // USERAUTH_REQUEST before it is not processed (sshd 9.2 answers it

@@ -62,3 +62,32 @@ export const Msg = {
   CHANNEL_SUCCESS: 99,
   CHANNEL_FAILURE: 100,
 } as const;
+
+/**
+ * Whether `msg` is in RFC 4250 §4.1.2's range for key-exchange-method
+ * messages (30 to 49: KEXDH_*, KEX_ECDH_*, KEX_DH_GEX_*, whose meaning
+ * depends on the method negotiated).
+ *
+ * @example
+ * ```ts
+ * import { isKexMethodMessage, Msg } from "./message_numbers.ts";
+ * console.log(isKexMethodMessage(30), isKexMethodMessage(Msg.KEXINIT)); // true false
+ * ```
+ */
+export function isKexMethodMessage(msg: number): boolean {
+  return msg >= 30 && msg <= 49;
+}
+
+/**
+ * Whether `msg` belongs to a layer above the transport (RFC 4250 §4.1.2:
+ * 50 and up, user authentication then the connection protocol).
+ *
+ * @example
+ * ```ts
+ * import { isAboveTransport, Msg } from "./message_numbers.ts";
+ * console.log(isAboveTransport(Msg.CHANNEL_DATA), isAboveTransport(Msg.IGNORE)); // true false
+ * ```
+ */
+export function isAboveTransport(msg: number): boolean {
+  return msg >= 50;
+}
