@@ -815,7 +815,7 @@ export class Transport {
         this.#onNewKeys();
         return;
     }
-    if isKexMethodMessage(msg) {
+    if (isKexMethodMessage(msg)) {
       await hs.onMethodMessage(msg, payload);
       return;
     }
