@@ -16,7 +16,7 @@ import { accept, refuse, type SessionRequestHandler } from "../connection/handle
 import { spliceChannel } from "../connection/splice.ts";
 import { plainAddress } from "../runtime/address.ts";
 import { listenTcp, listenTcpSync } from "../runtime/tcp.ts";
-import type { TcpConnection, TcpListener } from "../runtime/types.ts";
+import type { TcpListener } from "../runtime/types.ts";
 import { runXauth } from "./_xauth.ts";
 import { X11ChannelCodec, type X11Request, X11RequestCodec } from "./wire.ts";
 
@@ -175,126 +175,162 @@ const inUse = new Set<number>();
  * ```
  */
 export function x11ForwardingHandler(options: X11ServerOptions = {}): X11ForwardingHandler {
-  const offset = options.displayOffset ?? 10;
-  const max = options.maxDisplays ?? 1000;
-  const xauth = options.xauth === false ? undefined : options.xauth ?? "xauth";
-  const displays = new Subject<X11ForwardedDisplay>();
-  const channels = new Subject<X11ServerChannel>();
-  const refusals = new Subject<{ username: string; reason: string }>();
-  const active = new WeakSet<Channel>();
-
-  /** Binds the first free display synchronously, or reserves one (Node). */
-  const bind = (): { n: number; listener: TcpListener | Promise<TcpListener> } | undefined => {
-    for (let n = offset; n < offset + max && 6000 + n <= 65535; n++) {
-      if (inUse.has(n)) continue;
-      let listener: TcpListener | undefined;
-      try {
-        listener = listenTcpSync({ hostname: "127.0.0.1", port: 6000 + n });
-      } catch {
-        continue; // taken
-      }
-      inUse.add(n);
-      return { n, listener: listener ?? listenTcp({ hostname: "127.0.0.1", port: 6000 + n }) };
-    }
-    return undefined;
+  const svc: X11Service = {
+    options,
+    offset: options.displayOffset ?? 10,
+    max: options.maxDisplays ?? 1000,
+    xauth: options.xauth === false ? undefined : options.xauth ?? "xauth",
+    displays: new Subject(),
+    channels: new Subject(),
+    refusals: new Subject(),
+    active: new WeakSet(),
   };
-
-  const serve = async (
-    d: X11ForwardedDisplay,
-    listener: TcpListener,
-    connection: Connection,
-  ): Promise<void> => {
-    for await (const conn of listener) {
-      if (d.request.singleConnection) listener.close();
-      forward(d, conn, connection);
-    }
+  const answer: SessionRequestHandler<X11ForwardingContext> = async (r, s) => {
+    const checked = checkX11Request(svc, r.data, s);
+    const why = typeof checked === "string" ? checked : await openDisplay(svc, checked, s);
+    if (why === undefined) return accept();
+    svc.refusals.next({ username: s.username, reason: why });
+    return refuse(why);
   };
+  return {
+    sessionRequest: { "x11-req": answer },
+    display$: svc.displays.asObservable(),
+    x11$: svc.channels.asObservable(),
+    refused$: svc.refusals.asObservable(),
+  };
+}
 
-  const forward = (d: X11ForwardedDisplay, conn: TcpConnection, connection: Connection) => {
+/** What one {@link x11ForwardingHandler} shares between its sessions. */
+interface X11Service {
+  readonly options: X11ServerOptions;
+  readonly offset: number;
+  readonly max: number;
+  readonly xauth?: string;
+  readonly displays: Subject<X11ForwardedDisplay>;
+  readonly channels: Subject<X11ServerChannel>;
+  readonly refusals: Subject<{ username: string; reason: string }>;
+  /** Session channels with a forwarded display. */
+  readonly active: WeakSet<Channel>;
+}
+
+/** The decoded x11-req, or why it is refused (restrictions, policy, sshd's checks). */
+function checkX11Request(
+  svc: X11Service,
+  data: Uint8Array,
+  s: X11ForwardingContext,
+): X11Request | string {
+  if (s.restrictions.x11Forwarding === false) return "no-X11-forwarding";
+  if (svc.options.allow && !svc.options.allow(s.username)) return "not allowed";
+  if (svc.active.has(s.channel)) return "X11 forwarding already active on this session";
+  let request: X11Request;
+  try {
+    request = X11RequestCodec.decode(data);
+  } catch (e) {
+    return `malformed x11-req: ${e instanceof Error ? e.message : e}`;
+  }
+  if (
+    !/^[0-9a-fA-F]+$/.test(request.authCookie) || !/^[\x21-\x7e]+$/.test(request.authProtocol)
+  ) {
+    return "invalid x11-req authentication protocol or cookie"; // sshd's session_x11_req check
+  }
+  return request;
+}
+
+/** Binds the first free display synchronously, or reserves one (Node). */
+function bindDisplay(
+  svc: X11Service,
+): { n: number; listener: TcpListener | Promise<TcpListener> } | undefined {
+  for (let n = svc.offset; n < svc.offset + svc.max && 6000 + n <= 65535; n++) {
+    if (inUse.has(n)) continue;
+    let listener: TcpListener | undefined;
+    try {
+      listener = listenTcpSync({ hostname: "127.0.0.1", port: 6000 + n });
+    } catch {
+      continue; // taken
+    }
+    inUse.add(n);
+    return { n, listener: listener ?? listenTcp({ hostname: "127.0.0.1", port: 6000 + n }) };
+  }
+  return undefined;
+}
+
+/**
+ * Gives the session a display: binds it, writes the cookie with xauth, sets
+ * DISPLAY (and XAUTHORITY), and serves X clients until the session closes.
+ * Resolves undefined once the display listens, or with why it cannot.
+ */
+async function openDisplay(
+  svc: X11Service,
+  request: X11Request,
+  s: X11ForwardingContext,
+): Promise<string | undefined> {
+  const { options, xauth } = svc;
+  const bound = bindDisplay(svc);
+  if (!bound) return `no free display in ${svc.offset}..${svc.offset + svc.max - 1}`;
+  const { n } = bound;
+  svc.active.add(s.channel);
+  // sshd writes the cookie under the unix name: Xlib looks up local TCP displays as FamilyLocal.
+  const authName = `unix:${n}.${request.screen}`;
+  if (xauth) {
+    runXauth(
+      xauth,
+      options.xauthority,
+      ["-"],
+      `remove ${authName}\nadd ${authName} ${request.authProtocol} ${request.authCookie}\n`,
+    );
+  }
+  let listener: TcpListener | undefined;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    listener?.close();
+    inUse.delete(n);
+    if (xauth) runXauth(xauth, options.xauthority, ["-"], `remove ${authName}\n`);
+  };
+  s.channel.closed.then(end);
+  try {
+    listener = await bound.listener;
+  } catch (e) {
+    end();
+    return `cannot listen on display ${n}: ${e}`;
+  }
+  if (ended) {
+    listener.close();
+    return "the session closed";
+  }
+  const d: X11ForwardedDisplay = {
+    username: s.username,
+    session: s.channel,
+    display: n,
+    displayName: `localhost:${n}.${request.screen}`,
+    request,
+  };
+  s.setEnv("DISPLAY", d.displayName);
+  if (options.xauthority) s.setEnv("XAUTHORITY", options.xauthority);
+  svc.displays.next(d);
+  serveDisplay(svc, d, listener, s.connection).catch(() => {}).finally(() => {
+    if (!d.request.singleConnection) end();
+  });
+  return undefined;
+}
+
+/** Opens an `"x11"` channel to the client for each X client of the display, and splices them. */
+async function serveDisplay(
+  svc: X11Service,
+  d: X11ForwardedDisplay,
+  listener: TcpListener,
+  connection: Connection,
+): Promise<void> {
+  for await (const conn of listener) {
+    if (d.request.singleConnection) listener.close();
     const origin = {
       originatorAddress: plainAddress(conn.remoteAddress),
       originatorPort: conn.remotePort,
     };
     connection.openChannel("x11", X11ChannelCodec.encode(origin)).then((channel) => {
       const done = spliceChannel(channel, conn);
-      channels.next({ display: d, channel, ...origin, done });
+      svc.channels.next({ display: d, channel, ...origin, done });
     }, () => conn.close());
-  };
-
-  const answer: SessionRequestHandler<X11ForwardingContext> = async (r, s) => {
-    const refused = (reason: string) => {
-      refusals.next({ username: s.username, reason });
-      return refuse(reason);
-    };
-    if (s.restrictions.x11Forwarding === false) return refused("no-X11-forwarding");
-    if (options.allow && !options.allow(s.username)) return refused("not allowed");
-    if (active.has(s.channel)) return refused("X11 forwarding already active on this session");
-    let request: X11Request;
-    try {
-      request = X11RequestCodec.decode(r.data);
-    } catch (e) {
-      return refused(`malformed x11-req: ${e instanceof Error ? e.message : e}`);
-    }
-    if (
-      !/^[0-9a-fA-F]+$/.test(request.authCookie) || !/^[\x21-\x7e]+$/.test(request.authProtocol)
-    ) {
-      return refused("invalid x11-req authentication protocol or cookie"); // sshd's session_x11_req check
-    }
-    const bound = bind();
-    if (!bound) return refused(`no free display in ${offset}..${offset + max - 1}`);
-    const { n } = bound;
-    active.add(s.channel);
-    const displayName = `localhost:${n}.${request.screen}`;
-    // sshd writes the cookie under the unix name: Xlib looks up local TCP displays as FamilyLocal.
-    const authName = `unix:${n}.${request.screen}`;
-    if (xauth) {
-      runXauth(
-        xauth,
-        options.xauthority,
-        ["-"],
-        `remove ${authName}\nadd ${authName} ${request.authProtocol} ${request.authCookie}\n`,
-      );
-    }
-    const d: X11ForwardedDisplay = {
-      username: s.username,
-      session: s.channel,
-      display: n,
-      displayName,
-      request,
-    };
-    let listener: TcpListener | undefined;
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      listener?.close();
-      inUse.delete(n);
-      if (xauth) runXauth(xauth, options.xauthority, ["-"], `remove ${authName}\n`);
-    };
-    s.channel.closed.then(end);
-    try {
-      listener = await bound.listener;
-    } catch (e) {
-      end();
-      return refused(`cannot listen on display ${n}: ${e}`);
-    }
-    if (ended) {
-      listener.close();
-      return refused("the session closed");
-    }
-    s.setEnv("DISPLAY", displayName);
-    if (options.xauthority) s.setEnv("XAUTHORITY", options.xauthority);
-    displays.next(d);
-    const l = listener;
-    serve(d, l, s.connection).catch(() => {}).finally(() => {
-      if (!d.request.singleConnection) end();
-    });
-    return accept();
-  };
-  return {
-    sessionRequest: { "x11-req": answer },
-    display$: displays.asObservable(),
-    x11$: channels.asObservable(),
-    refused$: refusals.asObservable(),
-  };
+  }
 }
