@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { acceptingFrom } from "./accept.ts";
 import { abortable } from "./_abortable.ts";
 import type {
   ByteStreamPair,
@@ -376,19 +377,8 @@ export function bunListenTcp(options: ListenTcpOptions): TcpListener {
   return {
     hostname: listener.hostname,
     port: listener.port,
-    async accept() {
-      const conn = await next();
-      if (!conn) throw new Error(`listenTcp: the listener on ${hostname} is closed`);
-      return conn;
-    },
     close,
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const conn = await next();
-        if (!conn) return;
-        yield conn;
-      }
-    },
+    ...acceptingFrom(next, `listenTcp on ${hostname}`),
   };
 }
 

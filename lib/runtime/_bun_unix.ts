@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { acceptingFrom } from "./accept.ts";
 import { abortable } from "./_abortable.ts";
 import { bun, bunAccepting, BunConn, handlers } from "./_bun_tcp.ts";
 import type {
@@ -59,18 +60,7 @@ export function bunListenUnix(path: string, _options: ListenUnixOptions): UnixLi
   );
   return {
     path,
-    async accept() {
-      const conn = await next();
-      if (!conn) throw new Error(`listenUnix: the listener on ${JSON.stringify(path)} is closed`);
-      return conn;
-    },
     close,
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const conn = await next();
-        if (!conn) return;
-        yield conn;
-      }
-    },
+    ...acceptingFrom(next, `listenUnix on ${JSON.stringify(path)}`),
   };
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { abortable } from "./_abortable.ts";
-import { type AcceptBackoffOptions, acceptWithBackoff } from "./accept.ts";
+import { type AcceptBackoffOptions, acceptingFrom, acceptWithBackoff } from "./accept.ts";
 import type {
   ByteStreamPair,
   ConnectTcpOptions,
@@ -248,18 +248,7 @@ export function wrapDenoListener(
   return {
     hostname,
     port,
-    async accept() {
-      const conn = await next();
-      if (!conn) throw new Error(`listenTcp: the listener on ${hostname}:${port} is closed`);
-      return conn;
-    },
     close,
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const conn = await next();
-        if (!conn) return;
-        yield conn;
-      }
-    },
+    ...acceptingFrom(next, `listenTcp on ${hostname}:${port}`),
   };
 }

@@ -8,7 +8,7 @@
  */
 import { abortable } from "./_abortable.ts";
 import { denoStreams } from "./_deno_tcp.ts";
-import { acceptWithBackoff } from "./accept.ts";
+import { acceptingFrom, acceptWithBackoff } from "./accept.ts";
 import type {
   ConnectUnixOptions,
   ListenUnixOptions,
@@ -76,18 +76,7 @@ export function denoListenUnix(path: string, options: ListenUnixOptions): UnixLi
   };
   return {
     path,
-    async accept() {
-      const conn = await next();
-      if (!conn) throw new Error(`listenUnix: the listener on ${JSON.stringify(path)} is closed`);
-      return conn;
-    },
     close,
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const conn = await next();
-        if (!conn) return;
-        yield conn;
-      }
-    },
+    ...acceptingFrom(next, `listenUnix on ${JSON.stringify(path)}`),
   };
 }

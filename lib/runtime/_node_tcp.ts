@@ -7,6 +7,7 @@
 import type { Server, Socket } from "node:net";
 import {
   AcceptBursts,
+  acceptingFrom,
   errnoName,
   ListenerError,
   type ListenerWarning,
@@ -262,19 +263,8 @@ export function wrapNodeServer(server: Server, options: ListenTcpOptions): TcpLi
   return {
     hostname: boundHost,
     port,
-    async accept() {
-      const conn = await next();
-      if (!conn) throw new Error(`listenTcp: the listener on ${boundHost}:${port} is closed`);
-      return conn;
-    },
     close,
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const conn = await next();
-        if (!conn) return;
-        yield conn;
-      }
-    },
+    ...acceptingFrom(next, `listenTcp on ${boundHost}:${port}`),
   };
 }
 

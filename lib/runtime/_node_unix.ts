@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { acceptingFrom } from "./accept.ts";
 import type { Server, Socket } from "node:net";
 import { nodeAccepting, whenConnected, wrapNodeSocket } from "./_node_tcp.ts";
 import type {
@@ -73,18 +74,7 @@ export async function nodeListenUnix(
   );
   return {
     path,
-    async accept() {
-      const conn = await next();
-      if (!conn) throw new Error(`listenUnix: the listener on ${JSON.stringify(path)} is closed`);
-      return conn;
-    },
     close,
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const conn = await next();
-        if (!conn) return;
-        yield conn;
-      }
-    },
+    ...acceptingFrom(next, `listenUnix on ${JSON.stringify(path)}`),
   };
 }

@@ -262,3 +262,36 @@ export function acceptWithBackoff<T>(
     }
   };
 }
+
+/**
+ * The accepting half of a listener, from a source of connections: `next`
+ * resolves with the next one, or undefined once the listener is closed.
+ * `accept()` throws then (naming `what`); iteration ends.
+ *
+ * @example
+ * ```ts
+ * import { acceptingFrom } from "./accept.ts";
+ * const queue = [1, 2];
+ * const l = acceptingFrom(() => Promise.resolve(queue.shift()), "listenDemo on :0");
+ * for await (const n of l) console.log(n); // 1, then 2
+ * ```
+ */
+export function acceptingFrom<T>(
+  next: () => Promise<T | undefined>,
+  what: string,
+): { accept(): Promise<T>; [Symbol.asyncIterator](): AsyncGenerator<T> } {
+  return {
+    async accept() {
+      const conn = await next();
+      if (conn === undefined) throw new Error(`${what}: the listener is closed`);
+      return conn;
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const conn = await next();
+        if (conn === undefined) return;
+        yield conn;
+      }
+    },
+  };
+}
