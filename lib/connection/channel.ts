@@ -95,7 +95,7 @@ export interface ChannelHost {
   send(payload: Payload): Promise<void>;
   /** Forgets a channel whose close handshake is complete. */
   release(channel: Channel): void;
-  /** A request of the peer waits for a verdict; the returned function marks it decided. */
+  /** A request of the peer waits for its answer; the returned function marks it answered. */
   hold?(): () => void;
 }
 
@@ -411,7 +411,6 @@ export class Channel {
     const reply = (ok: boolean) => {
       if (slot.ok !== undefined) return;
       slot.ok = ok;
-      slot.decided?.();
       this.#flushAnswers();
     };
     this.#requests.next({
@@ -427,12 +426,13 @@ export class Channel {
 
   #flushAnswers(): void {
     while (this.#answers.length && this.#answers[0].ok !== undefined) {
-      const { ok, wantReply } = this.#answers.shift()!;
+      const { ok, wantReply, decided } = this.#answers.shift()!;
       if (wantReply && !this.#closeSent && !this.#error) {
         this.#host.send(
           encodeChannelSimple(ok ? Msg.CHANNEL_SUCCESS : Msg.CHANNEL_FAILURE, this.remoteId),
         ).catch(() => {});
       }
+      decided?.(); // held until its reply has left (a reply behind a slow one still counts)
     }
   }
 

@@ -147,11 +147,12 @@ export interface ConnectionOptions {
 const MAX_CHANNELS = 1024;
 /**
  * Most requests of the peer (channel opens, global and channel requests)
- * waiting for a handler's verdict at once; above it the connection stops
- * reading until one is decided, so a slow handler paces the peer instead of
- * queueing without bound.
+ * not answered yet, because their handler has not decided or because an
+ * earlier request's reply, which must go first, is still pending; above it
+ * the connection stops reading until one is answered, so a slow handler
+ * paces the peer instead of queueing its requests without bound.
  */
-const MAX_UNDECIDED = 64;
+const MAX_UNANSWERED = 64;
 
 /**
  * The channel multiplexer. Construct it once the transport is
@@ -196,7 +197,7 @@ export class Connection {
     reject(e: unknown): void;
   }[] = [];
   /** Our replies to the peer's global requests, in the order asked (RFC 4254 §4). */
-  #globalAnswers: { payload?: Payload; ready: boolean }[] = [];
+  #globalAnswers: { payload?: Payload; ready: boolean; release: () => void }[] = [];
   #events = new Subject<ConnectionEvent>();
   #nextId = 0;
   #error?: Error;
@@ -204,8 +205,8 @@ export class Connection {
   #noMoreSessions = false;
   /** Packets this layer has sent (see {@link #nudge}). */
   #sends = 0;
-  /** Requests of the peer waiting for a verdict; see MAX_UNDECIDED. */
-  #undecided = 0;
+  /** Requests of the peer waiting for a verdict; see MAX_UNANSWERED. */
+  #unanswered = 0;
   /** Peer channel opens accepted or being decided (they count toward MAX_CHANNELS). */
   #incomingOpens = 0;
   #room?: () => void;
@@ -260,17 +261,17 @@ export class Connection {
   }
 
   /**
-   * A request of the peer waits for a verdict; call the returned function
-   * once it is decided. Reading pauses while MAX_UNDECIDED wait.
+   * A request of the peer waits for its answer; call the returned function
+   * once the answer is out. Reading pauses while MAX_UNANSWERED wait.
    */
   #hold(): () => void {
-    this.#undecided++;
+    this.#unanswered++;
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.#undecided--;
-      if (this.#undecided < MAX_UNDECIDED) this.#room?.();
+      this.#unanswered--;
+      if (this.#unanswered < MAX_UNANSWERED) this.#room?.();
     };
   }
 
@@ -355,7 +356,7 @@ export class Connection {
         const { value, done } = await reader.read();
         if (done) break;
         this.#dispatch(value);
-        if (this.#undecided >= MAX_UNDECIDED && !this.#error) {
+        if (this.#unanswered >= MAX_UNANSWERED && !this.#error) {
           await new Promise<void>((resolve) => (this.#room = resolve));
           this.#room = undefined;
         }
@@ -600,17 +601,19 @@ export class Connection {
     const m = decodeGlobalRequest(p);
     const sends = this.#sends;
     if (m.name === "no-more-sessions@openssh.com") this.#noMoreSessions = true;
-    const slot: { payload?: Payload; ready: boolean } = { ready: false };
+    // Held until its reply has left: a reply behind a slow one still counts.
+    const slot: { payload?: Payload; ready: boolean; release: () => void } = {
+      ready: false,
+      release: this.#hold(),
+    };
     this.#globalAnswers.push(slot);
     const request = { name: m.name, data: m.data, wantReply: m.wantReply };
-    const decided = this.#hold();
     const answer = (
       { verdict, error }: {
         verdict: Verdict<{ accepted: true; data?: Uint8Array; after?: () => void }>;
         error?: unknown;
       },
     ) => {
-      decided();
       // OpenSSH answers no-more-sessions itself; keepalive@openssh.com and unknown requests fail.
       const ok = verdict ? verdict.accepted : m.name === "no-more-sessions@openssh.com" && !error;
       const description = verdict && !verdict.accepted
@@ -651,8 +654,9 @@ export class Connection {
 
   #flushGlobalAnswers(): void {
     while (this.#globalAnswers.length && this.#globalAnswers[0].ready) {
-      const { payload } = this.#globalAnswers.shift()!;
+      const { payload, release } = this.#globalAnswers.shift()!;
       if (payload && !this.#error) this.#send(payload).catch(() => {});
+      release();
     }
   }
 }

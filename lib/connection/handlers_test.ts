@@ -140,7 +140,7 @@ test("a handler that throws refuses; the event carries the error, the peer only 
   c.end();
 });
 
-test("a handler that never answers: reading pauses after 64 undecided requests", async () => {
+test("a handler that never answers: reading pauses after 64 unanswered requests", async () => {
   const handlers = new ConnectionHandlers<{ connection: Connection }>();
   let asked = 0;
   const hang = new Promise<never>(() => {});
@@ -150,5 +150,26 @@ test("a handler that never answers: reading pauses after 64 undecided requests",
   await tick(50);
   assert.equal(asked, 64);
   assert.equal(c.sent.length, 0);
+  c.end();
+});
+
+test("replies queued behind a slow one count too: reading pauses, nothing piles up", async () => {
+  const handlers = new ConnectionHandlers<{ connection: Connection }>();
+  let release!: () => void;
+  const slow = new Promise<void>((r) => (release = r));
+  handlers.globalRequest("slow", async () => (await slow, accept()));
+  let fast = 0;
+  handlers.globalRequest("fast", () => (fast++, accept()));
+  const c = connection(handlers);
+  c.push(global("slow"));
+  for (let i = 0; i < 10_000; i++) c.push(global("fast"));
+  await tick(50);
+  assert.equal(fast, 63, "the slow one and 63 answered behind it");
+  assert.equal(c.sent.length, 0, "nothing goes out before the slow reply");
+  release();
+  await tick(200);
+  assert.equal(fast, 10_000);
+  assert.equal(c.sent.length, 10_001);
+  assert.deepEqual(Array.from(c.sent[0]), [Msg.REQUEST_SUCCESS]);
   c.end();
 });
