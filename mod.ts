@@ -139,6 +139,11 @@ export {
   type Verdict,
 } from "./lib/connection/handlers.ts";
 export {
+  keepalive,
+  type KeepaliveOptions,
+  type KeepaliveTarget,
+} from "./lib/connection/keepalive.ts";
+export {
   type ServerContext,
   ServerHandlers,
   type ServerHandlerSet,

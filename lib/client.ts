@@ -6,7 +6,9 @@
  */
 import { authenticate, type AuthMethod } from "./auth/client.ts";
 import type { Channel } from "./connection/channel.ts";
+import { Subscription } from "rxjs";
 import { Connection } from "./connection/connection.ts";
+import { keepalive } from "./connection/keepalive.ts";
 import { ConnectionHandlers, type ConnectionHandlerSet } from "./connection/handlers.ts";
 import {
   type ExitInfo,
@@ -85,8 +87,24 @@ export interface ConnectOptions extends Omit<TransportTuning, "preBanner" | "han
     | { knownHosts: string; acceptNew?: boolean; hashNew?: boolean };
   /** Receives the server's authentication banner. */
   onBanner?: (message: string) => void;
-  /** Seconds between keepalive@openssh.com requests (0 = off, the default). */
+  /**
+   * Seconds between keepalive@openssh.com requests (0 = off, the default;
+   * OpenSSH's ServerAliveInterval); see `keepaliveCountMax`.
+   */
   keepaliveInterval?: number;
+  /**
+   * Keepalives left unanswered before the server counts as gone (default
+   * 3, OpenSSH's ServerAliveCountMax): the connection then ends with a
+   * `DisconnectError` (CONNECTION_LOST, "Timeout, server ... not
+   * responding") on `transport.closed` and `disconnect$`.
+   *
+   * @example
+   * ```ts
+   * import type { ConnectOptions } from "./client.ts";
+   * const o: Pick<ConnectOptions, "keepaliveInterval" | "keepaliveCountMax"> = { keepaliveInterval: 15, keepaliveCountMax: 3 };
+   * ```
+   */
+  keepaliveCountMax?: number;
   /**
    * Handlers for what the server may ask (channel opens by type, global
    * requests by name), in place before the first message after
@@ -159,12 +177,18 @@ export class SshClient {
    * What no handler claims is refused.
    */
   readonly handlers: ConnectionHandlers<ClientContext>;
-  #keepalive?: ReturnType<typeof setInterval>;
+  #keepalive = new Subscription();
 
   /** Wraps an authenticated transport; `handlers` are in place before the first message is read. */
   constructor(
     transport: Transport,
-    options: { keepaliveInterval?: number; handlers?: ConnectionHandlerSet<ClientContext> } = {},
+    options: {
+      keepaliveInterval?: number;
+      keepaliveCountMax?: number;
+      handlers?: ConnectionHandlerSet<ClientContext>;
+      /** Who the server is, for the keepalive timeout's description. */
+      peer?: string;
+    } = {},
   ) {
     this.transport = transport;
     this.handlers = new ConnectionHandlers<ClientContext>();
@@ -172,12 +196,15 @@ export class SshClient {
     this.connection = new Connection(transport, {
       router: this.handlers.router((connection: Connection) => ({ connection, client: this })),
     });
-    if (options.keepaliveInterval) {
-      this.#keepalive = setInterval(() => {
-        this.connection.globalRequest("keepalive@openssh.com").catch(() => {});
-      }, options.keepaliveInterval * 1000);
-      transport.closed.then(() => clearInterval(this.#keepalive));
-    }
+    this.#keepalive = keepalive({
+      globalRequest: (name) => this.connection.globalRequest(name),
+      disconnect: (reason, description) => transport.disconnect(reason, description),
+      closed: transport.closed,
+    }, {
+      interval: options.keepaliveInterval ?? 0,
+      countMax: options.keepaliveCountMax,
+      peer: `server ${options.peer ?? "(unknown)"}`,
+    });
   }
 
   /** Runs `command` and collects its output and exit status. `stdin` is sent, then EOF. */
@@ -222,7 +249,7 @@ export class SshClient {
 
   /** Disconnects (BY_APPLICATION). */
   async close(): Promise<void> {
-    clearInterval(this.#keepalive);
+    this.#keepalive.unsubscribe();
     await this.transport.disconnect();
   }
 }
@@ -328,7 +355,9 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
     });
     return new SshClient(transport, {
       keepaliveInterval: options.keepaliveInterval,
+      keepaliveCountMax: options.keepaliveCountMax,
       handlers: options.handlers,
+      peer: options.host ?? "localhost",
     });
   } catch (e) {
     await transport.disconnect().catch(() => {});

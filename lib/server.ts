@@ -14,6 +14,7 @@ import {
 } from "./auth/server.ts";
 import type { Channel, IncomingChannelRequest } from "./connection/channel.ts";
 import { Connection, type ConnectionEvent } from "./connection/connection.ts";
+import { keepalive } from "./connection/keepalive.ts";
 import {
   acceptChannel,
   ask,
@@ -213,6 +214,21 @@ export interface ServerOptions extends TransportTuning {
    * ```
    */
   handlers?: ServerHandlerSet | readonly ServerHandlerSet[];
+  /**
+   * Seconds between keepalive@openssh.com requests to an idle-or-not client
+   * (sshd's ClientAliveInterval; 0 = off, the default). After
+   * `clientAliveCountMax` (default 3) unanswered ones the connection ends
+   * with CONNECTION_LOST ("Timeout, client ... not responding").
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "clientAliveInterval" | "clientAliveCountMax"> = { clientAliveInterval: 30, clientAliveCountMax: 3 };
+   * ```
+   */
+  clientAliveInterval?: number;
+  /** See `clientAliveInterval` (sshd's ClientAliveCountMax). */
+  clientAliveCountMax?: number;
   /** Sessions per connection (OpenSSH MaxSessions, default 10). */
   maxSessions?: number;
   /**
@@ -620,6 +636,15 @@ function startConnection(
     remoteAddress: c.remoteAddress,
   };
   connection.event$.subscribe((e) => ctx.emit(e));
+  keepalive({
+    globalRequest: (name) => connection.globalRequest(name),
+    disconnect: (reason, description) => transport.disconnect(reason, description),
+    closed: transport.closed,
+  }, {
+    interval: options.clientAliveInterval ?? 0,
+    countMax: options.clientAliveCountMax,
+    peer: `client ${c.remoteAddress ?? "(unknown)"}`,
+  });
   transport.closed.then(() => {
     ctx.sessions.complete();
     // Let behaviours see the loss and terminate before the lifecycle stream completes.

@@ -53,6 +53,7 @@ export {
   refuse,
   type Verdict,
 } from "./handlers.ts";
+export { keepalive, type KeepaliveOptions, type KeepaliveTarget } from "./keepalive.ts";
 export {
   type DecodedRequest,
   decodeSessionRequest,
