@@ -10,6 +10,7 @@ import * as agent from "../lib/agent/mod.ts";
 import * as auth from "../lib/auth/mod.ts";
 import * as connection from "../lib/connection/mod.ts";
 import * as crypto from "../lib/crypto/mod.ts";
+import * as forward from "../lib/forward/mod.ts";
 import * as keys from "../lib/keys/mod.ts";
 import * as runtime from "../lib/runtime/mod.ts";
 import * as rx from "../lib/rx/mod.ts";
@@ -29,6 +30,7 @@ const ENTRIES: Record<string, Record<string, unknown>> = {
   "./lib/auth/mod.ts": auth,
   "./lib/connection/mod.ts": connection,
   "./lib/crypto/mod.ts": crypto,
+  "./lib/forward/mod.ts": forward,
   "./lib/keys/mod.ts": keys,
   "./lib/runtime/mod.ts": runtime,
   "./lib/rx/mod.ts": rx,

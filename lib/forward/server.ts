@@ -1,0 +1,282 @@
+/**
+ * Port forwarding, server side (RFC 4254 §7), as sshd does it: `direct-tcpip`
+ * channels connect to the host and port the client names (`ssh -L`, `-D`,
+ * `-W`, jump hosts); `tcpip-forward` binds a listener for the client and
+ * opens a `forwarded-tcpip` channel back for each connection it accepts
+ * (`ssh -R`); `cancel-tcpip-forward` closes it. Everything is refused
+ * unless allowed, per direction, and a key's `no-port-forwarding` refuses
+ * it all. Listeners close when the connection ends; each connection has a
+ * cap on listeners and on open tunnels.
+ *
+ * @module
+ */
+import type { Channel } from "../connection/channel.ts";
+import type { Connection } from "../connection/connection.ts";
+import {
+  accept,
+  acceptChannel,
+  type ChannelOpenHandler,
+  type GlobalRequestHandler,
+  refuse,
+} from "../connection/handlers.ts";
+import { spliceChannel } from "../connection/splice.ts";
+import { plainAddress } from "../runtime/address.ts";
+import { connectTcp, listenTcp } from "../runtime/tcp.ts";
+import type { TcpListener } from "../runtime/types.ts";
+import { OpenFailure } from "../wire/connection_messages.ts";
+import { BoundPortCodec, ListenAddressCodec, TcpChannelCodec } from "./wire.ts";
+
+/**
+ * What the forwarding handlers need of a connection (a server's handler
+ * context has it all).
+ *
+ * @example
+ * ```ts
+ * import type { ForwardingContext } from "./server.ts";
+ * const allowed = (c: ForwardingContext) => c.restrictions.portForwarding !== false;
+ * ```
+ */
+export interface ForwardingContext {
+  /** The connection (forwarded-tcpip channels are opened on it). */
+  readonly connection: Connection;
+  /** The authenticated user. */
+  readonly username: string;
+  /** The key's restrictions; `portForwarding: false` (no-port-forwarding) refuses everything. */
+  readonly restrictions: { readonly portForwarding?: boolean };
+}
+
+/**
+ * Options of {@link portForwardingHandler}; the names follow sshd_config.
+ *
+ * @example
+ * ```ts
+ * import type { PortForwardingOptions } from "./server.ts";
+ * const o: PortForwardingOptions = { allowTcpForwarding: "local", permitOpen: ["db.internal:5432"] };
+ * ```
+ */
+export interface PortForwardingOptions {
+  /** Which directions are allowed (sshd's AllowTcpForwarding; default "yes"). */
+  readonly allowTcpForwarding?: "yes" | "no" | "local" | "remote";
+  /**
+   * Where `direct-tcpip` may connect, as `host:port` with `*` for any port
+   * or host (sshd's PermitOpen; default: anywhere). `[]` or `["none"]` forbids all.
+   */
+  readonly permitOpen?: readonly string[];
+  /**
+   * Ports (`port` or `host:port`, `*` for any) a client may listen on
+   * (sshd's PermitListen; default: any port ≥ 1024 unless the user is root-equivalent).
+   */
+  readonly permitListen?: readonly string[];
+  /**
+   * Whether remote forwards may bind other addresses than loopback
+   * (sshd's GatewayPorts: "no", the default, binds loopback whatever was
+   * asked; "yes" binds all addresses; "clientspecified" binds what the
+   * client asked).
+   */
+  readonly gatewayPorts?: "no" | "yes" | "clientspecified";
+  /** Listeners one connection may hold at once (default 32). */
+  readonly maxListeners?: number;
+  /** Forwarded connections one connection may carry at once, both ways (default 256). */
+  readonly maxTunnels?: number;
+  /** Milliseconds a `direct-tcpip` connect may take (default 10 000). */
+  readonly connectTimeout?: number;
+}
+
+/**
+ * What {@link portForwardingHandler} returns: handlers for
+ * `ServerOptions.handlers`.
+ *
+ * @example
+ * ```ts
+ * import type { PortForwardingHandler } from "./server.ts";
+ * const types = (h: PortForwardingHandler) => Object.keys(h.channelOpen);
+ * ```
+ */
+export interface PortForwardingHandler {
+  /** `direct-tcpip`. */
+  readonly channelOpen: Readonly<Record<string, ChannelOpenHandler<ForwardingContext>>>;
+  /** `tcpip-forward` and `cancel-tcpip-forward`. */
+  readonly globalRequest: Readonly<Record<string, GlobalRequestHandler<ForwardingContext>>>;
+}
+
+/** One connection's forwarding state. */
+interface ConnectionForwards {
+  readonly listeners: Map<string, { listener: TcpListener; address: string; port: number }>;
+  tunnels: number;
+}
+
+/** "host:port" patterns, as sshd's PermitOpen / PermitListen entries. */
+function permitted(patterns: readonly string[] | undefined, host: string, port: number): boolean {
+  if (patterns === undefined) return true;
+  return patterns.some((p) => {
+    if (p === "any") return true;
+    if (p === "none") return false;
+    const i = p.lastIndexOf(":");
+    const [h, pt] = i < 0 ? ["*", p] : [p.slice(0, i).replace(/^\[|\]$/g, ""), p.slice(i + 1)];
+    return (h === "*" || h.toLowerCase() === host.toLowerCase()) &&
+      (pt === "*" || Number(pt) === port);
+  });
+}
+
+/** The address a remote forward binds, from what the client asked and GatewayPorts. */
+function bindAddress(asked: string, gatewayPorts: PortForwardingOptions["gatewayPorts"]): string {
+  if (gatewayPorts === "yes") return "0.0.0.0";
+  if (gatewayPorts === "clientspecified") {
+    if (asked === "" || asked === "*" || asked === "0.0.0.0") return "0.0.0.0";
+    if (asked === "localhost") return "127.0.0.1";
+    return asked;
+  }
+  return "127.0.0.1"; // sshd: loopback only, whatever was asked (RFC 4254 §7.1 leaves it to the server)
+}
+
+/**
+ * Server-side port forwarding (`ssh -L`, `-R`, `-D`, `-W`, `-J` against
+ * this server), as a handler set for `ServerOptions.handlers`.
+ *
+ * @example
+ * ```ts
+ * import { portForwardingHandler } from "./server.ts";
+ * import { listen, runLocalCommand } from "../server.ts";
+ * import { generatePrivateKey } from "../keys/private_key.ts";
+ * const server = await listen({
+ *   port: 0,
+ *   hostKeys: [await generatePrivateKey("ssh-ed25519")],
+ *   auth: { handlers: { password: () => false } },
+ *   exec: runLocalCommand,
+ *   handlers: [portForwardingHandler({ allowTcpForwarding: "local", permitOpen: ["localhost:8080"] })],
+ * });
+ * server.close();
+ * ```
+ */
+export function portForwardingHandler(options: PortForwardingOptions = {}): PortForwardingHandler {
+  const allow = options.allowTcpForwarding ?? "yes";
+  const state = new Map<Connection, ConnectionForwards>();
+  const forwards = (connection: Connection): ConnectionForwards => {
+    let s = state.get(connection);
+    if (!s) {
+      const fresh: ConnectionForwards = { listeners: new Map(), tunnels: 0 };
+      s = fresh;
+      state.set(connection, fresh);
+      connection.done.then(() => {
+        for (const l of fresh.listeners.values()) l.listener.close();
+        state.delete(connection);
+      });
+    }
+    return s;
+  };
+  const refusal = (ctx: ForwardingContext, direction: "local" | "remote") => {
+    if (ctx.restrictions.portForwarding === false) return "no-port-forwarding";
+    if (allow === "no" || (allow !== "yes" && allow !== direction)) {
+      return `AllowTcpForwarding ${allow}`;
+    }
+    return undefined;
+  };
+
+  const directTcpip: ChannelOpenHandler<ForwardingContext> = async (open, ctx) => {
+    const why = refusal(ctx, "local");
+    if (why) return refuse(why, OpenFailure.ADMINISTRATIVELY_PROHIBITED);
+    const d = TcpChannelCodec.decode(open.data);
+    if (!permitted(options.permitOpen, d.host, d.port)) {
+      return refuse(
+        `${d.host}:${d.port} is not permitted (PermitOpen)`,
+        OpenFailure.ADMINISTRATIVELY_PROHIBITED,
+      );
+    }
+    const f = forwards(ctx.connection);
+    if (f.tunnels >= (options.maxTunnels ?? 256)) {
+      return refuse("too many forwarded connections", OpenFailure.RESOURCE_SHORTAGE);
+    }
+    f.tunnels++;
+    try {
+      const socket = await connectTcp(d.host, d.port, {
+        signal: AbortSignal.timeout(options.connectTimeout ?? 10_000),
+      });
+      return acceptChannel((channel) =>
+        spliceChannel(channel, socket).finally(() => void f.tunnels--)
+      );
+    } catch (e) {
+      f.tunnels--;
+      // sshd's reason and text: "Connection refused", "connect failed".
+      return refuse(
+        `connect failed: ${e instanceof Error ? e.message : e}`,
+        OpenFailure.CONNECT_FAILED,
+      );
+    }
+  };
+
+  const tcpipForward: GlobalRequestHandler<ForwardingContext> = async (request, ctx) => {
+    const why = refusal(ctx, "remote");
+    if (why) return refuse(why);
+    const asked = ListenAddressCodec.decode(request.data);
+    if (!permitted(options.permitListen, asked.address, asked.port)) {
+      return refuse(`${asked.address}:${asked.port} is not permitted (PermitListen)`);
+    }
+    if (options.permitListen === undefined && asked.port !== 0 && asked.port < 1024) {
+      return refuse(`port ${asked.port} is privileged`);
+    }
+    const f = forwards(ctx.connection);
+    if (f.listeners.size >= (options.maxListeners ?? 32)) return refuse("too many listeners");
+    let listener: TcpListener;
+    try {
+      listener = await listenTcp({
+        hostname: bindAddress(asked.address, options.gatewayPorts),
+        port: asked.port,
+      });
+    } catch (e) {
+      return refuse(`cannot listen: ${e instanceof Error ? e.message : e}`);
+    }
+    const key = `${asked.address}:${listener.port}`;
+    f.listeners.set(key, { listener, address: asked.address, port: listener.port });
+    return accept(asked.port === 0 ? BoundPortCodec.encode(listener.port) : undefined, {
+      // Connections are forwarded only once the client has the reply (and the port).
+      after: () => void serveListener(listener, { ...asked, port: listener.port }, ctx, f, options),
+    });
+  };
+
+  const cancelTcpipForward: GlobalRequestHandler<ForwardingContext> = (request, ctx) => {
+    const asked = ListenAddressCodec.decode(request.data);
+    const f = forwards(ctx.connection);
+    const key = `${asked.address}:${asked.port}`;
+    const l = f.listeners.get(key);
+    if (!l) return refuse(`no forwarding on ${key}`);
+    f.listeners.delete(key);
+    l.listener.close();
+    return accept();
+  };
+
+  return {
+    channelOpen: { "direct-tcpip": directTcpip },
+    globalRequest: { "tcpip-forward": tcpipForward, "cancel-tcpip-forward": cancelTcpipForward },
+  };
+}
+
+/** Accepts on a remote forward's listener and opens a forwarded-tcpip channel per connection. */
+async function serveListener(
+  listener: TcpListener,
+  bound: { address: string; port: number },
+  ctx: ForwardingContext,
+  f: ConnectionForwards,
+  options: PortForwardingOptions,
+): Promise<void> {
+  try {
+    for await (const conn of listener) {
+      if (f.tunnels >= (options.maxTunnels ?? 256)) {
+        conn.close();
+        continue;
+      }
+      f.tunnels++;
+      const data = TcpChannelCodec.encode({
+        host: bound.address,
+        port: bound.port,
+        originatorAddress: plainAddress(conn.remoteAddress),
+        originatorPort: conn.remotePort,
+      });
+      ctx.connection.openChannel("forwarded-tcpip", data).then(
+        (channel: Channel) => spliceChannel(channel, conn),
+        () => conn.close(),
+      ).finally(() => void f.tunnels--);
+    }
+  } catch {
+    // The listener failed for good: its forward ends; the connection goes on.
+  }
+}

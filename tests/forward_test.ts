@@ -1,0 +1,365 @@
+// Issue 12: port forwarding. Our server's portForwardingHandler against
+// OpenSSH's ssh -L, -R and -W, and our client's forwardOut / forwardIn /
+// localForward against OpenSSH's sshd and against our server: an HTTP
+// fetch through each tunnel from a local HTTP server, and a 50 MiB body
+// whose SHA-256 must match. Refusals carry OpenSSH's reasons.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { firstValueFrom, Subject } from "rxjs";
+import { connect, type SshClient } from "../lib/client.ts";
+import type { ChannelOpenError } from "../lib/connection/connection.ts";
+import { forwardIn, ForwardingError, forwardOut, localForward } from "../lib/forward/client.ts";
+import { portForwardingHandler, type PortForwardingOptions } from "../lib/forward/server.ts";
+import { parsePublicKeyLine } from "../lib/keys/public_key_file.ts";
+import { listen, type SshServer } from "../lib/server.ts";
+import { OpenFailure } from "../lib/wire/connection_messages.ts";
+import {
+  currentUser,
+  findOpenSsh,
+  pinnedHostKey,
+  runProcess,
+  runSsh,
+  type Sshd,
+  startSshd,
+  testSshArgs,
+} from "./_openssh.ts";
+import { hostKey } from "./_transport_pair.ts";
+
+const BIG = 50 * 1024 * 1024;
+const openssh = findOpenSsh();
+
+/** A local HTTP server: /hello answers "hello from http", /big a 50 MiB body. */
+async function httpServer(): Promise<{ port: number; bigSha: string; close(): void }> {
+  const big = randomBytes(BIG);
+  const bigSha = createHash("sha256").update(big).digest("hex");
+  const server = http.createServer((req, res) => {
+    if (req.url === "/big") {
+      res.writeHead(200, { "content-length": String(big.length) });
+      res.end(big);
+    } else {
+      res.end("hello from http");
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    bigSha,
+    close: () => server.close(),
+  };
+}
+
+/** GET `url` and the SHA-256 of its body. */
+async function get(url: string): Promise<{ text: string; sha: string; length: number }> {
+  const res = await fetch(url);
+  const body = new Uint8Array(await res.arrayBuffer());
+  return {
+    text: body.length < 1000 ? new TextDecoder().decode(body) : "",
+    sha: createHash("sha256").update(body).digest("hex"),
+    length: body.length,
+  };
+}
+
+/** An HTTP/1.0 GET over a raw byte-stream pair; the whole response. */
+async function getOver(
+  s: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
+  url: string,
+): Promise<string> {
+  const w = s.writable.getWriter();
+  await w.write(new TextEncoder().encode(`GET ${url} HTTP/1.0\r\nHost: x\r\n\r\n`));
+  w.releaseLock();
+  return await new Response(s.readable).text();
+}
+
+/** Waits until something listens on 127.0.0.1:port. */
+async function listening(port: number, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, "127.0.0.1", () => (s.destroy(), r(true)));
+      s.on("error", () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((r) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => r(p));
+    });
+  });
+}
+
+async function ourServer(
+  forwarding: PortForwardingOptions,
+  publicKey?: string,
+): Promise<SshServer> {
+  const userKey = publicKey ? parsePublicKeyLine(publicKey).key : undefined;
+  return await listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    hostKeys: [await hostKey("ssh-ed25519")],
+    auth: {
+      handlers: {
+        password: () => true,
+        publicKey: (_u, k) => userKey !== undefined && k.fingerprint() === userKey.fingerprint(),
+      },
+      failureDelay: 1,
+    },
+    exec: (s) => s.exit(0),
+    handlers: [portForwardingHandler(forwarding)],
+  });
+}
+
+const connectTo = (port: number): Promise<SshClient> =>
+  connect({
+    host: "127.0.0.1",
+    port,
+    username: "u",
+    password: "p",
+    hostKey: { verify: () => true },
+  });
+
+describe("our client and our server", () => {
+  let web: Awaited<ReturnType<typeof httpServer>>;
+  before(async () => void (web = await httpServer()));
+  after(() => web.close());
+
+  it("forwardOut and localForward reach the HTTP server; 50 MiB arrive intact", async () => {
+    const server = await ourServer({});
+    const client = await connectTo(server.port);
+    try {
+      const s = await forwardOut(client, { host: "127.0.0.1", port: web.port });
+      assert.match(await getOver(s, "/hello"), /hello from http$/);
+      const fwd = await localForward(client, { host: "127.0.0.1", port: web.port });
+      assert.equal((await get(`http://127.0.0.1:${fwd.port}/hello`)).text, "hello from http");
+      const big = await get(`http://127.0.0.1:${fwd.port}/big`);
+      assert.equal(big.length, BIG);
+      assert.equal(big.sha, web.bigSha);
+      fwd.unsubscribe();
+      await assert.rejects(get(`http://127.0.0.1:${fwd.port}/hello`));
+    } finally {
+      await client.close();
+      server.close();
+    }
+  });
+
+  it("forwardIn: the server listens while subscribed; each connection arrives as a pair", async () => {
+    const server = await ourServer({});
+    const client = await connectTo(server.port);
+    try {
+      const listeningOn = new Subject<number>();
+      const sub = forwardIn(client, { address: "localhost", port: 0 }).subscribe((e) => {
+        if (e.type === "listening") return listeningOn.next(e.port);
+        assert.equal(e.originatorAddress, "127.0.0.1");
+        e.readable.pipeTo(e.writable).catch(() => {}); // echo
+      });
+      const port = await firstValueFrom(listeningOn);
+      const echoed = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(port, "127.0.0.1", () => s.end("ping through -R"));
+        let got = "";
+        s.on("data", (d) => (got += d));
+        s.on("end", () => resolve(got));
+        s.on("error", reject);
+      });
+      assert.equal(echoed, "ping through -R");
+      sub.unsubscribe();
+      // cancel-tcpip-forward closed the server's listener.
+      await new Promise((r) => setTimeout(r, 200));
+      await assert.rejects(
+        new Promise((resolve, reject) => {
+          const s = net.connect(port, "127.0.0.1", () => (s.destroy(), resolve(undefined)));
+          s.on("error", reject);
+        }),
+      );
+    } finally {
+      await client.close();
+      server.close();
+    }
+  });
+
+  it("refusals carry OpenSSH's reasons: prohibited, connect failed; a refused listen errors", async () => {
+    const closedPort = await freePort();
+    const server = await ourServer({
+      allowTcpForwarding: "local",
+      permitOpen: [`127.0.0.1:${web.port}`, `127.0.0.1:${closedPort}`],
+    });
+    const client = await connectTo(server.port);
+    try {
+      await assert.rejects(
+        forwardOut(client, { host: "127.0.0.1", port: 22 }),
+        (e: ChannelOpenError) =>
+          e.reason === OpenFailure.ADMINISTRATIVELY_PROHIBITED && /PermitOpen/.test(e.message),
+      );
+      await assert.rejects(
+        forwardOut(client, { host: "127.0.0.1", port: closedPort }),
+        (e: ChannelOpenError) => e.reason === OpenFailure.CONNECT_FAILED,
+      );
+      await assert.rejects(
+        firstValueFrom(forwardIn(client, { address: "localhost", port: 0 })),
+        ForwardingError,
+      );
+      // The connection goes on.
+      assert.equal((await client.exec("true")).code, 0);
+    } finally {
+      await client.close();
+      server.close();
+    }
+  });
+});
+
+describe("OpenSSH's ssh against our server", { skip: !openssh }, () => {
+  let web: Awaited<ReturnType<typeof httpServer>>;
+  let work: string;
+  let keyFile: string;
+  let server: SshServer;
+  const children = new Set<ChildProcess>();
+  before(async () => {
+    web = await httpServer();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-forward-"));
+    keyFile = path.join(work, "id");
+    const made = await runProcess(openssh!.sshKeygen, [
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      "",
+      "-f",
+      keyFile,
+    ], {
+      timeoutMs: 10_000,
+    });
+    assert.equal(made.code, 0, made.stderr);
+    server = await ourServer({}, fs.readFileSync(`${keyFile}.pub`, "utf8").trim());
+  });
+  after(() => {
+    for (const c of children) c.kill("SIGKILL");
+    server.close();
+    web.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Starts `ssh -N` with `extra`; resolves with it and its stderr so far. */
+  const sshN = (extra: string[]) => {
+    const child = spawn(
+      openssh!.ssh,
+      testSshArgs(server.port, keyFile, "me", [
+        "-N",
+        "-o",
+        "ExitOnForwardFailure=yes",
+        ...extra,
+        "127.0.0.1",
+      ]),
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    children.add(child);
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    return { child, stderr: () => err };
+  };
+
+  it("ssh -L: HTTP and 50 MiB through the tunnel", async () => {
+    const port = await freePort();
+    const { child } = sshN(["-L", `${port}:127.0.0.1:${web.port}`]);
+    try {
+      await listening(port);
+      assert.equal((await get(`http://127.0.0.1:${port}/hello`)).text, "hello from http");
+      const big = await get(`http://127.0.0.1:${port}/big`);
+      assert.equal(big.sha, web.bigSha);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("ssh -R 0: our server allocates the port; HTTP and 50 MiB come back through it", async () => {
+    const { child, stderr } = sshN(["-R", `0:127.0.0.1:${web.port}`]);
+    try {
+      let port = 0;
+      for (let i = 0; i < 200 && !port; i++) {
+        port = Number(/Allocated port (\d+) for remote forward/.exec(stderr())?.[1] ?? 0);
+        if (!port) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(port > 0, stderr());
+      assert.equal((await get(`http://127.0.0.1:${port}/hello`)).text, "hello from http");
+      const big = await get(`http://127.0.0.1:${port}/big`);
+      assert.equal(big.sha, web.bigSha);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("ssh -W: stdio through a direct-tcpip channel", async () => {
+    const r = await runSsh(
+      testSshArgs(server.port, keyFile, "me", ["-W", `127.0.0.1:${web.port}`, "127.0.0.1"]),
+      { timeoutMs: 30_000, input: "GET /hello HTTP/1.0\r\n\r\n" },
+    );
+    assert.match(r.stdout, /hello from http$/, r.stderr);
+  });
+});
+
+describe("our client against OpenSSH's sshd", { skip: !openssh }, () => {
+  let web: Awaited<ReturnType<typeof httpServer>>;
+  let sshd: Sshd;
+  let client: SshClient;
+  before(async () => {
+    web = await httpServer();
+    const { generatePrivateKey } = await import("../lib/keys/private_key.ts");
+    const key = await generatePrivateKey("ssh-ed25519");
+    sshd = await startSshd({ config: { PermitRootLogin: "yes", LogLevel: "INFO" } });
+    const b64 = btoa(String.fromCharCode(...key.publicKey.blob));
+    fs.writeFileSync(path.join(sshd.dir, "authorized_keys"), `ssh-ed25519 ${b64}\n`);
+    client = await connect({
+      host: "127.0.0.1",
+      port: sshd.port,
+      username: currentUser(),
+      privateKeys: [key],
+      hostKey: pinnedHostKey(sshd),
+    });
+  });
+  after(async () => {
+    await client?.close();
+    await sshd?.stop();
+    web.close();
+  });
+
+  it("localForward through sshd: HTTP and 50 MiB", async () => {
+    const fwd = await localForward(client, { host: "127.0.0.1", port: web.port });
+    try {
+      assert.equal((await get(`http://127.0.0.1:${fwd.port}/hello`)).text, "hello from http");
+      assert.equal((await get(`http://127.0.0.1:${fwd.port}/big`)).sha, web.bigSha);
+    } finally {
+      fwd.unsubscribe();
+    }
+  });
+
+  it("forwardIn through sshd: sshd listens, connections come back to us", async () => {
+    const listeningOn = new Subject<number>();
+    const sub = forwardIn(client, { address: "localhost", port: 0 }).subscribe((e) => {
+      if (e.type === "listening") return listeningOn.next(e.port);
+      e.readable.pipeTo(e.writable).catch(() => {});
+    });
+    try {
+      const port = await firstValueFrom(listeningOn);
+      const echoed = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(port, "127.0.0.1", () => s.end("ping via sshd"));
+        let got = "";
+        s.on("data", (d) => (got += d));
+        s.on("end", () => resolve(got));
+        s.on("error", reject);
+      });
+      assert.equal(echoed, "ping via sshd");
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+});
