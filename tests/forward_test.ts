@@ -31,6 +31,7 @@ import {
   testSshArgs,
 } from "./_openssh.ts";
 import { hostKey } from "./_transport_pair.ts";
+import { keygen, serve, type Served } from "./_cli.ts";
 
 const BIG = 50 * 1024 * 1024;
 const openssh = findOpenSsh();
@@ -363,3 +364,78 @@ describe("our client against OpenSSH's sshd", { skip: !openssh }, () => {
     }
   });
 });
+
+describe(
+  "rxssh serve beside sshd: forwarding options and key restrictions",
+  { skip: !openssh },
+  () => {
+    let web: Awaited<ReturnType<typeof httpServer>>;
+    let work: string;
+    const keys: Record<string, string> = {};
+    let sshd: Sshd;
+    let rx: Served;
+    before(async () => {
+      web = await httpServer();
+      work = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-forward-serve-"));
+      const lines: string[] = [];
+      for (
+        const [name, options] of [
+          ["plain", ""],
+          ["open", `permitopen="127.0.0.1:${web.port}" `],
+          ["none", "no-port-forwarding "],
+        ]
+      ) {
+        keys[name] = path.join(work, name);
+        lines.push(options + await keygen(keys[name]));
+      }
+      const authorizedKeys = path.join(work, "authorized_keys");
+      fs.writeFileSync(authorizedKeys, lines.join("\n") + "\n");
+      fs.mkdirSync(path.join(work, "home"));
+      [sshd, rx] = await Promise.all([
+        startSshd({
+          config: { AuthorizedKeysFile: authorizedKeys, PermitRootLogin: "yes", LogLevel: "INFO" },
+        }),
+        serve(["-o", `AuthorizedKeysFile=${authorizedKeys}`], { HOME: path.join(work, "home") }),
+      ]);
+    });
+    after(async () => {
+      await Promise.all([sshd?.stop(), rx?.stop()]);
+      web.close();
+      fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    /** `ssh -W 127.0.0.1:port` with `key` against both servers: [sshd, rxssh serve]. */
+    const both = (key: string, port: number) =>
+      Promise.all([sshd.port, rx.port].map((p) =>
+        runSsh(
+          testSshArgs(p, keys[key], currentUser(), [
+            "-o",
+            "LogLevel=ERROR",
+            "-W",
+            `127.0.0.1:${port}`,
+            "127.0.0.1",
+          ]),
+          { timeoutMs: 30_000, input: "GET /hello HTTP/1.0\r\n\r\n" },
+        )
+      ));
+
+    it("a plain key forwards through both", async () => {
+      for (const r of await both("plain", web.port)) assert.match(r.stdout, /hello from http$/);
+    });
+
+    it("permitopen: the permitted destination works, another is refused by both alike", async () => {
+      for (const r of await both("open", web.port)) assert.match(r.stdout, /hello from http$/);
+      const [s, x] = await both("open", web.port + 1 === 65536 ? 1 : web.port + 1);
+      assert.equal(x.code, s.code);
+      assert.equal(x.stdout, "");
+      assert.equal(x.stderr, s.stderr); // "stdio forwarding failed" from both
+    });
+
+    it("no-port-forwarding: refused by both alike", async () => {
+      const [s, x] = await both("none", web.port);
+      assert.equal(x.code, s.code);
+      assert.equal(x.stdout, "");
+      assert.equal(x.stderr, s.stderr);
+    });
+  },
+);

@@ -98,6 +98,10 @@ export interface SessionRestrictions {
   agentForwarding?: boolean;
   /** false: no X11 forwarding. */
   x11Forwarding?: boolean;
+  /** authorized_keys `permitopen`: where direct-tcpip may connect (empty or absent: no limit from the key). */
+  permitOpen?: readonly { readonly host: string; readonly port: number | "*" }[];
+  /** authorized_keys `permitlisten`: where tcpip-forward may listen (empty or absent: no limit from the key). */
+  permitListen?: readonly { readonly host: string; readonly port: number | "*" }[];
 }
 
 /**

@@ -18,7 +18,13 @@
  *   `from=` (the client's address), `expiry-time=`, `command=` (forced;
  *   the original goes to `SSH_ORIGINAL_COMMAND`), `environment=` (unless
  *   `PermitUserEnvironment no`), `no-pty`/`restrict`/`pty` (pty-req
- *   refused). Forwarding of any kind is never offered.
+ *   refused), `no-port-forwarding`, `permitopen`, `permitlisten`.
+ * - Port forwarding as sshd: `AllowTcpForwarding` (yes, the default; no,
+ *   local, remote), `GatewayPorts` (no, the default; yes;
+ *   clientspecified), `PermitOpen` and `PermitListen` (`host:port` lists,
+ *   `any`, `none`). `ClientAliveInterval` (seconds, 0 = off) and
+ *   `ClientAliveCountMax` (default 3) end connections whose client stops
+ *   answering. Agent, X11 and Unix-socket forwarding are not offered.
  * - Passwords: `PasswordAuthentication yes` (default no) checks against the
  *   file named by `-o PasswordFile=path` (its first line; the file must not
  *   be readable by group or others), else the environment variable
@@ -75,6 +81,7 @@ import {
   parseLogLevel,
 } from "./options.ts";
 import { parseRekeyLimit } from "./rekey_limit.ts";
+import { portForwardingHandler, type PortForwardingOptions } from "../forward/server.ts";
 
 /**
  * The usage text of `rxssh serve`.
@@ -120,6 +127,12 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "ForceCommand" },
   { name: "Subsystem", multi: true },
   { name: "RekeyLimit" },
+  { name: "AllowTcpForwarding" },
+  { name: "GatewayPorts" },
+  { name: "PermitOpen", multi: true },
+  { name: "PermitListen", multi: true },
+  { name: "ClientAliveInterval" },
+  { name: "ClientAliveCountMax" },
 ];
 
 /**
@@ -350,6 +363,9 @@ export async function startServe(
       acceptEnv: (o.all("AcceptEnv").length ? o.all("AcceptEnv") : ["LANG", "LC_*"])
         .join(" ").split(/[\s,]+/).filter((s) => s !== ""),
       forceCommand: o.get("ForceCommand"),
+      clientAliveInterval: o.integer("ClientAliveInterval", 0),
+      clientAliveCountMax: o.integer("ClientAliveCountMax", 3),
+      handlers: [portForwardingHandler(forwardingOptions(o))],
     },
     pubkey: o.flag("PubkeyAuthentication", true),
     authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),
@@ -499,6 +515,31 @@ function authHandlers(p: Policy, from: string): ServerAuthHandlers {
       // Compare digests: constant time whatever the lengths.
       password: (u, pw) => userOk(u, "password") && constantTimeEqual(sha(pw), sha(password())),
     }),
+  };
+}
+
+/** sshd_config's forwarding keywords as the library's options. */
+function forwardingOptions(o: OptionSet): PortForwardingOptions {
+  const choice = <const T extends string>(
+    keyword: string,
+    allowed: readonly T[],
+    fallback: T,
+  ): T => {
+    const v = (o.get(keyword) ?? fallback).toLowerCase();
+    if (!(allowed as readonly string[]).includes(v)) {
+      throw new OptionError(`${keyword}: expected ${allowed.join(", ")}, got "${v}"`);
+    }
+    return v as T;
+  };
+  const list = (keyword: string) => {
+    const all = o.all(keyword).join(" ").split(/\s+/).filter((s) => s !== "");
+    return all.length === 0 || all.includes("any") ? undefined : all;
+  };
+  return {
+    allowTcpForwarding: choice("AllowTcpForwarding", ["yes", "no", "local", "remote"], "yes"),
+    gatewayPorts: choice("GatewayPorts", ["no", "yes", "clientspecified"], "no"),
+    permitOpen: list("PermitOpen"),
+    permitListen: list("PermitListen"),
   };
 }
 

@@ -22,6 +22,7 @@ export {
 } from "./client.ts";
 export {
   type ForwardingContext,
+  type KeyPermit,
   type PortForwardingHandler,
   portForwardingHandler,
   type PortForwardingOptions,

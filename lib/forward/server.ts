@@ -41,8 +41,16 @@ export interface ForwardingContext {
   readonly connection: Connection;
   /** The authenticated user. */
   readonly username: string;
-  /** The key's restrictions; `portForwarding: false` (no-port-forwarding) refuses everything. */
-  readonly restrictions: { readonly portForwarding?: boolean };
+  /**
+   * The key's restrictions: `portForwarding: false` (no-port-forwarding)
+   * refuses everything; `permitOpen` / `permitListen` (authorized_keys
+   * permitopen= / permitlisten=) narrow what the server allows.
+   */
+  readonly restrictions: {
+    readonly portForwarding?: boolean;
+    readonly permitOpen?: readonly KeyPermit[];
+    readonly permitListen?: readonly KeyPermit[];
+  };
 }
 
 /**
@@ -97,6 +105,36 @@ export interface PortForwardingHandler {
   readonly channelOpen: Readonly<Record<string, ChannelOpenHandler<ForwardingContext>>>;
   /** `tcpip-forward` and `cancel-tcpip-forward`. */
   readonly globalRequest: Readonly<Record<string, GlobalRequestHandler<ForwardingContext>>>;
+}
+
+/**
+ * One authorized_keys `permitopen` / `permitlisten` entry (host `*` or a
+ * name; port `*` or a number).
+ *
+ * @example
+ * ```ts
+ * import type { KeyPermit } from "./server.ts";
+ * const p: KeyPermit = { host: "localhost", port: 8080 };
+ * ```
+ */
+export interface KeyPermit {
+  /** The host, or `*`. */
+  readonly host: string;
+  /** The port, or `"*"`. */
+  readonly port: number | "*";
+}
+
+/** Whether a key's permits (none: no limit from the key) allow `host`:`port`. */
+function keyPermits(
+  permits: readonly KeyPermit[] | undefined,
+  host: string,
+  port: number,
+): boolean {
+  if (!permits || permits.length === 0) return true;
+  return permits.some((p) =>
+    (p.host === "*" || p.host.toLowerCase() === host.toLowerCase()) &&
+    (p.port === "*" || p.port === port)
+  );
 }
 
 /** One connection's forwarding state. */
@@ -176,6 +214,12 @@ export function portForwardingHandler(options: PortForwardingOptions = {}): Port
     const why = refusal(ctx, "local");
     if (why) return refuse(why, OpenFailure.ADMINISTRATIVELY_PROHIBITED);
     const d = TcpChannelCodec.decode(open.data);
+    if (!keyPermits(ctx.restrictions.permitOpen, d.host, d.port)) {
+      return refuse(
+        `${d.host}:${d.port} is not permitted (permitopen)`,
+        OpenFailure.ADMINISTRATIVELY_PROHIBITED,
+      );
+    }
     if (!permitted(options.permitOpen, d.host, d.port)) {
       return refuse(
         `${d.host}:${d.port} is not permitted (PermitOpen)`,
@@ -208,6 +252,9 @@ export function portForwardingHandler(options: PortForwardingOptions = {}): Port
     const why = refusal(ctx, "remote");
     if (why) return refuse(why);
     const asked = ListenAddressCodec.decode(request.data);
+    if (!keyPermits(ctx.restrictions.permitListen, asked.address, asked.port)) {
+      return refuse(`${asked.address}:${asked.port} is not permitted (permitlisten)`);
+    }
     if (!permitted(options.permitListen, asked.address, asked.port)) {
       return refuse(`${asked.address}:${asked.port} is not permitted (PermitListen)`);
     }
