@@ -116,6 +116,7 @@ export {
   connect,
   type ConnectOptions,
   type ExecResult,
+  JumpHostError,
   SshClient,
 } from "./lib/client.ts";
 export {

@@ -9,6 +9,7 @@ import type { Channel } from "./connection/channel.ts";
 import { Subscription } from "rxjs";
 import { Connection } from "./connection/connection.ts";
 import { keepalive } from "./connection/keepalive.ts";
+import { forwardOut } from "./forward/client.ts";
 import { ConnectionHandlers, type ConnectionHandlerSet } from "./connection/handlers.ts";
 import {
   type ExitInfo,
@@ -64,6 +65,24 @@ export interface ConnectOptions extends Omit<TransportTuning, "preBanner" | "han
   host?: string;
   /** Port (default 22). */
   port?: number;
+  /**
+   * Jump hosts (OpenSSH's ProxyJump): reach `host`:`port` through a
+   * `direct-tcpip` channel of this client, or through a chain, first hop
+   * first. A hop given as options is connected (over the hop before it)
+   * with its own host-key check and closed with this connection; a hop
+   * given as an `SshClient` is used as is. A chain that names the same
+   * `host:port` twice is refused; a failing hop is named in a
+   * {@link JumpHostError}.
+   *
+   * @example
+   * ```ts
+   * import { connect, type ConnectOptions } from "./client.ts";
+   * const bastion: ConnectOptions = { host: "bastion.example.com", username: "me", hostKey: { knownHosts: "/home/me/.ssh/known_hosts" } };
+   * const viaBastion = (target: string) =>
+   *   connect({ host: target, username: "me", hostKey: { knownHosts: "/home/me/.ssh/known_hosts" }, via: [bastion] });
+   * ```
+   */
+  via?: SshClient | readonly (SshClient | ConnectOptions)[];
   /** Bring your own byte stream (libssh2's SEND/RECV): a socket, a WebSocket, an in-memory pair. */
   stream?: ByteStreamPair;
   /** User name. */
@@ -312,6 +331,7 @@ export function knownHostsVerifier(
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<SshClient> {
+  if (options.via !== undefined && options.stream === undefined) return await connectVia(options);
   const hk = options.hostKey;
   if (!hk || (!("fingerprint" in hk) && !("verify" in hk) && !("knownHosts" in hk))) {
     throw new TypeError(
@@ -361,6 +381,71 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
     });
   } catch (e) {
     await transport.disconnect().catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * A jump host that failed: which hop (0 is the first), what it was, and why.
+ *
+ * @example
+ * ```ts
+ * import { JumpHostError } from "./client.ts";
+ * const e = new JumpHostError(1, "bastion2:22", new Error("connection refused"));
+ * console.log(e.message); // jump host 2 (bastion2:22) failed: connection refused
+ * ```
+ */
+export class JumpHostError extends Error {
+  /** The hop's index in the chain (0: the first). */
+  readonly hop: number;
+  /** `host:port` of the hop. */
+  readonly target: string;
+  /** Creates the error. */
+  constructor(hop: number, target: string, cause: unknown) {
+    super(
+      `jump host ${hop + 1} (${target}) failed: ${cause instanceof Error ? cause.message : cause}`,
+      { cause },
+    );
+    this.name = "JumpHostError";
+    this.hop = hop;
+    this.target = target;
+  }
+}
+
+const endpoint = (o: { host?: string; port?: number }) =>
+  `${o.host ?? "localhost"}:${o.port ?? 22}`;
+
+/** connect() through jump hosts: each hop over the one before, then the target. */
+async function connectVia(options: ConnectOptions): Promise<SshClient> {
+  const hops = options.via instanceof SshClient ? [options.via] : [...options.via!];
+  const names = [...hops.filter((h) => !(h instanceof SshClient)), options].map((h) =>
+    endpoint(h as ConnectOptions)
+  );
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new TypeError(`connect: the jump chain reaches ${twice} twice (a loop)`);
+  const opened: SshClient[] = [];
+  const closeOpened = () => Promise.all(opened.reverse().map((c) => c.close().catch(() => {})));
+  let previous: SshClient | undefined;
+  try {
+    for (const [i, hop] of hops.entries()) {
+      if (hop instanceof SshClient) {
+        previous = hop;
+        continue;
+      }
+      try {
+        previous = await connect({ ...hop, via: previous });
+      } catch (e) {
+        throw new JumpHostError(i, endpoint(hop), e);
+      }
+      opened.push(previous);
+    }
+    const target = { host: options.host ?? "localhost", port: options.port ?? 22 };
+    const stream = await forwardOut(previous!, target);
+    const client = await connect({ ...options, via: undefined, stream });
+    client.transport.closed.then(closeOpened, closeOpened);
+    return client;
+  } catch (e) {
+    await closeOpened();
     throw e;
   }
 }

@@ -50,6 +50,7 @@ const BARREL_ONLY = new Set([
   "DEFAULT_MAX_ENV",
   "DEFAULT_MAX_ENV_BYTES",
   "HostKeyError",
+  "JumpHostError",
   "knownHostsVerifier",
   "listen",
   "ptyRefusal",
