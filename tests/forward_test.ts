@@ -17,6 +17,7 @@ import { connect, type SshClient } from "../lib/client.ts";
 import type { ChannelOpenError } from "../lib/connection/connection.ts";
 import { forwardIn, ForwardingError, forwardOut, localForward } from "../lib/forward/client.ts";
 import { portForwardingHandler, type PortForwardingOptions } from "../lib/forward/server.ts";
+import { dynamicForward } from "../lib/forward/socks.ts";
 import { parsePublicKeyLine } from "../lib/keys/public_key_file.ts";
 import { listen, type SshServer } from "../lib/server.ts";
 import { OpenFailure } from "../lib/wire/connection_messages.ts";
@@ -184,6 +185,60 @@ describe("our client and our server", () => {
         }),
       );
     } finally {
+      await client.close();
+      server.close();
+    }
+  });
+
+  it("dynamicForward: curl through SOCKS5 (names resolved by the server), 4a and 4; bad requests close one socket", async () => {
+    const server = await ourServer({
+      permitOpen: [`localhost:${web.port}`, `127.0.0.1:${web.port}`],
+    });
+    const client = await connectTo(server.port);
+    const socks = await dynamicForward(client);
+    try {
+      for (const proxy of ["--socks5-hostname", "--socks4a", "--socks4"]) {
+        const host = proxy === "--socks4" ? "127.0.0.1" : "localhost";
+        const r = await runProcess("curl", [
+          "-sS",
+          proxy,
+          `127.0.0.1:${socks.port}`,
+          `http://${host}:${web.port}/hello`,
+        ], { timeoutMs: 20_000 });
+        assert.equal(r.stdout, "hello from http", `${proxy}: ${r.stderr}`);
+      }
+      const big = await runProcess("sh", [
+        "-c",
+        `curl -sS --socks5-hostname 127.0.0.1:${socks.port} http://localhost:${web.port}/big | sha256sum`,
+      ], { timeoutMs: 60_000 });
+      assert.equal(big.stdout.split(" ")[0], web.bigSha);
+      // Not permitted by the server: SOCKS5 "not allowed by ruleset" (curl says so).
+      const refused = await runProcess("curl", [
+        "-sS",
+        "--socks5-hostname",
+        `127.0.0.1:${socks.port}`,
+        `http://localhost:1/`,
+      ], { timeoutMs: 20_000 });
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /SOCKS5 connection to localhost\. \(2\)/); // 2: not allowed by ruleset
+      // Garbage closes that socket; the proxy keeps serving.
+      const closed = await new Promise<string>((resolve) => {
+        const s = net.connect(socks.port, "127.0.0.1", () => s.write("GET / HTTP/1.0\r\n\r\n"));
+        let got = "";
+        s.on("data", (d) => (got += d));
+        s.on("close", () => resolve(got));
+        s.on("error", () => resolve(got));
+      });
+      assert.equal(closed, "");
+      const again = await runProcess("curl", [
+        "-sS",
+        "--socks5-hostname",
+        `127.0.0.1:${socks.port}`,
+        `http://localhost:${web.port}/hello`,
+      ], { timeoutMs: 20_000 });
+      assert.equal(again.stdout, "hello from http");
+    } finally {
+      socks.unsubscribe();
       await client.close();
       server.close();
     }

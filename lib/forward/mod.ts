@@ -27,6 +27,7 @@ export {
   portForwardingHandler,
   type PortForwardingOptions,
 } from "./server.ts";
+export { dynamicForward } from "./socks.ts";
 export {
   BoundPortCodec,
   type ListenAddress,
