@@ -16,7 +16,7 @@ import { acceptChannel, type ConnectionHandlers } from "../connection/handlers.t
 import { spliceChannel } from "../connection/splice.ts";
 import { plainAddress } from "../runtime/address.ts";
 import { listenTcp } from "../runtime/tcp.ts";
-import type { TcpListener } from "../runtime/types.ts";
+import type { TcpConnection, TcpListener } from "../runtime/types.ts";
 import type { ByteStreamPair } from "../transport/transport.ts";
 import { SshError } from "../wire/errors.ts";
 import { BoundPortCodec, ListenAddressCodec, TcpChannelCodec } from "./wire.ts";
@@ -220,28 +220,69 @@ export function forwardIn<C>(
  * }
  * ```
  */
-export async function localForward(
+export function localForward(
   client: ForwardingClient,
   target: { host: string; port: number },
   bind: { hostname?: string; port?: number } = {},
-): Promise<{ readonly hostname: string; readonly port: number; unsubscribe(): void }> {
+): Promise<LocalListener> {
+  return listenLocally(
+    client,
+    (conn) =>
+      forwardOut(client, target, {
+        originator: { address: plainAddress(conn.remoteAddress), port: conn.remotePort },
+      }).then((s) => spliceChannel(s.channel, conn), () => conn.close()),
+    bind,
+  );
+}
+
+/**
+ * A local listener that tunnels what it accepts ({@link localForward},
+ * `dynamicForward`): where it listens, and `unsubscribe()`, which closes it
+ * and every connection it is carrying.
+ *
+ * @example
+ * ```ts
+ * import type { LocalListener } from "./client.ts";
+ * const where = (l: LocalListener) => `${l.hostname}:${l.port}`;
+ * ```
+ */
+export interface LocalListener {
+  /** The bound address. */
+  readonly hostname: string;
+  /** The bound port. */
+  readonly port: number;
+  /** Closes the listener and its tunnels. */
+  unsubscribe(): void;
+}
+
+/**
+ * Binds `bind` (default 127.0.0.1, any port) and runs `serve` for each
+ * accepted connection until unsubscribed or until the SSH connection ends.
+ *
+ * @example
+ * ```ts
+ * import { listenLocally } from "./client.ts";
+ * import type { SshClient } from "../client.ts";
+ * const refuseAll = (client: SshClient) => listenLocally(client, async (conn) => conn.close());
+ * ```
+ */
+export async function listenLocally(
+  client: ForwardingClient,
+  serve: (conn: TcpConnection) => Promise<unknown>,
+  bind: { hostname?: string; port?: number } = {},
+): Promise<LocalListener> {
   const listener: TcpListener = await listenTcp({
     hostname: bind.hostname ?? "127.0.0.1",
     port: bind.port ?? 0,
   });
-  const open = new Set<{ close(): void }>();
-  let closed = false;
+  const open = new Set<TcpConnection>();
   (async () => {
     for await (const conn of listener) {
       open.add(conn);
-      forwardOut(client, target, {
-        originator: { address: plainAddress(conn.remoteAddress), port: conn.remotePort },
-      }).then(
-        (s) => spliceChannel(s.channel, conn),
-        () => conn.close(),
-      ).finally(() => open.delete(conn));
+      serve(conn).catch(() => conn.close()).finally(() => open.delete(conn));
     }
   })().catch(() => {});
+  let closed = false;
   const stop = () => {
     if (closed) return;
     closed = true;

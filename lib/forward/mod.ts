@@ -17,7 +17,9 @@ export {
   type ForwardingClient,
   ForwardingError,
   forwardOut,
+  listenLocally,
   localForward,
+  type LocalListener,
   type RemoteForwardEvent,
 } from "./client.ts";
 export {

@@ -11,10 +11,9 @@ import type { Connection } from "../connection/connection.ts";
 import { ChannelOpenError } from "../connection/connection.ts";
 import { spliceChannel } from "../connection/splice.ts";
 import { plainAddress } from "../runtime/address.ts";
-import { listenTcp } from "../runtime/tcp.ts";
 import type { TcpConnection } from "../runtime/types.ts";
 import { OpenFailure } from "../wire/connection_messages.ts";
-import { forwardOut } from "./client.ts";
+import { forwardOut, listenLocally, type LocalListener } from "./client.ts";
 
 /** The longest request we read: a SOCKS4 user id or a SOCKS5 name is at most 255 bytes. */
 const MAX_REQUEST = 1024;
@@ -189,28 +188,9 @@ async function serveSocks(
  * }
  * ```
  */
-export async function dynamicForward(
+export function dynamicForward(
   client: { readonly connection: Connection },
   bind: { hostname?: string; port?: number } = {},
-): Promise<{ readonly hostname: string; readonly port: number; unsubscribe(): void }> {
-  const listener = await listenTcp({
-    hostname: bind.hostname ?? "127.0.0.1",
-    port: bind.port ?? 0,
-  });
-  const open = new Set<TcpConnection>();
-  (async () => {
-    for await (const socket of listener) {
-      open.add(socket);
-      serveSocks(client, socket).catch(() => socket.close()).finally(() => open.delete(socket));
-    }
-  })().catch(() => {});
-  let closed = false;
-  const stop = () => {
-    if (closed) return;
-    closed = true;
-    listener.close();
-    for (const s of open) s.close();
-  };
-  client.connection.done.then(stop);
-  return { hostname: listener.hostname, port: listener.port, unsubscribe: stop };
+): Promise<LocalListener> {
+  return listenLocally(client, (socket) => serveSocks(client, socket), bind);
 }
