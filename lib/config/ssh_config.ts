@@ -244,8 +244,18 @@ export interface ResolvedSshConfig {
   macs: string[];
   /** HostKeyAlgorithms, resolved. */
   hostKeyAlgorithms: string[];
-  /** HostKeyAlgorithms as written (undefined: not set, so known host keys may be preferred). */
-  hostKeyAlgorithmsSpec?: string;
+  /**
+   * The algorithm lists as written (`+`, `-`, `^` not yet applied), for
+   * giving to `connect()`; a list not set is absent (HostKeyAlgorithms: so
+   * the key types known for the host may be preferred, as ssh does).
+   */
+  algorithmSpecs: {
+    ciphers?: string;
+    kexAlgorithms?: string;
+    macs?: string;
+    hostKeyAlgorithms?: string;
+    pubkeyAcceptedAlgorithms?: string;
+  };
   /** PubkeyAcceptedAlgorithms, resolved. */
   pubkeyAcceptedAlgorithms: string[];
   /** SendEnv patterns. */
@@ -438,7 +448,20 @@ function forward(kind: "local" | "remote" | "dynamic") {
     }
     const f = parseForward(expanded, { dynamic, remote: kind === "remote" });
     if (!f) fail(l, "Bad forwarding specification.");
-    if (l.active) (kind === "remote" ? l.pass.o.remoteForwards : l.pass.o.localForwards).push(f);
+    if (!l.active) return;
+    const list = kind === "remote" ? l.pass.o.remoteForwards : l.pass.o.localForwards;
+    // readconf.c add_local_forward / add_remote_forward: no duplicates.
+    const same = (g: ForwardSpec) =>
+      ([
+        "listenHost",
+        "listenPort",
+        "listenPath",
+        "connectHost",
+        "connectPort",
+        "connectPath",
+      ] as const)
+        .every((k) => f[k] === g[k]);
+    if (!list.some(same)) list.push(f);
   };
 }
 
@@ -1074,7 +1097,15 @@ function finish(
     kexAlgorithms: assemble(o.s.get("kexalgorithms"), DEFAULT_ALGORITHMS.KexAlgorithms),
     macs: assemble(o.s.get("macs"), DEFAULT_ALGORITHMS.MACs),
     hostKeyAlgorithms: assemble(hkaSpec, DEFAULT_ALGORITHMS.HostKeyAlgorithms),
-    ...(hkaSpec !== undefined ? { hostKeyAlgorithmsSpec: hkaSpec } : {}),
+    algorithmSpecs: Object.fromEntries(
+      ([
+        ["ciphers", "ciphers"],
+        ["kexAlgorithms", "kexalgorithms"],
+        ["macs", "macs"],
+        ["hostKeyAlgorithms", "hostkeyalgorithms"],
+        ["pubkeyAcceptedAlgorithms", "pubkeyacceptedalgorithms"],
+      ] as const).filter(([, k]) => o.s.has(k)).map(([n, k]) => [n, o.s.get(k)!]),
+    ),
     pubkeyAcceptedAlgorithms: assemble(
       o.s.get("pubkeyacceptedalgorithms"),
       DEFAULT_ALGORITHMS.HostKeyAlgorithms,
