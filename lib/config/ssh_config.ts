@@ -1025,7 +1025,11 @@ function jumpText(o: State): string | undefined {
 const yes = (o: State, key: string, dflt = false) =>
   (o.s.get(key) ?? (dflt ? "yes" : "no")) === "yes";
 
-/** Fills the defaults in and expands what ssh expands before `-G`. */
+/**
+ * Fills the defaults in and expands what ssh expands before `-G`. Long
+ * because it is one object literal with a line per field of
+ * {@link ResolvedSshConfig}; splitting it would only scatter the defaults.
+ */
 function finish(
   o: State,
   opts: ResolveSshConfigOptions,
