@@ -228,7 +228,15 @@ describe("rxssh client -> rxssh serve", { skip }, () => {
           { HOME: serverHome, RXSSH_PASSWORD: "open sesame" },
         ),
       );
-      const base = ["-p", String(server.port), "-o", "StrictHostKeyChecking=accept-new"];
+      // HashKnownHosts=no: /etc/ssh/ssh_config is read (Debian's says yes).
+      const base = [
+        "-p",
+        String(server.port),
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        "HashKnownHosts=no",
+      ];
       const r = await rxssh([...base, "127.0.0.1", "echo via key; exit 5"], {
         home: clientHome,
         input: "",

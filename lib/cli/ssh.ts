@@ -7,11 +7,13 @@
  * ```
  *
  * `destination` is `[user@]host` or `ssh://[user@]host[:port]`. Options may
- * also follow the destination, as with ssh. As in OpenSSH, the first value
- * obtained for an option wins (command line, then the `-F` file; no other
- * configuration file is read).
+ * also follow the destination, as with ssh. Configuration is read as
+ * OpenSSH reads it (see `lib/config/ssh_config.ts`): `~/.ssh/config` then
+ * `/etc/ssh/ssh_config`, or only the `-F` file (`-F none`: none); the first
+ * value obtained wins, command-line options first. `-G` prints the resolved
+ * configuration, as `ssh -G` does, and exits.
  *
- * Options (`-o` or `-F` file): `StrictHostKeyChecking` (yes, accept-new, no
+ * Options (`-o` or a configuration file): `StrictHostKeyChecking` (yes, accept-new, no
  * or off, ask — the default; ask is treated as yes without a terminal or
  * with BatchMode), `UserKnownHostsFile` (default `~/.ssh/known_hosts
  * ~/.ssh/known_hosts2`), `GlobalKnownHostsFile`, `HashKnownHosts`,
@@ -38,18 +40,28 @@
  * a pty when standard input is a terminal. With a pty the local terminal is
  * put in raw mode and SIGWINCH sends window-change.
  *
+ * The other keywords of ssh_config(5) are read (and printed by `-G`) but
+ * not acted on yet: forwarding, jump hosts, ProxyCommand, the agent,
+ * certificates, compression.
+ *
  * Not supported: forwarding (-L, -R, -D, -A, -X), jump hosts (-J),
  * multiplexing (-M, -S), escape characters, the ssh agent, certificates for
- * client authentication, compression (-C is accepted and ignored),
- * `~/.ssh/config` and `/etc/ssh/ssh_config` (use `-F`).
+ * client authentication, compression (-C is accepted and ignored).
  *
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as path from "node:path";
+import * as os from "node:os";
 import process from "node:process";
 import { AuthenticationError } from "../auth/client.ts";
+import { defaultSshConfigSources, fileSystemReader } from "../config/files.ts";
+import {
+  expandSshConfigValue,
+  formatSshConfig,
+  type ResolvedSshConfig,
+  resolveSshConfig,
+} from "../config/ssh_config.ts";
 import { connect, type SshClient } from "../client.ts";
 import type { PtyRequest, Session } from "../connection/session.ts";
 import { HostKeyError, verifyKnownHost } from "../host_keys.ts";
@@ -65,14 +77,11 @@ import type { PrivateKey, PublicKey } from "../keys/types.ts";
 import { readTextFileIfExists } from "../runtime/fs.ts";
 import { DisconnectError } from "../wire/errors.ts";
 import {
-  expandTilde,
   homeDirectory,
   localUserName,
   Logger,
   type LogLevel,
   OptionError,
-  OptionSet,
-  type OptionSpec,
   parseLogLevel,
 } from "./options.ts";
 
@@ -86,49 +95,12 @@ import {
  * ```
  */
 export const SSH_USAGE =
-  `usage: rxssh [-46CNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]
+  `usage: rxssh [-46CGNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]
              [-l login_name] [-m mac_spec] [-o option] [-p port]
              destination [command [argument ...]]
        rxssh serve [-p port] [-h host_key_file]... [-o Option=value]... [-D]
        rxssh probe [-p port] [-o Option=value]... host
        rxssh -Q kex|cipher|mac|key|table`;
-
-/**
- * The ssh_config keywords the client understands.
- *
- * @example
- * ```ts
- * import { SSH_OPTIONS } from "./ssh.ts";
- * console.log(SSH_OPTIONS.some((o) => o.name === "StrictHostKeyChecking")); // true
- * ```
- */
-export const SSH_OPTIONS: readonly OptionSpec[] = [
-  { name: "StrictHostKeyChecking" },
-  { name: "UserKnownHostsFile" },
-  { name: "GlobalKnownHostsFile" },
-  { name: "HashKnownHosts" },
-  { name: "HostKeyAlias" },
-  { name: "BatchMode" },
-  { name: "LogLevel" },
-  { name: "ConnectTimeout" },
-  { name: "IdentityFile", multi: true },
-  { name: "Port" },
-  { name: "User" },
-  { name: "HostName" },
-  { name: "Ciphers" },
-  { name: "KexAlgorithms" },
-  { name: "MACs" },
-  { name: "HostKeyAlgorithms" },
-  { name: "ServerAliveInterval" },
-  { name: "ServerAliveCountMax" },
-  { name: "PasswordAuthentication" },
-  { name: "PubkeyAuthentication" },
-  { name: "KbdInteractiveAuthentication" },
-  { name: "NumberOfPasswordPrompts" },
-  { name: "RequestTTY" },
-  { name: "SendEnv", multi: true },
-  { name: "SetEnv", multi: true },
-];
 
 /**
  * The parsed command line of the client.
@@ -137,7 +109,7 @@ export const SSH_OPTIONS: readonly OptionSpec[] = [
  * ```ts
  * import { parseSshArgs } from "./ssh.ts";
  * const a = parseSshArgs(["-p", "2222", "alice@example.com", "uname", "-a"]);
- * console.log(a.host, a.user, a.options.get("Port"), a.command); // "example.com" "alice" "2222" "uname -a"
+ * console.log(a.host, a.user, a.directives, a.command); // "example.com" "alice" ["Port=2222"] "uname -a"
  * ```
  */
 export interface SshArgs {
@@ -147,8 +119,12 @@ export interface SshArgs {
   user?: string;
   /** The remote command, its words joined with spaces (undefined: a shell). */
   command?: string;
-  /** `-o`, `-p`, `-i`, `-c`, `-m`, `-l` values, in command-line order. */
-  options: OptionSet;
+  /**
+   * `-o` arguments and the `-p`, `-i`, `-c`, `-m` values (as `Port=`,
+   * `IdentityFile=`, `Ciphers=`, `MACs=`), in command-line order: they are
+   * read before the configuration files, so they win.
+   */
+  directives: string[];
   /** Number of `-t` flags. */
   tty: number;
   /** `-T` was given. */
@@ -161,13 +137,15 @@ export interface SshArgs {
   verbosity: number;
   /** `-q` was given. */
   quiet: boolean;
-  /** `-F` files. */
+  /** `-F` files (ssh uses the last one). */
   configFiles: string[];
+  /** `-G`: print the resolved configuration and exit. */
+  printConfig: boolean;
 }
 
 const WITH_ARG = new Set(["c", "F", "i", "l", "m", "o", "p"]);
-const NO_ARG = new Set(["4", "6", "C", "N", "T", "n", "q", "t", "v"]);
-const UNSUPPORTED = new Set([..."AXYxaBDEIJLMORSWbeKkgGfswPQ1"]);
+const NO_ARG = new Set(["4", "6", "C", "G", "N", "T", "n", "q", "t", "v"]);
+const UNSUPPORTED = new Set([..."AXYxaBDEIJLMORSWbeKkgfswPQ1"]);
 
 /**
  * Parses the client's arguments (getopt-style: `-tt`, `-p2222`, options
@@ -177,13 +155,13 @@ const UNSUPPORTED = new Set([..."AXYxaBDEIJLMORSWbeKkgGfswPQ1"]);
  * ```ts
  * import { parseSshArgs } from "./ssh.ts";
  * const a = parseSshArgs(["-tt", "-o", "BatchMode=yes", "host"]);
- * console.log(a.tty, a.options.flag("BatchMode", false), a.command); // 2 true undefined
+ * console.log(a.tty, a.directives, a.command); // 2 ["BatchMode=yes"] undefined
  * ```
  */
 export function parseSshArgs(args: readonly string[]): SshArgs {
-  const options = new OptionSet(SSH_OPTIONS);
+  const directives: string[] = [];
   const r: Omit<SshArgs, "host"> & { host?: string } = {
-    options,
+    directives,
     tty: 0,
     noTty: false,
     stdinNull: false,
@@ -191,6 +169,7 @@ export function parseSshArgs(args: readonly string[]): SshArgs {
     verbosity: 0,
     quiet: false,
     configFiles: [],
+    printConfig: false,
   };
   let i = 0;
   const setDestination = (d: string) => {
@@ -200,7 +179,7 @@ export function parseSshArgs(args: readonly string[]): SshArgs {
     if (url) {
       user = url[1];
       host = url[2].replace(/^\[|\]$/g, "");
-      if (url[3]) options.set("Port", url[3]);
+      if (url[3]) directives.push(`Port=${url[3]}`);
     } else {
       const at = d.lastIndexOf("@");
       if (at >= 0) {
@@ -237,25 +216,25 @@ export function parseSshArgs(args: readonly string[]): SshArgs {
         }
         switch (f) {
           case "c":
-            options.set("Ciphers", v);
+            directives.push(`Ciphers=${v}`);
             break;
           case "F":
             r.configFiles.push(v);
             break;
           case "i":
-            options.set("IdentityFile", v);
+            directives.push(`IdentityFile=${v}`);
             break;
           case "l":
             r.user ??= v;
             break;
           case "m":
-            options.set("MACs", v);
+            directives.push(`MACs=${v}`);
             break;
           case "o":
-            options.addArgument(v);
+            directives.push(v);
             break;
           case "p":
-            options.set("Port", v);
+            directives.push(`Port=${v}`);
             break;
         }
         break;
@@ -267,6 +246,7 @@ export function parseSshArgs(args: readonly string[]): SshArgs {
         else if (f === "N") r.noCommand = true;
         else if (f === "v") r.verbosity++;
         else if (f === "q") r.quiet = true;
+        else if (f === "G") r.printConfig = true;
         continue;
       }
       if (UNSUPPORTED.has(f)) throw new OptionError(`-${f} is not supported by rxssh`);
@@ -434,12 +414,6 @@ const KEY_LABEL: Record<string, string> = {
 };
 const label = (type: string) => KEY_LABEL[type] ?? type;
 
-function splitFiles(value: string, home: string): string[] {
-  return value.split(/\s+/).filter((f) => f !== "" && f.toLowerCase() !== "none").map((f) =>
-    expandTilde(f, home)
-  );
-}
-
 /** Key types already known for the host, to prefer them in HostKeyAlgorithms (as ssh does). */
 function knownKeyTypes(files: string[], host: string, port: number): string[] {
   const types = new Set<string>();
@@ -492,18 +466,7 @@ function hostKeyRefusal(e: HostKeyError, addTo: string | undefined): string[] {
   ];
 }
 
-type StrictMode = "yes" | "accept-new" | "no" | "ask";
-
-function strictMode(o: OptionSet): StrictMode {
-  const v = o.get("StrictHostKeyChecking", "ask").toLowerCase();
-  if (v === "yes" || v === "true") return "yes";
-  if (v === "no" || v === "off" || v === "false") return "no";
-  if (v === "accept-new") return "accept-new";
-  if (v === "ask") return "ask";
-  throw new OptionError(
-    `StrictHostKeyChecking: unsupported value "${v}" (yes, accept-new, no, off, ask)`,
-  );
-}
+type StrictMode = ResolvedSshConfig["strictHostKeyChecking"];
 
 // ---------------------------------------------------------------------------
 // Identities.
@@ -691,69 +654,53 @@ export async function sshMain(args: readonly string[]): Promise<number> {
   const errLine = (s: string) => process.stderr.write(s + "\n");
   let a: SshArgs;
   const home = homeDirectory();
+  let c: ResolvedSshConfig;
+  let identityFiles: { path: string; explicit: boolean }[];
   try {
     a = parseSshArgs(args);
-    for (const f of a.configFiles) {
-      if (f === "none") continue;
-      a.options.addText(fs.readFileSync(expandTilde(f, home), "utf8"), {
-        host: a.host,
-        ignoreUnknown: true,
-      });
+    c = resolveSshConfig(a.host, {
+      sources: defaultSshConfigSources({ home, configFile: a.configFiles.at(-1) }),
+      reader: fileSystemReader(),
+      commandLine: a.directives,
+      user: a.user,
+      localUser: localUserName(),
+      home,
+      uid: process.getuid?.() ?? 0,
+      localHostname: os.hostname(),
+      env: process.env,
+    });
+    if (a.printConfig) {
+      process.stdout.write(formatSshConfig(c));
+      return 0;
     }
+    identityFiles = c.identityFiles.map((f) => ({
+      path: expandSshConfigValue(f, { keyword: "IdentityFile", tokens: c.tokens, home }),
+      explicit: !c.identityFilesDefaulted,
+    }));
   } catch (e) {
     errLine(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
     return 255;
   }
-  const o = a.options;
-  let log: Logger;
-  let batch: boolean;
-  let strict: StrictMode;
-  let port: number;
-  try {
-    let level: LogLevel = parseLogLevel(o.get("LogLevel", "INFO"));
-    if (a.quiet) level = "QUIET";
-    else if (a.verbosity > 0 && !o.has("LogLevel")) {
-      level = (["DEBUG1", "DEBUG2", "DEBUG3"] as const)[Math.min(a.verbosity, 3) - 1];
-    }
-    log = new Logger(level, errLine);
-    batch = o.flag("BatchMode", false);
-    strict = strictMode(o);
-    const p = o.get("Port", "22");
-    port = Number(p);
-    if (!/^\d+$/.test(p) || port < 1 || port > 65535) throw new OptionError(`Bad port '${p}'`);
-  } catch (e) {
-    errLine(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
-    return 255;
+  let level: LogLevel = parseLogLevel(c.logLevel);
+  if (a.quiet) level = "QUIET";
+  else if (a.verbosity > 0 && !c.logLevelSet) {
+    level = (["DEBUG1", "DEBUG2", "DEBUG3"] as const)[Math.min(a.verbosity, 3) - 1];
   }
-  const hostname = o.get("HostName", a.host);
-  const user = a.user ?? o.get("User") ?? localUserName();
-  const keyHost = (o.get("HostKeyAlias") ?? hostname).toLowerCase();
-  const keyPort = o.has("HostKeyAlias") ? 22 : port;
+  const log = new Logger(level, errLine);
+  const batch = c.batchMode;
+  const strict: StrictMode = c.strictHostKeyChecking;
+  const port = c.port;
+  const hostname = c.hostname;
+  const user = c.user;
+  const keyHost = c.hostKeyAlias ?? hostname;
+  const keyPort = c.hostKeyAlias !== undefined ? 22 : port;
   const displayName = knownHostsName(keyHost, keyPort);
-  const userFiles = splitFiles(
-    o.get("UserKnownHostsFile", "~/.ssh/known_hosts ~/.ssh/known_hosts2"),
-    home,
-  );
-  const globalFiles = splitFiles(
-    o.get("GlobalKnownHostsFile", "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"),
-    home,
-  );
-  const knownFiles = [...userFiles, ...globalFiles];
+  const userFiles = c.userKnownHostsFiles;
+  const knownFiles = [...userFiles, ...c.globalKnownHostsFiles];
   let canPrompt = !batch && promptMethod() !== undefined;
 
   // Identities.
-  const identityFiles = o.all("IdentityFile").map((f) => ({
-    path: expandTilde(f, home),
-    explicit: true,
-  }));
-  if (identityFiles.length === 0) {
-    for (const n of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
-      identityFiles.push({ path: path.join(home, ".ssh", n), explicit: false });
-    }
-  }
-  const keys = o.flag("PubkeyAuthentication", true)
-    ? await loadIdentities(identityFiles, batch, log)
-    : [];
+  const keys = c.pubkeyAuthentication ? await loadIdentities(identityFiles, batch, log) : [];
 
   // Host key verification (known_hosts).
   let hostKeyFailure = false;
@@ -803,7 +750,7 @@ export async function sshMain(args: readonly string[]): Promise<number> {
         files: knownFiles,
         acceptNew,
         addTo,
-        hashNew: o.flag("HashKnownHosts", false),
+        hashNew: c.hashKnownHosts,
         fileMode: 0o644, // as ssh creates it (fopen "a")
         onDiagnostic: (file, d) => log.debug(`${file}:${d.line}: ${d.problem}`),
       });
@@ -827,7 +774,7 @@ export async function sshMain(args: readonly string[]): Promise<number> {
   };
 
   // Prefer the key types we already know for this host.
-  let hostKeyAlgorithms = o.get("HostKeyAlgorithms");
+  let hostKeyAlgorithms = c.algorithmSpecs.hostKeyAlgorithms;
   if (hostKeyAlgorithms === undefined) {
     const known = knownKeyTypes(knownFiles, keyHost, keyPort).flatMap((t) =>
       signatureAlgorithmsForKeyType(t)
@@ -835,7 +782,7 @@ export async function sshMain(args: readonly string[]): Promise<number> {
     if (known.length) hostKeyAlgorithms = "^" + [...new Set(known)].join(",");
   }
 
-  const passwordPrompts = o.integer("NumberOfPasswordPrompts", 3);
+  const passwordPrompts = c.numberOfPasswordPrompts;
   const askPassword = async () => {
     const p = await ask(`${user}@${hostname}'s password: `);
     if (p === undefined) {
@@ -844,13 +791,13 @@ export async function sshMain(args: readonly string[]): Promise<number> {
     }
     return p;
   };
-  const passwordMethods = canPrompt && o.flag("PasswordAuthentication", true)
+  const passwordMethods = canPrompt && c.passwordAuthentication
     ? Array.from({ length: passwordPrompts }, () => ({
       type: "password" as const,
       password: askPassword,
     }))
     : [];
-  const kbdInteractive = canPrompt && o.flag("KbdInteractiveAuthentication", true)
+  const kbdInteractive = canPrompt && c.kbdInteractiveAuthentication
     ? async (
       c: { name: string; instruction: string; prompts: { prompt: string; echo: boolean }[] },
     ) => {
@@ -864,7 +811,7 @@ export async function sshMain(args: readonly string[]): Promise<number> {
 
   let client: SshClient;
   try {
-    const timeout = o.has("ConnectTimeout") ? o.integer("ConnectTimeout", 0) * 1000 : undefined;
+    const timeout = c.connectTimeout !== undefined ? c.connectTimeout * 1000 : undefined;
     log.debug(`Connecting to ${hostname} port ${port}.`);
     client = await connect({
       host: hostname,
@@ -874,9 +821,9 @@ export async function sshMain(args: readonly string[]): Promise<number> {
       keyboardInteractive: kbdInteractive,
       authMethods: passwordMethods,
       hostKey: { verify },
-      ciphers: o.get("Ciphers"),
-      kexAlgorithms: o.get("KexAlgorithms"),
-      macs: o.get("MACs"),
+      ciphers: c.algorithmSpecs.ciphers,
+      kexAlgorithms: c.algorithmSpecs.kexAlgorithms,
+      macs: c.algorithmSpecs.macs,
       hostKeyAlgorithms,
       onBanner: (m) => log.info(m.replace(/\n$/, "")),
       ...(timeout ? { timeout } : {}),
@@ -908,8 +855,8 @@ export async function sshMain(args: readonly string[]): Promise<number> {
 
   // Keepalives (ServerAliveInterval / ServerAliveCountMax).
   let timedOut = false;
-  const aliveInterval = o.integer("ServerAliveInterval", 0);
-  const aliveMax = o.integer("ServerAliveCountMax", 3);
+  const aliveInterval = c.serverAliveInterval;
+  const aliveMax = c.serverAliveCountMax;
   let keepalive: ReturnType<typeof setInterval> | undefined;
   if (aliveInterval > 0) {
     let outstanding = 0;
@@ -933,7 +880,7 @@ export async function sshMain(args: readonly string[]): Promise<number> {
       await client.transport.closed;
       return timedOut ? 255 : 0;
     }
-    return await runSession(client, a, o, log, hostname) ?? 255;
+    return await runSession(client, a, c, log) ?? 255;
   } finally {
     clearInterval(keepalive);
     await client.close().catch(() => {});
@@ -944,18 +891,12 @@ export async function sshMain(args: readonly string[]): Promise<number> {
 async function runSession(
   client: SshClient,
   a: SshArgs,
-  o: OptionSet,
+  c: ResolvedSshConfig,
   log: Logger,
-  hostname: string,
 ): Promise<number | undefined> {
+  const hostname = c.hostname;
   const interactive = stdinIsTty();
-  const requestTty = a.noTty
-    ? "no"
-    : a.tty >= 2
-    ? "force"
-    : a.tty === 1
-    ? "yes"
-    : o.choice("RequestTTY", ["no", "yes", "force", "auto"] as const, "auto");
+  const requestTty = a.noTty ? "no" : a.tty >= 2 ? "force" : a.tty === 1 ? "yes" : c.requestTty;
   let wantPty = requestTty === "force" ||
     (requestTty === "yes" && interactive) ||
     (requestTty === "auto" && a.command === undefined && interactive);
@@ -964,15 +905,15 @@ async function runSession(
     wantPty = false;
   }
   const env: Record<string, string> = {};
-  const sendEnv = o.all("SendEnv").join(" ").split(/\s+/).filter((s) => s !== "");
+  const sendEnv = c.sendEnv;
   if (sendEnv.length) {
     for (const [name, value] of Object.entries(process.env)) {
       if (value !== undefined && matchPatternList(name, sendEnv.join(",")) === 1) env[name] = value;
     }
   }
-  for (const s of o.all("SetEnv").join(" ").split(/\s+/).filter((s) => s.includes("="))) {
+  for (const s of c.setEnv) {
     const eq = s.indexOf("=");
-    env[s.slice(0, eq)] = s.slice(eq + 1).replace(/^"|"$/g, "");
+    env[s.slice(0, eq)] = s.slice(eq + 1);
   }
   const size = terminalSize();
   const pty: PtyRequest | undefined = wantPty

@@ -129,3 +129,22 @@ export function makePrivateTempDir(prefix: string, options: { parent?: string } 
 export function removeTree(path: string): void {
   fs.rmSync(path, { recursive: true, force: true });
 }
+
+/**
+ * The names in a directory (not `.` and `..`), unsorted; `undefined` when
+ * it does not exist or is not a directory. Other failures (EACCES) throw.
+ *
+ * @example
+ * ```ts
+ * import { listDirectoryIfExists } from "./fs.ts";
+ * console.log(listDirectoryIfExists("/etc/ssh/ssh_config.d") ?? []);
+ * ```
+ */
+export function listDirectoryIfExists(path: string): string[] | undefined {
+  try {
+    return fs.readdirSync(path);
+  } catch (e) {
+    if (code(e) === "ENOENT" || code(e) === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
