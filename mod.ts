@@ -24,7 +24,7 @@
  * `@rxssh/rxssh/wire` (data types, message numbers, reason codes, message
  * codecs), `/crypto` (errors, random source, hashes), `/keys`,
  * `/transport`, `/auth`, `/connection`, `/runtime` (TCP, in-memory pairs,
- * WebSockets, local commands), `/rx` (behaviours), `/agent`, `/x11` and `/forward`.
+ * WebSockets, local commands), `/rx` (behaviours), `/agent`, `/x11`, `/forward` and `/config`.
  *
  * @example
  * ```ts
@@ -360,6 +360,7 @@ export {
 } from "./lib/rx/channel_behaviour.ts";
 export * from "./lib/x11/mod.ts";
 export * from "./lib/forward/mod.ts";
+export * from "./lib/config/mod.ts";
 export {
   AGENT_MAX_MESSAGE,
   AgentError,

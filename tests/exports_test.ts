@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as barrel from "../mod.ts";
 import * as agent from "../lib/agent/mod.ts";
 import * as auth from "../lib/auth/mod.ts";
+import * as config from "../lib/config/mod.ts";
 import * as connection from "../lib/connection/mod.ts";
 import * as crypto from "../lib/crypto/mod.ts";
 import * as forward from "../lib/forward/mod.ts";
@@ -28,6 +29,7 @@ const ENTRIES: Record<string, Record<string, unknown>> = {
   "./mod.ts": barrel,
   "./lib/agent/mod.ts": agent,
   "./lib/auth/mod.ts": auth,
+  "./lib/config/mod.ts": config,
   "./lib/connection/mod.ts": connection,
   "./lib/crypto/mod.ts": crypto,
   "./lib/forward/mod.ts": forward,
