@@ -86,6 +86,7 @@ export {
   resolveAlgorithms,
   SUPPORTED_ALGORITHMS,
 } from "./lib/transport/algorithms.ts";
+export { COMPRESSION_METHODS, CompressionError } from "./lib/transport/compression.ts";
 export {
   DisconnectError,
   DisconnectReason,

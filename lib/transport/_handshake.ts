@@ -49,6 +49,7 @@ import type { GexRequest, KexInit } from "../wire/transport_messages.ts";
 import type { PacketLayer } from "./_packet_layer.ts";
 import { bad, type Deferred, deferred } from "./_support.ts";
 import { negotiate, resolveAlgorithms } from "./algorithms.ts";
+import { COMPRESSION_METHODS } from "./compression.ts";
 import { encodePublicValue, encodeSharedSecret, exchangeHash } from "./exchange_hash.ts";
 import type { KexEvent, NegotiatedAlgorithms, TransportOptions } from "./transport.ts";
 
@@ -76,6 +77,8 @@ export interface AlgorithmLists {
   readonly ciphers: string[];
   /** MACs, both directions. */
   readonly macs: string[];
+  /** Compression methods, both directions (RFC 4253 §6.2). */
+  readonly compression: string[];
 }
 
 /**
@@ -100,6 +103,7 @@ export function resolveAlgorithmLists(o: TransportOptions): AlgorithmLists {
       : hostKey,
     ciphers: resolveAlgorithms("Ciphers", o.ciphers),
     macs: resolveAlgorithms("MACs", o.macs),
+    compression: resolveAlgorithms("Compression", o.compression),
   };
   if (lists.hostKey.length === 0) {
     throw new TypeError(
@@ -166,22 +170,19 @@ function negotiateAlgorithms(c: KexInit, s: KexInit): NegotiatedAlgorithms {
     c.macsServerToClient,
     s.macsServerToClient,
   );
+  // RFC 4253 §6.2: each direction on its own.
   const compCS = pick(
     "compression (client to server)",
     c.compressionClientToServer,
     s.compressionClientToServer,
+    COMPRESSION_METHODS,
   );
   const compSC = pick(
     "compression (server to client)",
     c.compressionServerToClient,
     s.compressionServerToClient,
+    COMPRESSION_METHODS,
   );
-  if (compCS !== "none" || compSC !== "none") {
-    throw bad(
-      DisconnectReason.KEY_EXCHANGE_FAILED,
-      `compression ${compCS}/${compSC} is not supported`,
-    );
-  }
   return {
     kex: kexName,
     hostKey,
@@ -214,6 +215,12 @@ function gexRequestFor(a: NegotiatedAlgorithms, gexBits: Partial<GexRequest> = {
   const bits = need * 8;
   const n = bits <= 112 ? 2048 : bits <= 128 ? 3072 : bits <= 192 ? 7680 : 8192;
   return { min: gexBits.min ?? 2048, n: gexBits.n ?? n, max: gexBits.max ?? 8192 };
+}
+
+/** The negotiated compression of our outgoing or incoming packets. */
+function compressionOf(a: NegotiatedAlgorithms, ctx: HandshakeContext, dir: "in" | "out"): string {
+  const clientToServer = (ctx.options.role === "client") === (dir === "out");
+  return clientToServer ? a.compressionClientToServer : a.compressionServerToClient;
 }
 
 /** Whether a host key of `keyType` can make signatures of algorithm `alg`. */
@@ -409,8 +416,8 @@ export class Handshake {
       ciphersServerToClient: l.ciphers,
       macsClientToServer: l.macs,
       macsServerToClient: l.macs,
-      compressionClientToServer: ["none"],
-      compressionServerToClient: ["none"],
+      compressionClientToServer: l.compression,
+      compressionServerToClient: l.compression,
       languagesClientToServer: [],
       languagesServerToClient: [],
       firstKexPacketFollows: false,
@@ -750,7 +757,7 @@ export class Handshake {
     if (this.#ctx.closing()) return;
     const link = this.#link;
     link.internal(new Uint8Array([Msg.NEWKEYS]));
-    link.outboundKeys(sealer, this.#strict);
+    link.outboundKeys(sealer, this.#strict, compressionOf(kex.algorithms!, this.#ctx, "out"));
     if (!this.#firstDone && this.#ctx.options.role === "server" && this.#peerExtInfo) {
       // RFC 8308 §2.4: EXT_INFO right after the server's first NEWKEYS.
       const sigAlgs = new TextEncoder().encode(
@@ -802,7 +809,11 @@ export class Handshake {
     if (!kex?.pendingOpener) {
       throw bad(DisconnectReason.PROTOCOL_ERROR, "NEWKEYS received before the key exchange reply");
     }
-    this.#link.inboundKeys(kex.pendingOpener, this.#strict);
+    this.#link.inboundKeys(
+      kex.pendingOpener,
+      this.#strict,
+      compressionOf(kex.algorithms!, this.#ctx, "in"),
+    );
     const event: KexEvent = {
       algorithms: kex.algorithms!,
       sessionId: this.#last?.sessionId ?? kex.exchangeHash!,

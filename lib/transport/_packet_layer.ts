@@ -15,6 +15,7 @@
 import type { PacketOpener, PacketSealer, RandomSource } from "../crypto/types.ts";
 import { Msg } from "../wire/message_numbers.ts";
 import { ByteReader } from "./_byte_reader.ts";
+import { COMPRESSION_METHODS, Deflater, Inflater } from "./compression.ts";
 import { type Deferred, deferred, withinMs } from "./_support.ts";
 import {
   DEFAULT_MAX_PACKET,
@@ -81,6 +82,11 @@ export function isReply(payload: Payload): boolean {
   return first !== undefined && REPLIES.has(first);
 }
 
+/** The message number of a payload (its first byte). */
+function firstByte(payload: Payload): number | undefined {
+  return payload instanceof Uint8Array ? payload[0] : payload[0]?.[0];
+}
+
 /**
  * What a {@link PacketLayer} needs from the transport that owns it.
  *
@@ -110,8 +116,13 @@ export interface PacketLayerHooks {
  * ```
  */
 export interface PacketLayerOptions {
-  /** maxPacketSize, rekeyBytes and rekeyInterval of {@link TransportOptions}. */
-  options: Pick<TransportOptions, "maxPacketSize" | "rekeyBytes" | "rekeyInterval">;
+  /**
+   * maxPacketSize, rekeyBytes and rekeyInterval of {@link TransportOptions};
+   * with the role, USERAUTH_SUCCESS starts zlib@openssh.com (without, never).
+   */
+  options:
+    & Pick<TransportOptions, "maxPacketSize" | "rekeyBytes" | "rekeyInterval">
+    & { role?: TransportOptions["role"] };
   /** Padding bytes. */
   random: RandomSource;
   /** Clock in milliseconds (the re-key interval). */
@@ -165,6 +176,11 @@ export class PacketLayer {
   #held: { queue: Held[]; packets: number; bytes: number } = { queue: [], packets: 0, bytes: 0 };
   /** Wakes {@link outputRoom} when held packets are released or the connection ends. */
   #roomWaiter?: () => void;
+  /**
+   * The compression negotiated for the keys in force, each way, and whether
+   * user authentication has succeeded (zlib@openssh.com waits for it).
+   */
+  #compression = { out: "none", in: "none", authenticated: false };
 
   /** Reads and writes `stream`; `hooks` connect it to its transport. */
   constructor(stream: ByteStreamPair, options: PacketLayerOptions, hooks: PacketLayerHooks) {
@@ -200,8 +216,26 @@ export class PacketLayer {
   write(payload: Payload, reply: boolean = isReply(payload)): Promise<void> {
     const p = this.out.write(payload, reply);
     p.catch(this.#hooks.fail);
+    if (this.#o.options.role === "server" && firstByte(payload) === Msg.USERAUTH_SUCCESS) {
+      // Server: our USERAUTH_SUCCESS went out uncompressed; what follows is not.
+      this.#authenticated();
+    }
     this.#hooks.written();
     return p;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /**
+   * The next packet from the peer, opened and inflated. Client: a
+   * USERAUTH_SUCCESS starts zlib@openssh.com from the next packet.
+   */
+  async read(): Promise<{ payload: Uint8Array; seq: number }> {
+    const packet = await this.in.read();
+    if (this.#o.options.role === "client" && packet.payload[0] === Msg.USERAUTH_SUCCESS) {
+      this.#authenticated();
+    }
+    return packet;
   }
 
   /** Writes a transport message of our own; failures end the connection, never the caller. */
@@ -263,20 +297,65 @@ export class PacketLayer {
     this.in.readAhead = false;
   }
 
-  /** Our NEWKEYS is written: later packets go out under `sealer` (RFC 4253 §7.3). */
-  outboundKeys(sealer: PacketSealer, strict: boolean): void {
+  /**
+   * Our NEWKEYS is written: later packets go out under `sealer` (RFC 4253
+   * §7.3), compressed with `compression` (a fresh stream, §6.2).
+   */
+  outboundKeys(sealer: PacketSealer, strict: boolean, compression = "none"): void {
     this.out.sealer = sealer;
     this.out.bytes = this.out.packets = 0; // the new keys' volume starts here
     if (strict) this.out.seq = 0; // PROTOCOL §1.10: reset after every NEWKEYS
+    this.#compression.out = compression;
+    this.#startCompression("out");
   }
 
-  /** The peer's NEWKEYS is read: later packets are opened with `opener` (RFC 4253 §7.3). */
-  inboundKeys(opener: PacketOpener, strict: boolean): void {
+  /**
+   * The peer's NEWKEYS is read: later packets are opened with `opener` (RFC
+   * 4253 §7.3) and inflated with `compression` (a fresh stream, §6.2).
+   */
+  inboundKeys(opener: PacketOpener, strict: boolean, compression = "none"): void {
     this.in.opener = opener;
+    this.#compression.in = compression;
+    this.#startCompression("in");
     if (strict) this.in.seq = 0; // PROTOCOL §1.10: reset after every NEWKEYS
     this.in.readAhead = true;
     this.#keysSince = this.#o.now();
     this.in.bytes = this.in.packets = 0; // the outgoing counters restarted at our NEWKEYS
+  }
+
+  /**
+   * Starts one direction's compression afresh, or stops it (RFC 4253 §6.2:
+   * "the compression context is initialized after each key exchange"; OpenSSH
+   * restarts its zlib streams at every NEWKEYS as well). zlib@openssh.com
+   * starts only once user authentication has succeeded (OpenSSH PROTOCOL
+   * §2.1). The previous stream finishes the packets already given to it.
+   */
+  #startCompression(direction: "in" | "out"): void {
+    const c = this.#compression;
+    const name = direction === "out" ? c.out : c.in;
+    const method = COMPRESSION_METHODS.get(name);
+    const on = name !== "none" && method !== undefined && (!method.delayed || c.authenticated);
+    if (direction === "out") {
+      this.out.deflater?.close();
+      this.out.deflater = on ? new Deflater() : undefined;
+    } else {
+      this.in.inflater?.close();
+      this.in.inflater = on ? new Inflater() : undefined;
+    }
+  }
+
+  /**
+   * User authentication has succeeded: the server wrote USERAUTH_SUCCESS, or
+   * the client read it. zlib@openssh.com starts in both directions from the
+   * next packet (OpenSSH PROTOCOL §2.1; sshd and ssh call
+   * ssh_packet_enable_delayed_compress at the same two points). Once.
+   */
+  #authenticated(): void {
+    const c = this.#compression;
+    if (c.authenticated) return;
+    c.authenticated = true;
+    if (COMPRESSION_METHODS.get(c.out)?.delayed) this.#startCompression("out");
+    if (COMPRESSION_METHODS.get(c.in)?.delayed) this.#startCompression("in");
   }
 
   /**
@@ -350,5 +429,7 @@ export class PacketLayer {
     const closed = await withinMs(this.#writer.close().then(() => true, () => false), 2000);
     if (closed !== true) await this.#writer.abort(error).catch(() => {});
     await this.#input.cancel(error);
+    this.out.deflater?.close();
+    this.in.inflater?.close();
   }
 }

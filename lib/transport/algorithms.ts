@@ -12,9 +12,11 @@ import { CIPHERS, MACS } from "../crypto/ciphers.ts";
 import { KEX_ALGORITHMS } from "../crypto/kex.ts";
 import { HOST_KEY_ALGORITHMS } from "../keys/host_key_algorithms.ts";
 import { SshError } from "../wire/errors.ts";
+import { COMPRESSION_METHODS } from "./compression.ts";
 
 /**
- * The four negotiable algorithm kinds, named as in OpenSSH's configuration.
+ * The negotiable algorithm kinds, named as in OpenSSH's configuration
+ * (`Compression` is a list here, where ssh_config(5) has yes/no).
  *
  * @example
  * ```ts
@@ -22,7 +24,12 @@ import { SshError } from "../wire/errors.ts";
  * const kind: AlgorithmKind = "Ciphers";
  * ```
  */
-export type AlgorithmKind = "KexAlgorithms" | "HostKeyAlgorithms" | "Ciphers" | "MACs";
+export type AlgorithmKind =
+  | "KexAlgorithms"
+  | "HostKeyAlgorithms"
+  | "Ciphers"
+  | "MACs"
+  | "Compression";
 
 /**
  * Every algorithm rxssh implements, by kind, in registry order.
@@ -38,12 +45,14 @@ export const SUPPORTED_ALGORITHMS: Readonly<Record<AlgorithmKind, readonly strin
   HostKeyAlgorithms: [...HOST_KEY_ALGORITHMS.keys()],
   Ciphers: [...CIPHERS.keys()],
   MACs: [...MACS.keys()],
+  Compression: [...COMPRESSION_METHODS.keys()],
 };
 
 /**
  * What is offered when nothing is configured: OpenSSH's current order
  * (post-quantum first), except that the NIST-curve ECDH key exchanges are
- * available but not offered, and nothing using SHA-1 exists.
+ * available but not offered, and nothing using SHA-1 exists. Compression
+ * is off unless asked for, as OpenSSH's client (`Compression no`).
  *
  * @example
  * ```ts
@@ -83,6 +92,8 @@ export const DEFAULT_ALGORITHMS: Readonly<Record<AlgorithmKind, readonly string[
     "hmac-sha2-256",
     "hmac-sha2-512",
   ],
+  // OpenSSH's client default (Compression no); `ssh -C` offers zlib@openssh.com,zlib,none.
+  Compression: ["none"],
 };
 
 /**

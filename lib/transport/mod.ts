@@ -50,6 +50,7 @@ export {
   resolveAlgorithms,
   SUPPORTED_ALGORITHMS,
 } from "./algorithms.ts";
+export { COMPRESSION_METHODS, CompressionError } from "./compression.ts";
 // What this layer's API mentions from the layers below.
 export { DisconnectError, DisconnectReason, SshError } from "../wire/errors.ts";
 export type { DebugMessage, GexRequest } from "../wire/transport_messages.ts";

@@ -8,6 +8,7 @@ import { NONE_OPENER, NONE_SEALER } from "../crypto/cipher_none.ts";
 import type { OpenOptions, PacketOpener, PacketSealer, RandomSource } from "../crypto/types.ts";
 import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import type { ByteReader } from "./_byte_reader.ts";
+import type { Deflater, Inflater } from "./compression.ts";
 
 /** RFC 4253 §6.1: implementations must handle packets of at least 35000 bytes. */
 export const MIN_MAX_PACKET = 35000;
@@ -108,6 +109,8 @@ export class PacketWriter {
   bytes = 0;
   /** Packets written since the counter was last reset. */
   packets = 0;
+  /** Compresses every payload before framing while compression is in force (RFC 4253 §6.2). */
+  deflater?: Deflater;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #random: RandomSource;
   #queue: Outgoing[] = [];
@@ -222,6 +225,7 @@ export class PacketWriter {
     const sealer = this.sealer;
     const seq = this.seq;
     this.seq = (seq + 1) >>> 0;
+    if (this.deflater) return this.#writeCompressed(this.deflater, payload, seq, tracked);
     const packet = this.frame(payload, sealer);
     this.bytes += packet.length + sealer.overhead;
     this.packets++;
@@ -229,6 +233,26 @@ export class PacketWriter {
     // call order), so several packets can be in WebCrypto at once; writes stay in order.
     const size = tracked ? packet.length + sealer.overhead : 0;
     return this.#enqueue(sealer.seal(seq, packet, true), size); // frame left the sealer its room
+  }
+
+  /**
+   * RFC 4253 §6.2: the payload is compressed, then framed and sealed.
+   * Compressing is asynchronous (node:zlib streams), so sealing waits for
+   * it; the deflater serves its calls in order, and every packet under this
+   * sealer from the first compressed one on goes through it, so the sealer
+   * still sees its packets in sequence order. The payload is copied first:
+   * the caller may reuse its buffers once this returns. The re-key counter
+   * and the reply backlog count the uncompressed size (at least what goes
+   * out, so the limits of RFC 4253 §9 hold).
+   */
+  #writeCompressed(deflater: Deflater, payload: Payload, seq: number, tracked: boolean) {
+    const sealer = this.sealer;
+    const size = 5 + payloadLength(payload) + Math.max(8, sealer.blockSize) + sealer.overhead;
+    this.bytes += size;
+    this.packets++;
+    const sealed = deflater.compress(payloadBytes(payload))
+      .then((z) => sealer.seal(seq, this.frame(z, sealer), true));
+    return this.#enqueue(sealed, tracked ? size : 0);
   }
 
   #enqueue(sealed: Promise<Uint8Array>, tracked: number, ready?: Uint8Array): Promise<void> {
@@ -327,6 +351,11 @@ export class PacketReader {
    * {@link OpenOptions.acceptMacError}).
    */
   openOptions?: OpenOptions;
+  /**
+   * Inflates every payload while compression is in force (RFC 4253 §6.2),
+   * at most {@link maxPacket} bytes per packet (more is COMPRESSION_ERROR).
+   */
+  inflater?: Inflater;
   #in: ByteReader;
 
   /** Reads from `input`, accepting packets up to `maxPacket` bytes. */
@@ -354,9 +383,25 @@ export class PacketReader {
   /**
    * Reads one packet. Throws {@link DisconnectError} (PROTOCOL_ERROR) for a
    * bad length or padding, MacError for a bad MAC (unless
-   * {@link openOptions} accepts it), EndOfStream when the connection ends.
+   * {@link openOptions} accepts it), EndOfStream when the connection ends,
+   * DisconnectError COMPRESSION_ERROR when the payload does not inflate or
+   * inflates past {@link maxPacket}.
    */
   async read(): Promise<{ payload: Uint8Array; seq: number }> {
+    const packet = await this.#read();
+    // Inflated here, in order, not when opened: read-ahead opens packets
+    // before the transport has seen the ones ahead of them (USERAUTH_SUCCESS,
+    // NEWKEYS), which decide whether and how these are compressed.
+    const inflater = this.inflater;
+    if (!inflater) return packet;
+    const payload = await inflater.inflate(packet.payload, {
+      seq: packet.seq,
+      limit: this.maxPacket,
+    });
+    return { payload, seq: packet.seq };
+  }
+
+  async #read(): Promise<{ payload: Uint8Array; seq: number }> {
     const queued = this.#queue.shift();
     if (queued) return await queued;
     const o = this.opener;

@@ -89,6 +89,7 @@ export const TRANSPORT_TUNING = [
   "hostKeyAlgorithms",
   "ciphers",
   "macs",
+  "compression",
   "rekeyBytes",
   "rekeyInterval",
   "acceptMacError",
@@ -178,6 +179,15 @@ export interface TransportOptions {
   ciphers?: string | readonly string[];
   /** MACs, both directions (unused with AEAD ciphers). */
   macs?: string | readonly string[];
+  /**
+   * Compression methods, both directions, in preference order (RFC 4253
+   * §6.2): `none`, `zlib@openssh.com` (starts once user authentication has
+   * succeeded), `zlib`. Default `["none"]`, as OpenSSH's client
+   * (`Compression no`); `["zlib@openssh.com", "zlib", "none"]` is `ssh -C`,
+   * `["none", "zlib@openssh.com"]` what sshd offers. The same `+`, `-`, `^`
+   * syntax as the other lists.
+   */
+  compression?: string | readonly string[];
   /** softwareversion of our identification line; default `rxssh_0.1.0`. */
   software?: string;
   /** Server: lines sent before the identification line (RFC 4253 §4.2). */
@@ -244,9 +254,9 @@ export interface NegotiatedAlgorithms {
   readonly macClientToServer: string;
   /** MAC server to client, or "<implicit>". */
   readonly macServerToClient: string;
-  /** Compression client to server (always "none"). */
+  /** Compression client to server: "none", "zlib@openssh.com" or "zlib". */
   readonly compressionClientToServer: string;
-  /** Compression server to client (always "none"). */
+  /** Compression server to client. */
   readonly compressionServerToClient: string;
 }
 
@@ -663,7 +673,7 @@ export class Transport {
       this.#hs.start("local");
       this.#peerVersion = await link.readIdentification(this.role);
       for (;;) {
-        const { payload, seq } = await link.in.read();
+        const { payload, seq } = await link.read();
         await this.#dispatch(payload, seq);
         if (this.#closing) return;
         this.#checkRekey();
