@@ -486,6 +486,26 @@ describe(
       assert.equal(x.stderr, s.stderr); // "stdio forwarding failed" from both
     });
 
+    it("ssh -C: rxssh serve (Compression yes by default) negotiates zlib@openssh.com as sshd", async () => {
+      for (const p of [sshd.port, rx.port]) {
+        const r = await runSsh(
+          testSshArgs(p, keys.plain, currentUser(), [
+            "-C",
+            "-v",
+            "-W",
+            `127.0.0.1:${web.port}`,
+            "127.0.0.1",
+          ]),
+          { timeoutMs: 30_000, input: "GET /hello HTTP/1.0\r\n\r\n" },
+        );
+        assert.match(r.stdout, /hello from http$/);
+        assert.match(
+          r.stderr,
+          /kex: server->client cipher: \S+ MAC: \S+ compression: zlib@openssh\.com/,
+        );
+      }
+    });
+
     it("no-port-forwarding: refused by both alike", async () => {
       const [s, x] = await both("none", web.port);
       assert.equal(x.code, s.code);

@@ -25,6 +25,8 @@
  *   `any`, `none`). `ClientAliveInterval` (seconds, 0 = off) and
  *   `ClientAliveCountMax` (default 3) end connections whose client stops
  *   answering. Agent, X11 and Unix-socket forwarding are not offered.
+ *   `Compression` (yes, the default, and delayed: zlib@openssh.com after
+ *   authentication; no).
  * - Passwords: `PasswordAuthentication yes` (default no) checks against the
  *   file named by `-o PasswordFile=path` (its first line; the file must not
  *   be readable by group or others), else the environment variable
@@ -133,6 +135,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "PermitListen", multi: true },
   { name: "ClientAliveInterval" },
   { name: "ClientAliveCountMax" },
+  { name: "Compression" },
 ];
 
 /**
@@ -363,6 +366,7 @@ export async function startServe(
       acceptEnv: (o.all("AcceptEnv").length ? o.all("AcceptEnv") : ["LANG", "LC_*"])
         .join(" ").split(/[\s,]+/).filter((s) => s !== ""),
       forceCommand: o.get("ForceCommand"),
+      compression: compressionOption(o.get("Compression", "yes")),
       clientAliveInterval: o.integer("ClientAliveInterval", 0),
       clientAliveCountMax: o.integer("ClientAliveCountMax", 3),
       handlers: [portForwardingHandler(forwardingOptions(o))],
@@ -516,6 +520,14 @@ function authHandlers(p: Policy, from: string): ServerAuthHandlers {
       password: (u, pw) => userOk(u, "password") && constantTimeEqual(sha(pw), sha(password())),
     }),
   };
+}
+
+/** sshd's Compression: yes and delayed offer zlib@openssh.com after authentication; no, none. */
+function compressionOption(value: string): string[] {
+  const v = value.toLowerCase();
+  if (v === "yes" || v === "delayed") return ["none", "zlib@openssh.com"];
+  if (v === "no") return ["none"];
+  throw new OptionError(`Compression: expected yes, delayed or no, got "${value}"`);
 }
 
 /** sshd_config's forwarding keywords as the library's options. */
