@@ -145,55 +145,7 @@ export function agentClient(
   stream: ByteStreamPair,
   options: { onClose?: () => void } = {},
 ): AgentClient {
-  const waiting: { resolve(m: AgentMessage): void; reject(e: unknown): void }[] = [];
-  let ended: Error | undefined;
-  const writer = stream.writable.getWriter();
-  const reader = stream.readable.getReader();
-  const framer = new AgentFramer();
-  const end = (e: Error) => {
-    if (ended) return;
-    ended = e;
-    for (const w of waiting.splice(0)) w.reject(e);
-    reader.cancel().catch(() => {});
-    writer.close().catch(() => {});
-    options.onClose?.();
-  };
-  (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      for (const body of framer.push(value)) {
-        const w = waiting.shift();
-        if (!w) throw new AgentError("the agent sent a message nobody asked for");
-        try {
-          w.resolve(decodeAgentMessage(body));
-        } catch (e) {
-          w.reject(e);
-        }
-      }
-    }
-    end(new AgentError("the agent closed the connection"));
-  })().catch((e) =>
-    end(e instanceof AgentError ? e : new AgentError(`agent connection failed: ${e}`, { cause: e }))
-  );
-  let chain: Promise<unknown> = Promise.resolve();
-  const request = (message: AgentMessage): Promise<AgentMessage> => {
-    const run = async () => {
-      if (ended) throw ended;
-      const frame = frameAgentMessage(encodeAgentMessage(message));
-      const answer = new Promise<AgentMessage>((resolve, reject) =>
-        waiting.push({ resolve, reject })
-      );
-      answer.catch(() => {});
-      await writer.write(frame).catch((e) => {
-        end(new AgentError(`could not write to the agent: ${e}`, { cause: e }));
-      });
-      return await answer;
-    };
-    const p = chain.then(run, run);
-    chain = p.catch(() => {});
-    return p;
-  };
+  const { request, end } = agentRequests(stream, options.onClose);
   const expectSuccess = async (what: string, m: AgentMessage) => {
     const r = await request(m);
     if (r.type !== "success") {
@@ -239,6 +191,70 @@ export function agentClient(
       end(new AgentError("the agent connection was closed"));
     },
   };
+}
+
+/**
+ * The request/answer channel to an agent over `stream`: `request` sends
+ * one message at a time, in call order, and resolves with the agent's
+ * answer (the protocol answers in order); `end` closes the connection and
+ * rejects what is pending, once, then calls `onClose`. A read loop matches
+ * each framed answer to the oldest waiting request; an answer nobody asked
+ * for, a failed write or the connection's end ends it.
+ */
+function agentRequests(
+  stream: ByteStreamPair,
+  onClose: (() => void) | undefined,
+): { request(message: AgentMessage): Promise<AgentMessage>; end(e: Error): void } {
+  const waiting: { resolve(m: AgentMessage): void; reject(e: unknown): void }[] = [];
+  let ended: Error | undefined;
+  const writer = stream.writable.getWriter();
+  const reader = stream.readable.getReader();
+  const framer = new AgentFramer();
+  const end = (e: Error) => {
+    if (ended) return;
+    ended = e;
+    for (const w of waiting.splice(0)) w.reject(e);
+    reader.cancel().catch(() => {});
+    writer.close().catch(() => {});
+    onClose?.();
+  };
+  (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      for (const body of framer.push(value)) {
+        const w = waiting.shift();
+        if (!w) throw new AgentError("the agent sent a message nobody asked for");
+        try {
+          w.resolve(decodeAgentMessage(body));
+        } catch (e) {
+          w.reject(e);
+        }
+      }
+    }
+    end(new AgentError("the agent closed the connection"));
+  })().catch((e) =>
+    end(e instanceof AgentError ? e : new AgentError(`agent connection failed: ${e}`, { cause: e }))
+  );
+  let chain: Promise<unknown> = Promise.resolve();
+  const request = (message: AgentMessage): Promise<AgentMessage> => {
+    const run = async () => {
+      if (ended) throw ended;
+      const frame = frameAgentMessage(encodeAgentMessage(message));
+      const answer = new Promise<AgentMessage>((resolve, reject) =>
+        waiting.push({ resolve, reject })
+      );
+      answer.catch(() => {});
+      await writer.write(frame).catch((e) => {
+        end(new AgentError(`could not write to the agent: ${e}`, { cause: e }));
+      });
+      return await answer;
+    };
+    const p = chain.then(run, run);
+    chain = p.catch(() => {});
+    return p;
+  };
+  return { request, end };
 }
 
 /**
