@@ -400,7 +400,62 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
   }
   const params = alg.sequence("PBES2-params");
   alg.end("encryptionAlgorithm");
-  const kdf = params.sequence("keyDerivationFunc");
+  const { salt, iterations, hash, aesLength, iv } = readPbes2Params(params, what);
+  const data = r.octetString("encryptedData");
+  r.end("EncryptedPrivateKeyInfo");
+  top.end("EncryptedPrivateKeyInfo");
+  if (data.length === 0 || data.length % 16 !== 0) {
+    throw new KeyError(
+      what,
+      `encryptedData is ${data.length} bytes, not whole AES blocks`,
+      "encryptedData",
+    );
+  }
+  if (pass === undefined) {
+    throw new PassphraseRequiredError(
+      what,
+      `the key is encrypted (PBES2, PBKDF2-HMAC-${hash}, AES-${
+        aesLength * 8
+      }-CBC); a passphrase is needed`,
+    );
+  }
+  const key = await pbkdf2(pass, salt, iterations, hash, aesLength);
+  try {
+    return await decryptedDer(what, () => aesCbc("decrypt", key, iv, data), decodePkcs8);
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** PBES2-params (RFC 8018 §A.4): PBKDF2, then AES-CBC with its IV. */
+function readPbes2Params(params: DerReader, what: string) {
+  const kdf = readPbkdf2(params.sequence("keyDerivationFunc"), what);
+  const enc = params.sequence("encryptionScheme");
+  params.end("PBES2-params");
+  const encOid = enc.oid("encryptionScheme");
+  const aesLength = PBES2_CIPHERS.get(encOid);
+  if (aesLength === undefined) {
+    throw new KeyError(
+      what,
+      `unsupported cipher ${encOid} (expected AES-128/192/256-CBC)`,
+      "encryptionScheme",
+    );
+  }
+  const iv = enc.octetString("IV");
+  enc.end("encryptionScheme");
+  if (iv.length !== 16) throw new KeyError(what, `IV is ${iv.length} bytes, expected 16`, "IV");
+  if (kdf.keyLength !== undefined && kdf.keyLength !== aesLength) {
+    throw new KeyError(
+      what,
+      `keyLength ${kdf.keyLength} does not fit the cipher's ${aesLength}`,
+      "keyLength",
+    );
+  }
+  return { ...kdf, aesLength, iv };
+}
+
+/** keyDerivationFunc with PBKDF2-params (RFC 8018 §A.2): salt, iterations, key length, PRF. */
+function readPbkdf2(kdf: DerReader, what: string) {
   const kdfOid = kdf.oid("keyDerivationFunc");
   if (kdfOid !== OID.pbkdf2) {
     throw new KeyError(
@@ -433,51 +488,7 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
   kp.end("PBKDF2-params");
   const hash = PRFS.get(prfOid);
   if (hash === undefined) throw new KeyError(what, `unsupported PBKDF2 PRF ${prfOid}`, "prf");
-  const enc = params.sequence("encryptionScheme");
-  params.end("PBES2-params");
-  const encOid = enc.oid("encryptionScheme");
-  const aesLength = PBES2_CIPHERS.get(encOid);
-  if (aesLength === undefined) {
-    throw new KeyError(
-      what,
-      `unsupported cipher ${encOid} (expected AES-128/192/256-CBC)`,
-      "encryptionScheme",
-    );
-  }
-  const iv = enc.octetString("IV");
-  enc.end("encryptionScheme");
-  if (iv.length !== 16) throw new KeyError(what, `IV is ${iv.length} bytes, expected 16`, "IV");
-  if (keyLength !== undefined && keyLength !== aesLength) {
-    throw new KeyError(
-      what,
-      `keyLength ${keyLength} does not fit the cipher's ${aesLength}`,
-      "keyLength",
-    );
-  }
-  const data = r.octetString("encryptedData");
-  r.end("EncryptedPrivateKeyInfo");
-  top.end("EncryptedPrivateKeyInfo");
-  if (data.length === 0 || data.length % 16 !== 0) {
-    throw new KeyError(
-      what,
-      `encryptedData is ${data.length} bytes, not whole AES blocks`,
-      "encryptedData",
-    );
-  }
-  if (pass === undefined) {
-    throw new PassphraseRequiredError(
-      what,
-      `the key is encrypted (PBES2, PBKDF2-HMAC-${hash}, AES-${
-        aesLength * 8
-      }-CBC); a passphrase is needed`,
-    );
-  }
-  const key = await pbkdf2(pass, salt, iterations, hash, aesLength);
-  try {
-    return await decryptedDer(what, () => aesCbc("decrypt", key, iv, data), decodePkcs8);
-  } finally {
-    key.fill(0);
-  }
+  return { salt, iterations, keyLength, hash };
 }
 
 /**
@@ -752,82 +763,102 @@ export async function encodePemPrivateKey(
   options: EncodePemOptions = {},
 ): Promise<string> {
   const format = options.format ?? "pkcs8";
-  const what = WHAT[format] ?? "PEM private key";
   if (!(format in WHAT)) {
     throw new KeyError("PEM private key", `unknown format ${JSON.stringify(String(format))}`);
   }
+  const plain = encodePlain(key, format);
+  const random = options.random ?? defaultRandom;
+  const pass = passphraseBytes(options.passphrase);
+  const label = format === "pkcs1"
+    ? "RSA PRIVATE KEY"
+    : format === "sec1"
+    ? "EC PRIVATE KEY"
+    : "PRIVATE KEY";
+  try {
+    if (pass === undefined) return pemEncode(label, plain);
+    if (format === "pkcs8") return await sealPkcs8(plain, { pass, random });
+    return await sealLegacy(plain, { label, pass, random });
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/** The unencrypted DER of `key` in `format`; the key's secret parts are wiped after. */
+function encodePlain(key: PrivateKey, format: keyof typeof WHAT): Uint8Array {
+  const what = WHAT[format];
   const parts = privateKeyParts(key, what);
-  let plain: Uint8Array;
   try {
     if (format === "pkcs1") {
       if (parts.kind !== "rsa") throw new KeyError(what, `cannot hold a ${key.type} key`);
-      plain = encodePkcs1(parts);
-    } else if (format === "sec1") {
-      if (parts.kind !== "ecdsa") throw new KeyError(what, `cannot hold a ${key.type} key`);
-      plain = encodeSec1(parts, true);
-    } else {
-      plain = encodePkcs8(parts);
+      return encodePkcs1(parts);
     }
+    if (format === "sec1") {
+      if (parts.kind !== "ecdsa") throw new KeyError(what, `cannot hold a ${key.type} key`);
+      return encodeSec1(parts, true);
+    }
+    return encodePkcs8(parts);
   } finally {
     if (parts.kind === "ed25519") parts.seed.fill(0);
     if (parts.kind === "ecdsa") parts.d.fill(0);
   }
-  const random = options.random ?? defaultRandom;
-  const pass = passphraseBytes(options.passphrase);
+}
+
+/**
+ * "ENCRYPTED PRIVATE KEY": PKCS#8 in an EncryptedPrivateKeyInfo (RFC 5208
+ * §6) with PBES2, PBKDF2-HMAC-SHA-256 and AES-256-CBC (RFC 8018 §6.2).
+ */
+async function sealPkcs8(
+  plain: Uint8Array,
+  secret: { pass: Uint8Array; random: RandomSource },
+): Promise<string> {
+  const salt = secret.random(16).slice();
+  const iv = secret.random(16).slice();
+  const k = await pbkdf2(secret.pass, salt, PBKDF2_ITERATIONS, "SHA-256", 32);
+  let sealed: Uint8Array;
   try {
-    if (pass === undefined) {
-      return pemEncode(
-        format === "pkcs1"
-          ? "RSA PRIVATE KEY"
-          : format === "sec1"
-          ? "EC PRIVATE KEY"
-          : "PRIVATE KEY",
-        plain,
-      );
-    }
-    if (format === "pkcs8") {
-      const salt = random(16).slice();
-      const iv = random(16).slice();
-      const k = await pbkdf2(pass, salt, PBKDF2_ITERATIONS, "SHA-256", 32);
-      let sealed: Uint8Array;
-      try {
-        sealed = await aesCbc("encrypt", k, iv, plain);
-      } finally {
-        k.fill(0);
-      }
-      const info = der.sequence(
+    sealed = await aesCbc("encrypt", k, iv, plain);
+  } finally {
+    k.fill(0);
+  }
+  const info = der.sequence(
+    der.sequence(
+      der.oid(OID.pbes2),
+      der.sequence(
         der.sequence(
-          der.oid(OID.pbes2),
+          der.oid(OID.pbkdf2),
           der.sequence(
-            der.sequence(
-              der.oid(OID.pbkdf2),
-              der.sequence(
-                der.octetString(salt),
-                der.integer(BigInt(PBKDF2_ITERATIONS)),
-                der.sequence(der.oid(PRF_OID_SHA256), der.null()),
-              ),
-            ),
-            der.sequence(der.oid(AES256_CBC_OID), der.octetString(iv)),
+            der.octetString(salt),
+            der.integer(BigInt(PBKDF2_ITERATIONS)),
+            der.sequence(der.oid(PRF_OID_SHA256), der.null()),
           ),
         ),
-        der.octetString(sealed),
-      );
-      return pemEncode("ENCRYPTED PRIVATE KEY", info);
-    }
-    const iv = random(16).slice();
-    const k = bytesToKey(pass, iv.subarray(0, 8), 16);
-    let sealed: Uint8Array;
-    try {
-      sealed = await aesCbc("encrypt", k, iv, plain);
-    } finally {
-      k.fill(0);
-    }
-    const label = format === "pkcs1" ? "RSA PRIVATE KEY" : "EC PRIVATE KEY";
-    const body = pemEncode(label, sealed).split("\n").slice(1).join("\n");
-    return `-----BEGIN ${label}-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,${
-      toHex(iv)
-    }\n\n${body}`;
+        der.sequence(der.oid(AES256_CBC_OID), der.octetString(iv)),
+      ),
+    ),
+    der.octetString(sealed),
+  );
+  return pemEncode("ENCRYPTED PRIVATE KEY", info);
+}
+
+/**
+ * OpenSSL's legacy PEM encryption ("Proc-Type: 4,ENCRYPTED", RFC 1421
+ * §4.6.1.1): AES-128-CBC keyed by EVP_BytesToKey over the IV's first 8 bytes.
+ */
+async function sealLegacy(
+  plain: Uint8Array,
+  secret: { label: string; pass: Uint8Array; random: RandomSource },
+): Promise<string> {
+  const iv = secret.random(16).slice();
+  const k = bytesToKey(secret.pass, iv.subarray(0, 8), 16);
+  let sealed: Uint8Array;
+  try {
+    sealed = await aesCbc("encrypt", k, iv, plain);
   } finally {
-    plain.fill(0);
+    k.fill(0);
   }
+  const { label } = secret;
+  const body = pemEncode(label, sealed).split("\n").slice(1).join("\n");
+  return `-----BEGIN ${label}-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,${
+    toHex(iv)
+  }\n\n${body}`;
 }
