@@ -233,26 +233,27 @@ function wireProblem(e: WireError): string {
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Decodes the packed `string name, string data` tuples of the critical
- * options or extensions field (PROTOCOL.certkeys "Critical options",
- * "Extensions"). Data is empty (a flag) or holds exactly one string (the
- * value). Duplicate names are rejected.
+ * Reads the critical options or extensions field (`field` is "critical
+ * option" or "extension") and decodes its packed `string name, string data`
+ * tuples (PROTOCOL.certkeys "Critical options", "Extensions"). Data is
+ * empty (a flag) or holds exactly one string (the value). Duplicate names
+ * are rejected.
  */
 function readOptions(
-  packed: Uint8Array,
-  base: number,
-  field: string,
-  type: string,
+  r: SshReader,
+  of: { field: "critical option" | "extension"; type: string },
 ): Map<string, string> {
+  const { field, type } = of;
+  const base = r.offset + 4;
+  const packed = new SshReader(r.string(`${field}s`));
   const out = new Map<string, string>();
-  const r = new SshReader(packed);
-  while (r.remaining > 0) {
-    const at = base + r.offset;
+  while (packed.remaining > 0) {
+    const at = base + packed.offset;
     let name: string;
     let data: Uint8Array;
     try {
-      name = r.utf8(`${field} name`);
-      data = r.string(`${field} data`);
+      name = packed.utf8(`${field} name`);
+      data = packed.string(`${field} data`);
     } catch (e) {
       if (e instanceof WireError) {
         throw certError(type, wireProblem(e), `${field} at offset ${at}`);
@@ -276,11 +277,13 @@ function readOptions(
   return out;
 }
 
-function readPrincipals(packed: Uint8Array, base: number, type: string): string[] {
+/** Reads the valid principals field: packed UTF-8 strings, at most MAX_PRINCIPALS. */
+function readPrincipals(r: SshReader, type: string): string[] {
+  const base = r.offset + 4;
+  const packed = new SshReader(r.string("valid principals"));
   const out: string[] = [];
-  const r = new SshReader(packed);
-  while (r.remaining > 0) {
-    const at = base + r.offset;
+  while (packed.remaining > 0) {
+    const at = base + packed.offset;
     if (out.length === MAX_PRINCIPALS) {
       throw certError(
         type,
@@ -289,7 +292,7 @@ function readPrincipals(packed: Uint8Array, base: number, type: string): string[
       );
     }
     try {
-      out.push(r.utf8("principal"));
+      out.push(packed.utf8("principal"));
     } catch (e) {
       if (e instanceof WireError) {
         throw certError(type, wireProblem(e), `principal at offset ${at}`);
@@ -336,64 +339,29 @@ function parseCertificateBlob(blob: Uint8Array, allowCertCa: boolean): SshCertif
     }
     const what = `${type} certificate`;
     const nonce = r.string("nonce");
-    let key: PublicKey;
-    try {
-      key = readPublicKeyFields(plainAlgorithm(type), r);
-    } catch (e) {
-      if (!(e instanceof KeyError)) throw e;
-      // Re-attribute the plain key's complaint to the certificate, keeping the field.
-      const prefix = `${e.what}: ${e.where === undefined ? "" : `${e.where}: `}`;
-      const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-      throw new KeyError(what, problem, e.where, { cause: e });
-    }
+    const key = readCertifiedKey(r, type);
     const serial = r.uint64("serial");
-    const typeAt = r.offset;
-    const typeNumber = r.uint32("type");
-    if (typeNumber !== 1 && typeNumber !== 2) {
-      throw new KeyError(
-        what,
-        `type ${typeNumber} is neither user (1) nor host (2)`,
-        `type at offset ${typeAt}`,
-      );
-    }
+    const certType = readCertType(r, what);
     const keyId = r.utf8("key id");
-    const principalsAt = r.offset + 4;
-    const principals = readPrincipals(r.string("valid principals"), principalsAt, type);
+    const principals = readPrincipals(r, type);
     const validAfter = r.uint64("valid after");
     const validBefore = r.uint64("valid before");
-    const criticalAt = r.offset + 4;
-    const criticalOptions = readOptions(
-      r.string("critical options"),
-      criticalAt,
-      "critical option",
-      type,
-    );
-    const extensionsAt = r.offset + 4;
-    const extensions = readOptions(r.string("extensions"), extensionsAt, "extension", type);
+    const criticalOptions = readOptions(r, { field: "critical option", type });
+    const extensions = readOptions(r, { field: "extension", type });
     const reserved = r.string("reserved");
     const caAt = r.offset;
     const caBlob = r.string("signature key");
     const signedData = blob.subarray(0, r.offset);
     const signature = r.string("signature");
     r.end(`${type} certificate`);
-    let signatureKey: PublicKey;
-    try {
-      signatureKey = isCertBlob(caBlob)
-        ? (allowCertCa ? parseCertificateBlob(caBlob, false) : failNested(what))
-        : parsePublicKey(caBlob);
-    } catch (e) {
-      if (e instanceof KeyError) {
-        throw new KeyError(what, e.message, `signature key at offset ${caAt}`, { cause: e });
-      }
-      throw e;
-    }
+    const signatureKey = readSignatureKey(caBlob, { what, at: caAt, allowCertCa });
     return new SshCertificate({
       type,
       blob,
       nonce,
       key,
       serial,
-      certType: typeNumber === 1 ? "user" : "host",
+      certType,
       keyId,
       principals,
       validAfter,
@@ -408,6 +376,53 @@ function parseCertificateBlob(blob: Uint8Array, allowCertCa: boolean): SshCertif
     });
   } catch (e) {
     throw KeyError.fromWire(`${type} certificate`, e);
+  }
+}
+
+/** The certified key's fields (its plain type's, after the nonce); its complaints become the certificate's. */
+function readCertifiedKey(r: SshReader, type: string): PublicKey {
+  try {
+    return readPublicKeyFields(plainAlgorithm(type), r);
+  } catch (e) {
+    if (!(e instanceof KeyError)) throw e;
+    // Re-attribute the plain key's complaint to the certificate, keeping the field.
+    const prefix = `${e.what}: ${e.where === undefined ? "" : `${e.where}: `}`;
+    const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+    throw new KeyError(`${type} certificate`, problem, e.where, { cause: e });
+  }
+}
+
+/** The type field: 1 (user) or 2 (host). */
+function readCertType(r: SshReader, what: string): "user" | "host" {
+  const typeAt = r.offset;
+  const typeNumber = r.uint32("type");
+  if (typeNumber !== 1 && typeNumber !== 2) {
+    throw new KeyError(
+      what,
+      `type ${typeNumber} is neither user (1) nor host (2)`,
+      `type at offset ${typeAt}`,
+    );
+  }
+  return typeNumber === 1 ? "user" : "host";
+}
+
+/**
+ * The CA key: a plain key, or (when `allowCertCa`) a certificate whose own
+ * CA key is plain. Its complaints name the signature key field at `at`.
+ */
+function readSignatureKey(
+  caBlob: Uint8Array,
+  of: { what: string; at: number; allowCertCa: boolean },
+): PublicKey {
+  try {
+    return isCertBlob(caBlob)
+      ? (of.allowCertCa ? parseCertificateBlob(caBlob, false) : failNested(of.what))
+      : parsePublicKey(caBlob);
+  } catch (e) {
+    if (e instanceof KeyError) {
+      throw new KeyError(of.what, e.message, `signature key at offset ${of.at}`, { cause: e });
+    }
+    throw e;
   }
 }
 
