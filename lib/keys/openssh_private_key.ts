@@ -382,6 +382,63 @@ async function parseBinary(
   bytes: Uint8Array,
   options: ParseOpensshOptions,
 ): Promise<OpensshPrivateKeyFile> {
+  const head = readHead(bytes);
+  const { cipher } = head;
+  let rounds: number | undefined;
+  let plain: Uint8Array;
+  if (cipher === undefined) {
+    plain = head.sealed.slice();
+  } else {
+    const kdf = readBcryptOptions(head.kdfOptions, head.kdfOptionsAt);
+    rounds = kdf.rounds;
+    const pass = passphraseBytes(options.passphrase);
+    if (pass === undefined) {
+      throw new PassphraseRequiredError(
+        WHAT,
+        `the key is encrypted (${head.cipherName}, bcrypt with ${rounds} rounds); a passphrase is needed`,
+      );
+    }
+    const derived = bcryptPbkdf(pass, kdf.salt, {
+      rounds,
+      length: cipher.keyLength + cipher.ivLength,
+    });
+    try {
+      plain = await cipher.decrypt(
+        derived.subarray(0, cipher.keyLength),
+        derived.subarray(cipher.keyLength),
+        head.sealed,
+      );
+    } finally {
+      derived.fill(0);
+    }
+  }
+  try {
+    return readSection(plain, { ...head, rounds });
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/** The unencrypted part of an "openssh-key-v1" file (PROTOCOL.key §1), checked. */
+interface FileHead {
+  cipherName: string;
+  /** Undefined for "none". */
+  cipher: KeyFileCipher | undefined;
+  kdfOptions: Uint8Array;
+  kdfOptionsAt: number;
+  /** The one public key, its offset and its type. */
+  publicBlob: Uint8Array;
+  blobAt: number;
+  blobType: string;
+  /** The private section as stored: encrypted (with the cipher's tag) or not. */
+  sealed: Uint8Array;
+}
+
+/**
+ * Reads the magic, cipher, KDF, the one public key and the private
+ * section's length (PROTOCOL.key §1), and checks that they fit together.
+ */
+function readHead(bytes: Uint8Array): FileHead {
   if (
     bytes.length < AUTH_MAGIC.length ||
     !equalBytes(bytes.subarray(0, AUTH_MAGIC.length), AUTH_MAGIC)
@@ -409,36 +466,14 @@ async function parseBinary(
   const blobType = new SshReader(publicBlob).ascii("publickey1 key type");
   const lengthAt = r.offset;
   const encryptedLength = r.uint32("private section length");
-
-  const cipher = cipherName === "none" ? undefined : CIPHERS.get(cipherName);
-  if (cipherName !== "none" && cipher === undefined) {
-    throw new KeyError(
-      WHAT,
-      `unsupported cipher ${describeName(cipherName)}`,
-      `ciphername at offset ${cipherAt}`,
-    );
-  }
-  if (kdfName !== "none" && kdfName !== "bcrypt") {
-    throw new KeyError(
-      WHAT,
-      `unsupported KDF ${describeName(kdfName)}`,
-      `kdfname at offset ${kdfAt}`,
-    );
-  }
-  if ((kdfName === "none") !== (cipher === undefined)) {
-    throw new KeyError(
-      WHAT,
-      `cipher ${describeName(cipherName)} cannot be used with KDF ${describeName(kdfName)}`,
-      `kdfname at offset ${kdfAt}`,
-    );
-  }
-  if (kdfName === "none" && kdfOptions.length !== 0) {
-    throw new KeyError(
-      WHAT,
-      `KDF "none" takes no options, found ${kdfOptions.length} bytes`,
-      `kdfoptions at offset ${kdfOptionsAt}`,
-    );
-  }
+  const cipher = checkCipherAndKdf({
+    cipherName,
+    cipherAt,
+    kdfName,
+    kdfAt,
+    kdfOptions,
+    kdfOptionsAt,
+  });
   const blockSize = cipher?.blockSize ?? 8;
   if (encryptedLength < blockSize || encryptedLength % blockSize !== 0) {
     throw new KeyError(
@@ -457,83 +492,100 @@ async function parseBinary(
     );
   }
   const sealed = r.rest();
-
-  let rounds: number | undefined;
-  let plain: Uint8Array;
-  if (cipher === undefined) {
-    plain = sealed.slice();
-  } else {
-    const k = new SshReader(kdfOptions);
-    let salt: Uint8Array;
-    try {
-      salt = k.string("bcrypt salt");
-      rounds = k.uint32("bcrypt rounds");
-      k.end("bcrypt kdfoptions");
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
-      throw new KeyError(WHAT, e.message, `bcrypt kdfoptions at offset ${kdfOptionsAt}`, {
-        cause: e,
-      });
-    }
-    if (salt.length === 0 || salt.length > 1 << 20 || rounds === 0) {
-      throw new KeyError(
-        WHAT,
-        rounds === 0
-          ? "bcrypt rounds is 0"
-          : `the bcrypt salt is ${salt.length} bytes, expected 1 to ${1 << 20}`,
-        `kdfoptions at offset ${kdfOptionsAt}`,
-      );
-    }
-    if (rounds! > MAX_BCRYPT_ROUNDS) {
-      // A hostile file must not keep the parser busy for hours (ssh-keygen -a rarely exceeds 100).
-      throw new KeyError(
-        WHAT,
-        `bcrypt rounds ${rounds} exceed the limit of ${MAX_BCRYPT_ROUNDS}`,
-        `kdfoptions at offset ${kdfOptionsAt}`,
-      );
-    }
-    const pass = passphraseBytes(options.passphrase);
-    if (pass === undefined) {
-      throw new PassphraseRequiredError(
-        WHAT,
-        `the key is encrypted (${cipherName}, bcrypt with ${rounds} rounds); a passphrase is needed`,
-      );
-    }
-    const derived = bcryptPbkdf(pass, salt, { rounds, length: cipher.keyLength + cipher.ivLength });
-    try {
-      plain = await cipher.decrypt(
-        derived.subarray(0, cipher.keyLength),
-        derived.subarray(cipher.keyLength),
-        sealed,
-      );
-    } finally {
-      derived.fill(0);
-    }
-  }
-  try {
-    return readSection(
-      plain,
-      cipher !== undefined,
-      publicBlob,
-      blobAt,
-      blobType,
-      cipherName,
-      rounds,
-    );
-  } finally {
-    plain.fill(0);
-  }
+  return { cipherName, cipher, kdfOptions, kdfOptionsAt, publicBlob, blobAt, blobType, sealed };
 }
 
+/**
+ * The cipher a file names, checked against its KDF: both "none", or a
+ * cipher we have with "bcrypt"; "none" takes no KDF options.
+ */
+function checkCipherAndKdf(f: {
+  cipherName: string;
+  cipherAt: number;
+  kdfName: string;
+  kdfAt: number;
+  kdfOptions: Uint8Array;
+  kdfOptionsAt: number;
+}): KeyFileCipher | undefined {
+  const { cipherName, kdfName, kdfAt } = f;
+  const cipher = cipherName === "none" ? undefined : CIPHERS.get(cipherName);
+  if (cipherName !== "none" && cipher === undefined) {
+    throw new KeyError(
+      WHAT,
+      `unsupported cipher ${describeName(cipherName)}`,
+      `ciphername at offset ${f.cipherAt}`,
+    );
+  }
+  if (kdfName !== "none" && kdfName !== "bcrypt") {
+    throw new KeyError(
+      WHAT,
+      `unsupported KDF ${describeName(kdfName)}`,
+      `kdfname at offset ${kdfAt}`,
+    );
+  }
+  if ((kdfName === "none") !== (cipher === undefined)) {
+    throw new KeyError(
+      WHAT,
+      `cipher ${describeName(cipherName)} cannot be used with KDF ${describeName(kdfName)}`,
+      `kdfname at offset ${kdfAt}`,
+    );
+  }
+  if (kdfName === "none" && f.kdfOptions.length !== 0) {
+    throw new KeyError(
+      WHAT,
+      `KDF "none" takes no options, found ${f.kdfOptions.length} bytes`,
+      `kdfoptions at offset ${f.kdfOptionsAt}`,
+    );
+  }
+  return cipher;
+}
+
+/** bcrypt's KDF options (PROTOCOL.key §1: `string salt, uint32 rounds`), within our limits. */
+function readBcryptOptions(
+  kdfOptions: Uint8Array,
+  at: number,
+): { salt: Uint8Array; rounds: number } {
+  const k = new SshReader(kdfOptions);
+  let salt: Uint8Array;
+  let rounds: number;
+  try {
+    salt = k.string("bcrypt salt");
+    rounds = k.uint32("bcrypt rounds");
+    k.end("bcrypt kdfoptions");
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    throw new KeyError(WHAT, e.message, `bcrypt kdfoptions at offset ${at}`, { cause: e });
+  }
+  if (salt.length === 0 || salt.length > 1 << 20 || rounds === 0) {
+    throw new KeyError(
+      WHAT,
+      rounds === 0
+        ? "bcrypt rounds is 0"
+        : `the bcrypt salt is ${salt.length} bytes, expected 1 to ${1 << 20}`,
+      `kdfoptions at offset ${at}`,
+    );
+  }
+  if (rounds > MAX_BCRYPT_ROUNDS) {
+    // A hostile file must not keep the parser busy for hours (ssh-keygen -a rarely exceeds 100).
+    throw new KeyError(
+      WHAT,
+      `bcrypt rounds ${rounds} exceed the limit of ${MAX_BCRYPT_ROUNDS}`,
+      `kdfoptions at offset ${at}`,
+    );
+  }
+  return { salt, rounds };
+}
+
+/**
+ * The decrypted private section (PROTOCOL.key §3): check integers, the
+ * key (matching the public one), the comment, the padding.
+ */
 function readSection(
   plain: Uint8Array,
-  encrypted: boolean,
-  publicBlob: Uint8Array,
-  blobAt: number,
-  blobType: string,
-  cipherName: string,
-  rounds: number | undefined,
+  file: FileHead & { rounds: number | undefined },
 ): OpensshPrivateKeyFile {
+  const { publicBlob, blobType, rounds } = file;
+  const encrypted = file.cipher !== undefined;
   const what = `${WHAT} private section`;
   try {
     const s = new SshReader(plain);
@@ -582,14 +634,14 @@ function readSection(
       throw new KeyError(
         WHAT,
         "the public key does not match the private key",
-        `publickey1 at offset ${blobAt}`,
+        `publickey1 at offset ${file.blobAt}`,
       );
     }
     return {
       key,
       comment,
       encrypted,
-      cipher: cipherName,
+      cipher: file.cipherName,
       ...(rounds === undefined ? {} : { rounds }),
     };
   } catch (e) {
