@@ -198,8 +198,9 @@ function channelInputs<M>(
  * Runs `behaviour` on `channel`: emits its lifecycle and completes after
  * `terminate`. When the behaviour ends for any reason but connection loss,
  * the channel is closed (CLOSE sent if not yet sent) before `terminate`
- * runs, as Erlang's behaviour does. Application messages come from
- * `messages` (its failure ends the behaviour with `{ error }`). Reasons:
+ * runs, as Erlang's behaviour does. `options.args` go to `init`;
+ * application messages come from `options.messages` (its failure ends the
+ * behaviour with `{ error }`). Reasons:
  * the peer's close is `"normal"`, unsubscribing `"shutdown"`, connection
  * loss `{ shutdown: "connection lost", error }`, a throw `{ error }`, and a
  * handler's `{ stop }` its own reason.
@@ -218,18 +219,18 @@ function channelInputs<M>(
  *   },
  * };
  * function run(channel: Channel) {
- *   serveChannel(channel, echo, undefined).subscribe((l) => console.log(l.phase));
+ *   serveChannel(channel, echo, { args: undefined }).subscribe((l) => console.log(l.phase));
  * }
  * ```
  */
 export function serveChannel<S, A, M = never>(
   channel: Channel,
   behaviour: Behaviour<S, A, ChannelEvent, M, ChannelContext>,
-  args: A,
-  options: { messages?: Observable<M>; scheduler?: SchedulerLike } = {},
+  options: { args: A; messages?: Observable<M>; scheduler?: SchedulerLike },
 ): Observable<Lifecycle<S>> {
   return channelInputs(channel, options.messages).pipe(
-    runBehaviour(behaviour, args, channelContext(channel), {
+    runBehaviour(behaviour, options.args, {
+      context: channelContext(channel),
       scheduler: options.scheduler,
       onTerminate: (reason) =>
         isConnectionLost(reason) ? undefined : channel.close().catch(() => {}),
@@ -340,7 +341,8 @@ export function channelBehaviour<S, A, M = never>(
         inboxes.set(channel, set.add(inbox));
         const m = options.messages;
         const registered = typeof m === "function" ? m(channel) : m;
-        const s = serveChannel(channel, behaviour, args, {
+        const s = serveChannel(channel, behaviour, {
+          args,
           messages: registered ? merge(registered, inbox) : inbox,
         }).subscribe({
           next: (l) => sub.next(l),
