@@ -36,7 +36,7 @@ export class AllowedSignersError extends KeyError {
   readonly line: number;
   /** Creates the error. */
   constructor(line: number, problem: string, options?: ErrorOptions) {
-    super("allowed signers", problem, `line ${line}`, options);
+    super("allowed signers", problem, { ...options, where: `line ${line}` });
     this.line = line;
   }
 }

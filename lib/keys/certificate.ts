@@ -220,8 +220,8 @@ export class SshCertificate implements PublicKey {
   }
 }
 
-function certError(type: string, problem: string, where?: string): KeyError {
-  return new KeyError(`${type} certificate`, problem, where);
+function certError(type: string, problem: string, options: { where?: string } = {}): KeyError {
+  return new KeyError(`${type} certificate`, problem, options);
 }
 
 /** The problem part of a WireError's message (without its field and relative offset). */
@@ -256,12 +256,12 @@ function readOptions(
       data = packed.string(`${field} data`);
     } catch (e) {
       if (e instanceof WireError) {
-        throw certError(type, wireProblem(e), `${field} at offset ${at}`);
+        throw certError(type, wireProblem(e), { where: `${field} at offset ${at}` });
       }
       throw e;
     }
     const where = `${field} ${describeName(name)} at offset ${at}`;
-    if (out.has(name)) throw certError(type, "duplicate name", where);
+    if (out.has(name)) throw certError(type, "duplicate name", { where });
     let value = "";
     if (data.length > 0) {
       const d = new SshReader(data);
@@ -269,7 +269,7 @@ function readOptions(
         value = utf8Decoder.decode(d.string("value"));
         d.end("value");
       } catch {
-        throw certError(type, "data is not empty nor exactly one UTF-8 string", where);
+        throw certError(type, "data is not empty nor exactly one UTF-8 string", { where });
       }
     }
     out.set(name, value);
@@ -285,17 +285,15 @@ function readPrincipals(r: SshReader, type: string): string[] {
   while (packed.remaining > 0) {
     const at = base + packed.offset;
     if (out.length === MAX_PRINCIPALS) {
-      throw certError(
-        type,
-        `more than ${MAX_PRINCIPALS} principals`,
-        `valid principals at offset ${at}`,
-      );
+      throw certError(type, `more than ${MAX_PRINCIPALS} principals`, {
+        where: `valid principals at offset ${at}`,
+      });
     }
     try {
       out.push(packed.utf8("principal"));
     } catch (e) {
       if (e instanceof WireError) {
-        throw certError(type, wireProblem(e), `principal at offset ${at}`);
+        throw certError(type, wireProblem(e), { where: `principal at offset ${at}` });
       }
       throw e;
     }
@@ -331,11 +329,9 @@ function parseCertificateBlob(blob: Uint8Array, allowCertCa: boolean): SshCertif
   try {
     type = r.ascii("key type");
     if (!CERTIFICATE_TYPES.includes(type)) {
-      throw new KeyError(
-        "certificate",
-        `unsupported certificate type ${describeName(type)}`,
-        "key type at offset 0",
-      );
+      throw new KeyError("certificate", `unsupported certificate type ${describeName(type)}`, {
+        where: "key type at offset 0",
+      });
     }
     const what = `${type} certificate`;
     const nonce = r.string("nonce");
@@ -388,7 +384,7 @@ function readCertifiedKey(r: SshReader, type: string): PublicKey {
     // Re-attribute the plain key's complaint to the certificate, keeping the field.
     const prefix = `${e.what}: ${e.where === undefined ? "" : `${e.where}: `}`;
     const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-    throw new KeyError(`${type} certificate`, problem, e.where, { cause: e });
+    throw new KeyError(`${type} certificate`, problem, { where: e.where, cause: e });
   }
 }
 
@@ -397,11 +393,9 @@ function readCertType(r: SshReader, what: string): "user" | "host" {
   const typeAt = r.offset;
   const typeNumber = r.uint32("type");
   if (typeNumber !== 1 && typeNumber !== 2) {
-    throw new KeyError(
-      what,
-      `type ${typeNumber} is neither user (1) nor host (2)`,
-      `type at offset ${typeAt}`,
-    );
+    throw new KeyError(what, `type ${typeNumber} is neither user (1) nor host (2)`, {
+      where: `type at offset ${typeAt}`,
+    });
   }
   return typeNumber === 1 ? "user" : "host";
 }
@@ -420,7 +414,10 @@ function readSignatureKey(
       : parsePublicKey(caBlob);
   } catch (e) {
     if (e instanceof KeyError) {
-      throw new KeyError(of.what, e.message, `signature key at offset ${of.at}`, { cause: e });
+      throw new KeyError(of.what, e.message, {
+        where: `signature key at offset ${of.at}`,
+        cause: e,
+      });
     }
     throw e;
   }
@@ -465,7 +462,9 @@ export type CertificateCheck =
  * @example
  * ```ts
  * import { CertificateError } from "./certificate.ts";
- * const e = new CertificateError("expired", "ssh-ed25519-cert-v01@openssh.com", "expired at 2024-01-01T00:00:00Z");
+ * const e = new CertificateError("expired", "expired at 2024-01-01T00:00:00Z", {
+ *   type: "ssh-ed25519-cert-v01@openssh.com",
+ * });
  * console.log(e.check, e.message);
  * // "expired" "ssh-ed25519-cert-v01@openssh.com certificate: expired at 2024-01-01T00:00:00Z"
  * ```
@@ -473,9 +472,9 @@ export type CertificateCheck =
 export class CertificateError extends KeyError {
   /** The check that failed. */
   readonly check: CertificateCheck;
-  /** Creates the error; `type` is the certificate key type. */
-  constructor(check: CertificateCheck, type: string, problem: string) {
-    super(`${type} certificate`, problem);
+  /** Creates the error; `options.type` is the certificate key type. */
+  constructor(check: CertificateCheck, problem: string, options: { type: string }) {
+    super(`${options.type} certificate`, problem);
     this.check = check;
   }
 }
@@ -557,7 +556,7 @@ export async function verifyCertificate(
   options: VerifyCertificateOptions = {},
 ): Promise<void> {
   const fail = (check: CertificateCheck, problem: string): never => {
-    throw new CertificateError(check, cert.type, problem);
+    throw new CertificateError(check, problem, { type: cert.type });
   };
   const ca = cert.signatureKey;
   if (ca instanceof SshCertificate || ca.type.endsWith(CERT_SUFFIX)) {

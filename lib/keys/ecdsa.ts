@@ -146,19 +146,17 @@ function bigintTo(v: bigint, size: number): Uint8Array {
 function validatePoint(info: CurveInfo, q: Uint8Array, what: string, where = "Q"): void {
   const want = 1 + 2 * info.size;
   if (q.length !== want) {
-    throw new KeyError(what, `Q is ${q.length} bytes, expected ${want}`, where);
+    throw new KeyError(what, `Q is ${q.length} bytes, expected ${want}`, { where });
   }
   if (q[0] !== 0x04) {
-    throw new KeyError(
-      what,
-      `Q starts with 0x${q[0].toString(16)}, expected 0x04 (uncompressed)`,
+    throw new KeyError(what, `Q starts with 0x${q[0].toString(16)}, expected 0x04 (uncompressed)`, {
       where,
-    );
+    });
   }
   try {
     info.curve.Point.fromBytes(q).assertValidity();
   } catch {
-    throw new KeyError(what, `Q is not a point on ${info.curveName}`, where);
+    throw new KeyError(what, `Q is not a point on ${info.curveName}`, { where });
   }
 }
 
@@ -204,7 +202,7 @@ export function readEcdsaPublicKey(type: string, r: SshReader): EcdsaPublicKey {
     throw new KeyError(
       what,
       `curve identifier ${JSON.stringify(id.slice(0, 64))} does not match the key type`,
-      `curve identifier at offset ${at}`,
+      { where: `curve identifier at offset ${at}` },
     );
   }
   const qAt = r.offset;

@@ -250,18 +250,24 @@ export interface ParseOpensshOptions {
  */
 function unarmor(text: string): Uint8Array {
   const start = text.indexOf(BEGIN);
-  if (start < 0) throw new KeyError(WHAT, `no "${BEGIN}" line found`, "armor");
+  if (start < 0) throw new KeyError(WHAT, `no "${BEGIN}" line found`, { where: "armor" });
   const bodyStart = start + BEGIN.length;
   const end = text.indexOf(END, bodyStart);
-  if (end < 0) throw new KeyError(WHAT, `no "${END}" line after the BEGIN line`, "armor");
+  if (end < 0) {
+    throw new KeyError(WHAT, `no "${END}" line after the BEGIN line`, { where: "armor" });
+  }
   const b64 = text.slice(bodyStart, end).replace(/[\r\n\t ]+/g, "");
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1) {
-    throw new KeyError(WHAT, "the body between BEGIN and END is not valid base64", "armor");
+    throw new KeyError(WHAT, "the body between BEGIN and END is not valid base64", {
+      where: "armor",
+    });
   }
   try {
     return fromBase64(b64);
   } catch {
-    throw new KeyError(WHAT, "the body between BEGIN and END is not valid base64", "armor");
+    throw new KeyError(WHAT, "the body between BEGIN and END is not valid base64", {
+      where: "armor",
+    });
   }
 }
 
@@ -282,15 +288,21 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
       const pkAt = r.offset;
       const pk = r.string("ed25519 pk");
       if (pk.length !== 32) {
-        throw new KeyError(what, `pk is ${pk.length} bytes, expected 32`, `pk at offset ${pkAt}`);
+        throw new KeyError(what, `pk is ${pk.length} bytes, expected 32`, {
+          where: `pk at offset ${pkAt}`,
+        });
       }
       const skAt = r.offset;
       const sk = r.string("ed25519 sk");
       if (sk.length !== 64) {
-        throw new KeyError(what, `sk is ${sk.length} bytes, expected 64`, `sk at offset ${skAt}`);
+        throw new KeyError(what, `sk is ${sk.length} bytes, expected 64`, {
+          where: `sk at offset ${skAt}`,
+        });
       }
       if (!equalBytes(pk, sk.subarray(32))) {
-        throw new KeyError(what, "pk differs from the public half of sk", `sk at offset ${skAt}`);
+        throw new KeyError(what, "pk differs from the public half of sk", {
+          where: `sk at offset ${skAt}`,
+        });
       }
       return ed25519PrivateKey(sk);
     }
@@ -300,11 +312,9 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
       const curveAt = r.offset;
       const curve = r.ascii("ecdsa curve");
       if (curve !== type.slice("ecdsa-sha2-".length)) {
-        throw new KeyError(
-          what,
-          `curve ${describeName(curve)} does not match the key type`,
-          `curve at offset ${curveAt}`,
-        );
+        throw new KeyError(what, `curve ${describeName(curve)} does not match the key type`, {
+          where: `curve at offset ${curveAt}`,
+        });
       }
       const qAt = r.offset;
       const q = r.string("ecdsa Q");
@@ -314,7 +324,7 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
         return checkedEcdsaPrivateKey(curve as EcdsaCurveName, d, q, what, `Q at offset ${qAt}`);
       } catch (e) {
         if (e instanceof KeyError && e.where === undefined) {
-          throw new KeyError(what, e.message, `d at offset ${dAt}`, { cause: e });
+          throw new KeyError(what, e.message, { where: `d at offset ${dAt}`, cause: e });
         }
         throw e;
       }
@@ -331,13 +341,18 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
         return checkedRsaPrivateKey({ n, e, d, p, q, iqmp }, what);
       } catch (err) {
         if (err instanceof KeyError) {
-          throw new KeyError(what, err.message, `rsa fields at offset ${at}`, { cause: err });
+          throw new KeyError(what, err.message, {
+            where: `rsa fields at offset ${at}`,
+            cause: err,
+          });
         }
         throw err;
       }
     }
     default:
-      throw new KeyError(WHAT, `unsupported private key type ${describeName(type)}`, "keytype");
+      throw new KeyError(WHAT, `unsupported private key type ${describeName(type)}`, {
+        where: "keytype",
+      });
   }
 }
 
@@ -443,7 +458,9 @@ function readHead(bytes: Uint8Array): FileHead {
     bytes.length < AUTH_MAGIC.length ||
     !equalBytes(bytes.subarray(0, AUTH_MAGIC.length), AUTH_MAGIC)
   ) {
-    throw new KeyError(WHAT, 'does not start with "openssh-key-v1\\0"', "magic at offset 0");
+    throw new KeyError(WHAT, 'does not start with "openssh-key-v1\\0"', {
+      where: "magic at offset 0",
+    });
   }
   const r = new SshReader(bytes, AUTH_MAGIC.length);
   const cipherAt = r.offset;
@@ -455,11 +472,9 @@ function readHead(bytes: Uint8Array): FileHead {
   const countAt = r.offset;
   const count = r.uint32("number of keys");
   if (count !== 1) {
-    throw new KeyError(
-      WHAT,
-      `holds ${count} keys, expected 1`,
-      `number of keys at offset ${countAt}`,
-    );
+    throw new KeyError(WHAT, `holds ${count} keys, expected 1`, {
+      where: `number of keys at offset ${countAt}`,
+    });
   }
   const blobAt = r.offset;
   const publicBlob = r.string("publickey1");
@@ -479,7 +494,7 @@ function readHead(bytes: Uint8Array): FileHead {
     throw new KeyError(
       WHAT,
       `length ${encryptedLength} is not a positive multiple of the ${blockSize}-byte block`,
-      `private section length at offset ${lengthAt}`,
+      { where: `private section length at offset ${lengthAt}` },
     );
   }
   const tagLength = cipher?.tagLength ?? 0;
@@ -488,7 +503,7 @@ function readHead(bytes: Uint8Array): FileHead {
       WHAT,
       `${r.remaining} bytes follow, expected ${encryptedLength}` +
         (tagLength ? ` plus a ${tagLength}-byte tag` : ""),
-      `private section at offset ${r.offset}`,
+      { where: `private section at offset ${r.offset}` },
     );
   }
   const sealed = r.rest();
@@ -510,32 +525,26 @@ function checkCipherAndKdf(f: {
   const { cipherName, kdfName, kdfAt } = f;
   const cipher = cipherName === "none" ? undefined : CIPHERS.get(cipherName);
   if (cipherName !== "none" && cipher === undefined) {
-    throw new KeyError(
-      WHAT,
-      `unsupported cipher ${describeName(cipherName)}`,
-      `ciphername at offset ${f.cipherAt}`,
-    );
+    throw new KeyError(WHAT, `unsupported cipher ${describeName(cipherName)}`, {
+      where: `ciphername at offset ${f.cipherAt}`,
+    });
   }
   if (kdfName !== "none" && kdfName !== "bcrypt") {
-    throw new KeyError(
-      WHAT,
-      `unsupported KDF ${describeName(kdfName)}`,
-      `kdfname at offset ${kdfAt}`,
-    );
+    throw new KeyError(WHAT, `unsupported KDF ${describeName(kdfName)}`, {
+      where: `kdfname at offset ${kdfAt}`,
+    });
   }
   if ((kdfName === "none") !== (cipher === undefined)) {
     throw new KeyError(
       WHAT,
       `cipher ${describeName(cipherName)} cannot be used with KDF ${describeName(kdfName)}`,
-      `kdfname at offset ${kdfAt}`,
+      { where: `kdfname at offset ${kdfAt}` },
     );
   }
   if (kdfName === "none" && f.kdfOptions.length !== 0) {
-    throw new KeyError(
-      WHAT,
-      `KDF "none" takes no options, found ${f.kdfOptions.length} bytes`,
-      `kdfoptions at offset ${f.kdfOptionsAt}`,
-    );
+    throw new KeyError(WHAT, `KDF "none" takes no options, found ${f.kdfOptions.length} bytes`, {
+      where: `kdfoptions at offset ${f.kdfOptionsAt}`,
+    });
   }
   return cipher;
 }
@@ -554,7 +563,7 @@ function readBcryptOptions(
     k.end("bcrypt kdfoptions");
   } catch (e) {
     if (!(e instanceof WireError)) throw e;
-    throw new KeyError(WHAT, e.message, `bcrypt kdfoptions at offset ${at}`, { cause: e });
+    throw new KeyError(WHAT, e.message, { where: `bcrypt kdfoptions at offset ${at}`, cause: e });
   }
   if (salt.length === 0 || salt.length > 1 << 20 || rounds === 0) {
     throw new KeyError(
@@ -562,16 +571,14 @@ function readBcryptOptions(
       rounds === 0
         ? "bcrypt rounds is 0"
         : `the bcrypt salt is ${salt.length} bytes, expected 1 to ${1 << 20}`,
-      `kdfoptions at offset ${at}`,
+      { where: `kdfoptions at offset ${at}` },
     );
   }
   if (rounds > MAX_BCRYPT_ROUNDS) {
     // A hostile file must not keep the parser busy for hours (ssh-keygen -a rarely exceeds 100).
-    throw new KeyError(
-      WHAT,
-      `bcrypt rounds ${rounds} exceed the limit of ${MAX_BCRYPT_ROUNDS}`,
-      `kdfoptions at offset ${at}`,
-    );
+    throw new KeyError(WHAT, `bcrypt rounds ${rounds} exceed the limit of ${MAX_BCRYPT_ROUNDS}`, {
+      where: `kdfoptions at offset ${at}`,
+    });
   }
   return { salt, rounds };
 }
@@ -598,11 +605,9 @@ function readSection(
           "wrong passphrase: the check integers differ after decryption",
         );
       }
-      throw new KeyError(
-        what,
-        "the two check integers differ: the file is corrupt",
-        "checkint at offset 0",
-      );
+      throw new KeyError(what, "the two check integers differ: the file is corrupt", {
+        where: "checkint at offset 0",
+      });
     }
     const typeAt = s.offset;
     const type = s.ascii("keytype");
@@ -610,32 +615,30 @@ function readSection(
       throw new KeyError(
         what,
         `key type ${describeName(type)} differs from the public key's ${describeName(blobType)}`,
-        `keytype at offset ${typeAt}`,
+        { where: `keytype at offset ${typeAt}` },
       );
     }
     const key = readPrivateFields(type, s);
     const commentAt = s.offset;
     const comment = s.utf8("comment");
     if (comment.includes("\0")) {
-      throw new KeyError(
-        what,
-        "the comment contains a NUL character",
-        `comment at offset ${commentAt}`,
-      );
+      throw new KeyError(what, "the comment contains a NUL character", {
+        where: `comment at offset ${commentAt}`,
+      });
     }
     // PROTOCOL.key §3 / private2_check_padding: 1, 2, 3, ...
     for (let i = 1; s.remaining > 0; i++) {
       const at = s.offset;
       if (s.byte("padding") !== (i & 0xff)) {
-        throw new KeyError(what, `padding byte ${i} is not ${i & 0xff}`, `padding at offset ${at}`);
+        throw new KeyError(what, `padding byte ${i} is not ${i & 0xff}`, {
+          where: `padding at offset ${at}`,
+        });
       }
     }
     if (!equalBytes(key.publicKey.blob, publicBlob)) {
-      throw new KeyError(
-        WHAT,
-        "the public key does not match the private key",
-        `publickey1 at offset ${file.blobAt}`,
-      );
+      throw new KeyError(WHAT, "the public key does not match the private key", {
+        where: `publickey1 at offset ${file.blobAt}`,
+      });
     }
     return {
       key,

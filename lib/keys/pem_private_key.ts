@@ -137,7 +137,7 @@ function decodePkcs1(bytes: Uint8Array, what = WHAT.pkcs1): PrivateKey {
       version === 1n
         ? "multi-prime RSA keys (version 1) are not supported"
         : `version is ${version}, expected 0`,
-      "version",
+      { where: "version" },
     );
   }
   const n = r.integer("modulus");
@@ -176,7 +176,9 @@ function decodeSec1(bytes: Uint8Array, what: string, outerCurve?: EcdsaCurveName
   const top = new DerReader(bytes, what);
   const r = top.sequence("ECPrivateKey");
   const version = r.integer("version");
-  if (version !== 1n) throw new KeyError(what, `version is ${version}, expected 1`, "version");
+  if (version !== 1n) {
+    throw new KeyError(what, `version is ${version}, expected 1`, { where: "version" });
+  }
   const d = r.octetString("privateKey");
   let curve = outerCurve;
   const params = r.optionalContext(0, "parameters");
@@ -184,11 +186,9 @@ function decodeSec1(bytes: Uint8Array, what: string, outerCurve?: EcdsaCurveName
     const inner = namedCurve(params, what);
     params.end("parameters");
     if (curve !== undefined && curve !== inner) {
-      throw new KeyError(
-        what,
-        `curve ${inner} differs from the algorithm's ${curve}`,
-        "parameters",
-      );
+      throw new KeyError(what, `curve ${inner} differs from the algorithm's ${curve}`, {
+        where: "parameters",
+      });
     }
     curve = inner;
   }
@@ -201,31 +201,29 @@ function decodeSec1(bytes: Uint8Array, what: string, outerCurve?: EcdsaCurveName
   r.end("ECPrivateKey");
   top.end("ECPrivateKey");
   if (curve === undefined) {
-    throw new KeyError(what, "no curve: the parameters [0] are absent", "parameters");
+    throw new KeyError(what, "no curve: the parameters [0] are absent", { where: "parameters" });
   }
   const size = curve === "nistp256" ? 32 : curve === "nistp384" ? 48 : 66;
   if (d.length === 0 || d.length > size) {
-    throw new KeyError(what, `privateKey is ${d.length} bytes, expected ${size}`, "privateKey");
+    throw new KeyError(what, `privateKey is ${d.length} bytes, expected ${size}`, {
+      where: "privateKey",
+    });
   }
   return checkedEcdsaPrivateKey(curve, d, q, what, "publicKey");
 }
 
 function namedCurve(r: DerReader, what: string): EcdsaCurveName {
   if (r.peekTag() !== Tag.OID) {
-    throw new KeyError(
-      what,
-      "explicit curve parameters are not supported, only a namedCurve OID",
-      "parameters",
-    );
+    throw new KeyError(what, "explicit curve parameters are not supported, only a namedCurve OID", {
+      where: "parameters",
+    });
   }
   const oid = r.oid("namedCurve");
   const curve = CURVE_OIDS.get(oid);
   if (curve === undefined) {
-    throw new KeyError(
-      what,
-      `unsupported curve ${oid} (expected P-256, P-384 or P-521)`,
-      "namedCurve",
-    );
+    throw new KeyError(what, `unsupported curve ${oid} (expected P-256, P-384 or P-521)`, {
+      where: "namedCurve",
+    });
   }
   return curve;
 }
@@ -248,7 +246,7 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
   const r = top.sequence("PrivateKeyInfo");
   const version = r.integer("version");
   if (version !== 0n && version !== 1n) {
-    throw new KeyError(what, `version is ${version}, expected 0 or 1`, "version");
+    throw new KeyError(what, `version is ${version}, expected 0 or 1`, { where: "version" });
   }
   const alg = r.sequence("privateKeyAlgorithm");
   const oid = alg.oid("algorithm");
@@ -257,9 +255,11 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
   let publicKey: Uint8Array | undefined;
   if (r.peekTag() === 0x81) {
     const c = r.element("publicKey").content;
-    if (version !== 1n) throw new KeyError(what, "publicKey [1] needs version 1", "publicKey");
+    if (version !== 1n) {
+      throw new KeyError(what, "publicKey [1] needs version 1", { where: "publicKey" });
+    }
     if (c.length === 0 || c[0] !== 0) {
-      throw new KeyError(what, "BIT STRING with unused bits", "publicKey");
+      throw new KeyError(what, "BIT STRING with unused bits", { where: "publicKey" });
     }
     publicKey = c.subarray(1);
   }
@@ -276,11 +276,9 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
       alg.end("privateKeyAlgorithm");
       const key = decodeSec1(inner, `${what} (EC)`, curve);
       if (publicKey !== undefined && !equalBytes(publicKey, (key.publicKey as EcdsaPublicKey).q)) {
-        throw new KeyError(
-          what,
-          "the stored public key does not match the private key",
-          "publicKey",
-        );
+        throw new KeyError(what, "the stored public key does not match the private key", {
+          where: "publicKey",
+        });
       }
       return key;
     }
@@ -291,24 +289,22 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
       const seed = c.octetString("CurvePrivateKey");
       c.end("CurvePrivateKey");
       if (seed.length !== 32) {
-        throw new KeyError(what, `Ed25519 key is ${seed.length} bytes, expected 32`, "privateKey");
+        throw new KeyError(what, `Ed25519 key is ${seed.length} bytes, expected 32`, {
+          where: "privateKey",
+        });
       }
       const key = ed25519PrivateKey(seed);
       if (publicKey !== undefined && !equalBytes(publicKey, key.publicKey.key)) {
-        throw new KeyError(
-          what,
-          "the stored public key does not match the private key",
-          "publicKey",
-        );
+        throw new KeyError(what, "the stored public key does not match the private key", {
+          where: "publicKey",
+        });
       }
       return key;
     }
     default:
-      throw new KeyError(
-        what,
-        `unsupported key algorithm ${KNOWN_UNSUPPORTED.get(oid) ?? oid}`,
-        "privateKeyAlgorithm",
-      );
+      throw new KeyError(what, `unsupported key algorithm ${KNOWN_UNSUPPORTED.get(oid) ?? oid}`, {
+        where: "privateKeyAlgorithm",
+      });
   }
 }
 
@@ -392,11 +388,9 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
   const alg = r.sequence("encryptionAlgorithm");
   const scheme = alg.oid("encryptionAlgorithm");
   if (scheme !== OID.pbes2) {
-    throw new KeyError(
-      what,
-      `unsupported encryption scheme ${scheme} (only PBES2 is supported)`,
-      "encryptionAlgorithm",
-    );
+    throw new KeyError(what, `unsupported encryption scheme ${scheme} (only PBES2 is supported)`, {
+      where: "encryptionAlgorithm",
+    });
   }
   const params = alg.sequence("PBES2-params");
   alg.end("encryptionAlgorithm");
@@ -405,11 +399,9 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
   r.end("EncryptedPrivateKeyInfo");
   top.end("EncryptedPrivateKeyInfo");
   if (data.length === 0 || data.length % 16 !== 0) {
-    throw new KeyError(
-      what,
-      `encryptedData is ${data.length} bytes, not whole AES blocks`,
-      "encryptedData",
-    );
+    throw new KeyError(what, `encryptedData is ${data.length} bytes, not whole AES blocks`, {
+      where: "encryptedData",
+    });
   }
   if (pass === undefined) {
     throw new PassphraseRequiredError(
@@ -435,21 +427,19 @@ function readPbes2Params(params: DerReader, what: string) {
   const encOid = enc.oid("encryptionScheme");
   const aesLength = PBES2_CIPHERS.get(encOid);
   if (aesLength === undefined) {
-    throw new KeyError(
-      what,
-      `unsupported cipher ${encOid} (expected AES-128/192/256-CBC)`,
-      "encryptionScheme",
-    );
+    throw new KeyError(what, `unsupported cipher ${encOid} (expected AES-128/192/256-CBC)`, {
+      where: "encryptionScheme",
+    });
   }
   const iv = enc.octetString("IV");
   enc.end("encryptionScheme");
-  if (iv.length !== 16) throw new KeyError(what, `IV is ${iv.length} bytes, expected 16`, "IV");
+  if (iv.length !== 16) {
+    throw new KeyError(what, `IV is ${iv.length} bytes, expected 16`, { where: "IV" });
+  }
   if (kdf.keyLength !== undefined && kdf.keyLength !== aesLength) {
-    throw new KeyError(
-      what,
-      `keyLength ${kdf.keyLength} does not fit the cipher's ${aesLength}`,
-      "keyLength",
-    );
+    throw new KeyError(what, `keyLength ${kdf.keyLength} does not fit the cipher's ${aesLength}`, {
+      where: "keyLength",
+    });
   }
   return { ...kdf, aesLength, iv };
 }
@@ -461,7 +451,7 @@ function readPbkdf2(kdf: DerReader, what: string) {
     throw new KeyError(
       what,
       `unsupported key derivation function ${kdfOid} (only PBKDF2 is supported)`,
-      "keyDerivationFunc",
+      { where: "keyDerivationFunc" },
     );
   }
   const kp = kdf.sequence("PBKDF2-params");
@@ -473,7 +463,7 @@ function readPbkdf2(kdf: DerReader, what: string) {
     throw new KeyError(
       what,
       `iterationCount ${iterations} is out of range (1 to ${MAX_PBKDF2_ITERATIONS})`,
-      "iterationCount",
+      { where: "iterationCount" },
     );
   }
   let keyLength: number | undefined;
@@ -487,7 +477,9 @@ function readPbkdf2(kdf: DerReader, what: string) {
   }
   kp.end("PBKDF2-params");
   const hash = PRFS.get(prfOid);
-  if (hash === undefined) throw new KeyError(what, `unsupported PBKDF2 PRF ${prfOid}`, "prf");
+  if (hash === undefined) {
+    throw new KeyError(what, `unsupported PBKDF2 PRF ${prfOid}`, { where: "prf" });
+  }
   return { salt, iterations, keyLength, hash };
 }
 
@@ -512,7 +504,6 @@ async function decryptedDer(
     throw new WrongPassphraseError(
       what,
       "wrong passphrase (or a corrupt file): the decrypted data is not a valid key",
-      undefined,
       { cause: e },
     );
   } finally {
@@ -539,15 +530,13 @@ async function decryptLegacy(
   const what = WHAT[format];
   const procType = headers.get("Proc-Type");
   if (procType !== "4,ENCRYPTED") {
-    throw new KeyError(
-      what,
-      `Proc-Type is ${JSON.stringify(procType)}, expected "4,ENCRYPTED"`,
-      "Proc-Type header",
-    );
+    throw new KeyError(what, `Proc-Type is ${JSON.stringify(procType)}, expected "4,ENCRYPTED"`, {
+      where: "Proc-Type header",
+    });
   }
   const dek = headers.get("DEK-Info");
   if (dek === undefined) {
-    throw new KeyError(what, "encrypted but no DEK-Info header", "DEK-Info header");
+    throw new KeyError(what, "encrypted but no DEK-Info header", { where: "DEK-Info header" });
   }
   const [cipherName, ivHex = ""] = dek.split(",").map((s) => s.trim());
   const keyLength = LEGACY_CIPHERS.get(cipherName.toUpperCase());
@@ -557,15 +546,17 @@ async function decryptLegacy(
       `unsupported cipher ${
         JSON.stringify(cipherName.slice(0, 32))
       } (expected AES-128/192/256-CBC)`,
-      "DEK-Info header",
+      { where: "DEK-Info header" },
     );
   }
   const iv = hexToBytes(ivHex);
   if (iv === undefined || iv.length !== 16) {
-    throw new KeyError(what, "the IV is not 32 hexadecimal digits", "DEK-Info header");
+    throw new KeyError(what, "the IV is not 32 hexadecimal digits", { where: "DEK-Info header" });
   }
   if (body.length === 0 || body.length % 16 !== 0) {
-    throw new KeyError(what, `the body is ${body.length} bytes, not whole AES blocks`, "body");
+    throw new KeyError(what, `the body is ${body.length} bytes, not whole AES blocks`, {
+      where: "body",
+    });
   }
   if (pass === undefined) {
     throw new PassphraseRequiredError(
@@ -663,18 +654,16 @@ export function parsePemPrivateKey(
   const what = label === undefined ? "PEM private key" : `PEM ${label}`;
   return asKeyError(what, async () => {
     if (label === undefined || format === undefined) {
-      throw new KeyError(
-        what,
-        "no RSA, EC, PKCS#8 or encrypted PKCS#8 private key block found",
-        "armor",
-      );
+      throw new KeyError(what, "no RSA, EC, PKCS#8 or encrypted PKCS#8 private key block found", {
+        where: "armor",
+      });
     }
     let block: ReturnType<typeof pemDecode>;
     try {
       block = pemDecode(text, label);
     } catch (e) {
-      if (e instanceof KeyError) throw new KeyError(what, e.message, "armor", { cause: e });
-      throw new KeyError(what, "the body is not valid base64", "armor");
+      if (e instanceof KeyError) throw new KeyError(what, e.message, { where: "armor", cause: e });
+      throw new KeyError(what, "the body is not valid base64", { where: "armor" });
     }
     try {
       return await decodeBlock(block, label, format, passphraseBytes(options.passphrase));
@@ -700,7 +689,7 @@ async function decodeBlock(
       throw new KeyError(
         what,
         "PKCS#8 keys are encrypted as ENCRYPTED PRIVATE KEY, not with headers",
-        "headers",
+        { where: "headers" },
       );
     }
     return {

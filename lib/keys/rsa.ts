@@ -154,23 +154,27 @@ function checkPublic(
 ) {
   const bits = bitLength(n);
   if (bits < RSA_MIN_PUBLIC_BITS) {
-    throw new KeyError(
-      what,
-      `modulus is ${bits} bits, fewer than ${RSA_MIN_PUBLIC_BITS}`,
-      where?.n ?? "n",
-    );
+    throw new KeyError(what, `modulus is ${bits} bits, fewer than ${RSA_MIN_PUBLIC_BITS}`, {
+      where: where?.n ?? "n",
+    });
   }
   if (bits > RSA_MAX_BITS) {
-    throw new KeyError(what, `modulus is ${bits} bits, more than ${RSA_MAX_BITS}`, where?.n ?? "n");
+    throw new KeyError(what, `modulus is ${bits} bits, more than ${RSA_MAX_BITS}`, {
+      where: where?.n ?? "n",
+    });
   }
-  if ((n[n.length - 1] & 1) === 0) throw new KeyError(what, "modulus is even", where?.n ?? "n");
+  if ((n[n.length - 1] & 1) === 0) {
+    throw new KeyError(what, "modulus is even", { where: where?.n ?? "n" });
+  }
   const eBits = bitLength(e);
   if (eBits > 64) {
-    throw new KeyError(what, `exponent is ${eBits} bits, more than 64`, where?.e ?? "e");
+    throw new KeyError(what, `exponent is ${eBits} bits, more than 64`, { where: where?.e ?? "e" });
   }
   const ev = bytesToBigint(e);
   if (ev < 3n || (ev & 1n) === 0n) {
-    throw new KeyError(what, `exponent ${ev} is not an odd number >= 3`, where?.e ?? "e");
+    throw new KeyError(what, `exponent ${ev} is not an odd number >= 3`, {
+      where: where?.e ?? "e",
+    });
   }
 }
 
@@ -335,14 +339,9 @@ export class RsaPrivateKey implements PrivateKey {
       s = new Uint8Array(await crypto.subtle.sign(ALG, await this.#key(hash), data.slice()));
     } catch (e) {
       // The WebCrypto message may only say that the key was rejected; never include key values.
-      throw new KeyError(
-        `${TYPE} private key`,
-        `WebCrypto could not sign with ${algorithm}`,
-        undefined,
-        {
-          cause: e,
-        },
-      );
+      throw new KeyError(`${TYPE} private key`, `WebCrypto could not sign with ${algorithm}`, {
+        cause: e,
+      });
     }
     return encodeSignature(algorithm, leftPad(s, this.publicKey.n.length));
   }
