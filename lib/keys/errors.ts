@@ -46,7 +46,7 @@ export class KeyError extends SshError {
    * ```ts
    * import { KeyError } from "./errors.ts";
    * import { WireError } from "../wire/errors.ts";
-   * const e = KeyError.fromWire("public key", new WireError("uint32 needs 4 bytes but only 2 remain", "key type", 0));
+   * const e = KeyError.fromWire("public key", new WireError("uint32 needs 4 bytes but only 2 remain", { field: "key type", offset: 0 }));
    * console.log(e instanceof KeyError && e.where); // "key type at offset 0"
    * ```
    */
