@@ -366,7 +366,12 @@ export function nodeAccepting<C>(
     const code = errnoName(e);
     if (TRANSIENT_ACCEPT_ERRORS.has(code)) return bursts.failed(e);
     const detail = e instanceof Error ? e.message : String(e);
-    fatal = new ListenerError(where.hostname, where.port, code, detail, e);
+    fatal = new ListenerError(detail, {
+      hostname: where.hostname,
+      port: where.port,
+      code,
+      cause: e,
+    });
     const pending = waiters.splice(0);
     close();
     for (const w of pending) w.reject(fatal);
