@@ -160,7 +160,7 @@ describe("our agent client against OpenSSH's ssh-agent", { skip }, () => {
     for (const id of ids) {
       const pub = parsePublicKey(id.blob);
       for (const algorithm of id.algorithms) {
-        const sig = await agent.sign(id.blob, data, algorithm);
+        const sig = await agent.sign(id.blob, data, { algorithm });
         assert.equal(decodeSignature(sig).algorithm, algorithm);
         assert.ok(await pub.verify(algorithm, sig, data), `${algorithm} verifies`);
         assert.ok(!(await pub.verify(algorithm, sig, new Uint8Array([1]))), "not for other data");
@@ -172,7 +172,10 @@ describe("our agent client against OpenSSH's ssh-agent", { skip }, () => {
 
   it("refusals are AgentErrors: an unknown key", async () => {
     const other = await generatePrivateKey("ssh-ed25519");
-    await assert.rejects(agent.sign(other.publicKey.blob, data, "ssh-ed25519"), AgentError);
+    await assert.rejects(
+      agent.sign(other.publicKey.blob, data, { algorithm: "ssh-ed25519" }),
+      AgentError,
+    );
   });
 
   it("adds and removes keys in ssh-agent (ADD_IDENTITY, REMOVE_IDENTITY)", async () => {
@@ -185,7 +188,7 @@ describe("our agent client against OpenSSH's ssh-agent", { skip }, () => {
       assert.ok(listed.stdout.includes(`added ${type}`));
       // ssh-agent signs with the key we sent it.
       const alg = key.algorithms[0];
-      const sig = await agent.sign(key.publicKey.blob, data, alg);
+      const sig = await agent.sign(key.publicKey.blob, data, { algorithm: alg });
       assert.ok(await key.publicKey.verify(alg, sig, data));
       await agent.removeIdentity(key.publicKey.blob);
       listed = await runProcess(sshAddBin, ["-l"], { timeoutMs: 20_000, env });

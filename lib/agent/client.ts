@@ -103,12 +103,12 @@ export interface AgentClient extends Agent {
   /** The identities the agent holds. */
   identities(): Promise<AgentKey[]>;
   /**
-   * Signs `data` with the key `blob` for signature algorithm `algorithm`
-   * (the RSA SHA-2 flags are chosen from it); resolves with the signature
-   * blob (`string algorithm || string signature`). Rejects when the agent
-   * refuses or signs with another algorithm.
+   * Signs `data` with the key `blob` for signature algorithm
+   * `options.algorithm` (the RSA SHA-2 flags are chosen from it); resolves
+   * with the signature blob (`string algorithm || string signature`).
+   * Rejects when the agent refuses or signs with another algorithm.
    */
-  sign(blob: Uint8Array, data: Uint8Array, algorithm: string): Promise<Uint8Array>;
+  sign(blob: Uint8Array, data: Uint8Array, options: { algorithm: string }): Promise<Uint8Array>;
   /** Adds a private key (ADD_IDENTITY, or ADD_ID_CONSTRAINED with `constraints`). */
   addIdentity(
     key: PrivateKey,
@@ -161,7 +161,7 @@ export function agentClient(
       }
       return r.identities.map((id) => agentKey(id.blob, id.comment));
     },
-    async sign(blob, data, algorithm) {
+    async sign(blob, data, { algorithm }) {
       const r = await request({ type: "sign-request", blob, data, flags: signFlagsFor(algorithm) });
       if (r.type !== "sign-response") {
         throw new AgentError(`the agent refused to sign with ${algorithm} (answered ${r.type})`);

@@ -66,10 +66,10 @@ function expand(template: string, user: string, home: string | undefined): strin
  */
 export function authorizedKeysHandler(
   source: AuthorizedKeysSource,
-): (user: string, key: PublicKey, algorithm: string, context?: PublicKeyContext) => Promise<
+): (user: string, key: PublicKey, context?: PublicKeyContext) => Promise<
   AuthorizedKeyPermissions | false
 > {
-  return async (user, key, _algorithm, context = {}) => {
+  return async (user, key, context = {}) => {
     let text: string | undefined;
     if ("load" in source) {
       text = await source.load(user);

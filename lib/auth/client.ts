@@ -25,7 +25,10 @@ import { Msg } from "../wire/message_numbers.ts";
  * @example
  * ```ts
  * import { AuthenticationError } from "./client.ts";
- * const e = new AuthenticationError("alice", ["publickey"], ["publickey", "password"]);
+ * const e = new AuthenticationError("alice", {
+ *   allowed: ["publickey"],
+ *   tried: ["publickey", "password"],
+ * });
  * console.log(e.message);
  * ```
  */
@@ -36,8 +39,12 @@ export class AuthenticationError extends SshError {
   readonly allowed: readonly string[];
   /** Methods we tried. */
   readonly tried: readonly string[];
-  /** Creates the error. */
-  constructor(username: string, allowed: readonly string[], tried: readonly string[]) {
+  /** Creates the error: what the server still `allowed` at the end, and what was `tried`. */
+  constructor(
+    username: string,
+    methods: { allowed: readonly string[]; tried: readonly string[] },
+  ) {
+    const { allowed, tried } = methods;
     super(
       `authentication as ${JSON.stringify(username)} failed: tried ${
         tried.join(", ") || "nothing"
@@ -64,8 +71,8 @@ export interface Agent {
   identities(): Promise<
     { blob: Uint8Array; comment: string; type: string; algorithms: readonly string[] }[]
   >;
-  /** Signs `data` with the key `blob`, producing a signature blob with `algorithm`. */
-  sign(blob: Uint8Array, data: Uint8Array, algorithm: string): Promise<Uint8Array>;
+  /** Signs `data` with the key `blob`, producing a signature blob with `options.algorithm`. */
+  sign(blob: Uint8Array, data: Uint8Array, options: { algorithm: string }): Promise<Uint8Array>;
 }
 
 /**
@@ -181,7 +188,7 @@ export async function authenticate(t: Transport, options: ClientAuthOptions): Pr
       allowed = f.methods;
       if (f.partialSuccess) options.onPartialSuccess?.(name, allowed);
     }
-    throw new AuthenticationError(user, allowed, tried);
+    throw new AuthenticationError(user, { allowed, tried });
   } finally {
     reader.releaseLock();
   }
@@ -264,7 +271,7 @@ async function signingKeys(
   return (await m.agent.identities()).map((id) => ({
     blob: id.blob,
     algorithms: id.algorithms,
-    sign: (d, a) => m.agent.sign(id.blob, d, a),
+    sign: (d, a) => m.agent.sign(id.blob, d, { algorithm: a }),
   }));
 }
 

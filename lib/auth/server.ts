@@ -47,15 +47,15 @@ export interface ServerAuthHandlers {
   /** "password" */
   password?: (user: string, password: string) => boolean | Promise<boolean>;
   /**
-   * "publickey": is this key allowed for this user? (The signature is
-   * checked by rxssh.) Return restrictions instead of `true` to accept the
-   * key with limits (as authorized_keys options do).
+   * "publickey": is this key allowed for this user, with the signature
+   * algorithm `context.algorithm`, from `context.clientAddress`? (The
+   * signature is checked by rxssh.) Return restrictions instead of `true`
+   * to accept the key with limits (as authorized_keys options do).
    */
   publicKey?: (
     user: string,
     key: PublicKey,
-    algorithm: string,
-    context: { clientAddress?: string },
+    context: { algorithm: string; clientAddress?: string },
   ) => boolean | SessionRestrictions | Promise<boolean | SessionRestrictions>;
   /** "keyboard-interactive": the prompts to show, then whether the answers are right. */
   keyboardInteractive?: (user: string) =>
@@ -265,7 +265,8 @@ async function tryPublicKey(c: MethodContext, req: AuthRequestHead): Promise<Met
     key = undefined;
   }
   const decision = key !== undefined && keyAlgorithms(key).includes(algorithm)
-    ? await c.options.handlers.publicKey!(user, key, algorithm, {
+    ? await c.options.handlers.publicKey!(user, key, {
+      algorithm,
       clientAddress: c.options.clientAddress,
     })
     : false;

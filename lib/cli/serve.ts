@@ -483,10 +483,10 @@ function authHandlers(p: Policy, from: string): ServerAuthHandlers {
   const password = p.password;
   return {
     ...(p.pubkey && {
-      publicKey: async (u, key, algorithm, context) => {
+      publicKey: async (u, key, context) => {
         if (!userOk(u, "publickey")) return false;
         for (const { file, decide } of handlers) {
-          const permissions = await decide(u, key, algorithm, context);
+          const permissions = await decide(u, key, context);
           if (permissions) {
             log.debug(`${describeKey(key)} matches ${file}`);
             return permissions;
