@@ -82,7 +82,7 @@ async function useForwardedAgent(s: ServerSession): Promise<void> {
   }
   const challenge = crypto.getRandomValues(new Uint8Array(32));
   const sig = await remote.sign(ids[0].blob, challenge, { algorithm: ids[0].algorithms[0] });
-  const ok = await userKey.publicKey.verify(ids[0].algorithms[0], sig, challenge);
+  const ok = await userKey.publicKey.verify(sig, challenge, { algorithm: ids[0].algorithms[0] });
   await say(`challenge signed through the forwarded agent: signature valid ${ok}`);
   remote.close();
   out.releaseLock();

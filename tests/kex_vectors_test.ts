@@ -96,27 +96,29 @@ for (const v of vectors) {
     const h = exchangeHash(method, input);
     assert.equal(h.length, method.hash.outputLength);
     const key = parsePublicKey(reply.hostKey);
-    assert.equal(await key.verify(v.hostKey, reply.signature, h), true, "sshd's signature over H");
+    assert.equal(
+      await key.verify(reply.signature, h, { algorithm: v.hostKey }),
+      true,
+      "sshd's signature over H",
+    );
 
     // Any single changed input gives a different H, which the signature rejects.
     const flipped = serverKexInit.slice();
     flipped[5] ^= 1;
     assert.equal(
       await key.verify(
-        v.hostKey,
         reply.signature,
         exchangeHash(method, { ...input, serverKexInit: flipped }),
+        { algorithm: v.hostKey },
       ),
       false,
     );
     const k = input.sharedSecret.slice();
     k[k.length - 1] ^= 1;
     assert.equal(
-      await key.verify(
-        v.hostKey,
-        reply.signature,
-        exchangeHash(method, { ...input, sharedSecret: k }),
-      ),
+      await key.verify(reply.signature, exchangeHash(method, { ...input, sharedSecret: k }), {
+        algorithm: v.hostKey,
+      }),
       false,
     );
   });

@@ -83,7 +83,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * const agent = memoryAgent([{ key, comment: "me@laptop" }]);
  * const [id] = await agent.identities();
  * const sig = await agent.sign(id.blob, new Uint8Array([1, 2, 3]), { algorithm: "ssh-ed25519" });
- * console.log(await key.publicKey.verify("ssh-ed25519", sig, new Uint8Array([1, 2, 3]))); // true
+ * console.log(await key.publicKey.verify(sig, new Uint8Array([1, 2, 3]), { algorithm: "ssh-ed25519" })); // true
  * ```
  */
 export function memoryAgent(

@@ -41,7 +41,7 @@ describe("agentClient <-> serveAgent over a memory pair", () => {
     ) {
       const sig = await client.sign(key.publicKey.blob, data, { algorithm });
       assert.equal(decodeSignature(sig).algorithm, algorithm);
-      assert.ok(await key.publicKey.verify(algorithm, sig, data), algorithm);
+      assert.ok(await key.publicKey.verify(sig, data, { algorithm }), algorithm);
     }
     // No flags for an RSA key means SHA-1 "ssh-rsa", which rxssh keys refuse.
     const raw = await client.request({
@@ -96,7 +96,7 @@ describe("agentClient <-> serveAgent over a memory pair", () => {
       keys.map((k) => client.sign(k.publicKey.blob, data, { algorithm: "ssh-ed25519" })),
     );
     for (let i = 0; i < keys.length; i++) {
-      assert.ok(await keys[i].publicKey.verify("ssh-ed25519", sigs[i], data));
+      assert.ok(await keys[i].publicKey.verify(sigs[i], data, { algorithm: "ssh-ed25519" }));
     }
     client.close();
     await served;

@@ -282,7 +282,7 @@ async function tryPublicKey(c: MethodContext, req: AuthRequestHead): Promise<Met
     algorithm,
     key: blob,
   });
-  const ok = await key!.verify(algorithm, signature, data);
+  const ok = await key!.verify(signature, data, { algorithm });
   return ok
     ? { ok, key, restrictions: typeof decision === "object" ? decision : undefined }
     : { ok: false };

@@ -200,14 +200,18 @@ export class SshCertificate implements PublicKey {
   }
 
   /**
-   * Verifies a signature of the certified key. `algorithm` may be the
+   * Verifies a signature of the certified key. `options.algorithm` may be the
    * certificate algorithm name (`ssh-ed25519-cert-v01@openssh.com`,
    * `rsa-sha2-256-cert-v01@openssh.com`, ...) or the plain one; the
    * signature blob itself names the plain algorithm (PROTOCOL.certkeys).
    * Does not check the certificate: see {@link verifyCertificate}.
    */
-  verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): Promise<boolean> {
-    return this.key.verify(plainAlgorithm(algorithm), signatureBlob, data);
+  verify(
+    signatureBlob: Uint8Array,
+    data: Uint8Array,
+    options: { algorithm: string },
+  ): Promise<boolean> {
+    return this.key.verify(signatureBlob, data, { algorithm: plainAlgorithm(options.algorithm) });
   }
 
   /**
@@ -566,7 +570,7 @@ export async function verifyCertificate(
     fail("untrusted-ca", `CA key ${ca.type} ${ca.fingerprint()} is not trusted`);
   }
   const alg = cert.signatureAlgorithm;
-  if (!(alg !== "" && await ca.verify(alg, cert.signature, cert.signedData))) {
+  if (!(alg !== "" && await ca.verify(cert.signature, cert.signedData, { algorithm: alg }))) {
     fail(
       "signature",
       `the CA signature (${

@@ -98,12 +98,15 @@ export class EcdsaPublicKey implements PublicKey {
    * with the curve's hash (§6.2.1). High-S signatures are accepted, as
    * OpenSSH (OpenSSL) does.
    */
-  verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): Promise<boolean> {
-    return Promise.resolve(this.#verify(algorithm, signatureBlob, data));
+  verify(
+    signatureBlob: Uint8Array,
+    data: Uint8Array,
+    options: { algorithm: string },
+  ): Promise<boolean> {
+    return Promise.resolve(options.algorithm === this.type && this.#verify(signatureBlob, data));
   }
 
-  #verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): boolean {
-    if (algorithm !== this.type) return false;
+  #verify(signatureBlob: Uint8Array, data: Uint8Array): boolean {
     const sig = tryDecodeSignature(signatureBlob);
     if (sig === undefined || sig.algorithm !== this.type) return false;
     const { curve, size } = this.#info;
@@ -221,7 +224,7 @@ export function readEcdsaPublicKey(type: string, r: SshReader): EcdsaPublicKey {
  * import { generateEcdsa } from "./ecdsa.ts";
  * const key = generateEcdsa("nistp521");
  * const sig = await key.sign("ecdsa-sha2-nistp521", new Uint8Array([1]));
- * console.log(await key.publicKey.verify("ecdsa-sha2-nistp521", sig, new Uint8Array([1]))); // true
+ * console.log(await key.publicKey.verify(sig, new Uint8Array([1]), { algorithm: "ecdsa-sha2-nistp521" })); // true
  * ```
  */
 export class EcdsaPrivateKey implements PrivateKey {

@@ -125,7 +125,12 @@ export class RsaPublicKey implements PublicKey {
    * left-padded with zeros (as OpenSSH does); a longer one fails. Resolves
    * false for "ssh-rsa" (SHA-1) and for a blob naming another algorithm.
    */
-  async verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): Promise<boolean> {
+  async verify(
+    signatureBlob: Uint8Array,
+    data: Uint8Array,
+    options: { algorithm: string },
+  ): Promise<boolean> {
+    const { algorithm } = options;
     const hash = HASHES.get(algorithm);
     if (hash === undefined) return false;
     const sig = tryDecodeSignature(signatureBlob);
@@ -266,7 +271,7 @@ function modInverse(a: bigint, m: bigint): bigint {
  * import { generateRsa } from "./rsa.ts";
  * const key = await generateRsa(2048);
  * const sig = await key.sign("rsa-sha2-256", new Uint8Array([1]));
- * console.log(await key.publicKey.verify("rsa-sha2-256", sig, new Uint8Array([1]))); // true
+ * console.log(await key.publicKey.verify(sig, new Uint8Array([1]), { algorithm: "rsa-sha2-256" })); // true
  * ```
  */
 export class RsaPrivateKey implements PrivateKey {

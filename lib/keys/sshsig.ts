@@ -457,9 +457,9 @@ export async function verifySshsig(
   const hash = await hashMessage(sig.hashAlgorithm, message);
   const algorithm = tryDecodeSignature(sig.signature)!.algorithm;
   const ok = await sig.publicKey.verify(
-    algorithm,
     sig.signature,
     signedData(sig.namespace, sig.hashAlgorithm, hash),
+    { algorithm },
   );
   if (!ok) {
     throw new SshsigError(

@@ -661,7 +661,7 @@ export class Handshake {
     const kEnc = encodeSharedSecret(method, secret);
     const cField = encodePublicValue(method, kex.client.publicValue);
     const h = this.#exchangeHash(kex, reply.hostKey, cField, reply.valueField, kEnc);
-    if (!(await key.verify(alg, reply.signature, h))) {
+    if (!(await key.verify(reply.signature, h, { algorithm: alg }))) {
       throw bad(
         DisconnectReason.KEY_EXCHANGE_FAILED,
         `${alg} signature of the exchange hash does not verify`,

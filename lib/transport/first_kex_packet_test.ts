@@ -46,7 +46,7 @@ async function replyMatches(
     serverValue: r.valueField,
     sharedSecret: encodeSharedSecret(METHOD, secret),
   });
-  return await parsePublicKey(r.hostKey).verify("ssh-ed25519", r.signature, h);
+  return await parsePublicKey(r.hostKey).verify(r.signature, h, { algorithm: "ssh-ed25519" });
 }
 
 /** Version exchange and KEXINITs; returns the server's KEXINIT payload. */
