@@ -250,7 +250,7 @@ export async function verifyKnownHost(
     if (text === undefined) continue;
     const parsed = parseKnownHosts(text);
     for (const d of parsed.diagnostics) policy.onDiagnostic?.(file, d);
-    checks.push({ ...checkHostKey(parsed.entries, policy.host, port, key), file });
+    checks.push({ ...checkHostKey(parsed.entries, key, { host: policy.host, port }), file });
   }
   const details = {
     host: knownHostsName(policy.host, port),
@@ -279,7 +279,7 @@ export async function verifyKnownHost(
   const file = policy.addTo;
   if (file === undefined) return { status: "accepted" };
   try {
-    const line = formatKnownHostsLine(policy.host, port, key, { hash: policy.hashNew });
+    const line = formatKnownHostsLine(key, { host: policy.host, port, hash: policy.hashNew });
     appendLine(file, line, policy.fileMode ?? 0o600);
   } catch (error) {
     return { status: "accepted", file, error };

@@ -471,7 +471,7 @@ function knownKeyTypes(files: string[], at: { host: string; port: number }): str
       continue;
     }
     if (text === undefined) continue;
-    for (const e of findHostEntries(parseKnownHosts(text).entries, at.host, at.port)) {
+    for (const e of findHostEntries(parseKnownHosts(text).entries, at)) {
       if (e.marker === undefined) types.add(e.keyType);
     }
   }
