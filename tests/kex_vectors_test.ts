@@ -70,8 +70,11 @@ for (const v of vectors) {
     }
     const initMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_INIT : Msg.KEXDH_INIT;
     const replyMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_REPLY : Msg.KEXDH_REPLY;
-    const [, clientValue] = decodeKexInitValue(initMsg, method.publicEncoding, clientRest[0]);
-    const reply = decodeKexReply(replyMsg, method.publicEncoding, serverRest[0]);
+    const [, clientValue] = decodeKexInitValue(clientRest[0], {
+      msg: initMsg,
+      encoding: method.publicEncoding,
+    });
+    const reply = decodeKexReply(serverRest[0], { msg: replyMsg, encoding: method.publicEncoding });
 
     // Replaying the recorded randomness reproduces our client's public value.
     const draws = v.kexRandom.map(unhex);
