@@ -47,7 +47,9 @@ export interface PublicKeyContext {
   clientAddress?: string;
 }
 
-function expand(template: string, user: string, home: string | undefined): string {
+/** `%u` the user, `%h` the home directory (default /home/user), `%%` a percent sign. */
+function expand(template: string, account: { user: string; home: string | undefined }): string {
+  const { user, home } = account;
   return template.replace(
     /%([%uh])/g,
     (_, t) => (t === "%" ? "%" : t === "u" ? user : home ?? `/home/${user}`),
@@ -74,11 +76,10 @@ export function authorizedKeysHandler(
     if ("load" in source) {
       text = await source.load(user);
     } else {
-      const file = expand(
-        source.path,
+      const file = expand(source.path, {
         user,
-        source.homeOf?.(user) ?? (user === "root" ? "/root" : undefined),
-      );
+        home: source.homeOf?.(user) ?? (user === "root" ? "/root" : undefined),
+      });
       try {
         text = readTextFileIfExists(file);
       } catch {

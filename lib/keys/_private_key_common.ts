@@ -167,14 +167,17 @@ export function checkedRsaPrivateKey(
   return rsaPrivateKey({ n, e, d, p, q, iqmp: parts.iqmp });
 }
 
-/** Builds an ECDSA key from its scalar and checks the stored public point, when given. */
+/**
+ * Builds an ECDSA key from its scalar and checks the stored public point
+ * `stored.q`, when given; a mismatch is a KeyError for `stored.what` at
+ * `stored.where`.
+ */
 export function checkedEcdsaPrivateKey(
   curve: EcdsaCurveName,
   d: Uint8Array,
-  q: Uint8Array | undefined,
-  what: string,
-  where: string,
+  stored: { q: Uint8Array | undefined; what: string; where: string },
 ): EcdsaPrivateKey {
+  const { q, what, where } = stored;
   const key = ecdsaPrivateKey(curve, d);
   if (q !== undefined && !equalBytes(q, key.publicKey.q)) {
     throw new KeyError(what, "the stored public point does not match the private scalar", {

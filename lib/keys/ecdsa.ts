@@ -83,7 +83,7 @@ export class EcdsaPublicKey implements PublicKey {
    */
   constructor(curve: EcdsaCurveName, q: Uint8Array) {
     const info = curveInfo(curve, "ecdsa public key");
-    validatePoint(info, q, `${info.type} public key`);
+    validatePoint(info, q, { what: `${info.type} public key` });
     this.#info = info;
     this.type = info.type;
     this.curveName = info.curveName;
@@ -146,7 +146,12 @@ function bigintTo(v: bigint, size: number): Uint8Array {
  * point at infinity (OpenSSH sshkey_ec_validate_public; only uncompressed
  * points are accepted, as OpenSSH's sshbuf_get_ec does).
  */
-function validatePoint(info: CurveInfo, q: Uint8Array, what: string, where = "Q"): void {
+function validatePoint(
+  info: CurveInfo,
+  q: Uint8Array,
+  about: { what: string; where?: string },
+): void {
+  const { what, where = "Q" } = about;
   const want = 1 + 2 * info.size;
   if (q.length !== want) {
     throw new KeyError(what, `Q is ${q.length} bytes, expected ${want}`, { where });
@@ -210,7 +215,7 @@ export function readEcdsaPublicKey(type: string, r: SshReader): EcdsaPublicKey {
   }
   const qAt = r.offset;
   const q = r.string("Q");
-  validatePoint(info, q, what, `Q at offset ${qAt}`);
+  validatePoint(info, q, { what, where: `Q at offset ${qAt}` });
   return new EcdsaPublicKey(info.curveName, Uint8Array.from(q));
 }
 

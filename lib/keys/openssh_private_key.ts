@@ -321,7 +321,11 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
       const dAt = r.offset;
       const d = r.mpintBytes("ecdsa d");
       try {
-        return checkedEcdsaPrivateKey(curve as EcdsaCurveName, d, q, what, `Q at offset ${qAt}`);
+        return checkedEcdsaPrivateKey(curve as EcdsaCurveName, d, {
+          q,
+          what,
+          where: `Q at offset ${qAt}`,
+        });
       } catch (e) {
         if (e instanceof KeyError && e.where === undefined) {
           throw new KeyError(what, e.message, { where: `d at offset ${dAt}`, cause: e });

@@ -209,7 +209,7 @@ function decodeSec1(bytes: Uint8Array, what: string, outerCurve?: EcdsaCurveName
       where: "privateKey",
     });
   }
-  return checkedEcdsaPrivateKey(curve, d, q, what, "publicKey");
+  return checkedEcdsaPrivateKey(curve, d, { q, what, where: "publicKey" });
 }
 
 function namedCurve(r: DerReader, what: string): EcdsaCurveName {
@@ -520,13 +520,17 @@ function toHex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("").toUpperCase();
 }
 
-/** OpenSSL traditional PEM encryption (RFC 1421 §4.6.1.1 / §4.6.1.3 headers). */
+/**
+ * OpenSSL traditional PEM encryption (RFC 1421 §4.6.1.1 / §4.6.1.3
+ * headers): the block's headers name the cipher and IV; `pass` is the
+ * passphrase (undefined: none given).
+ */
 async function decryptLegacy(
-  format: "pkcs1" | "sec1",
-  headers: Map<string, string>,
-  body: Uint8Array,
-  pass: Uint8Array | undefined,
+  block: ReturnType<typeof pemDecode>,
+  how: { format: "pkcs1" | "sec1"; pass: Uint8Array | undefined },
 ): Promise<PrivateKey> {
+  const { format, pass } = how;
+  const { headers, bytes: body } = block;
   const what = WHAT[format];
   const procType = headers.get("Proc-Type");
   if (procType !== "4,ENCRYPTED") {
@@ -666,7 +670,11 @@ export function parsePemPrivateKey(
       throw new KeyError(what, "the body is not valid base64", { where: "armor" });
     }
     try {
-      return await decodeBlock(block, label, format, passphraseBytes(options.passphrase));
+      return await decodeBlock(block, {
+        label,
+        format,
+        pass: passphraseBytes(options.passphrase),
+      });
     } finally {
       // Unencrypted DER holds the secret values; the key keeps its own copies.
       block.bytes.fill(0);
@@ -674,12 +682,12 @@ export function parsePemPrivateKey(
   });
 }
 
+/** A PEM block labelled `how.label`, holding a key in `how.format`, decrypted with `how.pass` when encrypted. */
 async function decodeBlock(
   block: ReturnType<typeof pemDecode>,
-  label: string,
-  format: PemPrivateKeyFormat,
-  pass: Uint8Array | undefined,
+  how: { label: string; format: PemPrivateKeyFormat; pass: Uint8Array | undefined },
 ): Promise<PemPrivateKeyFile> {
+  const { label, format, pass } = how;
   const what = `PEM ${label}`;
   if (label === "ENCRYPTED PRIVATE KEY") {
     return { key: await decryptPkcs8(block.bytes, pass), format, encrypted: true };
@@ -693,7 +701,7 @@ async function decodeBlock(
       );
     }
     return {
-      key: await decryptLegacy(format, block.headers, block.bytes, pass),
+      key: await decryptLegacy(block, { format, pass }),
       format,
       encrypted: true,
     };

@@ -18,7 +18,8 @@ import type { PublicKey } from "./types.ts";
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-function decodeBase64(text: string, what: string, where: string): Uint8Array {
+function decodeBase64(text: string, about: { what: string; where: string }): Uint8Array {
+  const { what, where } = about;
   if (!BASE64.test(text) || text.length % 4 === 1) {
     throw new KeyError(what, "not valid base64", { where });
   }
@@ -58,7 +59,7 @@ export function parsePublicKeyLine(line: string): { key: PublicKey; comment: str
     throw new KeyError(what, 'expected "<type> <base64>[ <comment>]"');
   }
   const [, type, b64, comment = ""] = m;
-  const blob = decodeBase64(b64, what, "base64 blob");
+  const blob = decodeBase64(b64, { what, where: "base64 blob" });
   const key = parsePublicKey(blob);
   if (key.type !== type) {
     throw new KeyError(
@@ -169,7 +170,7 @@ export function parseRfc4716PublicKey(text: string): Rfc4716PublicKey {
   }
   const body = lines.slice(i, end).join("").replace(/\s+/g, "");
   if (body.length === 0) throw new KeyError(what, "empty body", { where: `line ${i + 1}` });
-  const blob = decodeBase64(body, what, `body at line ${i + 1}`);
+  const blob = decodeBase64(body, { what, where: `body at line ${i + 1}` });
   const key = parsePublicKey(blob);
   const c = headers.find(([tag]) => tag.toLowerCase() === "comment")?.[1] ?? "";
   const comment = c.length >= 2 && c.startsWith('"') && c.endsWith('"') ? c.slice(1, -1) : c;

@@ -97,7 +97,7 @@ export class RsaPublicKey implements PublicKey {
   constructor(n: Uint8Array, e: Uint8Array) {
     const nn = stripLeadingZeros(n);
     const ee = stripLeadingZeros(e);
-    checkPublic(nn, ee, `${TYPE} public key`);
+    checkPublic(nn, ee, { what: `${TYPE} public key` });
     this.bits = bitLength(nn);
     this.blob = new SshWriter(nn.length + ee.length + 24).string(TYPE).mpintBytes(ee).mpintBytes(nn)
       .finish();
@@ -154,9 +154,9 @@ export class RsaPublicKey implements PublicKey {
 function checkPublic(
   n: Uint8Array,
   e: Uint8Array,
-  what: string,
-  where?: { n?: string; e?: string },
+  about: { what: string; where?: { n?: string; e?: string } },
 ) {
+  const { what, where } = about;
   const bits = bitLength(n);
   if (bits < RSA_MIN_PUBLIC_BITS) {
     throw new KeyError(what, `modulus is ${bits} bits, fewer than ${RSA_MIN_PUBLIC_BITS}`, {
@@ -220,7 +220,10 @@ export function readRsaPublicKey(r: SshReader): RsaPublicKey {
   const e = r.mpintBytes("e");
   const nAt = r.offset;
   const n = r.mpintBytes("n");
-  checkPublic(n, e, `${TYPE} public key`, { n: `n at offset ${nAt}`, e: `e at offset ${eAt}` });
+  checkPublic(n, e, {
+    what: `${TYPE} public key`,
+    where: { n: `n at offset ${nAt}`, e: `e at offset ${eAt}` },
+  });
   return new RsaPublicKey(n, e);
 }
 

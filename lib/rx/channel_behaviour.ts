@@ -93,13 +93,20 @@ function channelContext(channel: Channel): ChannelContext {
   };
 }
 
-/** Reads a stream chunk by chunk, reading the next only when the previous was handled. */
+/**
+ * Reads a stream chunk by chunk, reading the next only when the previous
+ * was handled: each chunk becomes `as.toEvent(chunk)`, the stream's end
+ * `as.end` (if any); `as.onDone` runs when it ends or fails.
+ */
 function paced(
   stream: ReadableStream<Uint8Array>,
-  toEvent: (chunk: Uint8Array) => ChannelEvent,
-  end: ChannelEvent | undefined,
-  onDone: () => void,
+  as: {
+    toEvent: (chunk: Uint8Array) => ChannelEvent;
+    end?: ChannelEvent;
+    onDone: () => void;
+  },
 ): Observable<BehaviourInput<ChannelEvent, never>> {
+  const { toEvent, end, onDone } = as;
   return new Observable<BehaviourInput<ChannelEvent, never>>((sub) => {
     const reader = stream.getReader();
     let stopped = false;
@@ -176,18 +183,15 @@ function channelInputs<M>(
     return () => s?.unsubscribe();
   });
   return merge(
-    paced(
-      channel.readable,
-      (data) => ({ type: "data", data, dataType: 0 }),
-      { type: "eof" },
-      () => outDone(),
-    ),
-    paced(
-      channel.stderr,
-      (data) => ({ type: "data", data, dataType: 1 }),
-      undefined,
-      () => errDone(),
-    ),
+    paced(channel.readable, {
+      toEvent: (data) => ({ type: "data", data, dataType: 0 }),
+      end: { type: "eof" },
+      onDone: () => outDone(),
+    }),
+    paced(channel.stderr, {
+      toEvent: (data) => ({ type: "data", data, dataType: 1 }),
+      onDone: () => errDone(),
+    }),
     requestEvents(channel),
     closed,
     application,
