@@ -1091,7 +1091,10 @@ function ptyRequest(
     ? "force"
     : a.tty === 1
     ? "yes"
-    : r.o.choice("RequestTTY", ["no", "yes", "force", "auto"] as const, "auto");
+    : r.o.choice("RequestTTY", {
+      choices: ["no", "yes", "force", "auto"] as const,
+      fallback: "auto",
+    });
   let wantPty = requestTty === "force" ||
     (requestTty === "yes" && interactive) ||
     (requestTty === "auto" && a.command === undefined && interactive);
