@@ -191,7 +191,8 @@ export type KnownHostVerdict =
   | { readonly status: "accepted"; readonly file?: string; readonly error?: unknown };
 
 /** Appends `line` to `file`, after a newline when the file does not end with one. */
-function appendLine(file: string, line: string, mode: number): void {
+function appendLine(file: string, line: string, options: { mode: number }): void {
+  const { mode } = options;
   let old = "";
   try {
     old = readTextFileIfExists(file) ?? "";
@@ -280,7 +281,7 @@ export async function verifyKnownHost(
   if (file === undefined) return { status: "accepted" };
   try {
     const line = formatKnownHostsLine(key, { host: policy.host, port, hash: policy.hashNew });
-    appendLine(file, line, policy.fileMode ?? 0o600);
+    appendLine(file, line, { mode: policy.fileMode ?? 0o600 });
   } catch (error) {
     return { status: "accepted", file, error };
   }

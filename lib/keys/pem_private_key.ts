@@ -172,7 +172,12 @@ function encodePkcs1(parts: Extract<PrivateKeyParts, { kind: "rsa" }>): Uint8Arr
  * RFC 5915 §3 ECPrivateKey. `outerCurve` is the curve named by a PKCS#8
  * AlgorithmIdentifier; the inner parameters, when present, must agree.
  */
-function decodeSec1(bytes: Uint8Array, what: string, outerCurve?: EcdsaCurveName): PrivateKey {
+/** SEC1 ECPrivateKey (RFC 5915 §3); inside PKCS#8 the curve may come from outside (`of.outerCurve`). */
+function decodeSec1(
+  bytes: Uint8Array,
+  of: { what: string; outerCurve?: EcdsaCurveName },
+): PrivateKey {
+  const { what, outerCurve } = of;
   const top = new DerReader(bytes, what);
   const r = top.sequence("ECPrivateKey");
   const version = r.integer("version");
@@ -274,7 +279,7 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
     case OID.ecPublicKey: {
       const curve = namedCurve(alg, what);
       alg.end("privateKeyAlgorithm");
-      const key = decodeSec1(inner, `${what} (EC)`, curve);
+      const key = decodeSec1(inner, { what: `${what} (EC)`, outerCurve: curve });
       if (publicKey !== undefined && !equalBytes(publicKey, (key.publicKey as EcdsaPublicKey).q)) {
         throw new KeyError(what, "the stored public key does not match the private key", {
           where: "publicKey",
@@ -413,7 +418,10 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
   }
   const key = await pbkdf2(pass, salt, iterations, hash, aesLength);
   try {
-    return await decryptedDer(what, () => aesCbc("decrypt", key, iv, data), decodePkcs8);
+    return await decryptedDer(() => aesCbc("decrypt", key, iv, data), {
+      what,
+      decode: decodePkcs8,
+    });
   } finally {
     key.fill(0);
   }
@@ -488,10 +496,10 @@ function readPbkdf2(kdf: DerReader, what: string) {
  * wrong passphrase (CBC has no integrity check: this is how OpenSSL tells).
  */
 async function decryptedDer(
-  what: string,
   decrypt: () => Promise<Uint8Array>,
-  decode: (der: Uint8Array) => PrivateKey,
+  then: { what: string; decode: (der: Uint8Array) => PrivateKey },
 ): Promise<PrivateKey> {
+  const { what, decode } = then;
   let plain: Uint8Array;
   try {
     plain = await decrypt();
@@ -570,11 +578,10 @@ async function decryptLegacy(
   }
   const key = bytesToKey(pass, iv.subarray(0, 8), keyLength);
   try {
-    return await decryptedDer(
+    return await decryptedDer(() => aesCbc("decrypt", key, iv, body), {
       what,
-      () => aesCbc("decrypt", key, iv, body),
-      format === "pkcs1" ? (b) => decodePkcs1(b) : (b) => decodeSec1(b, what),
-    );
+      decode: format === "pkcs1" ? (b) => decodePkcs1(b) : (b) => decodeSec1(b, { what }),
+    });
   } finally {
     key.fill(0);
   }
@@ -709,7 +716,7 @@ async function decodeBlock(
   const key = format === "pkcs1"
     ? decodePkcs1(block.bytes)
     : format === "sec1"
-    ? decodeSec1(block.bytes, WHAT.sec1)
+    ? decodeSec1(block.bytes, { what: WHAT.sec1 })
     : decodePkcs8(block.bytes);
   return { key, format, encrypted: false };
 }

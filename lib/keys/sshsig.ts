@@ -196,7 +196,12 @@ async function hashMessage(
   return h.digest();
 }
 
-function signedData(namespace: string, hashAlgorithm: string, hash: Uint8Array): Uint8Array {
+/** What is signed: the message's `hash` under `of.namespace` with `of.hashAlgorithm`. */
+function signedData(
+  hash: Uint8Array,
+  of: { namespace: string; hashAlgorithm: string },
+): Uint8Array {
+  const { namespace, hashAlgorithm } = of;
   // PROTOCOL.sshsig §3; the reserved field is signed empty, as by OpenSSH.
   return new SshWriter(namespace.length + hash.length + 40).raw(MAGIC).string(namespace)
     .string(new Uint8Array(0)).string(hashAlgorithm).string(hash).finish();
@@ -384,7 +389,7 @@ export async function signSshsig(
     throw e;
   }
   const hash = await hashMessage(hashAlgorithm, message);
-  const signature = await key.sign(algorithm, signedData(namespace, hashAlgorithm, hash));
+  const signature = await key.sign(algorithm, signedData(hash, { namespace, hashAlgorithm }));
   const blob = new SshWriter(signature.length + key.publicKey.blob.length + 64).raw(MAGIC)
     .uint32(VERSION).string(key.publicKey.blob).string(namespace).string(new Uint8Array(0))
     .string(hashAlgorithm).string(signature).finish();
@@ -458,7 +463,7 @@ export async function verifySshsig(
   const algorithm = tryDecodeSignature(sig.signature)!.algorithm;
   const ok = await sig.publicKey.verify(
     sig.signature,
-    signedData(sig.namespace, sig.hashAlgorithm, hash),
+    signedData(hash, sig),
     { algorithm },
   );
   if (!ok) {

@@ -435,9 +435,9 @@ export function encodeKexReply(
  */
 function readValue(
   r: SshReader,
-  encoding: "mpint" | "string",
-  field: string,
+  as: { encoding: "mpint" | "string"; field: string },
 ): [Uint8Array, Uint8Array] {
+  const { encoding, field } = as;
   const start = r.offset;
   const value = encoding === "mpint" ? r.mpintBytes(field) : r.string(field);
   return [value, r.bytes.subarray(start, r.offset)];
@@ -462,7 +462,7 @@ export function decodeKexInitValue(
   const { msg, encoding } = as;
   const r = new SshReader(payload);
   r.expectMessage(msg, "KEX init");
-  const v = readValue(r, encoding, encoding === "mpint" ? "e" : "Q_C");
+  const v = readValue(r, { encoding, field: encoding === "mpint" ? "e" : "Q_C" });
   r.end("KEX init");
   return v;
 }
@@ -486,7 +486,10 @@ export function decodeKexReply(
   const r = new SshReader(payload);
   r.expectMessage(msg, "KEX reply");
   const hostKey = r.string("K_S (server host key)");
-  const [value, valueField] = readValue(r, encoding, encoding === "mpint" ? "f" : "Q_S");
+  const [value, valueField] = readValue(r, {
+    encoding,
+    field: encoding === "mpint" ? "f" : "Q_S",
+  });
   const signature = r.string("signature of H");
   r.end("KEX reply");
   return { hostKey, value, valueField, signature };
