@@ -50,7 +50,7 @@ function appAgent(key: PrivateKey, comment: string): Agent & { calls: string[] }
       // type and algorithms come from the key blob; agentKey() works them out.
       return Promise.resolve([agentKey(key.publicKey.blob, comment)]);
     },
-    async sign(blob, data, algorithm) {
+    async sign(blob, data, { algorithm }) {
       calls.push("sign");
       console.log(`  [app agent] sign() called: ${data.length} bytes, ${algorithm}`);
       const mine = key.publicKey.blob;
@@ -81,8 +81,8 @@ async function useForwardedAgent(s: ServerSession): Promise<void> {
     await say(`identity: ${id.type} ${id.comment} (${id.algorithms.join(",")})`);
   }
   const challenge = crypto.getRandomValues(new Uint8Array(32));
-  const sig = await remote.sign(ids[0].blob, challenge, ids[0].algorithms[0]);
-  const ok = await userKey.publicKey.verify(ids[0].algorithms[0], sig, challenge);
+  const sig = await remote.sign(ids[0].blob, challenge, { algorithm: ids[0].algorithms[0] });
+  const ok = await userKey.publicKey.verify(sig, challenge, { algorithm: ids[0].algorithms[0] });
   await say(`challenge signed through the forwarded agent: signature valid ${ok}`);
   remote.close();
   out.releaseLock();

@@ -191,7 +191,8 @@ export type KnownHostVerdict =
   | { readonly status: "accepted"; readonly file?: string; readonly error?: unknown };
 
 /** Appends `line` to `file`, after a newline when the file does not end with one. */
-function appendLine(file: string, line: string, mode: number): void {
+function appendLine(file: string, line: string, options: { mode: number }): void {
+  const { mode } = options;
   let old = "";
   try {
     old = readTextFileIfExists(file) ?? "";
@@ -250,7 +251,7 @@ export async function verifyKnownHost(
     if (text === undefined) continue;
     const parsed = parseKnownHosts(text);
     for (const d of parsed.diagnostics) policy.onDiagnostic?.(file, d);
-    checks.push({ ...checkHostKey(parsed.entries, policy.host, port, key), file });
+    checks.push({ ...checkHostKey(parsed.entries, key, { host: policy.host, port }), file });
   }
   const details = {
     host: knownHostsName(policy.host, port),
@@ -279,8 +280,8 @@ export async function verifyKnownHost(
   const file = policy.addTo;
   if (file === undefined) return { status: "accepted" };
   try {
-    const line = formatKnownHostsLine(policy.host, port, key, { hash: policy.hashNew });
-    appendLine(file, line, policy.fileMode ?? 0o600);
+    const line = formatKnownHostsLine(key, { host: policy.host, port, hash: policy.hashNew });
+    appendLine(file, line, { mode: policy.fileMode ?? 0o600 });
   } catch (error) {
     return { status: "accepted", file, error };
   }

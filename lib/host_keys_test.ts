@@ -28,7 +28,7 @@ function file(text?: string): string {
 }
 
 const line = (k: PublicKey, host = "build.example", port = 2222) =>
-  formatKnownHostsLine(host, port, k);
+  formatKnownHostsLine(k, { host, port });
 
 const policy = (files: string[], more: Partial<KnownHostsPolicy> = {}): KnownHostsPolicy => ({
   host: "build.example",

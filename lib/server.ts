@@ -463,8 +463,8 @@ function reportedHandlers(
       },
     }),
     ...(publicKey && {
-      publicKey: async (u, key, algorithm, context) => {
-        const decision = await publicKey(u, key, algorithm, context);
+      publicKey: async (u, key, context) => {
+        const decision = await publicKey(u, key, context);
         report(u, "publickey", decision !== false, key);
         return decision;
       },

@@ -160,10 +160,13 @@ describe("our agent client against OpenSSH's ssh-agent", { skip }, () => {
     for (const id of ids) {
       const pub = parsePublicKey(id.blob);
       for (const algorithm of id.algorithms) {
-        const sig = await agent.sign(id.blob, data, algorithm);
+        const sig = await agent.sign(id.blob, data, { algorithm });
         assert.equal(decodeSignature(sig).algorithm, algorithm);
-        assert.ok(await pub.verify(algorithm, sig, data), `${algorithm} verifies`);
-        assert.ok(!(await pub.verify(algorithm, sig, new Uint8Array([1]))), "not for other data");
+        assert.ok(await pub.verify(sig, data, { algorithm }), `${algorithm} verifies`);
+        assert.ok(
+          !(await pub.verify(sig, new Uint8Array([1]), { algorithm })),
+          "not for other data",
+        );
         checked++;
       }
     }
@@ -172,7 +175,10 @@ describe("our agent client against OpenSSH's ssh-agent", { skip }, () => {
 
   it("refusals are AgentErrors: an unknown key", async () => {
     const other = await generatePrivateKey("ssh-ed25519");
-    await assert.rejects(agent.sign(other.publicKey.blob, data, "ssh-ed25519"), AgentError);
+    await assert.rejects(
+      agent.sign(other.publicKey.blob, data, { algorithm: "ssh-ed25519" }),
+      AgentError,
+    );
   });
 
   it("adds and removes keys in ssh-agent (ADD_IDENTITY, REMOVE_IDENTITY)", async () => {
@@ -185,8 +191,8 @@ describe("our agent client against OpenSSH's ssh-agent", { skip }, () => {
       assert.ok(listed.stdout.includes(`added ${type}`));
       // ssh-agent signs with the key we sent it.
       const alg = key.algorithms[0];
-      const sig = await agent.sign(key.publicKey.blob, data, alg);
-      assert.ok(await key.publicKey.verify(alg, sig, data));
+      const sig = await agent.sign(key.publicKey.blob, data, { algorithm: alg });
+      assert.ok(await key.publicKey.verify(sig, data, { algorithm: alg }));
       await agent.removeIdentity(key.publicKey.blob);
       listed = await runProcess(sshAddBin, ["-l"], { timeoutMs: 20_000, env });
       assert.ok(!listed.stdout.includes(key.publicKey.fingerprint()));
@@ -259,7 +265,7 @@ describe("our memoryAgent on a unix socket, used by OpenSSH", { skip }, () => {
     // The key we received signs like the original.
     const held = agent.keys[3];
     const sig = await held.sign("ecdsa-sha2-nistp384", data);
-    assert.ok(await k.key.publicKey.verify("ecdsa-sha2-nistp384", sig, data));
+    assert.ok(await k.key.publicKey.verify(sig, data, { algorithm: "ecdsa-sha2-nistp384" }));
     r = await runProcess(sshAddBin, ["-d", k.file], { timeoutMs: 20_000, env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(agent.keys.length, 3);

@@ -101,7 +101,7 @@ test("a client-side behaviour runs exec: output, exit-status as an event, termin
     const terminated: { reason: TerminateReason; state: ExecState | undefined }[] = [];
     const channel = await client.openChannel("session");
     const life = await lastValueFrom(
-      serveChannel(channel, execBehaviour(terminated), command).pipe(toArray()),
+      serveChannel(channel, execBehaviour(terminated), { args: command }).pipe(toArray()),
     );
     assert.deepEqual(life.map((l) => l.phase), ["starting", "up", "closing", "ended"]);
     const end = life.at(-1)!;
@@ -126,7 +126,7 @@ test("a client-side behaviour: connection loss and unsubscription each terminate
     const { client } = await pair();
     const terminated: { reason: TerminateReason; state: ExecState | undefined }[] = [];
     const channel = await client.openChannel("session");
-    const done = lastValueFrom(serveChannel(channel, execBehaviour(terminated), "hang"));
+    const done = lastValueFrom(serveChannel(channel, execBehaviour(terminated), { args: "hang" }));
     await new Promise((r) => setTimeout(r, 50));
     await client.transport.disconnect();
     const end = await done;
@@ -145,7 +145,7 @@ test("a client-side behaviour: connection loss and unsubscription each terminate
     const terminated: { reason: TerminateReason; state: ExecState | undefined }[] = [];
     const channel = await client.openChannel("session");
     const seen: string[] = [];
-    const sub = serveChannel(channel, execBehaviour(terminated), "hang").subscribe((l) =>
+    const sub = serveChannel(channel, execBehaviour(terminated), { args: "hang" }).subscribe((l) =>
       seen.push(l.phase)
     );
     await new Promise((r) => setTimeout(r, 50));

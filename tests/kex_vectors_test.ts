@@ -70,8 +70,11 @@ for (const v of vectors) {
     }
     const initMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_INIT : Msg.KEXDH_INIT;
     const replyMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_REPLY : Msg.KEXDH_REPLY;
-    const [, clientValue] = decodeKexInitValue(initMsg, method.publicEncoding, clientRest[0]);
-    const reply = decodeKexReply(replyMsg, method.publicEncoding, serverRest[0]);
+    const [, clientValue] = decodeKexInitValue(clientRest[0], {
+      msg: initMsg,
+      encoding: method.publicEncoding,
+    });
+    const reply = decodeKexReply(serverRest[0], { msg: replyMsg, encoding: method.publicEncoding });
 
     // Replaying the recorded randomness reproduces our client's public value.
     const draws = v.kexRandom.map(unhex);
@@ -96,27 +99,29 @@ for (const v of vectors) {
     const h = exchangeHash(method, input);
     assert.equal(h.length, method.hash.outputLength);
     const key = parsePublicKey(reply.hostKey);
-    assert.equal(await key.verify(v.hostKey, reply.signature, h), true, "sshd's signature over H");
+    assert.equal(
+      await key.verify(reply.signature, h, { algorithm: v.hostKey }),
+      true,
+      "sshd's signature over H",
+    );
 
     // Any single changed input gives a different H, which the signature rejects.
     const flipped = serverKexInit.slice();
     flipped[5] ^= 1;
     assert.equal(
       await key.verify(
-        v.hostKey,
         reply.signature,
         exchangeHash(method, { ...input, serverKexInit: flipped }),
+        { algorithm: v.hostKey },
       ),
       false,
     );
     const k = input.sharedSecret.slice();
     k[k.length - 1] ^= 1;
     assert.equal(
-      await key.verify(
-        v.hostKey,
-        reply.signature,
-        exchangeHash(method, { ...input, sharedSecret: k }),
-      ),
+      await key.verify(reply.signature, exchangeHash(method, { ...input, sharedSecret: k }), {
+        algorithm: v.hostKey,
+      }),
       false,
     );
   });

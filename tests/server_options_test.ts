@@ -256,7 +256,7 @@ test("the publicKey handler gets the stream's remoteAddress, IPv4-mapped written
   const { client } = await pair({
     auth: {
       handlers: {
-        publicKey: (_u, _k, _a, context) => {
+        publicKey: (_u, _k, context) => {
           addresses.push(context.clientAddress);
           return true;
         },

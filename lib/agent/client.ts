@@ -103,12 +103,12 @@ export interface AgentClient extends Agent {
   /** The identities the agent holds. */
   identities(): Promise<AgentKey[]>;
   /**
-   * Signs `data` with the key `blob` for signature algorithm `algorithm`
-   * (the RSA SHA-2 flags are chosen from it); resolves with the signature
-   * blob (`string algorithm || string signature`). Rejects when the agent
-   * refuses or signs with another algorithm.
+   * Signs `data` with the key `blob` for signature algorithm
+   * `options.algorithm` (the RSA SHA-2 flags are chosen from it); resolves
+   * with the signature blob (`string algorithm || string signature`).
+   * Rejects when the agent refuses or signs with another algorithm.
    */
-  sign(blob: Uint8Array, data: Uint8Array, algorithm: string): Promise<Uint8Array>;
+  sign(blob: Uint8Array, data: Uint8Array, options: { algorithm: string }): Promise<Uint8Array>;
   /** Adds a private key (ADD_IDENTITY, or ADD_ID_CONSTRAINED with `constraints`). */
   addIdentity(
     key: PrivateKey,
@@ -145,6 +145,66 @@ export function agentClient(
   stream: ByteStreamPair,
   options: { onClose?: () => void } = {},
 ): AgentClient {
+  const { request, end } = agentRequests(stream, options.onClose);
+  const expectSuccess = async (what: string, m: AgentMessage) => {
+    const r = await request(m);
+    if (r.type !== "success") {
+      throw new AgentError(`the agent refused ${what} (answered ${r.type})`);
+    }
+  };
+  return {
+    request,
+    async identities() {
+      const r = await request({ type: "request-identities" });
+      if (r.type !== "identities-answer") {
+        throw new AgentError(`the agent answered REQUEST_IDENTITIES with ${r.type}`);
+      }
+      return r.identities.map((id) => agentKey(id.blob, id.comment));
+    },
+    async sign(blob, data, { algorithm }) {
+      const r = await request({ type: "sign-request", blob, data, flags: signFlagsFor(algorithm) });
+      if (r.type !== "sign-response") {
+        throw new AgentError(`the agent refused to sign with ${algorithm} (answered ${r.type})`);
+      }
+      const got = new SshReader(r.signature).ascii("signature algorithm");
+      const want = algorithm.replace(/-cert-v01@openssh\.com$/, "");
+      if (got !== want) {
+        throw new AgentError(`asked the agent for a ${want} signature, got ${got}`);
+      }
+      return r.signature;
+    },
+    addIdentity(key, comment = "", o = {}) {
+      return expectSuccess("ADD_IDENTITY", {
+        type: "add-identity",
+        key,
+        comment,
+        constraints: o.constraints,
+      });
+    },
+    removeIdentity(blob) {
+      return expectSuccess("REMOVE_IDENTITY", { type: "remove-identity", blob });
+    },
+    removeAllIdentities() {
+      return expectSuccess("REMOVE_ALL_IDENTITIES", { type: "remove-all-identities" });
+    },
+    close() {
+      end(new AgentError("the agent connection was closed"));
+    },
+  };
+}
+
+/**
+ * The request/answer channel to an agent over `stream`: `request` sends
+ * one message at a time, in call order, and resolves with the agent's
+ * answer (the protocol answers in order); `end` closes the connection and
+ * rejects what is pending, once, then calls `onClose`. A read loop matches
+ * each framed answer to the oldest waiting request; an answer nobody asked
+ * for, a failed write or the connection's end ends it.
+ */
+function agentRequests(
+  stream: ByteStreamPair,
+  onClose: (() => void) | undefined,
+): { request(message: AgentMessage): Promise<AgentMessage>; end(e: Error): void } {
   const waiting: { resolve(m: AgentMessage): void; reject(e: unknown): void }[] = [];
   let ended: Error | undefined;
   const writer = stream.writable.getWriter();
@@ -156,7 +216,7 @@ export function agentClient(
     for (const w of waiting.splice(0)) w.reject(e);
     reader.cancel().catch(() => {});
     writer.close().catch(() => {});
-    options.onClose?.();
+    onClose?.();
   };
   (async () => {
     for (;;) {
@@ -194,51 +254,7 @@ export function agentClient(
     chain = p.catch(() => {});
     return p;
   };
-  const expectSuccess = async (what: string, m: AgentMessage) => {
-    const r = await request(m);
-    if (r.type !== "success") {
-      throw new AgentError(`the agent refused ${what} (answered ${r.type})`);
-    }
-  };
-  return {
-    request,
-    async identities() {
-      const r = await request({ type: "request-identities" });
-      if (r.type !== "identities-answer") {
-        throw new AgentError(`the agent answered REQUEST_IDENTITIES with ${r.type}`);
-      }
-      return r.identities.map((id) => agentKey(id.blob, id.comment));
-    },
-    async sign(blob, data, algorithm) {
-      const r = await request({ type: "sign-request", blob, data, flags: signFlagsFor(algorithm) });
-      if (r.type !== "sign-response") {
-        throw new AgentError(`the agent refused to sign with ${algorithm} (answered ${r.type})`);
-      }
-      const got = new SshReader(r.signature).ascii("signature algorithm");
-      const want = algorithm.replace(/-cert-v01@openssh\.com$/, "");
-      if (got !== want) {
-        throw new AgentError(`asked the agent for a ${want} signature, got ${got}`);
-      }
-      return r.signature;
-    },
-    addIdentity(key, comment = "", o = {}) {
-      return expectSuccess("ADD_IDENTITY", {
-        type: "add-identity",
-        key,
-        comment,
-        constraints: o.constraints,
-      });
-    },
-    removeIdentity(blob) {
-      return expectSuccess("REMOVE_IDENTITY", { type: "remove-identity", blob });
-    },
-    removeAllIdentities() {
-      return expectSuccess("REMOVE_ALL_IDENTITIES", { type: "remove-all-identities" });
-    },
-    close() {
-      end(new AgentError("the agent connection was closed"));
-    },
-  };
+  return { request, end };
 }
 
 /**

@@ -43,7 +43,7 @@ async function pair(
         const agent = await connectAgent(sock);
         const ids = await agent.identities();
         const sig = ids.length
-          ? await agent.sign(ids[0].blob, te.encode("x"), ids[0].algorithms[0])
+          ? await agent.sign(ids[0].blob, te.encode("x"), { algorithm: ids[0].algorithms[0] })
           : undefined;
         agent.close();
         await w.write(te.encode(`${ids.map((i) => i.comment).join(",")} signed=${!!sig}\n`));

@@ -269,8 +269,7 @@ function readPrivateKey(r: SshReader): PrivateKey {
         if (pk.length !== 32 || sk.length !== 64) {
           throw new WireError(
             `ed25519 key sizes are ${pk.length} and ${sk.length}, expected 32 and 64`,
-            "ed25519 key",
-            at,
+            { field: "ed25519 key", offset: at },
           );
         }
         if (!pk.every((b, i) => b === sk[32 + i])) {
@@ -285,7 +284,10 @@ function readPrivateKey(r: SshReader): PrivateKey {
       case "ecdsa-sha2-nistp521": {
         const curve = r.ascii("ecdsa curve");
         if (`ecdsa-sha2-${curve}` !== type) {
-          throw new WireError(`curve ${curve} does not match key type ${type}`, "ecdsa curve", at);
+          throw new WireError(`curve ${curve} does not match key type ${type}`, {
+            field: "ecdsa curve",
+            offset: at,
+          });
         }
         const q = r.string("ecdsa Q");
         const d = r.mpintBytes("ecdsa d");
@@ -328,7 +330,7 @@ function readConstraints(r: SshReader): KeyConstraint[] {
       // The extension's contents are not self-delimiting: they run to the end.
       out.push({ type: "extension", name: r.ascii("constraint extension name"), data: r.rest() });
     } else {
-      throw new WireError(`unknown key constraint ${t}`, "constraint type", at);
+      throw new WireError(`unknown key constraint ${t}`, { field: "constraint type", offset: at });
     }
   }
   return out;
@@ -365,7 +367,10 @@ export function decodeAgentMessage(body: Uint8Array): AgentMessage {
       const count = r.uint32("nkeys");
       // Each identity takes at least 8 bytes: refuse absurd counts before allocating.
       if (count > r.remaining / 8) {
-        throw new WireError(`${count} keys cannot fit in ${r.remaining} bytes`, "nkeys", at);
+        throw new WireError(`${count} keys cannot fit in ${r.remaining} bytes`, {
+          field: "nkeys",
+          offset: at,
+        });
       }
       const identities: AgentIdentity[] = [];
       for (let i = 0; i < count; i++) {

@@ -90,7 +90,7 @@ describe("agent protocol codecs", () => {
       // The decoded key signs what the original verifies.
       const data = new Uint8Array([7, 7, 7]);
       const sig = await m.key.sign(key.algorithms[0], data);
-      assert.ok(await key.publicKey.verify(key.algorithms[0], sig, data), key.type);
+      assert.ok(await key.publicKey.verify(sig, data, { algorithm: key.algorithms[0] }), key.type);
 
       const constrained = encodeAgentMessage({
         type: "add-identity",

@@ -82,8 +82,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * const key = await generatePrivateKey("ssh-ed25519");
  * const agent = memoryAgent([{ key, comment: "me@laptop" }]);
  * const [id] = await agent.identities();
- * const sig = await agent.sign(id.blob, new Uint8Array([1, 2, 3]), "ssh-ed25519");
- * console.log(await key.publicKey.verify("ssh-ed25519", sig, new Uint8Array([1, 2, 3]))); // true
+ * const sig = await agent.sign(id.blob, new Uint8Array([1, 2, 3]), { algorithm: "ssh-ed25519" });
+ * console.log(await key.publicKey.verify(sig, new Uint8Array([1, 2, 3]), { algorithm: "ssh-ed25519" })); // true
  * ```
  */
 export function memoryAgent(
@@ -96,7 +96,7 @@ export function memoryAgent(
       return held.map((h) => h.key);
     },
     identities: () => Promise.resolve(held.map((h) => agentKey(h.key.publicKey.blob, h.comment))),
-    async sign(blob, data, algorithm) {
+    async sign(blob, data, { algorithm }) {
       const i = find(blob);
       if (i < 0) throw new Error("the agent does not hold this key");
       return await held[i].key.sign(algorithm, data);
@@ -151,7 +151,10 @@ async function answer(agent: MutableAgent, m: AgentMessage): Promise<AgentMessag
         if (!id) return failure;
         const full = id.type ? id : agentKey(id.blob, id.comment);
         const algorithm = requestedAlgorithm(full, m.flags);
-        return { type: "sign-response", signature: await agent.sign(m.blob, m.data, algorithm) };
+        return {
+          type: "sign-response",
+          signature: await agent.sign(m.blob, m.data, { algorithm }),
+        };
       }
       case "add-identity":
         // Constraints we cannot honour (lifetime, confirm) must not be ignored silently.

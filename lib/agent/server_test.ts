@@ -39,9 +39,9 @@ describe("agentClient <-> serveAgent over a memory pair", () => {
         [rsa, "rsa-sha2-512"],
       ] as const
     ) {
-      const sig = await client.sign(key.publicKey.blob, data, algorithm);
+      const sig = await client.sign(key.publicKey.blob, data, { algorithm });
       assert.equal(decodeSignature(sig).algorithm, algorithm);
-      assert.ok(await key.publicKey.verify(algorithm, sig, data), algorithm);
+      assert.ok(await key.publicKey.verify(sig, data, { algorithm }), algorithm);
     }
     // No flags for an RSA key means SHA-1 "ssh-rsa", which rxssh keys refuse.
     const raw = await client.request({
@@ -54,7 +54,10 @@ describe("agentClient <-> serveAgent over a memory pair", () => {
 
     // A key the agent does not hold.
     const other = await generatePrivateKey("ssh-ed25519");
-    await assert.rejects(client.sign(other.publicKey.blob, data, "ssh-ed25519"), AgentError);
+    await assert.rejects(
+      client.sign(other.publicKey.blob, data, { algorithm: "ssh-ed25519" }),
+      AgentError,
+    );
     await assert.rejects(client.removeIdentity(other.publicKey.blob), AgentError);
 
     // Constraints the agent cannot honour are refused, not ignored.
@@ -90,10 +93,10 @@ describe("agentClient <-> serveAgent over a memory pair", () => {
     const served = serveAgent(a, { keys });
     const client = agentClient(b);
     const sigs = await Promise.all(
-      keys.map((k) => client.sign(k.publicKey.blob, data, "ssh-ed25519")),
+      keys.map((k) => client.sign(k.publicKey.blob, data, { algorithm: "ssh-ed25519" })),
     );
     for (let i = 0; i < keys.length; i++) {
-      assert.ok(await keys[i].publicKey.verify("ssh-ed25519", sigs[i], data));
+      assert.ok(await keys[i].publicKey.verify(sigs[i], data, { algorithm: "ssh-ed25519" }));
     }
     client.close();
     await served;

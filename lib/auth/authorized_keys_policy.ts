@@ -47,7 +47,9 @@ export interface PublicKeyContext {
   clientAddress?: string;
 }
 
-function expand(template: string, user: string, home: string | undefined): string {
+/** `%u` the user, `%h` the home directory (default /home/user), `%%` a percent sign. */
+function expand(template: string, account: { user: string; home: string | undefined }): string {
+  const { user, home } = account;
   return template.replace(
     /%([%uh])/g,
     (_, t) => (t === "%" ? "%" : t === "u" ? user : home ?? `/home/${user}`),
@@ -66,19 +68,18 @@ function expand(template: string, user: string, home: string | undefined): strin
  */
 export function authorizedKeysHandler(
   source: AuthorizedKeysSource,
-): (user: string, key: PublicKey, algorithm: string, context?: PublicKeyContext) => Promise<
+): (user: string, key: PublicKey, context?: PublicKeyContext) => Promise<
   AuthorizedKeyPermissions | false
 > {
-  return async (user, key, _algorithm, context = {}) => {
+  return async (user, key, context = {}) => {
     let text: string | undefined;
     if ("load" in source) {
       text = await source.load(user);
     } else {
-      const file = expand(
-        source.path,
+      const file = expand(source.path, {
         user,
-        source.homeOf?.(user) ?? (user === "root" ? "/root" : undefined),
-      );
+        home: source.homeOf?.(user) ?? (user === "root" ? "/root" : undefined),
+      });
       try {
         text = readTextFileIfExists(file);
       } catch {

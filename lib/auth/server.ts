@@ -47,15 +47,15 @@ export interface ServerAuthHandlers {
   /** "password" */
   password?: (user: string, password: string) => boolean | Promise<boolean>;
   /**
-   * "publickey": is this key allowed for this user? (The signature is
-   * checked by rxssh.) Return restrictions instead of `true` to accept the
-   * key with limits (as authorized_keys options do).
+   * "publickey": is this key allowed for this user, with the signature
+   * algorithm `context.algorithm`, from `context.clientAddress`? (The
+   * signature is checked by rxssh.) Return restrictions instead of `true`
+   * to accept the key with limits (as authorized_keys options do).
    */
   publicKey?: (
     user: string,
     key: PublicKey,
-    algorithm: string,
-    context: { clientAddress?: string },
+    context: { algorithm: string; clientAddress?: string },
   ) => boolean | SessionRestrictions | Promise<boolean | SessionRestrictions>;
   /** "keyboard-interactive": the prompts to show, then whether the answers are right. */
   keyboardInteractive?: (user: string) =>
@@ -269,7 +269,8 @@ async function tryPublicKey(c: MethodContext, req: AuthRequestHead): Promise<Met
     key = undefined;
   }
   const decision = key !== undefined && keyAlgorithms(key).includes(algorithm)
-    ? await c.options.handlers.publicKey!(user, key, algorithm, {
+    ? await c.options.handlers.publicKey!(user, key, {
+      algorithm,
       clientAddress: c.options.clientAddress,
     })
     : false;
@@ -285,7 +286,7 @@ async function tryPublicKey(c: MethodContext, req: AuthRequestHead): Promise<Met
     algorithm,
     key: blob,
   });
-  const ok = await key!.verify(algorithm, signature, data);
+  const ok = await key!.verify(signature, data, { algorithm });
   return ok
     ? { ok, key, restrictions: typeof decision === "object" ? decision : undefined }
     : { ok: false };
@@ -351,15 +352,8 @@ export async function serveAuthentication(
 ): Promise<AuthResult> {
   const h = options.handlers;
   const chains = methodChains(options);
-  const maxTries = options.maxAuthTries ?? 6;
-  const failureDelay = options.failureDelay ?? 25;
   const reader = t.messages.getReader();
-  let grace: ReturnType<typeof setTimeout> | undefined;
-  if ((options.loginGraceTime ?? 120_000) > 0) {
-    grace = setTimeout(() => {
-      t.disconnect(DisconnectReason.PROTOCOL_ERROR, "authentication timeout").catch(() => {});
-    }, options.loginGraceTime ?? 120_000);
-  }
+  const grace = armLoginGrace(t, options.loginGraceTime ?? 120_000);
   let bannerSent = options.banner === undefined;
   let failures = 0;
   let attempts = 0;
@@ -367,7 +361,6 @@ export async function serveAuthentication(
   const done: string[] = [];
   let usedKey: PublicKey | undefined;
   let restrictions: SessionRestrictions | undefined;
-  const canContinue = () => chains.canContinue(done);
   const next = () => nextMessage(reader);
   /** Ends the connection with `reason` and throws the matching error. */
   const fail = async (reason: number, description: string): Promise<never> => {
@@ -382,29 +375,17 @@ export async function serveAuthentication(
         bannerSent = true;
         await t.send(encodeAuthBanner(options.banner!));
       }
-      if (payload[0] !== Msg.USERAUTH_REQUEST) {
-        await fail(
-          DisconnectReason.PROTOCOL_ERROR,
-          `message ${payload[0]} received during authentication`,
-        );
-      }
-      const req = decodeAuthRequestHead(payload);
+      const req = await requestHead(payload, fail);
       attempts++;
-      if (req.service !== "ssh-connection") {
-        await fail(
-          DisconnectReason.SERVICE_NOT_AVAILABLE,
-          `service ${quotePeerText(req.service)} is not available`,
-        );
-      }
       if (user !== undefined && req.user !== user) {
         // RFC 4252 §5: a change of user name may reset state; we refuse to mix users.
         done.length = 0;
       }
       user = req.user;
-      const allowed = canContinue();
+      const c: MethodContext = { t, options, user, next, fail };
       let outcome: MethodOutcome = { ok: false };
-      if (allowed.includes(req.method)) {
-        outcome = await tryMethod({ t, options, user, next, fail }, req);
+      if (chains.canContinue(done).includes(req.method)) {
+        outcome = await tryMethod(c, req);
       } else if (req.method === "none" && h.none && chains.none) {
         outcome = { ok: await h.none(user) };
       }
@@ -420,25 +401,73 @@ export async function serveAuthentication(
           await t.send(new Uint8Array([Msg.USERAUTH_SUCCESS]));
           return { username: user, methods: [...done], publicKey: usedKey, restrictions };
         }
-        await t.send(encodeAuthFailure(canContinue(), true));
+        await t.send(encodeAuthFailure(chains.canContinue(done), true));
         continue;
       }
       // sshd (auth2.c userauth_finish): every failure counts except a first request "none".
       if (req.method !== "none" || attempts > 1) failures++;
-      // Same minimum time for every failure: unknown users and wrong secrets look alike.
-      const jitter = userFailureJitter(user, options.timingSecret);
-      const wait = failureDelay + jitter - (Date.now() - started);
-      if (wait > 0) await sleep(wait);
-      if (failures >= maxTries) {
-        await fail(
-          DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
-          `too many authentication failures for ${quotePeerText(user, 100)}`,
-        );
-      }
-      await t.send(encodeAuthFailure(canContinue(), false));
+      await answerFailure(c, { started, failures, canContinue: chains.canContinue(done) });
     }
   } finally {
     clearTimeout(grace);
     reader.releaseLock();
   }
+}
+
+/**
+ * Disconnects `t` with PROTOCOL_ERROR once `ms` milliseconds have passed
+ * (OpenSSH's LoginGraceTime; 0 = never). Returns the timer to clear.
+ */
+function armLoginGrace(t: Transport, ms: number): ReturnType<typeof setTimeout> | undefined {
+  if (ms <= 0) return undefined;
+  return setTimeout(() => {
+    t.disconnect(DisconnectReason.PROTOCOL_ERROR, "authentication timeout").catch(() => {});
+  }, ms);
+}
+
+/**
+ * The head of a USERAUTH_REQUEST for the "ssh-connection" service (RFC 4252
+ * §5); any other message or service ends the connection.
+ */
+async function requestHead(
+  payload: Uint8Array,
+  fail: MethodContext["fail"],
+): Promise<AuthRequestHead> {
+  if (payload[0] !== Msg.USERAUTH_REQUEST) {
+    await fail(
+      DisconnectReason.PROTOCOL_ERROR,
+      `message ${payload[0]} received during authentication`,
+    );
+  }
+  const req = decodeAuthRequestHead(payload);
+  if (req.service !== "ssh-connection") {
+    await fail(
+      DisconnectReason.SERVICE_NOT_AVAILABLE,
+      `service ${quotePeerText(req.service)} is not available`,
+    );
+  }
+  return req;
+}
+
+/**
+ * Answers a failed attempt (RFC 4252 §5.1): waits out the minimum failure
+ * time counted from `started` (the same for every failure, so that unknown
+ * users and wrong secrets look alike), then disconnects after MaxAuthTries
+ * failures or sends USERAUTH_FAILURE listing `canContinue`.
+ */
+async function answerFailure(
+  c: MethodContext,
+  attempt: { started: number; failures: number; canContinue: string[] },
+): Promise<void> {
+  const { options, user } = c;
+  const jitter = userFailureJitter(user, options.timingSecret);
+  const wait = (options.failureDelay ?? 25) + jitter - (Date.now() - attempt.started);
+  if (wait > 0) await sleep(wait);
+  if (attempt.failures >= (options.maxAuthTries ?? 6)) {
+    await c.fail(
+      DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
+      `too many authentication failures for ${quotePeerText(user, 100)}`,
+    );
+  }
+  await c.t.send(encodeAuthFailure(attempt.canContinue, false));
 }

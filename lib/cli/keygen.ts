@@ -424,16 +424,20 @@ function describeKeyError(e: unknown): string {
 }
 
 /**
- * load_identity: without a passphrase first, then with `-P` or an answer to
- * `prompt`. Errors read "<prefix>: <reason>" (ssh-keygen's fatal_r).
+ * load_identity: without a passphrase first, then with `passphrase` (-P) or
+ * the answer `ask` gets to `prompt`. Errors read "<prefix>: <reason>"
+ * (ssh-keygen's fatal_r).
  */
 async function loadIdentity(
   file: string,
-  passphrase: string | undefined,
-  ask: (prompt: string) => Promise<string>,
-  prefix: string,
-  prompt = "Enter passphrase: ",
+  how: {
+    passphrase: string | undefined;
+    ask: (prompt: string) => Promise<string>;
+    prefix: string;
+    prompt?: string;
+  },
 ): Promise<Loaded> {
+  const { passphrase, ask, prefix, prompt = "Enter passphrase: " } = how;
   let bytes: Uint8Array;
   try {
     bytes = fs.readFileSync(file);
@@ -479,13 +483,12 @@ function checkFormat(m: string | undefined): void {
   }
 }
 
+/** `key` as the file `how.file` holds it: the format (-m), rounds (-a) and cipher (-Z) of `how.o`. */
 async function encodePrivate(
-  file: string,
   key: PrivateKey,
-  o: Options,
-  passphrase: string,
-  comment: string,
+  how: { file: string; o: Options; passphrase: string; comment: string },
 ): Promise<string> {
+  const { file, o, passphrase, comment } = how;
   const format = privateFormat(key, o.values.get("m"));
   const utf8Len = new TextEncoder().encode(passphrase).length;
   if (format !== "openssh" && utf8Len > 0 && utf8Len <= 4) {
@@ -509,7 +512,8 @@ async function encodePrivate(
   }
 }
 
-function writeFile(file: string, text: string, mode: number): void {
+function writeFile(file: string, text: string, options: { mode: number }): void {
+  const { mode } = options;
   try {
     fs.writeFileSync(file, text, { mode });
   } catch (e) {
@@ -637,10 +641,10 @@ async function generate(c: Context): Promise<void> {
   const passphrase = o.values.get("P") ?? o.values.get("N") ??
     await askNewPassphrase(c, "Passphrases do not match.  Try again.\n");
   const comment = o.values.get("C") ?? `${localUserName()}@${os.hostname()}`;
-  const text = await encodePrivate(file, key, o, passphrase, comment);
-  writeFile(file, text, 0o600);
+  const text = await encodePrivate(key, { file, o, passphrase, comment });
+  writeFile(file, text, { mode: 0o600 });
   if (!c.quiet) c.out(`Your identification has been saved in ${file}\n`);
-  writeFile(`${file}.pub`, formatPublicKeyLine(key.publicKey, comment), 0o644);
+  writeFile(`${file}.pub`, formatPublicKeyLine(key.publicKey, comment), { mode: 0o644 });
   if (!c.quiet) {
     const hash = fingerprintHash(o);
     c.out(
@@ -659,7 +663,10 @@ function fingerprintHash(o: Options): HashName {
   return e;
 }
 
-function fingerprintOne(c: Context, key: PublicKey, comment: string | undefined): void {
+function fingerprintOne(
+  c: Context,
+  { key, comment }: { key: PublicKey; comment: string | undefined },
+): void {
   const hash = fingerprintHash(c.o);
   c.out(
     `${keySize(key)} ${fingerprint(key, hash)} ${comment ?? "no comment"} (${keyTypeName(key)})\n`,
@@ -684,7 +691,7 @@ async function fingerprintPrivate(c: Context, file: string): Promise<void> {
   }
   const key = pub?.key ?? priv?.publicKey;
   if (key === undefined) throw new KeygenError(`${file} is not a key file.`);
-  fingerprintOne(c, key, comment);
+  fingerprintOne(c, { key, comment });
 }
 
 /** do_fingerprint: public keys, authorized_keys and known_hosts lines, or a private key file. */
@@ -725,7 +732,7 @@ async function fingerprintFile(c: Context): Promise<void> {
     }
     const rest = read.rest.replace(/\r$/, "");
     if (rest !== "" && !rest.startsWith("#")) comment = rest;
-    fingerprintOne(c, read.key, comment);
+    fingerprintOne(c, { key: read.key, comment });
     found = true;
   }
   if (!found) throw new KeygenError(`${shown} is not a public key file.`);
@@ -734,12 +741,11 @@ async function fingerprintFile(c: Context): Promise<void> {
 async function printPublic(c: Context): Promise<void> {
   const file = identityFile(c);
   if (!exists(file)) throw new KeygenError(`${file}: No such file or directory`);
-  const { key, comment } = await loadIdentity(
-    file,
-    c.o.values.get("P"),
-    c.ask,
-    `Load key "${file}"`,
-  );
+  const { key, comment } = await loadIdentity(file, {
+    passphrase: c.o.values.get("P"),
+    ask: c.ask,
+    prefix: `Load key "${file}"`,
+  });
   c.out(formatPublicKeyLine(key.publicKey, comment || undefined));
 }
 
@@ -749,13 +755,12 @@ async function changePassphrase(c: Context): Promise<void> {
   checkFormat(o.values.get("m"));
   checkRoundsAndCipher(o);
   if (!exists(file)) throw new KeygenError(`${file}: No such file or directory`);
-  const loaded = await loadIdentity(
-    file,
-    o.values.get("P"),
-    c.ask,
-    `Failed to load key ${file}`,
-    "Enter old passphrase: ",
-  );
+  const loaded = await loadIdentity(file, {
+    passphrase: o.values.get("P"),
+    ask: c.ask,
+    prefix: `Failed to load key ${file}`,
+    prompt: "Enter old passphrase: ",
+  });
   if (loaded.comment !== undefined) c.out(`Key has comment '${loaded.comment}'\n`);
   let passphrase = o.values.get("N");
   if (passphrase === undefined) {
@@ -767,8 +772,13 @@ async function changePassphrase(c: Context): Promise<void> {
     }
     passphrase = p1;
   }
-  const text = await encodePrivate(file, loaded.key, o, passphrase, loaded.comment ?? "");
-  writeFile(file, text, 0o600);
+  const text = await encodePrivate(loaded.key, {
+    file,
+    o,
+    passphrase,
+    comment: loaded.comment ?? "",
+  });
+  writeFile(file, text, { mode: 0o600 });
   c.out("Your identification has been saved with the new passphrase.\n");
 }
 
@@ -777,12 +787,11 @@ async function changeComment(c: Context): Promise<void> {
   const file = identityFile(c);
   checkRoundsAndCipher(o);
   if (!exists(file)) throw new KeygenError(`${file}: No such file or directory`);
-  const loaded = await loadIdentity(
-    file,
-    o.values.get("P"),
-    c.ask,
-    `Cannot load private key "${file}"`,
-  );
+  const loaded = await loadIdentity(file, {
+    passphrase: o.values.get("P"),
+    ask: c.ask,
+    prefix: `Cannot load private key "${file}"`,
+  });
   if (loaded.parsed.format !== "openssh") {
     throw new KeygenError(
       "Comments are only supported for keys stored in the new format (-o).",
@@ -790,9 +799,9 @@ async function changeComment(c: Context): Promise<void> {
   }
   c.out(`Old comment: ${loaded.comment ?? ""}\n`);
   const comment = o.values.get("C") ?? await c.ask("New comment: ");
-  const text = await encodePrivate(file, loaded.key, o, loaded.passphrase, comment);
-  writeFile(file, text, 0o600);
-  writeFile(`${file}.pub`, formatPublicKeyLine(loaded.key.publicKey, comment), 0o644);
+  const text = await encodePrivate(loaded.key, { file, o, passphrase: loaded.passphrase, comment });
+  writeFile(file, text, { mode: 0o600 });
+  writeFile(`${file}.pub`, formatPublicKeyLine(loaded.key.publicKey, comment), { mode: 0o644 });
   c.out(`Comment '${comment}' applied\n`);
 }
 
@@ -803,7 +812,11 @@ async function exportKey(c: Context): Promise<void> {
   checkFormat(m);
   if (!exists(file)) throw new KeygenError(`${PROG}: ${file}: No such file or directory`);
   const key = loadPublic(file)?.key ??
-    (await loadIdentity(file, o.values.get("P"), c.ask, `Load key "${file}"`)).key.publicKey;
+    (await loadIdentity(file, {
+      passphrase: o.values.get("P"),
+      ask: c.ask,
+      prefix: `Load key "${file}"`,
+    })).key.publicKey;
   if (m === "RFC4716" || m === "SSH2") {
     const comment = `${keySize(key)}-bit ${
       keyTypeName(key)
@@ -881,7 +894,9 @@ function parseValidity(spec: string, now: number): [bigint, bigint] {
     }
     return BigInt(s);
   };
-  const one = (s: string, word: string, wordValue: bigint, what: string): bigint => {
+  /** One end: relative, `word` (always/forever) standing for `wordValue`, hex, or absolute. */
+  const one = (s: string, end: { word: string; wordValue: bigint; what: string }): bigint => {
+    const { word, wordValue, what } = end;
     if (s[0] === "-" || s[0] === "+") return relative(s);
     if (s === word) return wordValue;
     if (s.startsWith("0x")) return hex(s);
@@ -889,8 +904,8 @@ function parseValidity(spec: string, now: number): [bigint, bigint] {
     if (t === undefined) throw new KeygenError(`Invalid ${what} time "${s}"`);
     return BigInt(t);
   };
-  const after = one(from, "always", 0n, "from");
-  const before = one(to, "forever", CERT_FOREVER, "to");
+  const after = one(from, { word: "always", wordValue: 0n, what: "from" });
+  const before = one(to, { word: "forever", wordValue: CERT_FOREVER, what: "to" });
   if (before <= after) throw new KeygenError("Empty certificate validity interval");
   return [after, before];
 }
@@ -985,36 +1000,50 @@ function validCidr(entry: string): boolean {
     (m[2] === undefined || Number(m[2]) <= 128);
 }
 
-async function signCertificates(c: Context, caFile: string): Promise<void> {
-  const { o } = c;
-  const keyId = o.values.get("I");
-  if (keyId === undefined) throw new KeygenError("Must specify key id (-I) when certifying");
-  const host = o.flags.has("h");
-  const { critical, extensions } = certOptions(o.certOptions, host);
-  let serial = 0n;
-  let autoinc = false;
+/** -z: the first serial number, and whether it counts up ("+N") from certificate to certificate. */
+function serialOption(o: Options): { serial: bigint; autoinc: boolean } {
   const z = o.values.get("z");
-  if (z !== undefined) {
-    autoinc = z.startsWith("+");
-    const digits = autoinc ? z.slice(1) : z;
-    if (!/^\d+$/.test(digits) || BigInt(digits) > CERT_FOREVER) {
-      throw new KeygenError(`Invalid serial number "${digits}"`);
-    }
-    serial = BigInt(digits);
+  if (z === undefined) return { serial: 0n, autoinc: false };
+  const autoinc = z.startsWith("+");
+  const digits = autoinc ? z.slice(1) : z;
+  if (!/^\d+$/.test(digits) || BigInt(digits) > CERT_FOREVER) {
+    throw new KeygenError(`Invalid serial number "${digits}"`);
   }
+  return { serial: BigInt(digits), autoinc };
+}
+
+/** -n: the comma-separated principals (none when absent), at most 256, none empty. */
+function principalsOption(o: Options): string[] {
   const principalsText = o.values.get("n");
   const principals = principalsText === undefined ? [] : principalsText.split(",");
   if (principals.some((p) => p === "")) throw new KeygenError("Empty principal name");
   if (principals.length > 256) {
     throw new KeygenError("Too many certificate principals specified");
   }
+  return principals;
+}
+
+async function signCertificates(c: Context, caFile: string): Promise<void> {
+  const { o } = c;
+  const keyId = o.values.get("I");
+  if (keyId === undefined) throw new KeygenError("Must specify key id (-I) when certifying");
+  const host = o.flags.has("h");
+  const { critical, extensions } = certOptions(o.certOptions, host);
+  const first = serialOption(o);
+  let serial = first.serial;
+  const principalsText = o.values.get("n");
+  const principals = principalsOption(o);
   const validity = o.values.get("V");
   const [validAfter, validBefore] = validity === undefined
     ? [0n, CERT_FOREVER]
     : parseValidity(validity, Math.floor(c.now()));
   if (o.files.length === 0) throw new KeygenError(`no public key files to sign\n${KEYGEN_USAGE}`);
   if (!exists(caFile)) throw new KeygenError(`${caFile}: No such file or directory`);
-  const ca = (await loadIdentity(caFile, o.values.get("P"), c.ask, `Load key "${caFile}"`)).key;
+  const ca = (await loadIdentity(caFile, {
+    passphrase: o.values.get("P"),
+    ask: c.ask,
+    prefix: `Load key "${caFile}"`,
+  })).key;
   let algorithm = o.values.get("t");
   if (algorithm !== undefined && !ca.algorithms.includes(algorithm)) {
     throw new KeygenError(`CA key type ${ca.type} doesn't match specified ${algorithm}`);
@@ -1054,7 +1083,7 @@ async function signCertificates(c: Context, caFile: string): Promise<void> {
       throw e;
     }
     const out = `${file.endsWith(".pub") ? file.slice(0, -4) : file}-cert.pub`;
-    writeFile(out, formatPublicKeyLine(cert, pub.comment), 0o644);
+    writeFile(out, formatPublicKeyLine(cert, pub.comment), { mode: 0o644 });
     if (!c.quiet) {
       c.err(
         `Signed ${cert.certType} key ${out}: id "${keyId}" serial ${cert.serial}${
@@ -1062,7 +1091,7 @@ async function signCertificates(c: Context, caFile: string): Promise<void> {
         } valid ${formatValidity(validAfter, validBefore)}\n`,
       );
     }
-    if (autoinc) serial++;
+    if (first.autoinc) serial++;
   }
 }
 

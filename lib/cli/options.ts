@@ -162,8 +162,9 @@ export class OptionSet {
     return n;
   }
 
-  /** A keyword restricted to `choices` (case-insensitive), lower-cased; `fallback` when unset. */
-  choice<T extends string>(keyword: string, choices: readonly T[], fallback: T): T {
+  /** A keyword restricted to `of.choices` (case-insensitive), lower-cased; `of.fallback` when unset. */
+  choice<T extends string>(keyword: string, of: { choices: readonly T[]; fallback: T }): T {
+    const { choices, fallback } = of;
     const v = this.get(keyword);
     if (v === undefined) return fallback;
     const found = choices.find((c) => c.toLowerCase() === v.toLowerCase());

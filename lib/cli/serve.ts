@@ -236,7 +236,12 @@ function checkPrivateMode(file: string, what: string): void {
   }
 }
 
-async function loadHostKeys(o: OptionSet, log: Logger, home: string): Promise<PrivateKey[]> {
+/** The HostKey files, or ~/.rxssh/ssh_host_ed25519_key (made on first use); each logged. */
+async function loadHostKeys(
+  o: OptionSet,
+  where: { log: Logger; home: string },
+): Promise<PrivateKey[]> {
+  const { log, home } = where;
   const files = o.all("HostKey").map((f) => expandTilde(f, home));
   const keys: PrivateKey[] = [];
   if (files.length === 0) {
@@ -267,7 +272,8 @@ async function loadHostKeys(o: OptionSet, log: Logger, home: string): Promise<Pr
 }
 
 /** sshd's percent tokens in AuthorizedKeysFile; a relative path is under the home directory. */
-function authorizedKeysPaths(spec: string, user: string, home: string): string[] {
+function authorizedKeysPaths(spec: string, account: { user: string; home: string }): string[] {
+  const { user, home } = account;
   return spec.split(/\s+/).filter((s) => s !== "" && s.toLowerCase() !== "none").map((p) => {
     const expanded = expandTilde(
       p.replace(/%(.)/g, (m, c) => c === "h" ? home : c === "u" ? user : c === "%" ? "%" : m),
@@ -330,7 +336,7 @@ export async function startServe(
   const envPassword = process.env.RXSSH_PASSWORD;
   // Sessions inherit this process's environment: never hand them the password.
   delete process.env.RXSSH_PASSWORD;
-  const password = passwordSource(o, home, envPassword);
+  const password = passwordSource(o, { home, envPassword });
   const bannerFile = o.get("Banner");
   const subsystems = new Map<string, string>();
   for (const s of o.all("Subsystem")) {
@@ -338,7 +344,7 @@ export async function startServe(
     if (!m) throw new OptionError(`Subsystem: expected "name command", got "${s}"`);
     if (!subsystems.has(m[1])) subsystems.set(m[1], m[2]);
   }
-  const hostKeys = await loadHostKeys(o, log, home);
+  const hostKeys = await loadHostKeys(o, { log, home });
   const loginGraceTime = o.integer("LoginGraceTime", 120) * 1000;
   const rekey = o.has("RekeyLimit") ? parseRekeyLimit(o.get("RekeyLimit")!) : undefined;
   const policy: Policy = {
@@ -379,11 +385,11 @@ export async function startServe(
   const port = parsePort(o.get("Port", "22"));
   const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
     .map((a) => parseListenAddress(a, port));
-  const listeners = await bindAll(addresses, options.listenTcp ?? listenTcp, log);
+  const listeners = await bindAll(addresses, { bind: options.listenTcp ?? listenTcp, log });
   const open = new Set<TcpConnection>();
   const bound = listeners.map((l, i) => ({ hostname: addresses[i].hostname, port: l.port }));
   for (const b of bound) log.info(`listening on ${hostPort(b.hostname, b.port)}`);
-  const failed = Promise.race(listeners.map((l) => acceptLoop(l, policy, open)));
+  const failed = Promise.race(listeners.map((l) => acceptLoop(l, { policy, open })));
   const close = () => {
     for (const l of listeners) l.close();
     for (const c of open) c.close();
@@ -400,9 +406,9 @@ export async function startServe(
 /** Where PasswordAuthentication checks passwords: -o PasswordFile= or RXSSH_PASSWORD, never the system's. */
 function passwordSource(
   o: ReturnType<typeof parseServeArgs>,
-  home: string,
-  envPassword: string | undefined,
+  from: { home: string; envPassword: string | undefined },
 ): (() => string) | undefined {
+  const { home, envPassword } = from;
   if (!o.flag("PasswordAuthentication", false)) return undefined;
   const file = o.get("PasswordFile");
   if (file !== undefined) {
@@ -420,14 +426,14 @@ function passwordSource(
 /** Binds every address, or none: a failure closes the ones already bound. */
 async function bindAll(
   addresses: { hostname: string; port: number }[],
-  bind: (o: ListenTcpOptions) => Promise<TcpListener>,
-  log: Logger,
+  how: { bind: (o: ListenTcpOptions) => Promise<TcpListener>; log: Logger },
 ): Promise<TcpListener[]> {
+  const { bind, log } = how;
   const listeners: TcpListener[] = [];
   try {
     for (const a of addresses) {
       let where = hostPort(a.hostname, a.port);
-      const onWarning = (w: ListenerWarning) => logListenerWarning(log, where, w);
+      const onWarning = (w: ListenerWarning) => logListenerWarning(w, { log, where });
       const l = await bind({ hostname: a.hostname, port: a.port, onWarning });
       where = hostPort(a.hostname, l.port); // the port the OS picked for port 0
       listeners.push(l);
@@ -443,10 +449,15 @@ const hostPort = (host: string, port: number) =>
   `${host.includes(":") ? `[${host}]` : host}:${port}`;
 
 /**
- * Serves `l`'s connections. Resolves with the error that ended it when the
- * listener failed for good (logged here); stays pending after a normal close.
+ * Serves `l`'s connections with `to.policy`, each in `to.open` while it
+ * lasts. Resolves with the error that ended it when the listener failed for
+ * good (logged here); stays pending after a normal close.
  */
-function acceptLoop(l: TcpListener, p: Policy, open: Set<TcpConnection>): Promise<unknown> {
+function acceptLoop(
+  l: TcpListener,
+  to: { policy: Policy; open: Set<TcpConnection> },
+): Promise<unknown> {
+  const { policy: p, open } = to;
   return (async () => {
     try {
       for await (const conn of l) {
@@ -467,7 +478,8 @@ function acceptLoop(l: TcpListener, p: Policy, open: Set<TcpConnection>): Promis
 }
 
 /** One line when a burst of failed accepts starts, one when it ends (never one per failure). */
-function logListenerWarning(log: Logger, where: string, w: ListenerWarning): void {
+function logListenerWarning(w: ListenerWarning, to: { log: Logger; where: string }): void {
+  const { log, where } = to;
   if (w.type === "accept-failing") {
     return log.error(
       `error: accept on ${where}: ${w.message} (${w.code}); ` +
@@ -495,7 +507,7 @@ function authHandlers(p: Policy, from: string): ServerAuthHandlers {
       return undefined;
     }
   };
-  const files = authorizedKeysPaths(p.authorizedKeys, p.user, p.home);
+  const files = authorizedKeysPaths(p.authorizedKeys, { user: p.user, home: p.home });
   const handlers = files.map((file) => ({
     file,
     decide: authorizedKeysHandler({ load: () => read(file) }),
@@ -503,10 +515,10 @@ function authHandlers(p: Policy, from: string): ServerAuthHandlers {
   const password = p.password;
   return {
     ...(p.pubkey && {
-      publicKey: async (u, key, algorithm, context) => {
+      publicKey: async (u, key, context) => {
         if (!userOk(u, "publickey")) return false;
         for (const { file, decide } of handlers) {
-          const permissions = await decide(u, key, algorithm, context);
+          const permissions = await decide(u, key, context);
           if (permissions) {
             log.debug(`${describeKey(key)} matches ${file}`);
             return permissions;
@@ -556,7 +568,8 @@ function forwardingOptions(o: OptionSet): PortForwardingOptions {
 }
 
 /** sshd-style log lines from the library's events. */
-function logEvent(log: Logger, from: string, e: ServerEvent): void {
+function logEvent(e: ServerEvent, to: { log: Logger; from: string }): void {
+  const { log, from } = to;
   switch (e.type) {
     case "kex": {
       const a = e.kex.algorithms;
@@ -629,7 +642,7 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
   });
   incoming.event$.subscribe((e) => {
     if (e.type === "kex") keysExchanged = true;
-    logEvent(log, from, e);
+    logEvent(e, { log, from });
   });
   try {
     c = await incoming.authenticated;

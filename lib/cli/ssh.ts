@@ -62,7 +62,7 @@ import {
   type ResolvedSshConfig,
   resolveSshConfig,
 } from "../config/ssh_config.ts";
-import { connect, type SshClient } from "../client.ts";
+import { connect, type ConnectOptions, type SshClient } from "../client.ts";
 import type { PtyRequest, Session } from "../connection/session.ts";
 import { HostKeyError, verifyKnownHost } from "../host_keys.ts";
 import { findHostEntries, knownHostsName, parseKnownHosts } from "../keys/known_hosts.ts";
@@ -173,21 +173,8 @@ export function parseSshArgs(args: readonly string[]): SshArgs {
   };
   let i = 0;
   const setDestination = (d: string) => {
-    const url = /^ssh:\/\/(?:([^@/]*)@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(d);
-    let host = d;
-    let user: string | undefined;
-    if (url) {
-      user = url[1];
-      host = url[2].replace(/^\[|\]$/g, "");
-      if (url[3]) directives.push(`Port=${url[3]}`);
-    } else {
-      const at = d.lastIndexOf("@");
-      if (at >= 0) {
-        user = d.slice(0, at);
-        host = d.slice(at + 1);
-      }
-    }
-    if (!host) throw new OptionError(`bad destination ${JSON.stringify(d)}`);
+    const { host, user, port } = splitDestination(d);
+    if (port) directives.push(`Port=${port}`);
     r.host = host;
     if (user) r.user ??= user;
   };
@@ -214,39 +201,11 @@ export function parseSshArgs(args: readonly string[]): SshArgs {
           if (++i >= args.length) throw new OptionError(`option requires an argument -- ${f}`);
           v = args[i];
         }
-        switch (f) {
-          case "c":
-            directives.push(`Ciphers=${v}`);
-            break;
-          case "F":
-            r.configFiles.push(v);
-            break;
-          case "i":
-            directives.push(`IdentityFile=${v}`);
-            break;
-          case "l":
-            r.user ??= v;
-            break;
-          case "m":
-            directives.push(`MACs=${v}`);
-            break;
-          case "o":
-            directives.push(v);
-            break;
-          case "p":
-            directives.push(`Port=${v}`);
-            break;
-        }
+        setValueFlag(r, { flag: f, value: v });
         break;
       }
       if (NO_ARG.has(f)) {
-        if (f === "t") r.tty++;
-        else if (f === "T") r.noTty = true;
-        else if (f === "n") r.stdinNull = true;
-        else if (f === "N") r.noCommand = true;
-        else if (f === "v") r.verbosity++;
-        else if (f === "q") r.quiet = true;
-        else if (f === "G") r.printConfig = true;
+        setFlag(r, f);
         continue;
       }
       if (UNSUPPORTED.has(f)) throw new OptionError(`-${f} is not supported by rxssh`);
@@ -256,6 +215,67 @@ export function parseSshArgs(args: readonly string[]): SshArgs {
   if (r.host === undefined) throw new OptionError(SSH_USAGE);
   if (i < args.length) r.command = args.slice(i).join(" ");
   return r as SshArgs;
+}
+
+/** `[user@]host` or `ssh://[user@]host[:port]`; throws OptionError without a host. */
+function splitDestination(d: string): { host: string; user?: string; port?: string } {
+  const url = /^ssh:\/\/(?:([^@/]*)@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(d);
+  let host = d;
+  let user: string | undefined;
+  let port: string | undefined;
+  if (url) {
+    user = url[1];
+    host = url[2].replace(/^\[|\]$/g, "");
+    port = url[3];
+  } else {
+    const at = d.lastIndexOf("@");
+    if (at >= 0) {
+      user = d.slice(0, at);
+      host = d.slice(at + 1);
+    }
+  }
+  if (!host) throw new OptionError(`bad destination ${JSON.stringify(d)}`);
+  return { host, user, port };
+}
+
+/** A flag that takes a value (WITH_ARG): a directive, a -F file or the -l user. */
+function setValueFlag(r: Omit<SshArgs, "host">, given: { flag: string; value: string }): void {
+  const { directives } = r;
+  const v = given.value;
+  switch (given.flag) {
+    case "c":
+      directives.push(`Ciphers=${v}`);
+      break;
+    case "F":
+      r.configFiles.push(v);
+      break;
+    case "i":
+      directives.push(`IdentityFile=${v}`);
+      break;
+    case "l":
+      r.user ??= v;
+      break;
+    case "m":
+      directives.push(`MACs=${v}`);
+      break;
+    case "o":
+      directives.push(v);
+      break;
+    case "p":
+      directives.push(`Port=${v}`);
+      break;
+  }
+}
+
+/** A flag without a value (NO_ARG; -4, -6 and -C are accepted and ignored). */
+function setFlag(r: Omit<SshArgs, "host">, f: string): void {
+  if (f === "t") r.tty++;
+  else if (f === "T") r.noTty = true;
+  else if (f === "n") r.stdinNull = true;
+  else if (f === "N") r.noCommand = true;
+  else if (f === "v") r.verbosity++;
+  else if (f === "q") r.quiet = true;
+  else if (f === "G") r.printConfig = true;
 }
 
 // ---------------------------------------------------------------------------
@@ -415,7 +435,7 @@ const KEY_LABEL: Record<string, string> = {
 const label = (type: string) => KEY_LABEL[type] ?? type;
 
 /** Key types already known for the host, to prefer them in HostKeyAlgorithms (as ssh does). */
-function knownKeyTypes(files: string[], host: string, port: number): string[] {
+function knownKeyTypes(files: string[], at: { host: string; port: number }): string[] {
   const types = new Set<string>();
   for (const file of files) {
     let text: string | undefined;
@@ -425,7 +445,7 @@ function knownKeyTypes(files: string[], host: string, port: number): string[] {
       continue;
     }
     if (text === undefined) continue;
-    for (const e of findHostEntries(parseKnownHosts(text).entries, host, port)) {
+    for (const e of findHostEntries(parseKnownHosts(text).entries, at)) {
       if (e.marker === undefined) types.add(e.keyType);
     }
   }
@@ -473,9 +493,9 @@ type StrictMode = ResolvedSshConfig["strictHostKeyChecking"];
 
 async function loadIdentities(
   files: { path: string; explicit: boolean }[],
-  batch: boolean,
-  log: Logger,
+  how: { batch: boolean; log: Logger },
 ): Promise<PrivateKey[]> {
+  const { batch, log } = how;
   const keys: PrivateKey[] = [];
   for (const { path: file, explicit } of files) {
     let data: Uint8Array;
@@ -652,117 +672,210 @@ function describeConnectError(e: unknown): string {
  */
 export async function sshMain(args: readonly string[]): Promise<number> {
   const errLine = (s: string) => process.stderr.write(s + "\n");
-  let a: SshArgs;
-  const home = homeDirectory();
-  let c: ResolvedSshConfig;
-  let identityFiles: { path: string; explicit: boolean }[];
+  let settings: Settings;
   try {
-    a = parseSshArgs(args);
-    c = resolveSshConfig(a.host, {
-      sources: defaultSshConfigSources({ home, configFile: a.configFiles.at(-1) }),
-      reader: fileSystemReader(),
-      commandLine: a.directives,
-      user: a.user,
-      localUser: localUserName(),
-      home,
-      uid: process.getuid?.() ?? 0,
-      localHostname: os.hostname(),
-      env: process.env,
-    });
-    if (a.printConfig) {
-      process.stdout.write(formatSshConfig(c));
-      return 0;
-    }
-    identityFiles = c.identityFiles.map((f) => ({
-      path: expandSshConfigValue(f, { keyword: "IdentityFile", tokens: c.tokens, home }),
-      explicit: !c.identityFilesDefaulted,
-    }));
+    const read = readSettings(args);
+    if (read === "printed") return 0;
+    settings = read;
   } catch (e) {
     errLine(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
     return 255;
   }
+  const r = resolveRun(settings, errLine);
+  const keys = r.c.pubkeyAuthentication ? await loadIdentities(r.identityFiles, r) : [];
+  const client = await connectClient(r, keys);
+  if (typeof client === "number") return client;
+  const k = await client.transport.ready;
+  r.log.debug(
+    `kex: ${k.algorithms.kex}, host key ${k.algorithms.hostKey}, cipher ${k.algorithms.cipherClientToServer}, MAC ${k.algorithms.macClientToServer}`,
+  );
+  r.log.debug(`Authenticated to ${r.hostname} ([${r.hostname}]:${r.port}).`);
+  const alive = startKeepalive(client, r);
+  try {
+    if (r.args.noCommand) {
+      await client.transport.closed;
+      return alive.timedOut ? 255 : 0;
+    }
+    return await runSession(client, r) ?? 255;
+  } finally {
+    alive.stop();
+    await client.close().catch(() => {});
+    if (alive.timedOut) process.exitCode = 255;
+  }
+}
+
+/** The command line, the configuration it resolves to, and the identity files. */
+interface Settings {
+  args: SshArgs;
+  c: ResolvedSshConfig;
+  identityFiles: { path: string; explicit: boolean }[];
+}
+
+/** Everything one run needs: the settings, the log, the destination and the known_hosts files. */
+interface Run extends Settings {
+  log: Logger;
+  /** BatchMode: never ask. */
+  batch: boolean;
+  strict: StrictMode;
+  hostname: string;
+  port: number;
+  user: string;
+  /** The name and port known_hosts lines are looked up and written under (HostKeyAlias). */
+  keyHost: string;
+  keyPort: number;
+  /** `keyHost` as known_hosts writes it (`[host]:port` for another port). */
+  displayName: string;
+  userFiles: string[];
+  knownFiles: string[];
+  /** Questions can be asked (a terminal or askpass, and no BatchMode). */
+  canPrompt: boolean;
+  /** A host key was refused (its messages are printed already). */
+  hostKeyFailure: boolean;
+}
+
+/**
+ * Parses `args` and resolves the configuration as ssh does; with -G prints
+ * it and returns "printed". Throws OptionError (or a file's error) on bad input.
+ */
+function readSettings(args: readonly string[]): Settings | "printed" {
+  const home = homeDirectory();
+  const a = parseSshArgs(args);
+  const c = resolveSshConfig(a.host, {
+    sources: defaultSshConfigSources({ home, configFile: a.configFiles.at(-1) }),
+    reader: fileSystemReader(),
+    commandLine: a.directives,
+    user: a.user,
+    localUser: localUserName(),
+    home,
+    uid: process.getuid?.() ?? 0,
+    localHostname: os.hostname(),
+    env: process.env,
+  });
+  if (a.printConfig) {
+    process.stdout.write(formatSshConfig(c));
+    return "printed";
+  }
+  const identityFiles = c.identityFiles.map((f) => ({
+    path: expandSshConfigValue(f, { keyword: "IdentityFile", tokens: c.tokens, home }),
+    explicit: !c.identityFilesDefaulted,
+  }));
+  return { args: a, c, identityFiles };
+}
+
+/** The log level (-v, -q, LogLevel), the destination and the known_hosts files. */
+function resolveRun(s: Settings, errLine: (s: string) => void): Run {
+  const { args: a, c } = s;
   let level: LogLevel = parseLogLevel(c.logLevel);
   if (a.quiet) level = "QUIET";
   else if (a.verbosity > 0 && !c.logLevelSet) {
     level = (["DEBUG1", "DEBUG2", "DEBUG3"] as const)[Math.min(a.verbosity, 3) - 1];
   }
-  const log = new Logger(level, errLine);
-  const batch = c.batchMode;
-  const strict: StrictMode = c.strictHostKeyChecking;
-  const port = c.port;
-  const hostname = c.hostname;
-  const user = c.user;
-  const keyHost = c.hostKeyAlias ?? hostname;
-  const keyPort = c.hostKeyAlias !== undefined ? 22 : port;
-  const displayName = knownHostsName(keyHost, keyPort);
-  const userFiles = c.userKnownHostsFiles;
-  const knownFiles = [...userFiles, ...c.globalKnownHostsFiles];
-  let canPrompt = !batch && promptMethod() !== undefined;
+  const keyHost = c.hostKeyAlias ?? c.hostname;
+  const keyPort = c.hostKeyAlias !== undefined ? 22 : c.port;
+  return {
+    ...s,
+    log: new Logger(level, errLine),
+    batch: c.batchMode,
+    strict: c.strictHostKeyChecking,
+    hostname: c.hostname,
+    port: c.port,
+    user: c.user,
+    keyHost,
+    keyPort,
+    displayName: knownHostsName(keyHost, keyPort),
+    userFiles: c.userKnownHostsFiles,
+    knownFiles: [...c.userKnownHostsFiles, ...c.globalKnownHostsFiles],
+    canPrompt: !c.batchMode && promptMethod() !== undefined,
+    hostKeyFailure: false,
+  };
+}
 
-  // Identities.
-  const keys = c.pubkeyAuthentication ? await loadIdentities(identityFiles, batch, log) : [];
+/**
+ * Connects and authenticates; on failure prints ssh's message and returns
+ * the exit code (255).
+ */
+async function connectClient(r: Run, keys: PrivateKey[]): Promise<SshClient | number> {
+  const { c, log, hostname, port } = r;
+  const hostKeyAlgorithms = preferredHostKeyAlgorithms(r);
+  const auth = promptedAuth(r);
+  try {
+    const timeout = c.connectTimeout !== undefined ? c.connectTimeout * 1000 : undefined;
+    log.debug(`Connecting to ${hostname} port ${port}.`);
+    return await connect({
+      host: hostname,
+      port,
+      username: r.user,
+      privateKeys: keys,
+      ...auth,
+      hostKey: { verify: hostKeyVerifier(r) },
+      ciphers: c.algorithmSpecs.ciphers,
+      kexAlgorithms: c.algorithmSpecs.kexAlgorithms,
+      macs: c.algorithmSpecs.macs,
+      hostKeyAlgorithms,
+      onBanner: (m) => log.info(m.replace(/\n$/, "")),
+      ...(timeout ? { timeout } : {}),
+    });
+  } catch (e) {
+    if (r.hostKeyFailure) return 255;
+    if (e instanceof AuthenticationError) {
+      log.error(`${r.user}@${hostname}: Permission denied (${e.allowed.join(",")}).`);
+    } else if (e instanceof DisconnectError) {
+      log.error(`rxssh: ${hostname} port ${port}: ${e.message}`);
+    } else if (e instanceof OptionError) {
+      log.error(`rxssh: ${e.message}`);
+    } else {
+      log.error(`rxssh: connect to host ${hostname} port ${port}: ${describeConnectError(e)}`);
+    }
+    return 255;
+  }
+}
 
-  // Host key verification (known_hosts).
-  let hostKeyFailure = false;
-  const verify = async (key: PublicKey, info: { fingerprint: string }): Promise<boolean> => {
+/**
+ * Checks the server's host key against the known_hosts files (accepting
+ * or asking about a new one as StrictHostKeyChecking says) and prints what
+ * ssh prints; a refusal sets `r.hostKeyFailure`.
+ */
+function hostKeyVerifier(
+  r: Run,
+): (key: PublicKey, info: { fingerprint: string }) => Promise<boolean> {
+  const { log } = r;
+  const addTo = r.userFiles[0];
+  return async (key, info) => {
     const kl = label(key.type);
-    const fail = (lines: string[]) => {
-      for (const l of lines) log.error(l);
-      log.error("Host key verification failed.");
-      hostKeyFailure = true;
-      return false;
-    };
     /** What to print when an unknown host's key is not accepted (undefined: ssh's strict-checking line). */
     let declined: string[] | undefined;
-    const acceptNew = async (): Promise<boolean> => {
-      let mode = strict;
-      if (mode === "ask" && (batch || !canPrompt)) mode = "yes";
-      if (mode === "yes") return false;
-      if (mode !== "ask") return true;
-      for (;;) {
-        const answer = await ask(
-          `The authenticity of host '${displayName}' can't be established.\n` +
-            `${kl} key fingerprint is ${info.fingerprint}.\n` +
-            `This key is not known by any other names.\n` +
-            `Are you sure you want to continue connecting (yes/no/[fingerprint])? `,
-          true,
-        );
-        const v = answer?.trim();
-        if (v === undefined || v.toLowerCase() === "no") {
-          declined = [];
-          return false;
-        }
-        if (v.toLowerCase() === "yes") return true;
-        if (v === info.fingerprint) return true;
-        if (v.startsWith("SHA256:")) {
-          declined = ["The fingerprint you entered does not match."];
-          return false;
-        }
-        log.error("Please type 'yes', 'no' or the fingerprint: ");
-      }
-    };
-    const addTo = userFiles[0];
     let verdict;
     try {
       verdict = await verifyKnownHost(key, {
-        host: keyHost,
-        port: keyPort,
-        files: knownFiles,
-        acceptNew,
+        host: r.keyHost,
+        port: r.keyPort,
+        files: r.knownFiles,
+        acceptNew: async () => {
+          const answer = await acceptNewKey(r, { kl, fingerprint: info.fingerprint });
+          if (typeof answer === "boolean") return answer;
+          declined = answer.declined;
+          return false;
+        },
         addTo,
-        hashNew: c.hashKnownHosts,
+        hashNew: r.c.hashKnownHosts,
         fileMode: 0o644, // as ssh creates it (fopen "a")
         onDiagnostic: (file, d) => log.debug(`${file}:${d.line}: ${d.problem}`),
       });
     } catch (e) {
       if (!(e instanceof HostKeyError)) throw e;
-      return fail(e.kind === "unknown" && declined ? declined : hostKeyRefusal(e, addTo));
+      const lines = e.kind === "unknown" && declined ? declined : hostKeyRefusal(e, addTo);
+      for (const l of lines) log.error(l);
+      log.error("Host key verification failed.");
+      r.hostKeyFailure = true;
+      return false;
     }
     if (verdict.status === "known") {
-      log.debug(`Host '${displayName}' is known and matches the ${kl} host key.`);
+      log.debug(`Host '${r.displayName}' is known and matches the ${kl} host key.`);
       log.debug(`Found key in ${verdict.file}:${verdict.line}`);
     } else if (verdict.status === "added") {
-      log.error(`Warning: Permanently added '${displayName}' (${kl}) to the list of known hosts.`);
+      log.error(
+        `Warning: Permanently added '${r.displayName}' (${kl}) to the list of known hosts.`,
+      );
     } else if (verdict.error !== undefined) {
       log.error(
         `Failed to add the host to the list of known hosts (${verdict.file}): ${
@@ -772,98 +885,96 @@ export async function sshMain(args: readonly string[]): Promise<number> {
     }
     return true;
   };
+}
 
-  // Prefer the key types we already know for this host.
-  let hostKeyAlgorithms = c.algorithmSpecs.hostKeyAlgorithms;
-  if (hostKeyAlgorithms === undefined) {
-    const known = knownKeyTypes(knownFiles, keyHost, keyPort).flatMap((t) =>
-      signatureAlgorithmsForKeyType(t)
+/**
+ * Whether to accept an unknown host's key (StrictHostKeyChecking; "ask"
+ * asks, as ssh does, unless it cannot). `declined` carries what to print
+ * when the user said no.
+ */
+async function acceptNewKey(
+  r: Run,
+  key: { kl: string; fingerprint: string },
+): Promise<boolean | { declined: string[] }> {
+  let mode = r.strict;
+  if (mode === "ask" && (r.batch || !r.canPrompt)) mode = "yes";
+  if (mode === "yes") return false;
+  if (mode !== "ask") return true;
+  for (;;) {
+    const answer = await ask(
+      `The authenticity of host '${r.displayName}' can't be established.\n` +
+        `${key.kl} key fingerprint is ${key.fingerprint}.\n` +
+        `This key is not known by any other names.\n` +
+        `Are you sure you want to continue connecting (yes/no/[fingerprint])? `,
+      true,
     );
-    if (known.length) hostKeyAlgorithms = "^" + [...new Set(known)].join(",");
+    const v = answer?.trim();
+    if (v === undefined || v.toLowerCase() === "no") return { declined: [] };
+    if (v.toLowerCase() === "yes") return true;
+    if (v === key.fingerprint) return true;
+    if (v.startsWith("SHA256:")) {
+      return { declined: ["The fingerprint you entered does not match."] };
+    }
+    r.log.error("Please type 'yes', 'no' or the fingerprint: ");
   }
+}
 
-  const passwordPrompts = c.numberOfPasswordPrompts;
+/** HostKeyAlgorithms, or (as ssh) the key types already known for the host first. */
+function preferredHostKeyAlgorithms(r: Run): string | undefined {
+  const given = r.c.algorithmSpecs.hostKeyAlgorithms;
+  if (given !== undefined) return given;
+  const known = knownKeyTypes(r.knownFiles, { host: r.keyHost, port: r.keyPort }).flatMap((t) =>
+    signatureAlgorithmsForKeyType(t)
+  );
+  return known.length ? "^" + [...new Set(known)].join(",") : undefined;
+}
+
+/** The password prompts (NumberOfPasswordPrompts) and keyboard-interactive answers, when questions can be asked. */
+function promptedAuth(r: Run): Pick<ConnectOptions, "authMethods" | "keyboardInteractive"> {
+  const { c, log } = r;
   const askPassword = async () => {
-    const p = await ask(`${user}@${hostname}'s password: `);
+    const p = await ask(`${r.user}@${r.hostname}'s password: `);
     if (p === undefined) {
-      canPrompt = false;
+      r.canPrompt = false;
       return "";
     }
     return p;
   };
-  const passwordMethods = canPrompt && c.passwordAuthentication
-    ? Array.from({ length: passwordPrompts }, () => ({
+  const authMethods = r.canPrompt && c.passwordAuthentication
+    ? Array.from({ length: c.numberOfPasswordPrompts }, () => ({
       type: "password" as const,
       password: askPassword,
     }))
     : [];
-  const kbdInteractive = canPrompt && c.kbdInteractiveAuthentication
+  const keyboardInteractive = r.canPrompt && c.kbdInteractiveAuthentication
     ? async (
-      c: { name: string; instruction: string; prompts: { prompt: string; echo: boolean }[] },
+      k: { name: string; instruction: string; prompts: { prompt: string; echo: boolean }[] },
     ) => {
-      if (c.name) log.error(c.name);
-      if (c.instruction) log.error(c.instruction);
+      if (k.name) log.error(k.name);
+      if (k.instruction) log.error(k.instruction);
       const answers: string[] = [];
-      for (const p of c.prompts) answers.push((await ask(p.prompt, p.echo)) ?? "");
+      for (const p of k.prompts) answers.push((await ask(p.prompt, p.echo)) ?? "");
       return answers;
     }
     : undefined;
+  return { authMethods, keyboardInteractive };
+}
 
-  let client: SshClient;
-  try {
-    const timeout = c.connectTimeout !== undefined ? c.connectTimeout * 1000 : undefined;
-    log.debug(`Connecting to ${hostname} port ${port}.`);
-    client = await connect({
-      host: hostname,
-      port,
-      username: user,
-      privateKeys: keys,
-      keyboardInteractive: kbdInteractive,
-      authMethods: passwordMethods,
-      hostKey: { verify },
-      ciphers: c.algorithmSpecs.ciphers,
-      kexAlgorithms: c.algorithmSpecs.kexAlgorithms,
-      macs: c.algorithmSpecs.macs,
-      hostKeyAlgorithms,
-      onBanner: (m) => log.info(m.replace(/\n$/, "")),
-      ...(timeout ? { timeout } : {}),
-    });
-  } catch (e) {
-    if (hostKeyFailure) return 255;
-    if (e instanceof AuthenticationError) {
-      log.error(
-        `${user}@${hostname}: Permission denied (${e.allowed.join(",")}).`,
-      );
-      return 255;
-    }
-    if (e instanceof DisconnectError) {
-      log.error(`rxssh: ${hostname} port ${port}: ${e.message}`);
-      return 255;
-    }
-    if (e instanceof OptionError) {
-      log.error(`rxssh: ${e.message}`);
-      return 255;
-    }
-    log.error(`rxssh: connect to host ${hostname} port ${port}: ${describeConnectError(e)}`);
-    return 255;
-  }
-  const k = await client.transport.ready;
-  log.debug(
-    `kex: ${k.algorithms.kex}, host key ${k.algorithms.hostKey}, cipher ${k.algorithms.cipherClientToServer}, MAC ${k.algorithms.macClientToServer}`,
-  );
-  log.debug(`Authenticated to ${hostname} ([${hostname}]:${port}).`);
-
-  // Keepalives (ServerAliveInterval / ServerAliveCountMax).
-  let timedOut = false;
-  const aliveInterval = c.serverAliveInterval;
-  const aliveMax = c.serverAliveCountMax;
+/**
+ * Keepalives (ServerAliveInterval / ServerAliveCountMax): after that many
+ * unanswered ones the connection is closed and `timedOut` set.
+ */
+function startKeepalive(client: SshClient, r: Run): { timedOut: boolean; stop(): void } {
+  const aliveInterval = r.c.serverAliveInterval;
+  const aliveMax = r.c.serverAliveCountMax;
+  const alive = { timedOut: false, stop: () => clearInterval(keepalive) };
   let keepalive: ReturnType<typeof setInterval> | undefined;
   if (aliveInterval > 0) {
     let outstanding = 0;
     keepalive = setInterval(() => {
       if (outstanding >= aliveMax) {
-        timedOut = true;
-        log.error(`Timeout, server ${hostname} not responding.`);
+        alive.timedOut = true;
+        r.log.error(`Timeout, server ${r.hostname} not responding.`);
         client.close().catch(() => {});
         return;
       }
@@ -874,79 +985,16 @@ export async function sshMain(args: readonly string[]): Promise<number> {
       );
     }, aliveInterval * 1000);
   }
-
-  try {
-    if (a.noCommand) {
-      await client.transport.closed;
-      return timedOut ? 255 : 0;
-    }
-    return await runSession(client, a, c, log) ?? 255;
-  } finally {
-    clearInterval(keepalive);
-    await client.close().catch(() => {});
-    if (timedOut) process.exitCode = 255;
-  }
+  return alive;
 }
 
-async function runSession(
-  client: SshClient,
-  a: SshArgs,
-  c: ResolvedSshConfig,
-  log: Logger,
-): Promise<number | undefined> {
-  const hostname = c.hostname;
+/** The remote command or shell, its streams joined to ours; its exit code (undefined: none). */
+async function runSession(client: SshClient, r: Run): Promise<number | undefined> {
+  const { args: a, log } = r;
   const interactive = stdinIsTty();
-  const requestTty = a.noTty ? "no" : a.tty >= 2 ? "force" : a.tty === 1 ? "yes" : c.requestTty;
-  let wantPty = requestTty === "force" ||
-    (requestTty === "yes" && interactive) ||
-    (requestTty === "auto" && a.command === undefined && interactive);
-  if (requestTty === "yes" && !interactive) {
-    log.error("Pseudo-terminal will not be allocated because stdin is not a terminal.");
-    wantPty = false;
-  }
-  const env: Record<string, string> = {};
-  const sendEnv = c.sendEnv;
-  if (sendEnv.length) {
-    for (const [name, value] of Object.entries(process.env)) {
-      if (value !== undefined && matchPatternList(name, sendEnv.join(",")) === 1) env[name] = value;
-    }
-  }
-  for (const s of c.setEnv) {
-    const eq = s.indexOf("=");
-    env[s.slice(0, eq)] = s.slice(eq + 1);
-  }
-  const size = terminalSize();
-  const pty: PtyRequest | undefined = wantPty
-    ? {
-      term: process.env.TERM ?? "vt220",
-      cols: size.cols,
-      rows: size.rows,
-      widthPx: 0,
-      heightPx: 0,
-      modes: {},
-    }
-    : undefined;
-  let session: Session;
-  try {
-    session = a.command === undefined
-      ? await client.shell({ env, pty })
-      : await client.spawn(a.command, { env, pty });
-  } catch (e) {
-    if (pty && requestTty === "auto" && /pty-req/.test(String((e as Error).message))) {
-      log.error("PTY allocation request failed on channel 0");
-      session = a.command === undefined
-        ? await client.shell({ env })
-        : await client.spawn(a.command, { env });
-    } else {
-      // As ssh: a terminal asked for explicitly (-t, RequestTTY) is required.
-      if (pty && /pty-req/.test(String((e as Error).message))) {
-        log.error("PTY allocation request failed on channel 0");
-        return 255;
-      }
-      log.error(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
-      return 255;
-    }
-  }
+  const { requestTty, pty } = ptyRequest(r, interactive);
+  const session = await openSession(client, { command: a.command, pty, c: r.c, requestTty, log });
+  if (typeof session === "number") return session;
   const raw = pty !== undefined && interactive;
   if (raw) setRaw(true);
   const stopWinch = pty
@@ -968,7 +1016,7 @@ async function runSession(
     const exit = await session.exit.catch(() => ({ code: undefined, signal: undefined }));
     if (raw) {
       setRaw(false);
-      log.info(`Connection to ${hostname} closed.`);
+      log.info(`Connection to ${r.hostname} closed.`);
     }
     if (exit.code !== undefined) return exit.code;
     if (exit.signal !== undefined) log.debug(`remote command killed by signal ${exit.signal}`);
@@ -976,5 +1024,88 @@ async function runSession(
   } finally {
     stopWinch();
     if (raw) setRaw(false);
+  }
+}
+
+type RequestTty = ResolvedSshConfig["requestTty"];
+
+/** Whether to ask for a pty (-t, -tt, -T, RequestTTY, as ssh decides), and the request. */
+function ptyRequest(
+  r: Run,
+  interactive: boolean,
+): { requestTty: RequestTty; pty: PtyRequest | undefined } {
+  const a = r.args;
+  const requestTty: RequestTty = a.noTty
+    ? "no"
+    : a.tty >= 2
+    ? "force"
+    : a.tty === 1
+    ? "yes"
+    : r.c.requestTty;
+  let wantPty = requestTty === "force" ||
+    (requestTty === "yes" && interactive) ||
+    (requestTty === "auto" && a.command === undefined && interactive);
+  if (requestTty === "yes" && !interactive) {
+    r.log.error("Pseudo-terminal will not be allocated because stdin is not a terminal.");
+    wantPty = false;
+  }
+  if (!wantPty) return { requestTty, pty: undefined };
+  const size = terminalSize();
+  const pty = {
+    term: process.env.TERM ?? "vt220",
+    cols: size.cols,
+    rows: size.rows,
+    widthPx: 0,
+    heightPx: 0,
+    modes: {},
+  };
+  return { requestTty, pty };
+}
+
+/** The variables to send: SendEnv patterns over our environment, then SetEnv. */
+function sessionEnvironment(c: ResolvedSshConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  const sendEnv = c.sendEnv;
+  if (sendEnv.length) {
+    for (const [name, value] of Object.entries(process.env)) {
+      if (value !== undefined && matchPatternList(name, sendEnv.join(",")) === 1) env[name] = value;
+    }
+  }
+  for (const s of c.setEnv) {
+    const eq = s.indexOf("=");
+    env[s.slice(0, eq)] = s.slice(eq + 1);
+  }
+  return env;
+}
+
+/**
+ * Starts the command (or a shell) with the environment and the pty; when
+ * the pty was only wanted by default (RequestTTY auto) and the server
+ * refuses it, starts without one, as ssh does. On failure prints ssh's
+ * message and returns the exit code (255).
+ */
+async function openSession(
+  client: SshClient,
+  s: {
+    command: string | undefined;
+    pty: PtyRequest | undefined;
+    c: ResolvedSshConfig;
+    requestTty: RequestTty;
+    log: Logger;
+  },
+): Promise<Session | number> {
+  const { log } = s;
+  const env = sessionEnvironment(s.c);
+  const start = (pty: PtyRequest | undefined) =>
+    s.command === undefined ? client.shell({ env, pty }) : client.spawn(s.command, { env, pty });
+  try {
+    return await start(s.pty);
+  } catch (e) {
+    const ptyRefused = s.pty !== undefined && /pty-req/.test(String((e as Error).message));
+    if (ptyRefused) log.error("PTY allocation request failed on channel 0");
+    if (ptyRefused && s.requestTty === "auto") return await start(undefined);
+    // As ssh: a terminal asked for explicitly (-t, RequestTTY) is required.
+    if (!ptyRefused) log.error(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
+    return 255;
   }
 }

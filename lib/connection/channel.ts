@@ -515,7 +515,7 @@ export class Channel {
         this.#remoteWindow -= n;
         // Header and data as parts: the data is copied once, into the packet.
         const sent = this.#host.send([
-          encodeChannelDataHeader(this.remoteId, n, dataType),
+          encodeChannelDataHeader(this.remoteId, n, { dataType }),
           chunk.subarray(off, off + n),
         ]);
         sent.catch(() => {});

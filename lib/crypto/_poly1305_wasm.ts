@@ -13,34 +13,41 @@
 
 import { I32, I64, localDecls, moduleBytes, op, sleb, uleb } from "./_wasm.ts";
 
+// Globals: 0..4 h, 5..9 r, 10..13 s1..s4 (s_i = 5 r_i).
+const H = (i: number) => i, R = (i: number) => 5 + i, S = (i: number) => 9 + i;
+// blocks(ptr i32, len i32, hibit i32): locals 3..6 t0..t3 (i64), 7..11 d0..d4 (i64), 12 c (i64)
+const t = (i: number) => 3 + i, d = (i: number) => 7 + i, C = 12;
+const g = (i: number) => [op.globalGet, i];
+const gs = (i: number) => [op.globalSet, i];
+const l = (i: number) => [op.localGet, i];
+const ls = (i: number) => [op.localSet, i];
+const k64 = (n: number) => [op.i64Const, ...sleb(n)];
+const MASK = 0x3ffffff;
+
 /**
  * The module: memory (exported), globals h0..h4 r0..r4 s1..s4 (i64), and
  * `setKey(r0..r4)`, `blocks(ptr, len, hibit)`, `getH(i)`, `reset()`.
  */
 function buildModule(): Uint8Array<ArrayBuffer> {
-  // Globals: 0..4 h, 5..9 r, 10..13 s1..s4 (s_i = 5 r_i).
-  const H = (i: number) => i, R = (i: number) => 5 + i, S = (i: number) => 9 + i;
-  const g = (i: number) => [op.globalGet, i];
-  const gs = (i: number) => [op.globalSet, i];
-  const l = (i: number) => [op.localGet, i];
-  const ls = (i: number) => [op.localSet, i];
-  const k64 = (n: number) => [op.i64Const, ...sleb(n)];
-  const MASK = 0x3ffffff;
+  return moduleBytes({
+    types: [
+      { params: [I32, I32, I32], results: [] }, // blocks
+      { params: [I32, I32, I32, I32, I32], results: [] }, // setKey
+      { params: [I32], results: [I32] }, // getH
+    ],
+    globals: Array.from({ length: 14 }, () => I64),
+    functions: [
+      { type: 0, name: "blocks", body: blocksBody() },
+      { type: 1, name: "setKey", body: setKeyBody() },
+      { type: 2, name: "getH", body: getHBody() },
+    ],
+  });
+}
 
-  // blocks(ptr i32, len i32, hibit i32): locals 3..6 t0..t3 (i64), 7..11 d0..d4 (i64), 12 c (i64)
-  const t = (i: number) => 3 + i, d = (i: number) => 7 + i, C = 12;
-  const load = (off: number) => [op.localGet, 0, op.i64Load32u, 2, ...uleb(off)];
-  const limb = (i: number, expr: number[]) => [...g(H(i)), ...expr, op.i64Add, ...gs(H(i))];
-  // sum of five products: x0*y0 + ... (each h < 2^27, r or s < 2^29: < 2^59 total)
-  const dot = (pairs: [number, number][]) => {
-    const out: number[] = [];
-    pairs.forEach(([a, b], i) => {
-      out.push(...g(a), ...g(b), op.i64Mul);
-      if (i) out.push(op.i64Add);
-    });
-    return out;
-  };
-  const body: number[] = [
+/** blocks(ptr, len, hibit): h = (h + block) * r for each 16-byte block (RFC 8439 §2.5.1). */
+function blocksBody(): number[] {
+  return [
+    ...localDecls([[10, I64]]),
     op.block,
     0x40,
     op.loop,
@@ -52,55 +59,70 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     op.i32LtU,
     op.brIf,
     1,
-    ...load(0),
-    ...ls(t(0)),
-    ...load(4),
-    ...ls(t(1)),
-    ...load(8),
-    ...ls(t(2)),
-    ...load(12),
-    ...ls(t(3)),
+    ...addBlock(),
+    ...multiplyByR(),
+    ...carry(),
+    // ptr += 16; len -= 16
+    ...l(0),
+    op.i32Const,
+    ...sleb(16),
+    op.i32Add,
+    ...ls(0),
+    ...l(1),
+    op.i32Const,
+    ...sleb(16),
+    op.i32Sub,
+    ...ls(1),
+    op.br, // continue the loop
+    0,
+    op.end,
+    op.end,
+    op.end,
+  ];
+}
+
+/** h += the block at ptr as five 26-bit limbs, with `hibit` (2^128, or 0 for a padded last block). */
+function addBlock(): number[] {
+  const load = (off: number) => [op.localGet, 0, op.i64Load32u, 2, ...uleb(off)];
+  const limb = (i: number, expr: number[]) => [...g(H(i)), ...expr, op.i64Add, ...gs(H(i))];
+  // limb i (1..3) of the block: ((t_{i-1} >> shift) | (t_i << (32 - shift))) & mask
+  const middle = (i: number, shift: number) =>
+    limb(i, [
+      ...l(t(i - 1)),
+      ...k64(shift),
+      op.i64ShrU,
+      ...l(t(i)),
+      ...k64(32 - shift),
+      op.i64Shl,
+      op.i64Or,
+      ...k64(MASK),
+      op.i64And,
+    ]);
+  return [
+    ...[0, 1, 2, 3].flatMap((i) => [...load(4 * i), ...ls(t(i))]),
     // h0 += t0 & mask
     ...limb(0, [...l(t(0)), ...k64(MASK), op.i64And]),
-    // h1 += ((t0 >> 26) | (t1 << 6)) & mask
-    ...limb(1, [
-      ...l(t(0)),
-      ...k64(26),
-      op.i64ShrU,
-      ...l(t(1)),
-      ...k64(6),
-      op.i64Shl,
-      op.i64Or,
-      ...k64(MASK),
-      op.i64And,
-    ]),
-    // h2 += ((t1 >> 20) | (t2 << 12)) & mask
-    ...limb(2, [
-      ...l(t(1)),
-      ...k64(20),
-      op.i64ShrU,
-      ...l(t(2)),
-      ...k64(12),
-      op.i64Shl,
-      op.i64Or,
-      ...k64(MASK),
-      op.i64And,
-    ]),
-    // h3 += ((t2 >> 14) | (t3 << 18)) & mask
-    ...limb(3, [
-      ...l(t(2)),
-      ...k64(14),
-      op.i64ShrU,
-      ...l(t(3)),
-      ...k64(18),
-      op.i64Shl,
-      op.i64Or,
-      ...k64(MASK),
-      op.i64And,
-    ]),
+    // h1 += ((t0 >> 26) | (t1 << 6)) & mask, h2 (20, 12), h3 (14, 18)
+    ...middle(1, 26),
+    ...middle(2, 20),
+    ...middle(3, 14),
     // h4 += (t3 >> 8) | hibit
     ...limb(4, [...l(t(3)), ...k64(8), op.i64ShrU, ...l(2), op.i64ExtendI32u, op.i64Or]),
-    // h * r mod 2^130 - 5 (RFC 8439 §2.5.1), products folded with s = 5 r
+  ];
+}
+
+/** d = h * r mod 2^130 - 5 (RFC 8439 §2.5.1), the products folded with s = 5 r. */
+function multiplyByR(): number[] {
+  // sum of five products: x0*y0 + ... (each h < 2^27, r or s < 2^29: < 2^59 total)
+  const dot = (pairs: [number, number][]) => {
+    const out: number[] = [];
+    pairs.forEach(([a, b], i) => {
+      out.push(...g(a), ...g(b), op.i64Mul);
+      if (i) out.push(op.i64Add);
+    });
+    return out;
+  };
+  return [
     ...dot([[H(0), R(0)], [H(1), S(4)], [H(2), S(3)], [H(3), S(2)], [H(4), S(1)]]),
     ...ls(d(0)),
     ...dot([[H(0), R(1)], [H(1), R(0)], [H(2), S(4)], [H(3), S(3)], [H(4), S(2)]]),
@@ -111,6 +133,12 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     ...ls(d(3)),
     ...dot([[H(0), R(4)], [H(1), R(3)], [H(2), R(2)], [H(3), R(1)], [H(4), R(0)]]),
     ...ls(d(4)),
+  ];
+}
+
+/** h = d with carries propagated back into 26-bit limbs (the top carry folded in times 5). */
+function carry(): number[] {
+  return [
     // carries: h_i = d_i & mask, d_{i+1} += d_i >> 26
     ...[0, 1, 2, 3].flatMap((i) => [
       ...l(d(i)),
@@ -147,35 +175,23 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     op.i64ShrU,
     op.i64Add,
     ...gs(H(1)),
-    // ptr += 16; len -= 16
-    ...l(0),
-    op.i32Const,
-    ...sleb(16),
-    op.i32Add,
-    ...ls(0),
-    ...l(1),
-    op.i32Const,
-    ...sleb(16),
-    op.i32Sub,
-    ...ls(1),
-    op.br, // continue the loop
-    0,
-    op.end,
-    op.end,
-    op.end,
   ];
-  const blocks = [...localDecls([[10, I64]]), ...body];
+}
 
-  // setKey(r0..r4: i32): r_i, s_i = 5 r_i, h = 0
-  const setKey = [
+/** setKey(r0..r4: i32): r_i, s_i = 5 r_i, h = 0. */
+function setKeyBody(): number[] {
+  return [
     ...localDecls([]),
     ...[0, 1, 2, 3, 4].flatMap((i) => [...l(i), op.i64ExtendI32u, ...gs(R(i))]),
     ...[1, 2, 3, 4].flatMap((i) => [...g(R(i)), ...k64(5), op.i64Mul, ...gs(S(i))]),
     ...[0, 1, 2, 3, 4].flatMap((i) => [...k64(0), ...gs(H(i))]),
     op.end,
   ];
-  // getH(i: i32) -> i32: the limb, for the final reduction in JavaScript
-  const getH = [
+}
+
+/** getH(i: i32) -> i32: the limb, for the final reduction in JavaScript. */
+function getHBody(): number[] {
+  return [
     ...localDecls([]),
     ...[0, 1, 2, 3].flatMap((i) => [
       op.block,
@@ -195,19 +211,6 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     op.i32WrapI64,
     op.end,
   ];
-  return moduleBytes({
-    types: [
-      { params: [I32, I32, I32], results: [] }, // blocks
-      { params: [I32, I32, I32, I32, I32], results: [] }, // setKey
-      { params: [I32], results: [I32] }, // getH
-    ],
-    globals: Array.from({ length: 14 }, () => I64),
-    functions: [
-      { type: 0, name: "blocks", body: blocks },
-      { type: 1, name: "setKey", body: setKey },
-      { type: 2, name: "getH", body: getH },
-    ],
-  });
 }
 
 interface Exports {

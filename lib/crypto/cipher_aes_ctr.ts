@@ -112,8 +112,7 @@ function aligned(name: string, n: number, what: string): void {
   if (n % BLOCK !== 0 || n < BLOCK) {
     throw new WireError(
       `${name}: ${what} is ${n} bytes, not a positive multiple of the ${BLOCK}-byte block`,
-      "packet_length",
-      0,
+      { field: "packet_length", offset: 0 },
     );
   }
 }
@@ -197,8 +196,7 @@ class AesCtrOpener implements PacketOpener {
     if (first.length < this.firstBlockSize) {
       throw new WireError(
         `${this.#name}: ${first.length} bytes given, the length needs ${this.firstBlockSize}`,
-        "packet_length",
-        0,
+        { field: "packet_length", offset: 0 },
       );
     }
     if (this.lengthApart) return readUint32(first);
@@ -232,8 +230,7 @@ class AesCtrOpener implements PacketOpener {
       throw new WireError(
         `${this.#name}: packet is ${whole.length} bytes but packet_length ${packetLength} ` +
           `and a ${this.macLength}-byte MAC make ${expected}`,
-        "packet",
-        0,
+        { field: "packet", offset: 0 },
       );
     }
   }

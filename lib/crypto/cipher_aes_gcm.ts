@@ -116,11 +116,10 @@ class AesGcmOpener implements PacketOpener {
   decryptLength(_seq: number, first: Uint8Array): Promise<number> {
     if (first.length < 4) {
       return Promise.reject(
-        new WireError(
-          `${this.#name}: ${first.length} bytes given, the length needs 4`,
-          "packet_length",
-          0,
-        ),
+        new WireError(`${this.#name}: ${first.length} bytes given, the length needs 4`, {
+          field: "packet_length",
+          offset: 0,
+        }),
       );
     }
     return Promise.resolve(readUint32(first));
@@ -132,15 +131,13 @@ class AesGcmOpener implements PacketOpener {
       throw new WireError(
         `${this.#name}: packet is ${whole.length} bytes but packet_length ${n} ` +
           `and a ${TAG}-byte tag make ${4 + n + TAG}`,
-        "packet",
-        0,
+        { field: "packet", offset: 0 },
       );
     }
     if (n % BLOCK !== 0 || n < BLOCK) {
       throw new WireError(
         `${this.#name}: packet_length ${n} is not a positive multiple of ${BLOCK}`,
-        "packet_length",
-        0,
+        { field: "packet_length", offset: 0 },
       );
     }
     // The peer consumed this nonce whether or not the tag verifies.

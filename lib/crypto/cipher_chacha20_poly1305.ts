@@ -143,11 +143,10 @@ class ChachaOpener implements PacketOpener {
   decryptLength(seq: number, first: Uint8Array): Promise<number> {
     if (first.length < 4) {
       return Promise.reject(
-        new WireError(
-          `${NAME}: ${first.length} bytes given, the length needs 4`,
-          "packet_length",
-          0,
-        ),
+        new WireError(`${NAME}: ${first.length} bytes given, the length needs 4`, {
+          field: "packet_length",
+          offset: 0,
+        }),
       );
     }
     const n = this.#decryptLength(seq, first);
@@ -166,7 +165,10 @@ class ChachaOpener implements PacketOpener {
 
   #open(seq: number, whole: Uint8Array): Uint8Array {
     if (whole.length < 4 + TAG) {
-      throw new WireError(`${NAME}: packet of ${whole.length} bytes is truncated`, "packet", 0);
+      throw new WireError(`${NAME}: packet of ${whole.length} bytes is truncated`, {
+        field: "packet",
+        offset: 0,
+      });
     }
     // Reuse the length decryptLength found; if the encrypted length changed
     // since, the tag (which covers it) will not verify.
@@ -179,16 +181,14 @@ class ChachaOpener implements PacketOpener {
       throw new WireError(
         `${NAME}: packet is ${whole.length} bytes but packet_length ${n} ` +
           `and a ${TAG}-byte tag make ${end + TAG}`,
-        "packet",
-        0,
+        { field: "packet", offset: 0 },
       );
     }
     if (n % BLOCK !== 0 || n < BLOCK) {
-      throw new WireError(
-        `${NAME}: packet_length ${n} is not a positive multiple of ${BLOCK}`,
-        "packet_length",
-        0,
-      );
+      throw new WireError(`${NAME}: packet_length ${n} is not a positive multiple of ${BLOCK}`, {
+        field: "packet_length",
+        offset: 0,
+      });
     }
     const k = this.#keys;
     const nonce = k.nonce(seq);

@@ -149,33 +149,40 @@ export function checkedRsaPrivateKey(
 ): RsaPrivateKey {
   const { n, e, d, p, q } = parts;
   for (const [name, v] of [["n", n], ["e", e], ["d", d], ["p", p], ["q", q]] as const) {
-    if (v <= 1n) throw new KeyError(what, `${name} must be an integer greater than 1`, name);
+    if (v <= 1n) {
+      throw new KeyError(what, `${name} must be an integer greater than 1`, { where: name });
+    }
   }
-  if (p * q !== n) throw new KeyError(what, "p * q does not equal n", "p, q");
+  if (p * q !== n) throw new KeyError(what, "p * q does not equal n", { where: "p, q" });
   const ed = e * d;
   if (ed % (p - 1n) !== 1n || ed % (q - 1n) !== 1n) {
-    throw new KeyError(what, "d is not the inverse of e modulo p-1 and q-1", "d");
+    throw new KeyError(what, "d is not the inverse of e modulo p-1 and q-1", { where: "d" });
   }
   if (parts.dp !== undefined && parts.dp !== d % (p - 1n)) {
-    throw new KeyError(what, "exponent1 is not d mod (p-1)", "exponent1");
+    throw new KeyError(what, "exponent1 is not d mod (p-1)", { where: "exponent1" });
   }
   if (parts.dq !== undefined && parts.dq !== d % (q - 1n)) {
-    throw new KeyError(what, "exponent2 is not d mod (q-1)", "exponent2");
+    throw new KeyError(what, "exponent2 is not d mod (q-1)", { where: "exponent2" });
   }
   return rsaPrivateKey({ n, e, d, p, q, iqmp: parts.iqmp });
 }
 
-/** Builds an ECDSA key from its scalar and checks the stored public point, when given. */
+/**
+ * Builds an ECDSA key from its scalar and checks the stored public point
+ * `stored.q`, when given; a mismatch is a KeyError for `stored.what` at
+ * `stored.where`.
+ */
 export function checkedEcdsaPrivateKey(
   curve: EcdsaCurveName,
   d: Uint8Array,
-  q: Uint8Array | undefined,
-  what: string,
-  where: string,
+  stored: { q: Uint8Array | undefined; what: string; where: string },
 ): EcdsaPrivateKey {
+  const { q, what, where } = stored;
   const key = ecdsaPrivateKey(curve, d);
   if (q !== undefined && !equalBytes(q, key.publicKey.q)) {
-    throw new KeyError(what, "the stored public point does not match the private scalar", where);
+    throw new KeyError(what, "the stored public point does not match the private scalar", {
+      where,
+    });
   }
   return key;
 }
@@ -199,9 +206,7 @@ export async function asKeyError<T>(what: string, f: () => T | Promise<T>): Prom
   } catch (e) {
     const k = KeyError.fromWire(what, e);
     if (k instanceof KeyError) throw k;
-    throw new KeyError(what, `malformed file (${(e as Error)?.name ?? "error"})`, undefined, {
-      cause: e,
-    });
+    throw new KeyError(what, `malformed file (${(e as Error)?.name ?? "error"})`, { cause: e });
   }
 }
 

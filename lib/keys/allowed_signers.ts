@@ -36,7 +36,7 @@ export class AllowedSignersError extends KeyError {
   readonly line: number;
   /** Creates the error. */
   constructor(line: number, problem: string, options?: ErrorOptions) {
-    super("allowed signers", problem, `line ${line}`, options);
+    super("allowed signers", problem, { ...options, where: `line ${line}` });
     this.line = line;
   }
 }
@@ -151,12 +151,12 @@ interface Options {
   validBefore?: Date;
 }
 
-/** OpenSSH opt_dequote: a "quoted" value, \" standing for a quote. */
+/** OpenSSH opt_dequote: a "quoted" value at `from.at`, \" standing for a quote. */
 function dequote(
   s: string,
-  i: number,
-  fail: (p: string) => never,
+  from: { at: number; fail: (p: string) => never },
 ): { value: string; next: number } {
+  const { at: i, fail } = from;
   if (s[i] !== '"') fail("missing start quote");
   let value = "";
   let j = i + 1;
@@ -175,7 +175,7 @@ function parseOptions(opts: string, fail: (p: string) => never): Options {
   const match = (name: string) => opts.slice(i, i + name.length).toLowerCase() === name;
   const time = (name: string, seen: Date | undefined): Date => {
     if (seen !== undefined) fail(`multiple "${name}" clauses`);
-    const { value, next } = dequote(opts, i, fail);
+    const { value, next } = dequote(opts, { at: i, fail });
     i = next;
     // sshsig.c sshsigopt_parse: 0 (the epoch) is refused too.
     const t = parseAbsoluteTime(value);
@@ -189,7 +189,7 @@ function parseOptions(opts: string, fail: (p: string) => never): Options {
     } else if (match("namespaces=")) {
       if (out.namespaces !== undefined) fail('multiple "namespaces" clauses');
       i += "namespaces=".length;
-      const { value, next } = dequote(opts, i, fail);
+      const { value, next } = dequote(opts, { at: i, fail });
       i = next;
       out.namespaces = value.split(",");
     } else if (match("valid-after=")) {

@@ -238,126 +238,168 @@ function parsePermit(value: string, allowBarePort: boolean): PermitSpec | string
 /** auth-options.c `sshauthopt_parse`: the options at the start of `s`, up to the first unquoted space. */
 function parseOptions(s: string): AuthorizedKeyOptions | string {
   const o = defaultOptions();
-  let i = 0;
-  const lower = (from: number, len: number) => s.slice(from, from + len).toLowerCase();
-  // misc.c opt_flag: case-insensitive prefix match, optional "no-".
-  const flag = (name: string, allowNegate: boolean): -1 | 0 | 1 => {
-    let j = i;
+  const c = new OptionScanner(s);
+  while (!c.atEnd) {
+    const error = flagOption(c, o) ? undefined : valueOption(c, o);
+    if (error !== undefined) return error;
+    // Skip the comma, and move to the next option (or stop at the end).
+    if (c.atEnd) break;
+    if (s[c.i] !== ",") return "unknown key option";
+    c.i++;
+    if (c.i >= s.length) return "unexpected end-of-options";
+  }
+  return o;
+}
+
+/** misc.c's scanner over an options string: opt_flag, opt_match, opt_dequote, from `i` on. */
+class OptionScanner {
+  i = 0;
+  constructor(readonly s: string) {}
+
+  #lower(from: number, len: number): string {
+    return this.s.slice(from, from + len).toLowerCase();
+  }
+
+  /** misc.c opt_flag: case-insensitive prefix match, optional "no-"; 1, 0 (negated) or -1 (not this flag). */
+  flag(name: string, allowNegate: boolean): -1 | 0 | 1 {
+    let j = this.i;
     let negate = false;
-    if (allowNegate && lower(j, 3) === "no-") {
+    if (allowNegate && this.#lower(j, 3) === "no-") {
       j += 3;
       negate = true;
     }
-    if (lower(j, name.length) === name) {
-      i = j + name.length;
+    if (this.#lower(j, name.length) === name) {
+      this.i = j + name.length;
       return negate ? 0 : 1;
     }
     return -1;
-  };
-  // misc.c opt_match: `name=`, case-insensitive.
-  const match = (name: string): boolean => {
-    if (lower(i, name.length) === name && s[i + name.length] === "=") {
-      i += name.length + 1;
+  }
+
+  /** misc.c opt_match: `name=`, case-insensitive. */
+  match(name: string): boolean {
+    if (this.#lower(this.i, name.length) === name && this.s[this.i + name.length] === "=") {
+      this.i += name.length + 1;
       return true;
     }
     return false;
-  };
-  // misc.c opt_dequote: "..." with \" standing for ".
-  const dequote = (): string | { error: string } => {
-    if (s[i] !== '"') return { error: "missing start quote" };
-    let j = i + 1;
+  }
+
+  /** misc.c opt_dequote: "..." with \" standing for ". */
+  dequote(): string | { error: string } {
+    const s = this.s;
+    if (s[this.i] !== '"') return { error: "missing start quote" };
+    let j = this.i + 1;
     let out = "";
     while (j < s.length && s[j] !== '"') {
       if (s[j] === "\\" && s[j + 1] === '"') j++;
       out += s[j++];
     }
     if (j >= s.length) return { error: "missing end quote" };
-    i = j + 1;
+    this.i = j + 1;
     return out;
-  };
-  const end = () => i >= s.length || s[i] === " " || s[i] === "\t";
-  let r: -1 | 0 | 1;
-  let listen = false;
-  while (!end()) {
-    listen = false;
-    if ((r = flag("restrict", false)) !== -1) {
-      o.restrict = true;
-      o.portForwarding =
-        o.agentForwarding =
-        o.x11Forwarding =
-        o.pty =
-        o.userRc =
-          false;
-    } else if ((r = flag("cert-authority", false)) !== -1) {
-      o.certAuthority = r === 1;
-    } else if ((r = flag("port-forwarding", true)) !== -1) {
-      o.portForwarding = r === 1;
-    } else if ((r = flag("agent-forwarding", true)) !== -1) {
-      o.agentForwarding = r === 1;
-    } else if ((r = flag("x11-forwarding", true)) !== -1) {
-      o.x11Forwarding = r === 1;
-    } else if ((r = flag("touch-required", true)) !== -1) {
-      o.noTouchRequired = r !== 1; // NB. flip
-    } else if ((r = flag("verify-required", true)) !== -1) {
-      o.verifyRequired = r === 1;
-    } else if ((r = flag("pty", true)) !== -1) {
-      o.pty = r === 1;
-    } else if ((r = flag("user-rc", true)) !== -1) {
-      o.userRc = r === 1;
-    } else if (match("command")) {
-      if (o.command !== undefined) return 'multiple "command" clauses';
-      const v = dequote();
-      if (typeof v !== "string") return v.error;
-      o.command = v;
-    } else if (match("principals")) {
-      if (o.principals !== undefined) return 'multiple "principals" clauses';
-      const v = dequote();
-      if (typeof v !== "string") return v.error;
-      o.principals = v;
-    } else if (match("from")) {
-      if (o.from !== undefined) return 'multiple "from" clauses';
-      const v = dequote();
-      if (typeof v !== "string") return v.error;
-      o.from = v;
-    } else if (match("expiry-time")) {
-      const v = dequote();
-      if (typeof v !== "string") return v.error;
-      const t = parseAbsoluteTime(v);
-      if (t === undefined || t === 0) return "invalid expires time";
-      if (o.expiryTime === undefined || t < o.expiryTime) o.expiryTime = t;
-    } else if (match("environment")) {
-      if (o.environment.length > SSH_AUTHOPT_ENV_MAX) return "too many environment strings";
-      const v = dequote();
-      if (typeof v !== "string") return v.error;
-      const eq = v.indexOf("=");
-      if (eq < 0) return "invalid environment string";
-      const name = v.slice(0, eq);
-      if (!/^[A-Za-z0-9_]+$/.test(name)) return "invalid environment string";
-      // First match wins.
-      if (!o.environment.some((e) => e.startsWith(name + "="))) o.environment.push(v);
-    } else if (match("permitopen") || (match("permitlisten") && (listen = true))) {
-      const list = listen ? o.permitListen : o.permitOpen;
-      if (list.length > SSH_AUTHOPT_PERMIT_MAX) return "too many permission directives";
-      const v = dequote();
-      if (typeof v !== "string") return v.error;
-      const p = parsePermit(v, listen);
-      if (typeof p === "string") return p;
-      list.push(p);
-    } else if (match("tunnel")) {
-      const v = dequote();
-      if (typeof v !== "string") return v.error;
-      // misc.c a2tun
-      if (v.toLowerCase() === "any") o.tunnel = "any";
-      else if (/^[0-9]+$/.test(v) && Number(v) <= SSH_TUNID_MAX) o.tunnel = Number(v);
-      else return "invalid tun device";
-    }
-    // Skip the comma, and move to the next option (or stop at the end).
-    if (end()) break;
-    if (s[i] !== ",") return "unknown key option";
-    i++;
-    if (i >= s.length) return "unexpected end-of-options";
   }
-  return o;
+
+  /** At the end of the options: the string's end, a space or a tab. */
+  get atEnd(): boolean {
+    return this.i >= this.s.length || this.s[this.i] === " " || this.s[this.i] === "\t";
+  }
+}
+
+/** The flag options (`restrict`, `[no-]pty`, ...); false when the option is not one. */
+function flagOption(c: OptionScanner, o: AuthorizedKeyOptions): boolean {
+  let r: -1 | 0 | 1;
+  if ((r = c.flag("restrict", false)) !== -1) {
+    o.restrict = true;
+    o.portForwarding =
+      o.agentForwarding =
+      o.x11Forwarding =
+      o.pty =
+      o.userRc =
+        false;
+  } else if ((r = c.flag("cert-authority", false)) !== -1) {
+    o.certAuthority = r === 1;
+  } else if ((r = c.flag("port-forwarding", true)) !== -1) {
+    o.portForwarding = r === 1;
+  } else if ((r = c.flag("agent-forwarding", true)) !== -1) {
+    o.agentForwarding = r === 1;
+  } else if ((r = c.flag("x11-forwarding", true)) !== -1) {
+    o.x11Forwarding = r === 1;
+  } else if ((r = c.flag("touch-required", true)) !== -1) {
+    o.noTouchRequired = r !== 1; // NB. flip
+  } else if ((r = c.flag("verify-required", true)) !== -1) {
+    o.verifyRequired = r === 1;
+  } else if ((r = c.flag("pty", true)) !== -1) {
+    o.pty = r === 1;
+  } else if ((r = c.flag("user-rc", true)) !== -1) {
+    o.userRc = r === 1;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The `name="value"` options; the problem as sshd words it, or undefined
+ * (also when the option is none of them: the caller then finds no comma).
+ */
+function valueOption(c: OptionScanner, o: AuthorizedKeyOptions): string | undefined {
+  for (const name of ["command", "principals", "from"] as const) {
+    if (!c.match(name)) continue;
+    if (o[name] !== undefined) return `multiple "${name}" clauses`;
+    const v = c.dequote();
+    if (typeof v !== "string") return v.error;
+    o[name] = v;
+    return undefined;
+  }
+  if (c.match("expiry-time")) {
+    const v = c.dequote();
+    if (typeof v !== "string") return v.error;
+    const t = parseAbsoluteTime(v);
+    if (t === undefined || t === 0) return "invalid expires time";
+    if (o.expiryTime === undefined || t < o.expiryTime) o.expiryTime = t;
+  } else if (c.match("environment")) {
+    return environmentOption(c, o.environment);
+  } else if (c.match("permitopen")) {
+    return permitOption(c, { list: o.permitOpen, listen: false });
+  } else if (c.match("permitlisten")) {
+    return permitOption(c, { list: o.permitListen, listen: true });
+  } else if (c.match("tunnel")) {
+    const v = c.dequote();
+    if (typeof v !== "string") return v.error;
+    // misc.c a2tun
+    if (v.toLowerCase() === "any") o.tunnel = "any";
+    else if (/^[0-9]+$/.test(v) && Number(v) <= SSH_TUNID_MAX) o.tunnel = Number(v);
+    else return "invalid tun device";
+  }
+  return undefined;
+}
+
+/** `environment="NAME=value"`: the first setting of a name wins. */
+function environmentOption(c: OptionScanner, environment: string[]): string | undefined {
+  if (environment.length > SSH_AUTHOPT_ENV_MAX) return "too many environment strings";
+  const v = c.dequote();
+  if (typeof v !== "string") return v.error;
+  const eq = v.indexOf("=");
+  if (eq < 0) return "invalid environment string";
+  const name = v.slice(0, eq);
+  if (!/^[A-Za-z0-9_]+$/.test(name)) return "invalid environment string";
+  // First match wins.
+  if (!environment.some((e) => e.startsWith(name + "="))) environment.push(v);
+  return undefined;
+}
+
+/** `permitopen="host:port"` or `permitlisten="[host:]port"` (auth-options.c handle_permit). */
+function permitOption(
+  c: OptionScanner,
+  to: { list: PermitSpec[]; listen: boolean },
+): string | undefined {
+  if (to.list.length > SSH_AUTHOPT_PERMIT_MAX) return "too many permission directives";
+  const v = c.dequote();
+  if (typeof v !== "string") return v.error;
+  const p = parsePermit(v, to.listen);
+  if (typeof p === "string") return p;
+  to.list.push(p);
+  return undefined;
 }
 
 /**

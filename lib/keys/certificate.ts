@@ -200,14 +200,18 @@ export class SshCertificate implements PublicKey {
   }
 
   /**
-   * Verifies a signature of the certified key. `algorithm` may be the
+   * Verifies a signature of the certified key. `options.algorithm` may be the
    * certificate algorithm name (`ssh-ed25519-cert-v01@openssh.com`,
    * `rsa-sha2-256-cert-v01@openssh.com`, ...) or the plain one; the
    * signature blob itself names the plain algorithm (PROTOCOL.certkeys).
    * Does not check the certificate: see {@link verifyCertificate}.
    */
-  verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): Promise<boolean> {
-    return this.key.verify(plainAlgorithm(algorithm), signatureBlob, data);
+  verify(
+    signatureBlob: Uint8Array,
+    data: Uint8Array,
+    options: { algorithm: string },
+  ): Promise<boolean> {
+    return this.key.verify(signatureBlob, data, { algorithm: plainAlgorithm(options.algorithm) });
   }
 
   /**
@@ -220,8 +224,8 @@ export class SshCertificate implements PublicKey {
   }
 }
 
-function certError(type: string, problem: string, where?: string): KeyError {
-  return new KeyError(`${type} certificate`, problem, where);
+function certError(type: string, problem: string, options: { where?: string } = {}): KeyError {
+  return new KeyError(`${type} certificate`, problem, options);
 }
 
 /** The problem part of a WireError's message (without its field and relative offset). */
@@ -233,34 +237,35 @@ function wireProblem(e: WireError): string {
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Decodes the packed `string name, string data` tuples of the critical
- * options or extensions field (PROTOCOL.certkeys "Critical options",
- * "Extensions"). Data is empty (a flag) or holds exactly one string (the
- * value). Duplicate names are rejected.
+ * Reads the critical options or extensions field (`field` is "critical
+ * option" or "extension") and decodes its packed `string name, string data`
+ * tuples (PROTOCOL.certkeys "Critical options", "Extensions"). Data is
+ * empty (a flag) or holds exactly one string (the value). Duplicate names
+ * are rejected.
  */
 function readOptions(
-  packed: Uint8Array,
-  base: number,
-  field: string,
-  type: string,
+  r: SshReader,
+  of: { field: "critical option" | "extension"; type: string },
 ): Map<string, string> {
+  const { field, type } = of;
+  const base = r.offset + 4;
+  const packed = new SshReader(r.string(`${field}s`));
   const out = new Map<string, string>();
-  const r = new SshReader(packed);
-  while (r.remaining > 0) {
-    const at = base + r.offset;
+  while (packed.remaining > 0) {
+    const at = base + packed.offset;
     let name: string;
     let data: Uint8Array;
     try {
-      name = r.utf8(`${field} name`);
-      data = r.string(`${field} data`);
+      name = packed.utf8(`${field} name`);
+      data = packed.string(`${field} data`);
     } catch (e) {
       if (e instanceof WireError) {
-        throw certError(type, wireProblem(e), `${field} at offset ${at}`);
+        throw certError(type, wireProblem(e), { where: `${field} at offset ${at}` });
       }
       throw e;
     }
     const where = `${field} ${describeName(name)} at offset ${at}`;
-    if (out.has(name)) throw certError(type, "duplicate name", where);
+    if (out.has(name)) throw certError(type, "duplicate name", { where });
     let value = "";
     if (data.length > 0) {
       const d = new SshReader(data);
@@ -268,7 +273,7 @@ function readOptions(
         value = utf8Decoder.decode(d.string("value"));
         d.end("value");
       } catch {
-        throw certError(type, "data is not empty nor exactly one UTF-8 string", where);
+        throw certError(type, "data is not empty nor exactly one UTF-8 string", { where });
       }
     }
     out.set(name, value);
@@ -276,23 +281,23 @@ function readOptions(
   return out;
 }
 
-function readPrincipals(packed: Uint8Array, base: number, type: string): string[] {
+/** Reads the valid principals field: packed UTF-8 strings, at most MAX_PRINCIPALS. */
+function readPrincipals(r: SshReader, type: string): string[] {
+  const base = r.offset + 4;
+  const packed = new SshReader(r.string("valid principals"));
   const out: string[] = [];
-  const r = new SshReader(packed);
-  while (r.remaining > 0) {
-    const at = base + r.offset;
+  while (packed.remaining > 0) {
+    const at = base + packed.offset;
     if (out.length === MAX_PRINCIPALS) {
-      throw certError(
-        type,
-        `more than ${MAX_PRINCIPALS} principals`,
-        `valid principals at offset ${at}`,
-      );
+      throw certError(type, `more than ${MAX_PRINCIPALS} principals`, {
+        where: `valid principals at offset ${at}`,
+      });
     }
     try {
-      out.push(r.utf8("principal"));
+      out.push(packed.utf8("principal"));
     } catch (e) {
       if (e instanceof WireError) {
-        throw certError(type, wireProblem(e), `principal at offset ${at}`);
+        throw certError(type, wireProblem(e), { where: `principal at offset ${at}` });
       }
       throw e;
     }
@@ -328,72 +333,35 @@ function parseCertificateBlob(blob: Uint8Array, allowCertCa: boolean): SshCertif
   try {
     type = r.ascii("key type");
     if (!CERTIFICATE_TYPES.includes(type)) {
-      throw new KeyError(
-        "certificate",
-        `unsupported certificate type ${describeName(type)}`,
-        "key type at offset 0",
-      );
+      throw new KeyError("certificate", `unsupported certificate type ${describeName(type)}`, {
+        where: "key type at offset 0",
+      });
     }
     const what = `${type} certificate`;
     const nonce = r.string("nonce");
-    let key: PublicKey;
-    try {
-      key = readPublicKeyFields(plainAlgorithm(type), r);
-    } catch (e) {
-      if (!(e instanceof KeyError)) throw e;
-      // Re-attribute the plain key's complaint to the certificate, keeping the field.
-      const prefix = `${e.what}: ${e.where === undefined ? "" : `${e.where}: `}`;
-      const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-      throw new KeyError(what, problem, e.where, { cause: e });
-    }
+    const key = readCertifiedKey(r, type);
     const serial = r.uint64("serial");
-    const typeAt = r.offset;
-    const typeNumber = r.uint32("type");
-    if (typeNumber !== 1 && typeNumber !== 2) {
-      throw new KeyError(
-        what,
-        `type ${typeNumber} is neither user (1) nor host (2)`,
-        `type at offset ${typeAt}`,
-      );
-    }
+    const certType = readCertType(r, what);
     const keyId = r.utf8("key id");
-    const principalsAt = r.offset + 4;
-    const principals = readPrincipals(r.string("valid principals"), principalsAt, type);
+    const principals = readPrincipals(r, type);
     const validAfter = r.uint64("valid after");
     const validBefore = r.uint64("valid before");
-    const criticalAt = r.offset + 4;
-    const criticalOptions = readOptions(
-      r.string("critical options"),
-      criticalAt,
-      "critical option",
-      type,
-    );
-    const extensionsAt = r.offset + 4;
-    const extensions = readOptions(r.string("extensions"), extensionsAt, "extension", type);
+    const criticalOptions = readOptions(r, { field: "critical option", type });
+    const extensions = readOptions(r, { field: "extension", type });
     const reserved = r.string("reserved");
     const caAt = r.offset;
     const caBlob = r.string("signature key");
     const signedData = blob.subarray(0, r.offset);
     const signature = r.string("signature");
     r.end(`${type} certificate`);
-    let signatureKey: PublicKey;
-    try {
-      signatureKey = isCertBlob(caBlob)
-        ? (allowCertCa ? parseCertificateBlob(caBlob, false) : failNested(what))
-        : parsePublicKey(caBlob);
-    } catch (e) {
-      if (e instanceof KeyError) {
-        throw new KeyError(what, e.message, `signature key at offset ${caAt}`, { cause: e });
-      }
-      throw e;
-    }
+    const signatureKey = readSignatureKey(caBlob, { what, at: caAt, allowCertCa });
     return new SshCertificate({
       type,
       blob,
       nonce,
       key,
       serial,
-      certType: typeNumber === 1 ? "user" : "host",
+      certType,
       keyId,
       principals,
       validAfter,
@@ -408,6 +376,54 @@ function parseCertificateBlob(blob: Uint8Array, allowCertCa: boolean): SshCertif
     });
   } catch (e) {
     throw KeyError.fromWire(`${type} certificate`, e);
+  }
+}
+
+/** The certified key's fields (its plain type's, after the nonce); its complaints become the certificate's. */
+function readCertifiedKey(r: SshReader, type: string): PublicKey {
+  try {
+    return readPublicKeyFields(plainAlgorithm(type), r);
+  } catch (e) {
+    if (!(e instanceof KeyError)) throw e;
+    // Re-attribute the plain key's complaint to the certificate, keeping the field.
+    const prefix = `${e.what}: ${e.where === undefined ? "" : `${e.where}: `}`;
+    const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+    throw new KeyError(`${type} certificate`, problem, { where: e.where, cause: e });
+  }
+}
+
+/** The type field: 1 (user) or 2 (host). */
+function readCertType(r: SshReader, what: string): "user" | "host" {
+  const typeAt = r.offset;
+  const typeNumber = r.uint32("type");
+  if (typeNumber !== 1 && typeNumber !== 2) {
+    throw new KeyError(what, `type ${typeNumber} is neither user (1) nor host (2)`, {
+      where: `type at offset ${typeAt}`,
+    });
+  }
+  return typeNumber === 1 ? "user" : "host";
+}
+
+/**
+ * The CA key: a plain key, or (when `allowCertCa`) a certificate whose own
+ * CA key is plain. Its complaints name the signature key field at `at`.
+ */
+function readSignatureKey(
+  caBlob: Uint8Array,
+  of: { what: string; at: number; allowCertCa: boolean },
+): PublicKey {
+  try {
+    return isCertBlob(caBlob)
+      ? (of.allowCertCa ? parseCertificateBlob(caBlob, false) : failNested(of.what))
+      : parsePublicKey(caBlob);
+  } catch (e) {
+    if (e instanceof KeyError) {
+      throw new KeyError(of.what, e.message, {
+        where: `signature key at offset ${of.at}`,
+        cause: e,
+      });
+    }
+    throw e;
   }
 }
 
@@ -450,7 +466,9 @@ export type CertificateCheck =
  * @example
  * ```ts
  * import { CertificateError } from "./certificate.ts";
- * const e = new CertificateError("expired", "ssh-ed25519-cert-v01@openssh.com", "expired at 2024-01-01T00:00:00Z");
+ * const e = new CertificateError("expired", "expired at 2024-01-01T00:00:00Z", {
+ *   type: "ssh-ed25519-cert-v01@openssh.com",
+ * });
  * console.log(e.check, e.message);
  * // "expired" "ssh-ed25519-cert-v01@openssh.com certificate: expired at 2024-01-01T00:00:00Z"
  * ```
@@ -458,9 +476,9 @@ export type CertificateCheck =
 export class CertificateError extends KeyError {
   /** The check that failed. */
   readonly check: CertificateCheck;
-  /** Creates the error; `type` is the certificate key type. */
-  constructor(check: CertificateCheck, type: string, problem: string) {
-    super(`${type} certificate`, problem);
+  /** Creates the error; `options.type` is the certificate key type. */
+  constructor(check: CertificateCheck, problem: string, options: { type: string }) {
+    super(`${options.type} certificate`, problem);
     this.check = check;
   }
 }
@@ -542,7 +560,7 @@ export async function verifyCertificate(
   options: VerifyCertificateOptions = {},
 ): Promise<void> {
   const fail = (check: CertificateCheck, problem: string): never => {
-    throw new CertificateError(check, cert.type, problem);
+    throw new CertificateError(check, problem, { type: cert.type });
   };
   const ca = cert.signatureKey;
   if (ca instanceof SshCertificate || ca.type.endsWith(CERT_SUFFIX)) {
@@ -552,7 +570,7 @@ export async function verifyCertificate(
     fail("untrusted-ca", `CA key ${ca.type} ${ca.fingerprint()} is not trusted`);
   }
   const alg = cert.signatureAlgorithm;
-  if (!(alg !== "" && await ca.verify(alg, cert.signature, cert.signedData))) {
+  if (!(alg !== "" && await ca.verify(cert.signature, cert.signedData, { algorithm: alg }))) {
     fail(
       "signature",
       `the CA signature (${

@@ -141,9 +141,13 @@ test("sign/parse round trip for every subject and CA type; the cert is a PublicK
       const data = utf8("session id and userauth request");
       for (const alg of subject.algorithms) {
         const sig = await subject.sign(alg, data);
-        assert.equal(await cert.verify(`${alg}-cert-v01@openssh.com`, sig, data), true, alg);
-        assert.equal(await cert.verify(alg, sig, data), true);
-        assert.equal(await cert.verify(alg, sig, utf8("other")), false);
+        assert.equal(
+          await cert.verify(sig, data, { algorithm: `${alg}-cert-v01@openssh.com` }),
+          true,
+          alg,
+        );
+        assert.equal(await cert.verify(sig, data, { algorithm: alg }), true);
+        assert.equal(await cert.verify(sig, utf8("other"), { algorithm: alg }), false);
       }
     }
   }

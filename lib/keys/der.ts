@@ -65,11 +65,11 @@ export class DerReader {
   #base: number;
   #what: string;
 
-  /** Reads `bytes`; `base` is their offset within the outermost input. */
-  constructor(bytes: Uint8Array, what: string, base = 0) {
+  /** Reads `bytes` of `what`; `options.base` is their offset within the outermost input. */
+  constructor(bytes: Uint8Array, what: string, options: { base?: number } = {}) {
     this.#bytes = bytes;
     this.#what = what;
-    this.#base = base;
+    this.#base = options.base ?? 0;
   }
 
   /** True when every byte was read. */
@@ -124,7 +124,9 @@ export class DerReader {
   /** Reads a SEQUENCE and returns a reader over its content. */
   sequence(field: string): DerReader {
     const e = this.expect(Tag.SEQUENCE, field);
-    return new DerReader(e.content, this.#what, e.offset + headerLength(e.content.length));
+    return new DerReader(e.content, this.#what, {
+      base: e.offset + headerLength(e.content.length),
+    });
   }
 
   /** Reads an INTEGER as a bigint (two's complement). */
@@ -197,7 +199,9 @@ export class DerReader {
   optionalContext(n: number, field: string): DerReader | undefined {
     if (this.peekTag() !== (0xa0 | n)) return undefined;
     const e = this.element(field);
-    return new DerReader(e.content, this.#what, e.offset + headerLength(e.content.length));
+    return new DerReader(e.content, this.#what, {
+      base: e.offset + headerLength(e.content.length),
+    });
   }
 
   /** Fails unless every byte was read. */

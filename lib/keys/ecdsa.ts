@@ -83,7 +83,7 @@ export class EcdsaPublicKey implements PublicKey {
    */
   constructor(curve: EcdsaCurveName, q: Uint8Array) {
     const info = curveInfo(curve, "ecdsa public key");
-    validatePoint(info, q, `${info.type} public key`);
+    validatePoint(info, q, { what: `${info.type} public key` });
     this.#info = info;
     this.type = info.type;
     this.curveName = info.curveName;
@@ -98,12 +98,15 @@ export class EcdsaPublicKey implements PublicKey {
    * with the curve's hash (§6.2.1). High-S signatures are accepted, as
    * OpenSSH (OpenSSL) does.
    */
-  verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): Promise<boolean> {
-    return Promise.resolve(this.#verify(algorithm, signatureBlob, data));
+  verify(
+    signatureBlob: Uint8Array,
+    data: Uint8Array,
+    options: { algorithm: string },
+  ): Promise<boolean> {
+    return Promise.resolve(options.algorithm === this.type && this.#verify(signatureBlob, data));
   }
 
-  #verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): boolean {
-    if (algorithm !== this.type) return false;
+  #verify(signatureBlob: Uint8Array, data: Uint8Array): boolean {
     const sig = tryDecodeSignature(signatureBlob);
     if (sig === undefined || sig.algorithm !== this.type) return false;
     const { curve, size } = this.#info;
@@ -143,22 +146,25 @@ function bigintTo(v: bigint, size: number): Uint8Array {
  * point at infinity (OpenSSH sshkey_ec_validate_public; only uncompressed
  * points are accepted, as OpenSSH's sshbuf_get_ec does).
  */
-function validatePoint(info: CurveInfo, q: Uint8Array, what: string, where = "Q"): void {
+function validatePoint(
+  info: CurveInfo,
+  q: Uint8Array,
+  about: { what: string; where?: string },
+): void {
+  const { what, where = "Q" } = about;
   const want = 1 + 2 * info.size;
   if (q.length !== want) {
-    throw new KeyError(what, `Q is ${q.length} bytes, expected ${want}`, where);
+    throw new KeyError(what, `Q is ${q.length} bytes, expected ${want}`, { where });
   }
   if (q[0] !== 0x04) {
-    throw new KeyError(
-      what,
-      `Q starts with 0x${q[0].toString(16)}, expected 0x04 (uncompressed)`,
+    throw new KeyError(what, `Q starts with 0x${q[0].toString(16)}, expected 0x04 (uncompressed)`, {
       where,
-    );
+    });
   }
   try {
     info.curve.Point.fromBytes(q).assertValidity();
   } catch {
-    throw new KeyError(what, `Q is not a point on ${info.curveName}`, where);
+    throw new KeyError(what, `Q is not a point on ${info.curveName}`, { where });
   }
 }
 
@@ -204,12 +210,12 @@ export function readEcdsaPublicKey(type: string, r: SshReader): EcdsaPublicKey {
     throw new KeyError(
       what,
       `curve identifier ${JSON.stringify(id.slice(0, 64))} does not match the key type`,
-      `curve identifier at offset ${at}`,
+      { where: `curve identifier at offset ${at}` },
     );
   }
   const qAt = r.offset;
   const q = r.string("Q");
-  validatePoint(info, q, what, `Q at offset ${qAt}`);
+  validatePoint(info, q, { what, where: `Q at offset ${qAt}` });
   return new EcdsaPublicKey(info.curveName, Uint8Array.from(q));
 }
 
@@ -223,7 +229,7 @@ export function readEcdsaPublicKey(type: string, r: SshReader): EcdsaPublicKey {
  * import { generateEcdsa } from "./ecdsa.ts";
  * const key = generateEcdsa("nistp521");
  * const sig = await key.sign("ecdsa-sha2-nistp521", new Uint8Array([1]));
- * console.log(await key.publicKey.verify("ecdsa-sha2-nistp521", sig, new Uint8Array([1]))); // true
+ * console.log(await key.publicKey.verify(sig, new Uint8Array([1]), { algorithm: "ecdsa-sha2-nistp521" })); // true
  * ```
  */
 export class EcdsaPrivateKey implements PrivateKey {

@@ -61,13 +61,21 @@ for (const v of RFC6979) {
     const pub = parsePublicKey(atOffset(blobFor(v.curve, v.ux, v.uy)));
     assert.equal(pub.type, type);
     const data = atOffset(utf8("sample"), 1);
-    assert.equal(await pub.verify(type, atOffset(sigBlob(type, v.r, v.s), 3), data), true);
-    assert.equal(await pub.verify(type, sigBlob(type, v.r, v.s), utf8("samplf")), false);
+    assert.equal(
+      await pub.verify(atOffset(sigBlob(type, v.r, v.s), 3), data, { algorithm: type }),
+      true,
+    );
+    assert.equal(
+      await pub.verify(sigBlob(type, v.r, v.s), utf8("samplf"), { algorithm: type }),
+      false,
+    );
     // r and s swapped, s tampered
-    assert.equal(await pub.verify(type, sigBlob(type, v.s, v.r), data), false);
+    assert.equal(await pub.verify(sigBlob(type, v.s, v.r), data, { algorithm: type }), false);
     const s2 = (BigInt("0x" + v.s) ^ 1n).toString(16);
     assert.equal(
-      await pub.verify(type, sigBlob(type, v.r, s2.length % 2 ? "0" + s2 : s2), data),
+      await pub.verify(sigBlob(type, v.r, s2.length % 2 ? "0" + s2 : s2), data, {
+        algorithm: type,
+      }),
       false,
     );
   });
@@ -96,16 +104,16 @@ for (const curve of ["nistp256", "nistp384", "nistp521"]) {
     const blob = await key.sign(type, data);
     const pub = parsePublicKey(key.publicKey.blob);
     assert.equal(pub.fingerprint(), key.publicKey.fingerprint());
-    assert.equal(await pub.verify(type, blob, data), true);
-    assert.equal(await pub.verify(type, blob, utf8("exchange hash h")), false);
+    assert.equal(await pub.verify(blob, data, { algorithm: type }), true);
+    assert.equal(await pub.verify(blob, utf8("exchange hash h"), { algorithm: type }), false);
     for (let i = 25; i < blob.length; i += 17) {
       const bad = blob.slice();
       bad[i] ^= 0x40;
-      assert.equal(await pub.verify(type, bad, data), false, `byte ${i}`);
+      assert.equal(await pub.verify(bad, data, { algorithm: type }), false, `byte ${i}`);
     }
     const other = type === "ecdsa-sha2-nistp256" ? "ecdsa-sha2-nistp384" : "ecdsa-sha2-nistp256";
-    assert.equal(await pub.verify(other, blob, data), false);
-    assert.equal(await pub.verify("ssh-ed25519", blob, data), false);
+    assert.equal(await pub.verify(blob, data, { algorithm: other }), false);
+    assert.equal(await pub.verify(blob, data, { algorithm: "ssh-ed25519" }), false);
     await assert.rejects(key.sign(other, data), KeyError);
   });
 }
@@ -117,34 +125,37 @@ test("ecdsa: out-of-range, negative, zero and non-minimal r/s give false", async
   const data = utf8("sample");
   const n = "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
   const mk = (w: (x: SshWriter) => SshWriter) => encodeSignature(type, w(new SshWriter()).finish());
-  assert.equal(await pub.verify(type, mk((x) => x.mpint(0n).mpint(1n)), data), false);
   assert.equal(
-    await pub.verify(type, mk((x) => x.mpint(-5n).mpint(BigInt("0x" + v.s))), data),
+    await pub.verify(mk((x) => x.mpint(0n).mpint(1n)), data, { algorithm: type }),
+    false,
+  );
+  assert.equal(
+    await pub.verify(mk((x) => x.mpint(-5n).mpint(BigInt("0x" + v.s))), data, { algorithm: type }),
     false,
   );
   assert.equal(
     await pub.verify(
-      type,
       mk((x) => x.mpint(BigInt("0x" + v.r) + BigInt("0x" + n)).mpint(BigInt("0x" + v.s))),
       data,
+      { algorithm: type },
     ),
     false,
   );
   // non-minimal mpint (extra leading zero)
   const padded = mk((x) => x.string(hex("00" + "00" + v.r)).mpint(BigInt("0x" + v.s)));
-  assert.equal(await pub.verify(type, padded, data), false);
+  assert.equal(await pub.verify(padded, data, { algorithm: type }), false);
   // trailing bytes inside the signature
   assert.equal(
     await pub.verify(
-      type,
       mk((x) => x.mpint(BigInt("0x" + v.r)).mpint(BigInt("0x" + v.s)).byte(0)),
       data,
+      { algorithm: type },
     ),
     false,
   );
   // a low-S signature of the same message is also accepted (both are valid)
   const lowS = (BigInt("0x" + n) - BigInt("0x" + v.s)).toString(16).padStart(64, "0");
-  assert.equal(await pub.verify(type, sigBlob(type, v.r, lowS), data), true);
+  assert.equal(await pub.verify(sigBlob(type, v.r, lowS), data, { algorithm: type }), true);
 });
 
 test("ecdsa: hostile public keys and scalars throw KeyError", () => {

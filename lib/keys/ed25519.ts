@@ -49,8 +49,12 @@ export class Ed25519PublicKey implements PublicKey {
    * 8032 §5.1.7 verification (canonical encodings only), in WebCrypto where
    * the runtime has Ed25519.
    */
-  verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): Promise<boolean> {
-    if (algorithm !== NAME) return Promise.resolve(false);
+  verify(
+    signatureBlob: Uint8Array,
+    data: Uint8Array,
+    options: { algorithm: string },
+  ): Promise<boolean> {
+    if (options.algorithm !== NAME) return Promise.resolve(false);
     const sig = tryDecodeSignature(signatureBlob);
     if (sig === undefined || sig.algorithm !== NAME || sig.signature.length !== 64) {
       return Promise.resolve(false);
@@ -87,7 +91,7 @@ export function ed25519PublicKey(key: Uint8Array): Ed25519PublicKey {
  * import { ed25519PrivateKey } from "./ed25519.ts";
  * const key = ed25519PrivateKey(new Uint8Array(32).fill(7));
  * const sig = await key.sign("ssh-ed25519", new Uint8Array([1, 2, 3]));
- * console.log(await key.publicKey.verify("ssh-ed25519", sig, new Uint8Array([1, 2, 3]))); // true
+ * console.log(await key.publicKey.verify(sig, new Uint8Array([1, 2, 3]), { algorithm: "ssh-ed25519" })); // true
  * ```
  */
 export class Ed25519PrivateKey implements PrivateKey {

@@ -55,7 +55,7 @@ for (const v of RFC8032) {
 
     const pub = parsePublicKey(atOffset(key.publicKey.blob, 5));
     const given = atOffset(encodeSignature("ssh-ed25519", hex(v.sig)), 9);
-    assert.equal(await pub.verify("ssh-ed25519", given, data), true);
+    assert.equal(await pub.verify(given, data, { algorithm: "ssh-ed25519" }), true);
   });
 }
 
@@ -64,35 +64,46 @@ test("ed25519: tampered data, signature, algorithm or encoding are rejected with
   const data = hex(RFC8032[2].msg);
   const blob = await key.sign("ssh-ed25519", data);
   const pub = key.publicKey;
-  assert.equal(await pub.verify("ssh-ed25519", blob, data), true);
-  assert.equal(await pub.verify("ssh-ed25519", blob, hex("af83")), false);
+  assert.equal(await pub.verify(blob, data, { algorithm: "ssh-ed25519" }), true);
+  assert.equal(await pub.verify(blob, hex("af83"), { algorithm: "ssh-ed25519" }), false);
   const bad = blob.slice();
   bad[bad.length - 40] ^= 1;
-  assert.equal(await pub.verify("ssh-ed25519", bad, data), false);
-  assert.equal(await pub.verify("ecdsa-sha2-nistp256", blob, data), false);
-  assert.equal(await pub.verify("rsa-sha2-256", blob, data), false);
+  assert.equal(await pub.verify(bad, data, { algorithm: "ssh-ed25519" }), false);
+  assert.equal(await pub.verify(blob, data, { algorithm: "ecdsa-sha2-nistp256" }), false);
+  assert.equal(await pub.verify(blob, data, { algorithm: "rsa-sha2-256" }), false);
   // blob naming another algorithm
   const sig = new SshReader(blob);
   sig.ascii("a");
   const raw = sig.string("s");
-  assert.equal(await pub.verify("ssh-ed25519", encodeSignature("ssh-ed448", raw), data), false);
-  // wrong length, truncated, trailing bytes, empty
   assert.equal(
-    await pub.verify("ssh-ed25519", encodeSignature("ssh-ed25519", raw.subarray(0, 63)), data),
+    await pub.verify(encodeSignature("ssh-ed448", raw), data, { algorithm: "ssh-ed25519" }),
     false,
   );
-  assert.equal(await pub.verify("ssh-ed25519", blob.subarray(0, blob.length - 1), data), false);
+  // wrong length, truncated, trailing bytes, empty
+  assert.equal(
+    await pub.verify(encodeSignature("ssh-ed25519", raw.subarray(0, 63)), data, {
+      algorithm: "ssh-ed25519",
+    }),
+    false,
+  );
+  assert.equal(
+    await pub.verify(blob.subarray(0, blob.length - 1), data, { algorithm: "ssh-ed25519" }),
+    false,
+  );
   const trailing = new Uint8Array(blob.length + 1);
   trailing.set(blob);
-  assert.equal(await pub.verify("ssh-ed25519", trailing, data), false);
-  assert.equal(await pub.verify("ssh-ed25519", new Uint8Array(0), data), false);
+  assert.equal(await pub.verify(trailing, data, { algorithm: "ssh-ed25519" }), false);
+  assert.equal(await pub.verify(new Uint8Array(0), data, { algorithm: "ssh-ed25519" }), false);
   // S >= L (non-canonical) is rejected (RFC 8032 §5.1.7)
   const highS = raw.slice();
   highS.fill(0xff, 32);
-  assert.equal(await pub.verify("ssh-ed25519", encodeSignature("ssh-ed25519", highS), data), false);
+  assert.equal(
+    await pub.verify(encodeSignature("ssh-ed25519", highS), data, { algorithm: "ssh-ed25519" }),
+    false,
+  );
   // a public key that is not a curve point: verify answers false, never throws
   const junk = ed25519PublicKey(new Uint8Array(32).fill(0xff));
-  assert.equal(await junk.verify("ssh-ed25519", blob, data), false);
+  assert.equal(await junk.verify(blob, data, { algorithm: "ssh-ed25519" }), false);
 });
 
 test("ed25519: signing with another algorithm rejects with KeyError", async () => {

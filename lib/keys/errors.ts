@@ -15,7 +15,7 @@ import { SshError, WireError } from "../wire/errors.ts";
  * @example
  * ```ts
  * import { KeyError } from "./errors.ts";
- * const e = new KeyError("ssh-ed25519 public key", "key is 31 bytes, expected 32", "pk at offset 15");
+ * const e = new KeyError("ssh-ed25519 public key", "key is 31 bytes, expected 32", { where: "pk at offset 15" });
  * console.log(e.message); // "ssh-ed25519 public key: pk at offset 15: key is 31 bytes, expected 32"
  * ```
  */
@@ -24,9 +24,16 @@ export class KeyError extends SshError {
   readonly what: string;
   /** The field at fault, with its offset when known; undefined when the problem is not one field's. */
   readonly where: string | undefined;
-  /** Creates the error. */
-  constructor(what: string, problem: string, where?: string, options?: ErrorOptions) {
-    super(where === undefined ? `${what}: ${problem}` : `${what}: ${where}: ${problem}`, options);
+  /**
+   * Creates the error: `problem` went wrong with `what`, in the field
+   * `options.where` when there is one; `options.cause` is the underlying error.
+   */
+  constructor(what: string, problem: string, options: ErrorOptions & { where?: string } = {}) {
+    const { where, ...errorOptions } = options;
+    super(
+      where === undefined ? `${what}: ${problem}` : `${what}: ${where}: ${problem}`,
+      errorOptions,
+    );
     this.what = what;
     this.where = where;
   }
@@ -39,7 +46,7 @@ export class KeyError extends SshError {
    * ```ts
    * import { KeyError } from "./errors.ts";
    * import { WireError } from "../wire/errors.ts";
-   * const e = KeyError.fromWire("public key", new WireError("uint32 needs 4 bytes but only 2 remain", "key type", 0));
+   * const e = KeyError.fromWire("public key", new WireError("uint32 needs 4 bytes but only 2 remain", { field: "key type", offset: 0 }));
    * console.log(e instanceof KeyError && e.where); // "key type at offset 0"
    * ```
    */
@@ -50,6 +57,6 @@ export class KeyError extends SshError {
     const problem = error.message.startsWith(prefix)
       ? error.message.slice(prefix.length)
       : error.message;
-    return new KeyError(what, problem, where, { cause: error });
+    return new KeyError(what, problem, { where, cause: error });
   }
 }

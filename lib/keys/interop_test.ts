@@ -105,14 +105,16 @@ for (const spec of OPENSSH_KEYS) {
       if (spec.type === "ssh-rsa") assert.equal(alg, "rsa-sha2-512");
       else assert.equal(alg, spec.type);
       const signed = sshsigSignedData(message, sig.hashAlg);
-      assert.equal(await key.verify(alg, sig.signature, signed), true);
+      assert.equal(await key.verify(sig.signature, signed, { algorithm: alg }), true);
       assert.equal(
-        await key.verify(alg, sig.signature, sshsigSignedData(utf8("other"), sig.hashAlg)),
+        await key.verify(sig.signature, sshsigSignedData(utf8("other"), sig.hashAlg), {
+          algorithm: alg,
+        }),
         false,
       );
       if (spec.type === "ssh-rsa") {
-        assert.equal(await key.verify("rsa-sha2-256", sig.signature, signed), false);
-        assert.equal(await key.verify("ssh-rsa", sig.signature, signed), false);
+        assert.equal(await key.verify(sig.signature, signed, { algorithm: "rsa-sha2-256" }), false);
+        assert.equal(await key.verify(sig.signature, signed, { algorithm: "ssh-rsa" }), false);
       }
     }));
 }

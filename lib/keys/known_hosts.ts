@@ -287,17 +287,16 @@ function entryMatches(entry: KnownHostsEntry, name: string): boolean {
  * import { findHostEntries, parseKnownHosts } from "./known_hosts.ts";
  * const k = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
  * const { entries } = parseKnownHosts(`*.example.com,!old.example.com ${k}\n[example.com]:2222 ${k}\n`);
- * console.log(findHostEntries(entries, "www.example.com", 22).length); // 1
- * console.log(findHostEntries(entries, "old.example.com", 22).length); // 0
- * console.log(findHostEntries(entries, "example.com", 2222)[0].line); // 2
+ * console.log(findHostEntries(entries, { host: "www.example.com", port: 22 }).length); // 1
+ * console.log(findHostEntries(entries, { host: "old.example.com", port: 22 }).length); // 0
+ * console.log(findHostEntries(entries, { host: "example.com", port: 2222 })[0].line); // 2
  * ```
  */
 export function findHostEntries(
   entries: readonly KnownHostsEntry[],
-  host: string,
-  port: number,
+  at: { host: string; port?: number },
 ): KnownHostsEntry[] {
-  const name = knownHostsName(host, port);
+  const name = knownHostsName(at.host, at.port ?? 22);
   return entries.filter((e) => entryMatches(e, name));
 }
 
@@ -355,17 +354,16 @@ export interface HostKeyCheck {
  * const b64 = "AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
  * const { entries } = parseKnownHosts(`[127.0.0.1]:2222 ssh-ed25519 ${b64}\n`);
  * const key = parsePublicKey(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
- * console.log(checkHostKey(entries, "127.0.0.1", 2222, key).status); // "match"
- * console.log(checkHostKey(entries, "127.0.0.1", 22, key).status); // "unknown"
+ * console.log(checkHostKey(entries, key, { host: "127.0.0.1", port: 2222 }).status); // "match"
+ * console.log(checkHostKey(entries, key, { host: "127.0.0.1", port: 22 }).status); // "unknown"
  * ```
  */
 export function checkHostKey(
   entries: readonly KnownHostsEntry[],
-  host: string,
-  port: number,
   key: PublicKey,
+  at: { host: string; port?: number },
 ): HostKeyCheck {
-  const matching = findHostEntries(entries, host, port);
+  const matching = findHostEntries(entries, at);
   const plain = matching.filter((e) => e.marker === undefined);
   const knownKeyTypes = [...new Set(plain.map((e) => e.keyType))];
   const revoked = matching.find((e) => e.marker === "@revoked" && sameBytes(e.key.blob, key.blob));
@@ -390,15 +388,14 @@ export function checkHostKey(
  * import { certificateAuthoritiesFor, parseKnownHosts } from "./known_hosts.ts";
  * const ca = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
  * const { entries } = parseKnownHosts(`@cert-authority *.example.com ${ca}\n`);
- * console.log(certificateAuthoritiesFor(entries, "db.example.com", 22).length); // 1
+ * console.log(certificateAuthoritiesFor(entries, { host: "db.example.com", port: 22 }).length); // 1
  * ```
  */
 export function certificateAuthoritiesFor(
   entries: readonly KnownHostsEntry[],
-  host: string,
-  port: number,
+  at: { host: string; port?: number },
 ): KnownHostsEntry[] {
-  const matching = findHostEntries(entries, host, port);
+  const matching = findHostEntries(entries, at);
   const revoked = matching.filter((e) => e.marker === "@revoked");
   return matching.filter((e) =>
     e.marker === "@cert-authority" && !revoked.some((r) => sameBytes(r.key.blob, e.key.blob))
@@ -411,10 +408,14 @@ export function certificateAuthoritiesFor(
  * @example
  * ```ts
  * import type { FormatKnownHostsOptions } from "./known_hosts.ts";
- * const options: FormatKnownHostsOptions = { hash: true };
+ * const options: FormatKnownHostsOptions = { host: "example.com", port: 2222, hash: true };
  * ```
  */
 export interface FormatKnownHostsOptions {
+  /** The host the line is for (written lower-cased). */
+  host: string;
+  /** Its port (default 22; another port is written as `[host]:port`). */
+  port?: number;
   /** Write the host name hashed, as `HashKnownHosts yes` does (default false). */
   hash?: boolean;
   /** The 20-byte salt for hashing (default: random). */
@@ -435,17 +436,12 @@ export interface FormatKnownHostsOptions {
  * import { formatKnownHostsLine } from "./known_hosts.ts";
  * import { generatePrivateKey } from "./private_key.ts";
  * const key = (await generatePrivateKey("ssh-ed25519")).publicKey;
- * console.log(formatKnownHostsLine("Example.com", 2222, key)); // "[example.com]:2222 ssh-ed25519 AAAA..."
- * console.log(formatKnownHostsLine("example.com", 22, key, { hash: true })); // "|1|...|... ssh-ed25519 AAAA..."
+ * console.log(formatKnownHostsLine(key, { host: "Example.com", port: 2222 })); // "[example.com]:2222 ssh-ed25519 AAAA..."
+ * console.log(formatKnownHostsLine(key, { host: "example.com", port: 22, hash: true })); // "|1|...|... ssh-ed25519 AAAA..."
  * ```
  */
-export function formatKnownHostsLine(
-  host: string,
-  port: number,
-  key: PublicKey,
-  options: FormatKnownHostsOptions = {},
-): string {
-  const name = knownHostsName(host, port);
+export function formatKnownHostsLine(key: PublicKey, options: FormatKnownHostsOptions): string {
+  const name = knownHostsName(options.host, options.port ?? 22);
   const field = options.hash ? hashHostName(name, options.salt) : name;
   const marker = options.marker ? `${options.marker} ` : "";
   return `${marker}${field} ${key.type} ${toBase64(key.blob)}`;

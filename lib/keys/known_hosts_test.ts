@@ -86,15 +86,15 @@ test("knownHostsName and formatKnownHostsLine", () => {
   assert.equal(knownHostsName("example.com", 2222), "[example.com]:2222");
   assert.equal(knownHostsName("::1", 22), "::1");
   assert.equal(knownHostsName("::1", 2200), "[::1]:2200");
-  assert.equal(formatKnownHostsLine("Example.COM", 22, A), `example.com ${k(A)}`);
-  assert.equal(formatKnownHostsLine("h", 2222, A), `[h]:2222 ${k(A)}`);
+  assert.equal(formatKnownHostsLine(A, { host: "Example.COM", port: 22 }), `example.com ${k(A)}`);
+  assert.equal(formatKnownHostsLine(A, { host: "h", port: 2222 }), `[h]:2222 ${k(A)}`);
   assert.equal(
-    formatKnownHostsLine("h", 2222, A, { marker: "@cert-authority" }),
+    formatKnownHostsLine(A, { host: "h", port: 2222, marker: "@cert-authority" }),
     `@cert-authority [h]:2222 ${k(A)}`,
   );
   const salt = new Uint8Array(20).fill(1);
   assert.equal(
-    formatKnownHostsLine("H", 2222, A, { hash: true, salt }),
+    formatKnownHostsLine(A, { host: "H", port: 2222, hash: true, salt }),
     `${hashHostName("[h]:2222", salt)} ${k(A)}`,
   );
 });
@@ -113,7 +113,7 @@ test("checkHostKey: match, mismatch (any type, last offending line), unknown, re
     ].join("\n"),
   );
   const st = (host: string, port: number, key: PublicKey) => {
-    const r = checkHostKey(entries, host, port, key);
+    const r = checkHostKey(entries, key, { host, port });
     return [r.status, r.line];
   };
   assert.deepEqual(st("a.example", 22, A), ["match", 1]);
@@ -129,13 +129,13 @@ test("checkHostKey: match, mismatch (any type, last offending line), unknown, re
   assert.deepEqual(st("hashed.example", 2022, A), ["match", 4]);
   assert.deepEqual(st("hashed.example", 22, A), ["unknown", undefined]);
   assert.deepEqual(st("x.c.example", 22, A), ["mismatch", 7]);
-  assert.deepEqual(checkHostKey(entries, "a.example", 22, A).knownKeyTypes, [
+  assert.deepEqual(checkHostKey(entries, A, { host: "a.example", port: 22 }).knownKeyTypes, [
     "ssh-ed25519",
     "ecdsa-sha2-nistp256",
   ]);
   // Revoked wins even over a matching plain line.
   const { entries: e2 } = parseKnownHosts(`h ${k(A)}\n@revoked h ${k(A)}\n`);
-  assert.deepEqual(checkHostKey(e2, "h", 22, A).status, "revoked");
+  assert.deepEqual(checkHostKey(e2, A, { host: "h", port: 22 }).status, "revoked");
 });
 
 test("certificateAuthoritiesFor: host patterns, revoked CAs excluded", () => {
@@ -149,7 +149,7 @@ test("certificateAuthoritiesFor: host patterns, revoked CAs excluded", () => {
     ].join("\n"),
   );
   const lines = (h: string, p: number) =>
-    certificateAuthoritiesFor(entries, h, p).map((e) => e.line);
+    certificateAuthoritiesFor(entries, { host: h, port: p }).map((e) => e.line);
   assert.deepEqual(lines("www.example.com", 22), [1, 3]);
   assert.deepEqual(lines("old.example.com", 22), [3]);
   assert.deepEqual(lines("db.example.com", 22), [1]);
@@ -222,7 +222,7 @@ test(
       for (const [host, port] of HOSTS) {
         const theirs = await keygenFind(knownHostsName(host, port), file);
         matched += theirs.length;
-        const ours = findHostEntries(entries, host, port).map((e) => e.line);
+        const ours = findHostEntries(entries, { host, port }).map((e) => e.line);
         assert.deepEqual(ours, theirs, `${host} port ${port}`);
         compared++;
       }
@@ -247,14 +247,14 @@ test(
       let checked = 0;
       for (const [host, port] of HOSTS) {
         // The same keys are found for the host before and after hashing.
-        const before = findHostEntries(plain, host, port).map((e) => `${e.marker} ${k(e.key)}`)
+        const before = findHostEntries(plain, { host, port }).map((e) => `${e.marker} ${k(e.key)}`)
           .sort();
-        const after = findHostEntries(entries, host, port).map((e) => `${e.marker} ${k(e.key)}`)
+        const after = findHostEntries(entries, { host, port }).map((e) => `${e.marker} ${k(e.key)}`)
           .sort();
         assert.deepEqual(after, before, `${host} port ${port}`);
         // And ssh-keygen -F agrees on the hashed file too.
         const theirs = await keygenFind(knownHostsName(host, port), file);
-        assert.deepEqual(findHostEntries(entries, host, port).map((e) => e.line), theirs);
+        assert.deepEqual(findHostEntries(entries, { host, port }).map((e) => e.line), theirs);
         checked++;
       }
       assert.equal(checked, HOSTS.length);
@@ -282,7 +282,7 @@ test("lines we format (hashed and plain, with and without port) are found by ssh
       ["2001:db8::9", 22, true],
     ];
     const lines = cases.map(([h, p, hash], i) =>
-      formatKnownHostsLine(h, p, [A, B, C][i % 3], { hash })
+      formatKnownHostsLine([A, B, C][i % 3], { host: h, port: p, hash })
     );
     writeFileSync(file, lines.join("\n") + "\n");
     let found = 0;
@@ -349,18 +349,25 @@ test(
             assert.deepEqual(diagnostics, []);
             assert.equal(entries.length, 1, written);
             assert.equal(entries[0].hashed, hash);
-            const check = checkHostKey(entries, "127.0.0.1", sshd.port, key);
+            const check = checkHostKey(entries, key, { host: "127.0.0.1", port: sshd.port });
             assert.equal(check.status, "match");
             assert.equal(check.line, 1);
-            assert.equal(checkHostKey(entries, "127.0.0.1", 22, key).status, "unknown");
+            assert.equal(
+              checkHostKey(entries, key, { host: "127.0.0.1", port: 22 }).status,
+              "unknown",
+            );
             if (hash) {
               const salt = fromBase64(entries[0].hosts.split("|")[2]);
               assert.equal(
-                formatKnownHostsLine("127.0.0.1", sshd.port, key, { hash, salt }) + "\n",
+                formatKnownHostsLine(key, { host: "127.0.0.1", port: sshd.port, hash, salt }) +
+                  "\n",
                 written,
               );
             } else {
-              assert.equal(formatKnownHostsLine("127.0.0.1", sshd.port, key) + "\n", written);
+              assert.equal(
+                formatKnownHostsLine(key, { host: "127.0.0.1", port: sshd.port }) + "\n",
+                written,
+              );
             }
             runs++;
           }
@@ -368,7 +375,7 @@ test(
           const ours = join(dir, `ours_${hostKey.type}`);
           writeFileSync(
             ours,
-            formatKnownHostsLine("127.0.0.1", sshd.port, key, { hash: true }) + "\n",
+            formatKnownHostsLine(key, { host: "127.0.0.1", port: sshd.port, hash: true }) + "\n",
           );
           const r = await ssh(ours, [
             "-o",
@@ -383,15 +390,16 @@ test(
         }
         // ... refuses a changed key, where we say "mismatch" ...
         const other = join(dir, "other");
-        writeFileSync(other, formatKnownHostsLine("127.0.0.1", sshd.port, A) + "\n");
+        writeFileSync(
+          other,
+          formatKnownHostsLine(A, { host: "127.0.0.1", port: sshd.port }) + "\n",
+        );
         const ed = parsePublicKey(fromBase64(sshd.hostKeys[0].pubLine.split(" ")[1]));
         assert.equal(
-          checkHostKey(
-            parseKnownHosts(readFileSync(other, "utf8")).entries,
-            "127.0.0.1",
-            sshd.port,
-            ed,
-          ).status,
+          checkHostKey(parseKnownHosts(readFileSync(other, "utf8")).entries, ed, {
+            host: "127.0.0.1",
+            port: sshd.port,
+          }).status,
           "mismatch",
         );
         const changed = await ssh(other, [
@@ -406,16 +414,15 @@ test(
         const revoked = join(dir, "revoked");
         writeFileSync(
           revoked,
-          formatKnownHostsLine("127.0.0.1", sshd.port, ed) + "\n" +
-            formatKnownHostsLine("127.0.0.1", sshd.port, ed, { marker: "@revoked" }) + "\n",
+          formatKnownHostsLine(ed, { host: "127.0.0.1", port: sshd.port }) + "\n" +
+            formatKnownHostsLine(ed, { host: "127.0.0.1", port: sshd.port, marker: "@revoked" }) +
+            "\n",
         );
         assert.equal(
-          checkHostKey(
-            parseKnownHosts(readFileSync(revoked, "utf8")).entries,
-            "127.0.0.1",
-            sshd.port,
-            ed,
-          ).status,
+          checkHostKey(parseKnownHosts(readFileSync(revoked, "utf8")).entries, ed, {
+            host: "127.0.0.1",
+            port: sshd.port,
+          }).status,
           "revoked",
         );
         const rev = await ssh(revoked, [

@@ -250,18 +250,24 @@ export interface ParseOpensshOptions {
  */
 function unarmor(text: string): Uint8Array {
   const start = text.indexOf(BEGIN);
-  if (start < 0) throw new KeyError(WHAT, `no "${BEGIN}" line found`, "armor");
+  if (start < 0) throw new KeyError(WHAT, `no "${BEGIN}" line found`, { where: "armor" });
   const bodyStart = start + BEGIN.length;
   const end = text.indexOf(END, bodyStart);
-  if (end < 0) throw new KeyError(WHAT, `no "${END}" line after the BEGIN line`, "armor");
+  if (end < 0) {
+    throw new KeyError(WHAT, `no "${END}" line after the BEGIN line`, { where: "armor" });
+  }
   const b64 = text.slice(bodyStart, end).replace(/[\r\n\t ]+/g, "");
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1) {
-    throw new KeyError(WHAT, "the body between BEGIN and END is not valid base64", "armor");
+    throw new KeyError(WHAT, "the body between BEGIN and END is not valid base64", {
+      where: "armor",
+    });
   }
   try {
     return fromBase64(b64);
   } catch {
-    throw new KeyError(WHAT, "the body between BEGIN and END is not valid base64", "armor");
+    throw new KeyError(WHAT, "the body between BEGIN and END is not valid base64", {
+      where: "armor",
+    });
   }
 }
 
@@ -282,15 +288,21 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
       const pkAt = r.offset;
       const pk = r.string("ed25519 pk");
       if (pk.length !== 32) {
-        throw new KeyError(what, `pk is ${pk.length} bytes, expected 32`, `pk at offset ${pkAt}`);
+        throw new KeyError(what, `pk is ${pk.length} bytes, expected 32`, {
+          where: `pk at offset ${pkAt}`,
+        });
       }
       const skAt = r.offset;
       const sk = r.string("ed25519 sk");
       if (sk.length !== 64) {
-        throw new KeyError(what, `sk is ${sk.length} bytes, expected 64`, `sk at offset ${skAt}`);
+        throw new KeyError(what, `sk is ${sk.length} bytes, expected 64`, {
+          where: `sk at offset ${skAt}`,
+        });
       }
       if (!equalBytes(pk, sk.subarray(32))) {
-        throw new KeyError(what, "pk differs from the public half of sk", `sk at offset ${skAt}`);
+        throw new KeyError(what, "pk differs from the public half of sk", {
+          where: `sk at offset ${skAt}`,
+        });
       }
       return ed25519PrivateKey(sk);
     }
@@ -300,21 +312,23 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
       const curveAt = r.offset;
       const curve = r.ascii("ecdsa curve");
       if (curve !== type.slice("ecdsa-sha2-".length)) {
-        throw new KeyError(
-          what,
-          `curve ${describeName(curve)} does not match the key type`,
-          `curve at offset ${curveAt}`,
-        );
+        throw new KeyError(what, `curve ${describeName(curve)} does not match the key type`, {
+          where: `curve at offset ${curveAt}`,
+        });
       }
       const qAt = r.offset;
       const q = r.string("ecdsa Q");
       const dAt = r.offset;
       const d = r.mpintBytes("ecdsa d");
       try {
-        return checkedEcdsaPrivateKey(curve as EcdsaCurveName, d, q, what, `Q at offset ${qAt}`);
+        return checkedEcdsaPrivateKey(curve as EcdsaCurveName, d, {
+          q,
+          what,
+          where: `Q at offset ${qAt}`,
+        });
       } catch (e) {
         if (e instanceof KeyError && e.where === undefined) {
-          throw new KeyError(what, e.message, `d at offset ${dAt}`, { cause: e });
+          throw new KeyError(what, e.message, { where: `d at offset ${dAt}`, cause: e });
         }
         throw e;
       }
@@ -331,13 +345,18 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
         return checkedRsaPrivateKey({ n, e, d, p, q, iqmp }, what);
       } catch (err) {
         if (err instanceof KeyError) {
-          throw new KeyError(what, err.message, `rsa fields at offset ${at}`, { cause: err });
+          throw new KeyError(what, err.message, {
+            where: `rsa fields at offset ${at}`,
+            cause: err,
+          });
         }
         throw err;
       }
     }
     default:
-      throw new KeyError(WHAT, `unsupported private key type ${describeName(type)}`, "keytype");
+      throw new KeyError(WHAT, `unsupported private key type ${describeName(type)}`, {
+        where: "keytype",
+      });
   }
 }
 
@@ -382,11 +401,70 @@ async function parseBinary(
   bytes: Uint8Array,
   options: ParseOpensshOptions,
 ): Promise<OpensshPrivateKeyFile> {
+  const head = readHead(bytes);
+  const { cipher } = head;
+  let rounds: number | undefined;
+  let plain: Uint8Array;
+  if (cipher === undefined) {
+    plain = head.sealed.slice();
+  } else {
+    const kdf = readBcryptOptions(head.kdfOptions, head.kdfOptionsAt);
+    rounds = kdf.rounds;
+    const pass = passphraseBytes(options.passphrase);
+    if (pass === undefined) {
+      throw new PassphraseRequiredError(
+        WHAT,
+        `the key is encrypted (${head.cipherName}, bcrypt with ${rounds} rounds); a passphrase is needed`,
+      );
+    }
+    const derived = bcryptPbkdf(pass, kdf.salt, {
+      rounds,
+      length: cipher.keyLength + cipher.ivLength,
+    });
+    try {
+      plain = await cipher.decrypt(
+        derived.subarray(0, cipher.keyLength),
+        derived.subarray(cipher.keyLength),
+        head.sealed,
+      );
+    } finally {
+      derived.fill(0);
+    }
+  }
+  try {
+    return readSection(plain, { ...head, rounds });
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/** The unencrypted part of an "openssh-key-v1" file (PROTOCOL.key §1), checked. */
+interface FileHead {
+  cipherName: string;
+  /** Undefined for "none". */
+  cipher: KeyFileCipher | undefined;
+  kdfOptions: Uint8Array;
+  kdfOptionsAt: number;
+  /** The one public key, its offset and its type. */
+  publicBlob: Uint8Array;
+  blobAt: number;
+  blobType: string;
+  /** The private section as stored: encrypted (with the cipher's tag) or not. */
+  sealed: Uint8Array;
+}
+
+/**
+ * Reads the magic, cipher, KDF, the one public key and the private
+ * section's length (PROTOCOL.key §1), and checks that they fit together.
+ */
+function readHead(bytes: Uint8Array): FileHead {
   if (
     bytes.length < AUTH_MAGIC.length ||
     !equalBytes(bytes.subarray(0, AUTH_MAGIC.length), AUTH_MAGIC)
   ) {
-    throw new KeyError(WHAT, 'does not start with "openssh-key-v1\\0"', "magic at offset 0");
+    throw new KeyError(WHAT, 'does not start with "openssh-key-v1\\0"', {
+      where: "magic at offset 0",
+    });
   }
   const r = new SshReader(bytes, AUTH_MAGIC.length);
   const cipherAt = r.offset;
@@ -398,53 +476,29 @@ async function parseBinary(
   const countAt = r.offset;
   const count = r.uint32("number of keys");
   if (count !== 1) {
-    throw new KeyError(
-      WHAT,
-      `holds ${count} keys, expected 1`,
-      `number of keys at offset ${countAt}`,
-    );
+    throw new KeyError(WHAT, `holds ${count} keys, expected 1`, {
+      where: `number of keys at offset ${countAt}`,
+    });
   }
   const blobAt = r.offset;
   const publicBlob = r.string("publickey1");
   const blobType = new SshReader(publicBlob).ascii("publickey1 key type");
   const lengthAt = r.offset;
   const encryptedLength = r.uint32("private section length");
-
-  const cipher = cipherName === "none" ? undefined : CIPHERS.get(cipherName);
-  if (cipherName !== "none" && cipher === undefined) {
-    throw new KeyError(
-      WHAT,
-      `unsupported cipher ${describeName(cipherName)}`,
-      `ciphername at offset ${cipherAt}`,
-    );
-  }
-  if (kdfName !== "none" && kdfName !== "bcrypt") {
-    throw new KeyError(
-      WHAT,
-      `unsupported KDF ${describeName(kdfName)}`,
-      `kdfname at offset ${kdfAt}`,
-    );
-  }
-  if ((kdfName === "none") !== (cipher === undefined)) {
-    throw new KeyError(
-      WHAT,
-      `cipher ${describeName(cipherName)} cannot be used with KDF ${describeName(kdfName)}`,
-      `kdfname at offset ${kdfAt}`,
-    );
-  }
-  if (kdfName === "none" && kdfOptions.length !== 0) {
-    throw new KeyError(
-      WHAT,
-      `KDF "none" takes no options, found ${kdfOptions.length} bytes`,
-      `kdfoptions at offset ${kdfOptionsAt}`,
-    );
-  }
+  const cipher = checkCipherAndKdf({
+    cipherName,
+    cipherAt,
+    kdfName,
+    kdfAt,
+    kdfOptions,
+    kdfOptionsAt,
+  });
   const blockSize = cipher?.blockSize ?? 8;
   if (encryptedLength < blockSize || encryptedLength % blockSize !== 0) {
     throw new KeyError(
       WHAT,
       `length ${encryptedLength} is not a positive multiple of the ${blockSize}-byte block`,
-      `private section length at offset ${lengthAt}`,
+      { where: `private section length at offset ${lengthAt}` },
     );
   }
   const tagLength = cipher?.tagLength ?? 0;
@@ -453,87 +507,96 @@ async function parseBinary(
       WHAT,
       `${r.remaining} bytes follow, expected ${encryptedLength}` +
         (tagLength ? ` plus a ${tagLength}-byte tag` : ""),
-      `private section at offset ${r.offset}`,
+      { where: `private section at offset ${r.offset}` },
     );
   }
   const sealed = r.rest();
-
-  let rounds: number | undefined;
-  let plain: Uint8Array;
-  if (cipher === undefined) {
-    plain = sealed.slice();
-  } else {
-    const k = new SshReader(kdfOptions);
-    let salt: Uint8Array;
-    try {
-      salt = k.string("bcrypt salt");
-      rounds = k.uint32("bcrypt rounds");
-      k.end("bcrypt kdfoptions");
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
-      throw new KeyError(WHAT, e.message, `bcrypt kdfoptions at offset ${kdfOptionsAt}`, {
-        cause: e,
-      });
-    }
-    if (salt.length === 0 || salt.length > 1 << 20 || rounds === 0) {
-      throw new KeyError(
-        WHAT,
-        rounds === 0
-          ? "bcrypt rounds is 0"
-          : `the bcrypt salt is ${salt.length} bytes, expected 1 to ${1 << 20}`,
-        `kdfoptions at offset ${kdfOptionsAt}`,
-      );
-    }
-    if (rounds! > MAX_BCRYPT_ROUNDS) {
-      // A hostile file must not keep the parser busy for hours (ssh-keygen -a rarely exceeds 100).
-      throw new KeyError(
-        WHAT,
-        `bcrypt rounds ${rounds} exceed the limit of ${MAX_BCRYPT_ROUNDS}`,
-        `kdfoptions at offset ${kdfOptionsAt}`,
-      );
-    }
-    const pass = passphraseBytes(options.passphrase);
-    if (pass === undefined) {
-      throw new PassphraseRequiredError(
-        WHAT,
-        `the key is encrypted (${cipherName}, bcrypt with ${rounds} rounds); a passphrase is needed`,
-      );
-    }
-    const derived = bcryptPbkdf(pass, salt, { rounds, length: cipher.keyLength + cipher.ivLength });
-    try {
-      plain = await cipher.decrypt(
-        derived.subarray(0, cipher.keyLength),
-        derived.subarray(cipher.keyLength),
-        sealed,
-      );
-    } finally {
-      derived.fill(0);
-    }
-  }
-  try {
-    return readSection(
-      plain,
-      cipher !== undefined,
-      publicBlob,
-      blobAt,
-      blobType,
-      cipherName,
-      rounds,
-    );
-  } finally {
-    plain.fill(0);
-  }
+  return { cipherName, cipher, kdfOptions, kdfOptionsAt, publicBlob, blobAt, blobType, sealed };
 }
 
+/**
+ * The cipher a file names, checked against its KDF: both "none", or a
+ * cipher we have with "bcrypt"; "none" takes no KDF options.
+ */
+function checkCipherAndKdf(f: {
+  cipherName: string;
+  cipherAt: number;
+  kdfName: string;
+  kdfAt: number;
+  kdfOptions: Uint8Array;
+  kdfOptionsAt: number;
+}): KeyFileCipher | undefined {
+  const { cipherName, kdfName, kdfAt } = f;
+  const cipher = cipherName === "none" ? undefined : CIPHERS.get(cipherName);
+  if (cipherName !== "none" && cipher === undefined) {
+    throw new KeyError(WHAT, `unsupported cipher ${describeName(cipherName)}`, {
+      where: `ciphername at offset ${f.cipherAt}`,
+    });
+  }
+  if (kdfName !== "none" && kdfName !== "bcrypt") {
+    throw new KeyError(WHAT, `unsupported KDF ${describeName(kdfName)}`, {
+      where: `kdfname at offset ${kdfAt}`,
+    });
+  }
+  if ((kdfName === "none") !== (cipher === undefined)) {
+    throw new KeyError(
+      WHAT,
+      `cipher ${describeName(cipherName)} cannot be used with KDF ${describeName(kdfName)}`,
+      { where: `kdfname at offset ${kdfAt}` },
+    );
+  }
+  if (kdfName === "none" && f.kdfOptions.length !== 0) {
+    throw new KeyError(WHAT, `KDF "none" takes no options, found ${f.kdfOptions.length} bytes`, {
+      where: `kdfoptions at offset ${f.kdfOptionsAt}`,
+    });
+  }
+  return cipher;
+}
+
+/** bcrypt's KDF options (PROTOCOL.key §1: `string salt, uint32 rounds`), within our limits. */
+function readBcryptOptions(
+  kdfOptions: Uint8Array,
+  at: number,
+): { salt: Uint8Array; rounds: number } {
+  const k = new SshReader(kdfOptions);
+  let salt: Uint8Array;
+  let rounds: number;
+  try {
+    salt = k.string("bcrypt salt");
+    rounds = k.uint32("bcrypt rounds");
+    k.end("bcrypt kdfoptions");
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    throw new KeyError(WHAT, e.message, { where: `bcrypt kdfoptions at offset ${at}`, cause: e });
+  }
+  if (salt.length === 0 || salt.length > 1 << 20 || rounds === 0) {
+    throw new KeyError(
+      WHAT,
+      rounds === 0
+        ? "bcrypt rounds is 0"
+        : `the bcrypt salt is ${salt.length} bytes, expected 1 to ${1 << 20}`,
+      { where: `kdfoptions at offset ${at}` },
+    );
+  }
+  if (rounds > MAX_BCRYPT_ROUNDS) {
+    // A hostile file must not keep the parser busy for hours (ssh-keygen -a rarely exceeds 100).
+    throw new KeyError(WHAT, `bcrypt rounds ${rounds} exceed the limit of ${MAX_BCRYPT_ROUNDS}`, {
+      where: `kdfoptions at offset ${at}`,
+    });
+  }
+  return { salt, rounds };
+}
+
+/**
+ * The decrypted private section (PROTOCOL.key §3): check integers, the
+ * key (matching the public one), the comment, the padding.
+ */
 function readSection(
   plain: Uint8Array,
-  encrypted: boolean,
-  publicBlob: Uint8Array,
-  blobAt: number,
-  blobType: string,
-  cipherName: string,
-  rounds: number | undefined,
+  file: FileHead & { rounds: number | undefined },
 ): OpensshPrivateKeyFile {
+  const { publicBlob, blobType, rounds } = file;
+  const encrypted = file.cipher !== undefined;
   const what = `${WHAT} private section`;
   try {
     const s = new SshReader(plain);
@@ -546,11 +609,9 @@ function readSection(
           "wrong passphrase: the check integers differ after decryption",
         );
       }
-      throw new KeyError(
-        what,
-        "the two check integers differ: the file is corrupt",
-        "checkint at offset 0",
-      );
+      throw new KeyError(what, "the two check integers differ: the file is corrupt", {
+        where: "checkint at offset 0",
+      });
     }
     const typeAt = s.offset;
     const type = s.ascii("keytype");
@@ -558,38 +619,36 @@ function readSection(
       throw new KeyError(
         what,
         `key type ${describeName(type)} differs from the public key's ${describeName(blobType)}`,
-        `keytype at offset ${typeAt}`,
+        { where: `keytype at offset ${typeAt}` },
       );
     }
     const key = readPrivateFields(type, s);
     const commentAt = s.offset;
     const comment = s.utf8("comment");
     if (comment.includes("\0")) {
-      throw new KeyError(
-        what,
-        "the comment contains a NUL character",
-        `comment at offset ${commentAt}`,
-      );
+      throw new KeyError(what, "the comment contains a NUL character", {
+        where: `comment at offset ${commentAt}`,
+      });
     }
     // PROTOCOL.key §3 / private2_check_padding: 1, 2, 3, ...
     for (let i = 1; s.remaining > 0; i++) {
       const at = s.offset;
       if (s.byte("padding") !== (i & 0xff)) {
-        throw new KeyError(what, `padding byte ${i} is not ${i & 0xff}`, `padding at offset ${at}`);
+        throw new KeyError(what, `padding byte ${i} is not ${i & 0xff}`, {
+          where: `padding at offset ${at}`,
+        });
       }
     }
     if (!equalBytes(key.publicKey.blob, publicBlob)) {
-      throw new KeyError(
-        WHAT,
-        "the public key does not match the private key",
-        `publickey1 at offset ${blobAt}`,
-      );
+      throw new KeyError(WHAT, "the public key does not match the private key", {
+        where: `publickey1 at offset ${file.blobAt}`,
+      });
     }
     return {
       key,
       comment,
       encrypted,
-      cipher: cipherName,
+      cipher: file.cipherName,
       ...(rounds === undefined ? {} : { rounds }),
     };
   } catch (e) {

@@ -137,7 +137,7 @@ function decodePkcs1(bytes: Uint8Array, what = WHAT.pkcs1): PrivateKey {
       version === 1n
         ? "multi-prime RSA keys (version 1) are not supported"
         : `version is ${version}, expected 0`,
-      "version",
+      { where: "version" },
     );
   }
   const n = r.integer("modulus");
@@ -172,11 +172,18 @@ function encodePkcs1(parts: Extract<PrivateKeyParts, { kind: "rsa" }>): Uint8Arr
  * RFC 5915 §3 ECPrivateKey. `outerCurve` is the curve named by a PKCS#8
  * AlgorithmIdentifier; the inner parameters, when present, must agree.
  */
-function decodeSec1(bytes: Uint8Array, what: string, outerCurve?: EcdsaCurveName): PrivateKey {
+/** SEC1 ECPrivateKey (RFC 5915 §3); inside PKCS#8 the curve may come from outside (`of.outerCurve`). */
+function decodeSec1(
+  bytes: Uint8Array,
+  of: { what: string; outerCurve?: EcdsaCurveName },
+): PrivateKey {
+  const { what, outerCurve } = of;
   const top = new DerReader(bytes, what);
   const r = top.sequence("ECPrivateKey");
   const version = r.integer("version");
-  if (version !== 1n) throw new KeyError(what, `version is ${version}, expected 1`, "version");
+  if (version !== 1n) {
+    throw new KeyError(what, `version is ${version}, expected 1`, { where: "version" });
+  }
   const d = r.octetString("privateKey");
   let curve = outerCurve;
   const params = r.optionalContext(0, "parameters");
@@ -184,11 +191,9 @@ function decodeSec1(bytes: Uint8Array, what: string, outerCurve?: EcdsaCurveName
     const inner = namedCurve(params, what);
     params.end("parameters");
     if (curve !== undefined && curve !== inner) {
-      throw new KeyError(
-        what,
-        `curve ${inner} differs from the algorithm's ${curve}`,
-        "parameters",
-      );
+      throw new KeyError(what, `curve ${inner} differs from the algorithm's ${curve}`, {
+        where: "parameters",
+      });
     }
     curve = inner;
   }
@@ -201,31 +206,29 @@ function decodeSec1(bytes: Uint8Array, what: string, outerCurve?: EcdsaCurveName
   r.end("ECPrivateKey");
   top.end("ECPrivateKey");
   if (curve === undefined) {
-    throw new KeyError(what, "no curve: the parameters [0] are absent", "parameters");
+    throw new KeyError(what, "no curve: the parameters [0] are absent", { where: "parameters" });
   }
   const size = curve === "nistp256" ? 32 : curve === "nistp384" ? 48 : 66;
   if (d.length === 0 || d.length > size) {
-    throw new KeyError(what, `privateKey is ${d.length} bytes, expected ${size}`, "privateKey");
+    throw new KeyError(what, `privateKey is ${d.length} bytes, expected ${size}`, {
+      where: "privateKey",
+    });
   }
-  return checkedEcdsaPrivateKey(curve, d, q, what, "publicKey");
+  return checkedEcdsaPrivateKey(curve, d, { q, what, where: "publicKey" });
 }
 
 function namedCurve(r: DerReader, what: string): EcdsaCurveName {
   if (r.peekTag() !== Tag.OID) {
-    throw new KeyError(
-      what,
-      "explicit curve parameters are not supported, only a namedCurve OID",
-      "parameters",
-    );
+    throw new KeyError(what, "explicit curve parameters are not supported, only a namedCurve OID", {
+      where: "parameters",
+    });
   }
   const oid = r.oid("namedCurve");
   const curve = CURVE_OIDS.get(oid);
   if (curve === undefined) {
-    throw new KeyError(
-      what,
-      `unsupported curve ${oid} (expected P-256, P-384 or P-521)`,
-      "namedCurve",
-    );
+    throw new KeyError(what, `unsupported curve ${oid} (expected P-256, P-384 or P-521)`, {
+      where: "namedCurve",
+    });
   }
   return curve;
 }
@@ -248,7 +251,7 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
   const r = top.sequence("PrivateKeyInfo");
   const version = r.integer("version");
   if (version !== 0n && version !== 1n) {
-    throw new KeyError(what, `version is ${version}, expected 0 or 1`, "version");
+    throw new KeyError(what, `version is ${version}, expected 0 or 1`, { where: "version" });
   }
   const alg = r.sequence("privateKeyAlgorithm");
   const oid = alg.oid("algorithm");
@@ -257,9 +260,11 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
   let publicKey: Uint8Array | undefined;
   if (r.peekTag() === 0x81) {
     const c = r.element("publicKey").content;
-    if (version !== 1n) throw new KeyError(what, "publicKey [1] needs version 1", "publicKey");
+    if (version !== 1n) {
+      throw new KeyError(what, "publicKey [1] needs version 1", { where: "publicKey" });
+    }
     if (c.length === 0 || c[0] !== 0) {
-      throw new KeyError(what, "BIT STRING with unused bits", "publicKey");
+      throw new KeyError(what, "BIT STRING with unused bits", { where: "publicKey" });
     }
     publicKey = c.subarray(1);
   }
@@ -274,13 +279,11 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
     case OID.ecPublicKey: {
       const curve = namedCurve(alg, what);
       alg.end("privateKeyAlgorithm");
-      const key = decodeSec1(inner, `${what} (EC)`, curve);
+      const key = decodeSec1(inner, { what: `${what} (EC)`, outerCurve: curve });
       if (publicKey !== undefined && !equalBytes(publicKey, (key.publicKey as EcdsaPublicKey).q)) {
-        throw new KeyError(
-          what,
-          "the stored public key does not match the private key",
-          "publicKey",
-        );
+        throw new KeyError(what, "the stored public key does not match the private key", {
+          where: "publicKey",
+        });
       }
       return key;
     }
@@ -291,24 +294,22 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
       const seed = c.octetString("CurvePrivateKey");
       c.end("CurvePrivateKey");
       if (seed.length !== 32) {
-        throw new KeyError(what, `Ed25519 key is ${seed.length} bytes, expected 32`, "privateKey");
+        throw new KeyError(what, `Ed25519 key is ${seed.length} bytes, expected 32`, {
+          where: "privateKey",
+        });
       }
       const key = ed25519PrivateKey(seed);
       if (publicKey !== undefined && !equalBytes(publicKey, key.publicKey.key)) {
-        throw new KeyError(
-          what,
-          "the stored public key does not match the private key",
-          "publicKey",
-        );
+        throw new KeyError(what, "the stored public key does not match the private key", {
+          where: "publicKey",
+        });
       }
       return key;
     }
     default:
-      throw new KeyError(
-        what,
-        `unsupported key algorithm ${KNOWN_UNSUPPORTED.get(oid) ?? oid}`,
-        "privateKeyAlgorithm",
-      );
+      throw new KeyError(what, `unsupported key algorithm ${KNOWN_UNSUPPORTED.get(oid) ?? oid}`, {
+        where: "privateKeyAlgorithm",
+      });
   }
 }
 
@@ -392,21 +393,73 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
   const alg = r.sequence("encryptionAlgorithm");
   const scheme = alg.oid("encryptionAlgorithm");
   if (scheme !== OID.pbes2) {
-    throw new KeyError(
-      what,
-      `unsupported encryption scheme ${scheme} (only PBES2 is supported)`,
-      "encryptionAlgorithm",
-    );
+    throw new KeyError(what, `unsupported encryption scheme ${scheme} (only PBES2 is supported)`, {
+      where: "encryptionAlgorithm",
+    });
   }
   const params = alg.sequence("PBES2-params");
   alg.end("encryptionAlgorithm");
-  const kdf = params.sequence("keyDerivationFunc");
+  const { salt, iterations, hash, aesLength, iv } = readPbes2Params(params, what);
+  const data = r.octetString("encryptedData");
+  r.end("EncryptedPrivateKeyInfo");
+  top.end("EncryptedPrivateKeyInfo");
+  if (data.length === 0 || data.length % 16 !== 0) {
+    throw new KeyError(what, `encryptedData is ${data.length} bytes, not whole AES blocks`, {
+      where: "encryptedData",
+    });
+  }
+  if (pass === undefined) {
+    throw new PassphraseRequiredError(
+      what,
+      `the key is encrypted (PBES2, PBKDF2-HMAC-${hash}, AES-${
+        aesLength * 8
+      }-CBC); a passphrase is needed`,
+    );
+  }
+  const key = await pbkdf2(pass, salt, iterations, hash, aesLength);
+  try {
+    return await decryptedDer(() => aesCbc("decrypt", key, iv, data), {
+      what,
+      decode: decodePkcs8,
+    });
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** PBES2-params (RFC 8018 §A.4): PBKDF2, then AES-CBC with its IV. */
+function readPbes2Params(params: DerReader, what: string) {
+  const kdf = readPbkdf2(params.sequence("keyDerivationFunc"), what);
+  const enc = params.sequence("encryptionScheme");
+  params.end("PBES2-params");
+  const encOid = enc.oid("encryptionScheme");
+  const aesLength = PBES2_CIPHERS.get(encOid);
+  if (aesLength === undefined) {
+    throw new KeyError(what, `unsupported cipher ${encOid} (expected AES-128/192/256-CBC)`, {
+      where: "encryptionScheme",
+    });
+  }
+  const iv = enc.octetString("IV");
+  enc.end("encryptionScheme");
+  if (iv.length !== 16) {
+    throw new KeyError(what, `IV is ${iv.length} bytes, expected 16`, { where: "IV" });
+  }
+  if (kdf.keyLength !== undefined && kdf.keyLength !== aesLength) {
+    throw new KeyError(what, `keyLength ${kdf.keyLength} does not fit the cipher's ${aesLength}`, {
+      where: "keyLength",
+    });
+  }
+  return { ...kdf, aesLength, iv };
+}
+
+/** keyDerivationFunc with PBKDF2-params (RFC 8018 §A.2): salt, iterations, key length, PRF. */
+function readPbkdf2(kdf: DerReader, what: string) {
   const kdfOid = kdf.oid("keyDerivationFunc");
   if (kdfOid !== OID.pbkdf2) {
     throw new KeyError(
       what,
       `unsupported key derivation function ${kdfOid} (only PBKDF2 is supported)`,
-      "keyDerivationFunc",
+      { where: "keyDerivationFunc" },
     );
   }
   const kp = kdf.sequence("PBKDF2-params");
@@ -418,7 +471,7 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
     throw new KeyError(
       what,
       `iterationCount ${iterations} is out of range (1 to ${MAX_PBKDF2_ITERATIONS})`,
-      "iterationCount",
+      { where: "iterationCount" },
     );
   }
   let keyLength: number | undefined;
@@ -432,52 +485,10 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
   }
   kp.end("PBKDF2-params");
   const hash = PRFS.get(prfOid);
-  if (hash === undefined) throw new KeyError(what, `unsupported PBKDF2 PRF ${prfOid}`, "prf");
-  const enc = params.sequence("encryptionScheme");
-  params.end("PBES2-params");
-  const encOid = enc.oid("encryptionScheme");
-  const aesLength = PBES2_CIPHERS.get(encOid);
-  if (aesLength === undefined) {
-    throw new KeyError(
-      what,
-      `unsupported cipher ${encOid} (expected AES-128/192/256-CBC)`,
-      "encryptionScheme",
-    );
+  if (hash === undefined) {
+    throw new KeyError(what, `unsupported PBKDF2 PRF ${prfOid}`, { where: "prf" });
   }
-  const iv = enc.octetString("IV");
-  enc.end("encryptionScheme");
-  if (iv.length !== 16) throw new KeyError(what, `IV is ${iv.length} bytes, expected 16`, "IV");
-  if (keyLength !== undefined && keyLength !== aesLength) {
-    throw new KeyError(
-      what,
-      `keyLength ${keyLength} does not fit the cipher's ${aesLength}`,
-      "keyLength",
-    );
-  }
-  const data = r.octetString("encryptedData");
-  r.end("EncryptedPrivateKeyInfo");
-  top.end("EncryptedPrivateKeyInfo");
-  if (data.length === 0 || data.length % 16 !== 0) {
-    throw new KeyError(
-      what,
-      `encryptedData is ${data.length} bytes, not whole AES blocks`,
-      "encryptedData",
-    );
-  }
-  if (pass === undefined) {
-    throw new PassphraseRequiredError(
-      what,
-      `the key is encrypted (PBES2, PBKDF2-HMAC-${hash}, AES-${
-        aesLength * 8
-      }-CBC); a passphrase is needed`,
-    );
-  }
-  const key = await pbkdf2(pass, salt, iterations, hash, aesLength);
-  try {
-    return await decryptedDer(what, () => aesCbc("decrypt", key, iv, data), decodePkcs8);
-  } finally {
-    key.fill(0);
-  }
+  return { salt, iterations, keyLength, hash };
 }
 
 /**
@@ -485,10 +496,10 @@ async function decryptPkcs8(bytes: Uint8Array, pass: Uint8Array | undefined): Pr
  * wrong passphrase (CBC has no integrity check: this is how OpenSSL tells).
  */
 async function decryptedDer(
-  what: string,
   decrypt: () => Promise<Uint8Array>,
-  decode: (der: Uint8Array) => PrivateKey,
+  then: { what: string; decode: (der: Uint8Array) => PrivateKey },
 ): Promise<PrivateKey> {
+  const { what, decode } = then;
   let plain: Uint8Array;
   try {
     plain = await decrypt();
@@ -501,7 +512,6 @@ async function decryptedDer(
     throw new WrongPassphraseError(
       what,
       "wrong passphrase (or a corrupt file): the decrypted data is not a valid key",
-      undefined,
       { cause: e },
     );
   } finally {
@@ -518,25 +528,27 @@ function toHex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("").toUpperCase();
 }
 
-/** OpenSSL traditional PEM encryption (RFC 1421 §4.6.1.1 / §4.6.1.3 headers). */
+/**
+ * OpenSSL traditional PEM encryption (RFC 1421 §4.6.1.1 / §4.6.1.3
+ * headers): the block's headers name the cipher and IV; `pass` is the
+ * passphrase (undefined: none given).
+ */
 async function decryptLegacy(
-  format: "pkcs1" | "sec1",
-  headers: Map<string, string>,
-  body: Uint8Array,
-  pass: Uint8Array | undefined,
+  block: ReturnType<typeof pemDecode>,
+  how: { format: "pkcs1" | "sec1"; pass: Uint8Array | undefined },
 ): Promise<PrivateKey> {
+  const { format, pass } = how;
+  const { headers, bytes: body } = block;
   const what = WHAT[format];
   const procType = headers.get("Proc-Type");
   if (procType !== "4,ENCRYPTED") {
-    throw new KeyError(
-      what,
-      `Proc-Type is ${JSON.stringify(procType)}, expected "4,ENCRYPTED"`,
-      "Proc-Type header",
-    );
+    throw new KeyError(what, `Proc-Type is ${JSON.stringify(procType)}, expected "4,ENCRYPTED"`, {
+      where: "Proc-Type header",
+    });
   }
   const dek = headers.get("DEK-Info");
   if (dek === undefined) {
-    throw new KeyError(what, "encrypted but no DEK-Info header", "DEK-Info header");
+    throw new KeyError(what, "encrypted but no DEK-Info header", { where: "DEK-Info header" });
   }
   const [cipherName, ivHex = ""] = dek.split(",").map((s) => s.trim());
   const keyLength = LEGACY_CIPHERS.get(cipherName.toUpperCase());
@@ -546,15 +558,17 @@ async function decryptLegacy(
       `unsupported cipher ${
         JSON.stringify(cipherName.slice(0, 32))
       } (expected AES-128/192/256-CBC)`,
-      "DEK-Info header",
+      { where: "DEK-Info header" },
     );
   }
   const iv = hexToBytes(ivHex);
   if (iv === undefined || iv.length !== 16) {
-    throw new KeyError(what, "the IV is not 32 hexadecimal digits", "DEK-Info header");
+    throw new KeyError(what, "the IV is not 32 hexadecimal digits", { where: "DEK-Info header" });
   }
   if (body.length === 0 || body.length % 16 !== 0) {
-    throw new KeyError(what, `the body is ${body.length} bytes, not whole AES blocks`, "body");
+    throw new KeyError(what, `the body is ${body.length} bytes, not whole AES blocks`, {
+      where: "body",
+    });
   }
   if (pass === undefined) {
     throw new PassphraseRequiredError(
@@ -564,11 +578,10 @@ async function decryptLegacy(
   }
   const key = bytesToKey(pass, iv.subarray(0, 8), keyLength);
   try {
-    return await decryptedDer(
+    return await decryptedDer(() => aesCbc("decrypt", key, iv, body), {
       what,
-      () => aesCbc("decrypt", key, iv, body),
-      format === "pkcs1" ? (b) => decodePkcs1(b) : (b) => decodeSec1(b, what),
-    );
+      decode: format === "pkcs1" ? (b) => decodePkcs1(b) : (b) => decodeSec1(b, { what }),
+    });
   } finally {
     key.fill(0);
   }
@@ -652,21 +665,23 @@ export function parsePemPrivateKey(
   const what = label === undefined ? "PEM private key" : `PEM ${label}`;
   return asKeyError(what, async () => {
     if (label === undefined || format === undefined) {
-      throw new KeyError(
-        what,
-        "no RSA, EC, PKCS#8 or encrypted PKCS#8 private key block found",
-        "armor",
-      );
+      throw new KeyError(what, "no RSA, EC, PKCS#8 or encrypted PKCS#8 private key block found", {
+        where: "armor",
+      });
     }
     let block: ReturnType<typeof pemDecode>;
     try {
       block = pemDecode(text, label);
     } catch (e) {
-      if (e instanceof KeyError) throw new KeyError(what, e.message, "armor", { cause: e });
-      throw new KeyError(what, "the body is not valid base64", "armor");
+      if (e instanceof KeyError) throw new KeyError(what, e.message, { where: "armor", cause: e });
+      throw new KeyError(what, "the body is not valid base64", { where: "armor" });
     }
     try {
-      return await decodeBlock(block, label, format, passphraseBytes(options.passphrase));
+      return await decodeBlock(block, {
+        label,
+        format,
+        pass: passphraseBytes(options.passphrase),
+      });
     } finally {
       // Unencrypted DER holds the secret values; the key keeps its own copies.
       block.bytes.fill(0);
@@ -674,12 +689,12 @@ export function parsePemPrivateKey(
   });
 }
 
+/** A PEM block labelled `how.label`, holding a key in `how.format`, decrypted with `how.pass` when encrypted. */
 async function decodeBlock(
   block: ReturnType<typeof pemDecode>,
-  label: string,
-  format: PemPrivateKeyFormat,
-  pass: Uint8Array | undefined,
+  how: { label: string; format: PemPrivateKeyFormat; pass: Uint8Array | undefined },
 ): Promise<PemPrivateKeyFile> {
+  const { label, format, pass } = how;
   const what = `PEM ${label}`;
   if (label === "ENCRYPTED PRIVATE KEY") {
     return { key: await decryptPkcs8(block.bytes, pass), format, encrypted: true };
@@ -689,11 +704,11 @@ async function decodeBlock(
       throw new KeyError(
         what,
         "PKCS#8 keys are encrypted as ENCRYPTED PRIVATE KEY, not with headers",
-        "headers",
+        { where: "headers" },
       );
     }
     return {
-      key: await decryptLegacy(format, block.headers, block.bytes, pass),
+      key: await decryptLegacy(block, { format, pass }),
       format,
       encrypted: true,
     };
@@ -701,7 +716,7 @@ async function decodeBlock(
   const key = format === "pkcs1"
     ? decodePkcs1(block.bytes)
     : format === "sec1"
-    ? decodeSec1(block.bytes, WHAT.sec1)
+    ? decodeSec1(block.bytes, { what: WHAT.sec1 })
     : decodePkcs8(block.bytes);
   return { key, format, encrypted: false };
 }
@@ -752,82 +767,102 @@ export async function encodePemPrivateKey(
   options: EncodePemOptions = {},
 ): Promise<string> {
   const format = options.format ?? "pkcs8";
-  const what = WHAT[format] ?? "PEM private key";
   if (!(format in WHAT)) {
     throw new KeyError("PEM private key", `unknown format ${JSON.stringify(String(format))}`);
   }
+  const plain = encodePlain(key, format);
+  const random = options.random ?? defaultRandom;
+  const pass = passphraseBytes(options.passphrase);
+  const label = format === "pkcs1"
+    ? "RSA PRIVATE KEY"
+    : format === "sec1"
+    ? "EC PRIVATE KEY"
+    : "PRIVATE KEY";
+  try {
+    if (pass === undefined) return pemEncode(label, plain);
+    if (format === "pkcs8") return await sealPkcs8(plain, { pass, random });
+    return await sealLegacy(plain, { label, pass, random });
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/** The unencrypted DER of `key` in `format`; the key's secret parts are wiped after. */
+function encodePlain(key: PrivateKey, format: keyof typeof WHAT): Uint8Array {
+  const what = WHAT[format];
   const parts = privateKeyParts(key, what);
-  let plain: Uint8Array;
   try {
     if (format === "pkcs1") {
       if (parts.kind !== "rsa") throw new KeyError(what, `cannot hold a ${key.type} key`);
-      plain = encodePkcs1(parts);
-    } else if (format === "sec1") {
-      if (parts.kind !== "ecdsa") throw new KeyError(what, `cannot hold a ${key.type} key`);
-      plain = encodeSec1(parts, true);
-    } else {
-      plain = encodePkcs8(parts);
+      return encodePkcs1(parts);
     }
+    if (format === "sec1") {
+      if (parts.kind !== "ecdsa") throw new KeyError(what, `cannot hold a ${key.type} key`);
+      return encodeSec1(parts, true);
+    }
+    return encodePkcs8(parts);
   } finally {
     if (parts.kind === "ed25519") parts.seed.fill(0);
     if (parts.kind === "ecdsa") parts.d.fill(0);
   }
-  const random = options.random ?? defaultRandom;
-  const pass = passphraseBytes(options.passphrase);
+}
+
+/**
+ * "ENCRYPTED PRIVATE KEY": PKCS#8 in an EncryptedPrivateKeyInfo (RFC 5208
+ * §6) with PBES2, PBKDF2-HMAC-SHA-256 and AES-256-CBC (RFC 8018 §6.2).
+ */
+async function sealPkcs8(
+  plain: Uint8Array,
+  secret: { pass: Uint8Array; random: RandomSource },
+): Promise<string> {
+  const salt = secret.random(16).slice();
+  const iv = secret.random(16).slice();
+  const k = await pbkdf2(secret.pass, salt, PBKDF2_ITERATIONS, "SHA-256", 32);
+  let sealed: Uint8Array;
   try {
-    if (pass === undefined) {
-      return pemEncode(
-        format === "pkcs1"
-          ? "RSA PRIVATE KEY"
-          : format === "sec1"
-          ? "EC PRIVATE KEY"
-          : "PRIVATE KEY",
-        plain,
-      );
-    }
-    if (format === "pkcs8") {
-      const salt = random(16).slice();
-      const iv = random(16).slice();
-      const k = await pbkdf2(pass, salt, PBKDF2_ITERATIONS, "SHA-256", 32);
-      let sealed: Uint8Array;
-      try {
-        sealed = await aesCbc("encrypt", k, iv, plain);
-      } finally {
-        k.fill(0);
-      }
-      const info = der.sequence(
+    sealed = await aesCbc("encrypt", k, iv, plain);
+  } finally {
+    k.fill(0);
+  }
+  const info = der.sequence(
+    der.sequence(
+      der.oid(OID.pbes2),
+      der.sequence(
         der.sequence(
-          der.oid(OID.pbes2),
+          der.oid(OID.pbkdf2),
           der.sequence(
-            der.sequence(
-              der.oid(OID.pbkdf2),
-              der.sequence(
-                der.octetString(salt),
-                der.integer(BigInt(PBKDF2_ITERATIONS)),
-                der.sequence(der.oid(PRF_OID_SHA256), der.null()),
-              ),
-            ),
-            der.sequence(der.oid(AES256_CBC_OID), der.octetString(iv)),
+            der.octetString(salt),
+            der.integer(BigInt(PBKDF2_ITERATIONS)),
+            der.sequence(der.oid(PRF_OID_SHA256), der.null()),
           ),
         ),
-        der.octetString(sealed),
-      );
-      return pemEncode("ENCRYPTED PRIVATE KEY", info);
-    }
-    const iv = random(16).slice();
-    const k = bytesToKey(pass, iv.subarray(0, 8), 16);
-    let sealed: Uint8Array;
-    try {
-      sealed = await aesCbc("encrypt", k, iv, plain);
-    } finally {
-      k.fill(0);
-    }
-    const label = format === "pkcs1" ? "RSA PRIVATE KEY" : "EC PRIVATE KEY";
-    const body = pemEncode(label, sealed).split("\n").slice(1).join("\n");
-    return `-----BEGIN ${label}-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,${
-      toHex(iv)
-    }\n\n${body}`;
+        der.sequence(der.oid(AES256_CBC_OID), der.octetString(iv)),
+      ),
+    ),
+    der.octetString(sealed),
+  );
+  return pemEncode("ENCRYPTED PRIVATE KEY", info);
+}
+
+/**
+ * OpenSSL's legacy PEM encryption ("Proc-Type: 4,ENCRYPTED", RFC 1421
+ * §4.6.1.1): AES-128-CBC keyed by EVP_BytesToKey over the IV's first 8 bytes.
+ */
+async function sealLegacy(
+  plain: Uint8Array,
+  secret: { label: string; pass: Uint8Array; random: RandomSource },
+): Promise<string> {
+  const iv = secret.random(16).slice();
+  const k = bytesToKey(secret.pass, iv.subarray(0, 8), 16);
+  let sealed: Uint8Array;
+  try {
+    sealed = await aesCbc("encrypt", k, iv, plain);
   } finally {
-    plain.fill(0);
+    k.fill(0);
   }
+  const { label } = secret;
+  const body = pemEncode(label, sealed).split("\n").slice(1).join("\n");
+  return `-----BEGIN ${label}-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,${
+    toHex(iv)
+  }\n\n${body}`;
 }

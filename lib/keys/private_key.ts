@@ -52,7 +52,7 @@ export interface GenerateKeyOptions {
  * import { generatePrivateKey } from "./private_key.ts";
  * const key = await generatePrivateKey("ecdsa-sha2-nistp256");
  * const sig = await key.sign(key.algorithms[0], new Uint8Array([42]));
- * console.log(await key.publicKey.verify(key.algorithms[0], sig, new Uint8Array([42]))); // true
+ * console.log(await key.publicKey.verify(sig, new Uint8Array([42]), { algorithm: key.algorithms[0] })); // true
  * ```
  */
 export async function generatePrivateKey(

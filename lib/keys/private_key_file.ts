@@ -126,7 +126,7 @@ export async function parsePrivateKeyFile(
       : `unsupported block "${
         other.slice(0, 40)
       }" (expected OPENSSH, RSA, EC, or PKCS#8 PRIVATE KEY)`,
-    "armor",
+    { where: "armor" },
   );
 }
 

@@ -57,11 +57,9 @@ export function readPublicKeyFields(type: string, r: SshReader): PublicKey {
       const at = r.offset;
       const pk = r.string("ssh-ed25519 key");
       if (pk.length !== 32) {
-        throw new KeyError(
-          "ssh-ed25519 public key",
-          `key is ${pk.length} bytes, expected 32`,
-          `ssh-ed25519 key at offset ${at}`,
-        );
+        throw new KeyError("ssh-ed25519 public key", `key is ${pk.length} bytes, expected 32`, {
+          where: `ssh-ed25519 key at offset ${at}`,
+        });
       }
       return new Ed25519PublicKey(Uint8Array.from(pk));
     }
@@ -72,11 +70,9 @@ export function readPublicKeyFields(type: string, r: SshReader): PublicKey {
     case "ssh-rsa":
       return readRsaPublicKey(r);
     default:
-      throw new KeyError(
-        "public key",
-        `unsupported key type ${describeName(type)}`,
-        "key type at offset 0",
-      );
+      throw new KeyError("public key", `unsupported key type ${describeName(type)}`, {
+        where: "key type at offset 0",
+      });
   }
 }
 
@@ -106,11 +102,9 @@ export function parsePublicKey(blob: Uint8Array): PublicKey {
     if (CERTIFICATE_TYPES.includes(type)) return parseCertificate(blob);
     const key = readPublicKeyFields(type, r);
     if (r.remaining !== 0) {
-      throw new KeyError(
-        `${type} public key`,
-        `${r.remaining} unexpected trailing bytes`,
-        `offset ${r.offset}`,
-      );
+      throw new KeyError(`${type} public key`, `${r.remaining} unexpected trailing bytes`, {
+        where: `offset ${r.offset}`,
+      });
     }
     return key;
   } catch (e) {

@@ -18,14 +18,15 @@ import type { PublicKey } from "./types.ts";
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-function decodeBase64(text: string, what: string, where: string): Uint8Array {
+function decodeBase64(text: string, about: { what: string; where: string }): Uint8Array {
+  const { what, where } = about;
   if (!BASE64.test(text) || text.length % 4 === 1) {
-    throw new KeyError(what, "not valid base64", where);
+    throw new KeyError(what, "not valid base64", { where });
   }
   try {
     return fromBase64(text);
   } catch {
-    throw new KeyError(what, "not valid base64", where);
+    throw new KeyError(what, "not valid base64", { where });
   }
 }
 
@@ -58,13 +59,13 @@ export function parsePublicKeyLine(line: string): { key: PublicKey; comment: str
     throw new KeyError(what, 'expected "<type> <base64>[ <comment>]"');
   }
   const [, type, b64, comment = ""] = m;
-  const blob = decodeBase64(b64, what, "base64 blob");
+  const blob = decodeBase64(b64, { what, where: "base64 blob" });
   const key = parsePublicKey(blob);
   if (key.type !== type) {
     throw new KeyError(
       what,
       `the line says ${describeName(type)} but the blob is ${describeName(key.type)}`,
-      "key type",
+      { where: "key type" },
     );
   }
   return { key, comment };
@@ -150,24 +151,26 @@ export function parseRfc4716PublicKey(text: string): Rfc4716PublicKey {
     let logical = lines[i];
     while (logical.endsWith("\\")) {
       i++;
-      if (i >= end) throw new KeyError(what, "header continued past the body", `line ${lineNo}`);
+      if (i >= end) {
+        throw new KeyError(what, "header continued past the body", { where: `line ${lineNo}` });
+      }
       logical = logical.slice(0, -1) + lines[i];
     }
     i++;
     const colon = logical.indexOf(":");
     const tag = logical.slice(0, colon);
     if (!validTag(tag)) {
-      throw new KeyError(what, `bad header tag ${describeName(tag)}`, `line ${lineNo}`);
+      throw new KeyError(what, `bad header tag ${describeName(tag)}`, { where: `line ${lineNo}` });
     }
     const value = logical.slice(colon + 1).replace(/^ /, "");
     if (utf8.encode(value).length > 1024) {
-      throw new KeyError(what, "header value longer than 1024 bytes", `line ${lineNo}`);
+      throw new KeyError(what, "header value longer than 1024 bytes", { where: `line ${lineNo}` });
     }
     headers.push([tag, value]);
   }
   const body = lines.slice(i, end).join("").replace(/\s+/g, "");
-  if (body.length === 0) throw new KeyError(what, "empty body", `line ${i + 1}`);
-  const blob = decodeBase64(body, what, `body at line ${i + 1}`);
+  if (body.length === 0) throw new KeyError(what, "empty body", { where: `line ${i + 1}` });
+  const blob = decodeBase64(body, { what, where: `body at line ${i + 1}` });
   const key = parsePublicKey(blob);
   const c = headers.find(([tag]) => tag.toLowerCase() === "comment")?.[1] ?? "";
   const comment = c.length >= 2 && c.startsWith('"') && c.endsWith('"') ? c.slice(1, -1) : c;
@@ -318,7 +321,7 @@ function readSpki(bytes: Uint8Array, what: string): PublicKey {
     alg.end("algorithm");
     const curve = CURVE_OIDS.get(curveOid);
     if (curve === undefined) {
-      throw new KeyError(what, `unsupported named curve ${curveOid}`, "namedCurve");
+      throw new KeyError(what, `unsupported named curve ${curveOid}`, { where: "namedCurve" });
     }
     key = ecdsaPublicKey(curve, spki.bitString("subjectPublicKey"));
   } else if (oid === OID_ED25519) {
@@ -326,15 +329,13 @@ function readSpki(bytes: Uint8Array, what: string): PublicKey {
     alg.end("algorithm (Ed25519 parameters must be absent)");
     const pk = spki.bitString("subjectPublicKey");
     if (pk.length !== 32) {
-      throw new KeyError(
-        what,
-        `Ed25519 key is ${pk.length} bytes, expected 32`,
-        "subjectPublicKey",
-      );
+      throw new KeyError(what, `Ed25519 key is ${pk.length} bytes, expected 32`, {
+        where: "subjectPublicKey",
+      });
     }
     key = ed25519PublicKey(pk);
   } else {
-    throw new KeyError(what, `unsupported algorithm ${oid}`, "algorithm OID");
+    throw new KeyError(what, `unsupported algorithm ${oid}`, { where: "algorithm OID" });
   }
   spki.end("SubjectPublicKeyInfo");
   r.end("SubjectPublicKeyInfo");

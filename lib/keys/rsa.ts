@@ -97,7 +97,7 @@ export class RsaPublicKey implements PublicKey {
   constructor(n: Uint8Array, e: Uint8Array) {
     const nn = stripLeadingZeros(n);
     const ee = stripLeadingZeros(e);
-    checkPublic(nn, ee, `${TYPE} public key`);
+    checkPublic(nn, ee, { what: `${TYPE} public key` });
     this.bits = bitLength(nn);
     this.blob = new SshWriter(nn.length + ee.length + 24).string(TYPE).mpintBytes(ee).mpintBytes(nn)
       .finish();
@@ -125,7 +125,12 @@ export class RsaPublicKey implements PublicKey {
    * left-padded with zeros (as OpenSSH does); a longer one fails. Resolves
    * false for "ssh-rsa" (SHA-1) and for a blob naming another algorithm.
    */
-  async verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): Promise<boolean> {
+  async verify(
+    signatureBlob: Uint8Array,
+    data: Uint8Array,
+    options: { algorithm: string },
+  ): Promise<boolean> {
+    const { algorithm } = options;
     const hash = HASHES.get(algorithm);
     if (hash === undefined) return false;
     const sig = tryDecodeSignature(signatureBlob);
@@ -149,28 +154,32 @@ export class RsaPublicKey implements PublicKey {
 function checkPublic(
   n: Uint8Array,
   e: Uint8Array,
-  what: string,
-  where?: { n?: string; e?: string },
+  about: { what: string; where?: { n?: string; e?: string } },
 ) {
+  const { what, where } = about;
   const bits = bitLength(n);
   if (bits < RSA_MIN_PUBLIC_BITS) {
-    throw new KeyError(
-      what,
-      `modulus is ${bits} bits, fewer than ${RSA_MIN_PUBLIC_BITS}`,
-      where?.n ?? "n",
-    );
+    throw new KeyError(what, `modulus is ${bits} bits, fewer than ${RSA_MIN_PUBLIC_BITS}`, {
+      where: where?.n ?? "n",
+    });
   }
   if (bits > RSA_MAX_BITS) {
-    throw new KeyError(what, `modulus is ${bits} bits, more than ${RSA_MAX_BITS}`, where?.n ?? "n");
+    throw new KeyError(what, `modulus is ${bits} bits, more than ${RSA_MAX_BITS}`, {
+      where: where?.n ?? "n",
+    });
   }
-  if ((n[n.length - 1] & 1) === 0) throw new KeyError(what, "modulus is even", where?.n ?? "n");
+  if ((n[n.length - 1] & 1) === 0) {
+    throw new KeyError(what, "modulus is even", { where: where?.n ?? "n" });
+  }
   const eBits = bitLength(e);
   if (eBits > 64) {
-    throw new KeyError(what, `exponent is ${eBits} bits, more than 64`, where?.e ?? "e");
+    throw new KeyError(what, `exponent is ${eBits} bits, more than 64`, { where: where?.e ?? "e" });
   }
   const ev = bytesToBigint(e);
   if (ev < 3n || (ev & 1n) === 0n) {
-    throw new KeyError(what, `exponent ${ev} is not an odd number >= 3`, where?.e ?? "e");
+    throw new KeyError(what, `exponent ${ev} is not an odd number >= 3`, {
+      where: where?.e ?? "e",
+    });
   }
 }
 
@@ -211,7 +220,10 @@ export function readRsaPublicKey(r: SshReader): RsaPublicKey {
   const e = r.mpintBytes("e");
   const nAt = r.offset;
   const n = r.mpintBytes("n");
-  checkPublic(n, e, `${TYPE} public key`, { n: `n at offset ${nAt}`, e: `e at offset ${eAt}` });
+  checkPublic(n, e, {
+    what: `${TYPE} public key`,
+    where: { n: `n at offset ${nAt}`, e: `e at offset ${eAt}` },
+  });
   return new RsaPublicKey(n, e);
 }
 
@@ -262,7 +274,7 @@ function modInverse(a: bigint, m: bigint): bigint {
  * import { generateRsa } from "./rsa.ts";
  * const key = await generateRsa(2048);
  * const sig = await key.sign("rsa-sha2-256", new Uint8Array([1]));
- * console.log(await key.publicKey.verify("rsa-sha2-256", sig, new Uint8Array([1]))); // true
+ * console.log(await key.publicKey.verify(sig, new Uint8Array([1]), { algorithm: "rsa-sha2-256" })); // true
  * ```
  */
 export class RsaPrivateKey implements PrivateKey {
@@ -335,14 +347,9 @@ export class RsaPrivateKey implements PrivateKey {
       s = new Uint8Array(await crypto.subtle.sign(ALG, await this.#key(hash), data.slice()));
     } catch (e) {
       // The WebCrypto message may only say that the key was rejected; never include key values.
-      throw new KeyError(
-        `${TYPE} private key`,
-        `WebCrypto could not sign with ${algorithm}`,
-        undefined,
-        {
-          cause: e,
-        },
-      );
+      throw new KeyError(`${TYPE} private key`, `WebCrypto could not sign with ${algorithm}`, {
+        cause: e,
+      });
     }
     return encodeSignature(algorithm, leftPad(s, this.publicKey.n.length));
   }

@@ -86,9 +86,13 @@ export type SshsigCheck =
 export class SshsigError extends KeyError {
   /** The check that failed. */
   readonly check: SshsigCheck;
-  /** Creates the error; `where` names the field (and offset) when there is one. */
-  constructor(check: SshsigCheck, problem: string, where?: string, options?: ErrorOptions) {
-    super("SSH signature", problem, where, options);
+  /** Creates the error; `options.where` names the field (and offset) when there is one. */
+  constructor(
+    check: SshsigCheck,
+    problem: string,
+    options: ErrorOptions & { where?: string } = {},
+  ) {
+    super("SSH signature", problem, options);
     this.check = check;
   }
 }
@@ -192,7 +196,12 @@ async function hashMessage(
   return h.digest();
 }
 
-function signedData(namespace: string, hashAlgorithm: string, hash: Uint8Array): Uint8Array {
+/** What is signed: the message's `hash` under `of.namespace` with `of.hashAlgorithm`. */
+function signedData(
+  hash: Uint8Array,
+  of: { namespace: string; hashAlgorithm: string },
+): Uint8Array {
+  const { namespace, hashAlgorithm } = of;
   // PROTOCOL.sshsig §3; the reserved field is signed empty, as by OpenSSH.
   return new SshWriter(namespace.length + hash.length + 40).raw(MAGIC).string(namespace)
     .string(new Uint8Array(0)).string(hashAlgorithm).string(hash).finish();
@@ -242,33 +251,33 @@ function dearmor(input: string | Uint8Array): Uint8Array {
   }
   const start = text.search(/\S/);
   if (start < 0 || !text.startsWith(BEGIN, start)) {
-    throw new SshsigError("armor", `missing "${BEGIN}" header`, "offset 0");
+    throw new SshsigError("armor", `missing "${BEGIN}" header`, { where: "offset 0" });
   }
   const afterBegin = start + BEGIN.length;
   const nl = /^\r?\n/.exec(text.slice(afterBegin, afterBegin + 2));
   if (!nl) {
-    throw new SshsigError(
-      "armor",
-      "the header line is not followed by a line break",
-      `offset ${afterBegin}`,
-    );
+    throw new SshsigError("armor", "the header line is not followed by a line break", {
+      where: `offset ${afterBegin}`,
+    });
   }
   const bodyStart = afterBegin + nl[0].length;
   const endAt = text.indexOf(END, bodyStart);
   if (endAt < 0) throw new SshsigError("armor", `missing "${END}" footer`);
   if (text.slice(endAt + END.length).trim() !== "") {
-    throw new SshsigError(
-      "armor",
-      "unexpected text after the footer",
-      `offset ${endAt + END.length}`,
-    );
+    throw new SshsigError("armor", "unexpected text after the footer", {
+      where: `offset ${endAt + END.length}`,
+    });
   }
   const body = text.slice(bodyStart, endAt).replace(/[ \t\r\n]+/g, "");
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 === 1) {
-    throw new SshsigError("armor", "the body is not valid base64", `offset ${bodyStart}`);
+    throw new SshsigError("armor", "the body is not valid base64", {
+      where: `offset ${bodyStart}`,
+    });
   }
   const blob = fromBase64(body);
-  if (blob.length === 0) throw new SshsigError("armor", "the body is empty", `offset ${bodyStart}`);
+  if (blob.length === 0) {
+    throw new SshsigError("armor", "the body is empty", { where: `offset ${bodyStart}` });
+  }
   return blob;
 }
 
@@ -277,7 +286,7 @@ function cstring(r: SshReader, field: string): string {
   const at = r.offset;
   const s = r.utf8(field);
   if (s.includes("\0")) {
-    throw new SshsigError("format", "string contains a NUL", `${field} at offset ${at}`);
+    throw new SshsigError("format", "string contains a NUL", { where: `${field} at offset ${at}` });
   }
   return s;
 }
@@ -305,19 +314,15 @@ export function parseSshsig(armored: string | Uint8Array): SshSignature {
   try {
     const magic = r.raw(MAGIC.length, "magic preamble");
     if (!startsWithMagic(magic)) {
-      throw new SshsigError(
-        "format",
-        'the blob does not start with "SSHSIG"',
-        "magic preamble at offset 0",
-      );
+      throw new SshsigError("format", 'the blob does not start with "SSHSIG"', {
+        where: "magic preamble at offset 0",
+      });
     }
     const version = r.uint32("version");
     if (version !== VERSION) {
-      throw new SshsigError(
-        "version",
-        `version ${version} is not supported, expected 1`,
-        "version at offset 6",
-      );
+      throw new SshsigError("version", `version ${version} is not supported, expected 1`, {
+        where: "version at offset 6",
+      });
     }
     const keyAt = r.offset;
     const keyBlob = r.string("publickey");
@@ -326,7 +331,7 @@ export function parseSshsig(armored: string | Uint8Array): SshSignature {
       publicKey = parsePublicKey(keyBlob);
     } catch (e) {
       const problem = e instanceof Error ? e.message : String(e);
-      throw new SshsigError("format", problem, `publickey at offset ${keyAt}`, { cause: e });
+      throw new SshsigError("format", problem, { where: `publickey at offset ${keyAt}`, cause: e });
     }
     const namespace = cstring(r, "namespace");
     const reserved = Uint8Array.from(r.string("reserved"));
@@ -338,9 +343,7 @@ export function parseSshsig(armored: string | Uint8Array): SshSignature {
     if (e instanceof SshsigError) throw e;
     const k = KeyError.fromWire("SSH signature", e);
     if (k instanceof KeyError) {
-      throw new SshsigError("format", k.message.replace(/^SSH signature: /, ""), undefined, {
-        cause: e,
-      });
+      throw new SshsigError("format", k.message.replace(/^SSH signature: /, ""), { cause: e });
     }
     throw k;
   }
@@ -386,7 +389,7 @@ export async function signSshsig(
     throw e;
   }
   const hash = await hashMessage(hashAlgorithm, message);
-  const signature = await key.sign(algorithm, signedData(namespace, hashAlgorithm, hash));
+  const signature = await key.sign(algorithm, signedData(hash, { namespace, hashAlgorithm }));
   const blob = new SshWriter(signature.length + key.publicKey.blob.length + 64).raw(MAGIC)
     .uint32(VERSION).string(key.publicKey.blob).string(namespace).string(new Uint8Array(0))
     .string(hashAlgorithm).string(signature).finish();
@@ -442,7 +445,7 @@ export async function verifySshsig(
     }
     const decoded = tryDecodeSignature(sig.signature);
     if (decoded === undefined) {
-      throw new SshsigError("format", "the signature blob is malformed", "signature");
+      throw new SshsigError("format", "the signature blob is malformed", { where: "signature" });
     }
     if (!allowedAlgorithm(sig.publicKey, decoded.algorithm)) {
       throw new SshsigError(
@@ -459,9 +462,9 @@ export async function verifySshsig(
   const hash = await hashMessage(sig.hashAlgorithm, message);
   const algorithm = tryDecodeSignature(sig.signature)!.algorithm;
   const ok = await sig.publicKey.verify(
-    algorithm,
     sig.signature,
-    signedData(sig.namespace, sig.hashAlgorithm, hash),
+    signedData(hash, sig),
+    { algorithm },
   );
   if (!ok) {
     throw new SshsigError(

@@ -13,7 +13,7 @@
  * ```ts
  * import type { PublicKey } from "./types.ts";
  * async function check(key: PublicKey, sig: Uint8Array, h: Uint8Array) {
- *   if (!(await key.verify("ssh-ed25519", sig, h))) throw new Error(`bad signature from ${key.fingerprint()}`);
+ *   if (!(await key.verify(sig, h, { algorithm: "ssh-ed25519" }))) throw new Error(`bad signature from ${key.fingerprint()}`);
  * }
  * ```
  */
@@ -24,12 +24,16 @@ export interface PublicKey {
   readonly blob: Uint8Array;
   /**
    * Verifies `signatureBlob` (`string algorithm || string signature`,
-   * RFC 4253 §6.6) over `data` for signature algorithm `algorithm`.
+   * RFC 4253 §6.6) over `data` for signature algorithm `options.algorithm`.
    * Resolves false on any mismatch (an algorithm this key cannot verify, a
    * blob naming another algorithm, a bad encoding, a wrong signature); never
    * rejects because of the signature.
    */
-  verify(algorithm: string, signatureBlob: Uint8Array, data: Uint8Array): Promise<boolean>;
+  verify(
+    signatureBlob: Uint8Array,
+    data: Uint8Array,
+    options: { algorithm: string },
+  ): Promise<boolean>;
   /** "SHA256:" + unpadded base64 of sha256(blob), as `ssh-keygen -l` prints it. */
   fingerprint(): string;
 }

@@ -53,8 +53,7 @@ export function wrapDenoConn(conn: Deno.TcpConn, noDelay: boolean): TcpConnectio
 /**
  * The byte streams of any Deno connection (TCP or unix socket): closing
  * the writable half-closes (`closeWrite`); the resource is released once
- * both directions are done, or by `close()`. (One function over 80 lines:
- * both streams and `close()` share the release state.)
+ * both directions are done, or by `close()`.
  *
  * @example
  * ```ts
@@ -64,45 +63,73 @@ export function wrapDenoConn(conn: Deno.TcpConn, noDelay: boolean): TcpConnectio
  * ```
  */
 export function denoStreams(conn: Deno.Conn): ByteStreamPair & { close(): void } {
-  let released = false;
-  let closedLocally = false;
-  let readDone = false;
-  let writeDone = false;
-  const release = () => {
-    if (released) return;
-    released = true;
+  const state = new ConnState(conn);
+  return {
+    readable: connReadable(state),
+    writable: connWritable(state),
+    close() {
+      state.closedLocally = true;
+      state.release();
+    },
+  };
+}
+
+/** What both streams and `close()` of one Deno connection share. */
+class ConnState {
+  /** The resource is closed. */
+  released = false;
+  /** `close()` was called: a failing read then ends the readable quietly. */
+  closedLocally = false;
+  readDone = false;
+  writeDone = false;
+
+  constructor(readonly conn: Deno.Conn) {}
+
+  /** Closes the resource, once. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
     try {
-      conn.close();
+      this.conn.close();
     } catch {
       // already closed
     }
-  };
-  const maybeRelease = () => {
-    if (readDone && writeDone) release();
-  };
-  // The read buffer adapts: a read that fills it doubles the next one (up to
-  // READ_SIZE), a mostly empty one halves it, so an idle connection's pending
-  // read holds MIN_READ_SIZE bytes instead of READ_SIZE.
+  }
+
+  /** Releases the resource once both directions are done. */
+  maybeRelease(): void {
+    if (this.readDone && this.writeDone) this.release();
+  }
+}
+
+/**
+ * Reads from the connection on demand. The read buffer adapts: a read that
+ * fills it doubles the next one (up to READ_SIZE), a mostly empty one
+ * halves it, so an idle connection's pending read holds MIN_READ_SIZE
+ * bytes instead of READ_SIZE.
+ */
+function connReadable(state: ConnState): ReadableStream<Uint8Array> {
+  const { conn } = state;
   let readSize = MIN_READ_SIZE;
-  const readable = new ReadableStream<Uint8Array>({
+  return new ReadableStream<Uint8Array>({
     async pull(c) {
       const buf = new Uint8Array(readSize);
       let n: number | null;
       try {
-        n = released ? null : await conn.read(buf);
+        n = state.released ? null : await conn.read(buf);
       } catch (e) {
-        readDone = true;
-        if (closedLocally || released) {
+        state.readDone = true;
+        if (state.closedLocally || state.released) {
           c.close();
           return;
         }
-        maybeRelease();
+        state.maybeRelease();
         throw e;
       }
       if (n === null) {
-        readDone = true;
+        state.readDone = true;
         c.close();
-        maybeRelease();
+        state.maybeRelease();
         return;
       }
       // Small reads are copied so that they do not pin a large buffer.
@@ -111,11 +138,16 @@ export function denoStreams(conn: Deno.Conn): ByteStreamPair & { close(): void }
       else if (n < buf.length / 4) readSize = Math.max(readSize / 2, MIN_READ_SIZE);
     },
     cancel() {
-      readDone = true;
-      maybeRelease();
+      state.readDone = true;
+      state.maybeRelease();
     },
   });
-  const writable = new WritableStream<Uint8Array>({
+}
+
+/** Writes whole chunks; closing half-closes (`closeWrite`), aborting releases. */
+function connWritable(state: ConnState): WritableStream<Uint8Array> {
+  const { conn } = state;
+  return new WritableStream<Uint8Array>({
     async write(chunk) {
       let off = 0;
       while (off < chunk.byteLength) {
@@ -123,33 +155,25 @@ export function denoStreams(conn: Deno.Conn): ByteStreamPair & { close(): void }
       }
     },
     async close() {
-      writeDone = true;
-      if (!released) {
+      state.writeDone = true;
+      if (!state.released) {
         try {
           await conn.closeWrite();
         } catch (e) {
           // The peer may already have gone; that is not an error of ours.
           if (!(e instanceof Deno.errors.NotConnected)) {
-            maybeRelease();
+            state.maybeRelease();
             throw e;
           }
         }
       }
-      maybeRelease();
+      state.maybeRelease();
     },
     abort() {
-      writeDone = true;
-      release();
+      state.writeDone = true;
+      state.release();
     },
   });
-  return {
-    readable,
-    writable,
-    close() {
-      closedLocally = true;
-      release();
-    },
-  };
 }
 
 /**

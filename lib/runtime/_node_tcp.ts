@@ -20,8 +20,7 @@ const READ_HIGH_WATER_MARK = 256 * 1024;
 
 /**
  * Wraps a connected `node:net` socket (created with `allowHalfOpen: true`),
- * TCP or unix. (One function over 80 lines: both streams and `close()`
- * share the socket's state.)
+ * TCP or unix.
  *
  * @example
  * ```ts
@@ -34,66 +33,114 @@ const READ_HIGH_WATER_MARK = 256 * 1024;
  */
 export function wrapNodeSocket(socket: Socket, noDelay: boolean): TcpConnection {
   if (noDelay) socket.setNoDelay(true);
-  let closedLocally = false;
-  let readDone = false;
-  let writeDone = false;
-  let socketClosed = false;
-  let socketError: unknown;
-  /** Pending writes / end, rejected if the socket goes away under them. */
-  const pending = new Set<(e: unknown) => void>();
-  // A unix socket has no remote address.
-  const peer = socket.remoteAddress
-    ? `${socket.remoteAddress}:${socket.remotePort}`
-    : "the socket peer";
-  const gone = () => socketError ?? new Error(`connection to ${peer} closed`);
-  const maybeDestroy = () => {
-    if (readDone && writeDone && !socket.destroyed) socket.destroy();
+  const state = new SocketState(socket);
+  return {
+    readable: socketReadable(state),
+    writable: socketWritable(state),
+    remoteAddress: socket.remoteAddress ?? "",
+    remotePort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? "",
+    localPort: socket.localPort ?? 0,
+    close() {
+      state.closedLocally = true;
+      socket.destroy();
+    },
   };
-  socket.on("error", (e: unknown) => {
-    socketError = e;
-  });
-  socket.once("close", () => {
-    socketClosed = true;
-    const err = gone();
-    for (const reject of pending) reject(err);
-    pending.clear();
-  });
+}
 
-  const readable = new ReadableStream<Uint8Array>(
+/** What both streams and `close()` of one wrapped socket share. */
+class SocketState {
+  /** `close()` was called: the readable then ends without an error. */
+  closedLocally = false;
+  readDone = false;
+  writeDone = false;
+  /** The socket emitted "close". */
+  closed = false;
+  /** The socket's last error. */
+  error: unknown;
+  /** Pending writes / end, rejected if the socket goes away under them. */
+  readonly pending = new Set<(e: unknown) => void>();
+  readonly #peer: string;
+
+  constructor(readonly socket: Socket) {
+    // A unix socket has no remote address.
+    this.#peer = socket.remoteAddress
+      ? `${socket.remoteAddress}:${socket.remotePort}`
+      : "the socket peer";
+    socket.on("error", (e: unknown) => {
+      this.error = e;
+    });
+    socket.once("close", () => {
+      this.closed = true;
+      const err = this.gone();
+      for (const reject of this.pending) reject(err);
+      this.pending.clear();
+    });
+  }
+
+  /** The error for an operation on a socket that went away. */
+  gone(): unknown {
+    return this.error ?? new Error(`connection to ${this.#peer} closed`);
+  }
+
+  /** Destroys the socket once both directions are done. */
+  maybeDestroy(): void {
+    if (this.readDone && this.writeDone && !this.socket.destroyed) this.socket.destroy();
+  }
+}
+
+/**
+ * The socket's bytes, paused while more than READ_HIGH_WATER_MARK bytes
+ * wait unread; ends on the peer's end-of-stream, errors if the socket goes
+ * away otherwise (unless closed locally).
+ */
+function socketReadable(state: SocketState): ReadableStream<Uint8Array> {
+  const { socket } = state;
+  return new ReadableStream<Uint8Array>(
     {
       start(c) {
         const finish = (error?: unknown) => {
-          if (readDone) return;
-          readDone = true;
-          if (error === undefined || closedLocally) c.close();
+          if (state.readDone) return;
+          state.readDone = true;
+          if (error === undefined || state.closedLocally) c.close();
           else c.error(error);
         };
         socket.on("data", (chunk: Uint8Array) => {
-          if (readDone) return;
+          if (state.readDone) return;
           c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
           if ((c.desiredSize ?? 0) <= 0) socket.pause();
         });
         socket.once("end", () => {
           finish();
-          maybeDestroy();
+          state.maybeDestroy();
         });
-        socket.once("close", () => finish(socketError ?? (closedLocally ? undefined : gone())));
+        socket.once(
+          "close",
+          () => finish(state.error ?? (state.closedLocally ? undefined : state.gone())),
+        );
       },
       pull() {
-        if (!readDone) socket.resume();
+        if (!state.readDone) socket.resume();
       },
       cancel() {
-        readDone = true;
+        state.readDone = true;
         socket.pause();
-        maybeDestroy();
+        state.maybeDestroy();
       },
     },
     { highWaterMark: READ_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
   );
+}
 
-  const writable = new WritableStream<Uint8Array>({
+/**
+ * Writes that resolve once the kernel has the bytes; closing half-closes
+ * (`socket.end`), aborting destroys the socket.
+ */
+function socketWritable(state: SocketState): WritableStream<Uint8Array> {
+  const { socket, pending } = state;
+  return new WritableStream<Uint8Array>({
     write(chunk) {
-      if (socketClosed) return Promise.reject(gone());
+      if (state.closed) return Promise.reject(state.gone());
       if (chunk.byteLength === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         pending.add(reject);
@@ -107,37 +154,24 @@ export function wrapNodeSocket(socket: Socket, noDelay: boolean): TcpConnection 
       });
     },
     close() {
-      writeDone = true;
-      if (socketClosed) {
-        return readDone ? Promise.resolve() : Promise.reject(gone());
+      state.writeDone = true;
+      if (state.closed) {
+        return state.readDone ? Promise.resolve() : Promise.reject(state.gone());
       }
       return new Promise<void>((resolve, reject) => {
         pending.add(reject);
         socket.end(() => {
           pending.delete(reject);
           resolve();
-          maybeDestroy();
+          state.maybeDestroy();
         });
       });
     },
     abort() {
-      writeDone = true;
+      state.writeDone = true;
       socket.destroy();
     },
   });
-
-  return {
-    readable,
-    writable,
-    remoteAddress: socket.remoteAddress ?? "",
-    remotePort: socket.remotePort ?? 0,
-    localAddress: socket.localAddress ?? "",
-    localPort: socket.localPort ?? 0,
-    close() {
-      closedLocally = true;
-      socket.destroy();
-    },
-  };
 }
 
 /**
@@ -322,7 +356,12 @@ export function nodeAccepting<C>(
     const code = errnoName(e);
     if (TRANSIENT_ACCEPT_ERRORS.has(code)) return bursts.failed(e);
     const detail = e instanceof Error ? e.message : String(e);
-    fatal = new ListenerError(where.hostname, where.port, code, detail, e);
+    fatal = new ListenerError(detail, {
+      hostname: where.hostname,
+      port: where.port,
+      code,
+      cause: e,
+    });
     const pending = waiters.splice(0);
     close();
     for (const w of pending) w.reject(fatal);

@@ -85,7 +85,7 @@ export type ListenerWarning =
  * @example
  * ```ts
  * import { ListenerError } from "./accept.ts";
- * const e = new ListenerError("127.0.0.1", 2222, "EBADF", "Bad file descriptor");
+ * const e = new ListenerError("Bad file descriptor", { hostname: "127.0.0.1", port: 2222, code: "EBADF" });
  * console.log(e.message); // "listener on 127.0.0.1:2222 failed: Bad file descriptor (EBADF)"
  * ```
  */
@@ -97,8 +97,15 @@ export class ListenerError extends Error {
   /** The errno name, or "" when the runtime gave none. */
   readonly code: string;
 
-  /** `detail` is what the runtime said; `cause` the runtime's own error. */
-  constructor(hostname: string, port: number, code: string, detail: string, cause?: unknown) {
+  /**
+   * Creates the error: `detail` is what the runtime said, `at.code` its
+   * errno name ("" or absent when it gave none), `at.cause` its own error.
+   */
+  constructor(
+    detail: string,
+    at: { hostname: string; port: number; code?: string; cause?: unknown },
+  ) {
+    const { hostname, port, code = "", cause } = at;
     const where = port === 0 ? JSON.stringify(hostname) : `${hostname}:${port}`;
     super(`listener on ${where} failed: ${detail}${code ? ` (${code})` : ""}`, { cause });
     this.name = "ListenerError";
@@ -249,7 +256,12 @@ export function acceptWithBackoff<T>(
         const code = errnoName(e);
         if (!TRANSIENT_ACCEPT_ERRORS.has(code)) {
           const detail = e instanceof Error ? e.message : String(e);
-          throw new ListenerError(where.hostname, where.port, code, detail, e);
+          throw new ListenerError(detail, {
+            hostname: where.hostname,
+            port: where.port,
+            code,
+            cause: e,
+          });
         }
         bursts.failed(e, delay);
         await sleep(delay, signal);

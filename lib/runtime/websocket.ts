@@ -115,6 +115,17 @@ export async function webSocketStream(
   }
   ws.binaryType = "arraybuffer";
   // Listen before awaiting `open`, so nothing sent right after opening is missed.
+  const readable = receiving(ws);
+  await opened(ws);
+  return { readable, writable: sending(ws, hwm) };
+}
+
+/**
+ * The receiving half: every binary message queued as it arrives (a
+ * WebSocket cannot be paused), ending on a clean close and erroring on an
+ * unclean one or a text message. Cancelling it closes the socket.
+ */
+function receiving(ws: WebSocket): ReadableStream<Uint8Array> {
   let rc!: ReadableStreamDefaultController<Uint8Array>;
   let ended = false;
   const end = (error?: Error) => {
@@ -157,9 +168,17 @@ export async function webSocketStream(
       ),
     );
   });
-  await opened(ws);
+  return readable;
+}
 
-  const writable = new WritableStream<Uint8Array>({
+/**
+ * The sending half of an open socket: each write sends at once, then waits
+ * while more than `hwm` bytes are buffered (polled: there is no drain
+ * event). Closing closes the socket (code 1000); aborting closes it with
+ * code 4000 and the reason.
+ */
+function sending(ws: WebSocket, hwm: number): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
     async write(chunk) {
       if (ws.readyState !== OPEN) {
         throw new Error("webSocketStream: the WebSocket is closing or closed");
@@ -184,5 +203,4 @@ export async function webSocketStream(
       }
     },
   });
-  return { readable, writable };
 }

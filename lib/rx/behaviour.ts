@@ -202,15 +202,21 @@ type Item<E, M> = BehaviourInput<E, M | SystemMessage>;
 type Result<S> = HandlerResult<S> | Promise<HandlerResult<S>> | undefined;
 
 /**
- * Options of {@link runBehaviour}.
+ * Options of {@link runBehaviour}: the context every callback receives,
+ * and how the run is scheduled and ends.
  *
  * @example
  * ```ts
  * import type { RunBehaviourOptions } from "./behaviour.ts";
- * const o: RunBehaviourOptions = { onTerminate: (r) => console.log("ending", r) };
+ * const o: RunBehaviourOptions<{ user: string }> = {
+ *   context: { user: "alice" },
+ *   onTerminate: (r) => console.log("ending", r),
+ * };
  * ```
  */
-export interface RunBehaviourOptions {
+export interface RunBehaviourOptions<C = unknown> {
+  /** Handed to every callback (for a channel: its streams and close). */
+  context: C;
   /** Where the idle timeout is scheduled (default `asyncScheduler`; a `TestScheduler` in marble tests). */
   scheduler?: SchedulerLike;
   /** Runs with `terminate`, before it completes (for a channel: closing it). */
@@ -230,12 +236,15 @@ class Mailbox<S, A, E, M, C> {
   initTimeout: number | undefined;
   input: Subscription | undefined;
 
+  readonly context: C;
+
   constructor(
     readonly behaviour: Behaviour<S, A, E, M, C>,
-    readonly context: C,
     readonly out: Subscriber<Lifecycle<S>>,
-    readonly options: RunBehaviourOptions,
-  ) {}
+    readonly options: RunBehaviourOptions<C>,
+  ) {
+    this.context = options.context;
+  }
 
   start(args: A, input$: Observable<BehaviourInput<E, M>>): void {
     this.out.next({ phase: "starting" });
@@ -417,19 +426,18 @@ class Mailbox<S, A, E, M, C> {
  * import { of } from "rxjs";
  * import { runBehaviour } from "./behaviour.ts";
  * of({ kind: "ssh" as const, event: 5 }, { kind: "closed" as const })
- *   .pipe(runBehaviour({ init: () => ({ state: 0 }), handleSshMsg: (e: number, s: number) => ({ state: s + e }) }, {}, undefined))
+ *   .pipe(runBehaviour({ init: () => ({ state: 0 }), handleSshMsg: (e: number, s: number) => ({ state: s + e }) }, {}, { context: undefined }))
  *   .subscribe((l) => console.log(l.phase));
  * ```
  */
 export function runBehaviour<S, A, E, M, C>(
   behaviour: Behaviour<S, A, E, M, C>,
   args: A,
-  context: C,
-  options: RunBehaviourOptions = {},
+  options: RunBehaviourOptions<C>,
 ): (input$: Observable<BehaviourInput<E, M>>) => Observable<Lifecycle<S>> {
   return (input$) =>
     new Observable<Lifecycle<S>>((out) => {
-      const mailbox = new Mailbox(behaviour, context, out, options);
+      const mailbox = new Mailbox(behaviour, out, options);
       mailbox.start(args, input$);
       return () => mailbox.shutdown();
     });

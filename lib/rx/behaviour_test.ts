@@ -68,7 +68,7 @@ function timeline(
   const ts = scheduler();
   now = () => ts.now();
   ts.run(({ cold, flush }) => {
-    cold(marbles).pipe(map(toInput), runBehaviour(behaviour, "x", {}, { onTerminate }))
+    cold(marbles).pipe(map(toInput), runBehaviour(behaviour, "x", { context: {}, onTerminate }))
       .subscribe({
         next: (l) => seen.push(`${ts.now()}:${l.phase}`),
         complete: () => seen.push(`${ts.now()}:|`),
@@ -168,7 +168,7 @@ test("marble: input failure is { shutdown: connection lost }; unsubscription is 
   assert.deepEqual(log.slice(-1), ["terminate({shutdown:connection lost})@2"]);
   const log2: Log = [];
   const input = new Subject<BehaviourInput<string, string>>();
-  const sub = input.pipe(runBehaviour(logging(log2), "x", {})).subscribe();
+  const sub = input.pipe(runBehaviour(logging(log2), "x", { context: {} })).subscribe();
   input.next({ kind: "ssh", event: "a" });
   sub.unsubscribe();
   input.next({ kind: "ssh", event: "b" });
@@ -180,7 +180,7 @@ test("init may refuse ({ stop }) or ignore; terminate is not called for a channe
     const phases: string[] = [];
     let terminated = 0;
     new Subject<BehaviourInput<string, string>>().pipe(
-      runBehaviour({ init: () => r, terminate: () => void terminated++ }, "x", {}),
+      runBehaviour({ init: () => r, terminate: () => void terminated++ }, "x", { context: {} }),
     ).subscribe((l) => phases.push(l.phase));
     assert.deepEqual(phases, ["starting", r === "ignore" ? "ignored" : "refused"]);
     assert.equal(terminated, 0);
@@ -206,7 +206,7 @@ test("an asynchronous handler holds the mailbox: events are handled strictly one
         terminate: (_r, n) => void order.push(`sum=${n}`),
       },
       null,
-      {},
+      { context: {} },
     )).subscribe({ complete: resolve })
   );
   for (const e of [1, 2, 3, 4]) input.next({ kind: "ssh", event: e });
@@ -283,7 +283,7 @@ test("terminate gets Erlang's reasons: a handler's stop term as is, `normal`, `s
   for (const stop of ["normal", "shutdown", { shutdown: cause }, "my-reason"] as const) {
     const input = new Subject<BehaviourInput<string, never>>();
     const ended: TerminateReason[] = [];
-    input.pipe(runBehaviour(stopWith(stop), null, {})).subscribe((l) => {
+    input.pipe(runBehaviour(stopWith(stop), null, { context: {} })).subscribe((l) => {
       if (l.phase === "ended") ended.push(l.reason);
     });
     input.next({ kind: "ssh", event: "stop" });
@@ -301,7 +301,7 @@ test("terminate gets Erlang's reasons: a handler's stop term as is, `normal`, `s
         terminate: (r) => void reasons.push(r),
       },
       null,
-      {},
+      { context: {} },
     )).subscribe({ complete: resolve })
   );
   input.next({ kind: "ssh", event: "x" });
@@ -326,7 +326,7 @@ test("a message sent from inside a handler waits its turn (no re-entrant handlin
       },
     },
     null,
-    {},
+    { context: {} },
   )).subscribe();
   input.next({ kind: "ssh", event: "a" });
   assert.deepEqual(order, ["channel-up", "ssh a start", "ssh a end", "from a"]);
@@ -341,7 +341,7 @@ test("a failed application message source ends the behaviour with { error }", ()
       terminate: (r) => void reasons.push(r),
     },
     null,
-    {},
+    { context: {} },
   )).subscribe();
   const error = new Error("source failed");
   input.next({ kind: "failed", error });
@@ -367,7 +367,7 @@ test("init's timeout counts from when an asynchronous channel-up handler is done
         },
       },
       null,
-      {},
+      { context: {} },
     )).subscribe({ complete: resolve })
   );
   assert.equal(seen.length, 2, seen.join(", "));

@@ -93,13 +93,20 @@ function channelContext(channel: Channel): ChannelContext {
   };
 }
 
-/** Reads a stream chunk by chunk, reading the next only when the previous was handled. */
+/**
+ * Reads a stream chunk by chunk, reading the next only when the previous
+ * was handled: each chunk becomes `as.toEvent(chunk)`, the stream's end
+ * `as.end` (if any); `as.onDone` runs when it ends or fails.
+ */
 function paced(
   stream: ReadableStream<Uint8Array>,
-  toEvent: (chunk: Uint8Array) => ChannelEvent,
-  end: ChannelEvent | undefined,
-  onDone: () => void,
+  as: {
+    toEvent: (chunk: Uint8Array) => ChannelEvent;
+    end?: ChannelEvent;
+    onDone: () => void;
+  },
 ): Observable<BehaviourInput<ChannelEvent, never>> {
+  const { toEvent, end, onDone } = as;
   return new Observable<BehaviourInput<ChannelEvent, never>>((sub) => {
     const reader = stream.getReader();
     let stopped = false;
@@ -176,18 +183,15 @@ function channelInputs<M>(
     return () => s?.unsubscribe();
   });
   return merge(
-    paced(
-      channel.readable,
-      (data) => ({ type: "data", data, dataType: 0 }),
-      { type: "eof" },
-      () => outDone(),
-    ),
-    paced(
-      channel.stderr,
-      (data) => ({ type: "data", data, dataType: 1 }),
-      undefined,
-      () => errDone(),
-    ),
+    paced(channel.readable, {
+      toEvent: (data) => ({ type: "data", data, dataType: 0 }),
+      end: { type: "eof" },
+      onDone: () => outDone(),
+    }),
+    paced(channel.stderr, {
+      toEvent: (data) => ({ type: "data", data, dataType: 1 }),
+      onDone: () => errDone(),
+    }),
     requestEvents(channel),
     closed,
     application,
@@ -198,8 +202,9 @@ function channelInputs<M>(
  * Runs `behaviour` on `channel`: emits its lifecycle and completes after
  * `terminate`. When the behaviour ends for any reason but connection loss,
  * the channel is closed (CLOSE sent if not yet sent) before `terminate`
- * runs, as Erlang's behaviour does. Application messages come from
- * `messages` (its failure ends the behaviour with `{ error }`). Reasons:
+ * runs, as Erlang's behaviour does. `options.args` go to `init`;
+ * application messages come from `options.messages` (its failure ends the
+ * behaviour with `{ error }`). Reasons:
  * the peer's close is `"normal"`, unsubscribing `"shutdown"`, connection
  * loss `{ shutdown: "connection lost", error }`, a throw `{ error }`, and a
  * handler's `{ stop }` its own reason.
@@ -218,18 +223,18 @@ function channelInputs<M>(
  *   },
  * };
  * function run(channel: Channel) {
- *   serveChannel(channel, echo, undefined).subscribe((l) => console.log(l.phase));
+ *   serveChannel(channel, echo, { args: undefined }).subscribe((l) => console.log(l.phase));
  * }
  * ```
  */
 export function serveChannel<S, A, M = never>(
   channel: Channel,
   behaviour: Behaviour<S, A, ChannelEvent, M, ChannelContext>,
-  args: A,
-  options: { messages?: Observable<M>; scheduler?: SchedulerLike } = {},
+  options: { args: A; messages?: Observable<M>; scheduler?: SchedulerLike },
 ): Observable<Lifecycle<S>> {
   return channelInputs(channel, options.messages).pipe(
-    runBehaviour(behaviour, args, channelContext(channel), {
+    runBehaviour(behaviour, options.args, {
+      context: channelContext(channel),
       scheduler: options.scheduler,
       onTerminate: (reason) =>
         isConnectionLost(reason) ? undefined : channel.close().catch(() => {}),
@@ -340,7 +345,8 @@ export function channelBehaviour<S, A, M = never>(
         inboxes.set(channel, set.add(inbox));
         const m = options.messages;
         const registered = typeof m === "function" ? m(channel) : m;
-        const s = serveChannel(channel, behaviour, args, {
+        const s = serveChannel(channel, behaviour, {
+          args,
           messages: registered ? merge(registered, inbox) : inbox,
         }).subscribe({
           next: (l) => sub.next(l),

@@ -17,7 +17,7 @@
  * of(1, 2, 3).pipe(
  *   map((event) => ({ kind: "ssh" as const, event })),
  *   endWith({ kind: "closed" as const }),
- *   runBehaviour(sum, 0, undefined),
+ *   runBehaviour(sum, 0, { context: undefined }),
  * ).subscribe();
  * ```
  *

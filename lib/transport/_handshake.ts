@@ -619,7 +619,7 @@ export class Handshake {
     }
     const initMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_INIT : Msg.KEXDH_INIT;
     if (msg !== initMsg || (method.kind === "gex" && !kex.gexGroup)) throw unexpected();
-    const [value, cField] = decodeKexInitValue(msg, method.publicEncoding, payload);
+    const [value, cField] = decodeKexInitValue(payload, { msg, encoding: method.publicEncoding });
     const { publicValue, secret } = await method.server(value, this.#ctx.random, kex.gexGroup);
     const sField = encodePublicValue(method, publicValue);
     const kEnc = encodeSharedSecret(method, secret);
@@ -629,7 +629,9 @@ export class Handshake {
     kex.serverKey = hostKey.publicKey;
     const signature = await hostKey.sign(kex.algorithms!.hostKey, h);
     const replyMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_REPLY : Msg.KEXDH_REPLY;
-    this.#link.internal(encodeKexReply(replyMsg, hostKey.publicKey.blob, sField, signature));
+    this.#link.internal(
+      encodeKexReply(replyMsg, { hostKey: hostKey.publicKey.blob, valueField: sField, signature }),
+    );
     await this.#sendNewKeys(kex, kEnc, h);
   }
 
@@ -647,7 +649,7 @@ export class Handshake {
     }
     const replyMsg = method.kind === "gex" ? Msg.KEX_DH_GEX_REPLY : Msg.KEXDH_REPLY;
     if (msg !== replyMsg || !kex.client) throw unexpected();
-    const reply = decodeKexReply(msg, method.publicEncoding, payload);
+    const reply = decodeKexReply(payload, { msg, encoding: method.publicEncoding });
     let key: PublicKey;
     try {
       key = parsePublicKey(reply.hostKey);
@@ -668,7 +670,7 @@ export class Handshake {
     const kEnc = encodeSharedSecret(method, secret);
     const cField = encodePublicValue(method, kex.client.publicValue);
     const h = this.#exchangeHash(kex, reply.hostKey, cField, reply.valueField, kEnc);
-    if (!(await key.verify(alg, reply.signature, h))) {
+    if (!(await key.verify(reply.signature, h, { algorithm: alg }))) {
       throw bad(
         DisconnectReason.KEY_EXCHANGE_FAILED,
         `${alg} signature of the exchange hash does not verify`,

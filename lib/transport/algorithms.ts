@@ -130,6 +130,7 @@ function matchPattern(name: string, pattern: string): boolean {
  * `"a,b"` replaces the default, `"+a,b"` appends to it, `"-pat,..."` removes
  * matching names (wildcards `*` and `?`), `"^a,b"` moves or adds them to the
  * front. An array replaces the default. Names must be supported by rxssh.
+ * The default is `options.defaults`, else rxssh's for `kind`.
  *
  * @example
  * ```ts
@@ -141,8 +142,9 @@ function matchPattern(name: string, pattern: string): boolean {
 export function resolveAlgorithms(
   kind: AlgorithmKind,
   spec: string | readonly string[] | undefined,
-  defaults: readonly string[] = DEFAULT_ALGORITHMS[kind],
+  options: { defaults?: readonly string[] } = {},
 ): string[] {
+  const defaults = options.defaults ?? DEFAULT_ALGORITHMS[kind];
   if (spec === undefined) return [...defaults];
   const supported = SUPPORTED_ALGORITHMS[kind];
   const known = (names: string[]): string[] => {

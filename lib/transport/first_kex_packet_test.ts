@@ -29,7 +29,7 @@ async function replyMatches(
   c: KexClient,
   ctx: { server: Transport; serverKexInit: Uint8Array; clientKexInit: Uint8Array },
 ): Promise<boolean> {
-  const r = decodeKexReply(Msg.KEXDH_REPLY, "string", reply);
+  const r = decodeKexReply(reply, { msg: Msg.KEXDH_REPLY, encoding: "string" });
   let secret: Uint8Array;
   try {
     secret = await c.finish(r.value);
@@ -46,7 +46,7 @@ async function replyMatches(
     serverValue: r.valueField,
     sharedSecret: encodeSharedSecret(METHOD, secret),
   });
-  return await parsePublicKey(r.hostKey).verify("ssh-ed25519", r.signature, h);
+  return await parsePublicKey(r.hostKey).verify(r.signature, h, { algorithm: "ssh-ed25519" });
 }
 
 /** Version exchange and KEXINITs; returns the server's KEXINIT payload. */

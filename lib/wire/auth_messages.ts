@@ -243,7 +243,12 @@ export function decodeInfoRequest(
   const instruction = r.utf8("instruction");
   r.string("language tag");
   const n = r.uint32("num-prompts");
-  if (n > 256) throw new WireError(`${n} prompts is more than 256`, "num-prompts", r.offset - 4);
+  if (n > 256) {
+    throw new WireError(`${n} prompts is more than 256`, {
+      field: "num-prompts",
+      offset: r.offset - 4,
+    });
+  }
   const prompts: InfoPrompt[] = [];
   for (let i = 0; i < n; i++) {
     prompts.push({ prompt: r.utf8(`prompt ${i}`), echo: r.boolean(`echo ${i}`) });
@@ -279,7 +284,9 @@ export function decodeInfoResponse(payload: Uint8Array): string[] {
   const r = new SshReader(payload);
   r.expectMessage(Msg.USERAUTH_INFO_RESPONSE, "USERAUTH_INFO_RESPONSE");
   const n = r.uint32("num-responses");
-  if (n > 256) throw new WireError(`${n} responses is more than 256`, "num-responses", 1);
+  if (n > 256) {
+    throw new WireError(`${n} responses is more than 256`, { field: "num-responses", offset: 1 });
+  }
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push(r.utf8(`response ${i}`));
   r.end("USERAUTH_INFO_RESPONSE");

@@ -179,7 +179,7 @@ export const OpenFailure = {
  * @example
  * ```ts
  * import { encodeChannelData, EXTENDED_DATA_STDERR } from "./connection_messages.ts";
- * encodeChannelData(0, new TextEncoder().encode("oops"), EXTENDED_DATA_STDERR);
+ * encodeChannelData(0, new TextEncoder().encode("oops"), { dataType: EXTENDED_DATA_STDERR });
  * ```
  */
 export const EXTENDED_DATA_STDERR = 1;
@@ -248,22 +248,22 @@ export function encodeWindowAdjust(recipient: number, bytes: number): Uint8Array
 
 /**
  * Encodes SSH_MSG_CHANNEL_DATA, or SSH_MSG_CHANNEL_EXTENDED_DATA when
- * `dataType` is given ({@link EXTENDED_DATA_STDERR} for stderr), RFC 4254
+ * `options.dataType` is given ({@link EXTENDED_DATA_STDERR} for stderr), RFC 4254
  * §5.2. One copy of `data`.
  *
  * @example
  * ```ts
  * import { encodeChannelData, EXTENDED_DATA_STDERR } from "./connection_messages.ts";
  * encodeChannelData(0, new TextEncoder().encode("hi"));
- * encodeChannelData(0, new TextEncoder().encode("oops"), EXTENDED_DATA_STDERR);
+ * encodeChannelData(0, new TextEncoder().encode("oops"), { dataType: EXTENDED_DATA_STDERR });
  * ```
  */
 export function encodeChannelData(
   recipient: number,
   data: Uint8Array,
-  dataType?: number,
+  options: { dataType?: number } = {},
 ): Uint8Array {
-  const head = encodeChannelDataHeader(recipient, data.length, dataType);
+  const head = encodeChannelDataHeader(recipient, data.length, options);
   const out = new Uint8Array(head.length + data.length);
   out.set(head);
   out.set(data, head.length);
@@ -286,8 +286,9 @@ export function encodeChannelData(
 export function encodeChannelDataHeader(
   recipient: number,
   length: number,
-  dataType?: number,
+  options: { dataType?: number } = {},
 ): Uint8Array {
+  const { dataType } = options;
   const head = dataType === undefined ? 9 : 13;
   const out = new Uint8Array(head);
   out[0] = dataType === undefined ? Msg.CHANNEL_DATA : Msg.CHANNEL_EXTENDED_DATA;

@@ -83,7 +83,7 @@ export class SshError extends Error {
  * @example
  * ```ts
  * import { WireError } from "./errors.ts";
- * const e = new WireError("string length 9 exceeds the 3 bytes left", "host key", 4);
+ * const e = new WireError("string length 9 exceeds the 3 bytes left", { field: "host key", offset: 4 });
  * console.log(e.field, e.offset);
  * ```
  */
@@ -92,11 +92,11 @@ export class WireError extends SshError {
   readonly field: string;
   /** Offset of the field within the decoded buffer. */
   readonly offset: number;
-  /** Creates the error. */
-  constructor(problem: string, field: string, offset: number) {
-    super(`${field} at offset ${offset}: ${problem}`);
-    this.field = field;
-    this.offset = offset;
+  /** Creates the error: `problem` with the field `at.field` at byte `at.offset`. */
+  constructor(problem: string, at: { field: string; offset: number }) {
+    super(`${at.field} at offset ${at.offset}: ${problem}`);
+    this.field = at.field;
+    this.offset = at.offset;
   }
 }
 

@@ -45,8 +45,7 @@ export class SshReader {
     if (this.offset + n > this.bytes.length) {
       throw new WireError(
         `${what} needs ${n} bytes but only ${this.bytes.length - this.offset} remain`,
-        field,
-        this.offset,
+        { field, offset: this.offset },
       );
     }
   }
@@ -56,7 +55,10 @@ export class SshReader {
     const start = this.offset;
     const got = this.byte(`${name} message number`);
     if (got !== msg) {
-      throw new WireError(`expected message ${msg}, got ${got}`, `${name} message number`, start);
+      throw new WireError(`expected message ${msg}, got ${got}`, {
+        field: `${name} message number`,
+        offset: start,
+      });
     }
   }
 
@@ -103,8 +105,7 @@ export class SshReader {
       this.offset = start;
       throw new WireError(
         `string length ${len} exceeds the ${this.bytes.length - start - 4} bytes left`,
-        field,
-        start,
+        { field, offset: start },
       );
     }
     const v = this.bytes.subarray(this.offset, this.offset + len);
@@ -119,7 +120,7 @@ export class SshReader {
     try {
       return utf8.decode(b);
     } catch {
-      throw new WireError("string is not valid UTF-8", field, start);
+      throw new WireError("string is not valid UTF-8", { field, offset: start });
     }
   }
 
@@ -131,11 +132,10 @@ export class SshReader {
     for (let i = 0; i < b.length; i++) {
       const c = b[i];
       if (c < 0x20 || c > 0x7e) {
-        throw new WireError(
-          `byte 0x${c.toString(16)} at index ${i} is not printable US-ASCII`,
+        throw new WireError(`byte 0x${c.toString(16)} at index ${i} is not printable US-ASCII`, {
           field,
-          start,
-        );
+          offset: start,
+        });
       }
       s += String.fromCharCode(c);
     }
@@ -148,7 +148,7 @@ export class SshReader {
     const b = this.string(field);
     if (b.length === 0) return 0n;
     if (b.length > 1 && ((b[0] === 0 && b[1] < 0x80) || (b[0] === 0xff && b[1] >= 0x80))) {
-      throw new WireError("mpint has an unnecessary leading byte", field, start);
+      throw new WireError("mpint has an unnecessary leading byte", { field, offset: start });
     }
     let v = 0n;
     for (const x of b) v = (v << 8n) | BigInt(x);
@@ -161,10 +161,10 @@ export class SshReader {
     const start = this.offset;
     const b = this.string(field);
     if (b.length === 0) return b;
-    if (b[0] & 0x80) throw new WireError("mpint is negative", field, start);
+    if (b[0] & 0x80) throw new WireError("mpint is negative", { field, offset: start });
     if (b[0] === 0) {
       if (b.length === 1 || b[1] < 0x80) {
-        throw new WireError("mpint has an unnecessary leading byte", field, start);
+        throw new WireError("mpint has an unnecessary leading byte", { field, offset: start });
       }
       return b.subarray(1);
     }
@@ -179,7 +179,10 @@ export class SshReader {
     const names = s.split(",");
     for (const n of names) {
       if (n === "") {
-        throw new WireError(`name-list "${quotePeerText(s)}" contains an empty name`, field, start);
+        throw new WireError(`name-list "${quotePeerText(s)}" contains an empty name`, {
+          field,
+          offset: start,
+        });
       }
     }
     return names;
@@ -195,11 +198,10 @@ export class SshReader {
   /** Asserts that every byte was consumed. */
   end(what: string): void {
     if (this.offset !== this.bytes.length) {
-      throw new WireError(
-        `${this.bytes.length - this.offset} unexpected trailing bytes`,
-        what,
-        this.offset,
-      );
+      throw new WireError(`${this.bytes.length - this.offset} unexpected trailing bytes`, {
+        field: what,
+        offset: this.offset,
+      });
     }
   }
 }

@@ -412,21 +412,20 @@ export interface KexReply {
 }
 
 /**
- * Encodes a KEX reply; `valueField` is already wire-encoded.
+ * Encodes a KEX reply numbered `msg`; `reply.valueField` is already wire-encoded.
  *
  * @example
  * ```ts
  * import { encodeKexReply } from "./transport_messages.ts";
  * import { encodeString } from "./writer.ts";
- * encodeKexReply(31, new Uint8Array(51), encodeString(new Uint8Array(32)), new Uint8Array(83));
+ * encodeKexReply(31, { hostKey: new Uint8Array(51), valueField: encodeString(new Uint8Array(32)), signature: new Uint8Array(83) });
  * ```
  */
 export function encodeKexReply(
   msg: number,
-  hostKey: Uint8Array,
-  valueField: Uint8Array,
-  signature: Uint8Array,
+  reply: Pick<KexReply, "hostKey" | "valueField" | "signature">,
 ): Uint8Array {
+  const { hostKey, valueField, signature } = reply;
   return new SshWriter(hostKey.length + valueField.length + signature.length + 16)
     .byte(msg).string(hostKey).raw(valueField).string(signature).finish();
 }
@@ -436,58 +435,61 @@ export function encodeKexReply(
  */
 function readValue(
   r: SshReader,
-  encoding: "mpint" | "string",
-  field: string,
+  as: { encoding: "mpint" | "string"; field: string },
 ): [Uint8Array, Uint8Array] {
+  const { encoding, field } = as;
   const start = r.offset;
   const value = encoding === "mpint" ? r.mpintBytes(field) : r.string(field);
   return [value, r.bytes.subarray(start, r.offset)];
 }
 
 /**
- * Decodes a KEX init message (one value field); returns the raw value and
- * the field as encoded.
+ * Decodes a KEX init message numbered `as.msg` (one value field, an
+ * `as.encoding`); returns the raw value and the field as encoded.
  *
  * @example
  * ```ts
  * import { decodeKexInitValue, encodeKexInitValue } from "./transport_messages.ts";
  * import { encodeString } from "./writer.ts";
- * const [v] = decodeKexInitValue(30, "string", encodeKexInitValue(30, encodeString(new Uint8Array(32))));
+ * const [v] = decodeKexInitValue(encodeKexInitValue(30, encodeString(new Uint8Array(32))), { msg: 30, encoding: "string" });
  * console.log(v.length); // 32
  * ```
  */
 export function decodeKexInitValue(
-  msg: number,
-  encoding: "mpint" | "string",
   payload: Uint8Array,
+  as: { msg: number; encoding: "mpint" | "string" },
 ): [Uint8Array, Uint8Array] {
+  const { msg, encoding } = as;
   const r = new SshReader(payload);
   r.expectMessage(msg, "KEX init");
-  const v = readValue(r, encoding, encoding === "mpint" ? "e" : "Q_C");
+  const v = readValue(r, { encoding, field: encoding === "mpint" ? "e" : "Q_C" });
   r.end("KEX init");
   return v;
 }
 
 /**
- * Decodes a KEX reply.
+ * Decodes a KEX reply numbered `as.msg` whose server value is an `as.encoding`.
  *
  * @example
  * ```ts
  * import { decodeKexReply, encodeKexReply } from "./transport_messages.ts";
  * import { encodeString } from "./writer.ts";
- * const r = decodeKexReply(31, "string", encodeKexReply(31, new Uint8Array(4), encodeString(new Uint8Array(32)), new Uint8Array(8)));
+ * const r = decodeKexReply(encodeKexReply(31, { hostKey: new Uint8Array(4), valueField: encodeString(new Uint8Array(32)), signature: new Uint8Array(8) }), { msg: 31, encoding: "string" });
  * console.log(r.value.length); // 32
  * ```
  */
 export function decodeKexReply(
-  msg: number,
-  encoding: "mpint" | "string",
   payload: Uint8Array,
+  as: { msg: number; encoding: "mpint" | "string" },
 ): KexReply {
+  const { msg, encoding } = as;
   const r = new SshReader(payload);
   r.expectMessage(msg, "KEX reply");
   const hostKey = r.string("K_S (server host key)");
-  const [value, valueField] = readValue(r, encoding, encoding === "mpint" ? "f" : "Q_S");
+  const [value, valueField] = readValue(r, {
+    encoding,
+    field: encoding === "mpint" ? "f" : "Q_S",
+  });
   const signature = r.string("signature of H");
   r.end("KEX reply");
   return { hostKey, value, valueField, signature };

@@ -199,24 +199,28 @@ test("each transport message round-trips on an offset view, and fails cleanly on
 
 test("KEX init and reply fields keep their exact wire encoding for the exchange hash", () => {
   const mp = encodeMpintBytes(new Uint8Array([0xff, 1]));
-  const [v, field] = decodeKexInitValue(30, "mpint", offsetView(encodeKexInitValue(30, mp)));
+  const [v, field] = decodeKexInitValue(offsetView(encodeKexInitValue(30, mp)), {
+    msg: 30,
+    encoding: "mpint",
+  });
   assert.deepEqual([...v], [0xff, 1]);
   assert.deepEqual([...field], [...mp]);
   const reply = decodeKexReply(
-    31,
-    "string",
     offsetView(
-      encodeKexReply(
-        31,
-        new Uint8Array([1, 2]),
-        new SshWriter().string(new Uint8Array([9])).finish(),
-        new Uint8Array([3]),
-      ),
+      encodeKexReply(31, {
+        hostKey: new Uint8Array([1, 2]),
+        valueField: new SshWriter().string(new Uint8Array([9])).finish(),
+        signature: new Uint8Array([3]),
+      }),
     ),
+    { msg: 31, encoding: "string" },
   );
   assert.deepEqual([...reply.hostKey], [1, 2]);
   assert.deepEqual([...reply.value], [9]);
   assert.deepEqual([...reply.valueField], [0, 0, 0, 1, 9]);
   assert.deepEqual([...reply.signature], [3]);
-  assert.throws(() => decodeKexReply(31, "string", new Uint8Array([31, 0, 0, 0, 9])), /K_S/);
+  assert.throws(
+    () => decodeKexReply(new Uint8Array([31, 0, 0, 0, 9]), { msg: 31, encoding: "string" }),
+    /K_S/,
+  );
 });
