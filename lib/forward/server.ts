@@ -14,9 +14,12 @@ import type { Channel } from "../connection/channel.ts";
 import type { Connection } from "../connection/connection.ts";
 import {
   accept,
+  type Acceptance,
   acceptChannel,
+  type ChannelAcceptance,
   type ChannelOpenHandler,
   type GlobalRequestHandler,
+  type Refusal,
   refuse,
 } from "../connection/handlers.ts";
 import { spliceChannel } from "../connection/splice.ts";
@@ -187,81 +190,110 @@ function bindAddress(asked: string, gatewayPorts: PortForwardingOptions["gateway
  * ```
  */
 export function portForwardingHandler(options: PortForwardingOptions = {}): PortForwardingHandler {
-  const allow = options.allowTcpForwarding ?? "yes";
-  const state = new Map<Connection, ConnectionForwards>();
-  const forwards = (connection: Connection): ConnectionForwards => {
-    let s = state.get(connection);
+  const f = new Forwarder(options);
+  return {
+    channelOpen: { "direct-tcpip": (open, ctx) => f.directTcpip(open.data, ctx) },
+    globalRequest: {
+      "tcpip-forward": (request, ctx) => f.tcpipForward(request.data, ctx),
+      "cancel-tcpip-forward": (request, ctx) => f.cancelTcpipForward(request.data, ctx),
+    },
+  };
+}
+
+/** One {@link portForwardingHandler}'s policy and its connections' forwards. */
+class Forwarder {
+  #options: PortForwardingOptions;
+  #state = new Map<Connection, ConnectionForwards>();
+
+  constructor(options: PortForwardingOptions) {
+    this.#options = options;
+  }
+
+  /** This connection's state, made on first use and dropped when the connection ends. */
+  #forwards(connection: Connection): ConnectionForwards {
+    let s = this.#state.get(connection);
     if (!s) {
       const fresh: ConnectionForwards = { listeners: new Map(), tunnels: 0 };
       s = fresh;
-      state.set(connection, fresh);
+      this.#state.set(connection, fresh);
       connection.done.then(() => {
         for (const l of fresh.listeners.values()) l.listener.close();
-        state.delete(connection);
+        this.#state.delete(connection);
       });
     }
     return s;
-  };
-  const refusal = (ctx: ForwardingContext, direction: "local" | "remote") => {
+  }
+
+  /** Why a direction is refused (the key's no-port-forwarding, AllowTcpForwarding), if it is. */
+  #refusal(ctx: ForwardingContext, direction: "local" | "remote"): string | undefined {
+    const allow = this.#options.allowTcpForwarding ?? "yes";
     if (ctx.restrictions.portForwarding === false) return "no-port-forwarding";
     if (allow === "no" || (allow !== "yes" && allow !== direction)) {
       return `AllowTcpForwarding ${allow}`;
     }
     return undefined;
-  };
+  }
 
-  const directTcpip: ChannelOpenHandler<ForwardingContext> = async (open, ctx) => {
-    const why = refusal(ctx, "local");
+  /** RFC 4254 §7.2: connect, then confirm; refusals with sshd's reasons. */
+  async directTcpip(
+    data: Uint8Array,
+    ctx: ForwardingContext,
+  ): Promise<Refusal | ChannelAcceptance> {
+    const why = this.#refusal(ctx, "local");
     if (why) return refuse(why, OpenFailure.ADMINISTRATIVELY_PROHIBITED);
-    const d = TcpChannelCodec.decode(open.data);
+    const d = TcpChannelCodec.decode(data);
+    const where = `${d.host}:${d.port}`;
     if (!keyPermits(ctx.restrictions.permitOpen, d.host, d.port)) {
       return refuse(
-        `${d.host}:${d.port} is not permitted (permitopen)`,
+        `${where} is not permitted (permitopen)`,
         OpenFailure.ADMINISTRATIVELY_PROHIBITED,
       );
     }
-    if (!permitted(options.permitOpen, d.host, d.port)) {
+    if (!permitted(this.#options.permitOpen, d.host, d.port)) {
       return refuse(
-        `${d.host}:${d.port} is not permitted (PermitOpen)`,
+        `${where} is not permitted (PermitOpen)`,
         OpenFailure.ADMINISTRATIVELY_PROHIBITED,
       );
     }
-    const f = forwards(ctx.connection);
-    if (f.tunnels >= (options.maxTunnels ?? 256)) {
+    const f = this.#forwards(ctx.connection);
+    if (f.tunnels >= (this.#options.maxTunnels ?? 256)) {
       return refuse("too many forwarded connections", OpenFailure.RESOURCE_SHORTAGE);
     }
     f.tunnels++;
     try {
       const socket = await connectTcp(d.host, d.port, {
-        signal: AbortSignal.timeout(options.connectTimeout ?? 10_000),
+        signal: AbortSignal.timeout(this.#options.connectTimeout ?? 10_000),
       });
       return acceptChannel((channel) =>
         spliceChannel(channel, socket).finally(() => void f.tunnels--)
       );
     } catch (e) {
       f.tunnels--;
-      // sshd's reason and text: "Connection refused", "connect failed".
+      // sshd's reason: CONNECT_FAILED ("Connection refused", ...).
       return refuse(
         `connect failed: ${e instanceof Error ? e.message : e}`,
         OpenFailure.CONNECT_FAILED,
       );
     }
-  };
+  }
 
-  const tcpipForward: GlobalRequestHandler<ForwardingContext> = async (request, ctx) => {
-    const why = refusal(ctx, "remote");
+  /** RFC 4254 §7.1: bind, reply (with the port for port 0), then accept. */
+  async tcpipForward(data: Uint8Array, ctx: ForwardingContext): Promise<Refusal | Acceptance> {
+    const why = this.#refusal(ctx, "remote");
     if (why) return refuse(why);
-    const asked = ListenAddressCodec.decode(request.data);
+    const asked = ListenAddressCodec.decode(data);
+    const where = `${asked.address}:${asked.port}`;
+    const options = this.#options;
     if (!keyPermits(ctx.restrictions.permitListen, asked.address, asked.port)) {
-      return refuse(`${asked.address}:${asked.port} is not permitted (permitlisten)`);
+      return refuse(`${where} is not permitted (permitlisten)`);
     }
     if (!permitted(options.permitListen, asked.address, asked.port)) {
-      return refuse(`${asked.address}:${asked.port} is not permitted (PermitListen)`);
+      return refuse(`${where} is not permitted (PermitListen)`);
     }
     if (options.permitListen === undefined && asked.port !== 0 && asked.port < 1024) {
       return refuse(`port ${asked.port} is privileged`);
     }
-    const f = forwards(ctx.connection);
+    const f = this.#forwards(ctx.connection);
     if (f.listeners.size >= (options.maxListeners ?? 32)) return refuse("too many listeners");
     let listener: TcpListener;
     try {
@@ -272,58 +304,52 @@ export function portForwardingHandler(options: PortForwardingOptions = {}): Port
     } catch (e) {
       return refuse(`cannot listen: ${e instanceof Error ? e.message : e}`);
     }
-    const key = `${asked.address}:${listener.port}`;
-    f.listeners.set(key, { listener, address: asked.address, port: listener.port });
+    const bound = { address: asked.address, port: listener.port };
+    f.listeners.set(`${bound.address}:${bound.port}`, { listener, ...bound });
     return accept(asked.port === 0 ? BoundPortCodec.encode(listener.port) : undefined, {
       // Connections are forwarded only once the client has the reply (and the port).
-      after: () => void serveListener(listener, { ...asked, port: listener.port }, ctx, f, options),
+      after: () => void this.#serveListener(listener, { bound, ctx, f }),
     });
-  };
+  }
 
-  const cancelTcpipForward: GlobalRequestHandler<ForwardingContext> = (request, ctx) => {
-    const asked = ListenAddressCodec.decode(request.data);
-    const f = forwards(ctx.connection);
+  /** RFC 4254 §7.1: closes the listener of an earlier tcpip-forward. */
+  cancelTcpipForward(data: Uint8Array, ctx: ForwardingContext): Refusal | Acceptance {
+    const asked = ListenAddressCodec.decode(data);
+    const f = this.#forwards(ctx.connection);
     const key = `${asked.address}:${asked.port}`;
     const l = f.listeners.get(key);
     if (!l) return refuse(`no forwarding on ${key}`);
     f.listeners.delete(key);
     l.listener.close();
     return accept();
-  };
+  }
 
-  return {
-    channelOpen: { "direct-tcpip": directTcpip },
-    globalRequest: { "tcpip-forward": tcpipForward, "cancel-tcpip-forward": cancelTcpipForward },
-  };
-}
-
-/** Accepts on a remote forward's listener and opens a forwarded-tcpip channel per connection. */
-async function serveListener(
-  listener: TcpListener,
-  bound: { address: string; port: number },
-  ctx: ForwardingContext,
-  f: ConnectionForwards,
-  options: PortForwardingOptions,
-): Promise<void> {
-  try {
-    for await (const conn of listener) {
-      if (f.tunnels >= (options.maxTunnels ?? 256)) {
-        conn.close();
-        continue;
+  /** Accepts on a remote forward's listener and opens a forwarded-tcpip channel per connection. */
+  async #serveListener(
+    listener: TcpListener,
+    on: { bound: { address: string; port: number }; ctx: ForwardingContext; f: ConnectionForwards },
+  ): Promise<void> {
+    const { bound, ctx, f } = on;
+    try {
+      for await (const conn of listener) {
+        if (f.tunnels >= (this.#options.maxTunnels ?? 256)) {
+          conn.close();
+          continue;
+        }
+        f.tunnels++;
+        const data = TcpChannelCodec.encode({
+          host: bound.address,
+          port: bound.port,
+          originatorAddress: plainAddress(conn.remoteAddress),
+          originatorPort: conn.remotePort,
+        });
+        ctx.connection.openChannel("forwarded-tcpip", data).then(
+          (channel: Channel) => spliceChannel(channel, conn),
+          () => conn.close(),
+        ).finally(() => void f.tunnels--);
       }
-      f.tunnels++;
-      const data = TcpChannelCodec.encode({
-        host: bound.address,
-        port: bound.port,
-        originatorAddress: plainAddress(conn.remoteAddress),
-        originatorPort: conn.remotePort,
-      });
-      ctx.connection.openChannel("forwarded-tcpip", data).then(
-        (channel: Channel) => spliceChannel(channel, conn),
-        () => conn.close(),
-      ).finally(() => void f.tunnels--);
+    } catch {
+      // The listener failed for good: its forward ends; the connection goes on.
     }
-  } catch {
-    // The listener failed for good: its forward ends; the connection goes on.
   }
 }
