@@ -44,6 +44,7 @@ export { SshError } from "../wire/errors.ts";
 export type { Codec } from "../wire/codec.ts";
 export type { Payload } from "../transport/packets.ts";
 export type { ByteStreamPair } from "../transport/transport.ts";
+export type { TcpConnection } from "../runtime/types.ts";
 export type {
   Channel,
   ChannelHost,
