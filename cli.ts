@@ -36,7 +36,9 @@ import { sshMain } from "./lib/cli/ssh.ts";
 import { keygenMain } from "./lib/cli/keygen.ts";
 import { connectTcp, type PublicKey, Transport, type TransportOptions } from "./mod.ts";
 
-const USAGE = `usage: rxssh [-46CGNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]
+const USAGE =
+  `usage: rxssh [-46CGNTVnqtv] [-c cipher_spec] [-D port] [-F configfile] [-i identity_file]
+             [-J destination] [-L address] [-R address] [-W host:port]
              [-l login_name] [-m mac_spec] [-o option] [-p port]
              destination [command [argument ...]]
        rxssh serve [-p port] [-h host_key_file]... [-f config_file] [-o Option=value]... [-D]

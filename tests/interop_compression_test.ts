@@ -132,7 +132,7 @@ describe("OpenSSH ssh -C against our server", { skip }, () => {
   let keyPath: string;
   let file: string;
   let want: string;
-  before(async () => {
+  before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-zlib-"));
     keyPath = path.join(dir, "id_ed25519");
     spawnSync(openssh!.sshKeygen, ["-q", "-t", "ed25519", "-N", "", "-f", keyPath]);

@@ -40,13 +40,14 @@
  * a pty when standard input is a terminal. With a pty the local terminal is
  * put in raw mode and SIGWINCH sends window-change.
  *
- * The other keywords of ssh_config(5) are read (and printed by `-G`) but
- * not acted on yet: forwarding, jump hosts, ProxyCommand, the agent,
- * certificates, compression.
+ * Forwarding as ssh: `-L`, `-R`, `-D` (and LocalForward, RemoteForward,
+ * DynamicForward; TCP only), `-W host:port`, `-N`, `-J` / ProxyJump (each
+ * hop with its own configuration and host-key check), `-C` / Compression,
+ * ExitOnForwardFailure.
  *
- * Not supported: forwarding (-L, -R, -D, -A, -X), jump hosts (-J),
- * multiplexing (-M, -S), escape characters, the ssh agent, certificates for
- * client authentication, compression (-C is accepted and ignored).
+ * Read (and printed by `-G`) but not acted on yet: ProxyCommand, the
+ * agent, certificates. Not supported: agent and X11 forwarding (-A, -X),
+ * Unix-socket forwards, multiplexing (-M, -S), escape characters.
  *
  * @module
  */
@@ -56,9 +57,12 @@ import * as os from "node:os";
 import process from "node:process";
 import { AuthenticationError } from "../auth/client.ts";
 import { defaultSshConfigSources, fileSystemReader } from "../config/files.ts";
+import { startForwards, stdioForward } from "./forwards.ts";
 import {
   expandSshConfigValue,
   formatSshConfig,
+  type ForwardSpec,
+  parseForward,
   type ResolvedSshConfig,
   resolveSshConfig,
 } from "../config/ssh_config.ts";
@@ -95,7 +99,8 @@ import {
  * ```
  */
 export const SSH_USAGE =
-  `usage: rxssh [-46CGNTVnqtv] [-c cipher_spec] [-F configfile] [-i identity_file]
+  `usage: rxssh [-46CGNTVnqtv] [-c cipher_spec] [-D port] [-F configfile] [-i identity_file]
+             [-J destination] [-L address] [-R address] [-W host:port]
              [-l login_name] [-m mac_spec] [-o option] [-p port]
              destination [command [argument ...]]
        rxssh serve [-p port] [-h host_key_file]... [-o Option=value]... [-D]
@@ -141,11 +146,19 @@ export interface SshArgs {
   configFiles: string[];
   /** `-G`: print the resolved configuration and exit. */
   printConfig: boolean;
+  /** `-L` forwards, in order (before the configuration's LocalForward). */
+  localForwards: ForwardSpec[];
+  /** `-R` forwards. */
+  remoteForwards: ForwardSpec[];
+  /** `-D` forwards. */
+  dynamicForwards: ForwardSpec[];
+  /** `-W host:port`: standard input and output to that destination instead of a session. */
+  stdioForward?: { host: string; port: number };
 }
 
-const WITH_ARG = new Set(["c", "F", "i", "l", "m", "o", "p"]);
+const WITH_ARG = new Set(["c", "D", "F", "i", "J", "L", "l", "m", "o", "p", "R", "W"]);
 const NO_ARG = new Set(["4", "6", "C", "G", "N", "T", "n", "q", "t", "v"]);
-const UNSUPPORTED = new Set([..."AXYxaBDEIJLMORSWbeKkgfswPQ1"]);
+const UNSUPPORTED = new Set([..."AXYxaBEIMObeKkgfswPQS1"]);
 
 /**
  * Parses the client's arguments (getopt-style: `-tt`, `-p2222`, options
@@ -170,6 +183,9 @@ export function parseSshArgs(args: readonly string[]): SshArgs {
     quiet: false,
     configFiles: [],
     printConfig: false,
+    localForwards: [],
+    remoteForwards: [],
+    dynamicForwards: [],
   };
   let i = 0;
   const setDestination = (d: string) => {
@@ -264,10 +280,38 @@ function setValueFlag(r: Omit<SshArgs, "host">, given: { flag: string; value: st
     case "p":
       directives.push(`Port=${v}`);
       break;
+    case "J":
+      directives.push(`ProxyJump=${v}`);
+      break;
+    case "L":
+    case "R":
+    case "D":
+      addForward(r, { flag: given.flag, spec: v });
+      break;
+    case "W": {
+      const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+      if (!m) throw new OptionError(`Bad stdio forwarding specification '${v}'`);
+      r.stdioForward = { host: m[1] ?? m[2], port: Number(m[3]) };
+      r.noCommand = true;
+      break;
+    }
   }
 }
 
-/** A flag without a value (NO_ARG; -4, -6 and -C are accepted and ignored). */
+/** -L, -R, -D as ssh.c reads them (readconf.c parse_forward); ssh's message when bad. */
+function addForward(r: Omit<SshArgs, "host">, given: { flag: string; spec: string }): void {
+  const remote = given.flag === "R";
+  const dynamic = given.flag === "D";
+  const f = parseForward(given.spec, { dynamic, remote });
+  const kind = remote ? "remote" : dynamic ? "dynamic" : "local";
+  if (!f) throw new OptionError(`Bad ${kind} forwarding specification '${given.spec}'`);
+  if (remote && f.connectHost === undefined) {
+    throw new OptionError("remote dynamic (SOCKS) forwarding is not supported by rxssh");
+  }
+  (remote ? r.remoteForwards : dynamic ? r.dynamicForwards : r.localForwards).push(f);
+}
+
+/** A flag without a value (NO_ARG; -4 and -6 are accepted and ignored). */
 function setFlag(r: Omit<SshArgs, "host">, f: string): void {
   if (f === "t") r.tty++;
   else if (f === "T") r.noTty = true;
@@ -276,6 +320,7 @@ function setFlag(r: Omit<SshArgs, "host">, f: string): void {
   else if (f === "v") r.verbosity++;
   else if (f === "q") r.quiet = true;
   else if (f === "G") r.printConfig = true;
+  else if (f === "C") r.directives.push("Compression=yes");
 }
 
 // ---------------------------------------------------------------------------
@@ -682,8 +727,10 @@ export async function sshMain(args: readonly string[]): Promise<number> {
     return 255;
   }
   const r = resolveRun(settings, errLine);
+  const via = await connectJumps(r);
+  if (typeof via === "number") return via;
   const keys = r.c.pubkeyAuthentication ? await loadIdentities(r.identityFiles, r) : [];
-  const client = await connectClient(r, keys);
+  const client = await connectClient(r, { keys, via });
   if (typeof client === "number") return client;
   const k = await client.transport.ready;
   r.log.debug(
@@ -691,13 +738,27 @@ export async function sshMain(args: readonly string[]): Promise<number> {
   );
   r.log.debug(`Authenticated to ${r.hostname} ([${r.hostname}]:${r.port}).`);
   const alive = startKeepalive(client, r);
+  const forwards = await startForwards(client, {
+    plan: {
+      local: [...r.args.localForwards, ...r.c.localForwards],
+      remote: [...r.args.remoteForwards, ...r.c.remoteForwards],
+      dynamic: [...r.args.dynamicForwards, ...r.c.dynamicForwards],
+      exitOnFailure: r.c.exitOnForwardFailure,
+    },
+    log: r.log,
+  });
   try {
+    if (!forwards.ok) return 255;
+    if (r.args.stdioForward) {
+      return await stdioForward(client, { target: r.args.stdioForward, log: r.log });
+    }
     if (r.args.noCommand) {
       await client.transport.closed;
       return alive.timedOut ? 255 : 0;
     }
     return await runSession(client, r) ?? 255;
   } finally {
+    forwards.stop();
     alive.stop();
     await client.close().catch(() => {});
     if (alive.timedOut) process.exitCode = 255;
@@ -791,10 +852,52 @@ function resolveRun(s: Settings, errLine: (s: string) => void): Run {
 }
 
 /**
+ * ProxyJump (`-J`): each hop connected over the one before, with its own
+ * configuration (as ssh runs `ssh -W` per hop, with the same -F), host-key
+ * check and identities. Resolves with the last hop, undefined without
+ * jumps, or 255 after printing why a hop failed.
+ */
+async function connectJumps(r: Run): Promise<SshClient | number | undefined> {
+  if (r.c.proxyJump === undefined) return undefined;
+  let via: SshClient | undefined;
+  for (const hop of r.c.proxyJump.split(",")) {
+    const m = /^(?:([^@]*)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hop.replace(/^ssh:\/\//, ""));
+    if (!m) {
+      r.log.error(`rxssh: bad jump host "${hop}"`);
+      return 255;
+    }
+    const hopArgs = [
+      ...r.args.configFiles.flatMap((f) => ["-F", f]),
+      ...(m[1] ? ["-l", m[1]] : []),
+      ...(m[3] ? ["-p", m[3]] : []),
+      ...(r.args.quiet ? ["-q"] : []),
+      m[2].replace(/^\[|\]$/g, ""),
+    ];
+    const settings = readSettings(hopArgs);
+    if (settings === "printed") return 0;
+    const hopRun = resolveRun(
+      { ...settings, c: { ...settings.c, proxyJump: undefined } },
+      (l) => r.log.error(l),
+    );
+    const keys = hopRun.c.pubkeyAuthentication
+      ? await loadIdentities(hopRun.identityFiles, hopRun)
+      : [];
+    const client = await connectClient(hopRun, { keys, via });
+    if (typeof client === "number") return client;
+    via = client;
+  }
+  return via;
+}
+
+/**
  * Connects and authenticates; on failure prints ssh's message and returns
  * the exit code (255).
  */
-async function connectClient(r: Run, keys: PrivateKey[]): Promise<SshClient | number> {
+async function connectClient(
+  r: Run,
+  on: { keys: PrivateKey[]; via?: SshClient },
+): Promise<SshClient | number> {
+  const { keys, via } = on;
   const { c, log, hostname, port } = r;
   const hostKeyAlgorithms = preferredHostKeyAlgorithms(r);
   const auth = promptedAuth(r);
@@ -814,6 +917,8 @@ async function connectClient(r: Run, keys: PrivateKey[]): Promise<SshClient | nu
       hostKeyAlgorithms,
       onBanner: (m) => log.info(m.replace(/\n$/, "")),
       ...(timeout ? { timeout } : {}),
+      ...(c.compression ? { compression: ["zlib@openssh.com", "zlib", "none"] } : {}),
+      ...(via ? { via } : {}),
     });
   } catch (e) {
     if (r.hostKeyFailure) return 255;

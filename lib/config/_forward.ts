@@ -69,6 +69,12 @@ function fields(spec: string): Field[] | undefined {
  * Parses a forward as readconf.c `parse_forward` does: `[host:]port:host:port`,
  * Unix socket paths, `[host:]port` for dynamic forwards. Returns undefined
  * when the specification is bad.
+ *
+ * @example
+ * ```ts
+ * import { parseForward } from "./ssh_config.ts";
+ * console.log(parseForward("8080:localhost:80", { dynamic: false, remote: false })?.connectPort); // 80
+ * ```
  */
 export function parseForward(
   spec: string,

@@ -52,6 +52,7 @@ import {
 } from "./_tokens.ts";
 
 export type { ForwardSpec } from "./_forward.ts";
+export { parseForward } from "./_forward.ts";
 
 /**
  * Where the resolver gets file contents from.
