@@ -58,6 +58,7 @@ import process from "node:process";
 import { AuthenticationError } from "../auth/client.ts";
 import { defaultSshConfigSources, fileSystemReader } from "../config/files.ts";
 import { startForwards, stdioForward } from "./forwards.ts";
+import { keepalive } from "../connection/keepalive.ts";
 import {
   expandSshConfigValue,
   formatSshConfig,
@@ -1070,26 +1071,21 @@ function promptedAuth(r: Run): Pick<ConnectOptions, "authMethods" | "keyboardInt
  * unanswered ones the connection is closed and `timedOut` set.
  */
 function startKeepalive(client: SshClient, r: Run): { timedOut: boolean; stop(): void } {
-  const aliveInterval = r.c.serverAliveInterval;
-  const aliveMax = r.c.serverAliveCountMax;
-  const alive = { timedOut: false, stop: () => clearInterval(keepalive) };
-  let keepalive: ReturnType<typeof setInterval> | undefined;
-  if (aliveInterval > 0) {
-    let outstanding = 0;
-    keepalive = setInterval(() => {
-      if (outstanding >= aliveMax) {
-        alive.timedOut = true;
-        r.log.error(`Timeout, server ${r.hostname} not responding.`);
-        client.close().catch(() => {});
-        return;
-      }
-      outstanding++;
-      client.connection.globalRequest("keepalive@openssh.com").then(
-        () => outstanding = 0,
-        () => {},
-      );
-    }, aliveInterval * 1000);
-  }
+  const alive = { timedOut: false, stop: () => {} };
+  const sub = keepalive({
+    globalRequest: (name) => client.connection.globalRequest(name),
+    disconnect: (reason, description) => {
+      alive.timedOut = true;
+      r.log.error(`Timeout, server ${r.hostname} not responding.`);
+      return client.transport.disconnect(reason, description);
+    },
+    closed: client.transport.closed,
+  }, {
+    interval: r.c.serverAliveInterval,
+    countMax: r.c.serverAliveCountMax,
+    peer: `server ${r.hostname}`,
+  });
+  alive.stop = () => sub.unsubscribe();
   return alive;
 }
 
