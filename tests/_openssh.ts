@@ -360,6 +360,24 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 /**
+ * Waits until something accepts connections on 127.0.0.1:`port` (a
+ * forward's listener, a server); throws after `ms`.
+ *
+ * @example
+ * ```ts
+ * import { listening } from "./_openssh.ts";
+ * await listening(8080, 10_000);
+ * ```
+ */
+export async function listening(port: number, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await canConnect(port))) {
+    if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
  * A long-running helper process (another SSH server) started like the
  * harness's sshd: under `timeout` (killed after `lifetimeSeconds` even if the
  * test process dies), tracked so that the process exit hook kills it and its

@@ -14,32 +14,18 @@ import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { cliCommand, keygen, ROOT, serve, type Served } from "./_cli.ts";
-import { currentUser, findOpenSsh, runProcess, type Sshd, startSshd } from "./_openssh.ts";
+import {
+  currentUser,
+  findOpenSsh,
+  freePort,
+  listening,
+  runProcess,
+  type Sshd,
+  startSshd,
+} from "./_openssh.ts";
 
 const skip = findOpenSsh() ? false : "OpenSSH is not installed (.ci/run installs it)";
 const BIG = 50 * 1024 * 1024;
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => r(p));
-    });
-  });
-}
-
-async function listening(port: number, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, "127.0.0.1", () => (s.destroy(), r(true)));
-      s.on("error", () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("rxssh -L -R -D -W -J -C", { skip }, () => {
   let home: string;

@@ -24,6 +24,8 @@ import { OpenFailure } from "../lib/wire/connection_messages.ts";
 import {
   currentUser,
   findOpenSsh,
+  freePort,
+  listening,
   pinnedHostKey,
   runProcess,
   runSsh,
@@ -77,29 +79,6 @@ async function getOver(
   await w.write(new TextEncoder().encode(`GET ${url} HTTP/1.0\r\nHost: x\r\n\r\n`));
   w.releaseLock();
   return await new Response(s.readable).text();
-}
-
-/** Waits until something listens on 127.0.0.1:port. */
-async function listening(port: number, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, "127.0.0.1", () => (s.destroy(), r(true)));
-      s.on("error", () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => r(p));
-    });
-  });
 }
 
 async function ourServer(
