@@ -287,15 +287,14 @@ export class SshClient {
  * @example
  * ```ts
  * import { knownHostsVerifier } from "./client.ts";
- * const verify = knownHostsVerifier("/home/me/.ssh/known_hosts", "example.com", 22, { acceptNew: true });
+ * const verify = knownHostsVerifier("/home/me/.ssh/known_hosts", { host: "example.com", acceptNew: true });
  * ```
  */
 export function knownHostsVerifier(
   file: string,
-  host: string,
-  port: number,
-  options: { acceptNew?: boolean; hashNew?: boolean } = {},
+  options: { host: string; port?: number; acceptNew?: boolean; hashNew?: boolean },
 ): (key: PublicKey) => Promise<boolean> {
+  const { host, port = 22 } = options;
   return async (key) => {
     const verdict = await verifyKnownHost(key, {
       host,
@@ -347,7 +346,11 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
       hk.fingerprint,
     )
     : "knownHosts" in hk
-    ? knownHostsVerifier(hk.knownHosts, options.host ?? "localhost", options.port ?? 22, hk)
+    ? knownHostsVerifier(hk.knownHosts, {
+      ...hk,
+      host: options.host ?? "localhost",
+      port: options.port ?? 22,
+    })
     : hk.verify;
   const transport = new Transport(stream, {
     role: "client",

@@ -41,7 +41,7 @@ import type { ChannelAcceptance, PeerRequestRouter, Refusal, Verdict } from "./h
  * @example
  * ```ts
  * import { ChannelOpenError } from "./connection.ts";
- * const e = new ChannelOpenError("session", 1, "administratively prohibited");
+ * const e = new ChannelOpenError("session", { reason: 1, description: "administratively prohibited" });
  * console.log(e.reason); // 1
  * ```
  */
@@ -53,7 +53,8 @@ export class ChannelOpenError extends SshError {
   /** The peer's description, as received (peer-controlled; the message quotes it). */
   readonly description: string;
   /** Creates the error. */
-  constructor(channelType: string, reason: number, description: string) {
+  constructor(channelType: string, refusal: { reason: number; description: string }) {
+    const { reason, description } = refusal;
     super(
       `peer refused to open a ${channelType} channel (reason ${reason}): ${
         quotePeerText(description)
@@ -455,7 +456,7 @@ export class Connection {
         const pending = this.#pendingOpens.get(m.recipient);
         if (!pending) throw new SshError(`CHANNEL_OPEN_FAILURE for unknown channel ${m.recipient}`);
         this.#pendingOpens.delete(m.recipient);
-        pending.reject(new ChannelOpenError(pending.type, m.reason, m.description));
+        pending.reject(new ChannelOpenError(pending.type, m));
         return;
       }
       case Msg.GLOBAL_REQUEST:
