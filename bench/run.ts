@@ -29,12 +29,13 @@ const ALL_WORKLOADS = [
   "latency",
   "memory",
   "micro",
+  "forward",
   "small-packets",
   "kex-flood",
 ] as const;
 type Workload = typeof ALL_WORKLOADS[number];
 /** Run when neither --only nor --skip names them: the attack workloads are opt-in. */
-const DEFAULT_WORKLOADS: Workload[] = ["bulk", "setup", "latency", "memory", "micro"];
+const DEFAULT_WORKLOADS: Workload[] = ["bulk", "setup", "latency", "memory", "micro", "forward"];
 const ALL_CIPHERS = [
   "chacha20-poly1305@openssh.com",
   "aes128-gcm@openssh.com",
@@ -52,9 +53,9 @@ function usage(): never {
   --only a,b            workloads to run: ${ALL_WORKLOADS.join(",")}
                         (default: ${DEFAULT_WORKLOADS.join(",")})
   --skip a,b            workloads to leave out
-  --bytes N             bulk bytes per transfer, e.g. 256M, 1G (default 256M; --quick 64M)
-  --reps N              bulk repetitions, median reported (default 3)
-  --ciphers a,b         bulk ciphers (default: ${ALL_CIPHERS.join(",")})
+  --bytes N             bulk and forward bytes per transfer, e.g. 256M, 1G (default 256M; --quick 64M)
+  --reps N              bulk and forward repetitions, median reported (default 3)
+  --ciphers a,b         bulk and forward ciphers (default: ${ALL_CIPHERS.join(",")})
   --runtimes a,b        our runtimes: deno,bun (default both)
   --concurrency N       setup: concurrent connections per client process (default 8)
   --setup-procs P       setup, server side: ssh2 driver processes, each --concurrency (default 2)
@@ -1248,6 +1249,250 @@ async function runKexFlood(): Promise<unknown> {
   return { config: { floodProcs: config.floodProcs, logins: config.floodLogins }, rows };
 }
 
+// ---------------------------------------------------------------------------
+// forward: throughput through a local forward (`ssh -N -L` against rxssh's localForward)
+
+/**
+ * The far end of the tunnels, in this process: a TCP server that reads a
+ * header line, `up N` (it reads N bytes, then answers one byte) or `down N`
+ * (it writes N bytes, then closes). Connections without a header (the
+ * readiness probe of `ssh -L`) are closed.
+ */
+function startForwardTarget(): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serve = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(256 * 1024);
+    let head = new Uint8Array(0);
+    let nl = -1;
+    while (nl < 0) {
+      const n = await conn.read(buf);
+      if (n === null) return;
+      const h = new Uint8Array(head.length + n);
+      h.set(head);
+      h.set(buf.subarray(0, n), head.length);
+      head = h;
+      nl = head.indexOf(10);
+      if (nl < 0 && head.length > 64) throw new Error("no header line");
+    }
+    const [dir, size] = new TextDecoder().decode(head.subarray(0, nl)).split(" ");
+    const bytes = Number(size);
+    if (dir === "up") {
+      let got = head.length - nl - 1;
+      while (got < bytes) {
+        const n = await conn.read(buf);
+        if (n === null) throw new Error(`EOF after ${got} of ${bytes} bytes`);
+        got += n;
+      }
+      await writeAll(conn, new Uint8Array([107])); // "k"
+    } else {
+      const chunk = new Uint8Array(64 * 1024);
+      for (let sent = 0; sent < bytes; sent += chunk.length) {
+        await writeAll(
+          conn,
+          bytes - sent >= chunk.length ? chunk : chunk.subarray(0, bytes - sent),
+        );
+      }
+    }
+  };
+  (async () => {
+    for await (const conn of listener) {
+      serve(conn).catch(() => {}).finally(() => {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
+    }
+  })().catch(() => {});
+  return { port: (listener.addr as Deno.NetAddr).port, close: () => listener.close() };
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
+}
+
+/**
+ * One transfer of `bytes` through the forward listening on `port`: the time
+ * from connecting to the last byte arriving (down) or to the target's
+ * answer that it has them all (up), in MB/s.
+ */
+async function forwardOnce(port: number, dir: "up" | "down", bytes: number): Promise<number> {
+  const timeoutS = 60 + bytes / (1024 * 1024);
+  const t0 = performance.now();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const timer = setTimeout(() => conn.close(), timeoutS * 1000);
+  try {
+    await writeAll(conn, new TextEncoder().encode(`${dir} ${bytes}\n`));
+    const buf = new Uint8Array(256 * 1024);
+    if (dir === "up") {
+      const chunk = new Uint8Array(64 * 1024);
+      for (let sent = 0; sent < bytes; sent += chunk.length) {
+        await writeAll(
+          conn,
+          bytes - sent >= chunk.length ? chunk : chunk.subarray(0, bytes - sent),
+        );
+      }
+      if (await conn.read(buf) !== 1) throw new Error("the target did not confirm the upload");
+    } else {
+      let got = 0;
+      while (got < bytes) {
+        const n = await conn.read(buf);
+        if (n === null) throw new Error(`the tunnel closed after ${got} of ${bytes} bytes`);
+        got += n;
+      }
+    }
+    return bytes / 1e6 / ((performance.now() - t0) / 1000);
+  } catch (e) {
+    if (performance.now() - t0 >= timeoutS * 1000) throw new Error(`timed out after ${timeoutS} s`);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** A free local port (bound and released: `ssh -L` needs a number). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** `ssh -N -L`: ready when its local port accepts (the probe sends no header). */
+async function sshLocalForward(
+  port: number,
+  cipher: string,
+  target: number,
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const local = freePort();
+  const child = new Deno.Command(TIMEOUT, {
+    args: [
+      ...["-k", "5", String(6 * 3600), "ssh", "-N", "-o", "ExitOnForwardFailure=yes"],
+      ...["-L", `127.0.0.1:${local}:127.0.0.1:${target}`, ...sshArgs(port, cipher), "127.0.0.1"],
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    cwd: ROOT,
+  }).spawn();
+  live.add(child);
+  let err = "";
+  (async () => {
+    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) {
+      if (err.length < 100_000) err += c;
+    }
+  })().catch(() => {});
+  let exited = false;
+  child.status.then(() => exited = true);
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+    live.delete(child);
+  };
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port: local })).close();
+      return { port: local, stop };
+    } catch { /* not yet */ }
+    if (exited || performance.now() > deadline) {
+      await stop();
+      throw new Error(`ssh -L did not start: ${err.trim().slice(-300) || "timed out"}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** rxssh's `localForward` in a worker (`forward` mode) or `ssh -L`, client -> server, to `target`. */
+async function startForwarder(
+  p: { client: ClientImpl; server: ServerImpl },
+  cipher: string,
+  target: number,
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const { port } = await ensureServer(
+    p.server,
+    profileLabel("forward", "server", p.server, cipher),
+  );
+  if (p.client === "openssh") return sshLocalForward(port, cipher, target);
+  if (!p.client.startsWith("rxssh-")) throw new Error(`no forward client ${p.client}`);
+  const [cmd, args] = workerCmd(
+    p.client as "rxssh-deno" | "rxssh-bun",
+    profileLabel("forward", "client", p.client, cipher),
+  );
+  const o = { ...workerOpts(port, cipher), target: { host: "127.0.0.1", port: target } };
+  const d = await startDaemon(cmd, [...args, "forward", JSON.stringify(o)], 6 * 3600);
+  daemons.add(d);
+  return {
+    port: Number(d.info.port),
+    stop: async () => {
+      await d.stop();
+      daemons.delete(d);
+    },
+  };
+}
+
+async function runForward(): Promise<unknown> {
+  const pairs: { role: "client" | "server"; client: ClientImpl; server: ServerImpl }[] = [];
+  for (const c of [...ourImpls, "openssh" as const]) {
+    pairs.push({ role: "client", client: c, server: "sshd" });
+  }
+  for (const s of ourImpls) pairs.push({ role: "server", client: "openssh", server: s });
+  const target = startForwardTarget();
+  const cells: BulkCell[] = [];
+  try {
+    for (const cipher of config.ciphers) {
+      // Every pair's forward is up for the whole cipher, so the repetitions interleave.
+      const fwds = new Map<typeof pairs[number], { port: number; stop(): Promise<void> }>();
+      const cellOf = new Map<typeof pairs[number], Record<"up" | "down", BulkCell>>();
+      for (const p of pairs) {
+        const key = `${p.client}>${p.server} ${cipher}`;
+        try {
+          const f = await startForwarder(p, cipher, target.port);
+          fwds.set(p, f);
+          // Warm-up (JIT, windows), not recorded.
+          const warm = Math.min(config.bytes, 8 * 1024 * 1024);
+          for (const dir of ["up", "down"] as const) await forwardOnce(f.port, dir, warm);
+          const cell = (dir: "up" | "down"): BulkCell => ({ ...p, cipher, dir, mbps: [] });
+          const c = { up: cell("up"), down: cell("down") };
+          cellOf.set(p, c);
+          cells.push(c.up, c.down);
+        } catch (e) {
+          fail("forward", key, e);
+        }
+      }
+      const broken = new Set<string>();
+      for (let rep = 0; rep < config.reps; rep++) {
+        for (const dir of ["up", "down"] as const) {
+          for (const [p, f] of fwds) {
+            const key = `${p.client}>${p.server} ${cipher} ${dir}`;
+            if (broken.has(key)) continue;
+            try {
+              const v = await forwardOnce(f.port, dir, config.bytes);
+              cellOf.get(p)![dir].mbps.push(v);
+              console.log(`  [${rep + 1}/${config.reps}] ${key}: ${v.toFixed(1)} MB/s`);
+            } catch (e) {
+              broken.add(key);
+              fail("forward", key, e);
+            }
+          }
+        }
+      }
+      for (const f of fwds.values()) await f.stop();
+    }
+  } finally {
+    target.close();
+  }
+  for (const c of cells) c.median = median(c.mbps);
+  return {
+    config: { bytes: config.bytes, reps: config.reps, ciphers: config.ciphers, kex: KEX },
+    cells,
+  };
+}
+
 async function runMicro(): Promise<unknown> {
   const r = await run(DENO_BIN, ["bench", "-A", "--json", "bench/packet_bench.ts"], {
     timeoutS: 600,
@@ -1496,6 +1741,38 @@ function report(results: Record<string, any>): string {
       ]),
     );
   }
+  if (results.forward?.cells) {
+    const f = results.forward;
+    const rows = [[
+      `forward MB/s (median of ${f.config.reps}, ${Math.round(f.config.bytes / 2 ** 20)} MiB)`,
+      ...ours,
+      "openssh",
+      ...ours.map((o) => `${o.slice(6)}/openssh`),
+    ]];
+    for (const role of ["client", "server"] as const) {
+      for (const cipher of f.config.ciphers as string[]) {
+        for (const dir of ["up", "down"]) {
+          // Client side: the forwarder under test (-L) against sshd; server side: ssh -L against it.
+          const get = (impl: string) =>
+            (f.cells as BulkCell[]).find((c) =>
+              c.cipher === cipher && c.dir === dir &&
+              (role === "client"
+                ? c.client === impl && c.server === "sshd"
+                : c.server === (impl === "openssh" ? "sshd" : impl) && c.client === "openssh")
+            )?.median;
+          const ref = get("openssh");
+          const v = ours.map(get);
+          rows.push([
+            `${role} ${cipher.replace("@openssh.com", "")} ${dir}`,
+            ...v.map((x) => fmt(x)),
+            fmt(ref),
+            ...v.map((x) => ratio(x, ref)),
+          ]);
+        }
+      }
+    }
+    parts.push(table(rows));
+  }
   if (results["small-packets"]?.rows) {
     const sp = results["small-packets"];
     parts.push(table([
@@ -1584,6 +1861,7 @@ try {
     latency: runLatency,
     memory: runMemory,
     micro: runMicro,
+    forward: runForward,
     "small-packets": runSmallPackets,
     "kex-flood": runKexFlood,
   };

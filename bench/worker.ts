@@ -19,6 +19,10 @@
  *   round trip in ms.
  * - `hold`: opens `count` authenticated idle connections (`parallel` at a
  *   time), prints `{"ready":true,...}` and keeps them until stdin closes.
+ * - `forward`: one connection with a local forward (`localForward`, as
+ *   `ssh -N -L`) from 127.0.0.1 to `target`; prints
+ *   `{"ready":true,"port":..}` (the local port) and forwards until its stdin
+ *   closes. The runner drives the bytes through it.
  * - `ignores`: one connection, `count` SSH_MSG_IGNORE packets of `size`
  *   bytes of data, then `exec true` (the server has read them all when it
  *   answers): the server's CPU per tiny packet (issue 10, item 7).
@@ -31,7 +35,9 @@ import {
   authorizedKeysHandler,
   connect,
   listen,
+  localForward,
   parsePrivateKeyFile,
+  portForwardingHandler,
   type PrivateKey,
   runLocalCommand,
   type SshClient,
@@ -198,6 +204,23 @@ async function ignores(o: Common & { count: number; size: number }): Promise<voi
   out({ ok: true, runtime, count: o.count, seconds, algorithms });
 }
 
+async function forward(o: Common & { target: { host: string; port: number } }): Promise<void> {
+  const key = await loadKey(o.key);
+  const client = await dial(o, key);
+  const fwd = await localForward(client, o.target);
+  out({
+    ready: true,
+    runtime,
+    port: fwd.port,
+    pid: process.pid,
+    algorithms: client.transport.algorithms,
+  });
+  await untilStdinEnds();
+  fwd.unsubscribe();
+  await client.close().catch(() => {});
+  process.exit(0);
+}
+
 function untilStdinEnds(): Promise<void> {
   return new Promise((resolve) => {
     process.stdin.on("end", () => resolve());
@@ -249,6 +272,8 @@ async function server(o: { hostKey: string; authorizedKeys: string }): Promise<v
     hostKeys: [hostKey],
     auth: { handlers: { publicKey: authorizedKeysHandler({ path: o.authorizedKeys }) } },
     exec: runLocalCommand,
+    // direct-tcpip for the forward workload (as sshd's default AllowTcpForwarding yes).
+    handlers: [portForwardingHandler()],
   });
   let connections = 0;
   srv.connection$.subscribe(() => connections++);
@@ -268,6 +293,7 @@ const modes: Record<string, (o: never) => Promise<void>> = {
   hold,
   server,
   ignores,
+  forward,
 };
 if (!modes[mode]) {
   process.stderr.write(`usage: worker.ts <${Object.keys(modes).join("|")}> '<json options>'\n`);
