@@ -1443,7 +1443,17 @@ async function runForward(): Promise<unknown> {
   for (const s of ourImpls) pairs.push({ role: "server", client: "openssh", server: s });
   const target = startForwardTarget();
   const cells: BulkCell[] = [];
+  // The harness alone (driver -> target, no tunnel): what every cell's figure is bounded by.
+  const direct: Record<string, number> = {};
   try {
+    for (const dir of ["up", "down"] as const) {
+      await forwardOnce(target.port, dir, Math.min(config.bytes, 8 * 1024 * 1024));
+      direct[dir] = await forwardOnce(target.port, dir, config.bytes);
+    }
+    console.log(
+      `  no tunnel (the harness alone): up ${direct.up.toFixed(0)} MB/s, ` +
+        `down ${direct.down.toFixed(0)} MB/s`,
+    );
     for (const cipher of config.ciphers) {
       // Every pair's forward is up for the whole cipher, so the repetitions interleave.
       const fwds = new Map<typeof pairs[number], { port: number; stop(): Promise<void> }>();
@@ -1489,6 +1499,7 @@ async function runForward(): Promise<unknown> {
   for (const c of cells) c.median = median(c.mbps);
   return {
     config: { bytes: config.bytes, reps: config.reps, ciphers: config.ciphers, kex: KEX },
+    directMBps: direct,
     cells,
   };
 }
