@@ -1,5 +1,5 @@
 // The benchmark runner (bench/run.ts) end to end, in a tiny configuration:
-// setup, bulk and micro with rxssh on Deno, ssh2 and OpenSSH, profiled, into
+// setup, bulk, micro and forward with rxssh on Deno, ssh2 and OpenSSH, profiled, into
 // a temporary --out directory. Asserts that every cell and row was measured
 // (finite, positive), that the setup rows carry the server's CPU time per
 // connection, that nothing failed, and that the profile summaries name lib/
@@ -16,7 +16,7 @@ import { findOpenSsh } from "./_openssh.ts";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const CIPHER = "aes128-gcm@openssh.com";
-/** The whole run; on 2 cores it takes ~20-30 s alone. */
+/** The whole run; on 2 cores it takes ~30-40 s alone (forward adds ~10 s). */
 const TIMEOUT_MS = 150_000;
 
 function findDeno(): string | undefined {
@@ -78,14 +78,14 @@ function runBench(args: string[]): Promise<{ code: number | null; out: string }>
 const finitePositive = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x > 0;
 
 describe("bench/run.ts in a tiny configuration", { skip }, () => {
-  it("measures setup (rate and server CPU/conn), bulk and micro, and writes profiles", {
+  it("measures setup (rate and server CPU/conn), bulk, micro and forward, and writes profiles", {
     timeout: TIMEOUT_MS + 30_000,
   }, async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-bench-test-"));
     try {
       const t0 = Date.now();
       const r = await runBench([
-        ...["--only", "setup,bulk,micro", "--runtimes", "deno", "--ciphers", CIPHER],
+        ...["--only", "setup,bulk,micro,forward", "--runtimes", "deno", "--ciphers", CIPHER],
         // 64M: OpenSSH's `ssh` process costs ~140 ms, and a transfer must outlast 4/3 of it.
         ...["--bytes", "64M", "--reps", "1", "--duration", "1"],
         ...["--setup-procs", "1", "--concurrency", "2", "--profile", "--fresh", "--out", out],
@@ -142,6 +142,26 @@ describe("bench/run.ts in a tiny configuration", { skip }, () => {
       // deno-lint-ignore no-explicit-any
       assert.ok(micro.some((m: any) => m.name.includes(CIPHER)), why);
 
+      // forward: our localForward and ssh -L against sshd; ssh -L against our server.
+      const forwardPairs = [
+        ...["rxssh-deno", "openssh"].map((c) => ({ client: c, server: "sshd" })),
+        { client: "openssh", server: "rxssh-deno" },
+      ];
+      for (const p of forwardPairs) {
+        for (const dir of ["up", "down"]) {
+          // deno-lint-ignore no-explicit-any
+          const cell = doc.results.forward.cells.find((c: any) =>
+            c.client === p.client && c.server === p.server && c.cipher === CIPHER && c.dir === dir
+          );
+          const what = `forward ${p.client}>${p.server} ${dir}`;
+          assert.ok(cell, `${what} is missing${why}`);
+          assert.ok(finitePositive(cell.median), `${what}: ${cell.median}${why}`);
+        }
+      }
+      assert.ok(finitePositive(doc.results.forward.directMBps.up), why);
+      assert.ok(finitePositive(doc.results.forward.directMBps.down), why);
+      assert.match(r.out, /^forward MB\/s/m);
+
       // profiles: one summary per profiled worker, naming library files; no raw profiles.
       assert.equal(doc.sections.setup.profiled, true);
       assert.equal(doc.sections.micro.profiled, undefined);
@@ -151,6 +171,8 @@ describe("bench/run.ts in a tiny configuration", { skip }, () => {
         "bulk-client-rxssh-deno-aes128-gcm-up.txt",
         "bulk-server-rxssh-deno-aes128-gcm-down.txt",
         "bulk-server-rxssh-deno-aes128-gcm-up.txt",
+        "forward-client-rxssh-deno-aes128-gcm.txt",
+        "forward-server-rxssh-deno-aes128-gcm.txt",
         "setup-client-rxssh-deno.txt",
         "setup-server-rxssh-deno.txt",
       ];
