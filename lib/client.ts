@@ -4,7 +4,10 @@
  *
  * @module
  */
-import { authenticate, type AuthMethod } from "./auth/client.ts";
+import { type Agent, authenticate, type AuthMethod } from "./auth/client.ts";
+import { openAgentOption } from "./agent/_option.ts";
+import { localUser, withSshConfig } from "./config/connect_options.ts";
+import type { ResolvedSshConfig } from "./config/ssh_config.ts";
 import type { Channel } from "./connection/channel.ts";
 import { Subscription } from "rxjs";
 import { Connection } from "./connection/connection.ts";
@@ -85,10 +88,44 @@ export interface ConnectOptions extends Omit<TransportTuning, "preBanner" | "han
   via?: SshClient | readonly (SshClient | ConnectOptions)[];
   /** Bring your own byte stream (libssh2's SEND/RECV): a socket, a WebSocket, an in-memory pair. */
   stream?: ByteStreamPair;
-  /** User name. */
-  username: string;
+  /** User name (default: the config's User, else the local user, as ssh). */
+  username?: string;
+  /**
+   * Read `ssh_config(5)` for `host` (an alias): `true` reads
+   * `~/.ssh/config` then `/etc/ssh/ssh_config`, a path only that file, or
+   * an already resolved configuration. HostName, User, Port, IdentityFile,
+   * IdentitiesOnly, IdentityAgent, the known_hosts files with
+   * StrictHostKeyChecking, ProxyJump, ServerAlive*, ConnectTimeout,
+   * Compression and the algorithm lists apply (see
+   * `connectOptionsFromConfig`); every option given here wins, and
+   * `hostKey` may then be left out (the configuration's known_hosts check).
+   *
+   * @example
+   * ```ts
+   * import { connect } from "./client.ts";
+   * const toDb = () => connect({ host: "db", config: true });
+   * ```
+   */
+  config?: boolean | string | ResolvedSshConfig;
+  /** Passphrase of encrypted IdentityFiles read through `config` (a function is asked per file). */
+  passphrase?: string | ((file: string) => string | undefined | Promise<string | undefined>);
   /** Private keys to try, in order. */
   privateKeys?: readonly PrivateKey[];
+  /**
+   * The SSH agent whose identities are tried after `privateKeys`: by
+   * default the one at `SSH_AUTH_SOCK` (as OpenSSH), `false` none, a path
+   * another socket, or an `Agent`. A socket that is missing or does not
+   * answer is skipped silently.
+   *
+   * @example
+   * ```ts
+   * import type { ConnectOptions } from "./client.ts";
+   * const noAgent: Pick<ConnectOptions, "agent"> = { agent: false };
+   * ```
+   */
+  agent?: boolean | string | Agent;
+  /** Which of the agent's identities to offer (default all; the config's IdentitiesOnly: its IdentityFiles' keys). */
+  agentFilter?: (identity: { blob: Uint8Array; type: string }) => boolean;
   /** A password (or a function that asks for it). */
   password?: string | (() => string | Promise<string>);
   /** Answers keyboard-interactive prompts. */
@@ -100,7 +137,7 @@ export interface ConnectOptions extends Omit<TransportTuning, "preBanner" | "han
    * SHA256 fingerprint; `knownHosts` checks an OpenSSH known_hosts file
    * (see {@link knownHostsVerifier}); `verify` decides (a prompt, a database).
    */
-  hostKey:
+  hostKey?:
     | { fingerprint: string }
     | { verify: (key: PublicKey, info: HostKeyInfo) => boolean | Promise<boolean> }
     | { knownHosts: string; acceptNew?: boolean; hashNew?: boolean };
@@ -330,11 +367,12 @@ export function knownHostsVerifier(
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<SshClient> {
+  options = await withSshConfig(options);
   if (options.via !== undefined && options.stream === undefined) return await connectVia(options);
   const hk = options.hostKey;
   if (!hk || (!("fingerprint" in hk) && !("verify" in hk) && !("knownHosts" in hk))) {
     throw new TypeError(
-      "connect: options.hostKey is required ({ fingerprint }, { knownHosts } or { verify }): rxssh never trusts a host key silently",
+      "connect: options.hostKey is required ({ fingerprint }, { knownHosts } or { verify }) unless options.config gives the known_hosts files: rxssh never trusts a host key silently",
     );
   }
   const stream = options.stream ??
@@ -361,8 +399,10 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
   options.onTransport?.(transport);
   try {
     await transport.ready;
+    const opened = await openAgentOption(options.agent, { filter: options.agentFilter });
     const methods: AuthMethod[] = [
       ...(options.privateKeys ?? []).map((key) => ({ type: "publickey" as const, key })),
+      ...(opened.agent ? [{ type: "agent" as const, agent: opened.agent }] : []),
       ...(options.keyboardInteractive
         ? [{ type: "keyboard-interactive" as const, respond: options.keyboardInteractive }]
         : []),
@@ -372,10 +412,10 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
       ...(options.authMethods ?? []),
     ];
     await authenticate(transport, {
-      username: options.username,
+      username: options.username ?? localUser(),
       methods,
       onBanner: options.onBanner,
-    });
+    }).finally(() => opened.close());
     return new SshClient(transport, {
       keepaliveInterval: options.keepaliveInterval,
       keepaliveCountMax: options.keepaliveCountMax,

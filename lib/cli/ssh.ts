@@ -45,8 +45,11 @@
  * hop with its own configuration and host-key check), `-C` / Compression,
  * ExitOnForwardFailure.
  *
- * Read (and printed by `-G`) but not acted on yet: ProxyCommand, the
- * agent, certificates. Not supported: agent and X11 forwarding (-A, -X),
+ * The agent at `SSH_AUTH_SOCK` (or IdentityAgent; `none`: none) is used
+ * for public-key authentication after the identity files, as ssh does.
+ *
+ * Read (and printed by `-G`) but not acted on yet: ProxyCommand,
+ * IdentitiesOnly's limit on the agent's keys, certificates. Not supported: agent and X11 forwarding (-A, -X),
  * Unix-socket forwards, multiplexing (-M, -S), escape characters.
  *
  * @module
@@ -57,6 +60,7 @@ import * as os from "node:os";
 import process from "node:process";
 import { AuthenticationError } from "../auth/client.ts";
 import { defaultSshConfigSources, fileSystemReader } from "../config/files.ts";
+import { agentFromConfig } from "../config/connect_options.ts";
 import { startForwards, stdioForward } from "./forwards.ts";
 import { keepalive } from "../connection/keepalive.ts";
 import {
@@ -910,6 +914,7 @@ async function connectClient(
       port,
       username: r.user,
       privateKeys: keys,
+      agent: agentFromConfig(c),
       ...auth,
       hostKey: { verify: hostKeyVerifier(r) },
       ciphers: c.algorithmSpecs.ciphers,
