@@ -5,7 +5,7 @@
  * @module
  */
 import { type Agent, authenticate, type AuthMethod } from "./auth/client.ts";
-import { openAgentOption } from "./agent/_option.ts";
+import { openAgentOption } from "./agent/option.ts";
 import { localUser, withSshConfig } from "./config/connect_options.ts";
 import type { ResolvedSshConfig } from "./config/ssh_config.ts";
 import type { Channel } from "./connection/channel.ts";

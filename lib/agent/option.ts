@@ -13,7 +13,7 @@ import { connectAgent } from "./client.ts";
  *
  * @example
  * ```ts
- * import type { OpenedAgent } from "./_option.ts";
+ * import type { OpenedAgent } from "./option.ts";
  * const none: OpenedAgent = { agent: undefined, close: () => {} };
  * ```
  */
@@ -32,7 +32,7 @@ export interface OpenedAgent {
  *
  * @example
  * ```ts
- * import { openAgentOption } from "./_option.ts";
+ * import { openAgentOption } from "./option.ts";
  * async function count() {
  *   const { agent, close } = await openAgentOption(undefined);
  *   const n = agent ? (await agent.identities()).length : 0;
