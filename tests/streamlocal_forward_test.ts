@@ -579,3 +579,58 @@ describe("streamlocal: rxssh -L/-R with socket paths, rxssh serve's AllowStreamL
     }
   });
 });
+
+describe("streamlocal: a key's no-port-forwarding", { skip: !openssh }, () => {
+  it("refuses -R /path and -L port:/path on rxssh serve as on sshd", async () => {
+    const dir = tempDir();
+    const webSock = path.join(dir, "web.sock");
+    const web = await httpServer(webSock);
+    const key = path.join(dir, "id");
+    const authorizedKeys = path.join(dir, "authorized_keys");
+    fs.writeFileSync(authorizedKeys, `no-port-forwarding ${await keygen(key)}\n`);
+    fs.mkdirSync(path.join(dir, "home"));
+    const [sshd, rx] = await Promise.all([
+      startSshd({
+        config: { AuthorizedKeysFile: authorizedKeys, PermitRootLogin: "yes", LogLevel: "INFO" },
+      }),
+      serve(["-o", `AuthorizedKeysFile=${authorizedKeys}`], { HOME: path.join(dir, "home") }),
+    ]);
+    try {
+      for (const p of [sshd.port, rx.port]) {
+        const there = path.join(dir, `npf-${p}.sock`);
+        const r = await runProcess(
+          openssh!.ssh,
+          testSshArgs(p, key, currentUser(), [
+            "-N",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-R",
+            `${there}:127.0.0.1:1`,
+            "127.0.0.1",
+          ]),
+          { timeoutMs: 30_000 },
+        );
+        assert.equal(r.code, 255, r.stderr);
+        assert.match(r.stderr, /remote port forwarding failed for listen path/);
+        assert.equal(fs.existsSync(there), false);
+        // -L port:/path: the listener is ssh's; the channel is refused.
+        const port = await freePort();
+        const child = spawn(
+          openssh!.ssh,
+          testSshArgs(p, key, currentUser(), ["-N", "-L", `${port}:${webSock}`, "127.0.0.1"]),
+          { stdio: "ignore" },
+        );
+        try {
+          await listening(port);
+          await assert.rejects(getTcp(port));
+        } finally {
+          child.kill();
+        }
+      }
+    } finally {
+      await Promise.all([sshd.stop(), rx.stop()]);
+      web.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
