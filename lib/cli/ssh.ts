@@ -41,13 +41,14 @@
  * put in raw mode and SIGWINCH sends window-change.
  *
  * Forwarding as ssh: `-L`, `-R`, `-D` (and LocalForward, RemoteForward,
- * DynamicForward; TCP only), `-W host:port`, `-N`, `-J` / ProxyJump (each
+ * DynamicForward; `-L` and `-R` with Unix-socket paths on either side,
+ * `-D` TCP only), `-W host:port`, `-N`, `-J` / ProxyJump (each
  * hop with its own configuration and host-key check), `-C` / Compression,
  * ExitOnForwardFailure.
  *
  * Read (and printed by `-G`) but not acted on yet: ProxyCommand, the
  * agent, certificates. Not supported: agent and X11 forwarding (-A, -X),
- * Unix-socket forwards, multiplexing (-M, -S), escape characters.
+ * multiplexing (-M, -S), escape characters.
  *
  * @module
  */
