@@ -1,19 +1,32 @@
 /**
  * The client CLI's forwards, as ssh sets them up after authentication:
  * `-L`/LocalForward, `-R`/RemoteForward, `-D`/DynamicForward, and `-W`
- * (stdio). Messages and exit codes follow OpenSSH's: a forward that
+ * (stdio), each side a port or a Unix-socket path as ssh allows (`-L
+ * /path:host:port`, `-L port:/path`, `-R /path:host:port`, `-R
+ * port:/path`, `/path:/path`). Messages and exit codes follow OpenSSH's: a forward that
  * cannot be set up is a warning, or with ExitOnForwardFailure an error
  * that ends the session (255).
  *
  * @module
  */
 import process from "node:process";
+import type { Observable } from "rxjs";
 import type { SshClient } from "../client.ts";
 import type { ForwardSpec } from "../config/ssh_config.ts";
 import { spliceChannel } from "../connection/splice.ts";
-import { forwardIn, forwardOut, localForward, type LocalListener } from "../forward/client.ts";
+import {
+  type ForwardedStream,
+  forwardIn,
+  forwardInUnix,
+  forwardOut,
+  localForward,
+  type LocalListener,
+  type RemoteForwardEvent,
+  type RemoteUnixForwardEvent,
+} from "../forward/client.ts";
 import { dynamicForward } from "../forward/socks.ts";
 import { connectTcp } from "../runtime/tcp.ts";
+import { connectUnix } from "../runtime/unix.ts";
 import type { Logger } from "./options.ts";
 
 /**
@@ -76,27 +89,42 @@ export async function startForwards(
     try {
       const l = await start();
       listeners.push(l);
-      log.debug(`${what} forwarding listening on ${l.hostname} port ${l.port}.`);
+      log.debug(
+        l.path === undefined
+          ? `${what} forwarding listening on ${l.hostname} port ${l.port}.`
+          : `${what} forwarding listening on path ${l.path}.`,
+      );
     } catch (e) {
+      const why = e instanceof Error ? e.message : e;
+      // ssh's messages: channel_setup_fwd_listener_tcpip's and unix_listener's.
       log.error(
-        `bind [${bindOf(f).hostname}]:${f.listenPort}: ${e instanceof Error ? e.message : e}`,
+        f.listenPath === undefined
+          ? `bind [${bindOf(f).hostname}]:${f.listenPort}: ${why}`
+          : `unix_listener: cannot bind to path ${f.listenPath}: ${why}`,
       );
       failed(`Could not request ${what.toLowerCase()} forwarding.`);
     }
   };
   for (const f of plan.local) {
-    if (f.connectHost === undefined || f.listenPath || f.connectPath) {
-      failed("Unix socket forwarding is not supported by rxssh.");
+    const target = f.connectPath !== undefined
+      ? { path: f.connectPath }
+      : { host: f.connectHost ?? "localhost", port: f.connectPort ?? 0 };
+    const bind = f.listenPath !== undefined ? { path: f.listenPath } : bindOf(f);
+    await local(f, () => localForward(client, target, bind), "Local");
+  }
+  for (const f of plan.dynamic) {
+    if (f.listenPath !== undefined) {
+      failed("Dynamic forwarding on a Unix socket is not supported by rxssh.");
       continue;
     }
-    const target = { host: f.connectHost, port: f.connectPort ?? 0 };
-    await local(f, () => localForward(client, target, bindOf(f)), "Local");
+    await local(f, () => dynamicForward(client, bindOf(f)), "Dynamic");
   }
-  for (const f of plan.dynamic) await local(f, () => dynamicForward(client, bindOf(f)), "Dynamic");
   for (const f of plan.remote) {
     const r = await remoteForward(client, { f, log });
     if (r) listeners.push(r);
-    else failed(`remote port forwarding failed for listen port ${f.listenPort ?? 0}`);
+    else if (f.listenPath !== undefined) {
+      failed(`remote port forwarding failed for listen path ${f.listenPath}`);
+    } else failed(`remote port forwarding failed for listen port ${f.listenPort ?? 0}`);
   }
   const stop = () => {
     for (const l of listeners) l.unsubscribe();
@@ -104,7 +132,12 @@ export async function startForwards(
   return { ok: ok || !plan.exitOnFailure, stop };
 }
 
-/** One `-R`: resolves with its subscription once the server listens, undefined when refused. */
+/**
+ * One `-R`: resolves with its subscription once the server listens,
+ * undefined when refused. The server listens on a port
+ * (`tcpip-forward`) or a socket path (`streamlocal-forward@openssh.com`);
+ * each connection goes to a local host and port or a local socket path.
+ */
 function remoteForward(
   client: SshClient,
   on: { f: ForwardSpec; log: Logger },
@@ -112,29 +145,35 @@ function remoteForward(
   const { f, log } = on;
   const connectHost = f.connectHost ?? "localhost";
   const connectPort = f.connectPort ?? 0;
+  const to = f.connectPath ?? `${connectHost}:${connectPort}`;
+  const deliver = (e: ForwardedStream) => {
+    const signal = AbortSignal.timeout(10_000);
+    const socket = f.connectPath !== undefined
+      ? connectUnix(f.connectPath, { signal })
+      : connectTcp(connectHost, connectPort, { signal });
+    socket.then(
+      (s) => spliceChannel(e.channel, s),
+      (err) => {
+        log.debug(`connect to ${to} failed: ${err}`);
+        e.close().catch(() => {});
+      },
+    );
+  };
+  const events: Observable<RemoteForwardEvent | RemoteUnixForwardEvent> = f.listenPath !== undefined
+    ? forwardInUnix(client, f.listenPath)
+    : forwardIn(client, { address: f.listenHost ?? "localhost", port: f.listenPort ?? 0 });
   return new Promise((resolve) => {
-    const sub = forwardIn(client, { address: f.listenHost ?? "localhost", port: f.listenPort ?? 0 })
-      .subscribe({
-        next: (e) => {
-          if (e.type === "listening") {
-            // ssh prints this whenever the server chose the port.
-            if ((f.listenPort ?? 0) === 0) {
-              log.info(
-                `Allocated port ${e.port} for remote forward to ${connectHost}:${connectPort}`,
-              );
-            }
-            return resolve(sub);
-          }
-          connectTcp(connectHost, connectPort, { signal: AbortSignal.timeout(10_000) }).then(
-            (socket) => spliceChannel(e.channel, socket),
-            (err) => {
-              log.debug(`connect to ${connectHost} port ${connectPort} failed: ${err}`);
-              e.close().catch(() => {});
-            },
-          );
-        },
-        error: () => resolve(undefined),
-      });
+    const sub = events.subscribe({
+      next: (e) => {
+        if (e.type === "connection") return deliver(e);
+        // ssh prints this whenever the server chose the port.
+        if ("port" in e && (f.listenPort ?? 0) === 0) {
+          log.info(`Allocated port ${e.port} for remote forward to ${to}`);
+        }
+        resolve(sub);
+      },
+      error: () => resolve(undefined),
+    });
   });
 }
 

@@ -22,9 +22,12 @@
  * - Port forwarding as sshd: `AllowTcpForwarding` (yes, the default; no,
  *   local, remote), `GatewayPorts` (no, the default; yes;
  *   clientspecified), `PermitOpen` and `PermitListen` (`host:port` lists,
- *   `any`, `none`). `ClientAliveInterval` (seconds, 0 = off) and
+ *   `any`, `none`). Unix-socket forwarding as sshd:
+ *   `AllowStreamLocalForwarding` (yes, the default, or all; no; local;
+ *   remote; sockets bound with mode 0600, never over an existing file).
+ *   `ClientAliveInterval` (seconds, 0 = off) and
  *   `ClientAliveCountMax` (default 3) end connections whose client stops
- *   answering. Agent, X11 and Unix-socket forwarding are not offered.
+ *   answering. Agent and X11 forwarding are not offered.
  *   `Compression` (yes, the default, and delayed: zlib@openssh.com after
  *   authentication; no).
  * - Passwords: `PasswordAuthentication yes` (default no) checks against the
@@ -130,6 +133,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "Subsystem", multi: true },
   { name: "RekeyLimit" },
   { name: "AllowTcpForwarding" },
+  { name: "AllowStreamLocalForwarding" },
   { name: "GatewayPorts" },
   { name: "PermitOpen", multi: true },
   { name: "PermitListen", multi: true },
@@ -561,6 +565,11 @@ function forwardingOptions(o: OptionSet): PortForwardingOptions {
   };
   return {
     allowTcpForwarding: choice("AllowTcpForwarding", ["yes", "no", "local", "remote"], "yes"),
+    allowStreamLocalForwarding: choice(
+      "AllowStreamLocalForwarding",
+      ["yes", "all", "no", "local", "remote"],
+      "yes",
+    ),
     gatewayPorts: choice("GatewayPorts", ["no", "yes", "clientspecified"], "no"),
     permitOpen: list("PermitOpen"),
     permitListen: list("PermitListen"),

@@ -41,7 +41,8 @@
  * put in raw mode and SIGWINCH sends window-change.
  *
  * Forwarding as ssh: `-L`, `-R`, `-D` (and LocalForward, RemoteForward,
- * DynamicForward; TCP only), `-W host:port`, `-N`, `-J` / ProxyJump (each
+ * DynamicForward; `-L` and `-R` with Unix-socket paths on either side,
+ * `-D` TCP only), `-W host:port`, `-N`, `-J` / ProxyJump (each
  * hop with its own configuration and host-key check), `-C` / Compression,
  * ExitOnForwardFailure.
  *
@@ -49,8 +50,9 @@
  * for public-key authentication after the identity files, as ssh does.
  *
  * Read (and printed by `-G`) but not acted on yet: ProxyCommand,
- * IdentitiesOnly's limit on the agent's keys, certificates. Not supported: agent and X11 forwarding (-A, -X),
- * Unix-socket forwards, multiplexing (-M, -S), escape characters.
+ * IdentitiesOnly's limit on the agent's keys, certificates. Not supported:
+ * agent and X11 forwarding (-A, -X), multiplexing (-M, -S), escape
+ * characters.
  *
  * @module
  */

@@ -5,7 +5,10 @@
  * so it can carry another SSH connection: a jump host); `forwardIn` asks
  * the server to listen (`tcpip-forward`) for as long as it is subscribed;
  * `localForward` binds a local listener and tunnels each connection, as
- * `ssh -L` does.
+ * `ssh -L` does. Unix-domain sockets alike (OpenSSH PROTOCOL §2.4):
+ * `forwardOutUnix` (`direct-streamlocal@openssh.com`), `forwardInUnix`
+ * (`streamlocal-forward@openssh.com`), and `localForward` with a socket
+ * path to bind or to reach.
  *
  * @module
  */
@@ -16,10 +19,17 @@ import { acceptChannel, type ConnectionHandlers } from "../connection/handlers.t
 import { spliceChannel } from "../connection/splice.ts";
 import { plainAddress } from "../runtime/address.ts";
 import { listenTcp } from "../runtime/tcp.ts";
-import type { TcpConnection, TcpListener } from "../runtime/types.ts";
+import type { TcpConnection, TcpListener, UnixConnection } from "../runtime/types.ts";
+import { listenUnix } from "../runtime/unix.ts";
 import type { ByteStreamPair } from "../transport/transport.ts";
 import { SshError } from "../wire/errors.ts";
-import { BoundPortCodec, ListenAddressCodec, TcpChannelCodec } from "./wire.ts";
+import {
+  BoundPortCodec,
+  ListenAddressCodec,
+  StreamLocalChannelCodec,
+  StreamLocalPathCodec,
+  TcpChannelCodec,
+} from "./wire.ts";
 
 /**
  * A forwarded connection: its bytes as a byte-stream pair, the channel
@@ -32,7 +42,7 @@ import { BoundPortCodec, ListenAddressCodec, TcpChannelCodec } from "./wire.ts";
  * ```
  */
 export interface ForwardedStream extends ByteStreamPair {
-  /** The channel (direct-tcpip or forwarded-tcpip). */
+  /** The channel (direct-tcpip, forwarded-tcpip, or their streamlocal twins). */
   readonly channel: Channel;
   /** Closes the channel. */
   close(): Promise<void>;
@@ -85,7 +95,7 @@ function streamOf(channel: Channel): ForwardedStream {
  * import { forwardOut } from "./client.ts";
  * import type { SshClient } from "../client.ts";
  * async function fetchThrough(client: SshClient) {
- *   const s = await forwardOut(client, "localhost", 80);
+ *   const s = await forwardOut(client, { host: "localhost", port: 80 });
  *   const w = s.writable.getWriter();
  *   await w.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
  *   await w.close();
@@ -209,6 +219,14 @@ export function forwardIn<C>(
  * where it listens; `unsubscribe()` closes the listener and its tunnels.
  * A tunnel the server refuses closes that one local connection.
  *
+ * Either side may be a Unix-domain socket, as `ssh -L /path:host:port`,
+ * `-L port:/path` and `-L /path:/path`: a `target` of `{ path }` is reached
+ * through `direct-streamlocal@openssh.com` ({@link forwardOutUnix}); a
+ * `bind` of `{ path }` listens on that socket file (mode 0600; an existing
+ * file is an error, as ssh's StreamLocalBindUnlink no), which
+ * `unsubscribe()` removes. The listener then has `path`, `hostname` ""
+ * and `port` 0.
+ *
  * @example
  * ```ts
  * import { localForward } from "./client.ts";
@@ -220,19 +238,23 @@ export function forwardIn<C>(
  * }
  * ```
  */
-export function localForward(
+export async function localForward(
   client: ForwardingClient,
-  target: { host: string; port: number },
-  bind: { hostname?: string; port?: number } = {},
+  target: { host: string; port: number } | { path: string },
+  bind: { hostname?: string; port?: number } | { path: string } = {},
 ): Promise<LocalListener> {
-  return listenLocally(
-    client,
-    (conn) =>
-      forwardOut(client, target, {
-        originator: { address: plainAddress(conn.remoteAddress), port: conn.remotePort },
-      }).then((s) => spliceChannel(s.channel, conn), () => conn.close()),
-    bind,
-  );
+  const open = (conn: TcpConnection | UnixConnection) =>
+    "path" in target ? forwardOutUnix(client, target.path) : forwardOut(client, target, {
+      originator: "remotePort" in conn
+        ? { address: plainAddress(conn.remoteAddress), port: conn.remotePort }
+        : undefined,
+    });
+  const serve = (conn: TcpConnection | UnixConnection) =>
+    open(conn).then((s) => spliceChannel(s.channel, conn), () => conn.close());
+  if (!("path" in bind)) return listenLocally(client, serve, bind);
+  const listener = await listenUnix(bind.path, { mode: 0o600 });
+  const stop = runListener(client, { listener, serve });
+  return { hostname: "", port: 0, path: listener.path, unsubscribe: stop };
 }
 
 /**
@@ -247,10 +269,12 @@ export function localForward(
  * ```
  */
 export interface LocalListener {
-  /** The bound address. */
+  /** The bound address ("" for a Unix socket). */
   readonly hostname: string;
-  /** The bound port. */
+  /** The bound port (0 for a Unix socket). */
   readonly port: number;
+  /** The socket file, when bound to a Unix socket ({@link localForward} with `{ path }`). */
+  readonly path?: string;
   /** Closes the listener and its tunnels. */
   unsubscribe(): void;
 }
@@ -275,7 +299,21 @@ export async function listenLocally(
     hostname: bind.hostname ?? "127.0.0.1",
     port: bind.port ?? 0,
   });
-  const open = new Set<TcpConnection>();
+  const stop = runListener(client, { listener, serve });
+  return { hostname: listener.hostname, port: listener.port, unsubscribe: stop };
+}
+
+/**
+ * Runs `serve` for each connection `listener` accepts until the returned
+ * stop function is called or the SSH connection ends; stopping closes the
+ * listener and every connection it accepted.
+ */
+function runListener<T extends { close(): void }>(
+  client: ForwardingClient,
+  on: { listener: AsyncIterable<T> & { close(): void }; serve: (conn: T) => Promise<unknown> },
+): () => void {
+  const { listener, serve } = on;
+  const open = new Set<T>();
   (async () => {
     for await (const conn of listener) {
       open.add(conn);
@@ -290,5 +328,122 @@ export async function listenLocally(
     for (const c of open) c.close();
   };
   client.connection.done.then(stop);
-  return { hostname: listener.hostname, port: listener.port, unsubscribe: stop };
+  return stop;
+}
+
+/**
+ * Opens a `direct-streamlocal@openssh.com` channel to the Unix-domain
+ * socket at `path` on the server (OpenSSH PROTOCOL §2.4; `ssh -L
+ * port:/path`, `ssh -W /path` does not exist). Rejects with
+ * `ChannelOpenError` when the server refuses (reason 1, administratively
+ * prohibited, e.g. AllowStreamLocalForwarding; 2, connect failed).
+ *
+ * @example
+ * ```ts
+ * import { forwardOutUnix } from "./client.ts";
+ * import type { SshClient } from "../client.ts";
+ * async function dockerVersion(client: SshClient) {
+ *   const s = await forwardOutUnix(client, "/var/run/docker.sock");
+ *   const w = s.writable.getWriter();
+ *   await w.write(new TextEncoder().encode("GET /version HTTP/1.0\r\n\r\n"));
+ *   await w.close();
+ *   console.log(await new Response(s.readable).text());
+ * }
+ * ```
+ */
+export async function forwardOutUnix(
+  client: ForwardingClient,
+  path: string,
+): Promise<ForwardedStream> {
+  const channel = await client.connection.openChannel(
+    "direct-streamlocal@openssh.com",
+    StreamLocalChannelCodec.encode(path),
+  );
+  return streamOf(channel);
+}
+
+/**
+ * What {@link forwardInUnix} emits: first `listening` with the socket path
+ * once the server listens there, then one `connection` per connection the
+ * server accepted on it.
+ *
+ * @example
+ * ```ts
+ * import type { RemoteUnixForwardEvent } from "./client.ts";
+ * const line = (e: RemoteUnixForwardEvent) =>
+ *   e.type === "listening" ? `listening on ${e.path}` : `a connection to ${e.path}`;
+ * ```
+ */
+export type RemoteUnixForwardEvent =
+  | { readonly type: "listening"; readonly path: string }
+  | ({ readonly type: "connection"; readonly path: string } & ForwardedStream);
+
+/**
+ * Asks the server to listen on the Unix-domain socket `path` for as long
+ * as the observable is subscribed (OpenSSH PROTOCOL §2.4, `ssh -R
+ * /path:…`): subscribing sends `streamlocal-forward@openssh.com`, the
+ * first emission says it listens, each connection then arrives as a
+ * byte-stream pair (a `forwarded-streamlocal@openssh.com` channel);
+ * unsubscribing sends `cancel-streamlocal-forward@openssh.com` (the server
+ * removes the socket file). A refusal (the path exists, or
+ * AllowStreamLocalForwarding forbids it) errors the observable with
+ * {@link ForwardingError}.
+ *
+ * @example
+ * ```ts
+ * import { forwardInUnix } from "./client.ts";
+ * import type { SshClient } from "../client.ts";
+ * function echoOnServerSocket(client: SshClient) {
+ *   return forwardInUnix(client, "/tmp/echo.sock").subscribe((e) => {
+ *     if (e.type === "listening") console.log("server listens on", e.path);
+ *     else e.readable.pipeTo(e.writable);
+ *   });
+ * }
+ * ```
+ */
+export function forwardInUnix<C>(
+  client: ForwardingClient & { readonly handlers: ConnectionHandlers<C> },
+  path: string,
+): Observable<RemoteUnixForwardEvent> {
+  return new Observable<RemoteUnixForwardEvent>((sub) => {
+    let listening = false;
+    let done = false;
+    const handler = client.handlers.channelOpen("forwarded-streamlocal@openssh.com", (open) => {
+      // Ours when it names the path we asked for (OpenSSH PROTOCOL §2.4).
+      if (!listening || done || StreamLocalChannelCodec.decode(open.data) !== path) {
+        return undefined;
+      }
+      return acceptChannel((channel) =>
+        sub.next({ type: "connection", path, ...streamOf(channel) })
+      );
+    });
+    client.connection.globalRequest(
+      "streamlocal-forward@openssh.com",
+      StreamLocalPathCodec.encode(path),
+    ).then(
+      (reply) => {
+        if (done) return;
+        if (!reply.ok) {
+          return sub.error(
+            new ForwardingError(`the server refused streamlocal-forward for ${path}`),
+          );
+        }
+        listening = true;
+        sub.next({ type: "listening", path });
+      },
+      (e) => sub.error(e),
+    );
+    client.connection.done.then(() => sub.complete());
+    return () => {
+      done = true;
+      handler.unsubscribe();
+      if (listening) {
+        client.connection.globalRequest(
+          "cancel-streamlocal-forward@openssh.com",
+          StreamLocalPathCodec.encode(path),
+          { wantReply: false },
+        ).catch(() => {});
+      }
+    };
+  });
 }

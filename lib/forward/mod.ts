@@ -1,12 +1,13 @@
 /**
- * Port forwarding (RFC 4254 §7): the client side ({@link forwardOut},
- * {@link forwardIn}, {@link localForward}), the server side
- * ({@link portForwardingHandler}) and their wire codecs.
+ * Port forwarding (RFC 4254 §7) and Unix-socket forwarding (OpenSSH
+ * PROTOCOL §2.4): the client side ({@link forwardOut}, {@link forwardIn},
+ * {@link forwardOutUnix}, {@link forwardInUnix}, {@link localForward}),
+ * the server side ({@link portForwardingHandler}) and their wire codecs.
  *
  * @example
  * ```ts
  * import { forwardOut, portForwardingHandler } from "./mod.ts";
- * console.log(typeof forwardOut, Object.keys(portForwardingHandler().channelOpen)); // function [ "direct-tcpip" ]
+ * console.log(typeof forwardOut, Object.keys(portForwardingHandler().channelOpen)); // function [ "direct-tcpip", "direct-streamlocal@openssh.com" ]
  * ```
  *
  * @module
@@ -16,11 +17,14 @@ export {
   forwardIn,
   type ForwardingClient,
   ForwardingError,
+  forwardInUnix,
   forwardOut,
+  forwardOutUnix,
   listenLocally,
   localForward,
   type LocalListener,
   type RemoteForwardEvent,
+  type RemoteUnixForwardEvent,
 } from "./client.ts";
 export {
   type ForwardingContext,
@@ -32,6 +36,7 @@ export {
 export { dynamicForward } from "./socks.ts";
 export {
   BoundPortCodec,
+  ForwardedStreamLocalCodec,
   type ListenAddress,
   ListenAddressCodec,
   StreamLocalChannelCodec,

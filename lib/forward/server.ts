@@ -3,10 +3,14 @@
  * channels connect to the host and port the client names (`ssh -L`, `-D`,
  * `-W`, jump hosts); `tcpip-forward` binds a listener for the client and
  * opens a `forwarded-tcpip` channel back for each connection it accepts
- * (`ssh -R`); `cancel-tcpip-forward` closes it. Everything is refused
+ * (`ssh -R`); `cancel-tcpip-forward` closes it. Unix-domain sockets alike
+ * (OpenSSH PROTOCOL §2.4): `direct-streamlocal@openssh.com` connects to a
+ * socket path, `streamlocal-forward@openssh.com` listens on one and opens
+ * `forwarded-streamlocal@openssh.com` channels back. Everything is refused
  * unless allowed, per direction, and a key's `no-port-forwarding` refuses
- * it all. Listeners close when the connection ends; each connection has a
- * cap on listeners and on open tunnels.
+ * it all. Listeners close when the connection ends (a socket file is
+ * removed with its listener); each connection has one cap on listeners and
+ * one on open tunnels, TCP and Unix together.
  *
  * @module
  */
@@ -25,9 +29,17 @@ import {
 import { spliceChannel } from "../connection/splice.ts";
 import { plainAddress } from "../runtime/address.ts";
 import { connectTcp, listenTcp } from "../runtime/tcp.ts";
-import type { TcpListener } from "../runtime/types.ts";
+import type { TcpListener, UnixListener } from "../runtime/types.ts";
+import { connectUnix, listenUnix } from "../runtime/unix.ts";
 import { OpenFailure } from "../wire/connection_messages.ts";
-import { BoundPortCodec, ListenAddressCodec, TcpChannelCodec } from "./wire.ts";
+import {
+  BoundPortCodec,
+  ForwardedStreamLocalCodec,
+  ListenAddressCodec,
+  StreamLocalChannelCodec,
+  StreamLocalPathCodec,
+  TcpChannelCodec,
+} from "./wire.ts";
 
 /**
  * What the forwarding handlers need of a connection (a server's handler
@@ -69,6 +81,15 @@ export interface PortForwardingOptions {
   /** Which directions are allowed (sshd's AllowTcpForwarding; default "yes"). */
   readonly allowTcpForwarding?: "yes" | "no" | "local" | "remote";
   /**
+   * Which directions of Unix-socket forwarding are allowed (sshd's
+   * AllowStreamLocalForwarding; "all" is "yes"; default "yes"): "local"
+   * is `direct-streamlocal@openssh.com` (`ssh -L …:/path`), "remote" is
+   * `streamlocal-forward@openssh.com` (`ssh -R /path:…`). Sockets the
+   * server binds get mode 0600 (sshd's StreamLocalBindMask 0177) and an
+   * existing file is not replaced (StreamLocalBindUnlink no).
+   */
+  readonly allowStreamLocalForwarding?: "yes" | "no" | "local" | "remote" | "all";
+  /**
    * Where `direct-tcpip` may connect, as `host:port` with `*` for any port
    * or host (sshd's PermitOpen; default: anywhere). `[]` or `["none"]` forbids all.
    */
@@ -104,9 +125,9 @@ export interface PortForwardingOptions {
  * ```
  */
 export interface PortForwardingHandler {
-  /** `direct-tcpip`. */
+  /** `direct-tcpip` and `direct-streamlocal@openssh.com`. */
   readonly channelOpen: Readonly<Record<string, ChannelOpenHandler<ForwardingContext>>>;
-  /** `tcpip-forward` and `cancel-tcpip-forward`. */
+  /** `tcpip-forward`, `cancel-tcpip-forward` and their streamlocal twins. */
   readonly globalRequest: Readonly<Record<string, GlobalRequestHandler<ForwardingContext>>>;
 }
 
@@ -142,7 +163,8 @@ function keyPermits(
 
 /** One connection's forwarding state. */
 interface ConnectionForwards {
-  readonly listeners: Map<string, { listener: TcpListener; address: string; port: number }>;
+  /** By `tcp address:port` or `unix path`; TCP and Unix listeners share the cap. */
+  readonly listeners: Map<string, { close(): void }>;
   tunnels: number;
 }
 
@@ -192,10 +214,16 @@ function bindAddress(asked: string, gatewayPorts: PortForwardingOptions["gateway
 export function portForwardingHandler(options: PortForwardingOptions = {}): PortForwardingHandler {
   const f = new Forwarder(options);
   return {
-    channelOpen: { "direct-tcpip": (open, ctx) => f.directTcpip(open.data, ctx) },
+    channelOpen: {
+      "direct-tcpip": (open, ctx) => f.directTcpip(open.data, ctx),
+      "direct-streamlocal@openssh.com": (open, ctx) => f.directStreamLocal(open.data, ctx),
+    },
     globalRequest: {
       "tcpip-forward": (request, ctx) => f.tcpipForward(request.data, ctx),
       "cancel-tcpip-forward": (request, ctx) => f.cancelTcpipForward(request.data, ctx),
+      "streamlocal-forward@openssh.com": (request, ctx) => f.streamLocalForward(request.data, ctx),
+      "cancel-streamlocal-forward@openssh.com": (request, ctx) =>
+        f.cancelStreamLocalForward(request.data, ctx),
     },
   };
 }
@@ -217,19 +245,27 @@ class Forwarder {
       s = fresh;
       this.#state.set(connection, fresh);
       connection.done.then(() => {
-        for (const l of fresh.listeners.values()) l.listener.close();
+        for (const l of fresh.listeners.values()) l.close();
         this.#state.delete(connection);
       });
     }
     return s;
   }
 
-  /** Why a direction is refused (the key's no-port-forwarding, AllowTcpForwarding), if it is. */
-  #refusal(ctx: ForwardingContext, direction: "local" | "remote"): string | undefined {
-    const allow = this.#options.allowTcpForwarding ?? "yes";
+  /**
+   * Why a direction is refused (the key's no-port-forwarding,
+   * AllowTcpForwarding or AllowStreamLocalForwarding), if it is.
+   */
+  #refusal(
+    ctx: ForwardingContext,
+    of: { direction: "local" | "remote"; unix?: boolean },
+  ): string | undefined {
+    const allow = of.unix
+      ? this.#options.allowStreamLocalForwarding ?? "yes"
+      : this.#options.allowTcpForwarding ?? "yes";
     if (ctx.restrictions.portForwarding === false) return "no-port-forwarding";
-    if (allow === "no" || (allow !== "yes" && allow !== direction)) {
-      return `AllowTcpForwarding ${allow}`;
+    if (allow === "no" || (allow !== "yes" && allow !== "all" && allow !== of.direction)) {
+      return `${of.unix ? "AllowStreamLocalForwarding" : "AllowTcpForwarding"} ${allow}`;
     }
     return undefined;
   }
@@ -239,7 +275,7 @@ class Forwarder {
     data: Uint8Array,
     ctx: ForwardingContext,
   ): Promise<Refusal | ChannelAcceptance> {
-    const why = this.#refusal(ctx, "local");
+    const why = this.#refusal(ctx, { direction: "local" });
     if (why) return refuse(why, OpenFailure.ADMINISTRATIVELY_PROHIBITED);
     const d = TcpChannelCodec.decode(data);
     const where = `${d.host}:${d.port}`;
@@ -279,7 +315,7 @@ class Forwarder {
 
   /** RFC 4254 §7.1: bind, reply (with the port for port 0), then accept. */
   async tcpipForward(data: Uint8Array, ctx: ForwardingContext): Promise<Refusal | Acceptance> {
-    const why = this.#refusal(ctx, "remote");
+    const why = this.#refusal(ctx, { direction: "remote" });
     if (why) return refuse(why);
     const asked = ListenAddressCodec.decode(data);
     const where = `${asked.address}:${asked.port}`;
@@ -305,7 +341,7 @@ class Forwarder {
       return refuse(`cannot listen: ${e instanceof Error ? e.message : e}`);
     }
     const bound = { address: asked.address, port: listener.port };
-    f.listeners.set(`${bound.address}:${bound.port}`, { listener, ...bound });
+    f.listeners.set(`tcp ${bound.address}:${bound.port}`, listener);
     return accept(asked.port === 0 ? BoundPortCodec.encode(listener.port) : undefined, {
       // Connections are forwarded only once the client has the reply (and the port).
       after: () => void this.#serveListener(listener, { bound, ctx, f }),
@@ -316,12 +352,105 @@ class Forwarder {
   cancelTcpipForward(data: Uint8Array, ctx: ForwardingContext): Refusal | Acceptance {
     const asked = ListenAddressCodec.decode(data);
     const f = this.#forwards(ctx.connection);
-    const key = `${asked.address}:${asked.port}`;
+    const key = `tcp ${asked.address}:${asked.port}`;
     const l = f.listeners.get(key);
-    if (!l) return refuse(`no forwarding on ${key}`);
+    if (!l) return refuse(`no forwarding on ${asked.address}:${asked.port}`);
     f.listeners.delete(key);
-    l.listener.close();
+    l.close();
     return accept();
+  }
+
+  /** OpenSSH PROTOCOL §2.4: direct-streamlocal@openssh.com, connect to the path, then confirm. */
+  async directStreamLocal(
+    data: Uint8Array,
+    ctx: ForwardingContext,
+  ): Promise<Refusal | ChannelAcceptance> {
+    const why = this.#refusal(ctx, { direction: "local", unix: true });
+    if (why) return refuse(why, OpenFailure.ADMINISTRATIVELY_PROHIBITED);
+    const path = StreamLocalChannelCodec.decode(data);
+    const f = this.#forwards(ctx.connection);
+    if (f.tunnels >= (this.#options.maxTunnels ?? 256)) {
+      return refuse("too many forwarded connections", OpenFailure.RESOURCE_SHORTAGE);
+    }
+    f.tunnels++;
+    try {
+      const socket = await connectUnix(path, {
+        signal: AbortSignal.timeout(this.#options.connectTimeout ?? 10_000),
+      });
+      return acceptChannel((channel) =>
+        spliceChannel(channel, socket).finally(() => void f.tunnels--)
+      );
+    } catch (e) {
+      f.tunnels--;
+      return refuse(
+        `connect to ${path} failed: ${e instanceof Error ? e.message : e}`,
+        OpenFailure.CONNECT_FAILED,
+      );
+    }
+  }
+
+  /**
+   * OpenSSH PROTOCOL §2.4: streamlocal-forward@openssh.com binds `path`
+   * (mode 0600, an existing file is an error as with sshd's
+   * StreamLocalBindUnlink no), replies, then accepts.
+   */
+  async streamLocalForward(
+    data: Uint8Array,
+    ctx: ForwardingContext,
+  ): Promise<Refusal | Acceptance> {
+    const why = this.#refusal(ctx, { direction: "remote", unix: true });
+    if (why) return refuse(why);
+    const path = StreamLocalPathCodec.decode(data);
+    const f = this.#forwards(ctx.connection);
+    if (f.listeners.size >= (this.#options.maxListeners ?? 32)) return refuse("too many listeners");
+    if (f.listeners.has(`unix ${path}`)) return refuse(`already listening on ${path}`);
+    let listener: UnixListener;
+    try {
+      listener = await listenUnix(path, { mode: 0o600 });
+    } catch (e) {
+      return refuse(`cannot listen on ${path}: ${e instanceof Error ? e.message : e}`);
+    }
+    f.listeners.set(`unix ${path}`, listener);
+    return accept(undefined, {
+      after: () => void this.#serveUnixListener(listener, { path, ctx, f }),
+    });
+  }
+
+  /** OpenSSH PROTOCOL §2.4: closes (and removes) the socket of an earlier streamlocal-forward. */
+  cancelStreamLocalForward(data: Uint8Array, ctx: ForwardingContext): Refusal | Acceptance {
+    const path = StreamLocalPathCodec.decode(data);
+    const f = this.#forwards(ctx.connection);
+    const l = f.listeners.get(`unix ${path}`);
+    if (!l) return refuse(`no forwarding on ${path}`);
+    f.listeners.delete(`unix ${path}`);
+    l.close();
+    return accept();
+  }
+
+  /** Accepts on a streamlocal listener; a forwarded-streamlocal channel per connection. */
+  async #serveUnixListener(
+    listener: UnixListener,
+    on: { path: string; ctx: ForwardingContext; f: ConnectionForwards },
+  ): Promise<void> {
+    const { path, ctx, f } = on;
+    try {
+      for await (const conn of listener) {
+        if (f.tunnels >= (this.#options.maxTunnels ?? 256)) {
+          conn.close();
+          continue;
+        }
+        f.tunnels++;
+        ctx.connection.openChannel(
+          "forwarded-streamlocal@openssh.com",
+          ForwardedStreamLocalCodec.encode(path),
+        ).then(
+          (channel: Channel) => spliceChannel(channel, conn),
+          () => conn.close(),
+        ).finally(() => void f.tunnels--);
+      }
+    } catch {
+      // The listener failed for good: its forward ends; the connection goes on.
+    }
   }
 
   /** Accepts on a remote forward's listener and opens a forwarded-tcpip channel per connection. */

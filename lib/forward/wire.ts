@@ -183,3 +183,31 @@ export const StreamLocalPathCodec: Codec<string> = {
     return path;
   },
 } as const;
+
+/**
+ * Encodes `forwarded-streamlocal@openssh.com` channel data: string socket
+ * path (the one `streamlocal-forward@openssh.com` asked for), string
+ * reserved (OpenSSH PROTOCOL §2.4). OpenSSH's client refuses the
+ * `direct-streamlocal` shape here (it checks for the end of the packet),
+ * hence a codec of its own; decoding accepts only this shape.
+ *
+ * @example
+ * ```ts
+ * import { ForwardedStreamLocalCodec } from "./wire.ts";
+ * console.log(ForwardedStreamLocalCodec.encode("/tmp/s").length); // 14
+ * ```
+ */
+export const ForwardedStreamLocalCodec: Codec<string> = {
+  /** `forwarded-streamlocal@openssh.com` data for `path`. */
+  encode(path: string): Uint8Array {
+    return new SshWriter(12 + path.length).string(path).string("").finish();
+  },
+  /** The socket path; throws on truncated or trailing bytes. */
+  decode(b: Uint8Array): string {
+    const r = new SshReader(b);
+    const path = r.utf8("socket path");
+    r.string("reserved");
+    r.end("forwarded-streamlocal data");
+    return path;
+  },
+} as const;
