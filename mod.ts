@@ -363,6 +363,15 @@ export * from "./lib/x11/mod.ts";
 export * from "./lib/forward/mod.ts";
 export * from "./lib/config/mod.ts";
 export {
+  agentFromConfig,
+  type ConfigConnectOptions,
+  connectOptionsFromConfig,
+  IdentityFileError,
+  resolveConnectConfig,
+  withSshConfig,
+} from "./lib/client_config.ts";
+
+export {
   AGENT_MAX_MESSAGE,
   AgentError,
   AgentFramer,

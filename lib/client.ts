@@ -6,7 +6,7 @@
  */
 import { type Agent, authenticate, type AuthMethod } from "./auth/client.ts";
 import { openAgentOption } from "./agent/option.ts";
-import { localUser, withSshConfig } from "./config/connect_options.ts";
+import { localUser, withSshConfig } from "./client_config.ts";
 import type { ResolvedSshConfig } from "./config/ssh_config.ts";
 import type { Channel } from "./connection/channel.ts";
 import { Subscription } from "rxjs";

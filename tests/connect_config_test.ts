@@ -12,7 +12,7 @@ import * as path from "node:path";
 import process from "node:process";
 import { AuthenticationError } from "../lib/auth/client.ts";
 import { connect } from "../lib/client.ts";
-import { IdentityFileError } from "../lib/config/connect_options.ts";
+import { IdentityFileError } from "../lib/client_config.ts";
 import { portForwardingHandler } from "../lib/forward/server.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
 import { writePrivateKeyFile } from "../lib/keys/private_key_file.ts";

@@ -43,19 +43,23 @@ const ENTRIES: Record<string, Record<string, unknown>> = {
 
 /** The barrel's values that belong to no layer: the client and server that compose the layers. */
 // The modules at lib/'s top that compose the layers (client.ts, server.ts,
-// server_handlers.ts, server_policy.ts, host_keys.ts) are what "." is for.
+// server_handlers.ts, server_policy.ts, host_keys.ts, client_config.ts) are what "." is for.
 const BARREL_ONLY = new Set([
   "acceptConnection",
+  "agentFromConfig",
   "clientEnvironment",
   "connect",
+  "connectOptionsFromConfig",
   "DEFAULT_ACCEPT_ENV",
   "DEFAULT_MAX_ENV",
   "DEFAULT_MAX_ENV_BYTES",
   "HostKeyError",
+  "IdentityFileError",
   "JumpHostError",
   "knownHostsVerifier",
   "listen",
   "ptyRefusal",
+  "resolveConnectConfig",
   "runLocalCommand",
   "serveConnection",
   "ServerHandlers",
@@ -63,6 +67,7 @@ const BARREL_ONLY = new Set([
   "sessionStart",
   "SshClient",
   "verifyKnownHost",
+  "withSshConfig",
 ]);
 
 test("deno.json and package.json export the same subpaths, with . as mod.ts", () => {

@@ -62,7 +62,7 @@ import * as os from "node:os";
 import process from "node:process";
 import { AuthenticationError } from "../auth/client.ts";
 import { defaultSshConfigSources, fileSystemReader } from "../config/files.ts";
-import { agentFromConfig } from "../config/connect_options.ts";
+import { agentFromConfig } from "../client_config.ts";
 import { startForwards, stdioForward } from "./forwards.ts";
 import { keepalive } from "../connection/keepalive.ts";
 import {

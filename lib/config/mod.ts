@@ -22,11 +22,3 @@
  */
 export * from "./ssh_config.ts";
 export { defaultSshConfigSources, fileSystemReader, globFiles } from "./files.ts";
-export {
-  agentFromConfig,
-  type ConfigConnectOptions,
-  connectOptionsFromConfig,
-  IdentityFileError,
-  resolveConnectConfig,
-  withSshConfig,
-} from "./connect_options.ts";

@@ -9,15 +9,19 @@
  */
 import * as os from "node:os";
 import process from "node:process";
-import type { ConnectOptions } from "../client.ts";
-import { verifyKnownHost } from "../host_keys.ts";
-import { knownHostsName } from "../keys/known_hosts.ts";
-import { parsePrivateKeyFile, PassphraseRequiredError } from "../keys/private_key_file.ts";
-import { parsePublicKeyLine } from "../keys/public_key_file.ts";
-import type { PrivateKey, PublicKey } from "../keys/types.ts";
-import { readTextFileIfExists } from "../runtime/fs.ts";
-import { defaultSshConfigSources, fileSystemReader } from "./files.ts";
-import { expandSshConfigValue, type ResolvedSshConfig, resolveSshConfig } from "./ssh_config.ts";
+import type { ConnectOptions } from "./client.ts";
+import { verifyKnownHost } from "./host_keys.ts";
+import { knownHostsName } from "./keys/known_hosts.ts";
+import { parsePrivateKeyFile, PassphraseRequiredError } from "./keys/private_key_file.ts";
+import { parsePublicKeyLine } from "./keys/public_key_file.ts";
+import type { PrivateKey, PublicKey } from "./keys/types.ts";
+import { readTextFileIfExists } from "./runtime/fs.ts";
+import { defaultSshConfigSources, fileSystemReader } from "./config/files.ts";
+import {
+  expandSshConfigValue,
+  type ResolvedSshConfig,
+  resolveSshConfig,
+} from "./config/ssh_config.ts";
 
 /**
  * An IdentityFile that cannot be used: missing or unreadable, encrypted
@@ -25,7 +29,7 @@ import { expandSshConfigValue, type ResolvedSshConfig, resolveSshConfig } from "
  *
  * @example
  * ```ts
- * import { IdentityFileError } from "./connect_options.ts";
+ * import { IdentityFileError } from "./client_config.ts";
  * const e = new IdentityFileError("/home/me/.ssh/id_ed25519", "no such file");
  * console.log(e.message); // identity file /home/me/.ssh/id_ed25519: no such file
  * ```
@@ -47,7 +51,7 @@ export class IdentityFileError extends Error {
  *
  * @example
  * ```ts
- * import { localUser } from "./connect_options.ts";
+ * import { localUser } from "./client_config.ts";
  * console.log(localUser());
  * ```
  */
@@ -72,7 +76,7 @@ const home = () => process.env.HOME || os.homedir();
  *
  * @example
  * ```ts
- * import { resolveConnectConfig } from "./connect_options.ts";
+ * import { resolveConnectConfig } from "./client_config.ts";
  * const c = resolveConnectConfig("db", { config: "none", user: "me" });
  * console.log(c.hostname, c.port, c.user); // "db" 22 "me"
  * ```
@@ -104,7 +108,7 @@ export function resolveConnectConfig(
  *
  * @example
  * ```ts
- * import type { ConfigConnectOptions } from "./connect_options.ts";
+ * import type { ConfigConnectOptions } from "./client_config.ts";
  * const o: ConfigConnectOptions = { passphrase: (file) => file.endsWith("id_work") ? "pw" : undefined };
  * ```
  */
@@ -137,8 +141,8 @@ export interface ConfigConnectOptions {
  *
  * @example
  * ```ts
- * import { connectOptionsFromConfig, resolveConnectConfig } from "./connect_options.ts";
- * import { connect } from "../client.ts";
+ * import { connectOptionsFromConfig, resolveConnectConfig } from "./client_config.ts";
+ * import { connect } from "./client.ts";
  * async function run() {
  *   const o = await connectOptionsFromConfig(resolveConnectConfig("db", { config: true }));
  *   const c = await connect({ ...o, keepaliveInterval: 30 });
@@ -187,7 +191,7 @@ export async function connectOptionsFromConfig(
  *
  * @example
  * ```ts
- * import { withSshConfig } from "./connect_options.ts";
+ * import { withSshConfig } from "./client_config.ts";
  * async function show() {
  *   const o = await withSshConfig({ host: "db", config: true, port: 2200 });
  *   console.log(o.host, o.port); // HostName, 2200
@@ -226,7 +230,7 @@ export async function withSshConfig(options: ConnectOptions): Promise<ConnectOpt
  *
  * @example
  * ```ts
- * import { agentFromConfig, resolveConnectConfig } from "./connect_options.ts";
+ * import { agentFromConfig, resolveConnectConfig } from "./client_config.ts";
  * console.log(agentFromConfig(resolveConnectConfig("db", { config: "none" }))); // true
  * ```
  */
