@@ -333,6 +333,47 @@ describe("OpenSSH's ssh against our server", { skip: !openssh }, () => {
     }
   });
 
+  it("ssh -D: curl --socks5-hostname through our server", async () => {
+    const port = await freePort();
+    const { child } = sshN(["-D", String(port)]);
+    try {
+      await listening(port);
+      const r = await runProcess("curl", [
+        "-sS",
+        "--socks5-hostname",
+        `127.0.0.1:${port}`,
+        `http://localhost:${web.port}/hello`,
+      ], { timeoutMs: 20_000 });
+      assert.equal(r.stdout, "hello from http", r.stderr);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("ssh -J: OpenSSH jumps through our server (to our server again)", async () => {
+    // The jump's own ssh reads only the configuration, so the test's options live in one.
+    const cfg = path.join(work, "jump_config");
+    fs.writeFileSync(
+      cfg,
+      `Host *\n  IdentityFile ${keyFile}\n  IdentitiesOnly yes\n  IdentityAgent none\n` +
+        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  BatchMode yes\n" +
+        "  LogLevel ERROR\n",
+    );
+    const r = await runSsh([
+      "-F",
+      cfg,
+      "-J",
+      `me@localhost:${server.port}`, // another name: ssh refuses a jump to the same host name
+      "-p",
+      String(server.port),
+      "-l",
+      "me",
+      "127.0.0.1",
+      "true",
+    ], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+  });
+
   it("ssh -W: stdio through a direct-tcpip channel", async () => {
     const r = await runSsh(
       testSshArgs(server.port, keyFile, "me", ["-W", `127.0.0.1:${web.port}`, "127.0.0.1"]),
