@@ -6,6 +6,7 @@
  */
 import { type Agent, authenticate, type AuthMethod } from "./auth/client.ts";
 import { openAgentOption } from "./agent/option.ts";
+import { enableAgentForwarding } from "./agent/forwarding.ts";
 import { localUser, withSshConfig } from "./client_config.ts";
 import type { ResolvedSshConfig } from "./config/ssh_config.ts";
 import type { Channel } from "./connection/channel.ts";
@@ -86,6 +87,19 @@ export interface ConnectOptions extends Omit<TransportTuning, "preBanner" | "han
    * ```
    */
   via?: SshClient | readonly (SshClient | ConnectOptions)[];
+  /**
+   * Agent forwarding for the whole connection (OpenSSH's ForwardAgent,
+   * `ssh -A`): `true` forwards the agent at `SSH_AUTH_SOCK`, a path or an
+   * `Agent` that one; every session then asks for `auth-agent-req@openssh.com`.
+   * Off by default.
+   *
+   * @example
+   * ```ts
+   * import type { ConnectOptions } from "./client.ts";
+   * const o: Pick<ConnectOptions, "forwardAgent"> = { forwardAgent: true };
+   * ```
+   */
+  forwardAgent?: boolean | string | Agent;
   /** Bring your own byte stream (libssh2's SEND/RECV): a socket, a WebSocket, an in-memory pair. */
   stream?: ByteStreamPair;
   /** User name (default: the config's User, else the local user, as ssh). */
@@ -234,6 +248,7 @@ export class SshClient {
    */
   readonly handlers: ConnectionHandlers<ClientContext>;
   #keepalive = new Subscription();
+  #sessionRequests: { type: string; data?: Uint8Array; required?: boolean }[] = [];
 
   /** Wraps an authenticated transport; `handlers` are in place before the first message is read. */
   constructor(
@@ -285,17 +300,43 @@ export class SshClient {
 
   /** Starts `command` with streams for stdin, stdout and stderr. */
   spawn(command: string, options: SessionOptions = {}): Promise<Session> {
-    return openSession(this.connection, { exec: command }, options);
+    return openSession(this.connection, { exec: command }, this.#withDefaults(options));
   }
 
   /** Starts an interactive shell (add `pty` to get a terminal). */
   shell(options: SessionOptions = {}): Promise<Session> {
-    return openSession(this.connection, { shell: true }, options);
+    return openSession(this.connection, { shell: true }, this.#withDefaults(options));
   }
 
   /** Starts a subsystem such as "sftp". */
   subsystem(name: string, options: SessionOptions = {}): Promise<Session> {
-    return openSession(this.connection, { subsystem: name }, options);
+    return openSession(this.connection, { subsystem: name }, this.#withDefaults(options));
+  }
+
+  /**
+   * Asks for `request` on every session this client starts from now on
+   * (agent forwarding for the whole connection, as `ssh -A`); the returned
+   * function stops it.
+   *
+   * @example
+   * ```ts
+   * import type { SshClient } from "./client.ts";
+   * const everywhere = (c: SshClient) => c.requestOnEverySession({ type: "auth-agent-req@openssh.com" });
+   * ```
+   */
+  requestOnEverySession(
+    request: { type: string; data?: Uint8Array; required?: boolean },
+  ): () => void {
+    this.#sessionRequests.push(request);
+    return () => {
+      const i = this.#sessionRequests.indexOf(request);
+      if (i >= 0) this.#sessionRequests.splice(i, 1);
+    };
+  }
+
+  #withDefaults(options: SessionOptions): SessionOptions {
+    if (this.#sessionRequests.length === 0) return options;
+    return { ...options, requests: [...this.#sessionRequests, ...(options.requests ?? [])] };
   }
 
   /** Opens a raw channel of any type. */
@@ -416,16 +457,35 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
       methods,
       onBanner: options.onBanner,
     }).finally(() => opened.close());
-    return new SshClient(transport, {
+    const client = new SshClient(transport, {
       keepaliveInterval: options.keepaliveInterval,
       keepaliveCountMax: options.keepaliveCountMax,
       handlers: options.handlers,
       peer: options.host ?? "localhost",
     });
+    await forwardAgentForConnection(client, options.forwardAgent);
+    return client;
   } catch (e) {
     await transport.disconnect().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * `forwardAgent`: serves the agent on the server's auth-agent@openssh.com
+ * channels and asks for forwarding on every session (ssh -A). An agent
+ * that cannot be reached forwards nothing, as ssh.
+ */
+async function forwardAgentForConnection(
+  client: SshClient,
+  option: ConnectOptions["forwardAgent"],
+): Promise<void> {
+  if (option === undefined || option === false) return;
+  const opened = await openAgentOption(option === true ? undefined : option);
+  if (!opened.agent) return;
+  const forwarding = enableAgentForwarding(client, opened.agent);
+  client.requestOnEverySession({ type: forwarding.type });
+  client.transport.closed.then(() => opened.close(), () => opened.close());
 }
 
 /**

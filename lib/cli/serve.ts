@@ -27,7 +27,8 @@
  *   remote; sockets bound with mode 0600, never over an existing file).
  *   `ClientAliveInterval` (seconds, 0 = off) and
  *   `ClientAliveCountMax` (default 3) end connections whose client stops
- *   answering. Agent and X11 forwarding are not offered.
+ *   answering. `AllowAgentForwarding` (yes, the default; no): `ssh -A`
+ *   gets an agent socket and SSH_AUTH_SOCK. X11 forwarding is not offered.
  *   `Compression` (yes, the default, and delayed: zlib@openssh.com after
  *   authentication; no).
  * - Passwords: `PasswordAuthentication yes` (default no) checks against the
@@ -87,6 +88,7 @@ import {
 } from "./options.ts";
 import { parseRekeyLimit } from "./rekey_limit.ts";
 import { portForwardingHandler, type PortForwardingOptions } from "../forward/server.ts";
+import { agentForwardingHandler } from "../agent/forwarding.ts";
 
 /**
  * The usage text of `rxssh serve`.
@@ -140,6 +142,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "ClientAliveInterval" },
   { name: "ClientAliveCountMax" },
   { name: "Compression" },
+  { name: "AllowAgentForwarding" },
 ];
 
 /**
@@ -379,7 +382,10 @@ export async function startServe(
       compression: compressionOption(o.get("Compression", "yes")),
       clientAliveInterval: o.integer("ClientAliveInterval", 0),
       clientAliveCountMax: o.integer("ClientAliveCountMax", 3),
-      handlers: [portForwardingHandler(forwardingOptions(o))],
+      handlers: [
+        portForwardingHandler(forwardingOptions(o)),
+        ...(o.flag("AllowAgentForwarding", true) ? [agentForwardingHandler()] : []),
+      ],
     },
     pubkey: o.flag("PubkeyAuthentication", true),
     authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),

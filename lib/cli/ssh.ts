@@ -164,8 +164,8 @@ export interface SshArgs {
 }
 
 const WITH_ARG = new Set(["c", "D", "F", "i", "J", "L", "l", "m", "o", "p", "R", "W"]);
-const NO_ARG = new Set(["4", "6", "C", "G", "N", "T", "n", "q", "t", "v"]);
-const UNSUPPORTED = new Set([..."AXYxaBEIMObeKkgfswPQS1"]);
+const NO_ARG = new Set(["4", "6", "A", "a", "C", "G", "N", "T", "n", "q", "t", "v"]);
+const UNSUPPORTED = new Set([..."XYxBEIMObeKkgfswPQS1"]);
 
 /**
  * Parses the client's arguments (getopt-style: `-tt`, `-p2222`, options
@@ -328,6 +328,8 @@ function setFlag(r: Omit<SshArgs, "host">, f: string): void {
   else if (f === "q") r.quiet = true;
   else if (f === "G") r.printConfig = true;
   else if (f === "C") r.directives.push("Compression=yes");
+  else if (f === "A") r.directives.push("ForwardAgent=yes");
+  else if (f === "a") r.directives.push("ForwardAgent=no");
 }
 
 // ---------------------------------------------------------------------------
@@ -927,6 +929,7 @@ async function connectClient(
       ...(timeout ? { timeout } : {}),
       ...(c.compression ? { compression: ["zlib@openssh.com", "zlib", "none"] } : {}),
       ...(via ? { via } : {}),
+      ...(c.forwardAgent !== false ? { forwardAgent: c.forwardAgent } : {}),
     });
   } catch (e) {
     if (r.hostKeyFailure) return 255;
