@@ -86,3 +86,27 @@ export async function keygen(file: string, type = "ed25519"): Promise<string> {
   assert.equal(r.code, 0, r.stderr);
   return fs.readFileSync(file + ".pub", "utf8").trim();
 }
+
+/**
+ * `rxssh` client arguments for a throwaway login as `user` with `key` on a
+ * loopback `port`: no configuration, no known_hosts, no prompts (the
+ * counterpart of `testSshArgs` for OpenSSH's ssh). The host and command follow.
+ */
+export function rxsshTestArgs(port: number, key: string, user: string): string[] {
+  return [
+    "-F",
+    "none",
+    "-i",
+    key,
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "BatchMode=yes",
+    "-p",
+    String(port),
+    "-l",
+    user,
+  ];
+}

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { connect } from "../lib/client.ts";
-import { cliCommand, keygen, ROOT, serve, type Served } from "./_cli.ts";
+import { cliCommand, keygen, ROOT, rxsshTestArgs, serve, type Served } from "./_cli.ts";
 import {
   currentUser,
   findOpenSsh,
@@ -96,20 +96,7 @@ describe("agent forwarding for a whole connection", { skip }, () => {
   it("rxssh -A against sshd: the key is listed remotely; -a turns it off", async () => {
     const args = (flag: string) => {
       const [file, argv] = cliCommand([
-        "-F",
-        "none",
-        "-i",
-        keyFile,
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-p",
-        String(sshd.port),
-        "-l",
-        currentUser(),
+        ...rxsshTestArgs(sshd.port, keyFile, currentUser()),
         flag,
         "127.0.0.1",
         "ssh-add -l",

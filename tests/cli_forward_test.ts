@@ -13,7 +13,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
-import { cliCommand, keygen, ROOT, serve, type Served } from "./_cli.ts";
+import { cliCommand, keygen, ROOT, rxsshTestArgs, serve, type Served } from "./_cli.ts";
 import {
   currentUser,
   findOpenSsh,
@@ -65,23 +65,7 @@ describe("rxssh -L -R -D -W -J -C", { skip }, () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  /** The common options: no config, this key, no known_hosts, no prompts. */
-  const base = (port: number) => [
-    "-F",
-    "none",
-    "-i",
-    keyFile,
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "BatchMode=yes",
-    "-p",
-    String(port),
-    "-l",
-    currentUser(),
-  ];
+  const base = (port: number) => rxsshTestArgs(port, keyFile, currentUser());
 
   /** Starts a long-running rxssh; returns it and its stderr so far. */
   const start = (args: string[]) => {

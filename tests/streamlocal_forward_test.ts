@@ -30,7 +30,7 @@ import { generatePrivateKey } from "../lib/keys/private_key.ts";
 import { parsePublicKeyLine } from "../lib/keys/public_key_file.ts";
 import { listen, type SshServer } from "../lib/server.ts";
 import { OpenFailure } from "../lib/wire/connection_messages.ts";
-import { cliCommand, keygen, ROOT, serve, type Served } from "./_cli.ts";
+import { cliCommand, keygen, ROOT, rxsshTestArgs, serve, type Served } from "./_cli.ts";
 import {
   currentUser,
   findOpenSsh,
@@ -488,22 +488,7 @@ describe("streamlocal: rxssh -L/-R with socket paths, rxssh serve's AllowStreamL
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const base = (port: number) => [
-    "-F",
-    "none",
-    "-i",
-    keyFile,
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "BatchMode=yes",
-    "-p",
-    String(port),
-    "-l",
-    currentUser(),
-  ];
+  const base = (port: number) => rxsshTestArgs(port, keyFile, currentUser());
   const start = (args: string[]) => {
     const [file, argv] = cliCommand(args);
     const child = spawn(file, argv, {
