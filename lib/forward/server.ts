@@ -6,9 +6,11 @@
  * (`ssh -R`); `cancel-tcpip-forward` closes it. Unix-domain sockets alike
  * (OpenSSH PROTOCOL §2.4): `direct-streamlocal@openssh.com` connects to a
  * socket path, `streamlocal-forward@openssh.com` listens on one and opens
- * `forwarded-streamlocal@openssh.com` channels back. Everything is refused
- * unless allowed, per direction, and a key's `no-port-forwarding` refuses
- * it all. Listeners close when the connection ends (a socket file is
+ * `forwarded-streamlocal@openssh.com` channels back. A server forwards
+ * nothing unless it installs this handler set; its defaults are sshd's
+ * (AllowTcpForwarding and AllowStreamLocalForwarding yes, GatewayPorts no),
+ * narrowed per direction by the options, and a key's `no-port-forwarding`
+ * refuses it all. Listeners close when the connection ends (a socket file is
  * removed with its listener); each connection has one cap on listeners and
  * one on open tunnels, TCP and Unix together.
  *
