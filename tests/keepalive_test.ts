@@ -24,8 +24,10 @@ function relay(port: number): Promise<{ port: number; freeze(): void; close(): v
     }
     inbound.on("data", (d) => frozen || outbound.write(d));
     outbound.on("data", (d) => frozen || inbound.write(d));
-    inbound.on("end", () => outbound.end());
-    outbound.on("end", () => inbound.end());
+    // A frozen relay forwards no FIN either: the side that times out first
+    // closes its socket, and the other side must still find out by itself.
+    inbound.on("end", () => frozen || outbound.end());
+    outbound.on("end", () => frozen || inbound.end());
   });
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () =>
