@@ -5,7 +5,8 @@
 // config's `ProxyCommand rxssh -W %h:%p bastion`; OpenSSH's ssh using
 // `rxssh -W` as its ProxyCommand; a failing proxy prints what ssh prints.
 // IdentitiesOnly: an ssh-agent key that is no IdentityFile is not offered
-// (by our CLI, as by ssh), one whose `.pub` is an IdentityFile is.
+// (by our CLI, as by ssh); one whose IdentityFile is encrypted (not
+// loaded in BatchMode) is, matched by the file's `.pub`.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -28,6 +29,7 @@ import {
   type Sshd,
   startSshd,
   testSshArgs,
+  withAgent,
 } from "./_openssh.ts";
 
 const openssh = findOpenSsh();
@@ -63,6 +65,16 @@ function alive(pid: number): boolean {
   }
 }
 
+/** sshd accepting the keys in `dir`/authorized_keys. */
+const sshdFor = (dir: string) =>
+  startSshd({
+    config: {
+      AuthorizedKeysFile: path.join(dir, "authorized_keys"),
+      PermitRootLogin: "yes",
+      LogLevel: "INFO",
+    },
+  });
+
 /** A WritableStream that keeps what it is given as text. */
 function collector(): { stream: WritableStream<Uint8Array>; text(): string } {
   let text = "";
@@ -84,13 +96,7 @@ describe("ProxyCommand", { skip }, () => {
     const pub = await keygen(keyFile);
     key = (await parsePrivateKeyFile(fs.readFileSync(keyFile, "utf8"))).key;
     fs.writeFileSync(path.join(dir, "authorized_keys"), pub + "\n");
-    sshd = await startSshd({
-      config: {
-        AuthorizedKeysFile: path.join(dir, "authorized_keys"),
-        PermitRootLogin: "yes",
-        LogLevel: "INFO",
-      },
-    });
+    sshd = await sshdFor(dir);
   });
   after(async () => {
     await sshd?.stop();
@@ -246,15 +252,20 @@ describe(
         env: { ...process.env, ...env() },
       });
       assert.equal(added.code, 0, added.stderr);
-      // Only the agent has the authorized key from now on; its .pub stays.
-      fs.rmSync(inAgent);
-      sshd = await startSshd({
-        config: {
-          AuthorizedKeysFile: path.join(dir, "authorized_keys"),
-          PermitRootLogin: "yes",
-          LogLevel: "INFO",
-        },
+      // From now on only the agent can sign with the authorized key: its file is encrypted.
+      const encrypted = await runProcess(openssh!.sshKeygen, [
+        "-p",
+        "-P",
+        "",
+        "-N",
+        "pw",
+        "-f",
+        inAgent,
+      ], {
+        timeoutMs: 10_000,
       });
+      assert.equal(encrypted.code, 0, encrypted.stderr);
+      sshd = await sshdFor(dir);
     });
     after(async () => {
       agent?.kill();
@@ -264,27 +275,15 @@ describe(
 
     /** rxssh and ssh with IdentityFile `identity`, IdentitiesOnly `only`, the agent at hand. */
     const both = (identity: string, only: string) => {
-      const args = [
-        "-F",
-        "none",
-        "-p",
-        String(sshd.port),
-        "-l",
-        user,
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        `IdentityFile=${identity}`,
-        "-o",
-        `IdentitiesOnly=${only}`,
-        "127.0.0.1",
-        "echo",
-        "in",
-      ];
+      const args = withAgent(
+        testSshArgs(sshd.port, identity, user, [
+          "-o",
+          `IdentitiesOnly=${only}`,
+          "127.0.0.1",
+          "echo",
+          "in",
+        ]),
+      );
       return Promise.all([
         rxssh(args, env()),
         runSsh(args, { timeoutMs: 30_000, env: { ...process.env, ...env() } }),
@@ -302,7 +301,7 @@ describe(
       assert.equal(oursNo.stdout, "in\n");
     });
 
-    it("IdentityFile the agent's key (only its .pub on disk): offered through the agent", async () => {
+    it("IdentityFile the agent's key (encrypted, BatchMode): its .pub lets the agent offer it", async () => {
       const [ours, theirs] = await both(inAgent, "yes");
       assert.equal(theirs.code, 0, theirs.stderr);
       assert.equal(ours.code, 0, ours.stderr);
