@@ -121,6 +121,12 @@ export {
   SshClient,
 } from "./lib/client.ts";
 export {
+  ProxyCommandError,
+  type ProxyCommandOptions,
+  type ProxyCommandProcess,
+  startProxyCommand,
+} from "./lib/proxy_command.ts";
+export {
   accept,
   type Acceptance,
   acceptChannel,

@@ -23,6 +23,11 @@ import {
 } from "./connection/session.ts";
 import type { PrivateKey, PublicKey } from "./keys/types.ts";
 import { connectTcp } from "./runtime/tcp.ts";
+import {
+  type ProxyCommandOptions,
+  type ProxyCommandProcess,
+  startProxyCommand,
+} from "./proxy_command.ts";
 import { knownHostsName } from "./keys/known_hosts.ts";
 import { verifyKnownHost } from "./host_keys.ts";
 import {
@@ -100,6 +105,23 @@ export interface ConnectOptions extends Omit<TransportTuning, "preBanner" | "han
    * ```
    */
   forwardAgent?: boolean | string | Agent;
+  /**
+   * OpenSSH's ProxyCommand: the connection runs over this command's
+   * standard input and output, started as `$SHELL -c "exec <command>"`
+   * with `%h %p %r %n %k %%` expanded (see `startProxyCommand`); its
+   * standard error goes to ours unless `stderr` says otherwise, and it gets
+   * SIGHUP when the connection ends. A command that exits before the
+   * handshake completes rejects with a `ProxyCommandError` (the command and
+   * its exit status). Not together with `via`.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "./client.ts";
+   * const throughBastion = () =>
+   *   connect({ host: "db.internal", username: "me", hostKey: { knownHosts: "/home/me/.ssh/known_hosts" }, proxyCommand: "ssh -W %h:%p bastion" });
+   * ```
+   */
+  proxyCommand?: string | ProxyCommandOptions;
   /** Bring your own byte stream (libssh2's SEND/RECV): a socket, a WebSocket, an in-memory pair. */
   stream?: ByteStreamPair;
   /** User name (default: the config's User, else the local user, as ssh). */
@@ -409,6 +431,11 @@ export function knownHostsVerifier(
  */
 export async function connect(options: ConnectOptions): Promise<SshClient> {
   options = await withSshConfig(options);
+  if (options.via !== undefined && options.proxyCommand !== undefined) {
+    throw new TypeError(
+      "connect: options.via and options.proxyCommand both say how to reach the host: give one",
+    );
+  }
   if (options.via !== undefined && options.stream === undefined) return await connectVia(options);
   const hk = options.hostKey;
   if (!hk || (!("fingerprint" in hk) && !("verify" in hk) && !("knownHosts" in hk))) {
@@ -416,10 +443,6 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
       "connect: options.hostKey is required ({ fingerprint }, { knownHosts } or { verify }) unless options.config gives the known_hosts files: rxssh never trusts a host key silently",
     );
   }
-  const stream = options.stream ??
-    await connectTcp(options.host ?? "localhost", options.port ?? 22, {
-      signal: AbortSignal.timeout(options.timeout ?? 30_000),
-    });
   const verifyHostKey = "fingerprint" in hk
     ? ((pinned: string) => (_k: PublicKey, info: HostKeyInfo) => info.fingerprint === pinned)(
       hk.fingerprint,
@@ -431,15 +454,20 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
       port: options.port ?? 22,
     })
     : hk.verify;
+  const tuning = transportTuning(options);
+  const { stream, proxy } = await openStream(options);
   const transport = new Transport(stream, {
     role: "client",
     verifyHostKey,
-    ...transportTuning(options),
+    ...tuning,
     handshakeTimeout: options.timeout ?? 30_000,
   });
+  if (proxy) transport.closed.then(() => proxy.kill());
   options.onTransport?.(transport);
+  let handshaken = false;
   try {
     await transport.ready;
+    handshaken = true;
     const opened = await openAgentOption(options.agent, { filter: options.agentFilter });
     const methods: AuthMethod[] = [
       ...(options.privateKeys ?? []).map((key) => ({ type: "publickey" as const, key })),
@@ -466,9 +494,27 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
     await forwardAgentForConnection(client, options.forwardAgent);
     return client;
   } catch (e) {
+    // Before the handshake, a proxy command that exited is the reason (its status).
+    const why = proxy && !handshaken ? await proxy.failure(e) : e;
     await transport.disconnect().catch(() => {});
-    throw e;
+    throw why;
   }
+}
+
+/** The transport's byte stream: `stream`, a ProxyCommand, or a TCP connection. */
+async function openStream(
+  options: ConnectOptions,
+): Promise<{ stream: ByteStreamPair; proxy?: ProxyCommandProcess }> {
+  if (options.stream) return { stream: options.stream };
+  const host = options.host ?? "localhost";
+  const port = options.port ?? 22;
+  if (options.proxyCommand !== undefined) {
+    const user = options.username ?? localUser();
+    const proxy = startProxyCommand(options.proxyCommand, { host, port, user });
+    return { stream: proxy.stream, proxy };
+  }
+  const signal = AbortSignal.timeout(options.timeout ?? 30_000);
+  return { stream: await connectTcp(host, port, { signal }) };
 }
 
 /**

@@ -2,8 +2,9 @@
  * `connect({ host, config })`: the `ssh_config(5)` settings of a
  * destination as `connect()` options (HostName, User, Port, IdentityFile,
  * IdentitiesOnly, IdentityAgent, the known_hosts files with
- * StrictHostKeyChecking, ProxyJump, ServerAlive*, ConnectTimeout,
- * Compression and the algorithm lists). Options given to `connect()` win.
+ * StrictHostKeyChecking, ProxyJump, ProxyCommand, ForwardAgent,
+ * ServerAlive*, ConnectTimeout, Compression and the algorithm lists).
+ * Options given to `connect()` win.
  *
  * @module
  */
@@ -124,6 +125,13 @@ export interface ConfigConnectOptions {
   config?: true | string;
   /** Skip loading IdentityFiles (`privateKeys` were given). */
   skipIdentityFiles?: boolean;
+  /**
+   * Keys the caller loaded itself (the CLI, which asks for passphrases and
+   * warns as ssh): used instead of the IdentityFiles. With IdentitiesOnly
+   * they, the IdentityFiles' `.pub` files and the CertificateFiles are the
+   * keys the agent may offer.
+   */
+  identityKeys?: readonly PrivateKey[];
 }
 
 /**
@@ -134,8 +142,12 @@ export interface ConfigConnectOptions {
  * HashKnownHosts; StrictHostKeyChecking `yes` and `ask` refuse an unknown
  * host, `accept-new` and `no` add it to the first UserKnownHostsFile; a
  * changed key is always refused), ProxyJump as `via` (each hop resolved
- * from the same files), ServerAliveInterval/CountMax, ConnectTimeout,
- * Compression, Ciphers, KexAlgorithms, MACs and HostKeyAlgorithms.
+ * from the same files), ProxyCommand as `proxyCommand` (%n is the host as
+ * given, %k HostKeyAlias), ForwardAgent, ServerAliveInterval/CountMax,
+ * ConnectTimeout, Compression, Ciphers, KexAlgorithms, MACs and
+ * HostKeyAlgorithms. IdentitiesOnly limits the agent's keys to those of
+ * the IdentityFiles (their `.pub` files count for keys that were not
+ * loaded) and CertificateFiles, as ssh does.
  * Rejects with {@link IdentityFileError} for an IdentityFile named in the
  * configuration that cannot be used.
  *
@@ -155,10 +167,11 @@ export async function connectOptionsFromConfig(
   options: ConfigConnectOptions = {},
 ): Promise<ConnectOptions> {
   const c = resolved;
-  const { keys, publicKeys } = options.skipIdentityFiles || !c.pubkeyAuthentication
-    ? { keys: [], publicKeys: [] }
+  const keys = options.identityKeys !== undefined
+    ? [...options.identityKeys]
+    : options.skipIdentityFiles || !c.pubkeyAuthentication
+    ? []
     : await loadIdentityFiles(c, options);
-  const only = publicKeys.map((k) => k.blob);
   const specs = c.algorithmSpecs;
   return {
     host: c.hostname,
@@ -166,11 +179,18 @@ export async function connectOptionsFromConfig(
     username: c.user,
     privateKeys: keys,
     agent: agentFromConfig(c),
-    ...(c.identitiesOnly
-      ? { agentFilter: (id: { blob: Uint8Array }) => only.some((b) => sameBytes(b, id.blob)) }
-      : {}),
+    ...(c.identitiesOnly ? { agentFilter: identitiesOnlyFilter(c, keys) } : {}),
     hostKey: { verify: configHostKeyVerifier(c) },
     ...(c.proxyJump !== undefined ? { via: jumpHops(c.proxyJump, options) } : {}),
+    ...(c.proxyCommand !== undefined
+      ? {
+        proxyCommand: {
+          command: c.proxyCommand,
+          tokens: { n: c.host, k: c.hostKeyAlias ?? c.host },
+        },
+      }
+      : {}),
+    ...(c.forwardAgent !== false ? { forwardAgent: c.forwardAgent } : {}),
     keepaliveInterval: c.serverAliveInterval,
     keepaliveCountMax: c.serverAliveCountMax,
     ...(c.connectTimeout !== undefined ? { timeout: c.connectTimeout * 1000 } : {}),
@@ -208,8 +228,13 @@ export async function withSshConfig(options: ConnectOptions): Promise<ConnectOpt
   const fromConfig = await connectOptionsFromConfig(resolved, {
     passphrase: options.passphrase,
     config: typeof config === "object" ? true : config,
-    skipIdentityFiles: options.privateKeys !== undefined,
+    identityKeys: options.privateKeys,
   });
+  // How to reach the host is one choice: one given wins over the configuration's.
+  if (options.stream ?? options.via ?? options.proxyCommand) {
+    delete fromConfig.via;
+    delete fromConfig.proxyCommand;
+  }
   if (fromConfig.via !== undefined && options.agent !== undefined) {
     fromConfig.via = (fromConfig.via as ConnectOptions[]).map((h) => ({
       ...h,
@@ -245,6 +270,35 @@ export function agentFromConfig(
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * IdentitiesOnly (sshconnect2.c pubkey_prepare): the agent's identities
+ * that are one of `keys`, of an IdentityFile's `.pub` file or of a
+ * CertificateFile.
+ */
+function identitiesOnlyFilter(
+  c: ResolvedSshConfig,
+  keys: readonly PrivateKey[],
+): (identity: { blob: Uint8Array }) => boolean {
+  const expand = (keyword: string, f: string) =>
+    expandSshConfigValue(f, { keyword, tokens: c.tokens, home: home() });
+  const files = [
+    ...c.identityFiles.map((f) => `${expand("IdentityFile", f)}.pub`),
+    ...c.certificateFiles.map((f) => expand("CertificateFile", f)),
+  ];
+  const allowed = [...keys.map((k) => k.publicKey.blob), ...files.flatMap(publicKeyBlob)];
+  return (id) => allowed.some((b) => sameBytes(b, id.blob));
+}
+
+/** The key in a public key (or certificate) file: none when missing or not one. */
+function publicKeyBlob(file: string): Uint8Array[] {
+  try {
+    const text = readTextFileIfExists(file);
+    return text === undefined ? [] : [parsePublicKeyLine(text.trim()).key.blob];
+  } catch {
+    return []; // unreadable, or not a public key: nothing of the agent's matches it
+  }
 }
 
 /** ProxyJump `[user@]host[:port],...` as `via` hops, each resolved from the same files without its own ProxyJump. */
@@ -292,18 +346,13 @@ function configHostKeyVerifier(c: ResolvedSshConfig): (key: PublicKey) => Promis
   };
 }
 
-/**
- * Loads the IdentityFiles: the keys, and the public keys of all of them
- * (from `file.pub` for an encrypted one that was skipped) for
- * IdentitiesOnly.
- */
+/** Loads the IdentityFiles' keys (missing or encrypted default files skipped). */
 async function loadIdentityFiles(
   c: ResolvedSshConfig,
   options: ConfigConnectOptions,
-): Promise<{ keys: PrivateKey[]; publicKeys: { blob: Uint8Array }[] }> {
+): Promise<PrivateKey[]> {
   const explicit = !c.identityFilesDefaulted;
   const keys: PrivateKey[] = [];
-  const publicKeys: { blob: Uint8Array }[] = [];
   for (const f of c.identityFiles) {
     const file = expandSshConfigValue(f, {
       keyword: "IdentityFile",
@@ -311,20 +360,9 @@ async function loadIdentityFiles(
       home: home(),
     });
     const key = await loadIdentityFile(file, { explicit, passphrase: options.passphrase });
-    if (key) {
-      keys.push(key);
-      publicKeys.push(key.publicKey);
-      continue;
-    }
-    const pub = readTextFileIfExists(`${file}.pub`);
-    if (pub === undefined) continue;
-    try {
-      publicKeys.push({ blob: parsePublicKeyLine(pub.trim()).key.blob });
-    } catch {
-      // not a public key: the agent's identities are not matched against it
-    }
+    if (key) keys.push(key);
   }
-  return { keys, publicKeys };
+  return keys;
 }
 
 /** One IdentityFile's key; undefined for a skipped default (missing, or encrypted with no passphrase). */

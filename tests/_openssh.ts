@@ -798,6 +798,21 @@ export function testSshArgs(port: number, key: string, user: string, extra: stri
 }
 
 /**
+ * {@link testSshArgs} without its `IdentityAgent=none`: ssh then uses the
+ * agent at `SSH_AUTH_SOCK` (and `-A` forwards it).
+ *
+ * @example
+ * ```ts
+ * import { testSshArgs, withAgent } from "./_openssh.ts";
+ * const args = withAgent(testSshArgs(2222, "/tmp/id", "alice", ["-A", "127.0.0.1", "ssh-add -l"]));
+ * ```
+ */
+export function withAgent(args: string[]): string[] {
+  const i = args.indexOf("IdentityAgent=none");
+  return i < 1 ? args : [...args.slice(0, i - 1), ...args.slice(i + 1)];
+}
+
+/**
  * A `hostKey` option for rxssh's `connect()` that trusts exactly this
  * sshd's first host key (compared as the base64 of the key blob).
  *

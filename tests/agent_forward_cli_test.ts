@@ -21,6 +21,7 @@ import {
   type Sshd,
   startSshd,
   testSshArgs,
+  withAgent,
 } from "./_openssh.ts";
 
 const openssh = findOpenSsh();
@@ -35,12 +36,9 @@ describe("agent forwarding for a whole connection", { skip }, () => {
   let sshd: Sshd;
   let rx: Served;
   const env = () => ({ ...process.env, SSH_AUTH_SOCK: agentSock, HOME: dir });
-  /** testSshArgs without its `IdentityAgent=none` (ssh -A forwards the agent it uses). */
-  const sshArgs = (port: number, extra: string[]) => {
-    const a = testSshArgs(port, keyFile, currentUser(), extra);
-    const i = a.indexOf("IdentityAgent=none");
-    return [...a.slice(0, i - 1), ...a.slice(i + 1)];
-  };
+  /** ssh -A forwards the agent it uses. */
+  const sshArgs = (port: number, extra: string[]) =>
+    withAgent(testSshArgs(port, keyFile, currentUser(), extra));
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-agent-fwd-"));

@@ -43,7 +43,8 @@ const ENTRIES: Record<string, Record<string, unknown>> = {
 
 /** The barrel's values that belong to no layer: the client and server that compose the layers. */
 // The modules at lib/'s top that compose the layers (client.ts, server.ts,
-// server_handlers.ts, server_policy.ts, host_keys.ts, client_config.ts) are what "." is for.
+// server_handlers.ts, server_policy.ts, host_keys.ts, client_config.ts,
+// proxy_command.ts) are what "." is for.
 const BARREL_ONLY = new Set([
   "acceptConnection",
   "agentFromConfig",
@@ -58,6 +59,7 @@ const BARREL_ONLY = new Set([
   "JumpHostError",
   "knownHostsVerifier",
   "listen",
+  "ProxyCommandError",
   "ptyRefusal",
   "resolveConnectConfig",
   "runLocalCommand",
@@ -66,6 +68,7 @@ const BARREL_ONLY = new Set([
   "sessionEnvironment",
   "sessionStart",
   "SshClient",
+  "startProxyCommand",
   "verifyKnownHost",
   "withSshConfig",
 ]);

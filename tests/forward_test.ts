@@ -5,7 +5,7 @@
 // whose SHA-256 must match. Refusals carry OpenSSH's reasons.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -16,10 +16,8 @@ import { firstValueFrom, Subject } from "rxjs";
 import { connect, type SshClient } from "../lib/client.ts";
 import type { ChannelOpenError } from "../lib/connection/connection.ts";
 import { forwardIn, ForwardingError, forwardOut, localForward } from "../lib/forward/client.ts";
-import { portForwardingHandler, type PortForwardingOptions } from "../lib/forward/server.ts";
 import { dynamicForward } from "../lib/forward/socks.ts";
-import { parsePublicKeyLine } from "../lib/keys/public_key_file.ts";
-import { listen, type SshServer } from "../lib/server.ts";
+import type { SshServer } from "../lib/server.ts";
 import { OpenFailure } from "../lib/wire/connection_messages.ts";
 import {
   currentUser,
@@ -33,7 +31,7 @@ import {
   startSshd,
   testSshArgs,
 } from "./_openssh.ts";
-import { hostKey } from "./_transport_pair.ts";
+import { connectTo, getOver, ourServer, sshN as startSshN } from "./_forward.ts";
 import { keygen, serve, type Served } from "./_cli.ts";
 
 const BIG = 50 * 1024 * 1024;
@@ -69,47 +67,6 @@ async function get(url: string): Promise<{ text: string; sha: string; length: nu
     length: body.length,
   };
 }
-
-/** An HTTP/1.0 GET over a raw byte-stream pair; the whole response. */
-async function getOver(
-  s: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
-  url: string,
-): Promise<string> {
-  const w = s.writable.getWriter();
-  await w.write(new TextEncoder().encode(`GET ${url} HTTP/1.0\r\nHost: x\r\n\r\n`));
-  w.releaseLock();
-  return await new Response(s.readable).text();
-}
-
-async function ourServer(
-  forwarding: PortForwardingOptions,
-  publicKey?: string,
-): Promise<SshServer> {
-  const userKey = publicKey ? parsePublicKeyLine(publicKey).key : undefined;
-  return await listen({
-    hostname: "127.0.0.1",
-    port: 0,
-    hostKeys: [await hostKey("ssh-ed25519")],
-    auth: {
-      handlers: {
-        password: () => true,
-        publicKey: (_u, k) => userKey !== undefined && k.fingerprint() === userKey.fingerprint(),
-      },
-      failureDelay: 1,
-    },
-    exec: (s) => s.exit(0),
-    handlers: [portForwardingHandler(forwarding)],
-  });
-}
-
-const connectTo = (port: number): Promise<SshClient> =>
-  connect({
-    host: "127.0.0.1",
-    port,
-    username: "u",
-    password: "p",
-    hostKey: { verify: () => true },
-  });
 
 describe("our client and our server", () => {
   let web: Awaited<ReturnType<typeof httpServer>>;
@@ -263,19 +220,7 @@ describe("OpenSSH's ssh against our server", { skip: !openssh }, () => {
     web = await httpServer();
     work = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-forward-"));
     keyFile = path.join(work, "id");
-    const made = await runProcess(openssh!.sshKeygen, [
-      "-q",
-      "-t",
-      "ed25519",
-      "-N",
-      "",
-      "-f",
-      keyFile,
-    ], {
-      timeoutMs: 10_000,
-    });
-    assert.equal(made.code, 0, made.stderr);
-    server = await ourServer({}, fs.readFileSync(`${keyFile}.pub`, "utf8").trim());
+    server = await ourServer({}, await keygen(keyFile));
   });
   after(() => {
     for (const c of children) c.kill("SIGKILL");
@@ -284,24 +229,7 @@ describe("OpenSSH's ssh against our server", { skip: !openssh }, () => {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  /** Starts `ssh -N` with `extra`; resolves with it and its stderr so far. */
-  const sshN = (extra: string[]) => {
-    const child = spawn(
-      openssh!.ssh,
-      testSshArgs(server.port, keyFile, "me", [
-        "-N",
-        "-o",
-        "ExitOnForwardFailure=yes",
-        ...extra,
-        "127.0.0.1",
-      ]),
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    children.add(child);
-    let err = "";
-    child.stderr!.on("data", (d) => (err += d));
-    return { child, stderr: () => err };
-  };
+  const sshN = (extra: string[]) => startSshN(extra, { port: server.port, keyFile, children });
 
   it("ssh -L: HTTP and 50 MiB through the tunnel", async () => {
     const port = await freePort();

@@ -25,10 +25,8 @@ import {
   forwardOutUnix,
   localForward,
 } from "../lib/forward/client.ts";
-import { portForwardingHandler, type PortForwardingOptions } from "../lib/forward/server.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
-import { parsePublicKeyLine } from "../lib/keys/public_key_file.ts";
-import { listen, type SshServer } from "../lib/server.ts";
+import type { SshServer } from "../lib/server.ts";
 import { OpenFailure } from "../lib/wire/connection_messages.ts";
 import { cliCommand, keygen, ROOT, rxsshTestArgs, serve, type Served } from "./_cli.ts";
 import {
@@ -42,7 +40,7 @@ import {
   startSshd,
   testSshArgs,
 } from "./_openssh.ts";
-import { hostKey } from "./_transport_pair.ts";
+import { background, connectTo, getOver, ourServer, sshN as startSshN } from "./_forward.ts";
 
 const BIG = 4 * 1024 * 1024;
 const openssh = findOpenSsh();
@@ -89,17 +87,6 @@ async function getTcp(port: number, url = "/hello"): Promise<{ text: string; sha
   };
 }
 
-/** An HTTP/1.0 GET over a raw byte-stream pair; the whole response. */
-async function getOver(
-  s: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
-  url: string,
-): Promise<string> {
-  const w = s.writable.getWriter();
-  await w.write(new TextEncoder().encode(`GET ${url} HTTP/1.0\r\nHost: x\r\n\r\n`));
-  w.releaseLock();
-  return await new Response(s.readable).text();
-}
-
 /** Sends `text` to the unix socket at `p`, half-closes, and returns what came back. */
 function echoVia(p: string, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -119,36 +106,6 @@ async function waitFile(p: string, exists: boolean): Promise<void> {
   }
   throw new Error(`${p} ${exists ? "never appeared" : "was not removed"}`);
 }
-
-async function ourServer(
-  forwarding: PortForwardingOptions,
-  publicKey?: string,
-): Promise<SshServer> {
-  const userKey = publicKey ? parsePublicKeyLine(publicKey).key : undefined;
-  return await listen({
-    hostname: "127.0.0.1",
-    port: 0,
-    hostKeys: [await hostKey("ssh-ed25519")],
-    auth: {
-      handlers: {
-        password: () => true,
-        publicKey: (_u, k) => userKey !== undefined && k.fingerprint() === userKey.fingerprint(),
-      },
-      failureDelay: 1,
-    },
-    exec: (s) => s.exit(0),
-    handlers: [portForwardingHandler(forwarding)],
-  });
-}
-
-const connectTo = (port: number): Promise<SshClient> =>
-  connect({
-    host: "127.0.0.1",
-    port,
-    username: "u",
-    password: "p",
-    hostKey: { verify: () => true },
-  });
 
 /** A private temporary directory for sockets (short, under the 108-byte sun_path limit). */
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-sl-"));
@@ -313,13 +270,7 @@ describe("streamlocal: OpenSSH's ssh against our server", { skip: !openssh }, ()
     unixWeb = await httpServer(webSock);
     tcpWeb = await httpServer();
     keyFile = path.join(dir, "id");
-    const made = await runProcess(
-      openssh!.sshKeygen,
-      ["-q", "-t", "ed25519", "-N", "", "-f", keyFile],
-      { timeoutMs: 10_000 },
-    );
-    assert.equal(made.code, 0, made.stderr);
-    server = await ourServer({}, fs.readFileSync(`${keyFile}.pub`, "utf8").trim());
+    server = await ourServer({}, await keygen(keyFile));
   });
   after(() => {
     for (const c of children) c.kill("SIGKILL");
@@ -329,23 +280,7 @@ describe("streamlocal: OpenSSH's ssh against our server", { skip: !openssh }, ()
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const sshN = (extra: string[]) => {
-    const child = spawn(
-      openssh!.ssh,
-      testSshArgs(server.port, keyFile, "me", [
-        "-N",
-        "-o",
-        "ExitOnForwardFailure=yes",
-        ...extra,
-        "127.0.0.1",
-      ]),
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    children.add(child);
-    let err = "";
-    child.stderr!.on("data", (d) => (err += d));
-    return { child, stderr: () => err };
-  };
+  const sshN = (extra: string[]) => startSshN(extra, { port: server.port, keyFile, children });
 
   it("ssh -L /path:host:port (ssh's socket) and -L port:/path (our direct-streamlocal)", async () => {
     const here = path.join(dir, "ssh-l.sock");
@@ -491,16 +426,7 @@ describe("streamlocal: rxssh -L/-R with socket paths, rxssh serve's AllowStreamL
   const base = (port: number) => rxsshTestArgs(port, keyFile, currentUser());
   const start = (args: string[]) => {
     const [file, argv] = cliCommand(args);
-    const child = spawn(file, argv, {
-      cwd: ROOT,
-      env: { ...process.env, HOME: dir },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    children.add(child);
-    let err = "";
-    child.stderr!.on("data", (d) => (err += d));
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    return { child, stderr: () => err, exited };
+    return background(file, argv, { children, cwd: ROOT, env: { ...process.env, HOME: dir } });
   };
 
   for (const target of ["sshd", "rxssh serve"]) {

@@ -43,14 +43,16 @@
  * Forwarding as ssh: `-L`, `-R`, `-D` (and LocalForward, RemoteForward,
  * DynamicForward; `-L` and `-R` with Unix-socket paths on either side,
  * `-D` TCP only), `-W host:port`, `-N`, `-J` / ProxyJump (each
- * hop with its own configuration and host-key check), `-C` / Compression,
- * ExitOnForwardFailure.
+ * hop with its own configuration and host-key check), ProxyCommand (`%h
+ * %p %r %n %k`; `ProxyCommand rxssh -W %h:%p bastion` works), `-C` /
+ * Compression, ExitOnForwardFailure.
  *
  * The agent at `SSH_AUTH_SOCK` (or IdentityAgent; `none`: none) is used
- * for public-key authentication after the identity files, as ssh does.
+ * for public-key authentication after the identity files, as ssh does;
+ * with IdentitiesOnly only its keys that are IdentityFiles (or their
+ * `.pub`) or CertificateFiles.
  *
- * Read (and printed by `-G`) but not acted on yet: ProxyCommand,
- * IdentitiesOnly's limit on the agent's keys, certificates. Not supported:
+ * Read (and printed by `-G`) but not acted on yet: certificates. Not supported:
  * agent and X11 forwarding (-A, -X), multiplexing (-M, -S), escape
  * characters.
  *
@@ -62,7 +64,7 @@ import * as os from "node:os";
 import process from "node:process";
 import { AuthenticationError } from "../auth/client.ts";
 import { defaultSshConfigSources, fileSystemReader } from "../config/files.ts";
-import { agentFromConfig } from "../client_config.ts";
+import { connectOptionsFromConfig } from "../client_config.ts";
 import { startForwards, stdioForward } from "./forwards.ts";
 import { keepalive } from "../connection/keepalive.ts";
 import {
@@ -72,6 +74,7 @@ import {
   parseForward,
   type ResolvedSshConfig,
   resolveSshConfig,
+  SshConfigError,
 } from "../config/ssh_config.ts";
 import { connect, type ConnectOptions, type SshClient } from "../client.ts";
 import type { PtyRequest, Session } from "../connection/session.ts";
@@ -85,6 +88,7 @@ import {
   WrongPassphraseError,
 } from "../keys/private_key_file.ts";
 import type { PrivateKey, PublicKey } from "../keys/types.ts";
+import { ProxyCommandError } from "../proxy_command.ts";
 import { readTextFileIfExists } from "../runtime/fs.ts";
 import { DisconnectError } from "../wire/errors.ts";
 import {
@@ -908,36 +912,38 @@ async function connectClient(
 ): Promise<SshClient | number> {
   const { keys, via } = on;
   const { c, log, hostname, port } = r;
-  const hostKeyAlgorithms = preferredHostKeyAlgorithms(r);
-  const auth = promptedAuth(r);
   try {
-    const timeout = c.connectTimeout !== undefined ? c.connectTimeout * 1000 : undefined;
-    log.debug(`Connecting to ${hostname} port ${port}.`);
+    // The library's mapping, with the CLI's own hops (connectJumps), keys
+    // (loadIdentities), prompts, host-key check and keepalive (startKeepalive).
+    const fromConfig = await connectOptionsFromConfig({ ...c, proxyJump: undefined }, {
+      identityKeys: keys,
+    });
+    log.debug(
+      c.proxyCommand !== undefined
+        ? `Executing proxy command: exec ${c.proxyCommand}`
+        : `Connecting to ${hostname} port ${port}.`,
+    );
     return await connect({
-      host: hostname,
-      port,
-      username: r.user,
-      privateKeys: keys,
-      agent: agentFromConfig(c),
-      ...auth,
+      ...fromConfig,
+      ...promptedAuth(r),
       hostKey: { verify: hostKeyVerifier(r) },
-      ciphers: c.algorithmSpecs.ciphers,
-      kexAlgorithms: c.algorithmSpecs.kexAlgorithms,
-      macs: c.algorithmSpecs.macs,
-      hostKeyAlgorithms,
+      hostKeyAlgorithms: preferredHostKeyAlgorithms(r),
       onBanner: (m) => log.info(m.replace(/\n$/, "")),
-      ...(timeout ? { timeout } : {}),
-      ...(c.compression ? { compression: ["zlib@openssh.com", "zlib", "none"] } : {}),
-      ...(via ? { via } : {}),
-      ...(c.forwardAgent !== false ? { forwardAgent: c.forwardAgent } : {}),
+      keepaliveInterval: 0,
+      ...(via ? { via, proxyCommand: undefined } : {}),
     });
   } catch (e) {
     if (r.hostKeyFailure) return 255;
-    if (e instanceof AuthenticationError) {
+    if (e instanceof ProxyCommandError) {
+      // What ssh prints when the proxy closes before the server's identification.
+      log.debug(e.message);
+      log.error("kex_exchange_identification: Connection closed by remote host");
+      log.error("Connection closed by UNKNOWN port 65535");
+    } else if (e instanceof AuthenticationError) {
       log.error(`${r.user}@${hostname}: Permission denied (${e.allowed.join(",")}).`);
     } else if (e instanceof DisconnectError) {
       log.error(`rxssh: ${hostname} port ${port}: ${e.message}`);
-    } else if (e instanceof OptionError) {
+    } else if (e instanceof OptionError || e instanceof SshConfigError) {
       log.error(`rxssh: ${e.message}`);
     } else {
       log.error(`rxssh: connect to host ${hostname} port ${port}: ${describeConnectError(e)}`);
