@@ -11,7 +11,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
-import { connect, type SshClient } from "../lib/client.ts";
+import { connect, type ConnectOptions, type SshClient } from "../lib/client.ts";
 import type { PrivateKey } from "../lib/keys/types.ts";
 import { memoryPair } from "../lib/runtime/memory.ts";
 import { connectTcp } from "../lib/runtime/tcp.ts";
@@ -117,7 +117,7 @@ const missing = [
  */
 export async function inMemory(
   server: Partial<ServerOptions>,
-  o: { key?: PrivateKey } = {},
+  o: { key?: PrivateKey; connect?: Partial<ConnectOptions> } = {},
 ): Promise<SshClient> {
   const [a, b] = memoryPair();
   const key = await hostKey("ssh-ed25519");
@@ -134,6 +134,7 @@ export async function inMemory(
     username: "alice",
     ...(o.key ? { privateKeys: [o.key] } : { password: "pw" }),
     hostKey: { fingerprint: key.publicKey.fingerprint() },
+    ...o.connect,
   });
 }
 
