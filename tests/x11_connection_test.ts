@@ -39,6 +39,7 @@ import {
   type FakeDisplay,
   fakeDisplay,
   inMemory,
+  openssh,
   skipReal,
   startXvfb,
   tempDir,
@@ -200,6 +201,28 @@ describe("connect({ forwardX11 }) over a fake display (our client <-> our server
       ["info", "Warning: No xauth data; using fake authentication data for X11 forwarding."],
     ]);
   });
+});
+
+it("-X, -Y, -x (the last wins, over -o): rxssh -G prints the X11 keywords as ssh -G does", {
+  skip: !openssh,
+}, async () => {
+  const keys = /^(forwardx11|forwardx11trusted|forwardx11timeout|xauthlocation) /;
+  // ForwardX11Trusted given: Debian's ssh defaults it to yes, upstream (and rxssh) to no.
+  for (
+    const flags of [["-X"], ["-Y"], ["-x"], ["-X", "-x"], ["-x", "-Y"], [
+      "-X",
+      "-o",
+      "ForwardX11Timeout=90",
+    ]]
+  ) {
+    const args = ["-G", "-F", "none", "-o", "ForwardX11Trusted=no", ...flags, "example.com"];
+    const ours = await runProcess(...cliCommand(args), { timeoutMs: 60_000, cwd: ROOT });
+    const theirs = await runProcess(openssh!.ssh, args, { timeoutMs: 30_000 });
+    const pick = (out: string) => out.split("\n").filter((l) => keys.test(l));
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(pick(ours.stdout).length, 4);
+    assert.deepEqual(pick(ours.stdout), pick(theirs.stdout), flags.join(" "));
+  }
 });
 
 describe("X11 forwarding for a whole connection against Xvfb and OpenSSH", {
