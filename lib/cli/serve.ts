@@ -392,11 +392,7 @@ export async function startServe(
       compression: compressionOption(o.get("Compression", "yes")),
       clientAliveInterval: o.integer("ClientAliveInterval", 0),
       clientAliveCountMax: o.integer("ClientAliveCountMax", 3),
-      handlers: [
-        portForwardingHandler(forwardingOptions(o)),
-        ...(o.flag("AllowAgentForwarding", true) ? [agentForwardingHandler()] : []),
-        ...x11Handlers(o, log),
-      ],
+      handlers: forwardingHandlers(o, log),
     },
     pubkey: o.flag("PubkeyAuthentication", true),
     authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),
@@ -591,6 +587,15 @@ function forwardingOptions(o: OptionSet): PortForwardingOptions {
     permitOpen: list("PermitOpen"),
     permitListen: list("PermitListen"),
   };
+}
+
+/** Port, agent and X11 forwarding, as the options allow. */
+function forwardingHandlers(o: OptionSet, log: Logger): ServerOptions["handlers"] {
+  return [
+    portForwardingHandler(forwardingOptions(o)),
+    ...(o.flag("AllowAgentForwarding", true) ? [agentForwardingHandler()] : []),
+    ...x11Handlers(o, log),
+  ];
 }
 
 /**
