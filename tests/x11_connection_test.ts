@@ -203,6 +203,18 @@ describe("connect({ forwardX11 }) over a fake display (our client <-> our server
   });
 });
 
+it("rxssh serve: X11UseLocalhost no is refused at start, saying why", async () => {
+  const home = tempDir("rxssh-x11-serve-");
+  try {
+    await assert.rejects(
+      serve(["-o", "X11Forwarding=yes", "-o", "X11UseLocalhost=no"], { HOME: home }),
+      /X11UseLocalhost no is not supported by rxssh serve/,
+    );
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});
+
 it("-X, -Y, -x (the last wins, over -o): rxssh -G prints the X11 keywords as ssh -G does", {
   skip: !openssh,
 }, async () => {
