@@ -7,6 +7,7 @@
 import { type Agent, authenticate, type AuthMethod } from "./auth/client.ts";
 import { openAgentOption } from "./agent/option.ts";
 import { enableAgentForwarding } from "./agent/forwarding.ts";
+import { forwardX11ForConnection, type ForwardX11Options } from "./x11/connection.ts";
 import { localUser, withSshConfig } from "./client_config.ts";
 import type { ResolvedSshConfig } from "./config/ssh_config.ts";
 import type { Channel } from "./connection/channel.ts";
@@ -122,6 +123,22 @@ export interface ConnectOptions extends Omit<TransportTuning, "preBanner" | "han
    * ```
    */
   proxyCommand?: string | ProxyCommandOptions;
+   * X11 forwarding for the whole connection (OpenSSH's ForwardX11):
+   * `true` or options forward `$DISPLAY` (or `display`) on every session,
+   * untrusted by default as `ssh -X` (`trusted: true` is `ssh -Y`). Off by
+   * default. It never fails the connection: no display, an untrusted cookie
+   * that cannot be generated, or a server that refuses x11-req only give
+   * ssh's messages to `onLog` (see `forwardX11ForConnection`).
+   *
+   * @example
+   * ```ts
+   * import type { ConnectOptions } from "./client.ts";
+   * const o: Pick<ConnectOptions, "forwardX11"> = {
+   *   forwardX11: { trusted: false, onLog: (level, m) => level === "error" && console.error(m) },
+   * };
+   * ```
+   */
+  forwardX11?: boolean | ForwardX11Options;
   /** Bring your own byte stream (libssh2's SEND/RECV): a socket, a WebSocket, an in-memory pair. */
   stream?: ByteStreamPair;
   /** User name (default: the config's User, else the local user, as ssh). */
@@ -270,7 +287,7 @@ export class SshClient {
    */
   readonly handlers: ConnectionHandlers<ClientContext>;
   #keepalive = new Subscription();
-  #sessionRequests: { type: string; data?: Uint8Array; required?: boolean }[] = [];
+  #sessionRequests: NonNullable<SessionOptions["requests"]>[number][] = [];
 
   /** Wraps an authenticated transport; `handlers` are in place before the first message is read. */
   constructor(
@@ -346,9 +363,7 @@ export class SshClient {
    * const everywhere = (c: SshClient) => c.requestOnEverySession({ type: "auth-agent-req@openssh.com" });
    * ```
    */
-  requestOnEverySession(
-    request: { type: string; data?: Uint8Array; required?: boolean },
-  ): () => void {
+  requestOnEverySession(request: NonNullable<SessionOptions["requests"]>[number]): () => void {
     this.#sessionRequests.push(request);
     return () => {
       const i = this.#sessionRequests.indexOf(request);
@@ -492,6 +507,7 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
       peer: options.host ?? "localhost",
     });
     await forwardAgentForConnection(client, options.forwardAgent);
+    forwardX11ForConnection(client, options.forwardX11);
     return client;
   } catch (e) {
     // Before the handshake, a proxy command that exited is the reason (its status).

@@ -191,6 +191,15 @@ export async function connectOptionsFromConfig(
       }
       : {}),
     ...(c.forwardAgent !== false ? { forwardAgent: c.forwardAgent } : {}),
+    ...(c.forwardX11
+      ? {
+        forwardX11: {
+          trusted: c.forwardX11Trusted,
+          timeout: c.forwardX11Timeout,
+          xauth: c.xauthLocation,
+        },
+      }
+      : {}),
     keepaliveInterval: c.serverAliveInterval,
     keepaliveCountMax: c.serverAliveCountMax,
     ...(c.connectTimeout !== undefined ? { timeout: c.connectTimeout * 1000 } : {}),

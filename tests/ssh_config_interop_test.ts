@@ -8,7 +8,8 @@
 // defaults differ from OpenSSH's by design (rxssh offers only what it
 // implements, and tries id_ed25519, id_ecdsa, id_rsa); and it sets
 // ServerAliveInterval for all hosts, because Debian's ssh (a Debian patch,
-// not upstream OpenSSH) defaults it to 300 under BatchMode.
+// not upstream OpenSSH) defaults it to 300 under BatchMode; ForwardX11Trusted
+// likewise (Debian defaults it to yes, upstream and rxssh to no).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -63,6 +64,8 @@ Host db-legacy
 Match originalhost web-* user webadmin
   ForwardAgent yes
   ForwardX11 yes
+  ForwardX11Trusted yes
+  ForwardX11Timeout 5m30s
   Compression yes
 
 Match host *.example.com !localuser nobody-here
@@ -71,6 +74,8 @@ Match host *.example.com !localuser nobody-here
 
 Match final host db*
   IdentityAgent ~/.ssh/agent-%C.sock
+  XAuthLocation /opt/X11/bin/xauth
+  ForwardX11Timeout 0
   LogLevel VERBOSE
 
 Match user root,dba !originalhost db-legacy
@@ -88,6 +93,8 @@ Host *
   BatchMode yes
   # Debian's ssh defaults ServerAliveInterval to 300 with BatchMode (a Debian patch).
   ServerAliveInterval 0
+  # Debian's ssh defaults ForwardX11Trusted to yes (a Debian patch).
+  ForwardX11Trusted no
   NumberOfPasswordPrompts 2
   StrictHostKeyChecking yes
   LogLevel ERROR

@@ -28,7 +28,12 @@
  *   `ClientAliveInterval` (seconds, 0 = off) and
  *   `ClientAliveCountMax` (default 3) end connections whose client stops
  *   answering. `AllowAgentForwarding` (yes, the default; no): `ssh -A`
- *   gets an agent socket and SSH_AUTH_SOCK. X11 forwarding is not offered.
+ *   gets an agent socket and SSH_AUTH_SOCK. `X11Forwarding` (no, the
+ *   default; yes): `ssh -X`/`-Y` gets `DISPLAY=localhost:n` (a listener on
+ *   127.0.0.1:6000+n, n from `X11DisplayOffset`, default 10) and its cookie
+ *   in the authority file through `XAuthLocation` (default
+ *   /usr/bin/xauth; missing: refused); `X11UseLocalhost` yes only;
+ *   authorized_keys `no-X11-forwarding` and `restrict` refuse it.
  *   `Compression` (yes, the default, and delayed: zlib@openssh.com after
  *   authentication; no).
  * - Passwords: `PasswordAuthentication yes` (default no) checks against the
@@ -89,6 +94,7 @@ import {
 import { parseRekeyLimit } from "./rekey_limit.ts";
 import { portForwardingHandler, type PortForwardingOptions } from "../forward/server.ts";
 import { agentForwardingHandler } from "../agent/forwarding.ts";
+import { x11ForwardingHandler } from "../x11/server.ts";
 
 /**
  * The usage text of `rxssh serve`.
@@ -143,6 +149,10 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "ClientAliveCountMax" },
   { name: "Compression" },
   { name: "AllowAgentForwarding" },
+  { name: "X11Forwarding" },
+  { name: "X11DisplayOffset" },
+  { name: "X11UseLocalhost" },
+  { name: "XAuthLocation" },
 ];
 
 /**
@@ -382,10 +392,7 @@ export async function startServe(
       compression: compressionOption(o.get("Compression", "yes")),
       clientAliveInterval: o.integer("ClientAliveInterval", 0),
       clientAliveCountMax: o.integer("ClientAliveCountMax", 3),
-      handlers: [
-        portForwardingHandler(forwardingOptions(o)),
-        ...(o.flag("AllowAgentForwarding", true) ? [agentForwardingHandler()] : []),
-      ],
+      handlers: forwardingHandlers(o, log),
     },
     pubkey: o.flag("PubkeyAuthentication", true),
     authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),
@@ -580,6 +587,40 @@ function forwardingOptions(o: OptionSet): PortForwardingOptions {
     permitOpen: list("PermitOpen"),
     permitListen: list("PermitListen"),
   };
+}
+
+/** Port, agent and X11 forwarding, as the options allow. */
+function forwardingHandlers(o: OptionSet, log: Logger): ServerOptions["handlers"] {
+  return [
+    portForwardingHandler(forwardingOptions(o)),
+    ...(o.flag("AllowAgentForwarding", true) ? [agentForwardingHandler()] : []),
+    ...x11Handlers(o, log),
+  ];
+}
+
+/**
+ * sshd's X11Forwarding (default no), X11DisplayOffset (default 10),
+ * X11UseLocalhost (yes only: displays listen on 127.0.0.1) and
+ * XAuthLocation (default /usr/bin/xauth; without it x11-req is refused,
+ * as sshd's "No xauth program; cannot forward X11.").
+ */
+function x11Handlers(o: OptionSet, log: Logger): ReturnType<typeof x11ForwardingHandler>[] {
+  const offset = o.integer("X11DisplayOffset", 10);
+  if (!o.flag("X11UseLocalhost", true)) {
+    throw new OptionError(
+      "X11UseLocalhost no is not supported by rxssh serve (forwarded displays listen on 127.0.0.1 only)",
+    );
+  }
+  const xauth = o.get("XAuthLocation", "/usr/bin/xauth");
+  if (!o.flag("X11Forwarding", false)) return [];
+  if (!fs.existsSync(xauth)) {
+    log.error(`No xauth program at ${xauth}; X11 forwarding is refused.`);
+    return [];
+  }
+  const x11 = x11ForwardingHandler({ displayOffset: offset, xauth });
+  x11.display$.subscribe((d) => log.debug(`X11 display ${d.displayName} for ${d.username}`));
+  x11.refused$.subscribe((r) => log.debug(`X11 forwarding refused for ${r.username}: ${r.reason}`));
+  return [x11];
 }
 
 /** sshd-style log lines from the library's events. */

@@ -47,13 +47,19 @@
  * %p %r %n %k`; `ProxyCommand rxssh -W %h:%p bastion` works), `-C` /
  * Compression, ExitOnForwardFailure.
  *
+ * X11 forwarding as ssh: `-X` (ForwardX11), `-Y` (and ForwardX11Trusted),
+ * `-x` (off); untrusted unless ForwardX11Trusted (a cookie from
+ * `xauth generate ... untrusted`, XAuthLocation), channels refused after
+ * ForwardX11Timeout; a refusal prints "X11 forwarding request failed on
+ * channel N" and the session goes on.
+ *
  * The agent at `SSH_AUTH_SOCK` (or IdentityAgent; `none`: none) is used
  * for public-key authentication after the identity files, as ssh does;
  * with IdentitiesOnly only its keys that are IdentityFiles (or their
  * `.pub`) or CertificateFiles.
  *
  * Read (and printed by `-G`) but not acted on yet: certificates. Not supported:
- * agent and X11 forwarding (-A, -X), multiplexing (-M, -S), escape
+ * multiplexing (-M, -S), escape
  * characters.
  *
  * @module
@@ -66,6 +72,7 @@ import { AuthenticationError } from "../auth/client.ts";
 import { defaultSshConfigSources, fileSystemReader } from "../config/files.ts";
 import { connectOptionsFromConfig } from "../client_config.ts";
 import { startForwards, stdioForward } from "./forwards.ts";
+import { forwardX11ForConnection } from "../x11/connection.ts";
 import { keepalive } from "../connection/keepalive.ts";
 import {
   expandSshConfigValue,
@@ -110,7 +117,7 @@ import {
  * ```
  */
 export const SSH_USAGE =
-  `usage: rxssh [-46CGNTVnqtv] [-c cipher_spec] [-D port] [-F configfile] [-i identity_file]
+  `usage: rxssh [-46ACGNTVXYanqtvx] [-c cipher_spec] [-D port] [-F configfile] [-i identity_file]
              [-J destination] [-L address] [-R address] [-W host:port]
              [-l login_name] [-m mac_spec] [-o option] [-p port]
              destination [command [argument ...]]
@@ -168,8 +175,8 @@ export interface SshArgs {
 }
 
 const WITH_ARG = new Set(["c", "D", "F", "i", "J", "L", "l", "m", "o", "p", "R", "W"]);
-const NO_ARG = new Set(["4", "6", "A", "a", "C", "G", "N", "T", "n", "q", "t", "v"]);
-const UNSUPPORTED = new Set([..."XYxBEIMObeKkgfswPQS1"]);
+const NO_ARG = new Set([..."46AaCGNTnqtvXYx"]);
+const UNSUPPORTED = new Set([..."BEIMObeKkgfswPQS1"]);
 
 /**
  * Parses the client's arguments (getopt-style: `-tt`, `-p2222`, options
@@ -334,6 +341,10 @@ function setFlag(r: Omit<SshArgs, "host">, f: string): void {
   else if (f === "C") r.directives.push("Compression=yes");
   else if (f === "A") r.directives.push("ForwardAgent=yes");
   else if (f === "a") r.directives.push("ForwardAgent=no");
+  // ssh sets these outright (the last flag wins, over -o too): first in line, as first wins.
+  else if (f === "X") r.directives.unshift("ForwardX11=yes");
+  else if (f === "Y") r.directives.unshift("ForwardX11=yes", "ForwardX11Trusted=yes");
+  else if (f === "x") r.directives.unshift("ForwardX11=no");
 }
 
 // ---------------------------------------------------------------------------
@@ -769,6 +780,7 @@ export async function sshMain(args: readonly string[]): Promise<number> {
       await client.transport.closed;
       return alive.timedOut ? 255 : 0;
     }
+    startX11(client, r);
     return await runSession(client, r) ?? 255;
   } finally {
     forwards.stop();
@@ -776,6 +788,34 @@ export async function sshMain(args: readonly string[]): Promise<number> {
     await client.close().catch(() => {});
     if (alive.timedOut) process.exitCode = 255;
   }
+}
+
+/**
+ * ForwardX11 (-X, -Y) for the session about to start, as ssh's
+ * ssh_session2_setup: XAuthLocation must exist ("No xauth program."
+ * otherwise), and ssh's messages go to the log.
+ */
+function startX11(client: SshClient, r: Run): void {
+  const { c, log } = r;
+  if (!c.forwardX11) return;
+  const xauth = fs.existsSync(c.xauthLocation) ? c.xauthLocation : false;
+  if (!xauth) log.debug("No xauth program.");
+  forwardX11ForConnection(client, {
+    trusted: c.forwardX11Trusted,
+    timeout: c.forwardX11Timeout,
+    xauth,
+    onLog: (level, message) =>
+      log.log(
+        level === "error"
+          ? "ERROR"
+          : level === "info"
+          ? "INFO"
+          : level === "verbose"
+          ? "VERBOSE"
+          : "DEBUG1",
+        message,
+      ),
+  });
 }
 
 /** The command line, the configuration it resolves to, and the identity files. */
@@ -930,6 +970,7 @@ async function connectClient(
       hostKeyAlgorithms: preferredHostKeyAlgorithms(r),
       onBanner: (m) => log.info(m.replace(/\n$/, "")),
       keepaliveInterval: 0,
+      forwardX11: undefined, // startX11, once a session runs
       ...(via ? { via, proxyCommand: undefined } : {}),
     });
   } catch (e) {

@@ -47,8 +47,6 @@ export const IGNORED_KEYWORDS: ReadonlySet<string> = new Set([
   "escapechar",
   "fingerprinthash",
   "forkafterauthentication",
-  "forwardx11timeout",
-  "forwardx11trusted",
   "gatewayports",
   "gssapiauthentication",
   "gssapidelegatecredentials",
@@ -91,7 +89,6 @@ export const IGNORED_KEYWORDS: ReadonlySet<string> = new Set([
   "updatehostkeys",
   "verifyhostkeydns",
   "visualhostkey",
-  "xauthlocation",
 ]);
 
 /**

@@ -227,6 +227,12 @@ export interface ResolvedSshConfig {
   forwardAgent: boolean | string;
   /** ForwardX11. */
   forwardX11: boolean;
+  /** ForwardX11Trusted (default no, as upstream OpenSSH; Debian's ssh defaults to yes). */
+  forwardX11Trusted: boolean;
+  /** ForwardX11Timeout in seconds (default 1200; 0: none). */
+  forwardX11Timeout: number;
+  /** XAuthLocation (default /usr/bin/xauth). */
+  xauthLocation: string;
   /** LocalForward values, in order. */
   localForwards: ForwardSpec[];
   /** RemoteForward values (a dynamic remote forward has connectHost "socks"). */
@@ -632,6 +638,9 @@ const HANDLERS: Record<string, Handler> = {
   connecttimeout: time("connecttimeout"),
   forwardagent: forwardAgent,
   forwardx11: flag("forwardx11"),
+  forwardx11trusted: flag("forwardx11trusted"),
+  forwardx11timeout: time("forwardx11timeout"),
+  xauthlocation: str("xauthlocation"),
   localforward: forward("local"),
   remoteforward: forward("remote"),
   dynamicforward: forward("dynamic"),
@@ -1093,6 +1102,12 @@ function finish(
       ? expand("ForwardAgent", o.forwardAgentPath)
       : yes(o, "forwardagent"),
     forwardX11: yes(o, "forwardx11"),
+    forwardX11Trusted: yes(o, "forwardx11trusted"),
+    // "none" (-1) leaves ssh's default, as in readconf.c's fill_default_options.
+    forwardX11Timeout: Number(o.s.get("forwardx11timeout") ?? -1) < 0
+      ? 1200
+      : Number(o.s.get("forwardx11timeout")),
+    xauthLocation: o.s.get("xauthlocation") ?? "/usr/bin/xauth",
     localForwards: o.localForwards.filter((f) => f.connectHost !== "socks").map(paths),
     remoteForwards: o.remoteForwards.map(paths),
     dynamicForwards: o.localForwards.filter((f) => f.connectHost === "socks").map(paths),
@@ -1151,6 +1166,7 @@ export const SSH_G_KEYWORDS: readonly string[] = [
   "compression",
   "exitonforwardfailure",
   "forwardx11",
+  "forwardx11trusted",
   "hashknownhosts",
   "identitiesonly",
   "kbdinteractiveauthentication",
@@ -1158,6 +1174,7 @@ export const SSH_G_KEYWORDS: readonly string[] = [
   "pubkeyauthentication",
   "requesttty",
   "stricthostkeychecking",
+  "forwardx11timeout",
   "numberofpasswordprompts",
   "serveralivecountmax",
   "serveraliveinterval",
@@ -1169,6 +1186,7 @@ export const SSH_G_KEYWORDS: readonly string[] = [
   "loglevel",
   "macs",
   "pubkeyacceptedalgorithms",
+  "xauthlocation",
   "dynamicforward",
   "localforward",
   "remoteforward",
@@ -1219,6 +1237,7 @@ export function formatSshConfig(c: ResolvedSshConfig): string {
   put("compression", c.compression);
   put("exitonforwardfailure", c.exitOnForwardFailure);
   put("forwardx11", c.forwardX11);
+  put("forwardx11trusted", c.forwardX11Trusted);
   put("hashknownhosts", c.hashKnownHosts);
   put("identitiesonly", c.identitiesOnly);
   put("kbdinteractiveauthentication", c.kbdInteractiveAuthentication);
@@ -1226,6 +1245,7 @@ export function formatSshConfig(c: ResolvedSshConfig): string {
   put("pubkeyauthentication", c.pubkeyAuthentication ? "true" : "false");
   put("requesttty", TRUE_FALSE[c.requestTty] ?? c.requestTty);
   put("stricthostkeychecking", TRUE_FALSE[c.strictHostKeyChecking] ?? c.strictHostKeyChecking);
+  put("forwardx11timeout", c.forwardX11Timeout);
   put("numberofpasswordprompts", c.numberOfPasswordPrompts);
   put("serveralivecountmax", c.serverAliveCountMax);
   put("serveraliveinterval", c.serverAliveInterval);
@@ -1237,6 +1257,7 @@ export function formatSshConfig(c: ResolvedSshConfig): string {
   put("loglevel", c.logLevel);
   put("macs", c.macs.join(","));
   put("pubkeyacceptedalgorithms", c.pubkeyAcceptedAlgorithms.join(","));
+  put("xauthlocation", c.xauthLocation);
   for (const f of c.dynamicForwards) put("dynamicforward", formatForward(f, true));
   for (const f of c.localForwards) put("localforward", formatForward(f, false));
   for (const f of c.remoteForwards) put("remoteforward", formatForward(f, false));

@@ -323,6 +323,31 @@ NumberOfPasswordPrompts 1
   assert.match(g, /^forwardagent \/home\/me\/agent.sock$/m);
 });
 
+test("X11 keywords: ForwardX11Trusted, ForwardX11Timeout, XAuthLocation (defaults as upstream ssh)", () => {
+  const d = resolve("h", "");
+  assert.deepEqual([d.forwardX11, d.forwardX11Trusted, d.forwardX11Timeout, d.xauthLocation], [
+    false,
+    false,
+    1200,
+    "/usr/bin/xauth",
+  ]);
+  const c = resolve(
+    "h",
+    "ForwardX11 yes\nForwardX11Trusted yes\nForwardX11Timeout 2m\nXAuthLocation /opt/xauth\n",
+  );
+  assert.deepEqual([c.forwardX11, c.forwardX11Trusted, c.forwardX11Timeout, c.xauthLocation], [
+    true,
+    true,
+    120,
+    "/opt/xauth",
+  ]);
+  const g = formatSshConfig(c);
+  assert.match(g, /^forwardx11 yes\nforwardx11trusted yes$/m);
+  assert.match(g, /^forwardx11timeout 120$/m);
+  assert.match(g, /^xauthlocation \/opt\/xauth$/m);
+  assert.throws(() => resolve("h", "ForwardX11Timeout soon\n"), /line 1: invalid time value/);
+});
+
 test("algorithm lists: +, -, ^ against rxssh's defaults; full lists as written", () => {
   const c = resolve(
     "h",

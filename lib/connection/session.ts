@@ -343,8 +343,15 @@ export interface SessionOptions {
    * Further requests sent after pty-req and before the command starts, e.g.
    * x11-req or auth-agent-req@openssh.com; a refusal of one with
    * `required` fails the session, others are ignored as OpenSSH does.
+   * `onReply` hears the server's answer (ssh's "X11 forwarding request
+   * failed on channel N").
    */
-  requests?: readonly { type: string; data?: Uint8Array; required?: boolean }[];
+  requests?: readonly {
+    type: string;
+    data?: Uint8Array;
+    required?: boolean;
+    onReply?: (accepted: boolean, channel: Channel) => void;
+  }[];
 }
 
 /** Thrown when the server refuses exec, shell, subsystem or pty-req. */
@@ -398,6 +405,7 @@ export async function openSession(
     }
     for (const extra of options.requests ?? []) {
       const ok = await channel.request(extra.type, extra.data ?? new Uint8Array(0));
+      extra.onReply?.(ok, channel);
       if (!ok && extra.required) throw new SessionRequestError(extra.type, "");
     }
     let ok: boolean;

@@ -478,6 +478,8 @@ export interface RunProgramOptions {
   input?: string;
   /** Killed (SIGTERM) after this many milliseconds (default 5000). */
   timeoutMs?: number;
+  /** Its environment (default: this process's). */
+  env?: Record<string, string | undefined>;
 }
 
 /**
@@ -505,6 +507,7 @@ export function runProgramSync(
     encoding: "utf8",
     timeout,
     stdio: ["pipe", "pipe", "pipe"],
+    ...(options.env ? { env: options.env } : {}),
   });
   if (r.error) {
     const errno = (r.error as { code?: unknown }).code;

@@ -8,6 +8,9 @@
  *
  * @module
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import process from "node:process";
 import { type Observable, Subject } from "rxjs";
 import type { Channel } from "../connection/channel.ts";
@@ -24,6 +27,7 @@ import { connectTcp } from "../runtime/tcp.ts";
 import type { TcpConnection, UnixConnection } from "../runtime/types.ts";
 import { connectUnix } from "../runtime/unix.ts";
 import { OpenFailure } from "../wire/connection_messages.ts";
+import { SshError } from "../wire/errors.ts";
 import { runXauth } from "./_xauth.ts";
 import {
   encodeX11Setup,
@@ -66,6 +70,23 @@ export interface X11ForwardingOptions {
   xauthority?: string;
   /** Refuse the session when the server refuses x11-req (default false: ignored, as ssh warns and goes on). */
   required?: boolean;
+  /**
+   * Trusted forwarding (default true here, as `ssh -Y`; `connect()`'s
+   * `forwardX11` defaults to false, as `ssh -X`). Untrusted (OpenSSH's
+   * ForwardX11Trusted no): the real cookie is a new one that
+   * `xauth generate <display> MIT-MAGIC-COOKIE-1 untrusted timeout <timeout+60>`
+   * makes (the X server's SECURITY extension then limits what remote
+   * clients may do), never the display's own; when that fails,
+   * {@link X11CookieError} is thrown (ssh does not fall back to fake data).
+   * Ignored when `cookie` is given.
+   */
+  trusted?: boolean;
+  /**
+   * Untrusted only: seconds after which new X11 channels are refused (ssh's
+   * ForwardX11Timeout, default 1200; 0: never); the generated cookie expires
+   * 60 seconds after that.
+   */
+  timeout?: number;
   /** Random bytes for the fake cookie (injectable for tests). */
   random?: (length: number) => Uint8Array;
 }
@@ -140,8 +161,14 @@ export interface X11Forwarding {
   readonly authProtocol: string;
   /** The fake cookie the server sees (hex). */
   readonly fakeCookie: string;
-  /** Where the real cookie came from: the option, xauth, or nowhere (then the fake one is sent on, as ssh does). */
-  readonly cookieSource: "option" | "xauth" | "none";
+  /**
+   * Where the real cookie came from: the option, `xauth list` (trusted),
+   * `xauth generate` (untrusted), or nowhere (trusted only: then the fake
+   * one is sent on, as ssh does).
+   */
+  readonly cookieSource: "option" | "xauth" | "generated" | "none";
+  /** False when the real cookie is an untrusted one from `xauth generate` (see {@link X11ForwardingOptions.trusted}). */
+  readonly trusted: boolean;
   /** Stops accepting X11 channels for this forwarding; completes the observables. */
   close(): void;
 }
@@ -155,6 +182,27 @@ interface Registered {
   readonly target: X11Display;
   readonly x11: Subject<X11Connection>;
   readonly refused: Subject<X11Refusal>;
+  /** Date.now() from which channels are refused (ForwardX11Timeout); undefined: never. */
+  readonly refuseAt?: number;
+}
+
+/**
+ * Untrusted X11 forwarding could not be set up: `xauth generate` (or
+ * xauth itself) failed, so there is no cookie to give the X server, and,
+ * as in ssh, no fake one is used instead.
+ *
+ * @example
+ * ```ts
+ * import { X11CookieError } from "./client.ts";
+ * const e = new X11CookieError(":0", "xauth generate failed");
+ * console.log(e.message); // untrusted X11 forwarding setup failed for display :0: xauth generate failed
+ * ```
+ */
+export class X11CookieError extends SshError {
+  /** Creates the error for `display`, saying why. */
+  constructor(readonly display: string, reason: string) {
+    super(`untrusted X11 forwarding setup failed for display ${display}: ${reason}`);
+  }
 }
 
 /** Marks the x11 channel-open handlers of forwardings, so that one finds its siblings. */
@@ -227,6 +275,9 @@ async function serveX11Channel(
   const owner = [...candidates].find((r) =>
     r.proto === setup.authProtocol && sameBytes(r.fake, setup.authData)
   );
+  if (owner?.refuseAt !== undefined && Date.now() >= owner.refuseAt) {
+    return refuse([owner], "Rejected X11 connection after ForwardX11Timeout expired");
+  }
   if (!owner) {
     return refuse(
       candidates,
@@ -279,6 +330,11 @@ function x11OpenHandler<C>(
   return Object.assign(handler, { [FORWARDING]: registered });
 }
 
+/** The display name xauth is asked about: ssh asks for "unix:n" when DISPLAY is "localhost:n". */
+function xauthName(display: string): string {
+  return display.startsWith("localhost:") ? `unix:${display.slice(10)}` : display;
+}
+
 /** The first cookie `xauth list` gives for the display, as ssh's client_x11_get_proto reads it. */
 function xauthCookie(
   program: string,
@@ -286,9 +342,49 @@ function xauthCookie(
   display: string,
   proto: string | undefined,
 ): { proto: string; cookie: Uint8Array } | undefined {
-  // ssh asks for "unix:n" when DISPLAY is "localhost:n" (xauth would look up a TCP entry).
-  const name = display.startsWith("localhost:") ? `unix:${display.slice(10)}` : display;
-  const out = runXauth(program, file, ["list", name]);
+  const out = runXauth(program, file, ["list", xauthName(display)]);
+  return firstCookie(out, proto);
+}
+
+/**
+ * A new untrusted cookie for the display, as ssh's client_x11_get_proto
+ * makes one (ForwardX11Trusted no): `xauth -f <tmp>/xauthfile generate
+ * <display> MIT-MAGIC-COOKIE-1 untrusted [timeout <t+60>]`, connecting to
+ * the display with the authority of `XAUTHORITY` (`xauthority` when
+ * given), then read back with `xauth -f <tmp>/xauthfile list`.
+ */
+function generateUntrusted(
+  program: string,
+  display: string,
+  options: { xauthority?: string; timeout: number },
+): { proto: string; cookie: Uint8Array } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssh-"));
+  const file = path.join(dir, "xauthfile");
+  const name = xauthName(display);
+  try {
+    const env = options.xauthority ? { ...process.env, XAUTHORITY: options.xauthority } : undefined;
+    const args = ["generate", name, "MIT-MAGIC-COOKIE-1", "untrusted"];
+    // ssh's X11_TIMEOUT_SLACK: the cookie outlives the ForwardX11Timeout by a minute.
+    if (options.timeout > 0) args.push("timeout", String(options.timeout + 60));
+    if (runXauth(program, file, args, undefined, env) === undefined) {
+      throw new X11CookieError(
+        display,
+        `${program} generate failed (xauth missing, display unreachable, or no SECURITY extension)`,
+      );
+    }
+    const found = firstCookie(runXauth(program, file, ["list", name]), "MIT-MAGIC-COOKIE-1");
+    if (!found) throw new X11CookieError(display, "xauth key data not generated");
+    return found;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The first `display proto hexcookie` line of `xauth list` output (of `proto` when given). */
+function firstCookie(
+  out: string | undefined,
+  proto: string | undefined,
+): { proto: string; cookie: Uint8Array } | undefined {
   for (const line of (out ?? "").split("\n")) {
     const [, p, hex] = line.trim().split(/\s+/);
     if (!p || !hex || (proto !== undefined && p !== proto)) continue;
@@ -311,6 +407,11 @@ function xauthCookie(
  * which is replaced by the real one before the bytes reach the X server
  * (`":n"` is the socket `/tmp/.X11-unix/X<n>`, `"host:n"` TCP port
  * 6000+n); others are closed and reported on `refused$`.
+ *
+ * With `trusted: false` (`ssh -X` where ForwardX11Trusted is no) the real
+ * cookie is a new untrusted one from `xauth generate`, and channels opened
+ * after `timeout` seconds are refused; a failure to generate it throws
+ * {@link X11CookieError}. Without a display, a `TypeError` is thrown.
  *
  * xauth runs synchronously (a few milliseconds), as in ssh.
  *
@@ -341,9 +442,20 @@ export function enableX11Forwarding<C>(
   let proto = options.authProtocol;
   let real: Uint8Array | undefined;
   let cookieSource: X11Forwarding["cookieSource"] = "none";
+  const trusted = options.trusted ?? true;
+  const timeout = options.timeout ?? 1200;
+  let refuseAt: number | undefined;
   if (options.cookie !== undefined) {
     real = typeof options.cookie === "string" ? fromHex(options.cookie) : options.cookie.slice();
     cookieSource = "option";
+  } else if (!trusted) {
+    if (options.xauth === false) throw new X11CookieError(display, "xauth is turned off");
+    ({ proto, cookie: real } = generateUntrusted(options.xauth ?? "xauth", display, {
+      xauthority: options.xauthority,
+      timeout,
+    }));
+    cookieSource = "generated";
+    if (timeout > 0) refuseAt = Date.now() + timeout * 1000;
   } else if (options.xauth !== false) {
     const found = xauthCookie(options.xauth ?? "xauth", options.xauthority, display, proto);
     if (found) {
@@ -366,6 +478,7 @@ export function enableX11Forwarding<C>(
     target,
     x11: new Subject(),
     refused: new Subject(),
+    refuseAt,
   };
   const sub = client.handlers.channelOpen("x11", x11OpenHandler(registered, client.handlers));
   const close = () => {
@@ -393,6 +506,7 @@ export function enableX11Forwarding<C>(
     authProtocol: proto,
     fakeCookie,
     cookieSource,
+    trusted: cookieSource !== "generated",
     close,
   };
 }

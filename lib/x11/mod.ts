@@ -14,10 +14,17 @@
 export {
   enableX11Forwarding,
   type X11Connection,
+  X11CookieError,
   type X11Forwarding,
   type X11ForwardingOptions,
   type X11Refusal,
 } from "./client.ts";
+export {
+  forwardX11ForConnection,
+  type ForwardX11Options,
+  type X11ConnectionClient,
+  type X11LogLevel,
+} from "./connection.ts";
 export {
   type X11ForwardedDisplay,
   type X11ForwardingContext,
