@@ -123,6 +123,7 @@ export interface ConnectOptions extends Omit<TransportTuning, "preBanner" | "han
    * ```
    */
   proxyCommand?: string | ProxyCommandOptions;
+  /**
    * X11 forwarding for the whole connection (OpenSSH's ForwardX11):
    * `true` or options forward `$DISPLAY` (or `display`) on every session,
    * untrusted by default as `ssh -X` (`trusted: true` is `ssh -Y`). Off by
