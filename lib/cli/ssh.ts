@@ -338,10 +338,10 @@ function setFlag(r: Omit<SshArgs, "host">, f: string): void {
   else if (f === "v") r.verbosity++;
   else if (f === "q") r.quiet = true;
   else if (f === "G") r.printConfig = true;
-  else if (f === "C") r.directives.push("Compression=yes");
-  else if (f === "A") r.directives.push("ForwardAgent=yes");
-  else if (f === "a") r.directives.push("ForwardAgent=no");
   // ssh sets these outright (the last flag wins, over -o too): first in line, as first wins.
+  else if (f === "C") r.directives.unshift("Compression=yes");
+  else if (f === "A") r.directives.unshift("ForwardAgent=yes");
+  else if (f === "a") r.directives.unshift("ForwardAgent=no");
   else if (f === "X") r.directives.unshift("ForwardX11=yes");
   else if (f === "Y") r.directives.unshift("ForwardX11=yes", "ForwardX11Trusted=yes");
   else if (f === "x") r.directives.unshift("ForwardX11=no");
