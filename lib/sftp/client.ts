@@ -47,6 +47,18 @@ import {
   type StatVfs,
 } from "./packets.ts";
 import { SftpConnectionError, SftpError } from "./errors.ts";
+import {
+  createReadStream,
+  createWriteStream,
+  type ReadStreamOptions,
+  type WriteStreamOptions,
+} from "./streams.ts";
+import {
+  get as getFiles,
+  put as putFiles,
+  type Transfer,
+  type TransferOptions,
+} from "./transfer.ts";
 
 /** Read and write size without limits@openssh.com (the draft's 32 KiB). */
 const DEFAULT_BLOCK = 32 * 1024;
@@ -544,6 +556,75 @@ export class SftpClient {
         stopped = true;
       };
     });
+  }
+
+  // --- streams and transfers (lib/sftp/streams.ts, lib/sftp/transfer.ts) ------
+
+  /**
+   * A remote file as a `ReadableStream` with read-ahead: see
+   * {@link createReadStream}.
+   *
+   * @example
+   * ```ts
+   * import type { SftpClient } from "./client.ts";
+   * declare const s: SftpClient;
+   * const text = await new Response(s.createReadStream("/etc/hostname")).text();
+   * ```
+   */
+  createReadStream(
+    file: string | SftpHandle,
+    options: ReadStreamOptions = {},
+  ): ReadableStream<Uint8Array> {
+    return createReadStream(this, file, options);
+  }
+
+  /**
+   * A remote file as a `WritableStream` with write-behind: see
+   * {@link createWriteStream}.
+   *
+   * @example
+   * ```ts
+   * import type { SftpClient } from "./client.ts";
+   * declare const s: SftpClient;
+   * await new Blob(["hello\n"]).stream().pipeTo(s.createWriteStream("/tmp/hello"));
+   * ```
+   */
+  createWriteStream(
+    file: string | SftpHandle,
+    options: WriteStreamOptions = {},
+  ): WritableStream<Uint8Array> {
+    return createWriteStream(this, file, options);
+  }
+
+  /**
+   * Downloads `remote` to `local` (`get`, `get -r`, `reget` with
+   * `resume`): see {@link TransferOptions}. Await the result, or watch its
+   * `progress$`.
+   *
+   * @example
+   * ```ts
+   * import type { SftpClient } from "./client.ts";
+   * declare const s: SftpClient;
+   * const { bytes } = await s.get("/etc/hostname", "/tmp/hostname", { preserve: true });
+   * ```
+   */
+  get(remote: string, local: string, options: TransferOptions = {}): Transfer {
+    return getFiles(this, remote, { ...options, local });
+  }
+
+  /**
+   * Uploads `local` to `remote` (`put`, `put -r`, `reput` with `resume`):
+   * see {@link TransferOptions}.
+   *
+   * @example
+   * ```ts
+   * import type { SftpClient } from "./client.ts";
+   * declare const s: SftpClient;
+   * await s.put("/tmp/site", "/srv/www", { recursive: true, preserve: true });
+   * ```
+   */
+  put(local: string, remote: string, options: TransferOptions = {}): Transfer {
+    return putFiles(this, local, { ...options, remote });
   }
 
   // --- internals ----------------------------------------------------------------
