@@ -445,6 +445,39 @@ describe("SftpClient against doubles", () => {
     await s.close();
   });
 
+  for (const failAt of [0, 8192]) {
+    it(`a READ failing at offset ${failAt} mid-get: typed error, no final file, partial only with bytes`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-sftpf-"));
+      try {
+        const d = double((req) => {
+          if (req.type === "stat" || req.type === "fstat") {
+            return { type: "attrs", attrs: { size: 100_000, permissions: 0o100644 } };
+          }
+          if (req.type === "open") return { type: "handle", handle: new Uint8Array([7]) };
+          if (req.type === "close") return OK;
+          if (req.type !== "read") return undefined;
+          if (req.offset < failAt) return { type: "data", data: new Uint8Array(req.length) };
+          return { type: "status", code: FX.PERMISSION_DENIED, message: "no\x1b[2J", language: "" };
+        });
+        const s = await openSftp(d.client, { blockSize: 8192 });
+        const local = path.join(dir, "out");
+        const err = await s.get("/remote/file", local).done.catch((e) => e);
+        assert.ok(err instanceof SftpTransferError, String(err));
+        assert.ok(err.cause instanceof SftpError);
+        assert.equal(err.cause.code, FX.PERMISSION_DENIED);
+        assert.equal(err.bytesTransferred, failAt);
+        assert.doesNotMatch(err.message, /\x1b/); // the server's text is quoted
+        assert.equal(fs.existsSync(local), false);
+        if (failAt === 0) assert.equal(err.partialPath, undefined);
+        else assert.equal(fs.statSync(err.partialPath!).size, failAt);
+        assert.deepEqual(fs.readdirSync(dir), failAt ? ["out.rxssh-part"] : []);
+        await s.close();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
   it("an extension the server did not advertise fails locally with OP_UNSUPPORTED", async () => {
     let asked = 0;
     const d = double(() => (asked++, OK));

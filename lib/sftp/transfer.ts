@@ -33,6 +33,7 @@ import {
   localSetAttributes,
   localSplit,
   localStat,
+  localUnlink,
   openLocalFile,
 } from "../runtime/local_files.ts";
 import type { SftpClient, SftpHandle } from "./client.ts";
@@ -335,6 +336,15 @@ async function resumePoint(
   return have.size;
 }
 
+/** A partial file worth keeping for `resume` (one with bytes in it); an empty one is removed. */
+async function keepPartial(partial: string): Promise<string | undefined> {
+  const st = await localStat(partial).catch(() => undefined);
+  if (st === undefined) return undefined;
+  if (st.size > 0) return partial;
+  await localUnlink(partial).catch(() => {});
+  return undefined;
+}
+
 async function getFile(
   run: Run,
   job: { remote: string; local: string; attrs: FileAttributes },
@@ -376,7 +386,7 @@ async function getFile(
       direction: "get",
       path: job.remote,
       bytesTransferred: written,
-      partialPath: out ? partial : undefined,
+      partialPath: await keepPartial(partial),
       cause: e,
     });
   } finally {
