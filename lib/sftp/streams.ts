@@ -19,7 +19,16 @@ import type { SftpClient, SftpHandle } from "./client.ts";
 import { SftpError } from "./errors.ts";
 import { FX } from "./packets.ts";
 
-/** Requests in flight per stream by default (OpenSSH's sftp keeps 64). */
+/**
+ * Requests in flight per stream and per transferred file by default
+ * (OpenSSH's sftp keeps 64).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_REQUESTS } from "./streams.ts";
+ * console.log(DEFAULT_REQUESTS); // 64
+ * ```
+ */
 export const DEFAULT_REQUESTS = 64;
 
 interface Slot {

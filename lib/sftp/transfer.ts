@@ -302,7 +302,16 @@ async function getTree(run: Run, remote: string, local: string): Promise<void> {
   }
 }
 
-/** The name a get writes to before the final rename. */
+/**
+ * The name a get writes to before the final rename (and `resume`
+ * continues from): `<local>.rxssh-part`, in the same directory.
+ *
+ * @example
+ * ```ts
+ * import { partialName } from "./transfer.ts";
+ * console.log(partialName("/tmp/big.iso")); // /tmp/big.iso.rxssh-part
+ * ```
+ */
 export function partialName(local: string): string {
   return `${local}.rxssh-part`;
 }
