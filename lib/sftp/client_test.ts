@@ -13,7 +13,8 @@ import { spawn } from "node:child_process";
 import { Readable, Writable } from "node:stream";
 import { memoryPair } from "../runtime/memory.ts";
 import type { ByteStreamPair } from "../transport/transport.ts";
-import { openSftp, type SftpClient } from "./client.ts";
+import type { Session } from "../connection/session.ts";
+import { openSftp, sftp, type SftpClient, type SubsystemStarter } from "./client.ts";
 import { SftpConnectionError, SftpError, SftpTransferError } from "./errors.ts";
 import {
   decodeRequest,
@@ -562,6 +563,43 @@ describe("SftpClient against doubles", () => {
     const waiting = assert.rejects(s.stat("/a"), /closed by this side/);
     await s.close();
     await waiting;
+  });
+
+  it("a first packet that is not SSH_FXP_VERSION is an SftpConnectionError", async () => {
+    const [client, server] = memoryPair();
+    const w = server.writable.getWriter();
+    server.readable.pipeTo(new WritableStream()).catch(() => {});
+    w.write(encodeResponse(0, OK)).catch(() => {});
+    await assert.rejects(
+      openSftp(client),
+      (e: unknown) => e instanceof SftpConnectionError && /SSH_FXP_VERSION/.test(e.message),
+    );
+  });
+
+  it("sftp() starts the subsystem on a session; close() closes its channel", async () => {
+    const d = double((req) =>
+      req.type === "realpath"
+        ? { type: "name", entries: [{ filename: "/home/u", longname: "", attrs: {} }] }
+        : undefined
+    );
+    const started: string[] = [];
+    let channelClosed = 0;
+    const starter: SubsystemStarter = {
+      subsystem: (name) => {
+        started.push(name);
+        return Promise.resolve({
+          stdin: d.client.writable,
+          stdout: d.client.readable,
+          stderr: new ReadableStream({ start: (c) => c.close() }),
+          channel: { close: () => (channelClosed++, Promise.resolve()) },
+        } as unknown as Session);
+      },
+    };
+    const s = await sftp(starter);
+    assert.deepEqual(started, ["sftp"]);
+    assert.equal(await s.realpath("."), "/home/u");
+    await s.close();
+    assert.equal(channelClosed, 1);
   });
 
   it("no VERSION within the timeout is an SftpConnectionError", async () => {
