@@ -912,7 +912,14 @@ export async function openSftp(
     readBlockSize: DEFAULT_BLOCK,
     writeBlockSize: DEFAULT_BLOCK,
   });
-  const limits = probe.supports("limits@openssh.com") ? await probe.fetchLimits() : undefined;
+  let limits: SftpLimits | undefined;
+  if (probe.supports("limits@openssh.com")) {
+    // A server that advertises limits but refuses them gets the draft's sizes, as OpenSSH does.
+    limits = await probe.fetchLimits().catch((e) => {
+      if (e instanceof SftpError) return undefined;
+      throw e;
+    });
+  }
   const client = makeClient(core, {
     version: hello.version,
     extensions,

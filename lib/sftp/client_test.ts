@@ -19,6 +19,7 @@ import { SftpConnectionError, SftpError, SftpTransferError } from "./errors.ts";
 import {
   decodeRequest,
   encodeHello,
+  encodeLimits,
   encodeResponse,
   FX,
   SftpFramer,
@@ -491,6 +492,39 @@ describe("SftpClient against doubles", () => {
     assert.equal(err.local, true);
     await assert.rejects(s.posixRename("a", "b"), /OP_UNSUPPORTED/);
     assert.equal(asked, 0);
+    await s.close();
+  });
+
+  it("limits@openssh.com advertised but refused: the draft's 32 KiB", async () => {
+    const d = double(
+      () => ({ type: "status", code: FX.OP_UNSUPPORTED, message: "", language: "" }),
+      [["limits@openssh.com", "1"]],
+    );
+    const s = await openSftp(d.client);
+    assert.equal(s.limits, undefined);
+    assert.equal(s.readBlockSize, 32768);
+    await s.close();
+  });
+
+  it("limits@openssh.com with small limits sizes reads and writes by them", async () => {
+    const d = double(
+      (req) =>
+        req.type === "limits@openssh.com"
+          ? {
+            type: "extended-reply",
+            data: encodeLimits({
+              maxPacketLength: 34000,
+              maxReadLength: 20000,
+              maxWriteLength: 0,
+              maxOpenHandles: 0,
+            }),
+          }
+          : undefined,
+      [["limits@openssh.com", "1"]],
+    );
+    const s = await openSftp(d.client);
+    assert.equal(s.readBlockSize, 20000);
+    assert.equal(s.writeBlockSize, 34000 - 1024); // no write limit: what fits in a packet
     await s.close();
   });
 
