@@ -17,14 +17,15 @@
  * the key formats OpenSSH keeps in `~/.ssh` (private and public keys,
  * certificates, known_hosts, authorized_keys, SSHSIG and allowed_signers),
  * the SSH agent and agent forwarding, X11 forwarding, and channel behaviours
- * in the style of Erlang's `ssh_server_channel`.
+ * in the style of Erlang's `ssh_server_channel`. {@link sftp} starts an
+ * SFTP session (promise requests, streams, get and put) on a connection.
  *
  * This module exports the whole public API. Each layer is also an entry
  * point of its own, with its lower-level parts:
  * `@rxssh/rxssh/wire` (data types, message numbers, reason codes, message
  * codecs), `/crypto` (errors, random source, hashes), `/keys`,
  * `/transport`, `/auth`, `/connection`, `/runtime` (TCP, in-memory pairs,
- * WebSockets, local commands), `/rx` (behaviours), `/agent`, `/x11`, `/forward` and `/config`.
+ * WebSockets, local commands), `/rx` (behaviours), `/agent`, `/x11`, `/forward`, `/config` and `/sftp`.
  *
  * @example
  * ```ts
@@ -419,3 +420,26 @@ export {
   enableAgentForwarding,
 } from "./lib/agent/forwarding.ts";
 export type { Codec } from "./lib/wire/codec.ts";
+// SFTP client (lib/sftp)
+export {
+  type FileAttributes,
+  type NameEntry,
+  type OpenMode,
+  openSftp,
+  type ReadStreamOptions,
+  sftp,
+  SftpClient,
+  type SftpClientOptions,
+  SftpConnectionError,
+  SftpError,
+  SftpHandle,
+  type SftpLimits,
+  SftpTransferError,
+  type StatVfs,
+  type SubsystemStarter,
+  type Transfer,
+  type TransferOptions,
+  type TransferProgress,
+  type TransferSummary,
+  type WriteStreamOptions,
+} from "./lib/sftp/mod.ts";

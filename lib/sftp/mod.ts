@@ -1,0 +1,83 @@
+/**
+ * SFTP (draft-ietf-secsh-filexfer-02, version 3, with OpenSSH's
+ * extensions, PROTOCOL §4) as its own layer over any byte-stream pair: the
+ * packet codec, and the client ({@link sftp} on an SSH connection,
+ * {@link openSftp} on any stream) with promise requests, directory
+ * listings, read-ahead and write-behind streams, and get/put transfers.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "../../mod.ts";
+ * import { sftp } from "./mod.ts";
+ * declare const client: Awaited<ReturnType<typeof connect>>;
+ * const s = await sftp(client);
+ * await s.put("./site", "/srv/www", { recursive: true, preserve: true });
+ * await s.close();
+ * ```
+ *
+ * @module
+ */
+export {
+  AttrFlags,
+  decodeHello,
+  decodeLimits,
+  decodeRequest,
+  decodeResponse,
+  decodeStatVfs,
+  decodeUsersGroups,
+  encodeHello,
+  encodeLimits,
+  encodeRequest,
+  encodeResponse,
+  encodeStatVfs,
+  encodeUsersGroups,
+  type FileAttributes,
+  FileType,
+  FX,
+  FXP,
+  MAX_HANDLE_LENGTH,
+  MAX_PACKET_LENGTH,
+  type NameEntry,
+  OpenFlags,
+  SftpFramer,
+  type SftpLimits,
+  type SftpRequest,
+  type SftpResponse,
+  SftpUnknownRequest,
+  type StatusCode,
+  statusName,
+  type StatVfs,
+} from "./packets.ts";
+
+// client
+export {
+  type OpenMode,
+  openSftp,
+  sftp,
+  SftpClient,
+  type SftpClientOptions,
+  SftpHandle,
+  type SubsystemStarter,
+} from "./client.ts";
+export {
+  SftpConnectionError,
+  SftpError,
+  type SftpErrorInit,
+  SftpTransferError,
+  type SftpTransferErrorInit,
+} from "./errors.ts";
+export {
+  createReadStream,
+  createWriteStream,
+  DEFAULT_REQUESTS,
+  ReadAhead,
+  type ReadStreamOptions,
+  type WriteStreamOptions,
+} from "./streams.ts";
+export {
+  partialName,
+  type Transfer,
+  type TransferOptions,
+  type TransferProgress,
+  type TransferSummary,
+} from "./transfer.ts";
