@@ -1035,6 +1035,37 @@ function jumpText(o: State): string | undefined {
 const yes = (o: State, key: string, dflt = false) =>
   (o.s.get(key) ?? (dflt ? "yes" : "no")) === "yes";
 
+/** The algorithm lists, as negotiated (assembled from `+`/`-`/`^` specs) and as written. */
+function algorithmFields(o: State): Pick<
+  ResolvedSshConfig,
+  | "ciphers"
+  | "kexAlgorithms"
+  | "macs"
+  | "hostKeyAlgorithms"
+  | "algorithmSpecs"
+  | "pubkeyAcceptedAlgorithms"
+> {
+  return {
+    ciphers: assemble(o.s.get("ciphers"), DEFAULT_ALGORITHMS.Ciphers),
+    kexAlgorithms: assemble(o.s.get("kexalgorithms"), DEFAULT_ALGORITHMS.KexAlgorithms),
+    macs: assemble(o.s.get("macs"), DEFAULT_ALGORITHMS.MACs),
+    hostKeyAlgorithms: assemble(o.s.get("hostkeyalgorithms"), DEFAULT_ALGORITHMS.HostKeyAlgorithms),
+    algorithmSpecs: Object.fromEntries(
+      ([
+        ["ciphers", "ciphers"],
+        ["kexAlgorithms", "kexalgorithms"],
+        ["macs", "macs"],
+        ["hostKeyAlgorithms", "hostkeyalgorithms"],
+        ["pubkeyAcceptedAlgorithms", "pubkeyacceptedalgorithms"],
+      ] as const).filter(([, k]) => o.s.has(k)).map(([n, k]) => [n, o.s.get(k)!]),
+    ),
+    pubkeyAcceptedAlgorithms: assemble(
+      o.s.get("pubkeyacceptedalgorithms"),
+      DEFAULT_ALGORITHMS.HostKeyAlgorithms,
+    ),
+  };
+}
+
 /**
  * Fills the defaults in and expands what ssh expands before `-G`. Long
  * because it is one object literal with a line per field of
@@ -1066,7 +1097,6 @@ function finish(
   const timeout = Number(o.s.get("connecttimeout") ?? -1);
   const proxyCommand = o.s.get("proxycommand");
   const agent = o.s.get("identityagent");
-  const hkaSpec = o.s.get("hostkeyalgorithms");
   const pubkey = o.s.get("pubkeyauthentication") ?? "yes";
   return {
     host,
@@ -1113,23 +1143,7 @@ function finish(
     dynamicForwards: o.localForwards.filter((f) => f.connectHost === "socks").map(paths),
     exitOnForwardFailure: yes(o, "exitonforwardfailure"),
     compression: yes(o, "compression"),
-    ciphers: assemble(o.s.get("ciphers"), DEFAULT_ALGORITHMS.Ciphers),
-    kexAlgorithms: assemble(o.s.get("kexalgorithms"), DEFAULT_ALGORITHMS.KexAlgorithms),
-    macs: assemble(o.s.get("macs"), DEFAULT_ALGORITHMS.MACs),
-    hostKeyAlgorithms: assemble(hkaSpec, DEFAULT_ALGORITHMS.HostKeyAlgorithms),
-    algorithmSpecs: Object.fromEntries(
-      ([
-        ["ciphers", "ciphers"],
-        ["kexAlgorithms", "kexalgorithms"],
-        ["macs", "macs"],
-        ["hostKeyAlgorithms", "hostkeyalgorithms"],
-        ["pubkeyAcceptedAlgorithms", "pubkeyacceptedalgorithms"],
-      ] as const).filter(([, k]) => o.s.has(k)).map(([n, k]) => [n, o.s.get(k)!]),
-    ),
-    pubkeyAcceptedAlgorithms: assemble(
-      o.s.get("pubkeyacceptedalgorithms"),
-      DEFAULT_ALGORITHMS.HostKeyAlgorithms,
-    ),
+    ...algorithmFields(o),
     sendEnv: [...o.sendEnv],
     setEnv: [...o.setEnv],
     requestTty: (o.s.get("requesttty") ?? "auto") as ResolvedSshConfig["requestTty"],
