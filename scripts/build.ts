@@ -11,7 +11,7 @@
  * Generated from them (`sync` writes, `check` compares): deno.json's
  * `version` and `imports` (`npm:` specifiers with package.json's ranges, so
  * JSR publishes the same ranges), package.json's `exports` (each entry with
- * `types`, `bun` and `import` conditions), and `lib/version.ts`.
+ * `types` and `import` conditions), and `lib/version.ts`.
  *
  * Artifacts, under `dist/` (gitignored):
  * - `dist/url/`: the library's sources with every bare import made fully
@@ -96,12 +96,13 @@ function npmBase(file: string): string {
 
 /**
  * package.json's `exports` for the entries: the `.d.ts` for TypeScript, the
- * sources for Bun, the JavaScript for Node, Deno's `npm:` and bundlers.
+ * JavaScript for Node, Bun, Deno's `npm:` and bundlers. (A `bun` condition
+ * with the `.ts` sources measured no faster on Bun; see DESIGN.md.)
  */
 export function npmExports(m: Manifest): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
   for (const [sub, file] of Object.entries(m.entries)) {
-    out[sub] = { types: `${npmBase(file)}.d.ts`, bun: file, import: `${npmBase(file)}.js` };
+    out[sub] = { types: `${npmBase(file)}.d.ts`, import: `${npmBase(file)}.js` };
   }
   return out;
 }
