@@ -88,7 +88,7 @@ describe("dist/url: the URL tree", () => {
           env: { ...process.env, ...probe?.env, NO_COLOR: "1" },
         });
         assertProbe("deno, by URL", r, probe !== undefined);
-      console.log(`deno, by URL:\n${r.stdout.trim()}`);
+        console.log(`deno, by URL:\n${r.stdout.trim()}`);
         assert.ok(
           requests.includes("mod.ts") && requests.includes("lib/client.ts"),
           requests.join(),
