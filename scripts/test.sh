@@ -1,6 +1,6 @@
 #!/bin/sh
 # The project's test command (`npm test`): format, lint, type-check, doc lint,
-# publish dry run, then the test suite on Deno and on Bun. Stops at the first
+# the distributions (URL tree, npm, JSR dry run, compiled CLI), then the test suite on Deno and on Bun. Stops at the first
 # failure. Deno and Bun come from node_modules/.bin (`npm install`) or, when
 # that is missing, from PATH; $DENO and $BUN override both.
 set -u
@@ -81,7 +81,10 @@ section "deno check" "$DENO" check $(cat "$TS_LIST")
 ENTRIES=$("$DENO" eval 'console.log(Object.values(JSON.parse(Deno.readTextFileSync("deno.json")).exports).join(" "))')
 # shellcheck disable=SC2086 # the entry paths have no spaces
 section "deno doc --lint" env DENO="$DENO" sh scripts/doc_lint.sh $ENTRIES
-section "deno publish dry run" "$DENO" publish --dry-run --allow-dirty
+# The distributions (tests/dist/, not in the suite below): the URL tree by
+# HTTP, the npm tarball on Node, Node 22, Bun and Deno, the JSR file set
+# (deno publish --dry-run) and the compiled CLI. Each builds what it tests.
+section "dist" "$DENO" test -A --parallel tests/dist/[!_]*.ts
 # Test files are independent (own ports, temp dirs, sshd instances): parallel.
 section "deno test" "$DENO" test -A --parallel
 DENO_COUNTS=$(plain "$TMP/last.log" |
