@@ -1,8 +1,9 @@
 #!/bin/sh
 # The project's test command (`npm test`): format, lint, type-check, doc lint,
-# the distributions (URL tree, npm, JSR dry run, compiled CLI), then the test suite on Deno and on Bun. Stops at the first
-# failure. Deno and Bun come from node_modules/.bin (`npm install`) or, when
-# that is missing, from PATH; $DENO and $BUN override both.
+# the distributions (URL tree, npm, JSR dry run, compiled CLI), then the test
+# suite on Deno and on Bun. Stops at the first failure. Deno and Bun come
+# from node_modules/.bin (`npm install`) or, when that is missing, from PATH;
+# $DENO and $BUN override both.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
