@@ -69,9 +69,10 @@ bash scripts/ensure_openssh.sh || echo "WARNING: OpenSSH is not installed: the i
 echo "deno: $DENO ($("$DENO" --version | head -n 1))"
 echo "bun:  $BUN ($("$BUN" --version))"
 
-# The TypeScript sources to type-check: everything outside node_modules and .git.
+# The TypeScript sources to type-check: everything outside node_modules, .git
+# and dist (the build's output).
 TS_LIST="$TMP/ts-files"
-find . \( -path ./node_modules -o -path ./.git -o -path ./bench/results \) -prune -o \
+find . \( -path ./node_modules -o -path ./.git -o -path ./bench/results -o -path ./dist \) -prune -o \
   -type f \( -name '*.ts' -o -name '*.tsx' \) -print | sort >"$TS_LIST"
 
 section "deno fmt" "$DENO" fmt --check
