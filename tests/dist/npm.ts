@@ -100,6 +100,25 @@ describe("npm: the packed tarball, installed", () => {
     assertProbe("system node", await run(SYSTEM_NODE, ["probe.mjs"]), probe !== undefined);
   });
 
+  it("starts the key exchange's worker from the compiled files (Node)", async () => {
+    const app = path.join(dir, "app");
+    // Not an entry point: the compiled module by its path, as the library loads it.
+    const pool = path.join(app, "node_modules/rxssh/dist/npm/lib/crypto/_kex_pool.js");
+    fs.writeFileSync(
+      path.join(app, "pool.mjs"),
+      `const { powAll, kexPoolState } = await import(${JSON.stringify(pool)});
+const [r] = await powAll([{ base: 2n, exponent: 10n, modulus: 1000n }]);
+console.log(String(r), JSON.stringify(kexPoolState()));
+process.exit(0);
+`,
+    );
+    const r = await run(SYSTEM_NODE, ["pool.mjs"]);
+    assert.equal(r.code, 0, r.stderr);
+    const [value, state] = r.stdout.trim().split(" ");
+    assert.equal(value, "24");
+    assert.equal(JSON.parse(state).jobsInWorkers, 1, r.stdout);
+  });
+
   it(`runs under Node 22 from npm's node package (${version(NODE_22)})`, async () => {
     assert.match(version(NODE_22), /^v22\./);
     assertProbe("node 22", await run(NODE_22, ["probe.mjs"]), probe !== undefined);
