@@ -112,3 +112,25 @@ test("the library's files: every entry point and the kex worker, no tests", () =
     [],
   );
 });
+
+test("README's Install section names this version and the commands CI runs", () => {
+  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const install = /^## Install\n([\s\S]*?)^## /m.exec(readme)?.[1];
+  assert.ok(install, "README.md has no ## Install section");
+  const { version, scripts } = readJson("package.json");
+  assert.match(install, new RegExp(`rxssh@${version.replaceAll(".", "\\.")}/`));
+  assert.ok(install.includes(`rxssh-${version}.tgz`), `no rxssh-${version}.tgz`);
+  for (const s of ["build", "build:cli", "prepack", "sync"]) assert.ok(scripts[s], `npm run ${s}`);
+  for (const s of ["build", "build:cli", "sync"]) assert.ok(readJson("deno.json").tasks[s], s);
+  for (
+    const line of [
+      "deno run -A --no-config",
+      "deno add jsr:@rxssh/rxssh",
+      'from "npm:rxssh"',
+      "npx rxssh -V",
+      "bun build --compile cli.ts --outfile dist/rxssh",
+    ]
+  ) {
+    assert.ok(install.includes(line), `README's Install section lacks ${line}`);
+  }
+});
