@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import process from "node:process";
 import { libraryFiles, ROOT, tool } from "../../scripts/build.ts";
-import { runProcess } from "../_openssh.ts";
+import { runProcess, type RunResult } from "../_openssh.ts";
 import {
   assertProbe,
   noSshd,
@@ -38,6 +38,8 @@ describe("npm: the packed tarball, installed", () => {
   let tarball: string;
   let files: string[];
   let probe: ProbeSshd | undefined;
+  /** The probe's runs, started together once the package is installed (the machine has 2 cores). */
+  let probes: Record<"node" | "node22" | "bun" | "deno", Promise<RunResult>>;
   const env = (extra: Record<string, string> = {}) => ({
     ...process.env,
     ...probe?.env,
@@ -72,6 +74,13 @@ describe("npm: the packed tarball, installed", () => {
     fs.writeFileSync(path.join(app, "probe.mjs"), probeSource("rxssh"));
     fs.writeFileSync(path.join(app, "probe_deno.ts"), probeSource("npm:rxssh"));
     if (!noSshd) probe = await startProbeSshd();
+    probes = {
+      node: run(SYSTEM_NODE, ["probe.mjs"]),
+      node22: run(NODE_22, ["probe.mjs"]),
+      bun: run(tool(ROOT, "bun"), ["probe.mjs"]),
+      // --cached-only: npm:rxssh comes from the project's node_modules, not from a registry.
+      deno: run(tool(ROOT, "deno"), ["run", "-A", "--cached-only", "probe_deno.ts"]),
+    };
   });
   after(async () => {
     await probe?.sshd.stop();
@@ -97,7 +106,7 @@ describe("npm: the packed tarball, installed", () => {
   });
 
   it(`runs under the machine's Node (${SYSTEM_NODE} ${version(SYSTEM_NODE)})`, async () => {
-    assertProbe("system node", await run(SYSTEM_NODE, ["probe.mjs"]), probe !== undefined);
+    assertProbe("system node", await probes.node, probe !== undefined);
   });
 
   it("starts the key exchange's worker from the compiled files (Node)", async () => {
@@ -121,22 +130,24 @@ process.exit(0);
 
   it(`runs under Node 22 from npm's node package (${version(NODE_22)})`, async () => {
     assert.match(version(NODE_22), /^v22\./);
-    assertProbe("node 22", await run(NODE_22, ["probe.mjs"]), probe !== undefined);
+    assertProbe("node 22", await probes.node22, probe !== undefined);
   });
 
   it("runs under Bun", async () => {
-    assertProbe("bun", await run(tool(ROOT, "bun"), ["probe.mjs"]), probe !== undefined);
+    assertProbe("bun", await probes.bun, probe !== undefined);
   });
 
   it("runs under Deno through an npm: specifier", async () => {
-    // --cached-only: npm:rxssh comes from the project's node_modules, not from a registry.
-    const r = await run(tool(ROOT, "deno"), ["run", "-A", "--cached-only", "probe_deno.ts"]);
-    assertProbe("deno npm:rxssh", r, probe !== undefined);
+    assertProbe("deno npm:rxssh", await probes.deno, probe !== undefined);
   });
 
-  it("npx rxssh -V, under the machine's Node and under Node 22", async () => {
-    for (const PATH of [SYSTEM_PATH, `${path.dirname(NODE_22)}:${SYSTEM_PATH}`]) {
-      const r = await run("npx", ["--no-install", "rxssh", "-V"], { PATH });
+  it("npx rxssh -V (the machine's Node), and the bin under Node 22", async () => {
+    const bin = path.join(dir, "app/node_modules/.bin/rxssh");
+    const runs = [
+      await run("npx", ["--no-install", "rxssh", "-V"], { PATH: SYSTEM_PATH }),
+      await run(bin, ["-V"], { PATH: `${path.dirname(NODE_22)}:${SYSTEM_PATH}` }),
+    ];
+    for (const r of runs) {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `rxssh ${pkg.version} (SSH-2.0-rxssh_${pkg.version})\n`);
     }
