@@ -34,6 +34,7 @@ import { algorithmTableMarkdown, SUPPORTED_ALGORITHMS } from "./lib/transport/al
 import { serveMain } from "./lib/cli/serve.ts";
 import { sshMain } from "./lib/cli/ssh.ts";
 import { keygenMain } from "./lib/cli/keygen.ts";
+import { VERSION } from "./lib/version.ts";
 import { connectTcp, type PublicKey, Transport, type TransportOptions } from "./mod.ts";
 
 const USAGE =
@@ -71,7 +72,7 @@ export async function main(args: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s + "\n");
   const err = (s: string) => process.stderr.write(s + "\n");
   if (args[0] === "--version" || args[0] === "-V") {
-    out("rxssh 0.1.0 (SSH-2.0-rxssh_0.1.0)");
+    out(`rxssh ${VERSION} (SSH-2.0-rxssh_${VERSION})`);
     return 0;
   }
   if (args[0] === "-Q") {

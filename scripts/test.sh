@@ -1,8 +1,9 @@
 #!/bin/sh
 # The project's test command (`npm test`): format, lint, type-check, doc lint,
-# publish dry run, then the test suite on Deno and on Bun. Stops at the first
-# failure. Deno and Bun come from node_modules/.bin (`npm install`) or, when
-# that is missing, from PATH; $DENO and $BUN override both.
+# the distributions (URL tree, npm, JSR dry run, compiled CLI), then the test
+# suite on Deno and on Bun. Stops at the first failure. Deno and Bun come
+# from node_modules/.bin (`npm install`) or, when that is missing, from PATH;
+# $DENO and $BUN override both.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
@@ -68,9 +69,10 @@ bash scripts/ensure_openssh.sh || echo "WARNING: OpenSSH is not installed: the i
 echo "deno: $DENO ($("$DENO" --version | head -n 1))"
 echo "bun:  $BUN ($("$BUN" --version))"
 
-# The TypeScript sources to type-check: everything outside node_modules and .git.
+# The TypeScript sources to type-check: everything outside node_modules, .git
+# and dist (the build's output).
 TS_LIST="$TMP/ts-files"
-find . \( -path ./node_modules -o -path ./.git -o -path ./bench/results \) -prune -o \
+find . \( -path ./node_modules -o -path ./.git -o -path ./bench/results -o -path ./dist \) -prune -o \
   -type f \( -name '*.ts' -o -name '*.tsx' \) -print | sort >"$TS_LIST"
 
 section "deno fmt" "$DENO" fmt --check
@@ -81,7 +83,10 @@ section "deno check" "$DENO" check $(cat "$TS_LIST")
 ENTRIES=$("$DENO" eval 'console.log(Object.values(JSON.parse(Deno.readTextFileSync("deno.json")).exports).join(" "))')
 # shellcheck disable=SC2086 # the entry paths have no spaces
 section "deno doc --lint" env DENO="$DENO" sh scripts/doc_lint.sh $ENTRIES
-section "deno publish dry run" "$DENO" publish --dry-run --allow-dirty
+# The distributions (tests/dist/, not in the suite below): the URL tree by
+# HTTP, the npm tarball on Node, Node 22, Bun and Deno, the JSR file set
+# (deno publish --dry-run) and the compiled CLI. Each builds what it tests.
+section "dist" "$DENO" test -A --parallel tests/dist/[!_]*.ts
 # Test files are independent (own ports, temp dirs, sshd instances): parallel.
 section "deno test" "$DENO" test -A --parallel
 DENO_COUNTS=$(plain "$TMP/last.log" |

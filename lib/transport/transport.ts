@@ -48,10 +48,9 @@ import { bad, type Deferred, deferred, withinMs } from "./_support.ts";
 import { type Payload, payloadLength } from "./packets.ts";
 import { versionLine } from "./version.ts";
 import type { PeerVersion } from "./version.ts";
+import { VERSION } from "../version.ts";
 
 export { REPLY_BACKLOG } from "./_packet_layer.ts";
-
-const VERSION = "0.1.0";
 
 /**
  * A pair of byte streams: a socket, a pipe, an in-memory pair, a WebSocket.
