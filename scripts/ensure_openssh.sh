@@ -3,7 +3,8 @@
 # Debian's packages, as root or through `sudo -n`: OpenSSH (ssh, sshd,
 # ssh-keygen, ssh-agent, ssh-add), Dropbear (dbclient, dropbear, dropbearkey,
 # dropbearconvert: dropbear-bin) and, for the X11 forwarding tests, Xvfb,
-# xauth and xdpyinfo, and curl (a SOCKS client). The tests start their own sshd / dropbear / Xvfb on
+# xauth and xdpyinfo, curl (a SOCKS client) and HAProxy (a load balancer
+# that sends the PROXY protocol). The tests start their own sshd / dropbear / Xvfb on
 # loopback.
 # Exit status: 0 when everything is (now) present, 1 when something could
 # not be installed (the tests that need it then skip and say why).
@@ -16,6 +17,7 @@ have Xvfb || need+=(xvfb)
 have xauth || need+=(xauth)
 have xdpyinfo || need+=(x11-utils)
 have curl || need+=(curl) # the SOCKS (dynamic forward) tests drive curl
+{ have haproxy || [ -x /usr/sbin/haproxy ]; } || need+=(haproxy) # the PROXY protocol tests put it in front of rxssh serve
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
