@@ -111,6 +111,17 @@ export type {
   TcpListener,
 } from "./lib/runtime/types.ts";
 export { memoryPair, type MemoryPairOptions } from "./lib/runtime/memory.ts";
+export {
+  crc32c,
+  decodeProxyHeader,
+  type ProxiedConnection,
+  type ProxyEndpoint,
+  type ProxyHeader,
+  ProxyProtocolError,
+  type ProxyProtocolOptions,
+  readProxyHeader,
+  trustedProxies,
+} from "./lib/runtime/proxy_protocol.ts";
 export { webSocketStream, type WebSocketStreamOptions } from "./lib/runtime/websocket.ts";
 export {
   type ClientContext,
@@ -168,6 +179,7 @@ export {
 export {
   acceptConnection,
   type ChannelLife,
+  type CloseOptions,
   type IncomingConnection,
   listen,
   runLocalCommand,
