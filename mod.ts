@@ -177,6 +177,14 @@ export {
   sessionStart,
 } from "./lib/server_policy.ts";
 export {
+  fanOut,
+  type FanOutFailure,
+  type FanOutOptions,
+  type FanOutResult,
+  type FanOutTarget,
+  type FanOutTiming,
+} from "./lib/fanout.ts";
+export {
   acceptConnection,
   type ChannelLife,
   type CloseOptions,
