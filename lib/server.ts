@@ -55,6 +55,7 @@ import {
   type ProxiedConnection,
   type ProxyProtocolOptions,
   readProxyHeader,
+  trustedProxies,
 } from "./runtime/proxy_protocol.ts";
 import type { TcpListener } from "./runtime/types.ts";
 import {
@@ -1122,6 +1123,7 @@ async function closeGracefully(
 export async function listen(
   options: ServerOptions & { hostname?: string; port?: number; listener?: TcpListener },
 ): Promise<SshServer> {
+  if (options.proxyProtocol) trustedProxies(options.proxyProtocol.trusted); // a TypeError now, not per connection
   const warnings = new Subject<ListenerWarning>();
   const listener: TcpListener = options.listener ?? await listenTcp({
     hostname: options.hostname ?? "127.0.0.1",

@@ -14,6 +14,8 @@ import { generatePrivateKey } from "../lib/keys/private_key.ts";
 import { formatPublicKeyLine } from "../lib/keys/public_key_file.ts";
 import { DisconnectReason } from "../lib/wire/errors.ts";
 import { hostKey } from "./_transport_pair.ts";
+import { startServe } from "../lib/cli/serve.ts";
+import { OptionError } from "../lib/cli/options.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const td = new TextDecoder();
@@ -196,4 +198,30 @@ test("close({ graceMs }): refuses new connections, lets a session finish, discon
   const end = await b.transport.closed;
   assert.equal(end.reason, DisconnectReason.BY_APPLICATION);
   assert.match(end.message, /maintenance/);
+});
+
+test("a bad trusted network is refused up front: listen throws, rxssh serve exits 2", async () => {
+  const key = await hostKey("ssh-ed25519");
+  await assert.rejects(
+    listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      hostKeys: [key],
+      auth: { handlers: {} },
+      proxyProtocol: { trusted: ["10.0.0.1/8"] },
+    }),
+    /proxyProtocol\.trusted: "10\.0\.0\.1\/8" is not an address or a CIDR network/,
+  );
+  await assert.rejects(
+    startServe([
+      "-p",
+      "0",
+      "-o",
+      "ListenAddress=127.0.0.1",
+      "-o",
+      "ProxyProtocol=127.0.0.1,lb.example",
+    ]),
+    (e) =>
+      e instanceof OptionError && /ProxyProtocol: "lb\.example" is not an address/.test(e.message),
+  );
 });

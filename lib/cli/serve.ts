@@ -362,6 +362,7 @@ export async function startServe(
   options: StartServeOptions = {},
 ): Promise<ServeHandle> {
   const o = parseServeArgs(args);
+  const proxyProtocol = proxyProtocolOption(o); // a bad network fails before anything is read or made
   const log = new Logger(
     parseLogLevel(o.get("LogLevel", "INFO")),
     options.writeLog ?? ((line) => process.stderr.write(line + "\n")),
@@ -419,7 +420,7 @@ export async function startServe(
     authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),
     password,
     subsystems,
-    proxyProtocol: proxyProtocolOption(o),
+    proxyProtocol,
   };
   const port = parsePort(o.get("Port", "22"));
   const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
