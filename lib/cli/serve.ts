@@ -429,11 +429,10 @@ export async function startServe(
   const open: OpenConnections = new Map();
   const bound = listeners.map((l, i) => ({ hostname: addresses[i].hostname, port: l.port }));
   for (const b of bound) log.info(`listening on ${hostPort(b.hostname, b.port)}`);
-  const failed = Promise.race(listeners.map((l) => acceptLoop(l, { policy, open })));
   return {
     addresses: bound,
     hostKeyFingerprints: hostKeys.map((k) => k.publicKey.fingerprint()),
-    failed,
+    failed: Promise.race(listeners.map((l) => acceptLoop(l, { policy, open }))),
     shutdownGraceMs: o.integer("ShutdownGraceTime", 30) * 1000,
     close: (c = {}) => closeAll({ listeners, open, log }, c.graceMs ?? 0),
   };
