@@ -119,6 +119,7 @@ export {
   type ProxyHeader,
   ProxyProtocolError,
   type ProxyProtocolOptions,
+  type ProxySocket,
   readProxyHeader,
   trustedProxies,
 } from "./lib/runtime/proxy_protocol.ts";

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { defer, from, mergeMap, Observable, type ObservableInput } from "rxjs";
+import { defer, from, mergeMap, Observable } from "rxjs";
 import { connect, type ConnectOptions, type SshClient } from "./client.ts";
 import { AuthenticationError } from "./auth/client.ts";
 import { HostKeyError } from "./host_keys.ts";
@@ -133,8 +133,8 @@ export type FanOutResult =
   };
 
 /**
- * Runs `command` on every host of `hosts` (an array, an iterable or an
- * observable of hosts) and emits one {@link FanOutResult} per host, in the
+ * Runs `command` on every host of `hosts` (an array, an iterable, an async
+ * iterable or an observable of hosts) and emits one {@link FanOutResult} per host, in the
  * order they finish, then completes. It never errors for a host's failure;
  * unsubscribing abandons the hosts in flight (their connections are
  * closed).
@@ -154,7 +154,10 @@ export type FanOutResult =
  * ```
  */
 export function fanOut(
-  hosts: ObservableInput<string | FanOutTarget>,
+  hosts:
+    | Iterable<string | FanOutTarget>
+    | AsyncIterable<string | FanOutTarget>
+    | Observable<string | FanOutTarget>,
   command: string,
   options: FanOutOptions = {},
 ): Observable<FanOutResult> {

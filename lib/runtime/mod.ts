@@ -34,6 +34,7 @@ export {
   type ProxyHeader,
   ProxyProtocolError,
   type ProxyProtocolOptions,
+  type ProxySocket,
   readProxyHeader,
   trustedProxies,
 } from "./proxy_protocol.ts";

@@ -412,14 +412,31 @@ export interface ProxiedConnection extends ByteStreamPair {
   close(): void;
 }
 
-/** What {@link readProxyHeader} reads from: a byte stream pair, with a socket's fields when it has them. */
-type Socketish = ByteStreamPair & {
+/**
+ * What {@link readProxyHeader} reads from: a byte stream pair, with a
+ * socket's address fields and `close` when it has them (a `TcpConnection`
+ * has all of them).
+ *
+ * @example
+ * ```ts
+ * import type { ProxySocket } from "./proxy_protocol.ts";
+ * import { memoryPair } from "./memory.ts";
+ * const [a] = memoryPair();
+ * const s: ProxySocket = { ...a, remoteAddress: "10.0.0.2", remotePort: 40000 };
+ * ```
+ */
+export interface ProxySocket extends ByteStreamPair {
+  /** The peer (the proxy). */
   readonly remoteAddress?: string;
+  /** The peer's port. */
   readonly remotePort?: number;
+  /** The local address. */
   readonly localAddress?: string;
+  /** The local port. */
   readonly localPort?: number;
+  /** Closes the socket. */
   close?(): void;
-};
+}
 
 /**
  * Checks `trusted` (each an address or a CIDR network) and returns the test
@@ -468,7 +485,7 @@ export function trustedProxies(
  * ```
  */
 export async function readProxyHeader(
-  conn: Socketish,
+  conn: ProxySocket,
   options: ProxyProtocolOptions,
 ): Promise<ProxiedConnection> {
   const isTrusted = trustedProxies(options.trusted);
