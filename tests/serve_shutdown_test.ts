@@ -32,6 +32,14 @@ describe("rxssh serve: SIGTERM is a graceful shutdown", { skip }, () => {
       "-o",
       `ShutdownGraceTime=${grace}`,
     ], { HOME: work });
+  /** Waits (up to 15 s) until `server` has logged `re`. */
+  const logged = async (server: { log(): string }, re: RegExp) => {
+    const until = Date.now() + 15_000;
+    while (!re.test(server.log())) {
+      assert.ok(Date.now() < until, `${re} not in:\n${server.log()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   const ssh = (port: number, command: string) =>
     runSsh([
       "-F",
@@ -60,11 +68,11 @@ describe("rxssh serve: SIGTERM is a graceful shutdown", { skip }, () => {
     // Half the bytes before the signal, half after it.
     const half = `head -c ${bytes / 2} /dev/zero | tr '\\0' x`;
     const transfer = ssh(server.port, `${half}; sleep 1; ${half}`);
-    await new Promise((r) => setTimeout(r, 700));
-    assert.match(server.log(), /Accepted publickey/);
+    await logged(server, /Accepted publickey/);
+    await new Promise((r) => setTimeout(r, 300));
     const signalledAt = Date.now();
     process.kill(server.pid, "SIGTERM");
-    await new Promise((r) => setTimeout(r, 200));
+    await logged(server, /not accepting; waiting up to 20 s for 1 connections/);
     const late = await ssh(server.port, "true");
     assert.equal(late.code, 255);
     assert.match(late.stderr, /Connection refused/);
@@ -80,7 +88,8 @@ describe("rxssh serve: SIGTERM is a graceful shutdown", { skip }, () => {
   it("a session still open after ShutdownGraceTime is disconnected with a message", async () => {
     const server = await start(1);
     const stuck = ssh(server.port, "sleep 30");
-    await new Promise((r) => setTimeout(r, 700));
+    await logged(server, /Accepted publickey/);
+    await new Promise((r) => setTimeout(r, 300));
     const signalledAt = Date.now();
     process.kill(server.pid, "SIGTERM");
     const r = await stuck;
