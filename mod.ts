@@ -112,6 +112,18 @@ export type {
   TcpListener,
 } from "./lib/runtime/types.ts";
 export { memoryPair, type MemoryPairOptions } from "./lib/runtime/memory.ts";
+export {
+  crc32c,
+  decodeProxyHeader,
+  type ProxiedConnection,
+  type ProxyEndpoint,
+  type ProxyHeader,
+  ProxyProtocolError,
+  type ProxyProtocolOptions,
+  type ProxySocket,
+  readProxyHeader,
+  trustedProxies,
+} from "./lib/runtime/proxy_protocol.ts";
 export { webSocketStream, type WebSocketStreamOptions } from "./lib/runtime/websocket.ts";
 export {
   type ClientContext,
@@ -173,8 +185,17 @@ export {
   sessionStart,
 } from "./lib/server_policy.ts";
 export {
+  fanOut,
+  type FanOutFailure,
+  type FanOutOptions,
+  type FanOutResult,
+  type FanOutTarget,
+  type FanOutTiming,
+} from "./lib/fanout.ts";
+export {
   acceptConnection,
   type ChannelLife,
+  type CloseOptions,
   type IncomingConnection,
   listen,
   runLocalCommand,

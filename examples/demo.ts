@@ -2,7 +2,9 @@
  * The rxssh demo (`deno task demo` / `npm run demo`): three SSH servers and
  * one client in one process, over real loopback TCP. The client fans
  * commands out to every host at once and merges their output, line by
- * line, into one RxJS stream, then summarises the exit statuses.
+ * line, into one RxJS stream, then summarises the exit statuses. Last,
+ * `fanOut` runs one command on every host plus one where nothing listens:
+ * one result per host, the failure as a value.
  *
  * Everything is real SSH: key exchange (ML-KEM/X25519 hybrid by default),
  * host keys pinned by fingerprint, password authentication, session
@@ -10,8 +12,15 @@
  *
  * @module
  */
-import { defer, from, lastValueFrom, mergeMap, Observable, reduce, tap } from "rxjs";
-import { connect, generatePrivateKey, listen, type ServerSession, type SshClient } from "../mod.ts";
+import { defer, from, lastValueFrom, mergeMap, Observable, reduce, tap, toArray } from "rxjs";
+import {
+  connect,
+  fanOut,
+  generatePrivateKey,
+  listen,
+  type ServerSession,
+  type SshClient,
+} from "../mod.ts";
 
 const te = new TextEncoder();
 
@@ -137,4 +146,33 @@ const results = await lastValueFrom(
 
 console.log(`\n${results.length} commands finished: ${results.sort().join(", ")}`);
 for (const c of clients.values()) await c.close();
-for (const h of hosts) h.server.close();
+
+// The same job with fanOut: bounded concurrency, a time limit and retries per host, one
+// result per host, and a host that fails is a value, not an error that ends the stream.
+const targets = [
+  ...hosts.map((h) => ({
+    name: h.name,
+    host: "127.0.0.1",
+    port: h.server.port,
+    hostKey: { fingerprint: h.fingerprint },
+  })),
+  { name: "delta", host: "127.0.0.1", port: 1, hostKey: { fingerprint: hosts[0].fingerprint } },
+];
+const fanned = await lastValueFrom(
+  fanOut(targets, "sha256 fan-out", {
+    concurrency: 2,
+    timeoutMs: 5000,
+    retries: 1,
+    defaults: { username: "demo", password: "demo" },
+  }).pipe(toArray()),
+);
+for (const r of fanned) {
+  console.log(
+    r.ok
+      ? `fanOut [${r.host}] exit ${r.code} in ${r.timing.totalMs.toFixed(0)} ms: ${
+        new TextDecoder().decode(r.stdout).trim()
+      }`
+      : `fanOut [${r.host}] ${r.failure} after ${r.attempts} attempts: ${r.message}`,
+  );
+}
+for (const h of hosts) await h.server.close();

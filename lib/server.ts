@@ -51,6 +51,12 @@ import { plainAddress } from "./runtime/address.ts";
 import { runCommand } from "./runtime/process.ts";
 import { listenTcp } from "./runtime/tcp.ts";
 import type { ListenerWarning } from "./runtime/accept.ts";
+import {
+  type ProxiedConnection,
+  type ProxyProtocolOptions,
+  readProxyHeader,
+  trustedProxies,
+} from "./runtime/proxy_protocol.ts";
 import type { TcpListener } from "./runtime/types.ts";
 import {
   type ByteStreamPair,
@@ -307,6 +313,22 @@ export interface ServerOptions extends TransportTuning {
    * ```
    */
   forceCommand?: string;
+  /**
+   * Take the client's address from a PROXY protocol header (v1 or v2) that
+   * a load balancer in `trusted` writes first (HAProxy `send-proxy-v2`).
+   * The header is read and checked before the server sends anything; a
+   * connection from any other address, or without a valid header within
+   * `timeoutMs` (default 5000), is closed without an SSH banner. The carried
+   * address is then the client's everywhere: `remoteAddress`, `from=`, the
+   * keepalive and log texts. Off when absent.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "proxyProtocol"> = { proxyProtocol: { trusted: ["10.0.0.0/8"], timeoutMs: 3000 } };
+   * ```
+   */
+  proxyProtocol?: ProxyProtocolOptions;
 }
 
 /**
@@ -505,8 +527,21 @@ function reportedHandlers(
 export interface IncomingConnection {
   /** The transport, before the version exchange. */
   readonly transport: Transport;
-  /** The client's address (IPv4-mapped IPv6 written as IPv4), when the stream has one. */
+  /**
+   * The client's address (IPv4-mapped IPv6 written as IPv4), when the stream
+   * has one. With `proxyProtocol`, the address the header carried, known
+   * once `proxied` resolves (before the first `kex` event; `listen` emits on
+   * `accept$` only then).
+   */
   readonly remoteAddress?: string;
+  /** The client's port, when the stream has one (with `proxyProtocol`, as `remoteAddress`). */
+  readonly remotePort?: number;
+  /**
+   * With `proxyProtocol`: resolves with the connection as the header
+   * describes it; rejects with a `ProxyProtocolError` (as does
+   * `authenticated`) when the connection was refused and closed.
+   */
+  readonly proxied?: Promise<ProxiedConnection>;
   /** Every event of this connection, from accept; completes when it ends. Hot. */
   readonly event$: Observable<ServerEvent>;
   /** Resolves once the user is authenticated; rejects when key exchange or authentication fails. */
@@ -541,24 +576,72 @@ export function acceptConnection(
 ): IncomingConnection {
   const events = new Subject<ServerEvent>();
   const emit = (e: ServerEvent) => events.next(e);
-  const transport = new Transport(stream, {
+  type Peer = { remoteAddress?: string; remotePort?: number };
+  // With the PROXY protocol, nothing is written nor read for SSH until the header is checked.
+  const proxied = options.proxyProtocol
+    ? readProxyHeader(stream, options.proxyProtocol)
+    : undefined;
+  proxied?.catch(() => {});
+  const transport = new Transport(proxied ? afterHeader(proxied) : stream, {
     role: "server",
     hostKeys: options.hostKeys,
     ...transportTuning(options),
   });
-  const remoteAddress = plainAddress((stream as { remoteAddress?: string }).remoteAddress);
+  let peer: Peer = proxied ? {} : stream as Peer;
   transport.closed.then(() => setTimeout(() => events.complete(), 0));
-  const authenticated = authenticate(transport, { options, emit, remoteAddress }).then((auth) =>
-    startConnection(transport, {
-      options,
-      auth,
-      events,
-      remoteAddress,
-      parent: options.serverHandlers ?? serverHandlers(options),
-    })
-  );
+  const authenticated = Promise.resolve(proxied).then((c) => {
+    if (c) peer = c;
+    const remoteAddress = plainAddress(peer.remoteAddress);
+    return authenticate(transport, { options, emit, remoteAddress }).then((auth) =>
+      startConnection(transport, {
+        options,
+        auth,
+        events,
+        remoteAddress,
+        parent: options.serverHandlers ?? serverHandlers(options),
+      })
+    );
+  });
   authenticated.catch(() => {});
-  return { transport, remoteAddress, event$: events.asObservable(), authenticated };
+  return {
+    transport,
+    get remoteAddress() {
+      return plainAddress(peer.remoteAddress);
+    },
+    get remotePort() {
+      return peer.remotePort;
+    },
+    proxied,
+    event$: events.asObservable(),
+    authenticated,
+  };
+}
+
+/**
+ * A byte stream pair over the one `ready` gives: reads and writes wait for
+ * it (the transport's identification line stays unsent until the PROXY
+ * header is checked) and fail when it rejects.
+ */
+function afterHeader(ready: Promise<ByteStreamPair>): ByteStreamPair {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  const getReader = async () => reader ??= (await ready).readable.getReader();
+  const getWriter = async () => writer ??= (await ready).writable.getWriter();
+  return {
+    readable: new ReadableStream<Uint8Array>({
+      async pull(c) {
+        const { done, value } = await (await getReader()).read();
+        if (done) c.close();
+        else c.enqueue(value);
+      },
+      cancel: async (reason) => void await (await getReader()).cancel(reason),
+    }),
+    writable: new WritableStream<Uint8Array>({
+      write: async (chunk) => await (await getWriter()).write(chunk),
+      close: async () => await (await getWriter()).close(),
+      abort: async (reason) => await (await getWriter()).abort(reason),
+    }),
+  };
 }
 
 /**
@@ -952,8 +1035,60 @@ export interface SshServer {
    * its port meanwhile. Completes when the listener ends.
    */
   readonly listenerWarning$: Observable<ListenerWarning>;
-  /** Stops accepting connections (open ones continue). */
-  close(): void;
+  /**
+   * Stops accepting connections. Without `graceMs`, open connections
+   * continue and the promise resolves at once. With `graceMs`, they may
+   * finish within that many milliseconds; those still open then are
+   * disconnected (BY_APPLICATION, with `message`, default "server shutting
+   * down"), and the promise resolves once every connection has ended.
+   *
+   * @example
+   * ```ts
+   * import type { SshServer } from "./server.ts";
+   * const drain = (s: SshServer) => s.close({ graceMs: 30_000, message: "maintenance" });
+   * ```
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/**
+ * Options of {@link SshServer.close}.
+ *
+ * @example
+ * ```ts
+ * import type { CloseOptions } from "./server.ts";
+ * const o: CloseOptions = { graceMs: 10_000 };
+ * ```
+ */
+export interface CloseOptions {
+  /** How long open connections may go on (ms) before they are disconnected. */
+  graceMs?: number;
+  /** The DISCONNECT description sent when the grace period is over. */
+  message?: string;
+}
+
+/**
+ * Stops `listener`, then (with `graceMs`) waits for `open` connections to
+ * end, up to the grace period, and disconnects the rest (BY_APPLICATION).
+ */
+async function closeGracefully(
+  listener: TcpListener,
+  c: { open: ReadonlySet<Transport>; options: CloseOptions },
+): Promise<void> {
+  listener.close();
+  const { graceMs, message = "server shutting down" } = c.options;
+  if (graceMs === undefined) return;
+  const allEnded = () => Promise.all([...c.open].map((t) => t.closed));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = await Promise.race([
+    allEnded().then(() => false),
+    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), graceMs)),
+  ]);
+  clearTimeout(timer);
+  if (!late) return;
+  await Promise.all(
+    [...c.open].map((t) => t.disconnect(DisconnectReason.BY_APPLICATION, message).catch(() => {})),
+  );
 }
 
 /**
@@ -988,6 +1123,7 @@ export interface SshServer {
 export async function listen(
   options: ServerOptions & { hostname?: string; port?: number; listener?: TcpListener },
 ): Promise<SshServer> {
+  if (options.proxyProtocol) trustedProxies(options.proxyProtocol.trusted); // a TypeError now, not per connection
   const warnings = new Subject<ListenerWarning>();
   const listener: TcpListener = options.listener ?? await listenTcp({
     hostname: options.hostname ?? "127.0.0.1",
@@ -998,11 +1134,16 @@ export async function listen(
   const accepted = new Subject<IncomingConnection>();
   const rejected = new Subject<unknown>();
   const handlers = serverHandlers(options);
+  const open = new Set<Transport>();
   (async () => {
     try {
       for await (const conn of listener) {
         const incoming = acceptConnection(conn, { ...options, serverHandlers: handlers });
-        accepted.next(incoming);
+        open.add(incoming.transport);
+        incoming.transport.closed.then(() => open.delete(incoming.transport));
+        // Behind a PROXY header, the connection is announced once its client is known.
+        if (incoming.proxied) incoming.proxied.then(() => accepted.next(incoming), () => {});
+        else accepted.next(incoming);
         incoming.authenticated.then((c) => connections.next(c), (e) => {
           rejected.next(e);
           conn.close();
@@ -1025,7 +1166,7 @@ export async function listen(
     handlers,
     rejected$: rejected.asObservable(),
     listenerWarning$: warnings.asObservable(),
-    close: () => listener.close(),
+    close: (o = {}) => closeGracefully(listener, { open, options: o }),
   };
 }
 

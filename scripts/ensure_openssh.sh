@@ -3,8 +3,9 @@
 # Debian's packages, as root or through `sudo -n`: OpenSSH (ssh, sshd,
 # ssh-keygen, ssh-agent, ssh-add), Dropbear (dbclient, dropbear, dropbearkey,
 # dropbearconvert: dropbear-bin) and, for the X11 forwarding tests, Xvfb,
-# xauth and xdpyinfo, curl (a SOCKS client) and nc (netcat-openbsd, a
-# ProxyCommand). The tests start their own sshd / dropbear / Xvfb on
+# xauth and xdpyinfo, curl (a SOCKS client), nc (netcat-openbsd, a
+# ProxyCommand) and HAProxy (a load balancer that sends the PROXY protocol).
+# The tests start their own sshd / dropbear / Xvfb on
 # loopback.
 # Exit status: 0 when everything is (now) present, 1 when something could
 # not be installed (the tests that need it then skip and say why).
@@ -18,6 +19,7 @@ have xauth || need+=(xauth)
 have xdpyinfo || need+=(x11-utils)
 have curl || need+=(curl) # the SOCKS (dynamic forward) tests drive curl
 have nc || need+=(netcat-openbsd) # the ProxyCommand tests run `nc %h %p`
+{ have haproxy || [ -x /usr/sbin/haproxy ]; } || need+=(haproxy) # the PROXY protocol tests put it in front of rxssh serve
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()

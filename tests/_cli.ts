@@ -24,6 +24,8 @@ export interface Served {
   pid: number;
   log(): string;
   stop(): Promise<void>;
+  /** Resolves with its exit code (null when a signal ended it) once it has exited. */
+  exited: Promise<number | null>;
 }
 
 const children = new Set<ChildProcess>();
@@ -51,7 +53,9 @@ export function serve(
   let text = "";
   child.stdout!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
   child.stderr!.on("data", (c: Uint8Array) => text += new TextDecoder().decode(c));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code))
+  );
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     const t = setTimeout(() => child.kill("SIGKILL"), 5000);
@@ -69,7 +73,7 @@ export function serve(
       if (m || child.exitCode !== null) {
         clearInterval(poll);
         clearTimeout(deadline);
-        if (m) resolve({ port: Number(m[1]), pid: child.pid!, log: () => text, stop });
+        if (m) resolve({ port: Number(m[1]), pid: child.pid!, log: () => text, stop, exited });
         else reject(new Error(`rxssh serve exited (${child.exitCode}):\n${text}`));
       }
     }, 20);

@@ -36,6 +36,10 @@ test("examples/demo.ts fans commands out to three hosts and merges their output"
     assert.match(r.stdout, new RegExp(`\\[${host}\\] fail: stderr: ${host}: failing on purpose`));
   }
   assert.match(r.stdout, /12 commands finished: .*alpha\/fail=3.*charlie\/sha256 hello=0/);
+  for (const host of ["alpha", "bravo", "charlie"]) {
+    assert.match(r.stdout, new RegExp(`fanOut \\[${host}\\] exit 0 in \\d+ ms: [0-9a-f]{16}`));
+  }
+  assert.match(r.stdout, /fanOut \[delta\] refused after 2 attempts: /);
 });
 
 test("cli.ts -Q lists the registries and rejects unknown queries", () => {

@@ -53,7 +53,7 @@ const ENTRIES: Record<string, Record<string, unknown>> = {
 /** The barrel's values that belong to no layer: the client and server that compose the layers. */
 // The modules at lib/'s top that compose the layers (client.ts, server.ts,
 // server_handlers.ts, server_policy.ts, host_keys.ts, client_config.ts,
-// proxy_command.ts) are what "." is for.
+// proxy_command.ts, fanout.ts) are what "." is for.
 const BARREL_ONLY = new Set([
   "acceptConnection",
   "agentFromConfig",
@@ -63,6 +63,7 @@ const BARREL_ONLY = new Set([
   "DEFAULT_ACCEPT_ENV",
   "DEFAULT_MAX_ENV",
   "DEFAULT_MAX_ENV_BYTES",
+  "fanOut",
   "HostKeyError",
   "IdentityFileError",
   "JumpHostError",

@@ -48,7 +48,17 @@
  *   `AcceptEnv` (default `LANG LC_*`), `ForceCommand`, `Subsystem name
  *   command`, `LogLevel` (QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG),
  *   `RekeyLimit` (`default none`, `1G 1h`: bytes with K, M, G and an
- *   optional time; unset, the library's 1 GiB and one hour apply). `-D`
+ *   optional time; unset, the library's 1 GiB and one hour apply).
+ * - Behind a load balancer: `ProxyProtocol CIDR[,CIDR...]` (rxssh's own;
+ *   repeatable) makes every connection start with a PROXY protocol header
+ *   (v1 or v2, HAProxy's `send-proxy`/`send-proxy-v2`) from one of those
+ *   addresses, read before anything is sent; the client's address it
+ *   carries is the one logged, matched by `from=` and set in
+ *   `SSH_CONNECTION`/`SSH_CLIENT`. Other peers, and headers missing after
+ *   `ProxyProtocolTimeout` seconds (default 5), are closed without a banner.
+ * - SIGTERM or SIGINT: stop accepting, let open connections finish for up
+ *   to `ShutdownGraceTime` seconds (rxssh's own; default 30), then
+ *   disconnect the rest ("server shutting down") and exit 0. `-D`
  *   and `-e` are accepted for sshd compatibility (the server always stays in
  *   the foreground and logs to standard error); `-d` means `LogLevel DEBUG`,
  *   `-q` means `LogLevel QUIET`.
@@ -72,6 +82,14 @@ import type { PrivateKey, PublicKey } from "../keys/types.ts";
 import { plainAddress } from "../runtime/address.ts";
 import type { ListenerWarning } from "../runtime/accept.ts";
 import { listenTcp } from "../runtime/tcp.ts";
+import {
+  type ProxiedConnection,
+  type ProxyProtocolOptions,
+  readProxyHeader,
+  trustedProxies,
+} from "../runtime/proxy_protocol.ts";
+import type { Transport } from "../transport/transport.ts";
+import { DisconnectReason } from "../wire/errors.ts";
 import type { ListenTcpOptions, TcpConnection, TcpListener } from "../runtime/types.ts";
 import { quotePeerText } from "../wire/quote.ts";
 import {
@@ -153,6 +171,9 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "X11DisplayOffset" },
   { name: "X11UseLocalhost" },
   { name: "XAuthLocation" },
+  { name: "ProxyProtocol", multi: true },
+  { name: "ProxyProtocolTimeout" },
+  { name: "ShutdownGraceTime" },
 ];
 
 /**
@@ -175,8 +196,14 @@ export interface ServeHandle {
    * pending otherwise. `serveMain` then exits 1.
    */
   readonly failed: Promise<unknown>;
-  /** Stops listening and ends every open connection. */
-  close(): Promise<void>;
+  /** `ShutdownGraceTime` in milliseconds (what `serveMain` gives `close` on SIGTERM). */
+  readonly shutdownGraceMs: number;
+  /**
+   * Stops listening; with `graceMs`, waits up to that long for open
+   * connections to end; then disconnects the rest (BY_APPLICATION, "server
+   * shutting down"). Resolves once they are closed.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /**
@@ -321,6 +348,7 @@ interface Policy {
   authorizedKeys: string;
   password?: () => string;
   subsystems: Map<string, string>;
+  proxyProtocol?: ProxyProtocolOptions;
 }
 
 /**
@@ -344,6 +372,7 @@ export async function startServe(
   options: StartServeOptions = {},
 ): Promise<ServeHandle> {
   const o = parseServeArgs(args);
+  const proxyProtocol = proxyProtocolOption(o); // a bad network fails before anything is read or made
   const log = new Logger(
     parseLogLevel(o.get("LogLevel", "INFO")),
     options.writeLog ?? ((line) => process.stderr.write(line + "\n")),
@@ -398,26 +427,68 @@ export async function startServe(
     authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),
     password,
     subsystems,
+    proxyProtocol,
   };
   const port = parsePort(o.get("Port", "22"));
   const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
     .map((a) => parseListenAddress(a, port));
   const listeners = await bindAll(addresses, { bind: options.listenTcp ?? listenTcp, log });
-  const open = new Set<TcpConnection>();
+  const open: OpenConnections = new Map();
   const bound = listeners.map((l, i) => ({ hostname: addresses[i].hostname, port: l.port }));
   for (const b of bound) log.info(`listening on ${hostPort(b.hostname, b.port)}`);
-  const failed = Promise.race(listeners.map((l) => acceptLoop(l, { policy, open })));
-  const close = () => {
-    for (const l of listeners) l.close();
-    for (const c of open) c.close();
-    return Promise.resolve();
-  };
   return {
     addresses: bound,
     hostKeyFingerprints: hostKeys.map((k) => k.publicKey.fingerprint()),
-    failed,
-    close,
+    failed: Promise.race(listeners.map((l) => acceptLoop(l, { policy, open }))),
+    shutdownGraceMs: o.integer("ShutdownGraceTime", 30) * 1000,
+    close: (c = {}) => closeAll({ listeners, open, log }, c.graceMs ?? 0),
   };
+}
+
+/** The connections being served, each with its transport once it has one, and its end. */
+type OpenConnections = Map<TcpConnection, { transport?: Transport; done?: Promise<void> }>;
+
+/**
+ * Stops listening, waits up to `graceMs` for the open connections to end,
+ * disconnects those left (BY_APPLICATION) and closes their sockets.
+ */
+async function closeAll(
+  s: { listeners: TcpListener[]; open: OpenConnections; log: Logger },
+  graceMs: number,
+): Promise<void> {
+  for (const l of s.listeners) l.close();
+  const ended = () => Promise.all([...s.open.values()].map((c) => c.done));
+  const within = (ms: number) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      ended().then(() => true),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), ms)),
+    ]).finally(() => clearTimeout(timer));
+  };
+  if (s.open.size > 0 && graceMs > 0) {
+    s.log.info(`not accepting; waiting up to ${graceMs / 1000} s for ${s.open.size} connections`);
+    if (await within(graceMs)) return;
+  }
+  if (s.open.size > 0) s.log.info(`disconnecting ${s.open.size} connections`);
+  for (const c of s.open.values()) {
+    c.transport?.disconnect(DisconnectReason.BY_APPLICATION, "server shutting down").catch(
+      () => {},
+    );
+  }
+  await within(3000); // the transport aborts a writer that does not drain after 2 s
+  for (const conn of s.open.keys()) conn.close();
+}
+
+/** `-o ProxyProtocol=CIDR[,CIDR...]` (repeatable) and `ProxyProtocolTimeout` (seconds). */
+function proxyProtocolOption(o: OptionSet): ProxyProtocolOptions | undefined {
+  const trusted = o.all("ProxyProtocol").join(",").split(/[\s,]+/).filter((s) => s !== "");
+  if (trusted.length === 0) return undefined;
+  try {
+    trustedProxies(trusted);
+  } catch (e) {
+    throw new OptionError(`ProxyProtocol: ${(e as Error).message.replace(/^.*?: /, "")}`);
+  }
+  return { trusted, timeoutMs: o.integer("ProxyProtocolTimeout", 5) * 1000 };
 }
 
 /** Where PasswordAuthentication checks passwords: -o PasswordFile= or RXSSH_PASSWORD, never the system's. */
@@ -472,14 +543,15 @@ const hostPort = (host: string, port: number) =>
  */
 function acceptLoop(
   l: TcpListener,
-  to: { policy: Policy; open: Set<TcpConnection> },
+  to: { policy: Policy; open: OpenConnections },
 ): Promise<unknown> {
   const { policy: p, open } = to;
   return (async () => {
     try {
       for await (const conn of l) {
-        open.add(conn);
-        handleConnection(conn, p).catch((e) => {
+        const slot: { transport?: Transport; done?: Promise<void> } = {};
+        open.set(conn, slot);
+        slot.done = handleConnection(conn, { policy: p, slot }).catch((e) => {
           p.log.error(`error: ${quoteMessage(e)}`);
         }).finally(() => {
           open.delete(conn);
@@ -668,11 +740,29 @@ function logEvent(e: ServerEvent, to: { log: Logger; from: string }): void {
   }
 }
 
-async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
+async function handleConnection(
+  socket: TcpConnection,
+  to: { policy: Policy; slot: { transport?: Transport } },
+): Promise<void> {
+  const { policy: p } = to;
   const { log } = p;
+  // Behind a load balancer, the client is the one its PROXY header names.
+  let conn: TcpConnection | ProxiedConnection = socket;
+  if (p.proxyProtocol) {
+    try {
+      conn = await readProxyHeader(socket, p.proxyProtocol);
+    } catch (e) {
+      return log.info(`refused connection: ${quoteMessage(e)}`);
+    }
+  }
   const addr = plainAddress(conn.remoteAddress);
   const from = `${addr} port ${conn.remotePort}`;
-  log.info(`Connection from ${from} on ${plainAddress(conn.localAddress)} port ${conn.localPort}`);
+  log.info(
+    `Connection from ${from} on ${plainAddress(conn.localAddress)} port ${conn.localPort}` +
+      ("proxyAddress" in conn
+        ? ` via proxy ${conn.proxyAddress} (PROXY v${conn.header.version})`
+        : ""),
+  );
   // What sshd sets for every session, over the client's and the key's variables.
   const baseEnv: Record<string, string> = {
     USER: p.user,
@@ -696,6 +786,7 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
       [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
     ),
   });
+  to.slot.transport = incoming.transport;
   incoming.event$.subscribe((e) => {
     if (e.type === "kex") keysExchanged = true;
     logEvent(e, { log, from });
@@ -762,7 +853,16 @@ export async function serveMain(
   const code = await Promise.race([signalled, handle.failed.then(() => 1)]);
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
-  await handle.close();
+  // On a signal, open connections may finish within ShutdownGraceTime; a second signal cuts it short.
+  const again = new Promise<void>((resolve) => onSignal = () => resolve());
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  await Promise.race([
+    handle.close({ graceMs: code === 0 ? handle.shutdownGraceMs : 0 }),
+    again.then(() => handle.close({ graceMs: 0 })),
+  ]);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
   process.off("uncaughtException", onUncaught);
   process.off("unhandledRejection", onUncaught);
   return code;

@@ -1,7 +1,8 @@
 /**
  * The runtime adapters: TCP connections and listeners on Deno, Bun and
- * Node (`node:net`), in-memory stream pairs, WebSockets, and local commands
- * (with or without a pseudo-terminal), all as WHATWG streams, which is all
+ * Node (`node:net`), in-memory stream pairs, WebSockets, local commands
+ * (with or without a pseudo-terminal) and the PROXY protocol a load balancer
+ * writes in front of a connection, all as WHATWG streams, which is all
  * the protocol layers need of a runtime.
  *
  * @example
@@ -25,5 +26,17 @@ export type {
   TcpListener,
 } from "./types.ts";
 export { memoryPair, type MemoryPairOptions } from "./memory.ts";
+export {
+  crc32c,
+  decodeProxyHeader,
+  type ProxiedConnection,
+  type ProxyEndpoint,
+  type ProxyHeader,
+  ProxyProtocolError,
+  type ProxyProtocolOptions,
+  type ProxySocket,
+  readProxyHeader,
+  trustedProxies,
+} from "./proxy_protocol.ts";
 export { webSocketStream, type WebSocketStreamOptions } from "./websocket.ts";
 export { runCommand, type RunCommandOptions, type RunningCommand } from "./process.ts";

@@ -1,0 +1,103 @@
+// `rxssh serve` on SIGTERM: it stops accepting at once, a transfer that is
+// running finishes within ShutdownGraceTime, and the process exits 0; a
+// session still open when the grace period ends is disconnected with a
+// message. Driven by OpenSSH's ssh.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import process from "node:process";
+import { currentUser, findOpenSsh, runSsh } from "./_openssh.ts";
+import { keygen, serve } from "./_cli.ts";
+
+const skip = findOpenSsh() ? false : "OpenSSH is not installed (scripts/ensure_openssh.sh)";
+const user = currentUser();
+
+describe("rxssh serve: SIGTERM is a graceful shutdown", { skip }, () => {
+  let work: string;
+  let keyFile: string;
+
+  before(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-shutdown-"));
+    keyFile = path.join(work, "id_ed25519");
+    fs.writeFileSync(path.join(work, "authorized_keys"), (await keygen(keyFile)) + "\n");
+  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  const start = (grace: number) =>
+    serve([
+      "-o",
+      `AuthorizedKeysFile=${path.join(work, "authorized_keys")}`,
+      "-o",
+      `ShutdownGraceTime=${grace}`,
+    ], { HOME: work });
+  /** Waits (up to 15 s) until `server` has logged `re`. */
+  const logged = async (server: { log(): string }, re: RegExp) => {
+    const until = Date.now() + 15_000;
+    while (!re.test(server.log())) {
+      assert.ok(Date.now() < until, `${re} not in:\n${server.log()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const ssh = (port: number, command: string) =>
+    runSsh([
+      "-F",
+      "/dev/null",
+      "-p",
+      String(port),
+      "-i",
+      keyFile,
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "IdentityAgent=none",
+      "-l",
+      user,
+      "127.0.0.1",
+      command,
+    ], { timeoutMs: 30_000 });
+
+  it("a running transfer finishes, new connections are refused, exit 0", async () => {
+    const server = await start(20);
+    const bytes = 8 * 1024 * 1024;
+    // Half the bytes before the signal, half after it.
+    const half = `head -c ${bytes / 2} /dev/zero | tr '\\0' x`;
+    const transfer = ssh(server.port, `${half}; sleep 1; ${half}`);
+    await logged(server, /Accepted publickey/);
+    await new Promise((r) => setTimeout(r, 300));
+    const signalledAt = Date.now();
+    process.kill(server.pid, "SIGTERM");
+    await logged(server, /not accepting; waiting up to 20 s for 1 connections/);
+    const late = await ssh(server.port, "true");
+    assert.equal(late.code, 255);
+    assert.match(late.stderr, /Connection refused/);
+    const r = await transfer;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.length, bytes);
+    assert.equal(await server.exited, 0);
+    assert.ok(Date.now() - signalledAt < 15_000);
+    assert.match(server.log(), /not accepting; waiting up to 20 s for 1 connections/);
+    assert.doesNotMatch(server.log(), /disconnecting/);
+  });
+
+  it("a session still open after ShutdownGraceTime is disconnected with a message", async () => {
+    const server = await start(1);
+    const stuck = ssh(server.port, "sleep 30");
+    await logged(server, /Accepted publickey/);
+    await new Promise((r) => setTimeout(r, 300));
+    const signalledAt = Date.now();
+    process.kill(server.pid, "SIGTERM");
+    const r = await stuck;
+    const took = Date.now() - signalledAt;
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /server shutting down/);
+    assert.ok(took >= 900 && took < 10_000, `${took} ms`);
+    assert.equal(await server.exited, 0);
+    assert.match(server.log(), /disconnecting 1 connections/);
+  });
+});
