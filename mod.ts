@@ -457,6 +457,7 @@ export {
   type SftpLimits,
   SftpTransferError,
   type StatVfs,
+  type SubsystemSession,
   type SubsystemStarter,
   type Transfer,
   type TransferOptions,

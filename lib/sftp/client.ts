@@ -24,7 +24,6 @@
  */
 import { Observable } from "rxjs";
 import type { ByteStreamPair } from "../transport/transport.ts";
-import type { Session } from "../connection/session.ts";
 import { WireError } from "../wire/errors.ts";
 import {
   decodeHello,
@@ -942,7 +941,27 @@ export async function openSftp(
  */
 export interface SubsystemStarter {
   /** Opens a session channel and starts subsystem `name` on it. */
-  subsystem(name: string): Promise<Session>;
+  subsystem(name: string): Promise<SubsystemSession>;
+}
+
+/**
+ * What {@link sftp} uses of a started subsystem (a `Session` has it all).
+ *
+ * @example
+ * ```ts
+ * import type { SubsystemSession } from "./client.ts";
+ * const drop = (s: SubsystemSession) => s.stderr.cancel();
+ * ```
+ */
+export interface SubsystemSession {
+  /** Bytes to the subsystem. */
+  readonly stdin: WritableStream<Uint8Array>;
+  /** Bytes from it. */
+  readonly stdout: ReadableStream<Uint8Array>;
+  /** Its extended data (stderr). */
+  readonly stderr: ReadableStream<Uint8Array>;
+  /** The channel, closed when the SFTP session ends. */
+  readonly channel: { close(): Promise<void> };
 }
 
 /**

@@ -57,6 +57,7 @@ export {
   SftpClient,
   type SftpClientOptions,
   SftpHandle,
+  type SubsystemSession,
   type SubsystemStarter,
 } from "./client.ts";
 export {
@@ -81,3 +82,6 @@ export {
   type TransferProgress,
   type TransferSummary,
 } from "./transfer.ts";
+// The types the API above mentions, from the layers below.
+export { SshError } from "../wire/errors.ts";
+export type { ByteStreamPair } from "../transport/transport.ts";
