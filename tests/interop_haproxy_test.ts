@@ -63,7 +63,7 @@ describe("HAProxy (PROXY protocol) -> two rxssh serve backends", { skip }, () =>
           "-o",
           "ProxyProtocol=127.0.0.1/32",
           "-o",
-          "ProxyProtocolTimeout=1",
+          "ProxyProtocolTimeout=3", // short for the silent probe below; slack for a loaded machine
           "-o",
           "LogLevel=VERBOSE",
         ], { HOME: work }),
@@ -147,7 +147,7 @@ backend rxssh_v1
       seen.push(port);
     }
     // HAProxy logs each client when its session ends.
-    const until = Date.now() + 5000;
+    const until = Date.now() + 10_000;
     while (seen.some((p) => !haproxy.log().includes(`client 127.0.0.2:${p} ->`))) {
       assert.ok(Date.now() < until, `HAProxy did not log the clients ${seen}:\n${haproxy.log()}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -202,7 +202,7 @@ backend rxssh_v1
     const [a] = backends;
     /** Waits for `re` in what `a` logged after offset `from`. */
     const logged = async (re: RegExp, from: number) => {
-      const until = Date.now() + 5000;
+      const until = Date.now() + 10_000;
       while (!re.test(a.log().slice(from))) {
         assert.ok(Date.now() < until, `${re} not in:\n${a.log().slice(from)}`);
         await new Promise((r) => setTimeout(r, 50));
@@ -219,9 +219,9 @@ backend rxssh_v1
     mark = a.log().length;
     const silent = await probe(a.port, { localAddress: "127.0.0.1" });
     assert.equal(silent.bytes, 0);
-    assert.ok(silent.ms >= 900 && silent.ms < 10_000, `closed after ${silent.ms} ms`);
+    assert.ok(silent.ms >= 2900 && silent.ms < 15_000, `closed after ${silent.ms} ms`);
     await logged(
-      /refused connection: PROXY protocol from 127\.0\.0\.1: no complete PROXY header within 1000 ms/,
+      /refused connection: PROXY protocol from 127\.0\.0\.1: no complete PROXY header within 3000 ms/,
       mark,
     );
     mark = a.log().length;
