@@ -127,7 +127,8 @@ class Scp {
   }
 
   error(line: string): void {
-    process.stderr.write(`scp: ${line}\n`);
+    // log.c: the program's name first, "\r\n" last.
+    process.stderr.write(`scp: ${line}\r\n`);
   }
 
   settings(): TransferSettings {
@@ -324,12 +325,16 @@ async function crossload(
     if (run.o.preserve) {
       await job.to.setstat(job.dst, {
         permissions: mode,
-        ...(attrs.mtime !== undefined ? { atime: attrs.atime ?? attrs.mtime, mtime: attrs.mtime } : {}),
+        ...(attrs.mtime !== undefined
+          ? { atime: attrs.atime ?? attrs.mtime, mtime: attrs.mtime }
+          : {}),
       });
     }
     return true;
   } catch (e) {
-    const what = e instanceof SftpError ? `${e.op} "${e.path ?? job.dst}": ${fx2txt(e.code)}` : String(e);
+    const what = e instanceof SftpError
+      ? `${e.op} "${e.path ?? job.dst}": ${fx2txt(e.code)}`
+      : String(e);
     run.error(what);
     return false;
   }
@@ -344,7 +349,9 @@ async function crossloadDir(
   const entries: { name: string; attrs: FileAttributes }[] = [];
   try {
     attrs = await job.from.stat(job.src);
-    for await (const e of job.from.list(job.src)) entries.push({ name: e.filename, attrs: e.attrs });
+    for await (const e of job.from.list(job.src)) {
+      entries.push({ name: e.filename, attrs: e.attrs });
+    }
   } catch {
     run.error(`origin readdir "${job.src}" failed`);
     return false;
@@ -368,7 +375,8 @@ async function crossloadDir(
       ok = await crossload(run, { ...job, src, dst, attrs: e.attrs }) && ok;
     } else run.error(`origin "${src}": not a regular file`);
   }
-  const times = run.o.preserve && attrs.mtime !== undefined
+  // As crossload_dir: the directory's times are copied with or without -p.
+  const times = attrs.mtime !== undefined
     ? { atime: attrs.atime ?? attrs.mtime, mtime: attrs.mtime }
     : {};
   await job.to.setstat(job.dst, { permissions: mode, ...times }).catch(() => {});
@@ -442,7 +450,7 @@ export async function scpMain(args: readonly string[]): Promise<number> {
     target = parseRemote(run.o.operands.at(-1)!, "scp");
   } catch (e) {
     if (e instanceof Fatal) {
-      process.stderr.write(`scp: ${e.message}\n`);
+      process.stderr.write(`scp: ${e.message}\r\n`);
       return 255;
     }
     if ((e as Error).message) process.stderr.write(`rxssh scp: ${(e as Error).message}\n`);

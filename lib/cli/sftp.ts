@@ -28,6 +28,7 @@ import process from "node:process";
 import { sftp as openSftp } from "../sftp/client.ts";
 import { canShowProgress } from "./progress_meter.ts";
 import { SftpShell } from "./sftp_shell.ts";
+import { strerror } from "./sftp_text.ts";
 import { connectAsSsh } from "./ssh.ts";
 
 /**
@@ -260,7 +261,7 @@ export async function sftpMain(args: readonly string[]): Promise<number> {
     try {
       batchFd = fs.openSync(a.batch, "r");
     } catch (e) {
-      errLine(`${(e as Error).message} (${a.batch}).`);
+      errLine(`${strerror(e)} (${a.batch}).\r`);
       return 1;
     }
   }
@@ -276,7 +277,7 @@ export async function sftpMain(args: readonly string[]): Promise<number> {
   ];
   const conn = await connectAsSsh(sshArgs, errLine);
   if (typeof conn === "number") {
-    errLine("Connection closed");
+    errLine("Connection closed\r");
     return 255;
   }
   try {
@@ -317,7 +318,12 @@ async function session(
     });
     if (dest.path !== undefined) {
       const local = a.operands[1];
-      const first = await firstCommand(shell, { path: dest.path, local, quiet, resume: a.global.a });
+      const first = await firstCommand(shell, {
+        path: dest.path,
+        local,
+        quiet,
+        resume: a.global.a,
+      });
       if (first !== undefined) return first;
     }
     const interactive = !batch && stdinIsTty();

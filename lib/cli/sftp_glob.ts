@@ -118,7 +118,11 @@ async function globWith(
       : { paths: [], attrs: [], matches: 0 };
   }
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { paths: found.map((f) => f.path), attrs: found.map((f) => f.attrs), matches: found.length };
+  return {
+    paths: found.map((f) => f.path),
+    attrs: found.map((f) => f.attrs),
+    matches: found.length,
+  };
 }
 
 /**
@@ -141,19 +145,23 @@ export function remoteGlob(
   flags: { mark?: boolean; nocheck?: boolean } = {},
 ): Promise<GlobResult> {
   const quiet = <T>(p: Promise<T>) => p.catch(() => undefined);
-  return globWith({
-    readdir: async (dir) => {
-      try {
-        const out: { name: string; attrs: FileAttributes }[] = [];
-        for await (const e of client.list(dir)) out.push({ name: e.filename, attrs: e.attrs });
-        return out;
-      } catch {
-        return undefined;
-      }
+  return globWith(
+    {
+      readdir: async (dir) => {
+        try {
+          const out: { name: string; attrs: FileAttributes }[] = [];
+          for await (const e of client.list(dir)) out.push({ name: e.filename, attrs: e.attrs });
+          return out;
+        } catch {
+          return undefined;
+        }
+      },
+      lstat: (p) => quiet(client.lstat(p)),
+      stat: (p) => quiet(client.stat(p)),
     },
-    lstat: (p) => quiet(client.lstat(p)),
-    stat: (p) => quiet(client.stat(p)),
-  }, pattern, flags);
+    pattern,
+    flags,
+  );
 }
 
 function localAttrs(s: Awaited<ReturnType<typeof fsp.lstat>>): FileAttributes {
@@ -181,27 +189,31 @@ export function localGlob(
   pattern: string,
   flags: { mark?: boolean; nocheck?: boolean } = {},
 ): Promise<GlobResult> {
-  return globWith({
-    readdir: async (dir) => {
-      try {
-        return (await fsp.readdir(dir)).map((name) => ({ name }));
-      } catch {
-        return undefined;
-      }
+  return globWith(
+    {
+      readdir: async (dir) => {
+        try {
+          return (await fsp.readdir(dir)).map((name) => ({ name }));
+        } catch {
+          return undefined;
+        }
+      },
+      lstat: async (p) => {
+        try {
+          return localAttrs(await fsp.lstat(p));
+        } catch {
+          return undefined;
+        }
+      },
+      stat: async (p) => {
+        try {
+          return localAttrs(await fsp.stat(p));
+        } catch {
+          return undefined;
+        }
+      },
     },
-    lstat: async (p) => {
-      try {
-        return localAttrs(await fsp.lstat(p));
-      } catch {
-        return undefined;
-      }
-    },
-    stat: async (p) => {
-      try {
-        return localAttrs(await fsp.stat(p));
-      } catch {
-        return undefined;
-      }
-    },
-  }, pattern, flags);
+    pattern,
+    flags,
+  );
 }

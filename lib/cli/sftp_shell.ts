@@ -14,6 +14,7 @@ import process from "node:process";
 import type { SftpClient } from "../sftp/client.ts";
 import { SftpError } from "../sftp/errors.ts";
 import { type FileAttributes, FileType } from "../sftp/packets.ts";
+import { canShowProgress } from "./progress_meter.ts";
 import { localGlob, remoteGlob } from "./sftp_glob.ts";
 import {
   baseName,
@@ -217,7 +218,8 @@ export class SftpShell {
   }
 
   #error(line: string): void {
-    (this.#o.err ?? ((s) => process.stderr.write(s)))(line + "\n");
+    // OpenSSH's log.c ends each line on standard error with "\r\n".
+    (this.#o.err ?? ((s) => process.stderr.write(s)))(line + "\r\n");
   }
 
   /**
@@ -521,7 +523,7 @@ export class SftpShell {
     return {
       preserve: p.flags.has("p") || p.flags.has("P") || g.p,
       resume: resume || p.flags.has("a") || g.a,
-      progress: this.#progress,
+      progress: this.#progress && canShowProgress(),
       printDirs: true,
       requests: this.#o.requests,
       print: (l) => this.#print(safeText(l)),
@@ -548,9 +550,15 @@ export class SftpShell {
     let ok = true;
     for (const path of g.paths) {
       const name = baseName(path);
-      const local = dst === undefined ? name : g.matches === 1 && !dstIsDir ? dst : pathAppend(dst, name);
+      const local = dst === undefined
+        ? name
+        : g.matches === 1 && !dstIsDir
+        ? dst
+        : pathAppend(dst, name);
       if (!this.#o.quiet) {
-        this.#print(`${set.resume ? "Resuming" : "Fetching"} ${safeText(path)} to ${safeText(local)}`);
+        this.#print(
+          `${set.resume ? "Resuming" : "Fetching"} ${safeText(path)} to ${safeText(local)}`,
+        );
       }
       const done = path.endsWith("/") && recursive
         ? await downloadDir(this.client, { remote: path, local }, set)
@@ -563,7 +571,9 @@ export class SftpShell {
   /** put/reput (sftp.c process_put). */
   async #put(p: Parsed, resume: boolean): Promise<boolean> {
     const src = p.args[0];
-    const dst = p.args[1] === undefined ? undefined : makeAbsolute(undoGlobEscape(p.args[1]), this.pwd);
+    const dst = p.args[1] === undefined
+      ? undefined
+      : makeAbsolute(undoGlobEscape(p.args[1]), this.pwd);
     const g = await localGlob(src, { mark: true, nocheck: true });
     const dstIsDir = dst === undefined ? true : await this.#remoteIsDir(dst);
     if (g.matches > 1 && dst !== undefined && !dstIsDir) {
@@ -589,11 +599,13 @@ export class SftpShell {
         ? pathAppend(dst, name)
         : makeAbsolute(name, this.pwd);
       if (!this.#o.quiet) {
-        this.#print(`${set.resume ? "Resuming upload of" : "Uploading"} ${local} to ${safeText(remote)}`);
+        this.#print(
+          `${set.resume ? "Resuming upload of" : "Uploading"} ${local} to ${safeText(remote)}`,
+        );
       }
       const done = path.endsWith("/") && recursive
-        ? await uploadDir(this.client, { local: local.replace(/\/+$/, "") || "/", remote }, set)
-        : await uploadFile(this.client, { local: local.replace(/(.)\/+$/, "$1"), remote }, set);
+        ? await uploadDir(this.client, { local, remote }, set)
+        : await uploadFile(this.client, { local, remote }, set);
       if (!done) ok = false;
     }
     return ok;
@@ -649,7 +661,9 @@ export class SftpShell {
       this.#error(`stat remote: ${fx2txt(e.code)}`);
       return false;
     }
-    if (attrs.permissions !== undefined && (attrs.permissions & FileType.MASK) !== FileType.REGULAR) {
+    if (
+      attrs.permissions !== undefined && (attrs.permissions & FileType.MASK) !== FileType.REGULAR
+    ) {
       this.#error(`Cannot copy non-regular file: ${from}`);
       return false;
     }
@@ -676,7 +690,9 @@ export class SftpShell {
     }
     try {
       const st = await this.client.statvfs(path);
-      for (const l of dfTable(st, { human: flags.has("h"), inodes: flags.has("i") })) this.#print(l);
+      for (const l of dfTable(st, { human: flags.has("h"), inodes: flags.has("i") })) {
+        this.#print(l);
+      }
       return true;
     } catch (e) {
       if (!(e instanceof SftpError)) throw e;
@@ -732,7 +748,10 @@ export class SftpShell {
     if (g.matches === 1 && isDirAttrs(g.attrs[0])) {
       return await this.#lsDir(g.paths[0], { strip, view });
     }
-    const entries = g.paths.map((path, i) => ({ name: pathStrip(path, strip), attrs: g.attrs[i]! }));
+    const entries = g.paths.map((path, i) => ({
+      name: pathStrip(path, strip),
+      attrs: g.attrs[i]!,
+    }));
     await this.#lsPrint(sortEntries(entries, view), { view, extra: 0 });
     return true;
   }
@@ -871,4 +890,3 @@ function localIsDir(path: string): boolean {
     return false;
   }
 }
-

@@ -434,9 +434,7 @@ export function progressLine(
   const width = Math.min(Math.max(p.width, 1), 512);
   const fileLen = width - 36;
   let buf = fileLen > 0 ? "\r" + p.name.slice(0, fileLen).padEnd(fileLen) : "";
-  const pct = p.total === 0 || p.bytes === p.total
-    ? 100
-    : Math.trunc((p.bytes / p.total) * 100);
+  const pct = p.total === 0 || p.bytes === p.total ? 100 : Math.trunc((p.bytes / p.total) * 100);
   buf += ` ${String(pct).padStart(3)}% ${formatSize(p.bytes)} ${formatRate(p.rate)}/s `;
   const left = p.total - p.bytes;
   if (p.rate === 0 && left > 0) buf += "  --:-- ETA";

@@ -119,6 +119,11 @@ export async function downloadFile(
     set.error(`download ${job.remote}: not a regular file`);
     return false;
   }
+  if (set.resume && await localSize(job.local) === (attrs.size ?? 0)) {
+    // Nothing to fetch: do_download's logit(), on standard error.
+    set.error(`File "${job.local}" was not modified`);
+    return true;
+  }
   const t = client.get(job.remote, job.local, {
     preserve: set.preserve,
     resume: set.resume,
@@ -156,6 +161,14 @@ async function finish(
     return false;
   } finally {
     sub?.unsubscribe();
+  }
+}
+
+async function localSize(path: string): Promise<number | undefined> {
+  try {
+    return Number((await fsp.stat(path)).size);
+  } catch {
+    return undefined;
   }
 }
 
@@ -209,12 +222,16 @@ export async function uploadFile(
     resume: set.resume,
     requests: set.requests,
   });
-  return await finish(t, { set, name: job.local, size }, (e) =>
-    transferMessage(e, { dir: "put", ...job }));
+  return await finish(
+    t,
+    { set, name: job.local, size },
+    (e) => transferMessage(e, { dir: "put", ...job }),
+  );
 }
 
 /**
- * Downloads directory `remote` into `local` (download_dir): the local
+ * Downloads directory `remote` into `local` (download_dir): its canonical
+ * name asked first (REALPATH), then the local
  * directory made, each regular file fetched, subdirectories followed,
  * anything else skipped with a message; modes and times set last with
  * `preserve`.
@@ -230,6 +247,22 @@ export async function uploadFile(
  * ```
  */
 export async function downloadDir(
+  client: SftpClient,
+  job: { remote: string; local: string },
+  set: TransferSettings,
+): Promise<boolean> {
+  let remote: string;
+  try {
+    remote = await client.realpath(job.remote);
+  } catch {
+    set.error(`download "${job.remote}": path canonicalization failed`);
+    return false;
+  }
+  return await downloadTree(client, { remote, local: job.local }, set);
+}
+
+/** download_dir_internal: the directory `remote` (canonical) into `local`, recursively. */
+async function downloadTree(
   client: SftpClient,
   job: { remote: string; local: string; attrs?: FileAttributes },
   set: TransferSettings,
@@ -257,7 +290,9 @@ export async function downloadDir(
   }
   const entries: { name: string; attrs: FileAttributes }[] = [];
   try {
-    for await (const e of client.list(job.remote)) entries.push({ name: e.filename, attrs: e.attrs });
+    for await (const e of client.list(job.remote)) {
+      entries.push({ name: e.filename, attrs: e.attrs });
+    }
   } catch {
     set.error(`remote readdir "${job.remote}" failed`);
     return false;
@@ -268,7 +303,7 @@ export async function downloadDir(
     const local = pathAppend(job.local, e.name);
     if (isDir(e.attrs)) {
       if (e.name === "." || e.name === "..") continue;
-      if (!await downloadDir(client, { remote, local, attrs: e.attrs }, set)) ok = false;
+      if (!await downloadTree(client, { remote, local, attrs: e.attrs }, set)) ok = false;
     } else if (isReg(e.attrs)) {
       if (!await downloadFile(client, { remote, local, attrs: e.attrs }, set)) {
         set.error(`Download of file ${remote} to ${local} failed`);
