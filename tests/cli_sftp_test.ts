@@ -306,6 +306,56 @@ describe("rxssh sftp -> OpenSSH sshd, compared with OpenSSH sftp", { skip }, () 
     assert.match(ours.stdout, /Remote working directory: .*\/remote\/sub\n/);
   });
 
+  // script(1) gives the command a terminal (100 columns), as a user's would be.
+  const scriptBinary = ["/usr/bin/script", "/bin/script"].find((f) => fs.existsSync(f));
+  const inPty = (command: string, input?: string) =>
+    run(scriptBinary!, ["-qec", `stty cols 100; ${command}`, "/dev/null"], input);
+  const shellWords = (args: string[]) => args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+  const rxsshLine = (args: string[]) => {
+    const [file, argv] = cliCommand(args);
+    const at = argv.indexOf("cli.ts");
+    return shellWords([file, ...argv.map((a, i) => (i === at ? path.join(ROOT, "cli.ts") : a))]);
+  };
+
+  it("on a terminal: sftp's progress meter, frame for frame but the rate", {
+    skip: scriptBinary ? false : "script(1) is not installed",
+  }, async () => {
+    const big = path.join(remote, "big.bin");
+    const fetch = [...common(), `${user}@127.0.0.1:${big}`, "."];
+    const meter = async (command: string) => {
+      freshTree();
+      fs.writeFileSync(big, new Uint8Array(3_000_000).fill(7));
+      const r = await inPty(command);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(fs.statSync(path.join(local, "big.bin")).size, 3_000_000);
+      // Frames start with \r; the rate and the elapsed time depend on the run.
+      return r.stdout.split("\r").filter((f) => f.includes("%")).map((f) =>
+        f.replace(/ +\d+\.\d[KMGT]B\/s/, " RATE").replace(/\d\d:\d\d/, "TIME")
+      );
+    };
+    const theirs = await meter(shellWords([sftpBinary, ...fetch]));
+    const ours = await meter(rxsshLine(["sftp", ...fetch]));
+    assert.deepEqual(ours.at(-1), theirs.at(-1));
+    assert.match(ours.at(-1)!, /^big\.bin {59}100% 2930KB RATE   TIME {4}$/);
+    assert.deepEqual(ours[0], theirs[0]);
+  });
+
+  it("on a terminal without -b: the sftp> prompt, commands read line by line", {
+    skip: scriptBinary ? false : "script(1) is not installed",
+  }, async () => {
+    freshTree();
+    // The lines go to the terminal, which echoes them as it receives them.
+    const r = await inPty(
+      rxsshLine(["sftp", ...common(), `${user}@127.0.0.1`]),
+      `cd ${remote}\nls\nbye\n`,
+    );
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /Connected to 127\.0\.0\.1\./);
+    assert.match(r.stdout, /a\.txt  sub    \r\n/);
+    assert.equal(r.stdout.split("sftp> ").length - 1, 3, r.stdout);
+    assert.doesNotMatch(r.stdout, /sftp> (cd|ls|bye)\r\nsftp> (cd|ls|bye)/); // no batch-style echo
+  });
+
   it("a connection that fails exits 255", async () => {
     const r = await rxssh([
       "sftp",

@@ -182,6 +182,14 @@ export function parseRemote(
   return { ...(user ? { user } : {}), host, path };
 }
 
+/** `[user@]host` without a path (misc.c parse_user_host_port, cleanhostname). */
+function userAndHost(s: string): { user?: string; host: string } {
+  const at = s.lastIndexOf("@");
+  const host = s.slice(at + 1).replace(/^\[|\]$/g, "");
+  if (host === "") throw new Error("Missing hostname");
+  return at > 0 ? { user: s.slice(0, at), host } : { host };
+}
+
 /** misc.c colon(): the `:` after the host, or -1 (a `/` first means a local path). */
 function colonIndex(s: string): number {
   if (s.startsWith(":")) return -1;
@@ -250,7 +258,7 @@ export async function sftpMain(args: readonly string[]): Promise<number> {
   let dest: ReturnType<typeof parseRemote>;
   try {
     a = parseSftpArgs(args);
-    dest = parseRemote(a.operands[0], "sftp") ?? { host: a.operands[0] };
+    dest = parseRemote(a.operands[0], "sftp") ?? userAndHost(a.operands[0]);
   } catch (e) {
     if ((e as Error).message) errLine(`rxssh sftp: ${(e as Error).message}`);
     errLine(SFTP_USAGE);

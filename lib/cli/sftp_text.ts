@@ -365,7 +365,7 @@ export function lsLine(
  * @example
  * ```ts
  * import { dfTable } from "./sftp_text.ts";
- * const st = { bsize: 4096, frsize: 4096, blocks: 1000, bfree: 500, bavail: 400, files: 100, ffree: 50, favail: 50, fsid: 0, flag: 0, namemax: 255 };
+ * const st = { bsize: 4096, frsize: 4096, blocks: 1000, bfree: 500, bavail: 400, files: 100, ffree: 50, favail: 50, fsid: 0n, flag: 0, namemax: 255 };
  * console.log(dfTable(st, { human: false, inodes: false }).join("\n"));
  * ```
  */
@@ -417,9 +417,9 @@ function formatSize(bytes: number): string {
 }
 
 /**
- * One frame of OpenSSH's progress meter (progressmeter.c), `width`
- * columns wide, starting with `\r`: the name, percent, bytes, rate and
- * ETA (or the elapsed time once done).
+ * One frame of OpenSSH's progress meter (progressmeter.c) for a terminal
+ * `width` columns wide: `\r`, the name, percent, bytes, rate and ETA (or
+ * the elapsed time once done), `width` characters after the `\r`.
  *
  * @example
  * ```ts
@@ -431,8 +431,8 @@ function formatSize(bytes: number): string {
 export function progressLine(
   p: { name: string; bytes: number; total: number; rate: number; elapsed: number; width: number },
 ): string {
-  const width = Math.min(Math.max(p.width, 1), 512);
-  const fileLen = width - 36;
+  // progressmeter.c: win_size is the columns plus one (its trailing NUL).
+  const fileLen = Math.min(Math.max(p.width, 1), 512) + 1 - 36;
   let buf = fileLen > 0 ? "\r" + p.name.slice(0, fileLen).padEnd(fileLen) : "";
   const pct = p.total === 0 || p.bytes === p.total ? 100 : Math.trunc((p.bytes / p.total) * 100);
   buf += ` ${String(pct).padStart(3)}% ${formatSize(p.bytes)} ${formatRate(p.rate)}/s `;

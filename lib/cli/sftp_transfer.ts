@@ -103,7 +103,7 @@ function transferMessage(e: unknown, job: { dir: "get" | "put"; remote: string; 
  */
 export async function downloadFile(
   client: SftpClient,
-  job: { remote: string; local: string; attrs?: FileAttributes; meterName?: string },
+  job: { remote: string; local: string; attrs?: FileAttributes },
   set: TransferSettings,
 ): Promise<boolean> {
   let attrs = job.attrs;
@@ -129,8 +129,14 @@ export async function downloadFile(
     resume: set.resume,
     requests: set.requests,
   });
-  const meter = { set, name: job.meterName ?? job.remote, size: attrs.size ?? 0 };
+  const meter = { set, name: meterName(job.remote), size: attrs.size ?? 0 };
   return await finish(t, meter, (e) => transferMessage(e, { dir: "get", ...job }));
+}
+
+/** sftp-client.c progress_meter_path: the name after the last `/` (unless that is empty). */
+function meterName(path: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  return base === "" ? path : base;
 }
 
 /** Awaits a transfer with its meter; prints the error and resolves false when it fails. */
