@@ -356,6 +356,33 @@ describe("rxssh sftp -> OpenSSH sshd, compared with OpenSSH sftp", { skip }, () 
     assert.doesNotMatch(r.stdout, /sftp> (cd|ls|bye)\r\nsftp> (cd|ls|bye)/); // no batch-style echo
   });
 
+  it("-J through a jump host (the same sshd), with -F giving both hops their options", async () => {
+    freshTree();
+    const config = path.join(home, "ssh_config");
+    fs.writeFileSync(
+      config,
+      `Host *\n  IdentityFile ${keyFile}\n  StrictHostKeyChecking no\n` +
+        `  UserKnownHostsFile /dev/null\n  IdentityAgent none\n  LogLevel ERROR\n`,
+    );
+    const args = [
+      "-F",
+      config,
+      "-J",
+      `${user}@localhost:${sshd.port}`, // another name: ssh refuses a jump to the host itself
+      "-P",
+      String(sshd.port),
+      "-b",
+      "-",
+      `${user}@127.0.0.1:${remote}`,
+    ];
+    const theirs = await run(sftpBinary, args, "pwd\n");
+    const ours = await rxssh(["sftp", ...args], "pwd\n");
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(ours.stdout, theirs.stdout);
+    assert.match(ours.stdout, /Remote working directory: .*\/remote\n/);
+  });
+
   it("a connection that fails exits 255", async () => {
     const r = await rxssh([
       "sftp",

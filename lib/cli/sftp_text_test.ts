@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseRemote } from "../lib/cli/sftp.ts";
-import { localGlob } from "../lib/cli/sftp_glob.ts";
+import { parseRemote } from "./sftp.ts";
+import { localGlob } from "./sftp_glob.ts";
 import {
   fmtScaled,
   pathAppend,
@@ -17,7 +17,7 @@ import {
   splitCommandLine,
   strmode,
   undoGlobEscape,
-} from "../lib/cli/sftp_text.ts";
+} from "./sftp_text.ts";
 
 describe("sftp's text helpers", () => {
   it("splits command lines as makeargv: quotes, escapes, comments, glob escapes", () => {
