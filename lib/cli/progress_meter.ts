@@ -84,8 +84,9 @@ function terminalColumns(): number {
 }
 
 /**
- * Whether a progress meter can be drawn: standard output and standard
- * error are terminals (sftp and scp draw none otherwise).
+ * Whether a progress meter can be drawn: standard output is a terminal,
+ * and standard error too unless `which.stderr` is false (sftp checks
+ * both, scp only standard output).
  *
  * @example
  * ```ts
@@ -93,10 +94,10 @@ function terminalColumns(): number {
  * console.log(canShowProgress());
  * ```
  */
-export function canShowProgress(): boolean {
+export function canShowProgress(which: { stderr: boolean } = { stderr: true }): boolean {
   const deno = (globalThis as {
     Deno?: { stdout: { isTerminal(): boolean }; stderr: { isTerminal(): boolean } };
   }).Deno;
-  if (deno) return deno.stdout.isTerminal() && deno.stderr.isTerminal();
-  return Boolean(process.stdout.isTTY && process.stderr.isTTY);
+  if (deno) return deno.stdout.isTerminal() && (!which.stderr || deno.stderr.isTerminal());
+  return Boolean(process.stdout.isTTY && (!which.stderr || process.stderr.isTTY));
 }

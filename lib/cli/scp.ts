@@ -135,7 +135,7 @@ class Scp {
     return {
       preserve: this.o.preserve,
       resume: false,
-      progress: !this.o.quiet && canShowProgress(),
+      progress: !this.o.quiet && canShowProgress({ stderr: false }),
       print: (l) => this.error(l),
       error: (l) => this.error(l),
     };

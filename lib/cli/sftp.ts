@@ -347,6 +347,11 @@ async function session(
         abortOnError: batch,
         echo: !interactive,
       });
+      if (s.isEnded) {
+        // sftp-client.c: a session that went away is fatal.
+        errLine("Connection closed\r");
+        return 255;
+      }
       if (r === "abort") return 1;
       if (r === "quit") return 0;
     }

@@ -584,7 +584,7 @@ export class SftpShell {
     const recursive = p.flags.has("r") || p.flags.has("R") || this.#o.global.r;
     let ok = true;
     for (const path of g.paths) {
-      const local = undoGlobEscape(path);
+      const local = path; // as glob(3) gave it (GLOB_NOCHECK: the pattern as typed)
       try {
         fs.statSync(local);
       } catch (e) {
