@@ -12,6 +12,11 @@
  * - `rxssh keygen [-t type] [-b bits] [-f file] [-N pass] [-C comment] | -l | -y | -p | -e | -i | -s ca -I id ...`:
  *   ssh-keygen's common flags (generation, fingerprints, conversions,
  *   certificates); see `lib/cli/keygen.ts`
+ * - `rxssh sftp [-b batchfile] [-P port] [-i id] [-J jump] [-r] [-p] [-B size] [-R n] ... destination [local]`:
+ *   OpenSSH's sftp (batch files, the interactive prompt, `host:file`
+ *   fetches); see `lib/cli/sftp.ts`
+ * - `rxssh scp [-3rpq] [-P port] [-i id] [-J jump] [-F cfg] [-o opt] source... target`:
+ *   OpenSSH 9's scp over SFTP, remote to remote through this host; see `lib/cli/scp.ts`
  * - `rxssh -Q kex|cipher|mac|key|table`: list supported algorithms, like `ssh -Q`
  * - `rxssh probe [-p port] [-o Option=value]... host`: key exchange with a
  *   server, then print its identification, host key fingerprint and the
@@ -33,6 +38,8 @@ import { firstValueFrom } from "rxjs";
 import { algorithmTableMarkdown, SUPPORTED_ALGORITHMS } from "./lib/transport/algorithms.ts";
 import { serveMain } from "./lib/cli/serve.ts";
 import { sshMain } from "./lib/cli/ssh.ts";
+import { sftpMain } from "./lib/cli/sftp.ts";
+import { scpMain } from "./lib/cli/scp.ts";
 import { keygenMain } from "./lib/cli/keygen.ts";
 import { VERSION } from "./lib/version.ts";
 import { connectTcp, type PublicKey, Transport, type TransportOptions } from "./mod.ts";
@@ -47,6 +54,11 @@ const USAGE =
        rxssh keygen -l [-v] [-E sha256|md5] -f file | -y [-P pass] -f file | -p -f file
        rxssh keygen -s ca_key -I key_id [-h] [-n principals] [-V validity] [-O option] file...
        rxssh probe [-p port] [-o KexAlgorithms|Ciphers|MACs|HostKeyAlgorithms=list]... host
+       rxssh sftp [-46ACNafpqrv] [-B buffer_size] [-b batchfile] [-c cipher] [-F ssh_config]
+                  [-i identity_file] [-J destination] [-o ssh_option] [-P port]
+                  [-R num_requests] destination [local]
+       rxssh scp [-346ACpqrv] [-c cipher] [-F ssh_config] [-i identity_file] [-J destination]
+                 [-o ssh_option] [-P port] source ... target
        rxssh -Q kex|cipher|mac|key|table
        rxssh --version`;
 
@@ -97,6 +109,8 @@ export async function main(args: string[]): Promise<number> {
   if (args[0] === "probe") return await probe(args.slice(1), out, err);
   if (args[0] === "serve") return await serveMain(args.slice(1));
   if (args[0] === "keygen") return await keygenMain(args.slice(1));
+  if (args[0] === "sftp") return await sftpMain(args.slice(1));
+  if (args[0] === "scp") return await scpMain(args.slice(1));
   if (args.length === 0) {
     err(USAGE);
     return 2;

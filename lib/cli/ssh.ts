@@ -741,26 +741,9 @@ function describeConnectError(e: unknown): string {
  */
 export async function sshMain(args: readonly string[]): Promise<number> {
   const errLine = (s: string) => process.stderr.write(s + "\n");
-  let settings: Settings;
-  try {
-    const read = readSettings(args);
-    if (read === "printed") return 0;
-    settings = read;
-  } catch (e) {
-    errLine(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
-    return 255;
-  }
-  const r = resolveRun(settings, errLine);
-  const via = await connectJumps(r);
-  if (typeof via === "number") return via;
-  const keys = r.c.pubkeyAuthentication ? await loadIdentities(r.identityFiles, r) : [];
-  const client = await connectClient(r, { keys, via });
-  if (typeof client === "number") return client;
-  const k = await client.transport.ready;
-  r.log.debug(
-    `kex: ${k.algorithms.kex}, host key ${k.algorithms.hostKey}, cipher ${k.algorithms.cipherClientToServer}, MAC ${k.algorithms.macClientToServer}`,
-  );
-  r.log.debug(`Authenticated to ${r.hostname} ([${r.hostname}]:${r.port}).`);
+  const connected = await connectRun(args, errLine);
+  if (typeof connected === "number") return connected;
+  const { r, client } = connected;
   const alive = startKeepalive(client, r);
   const forwards = await startForwards(client, {
     plan: {
@@ -788,6 +771,97 @@ export async function sshMain(args: readonly string[]): Promise<number> {
     await client.close().catch(() => {});
     if (alive.timedOut) process.exitCode = 255;
   }
+}
+
+/**
+ * Reads the settings, connects (jumps first) and authenticates, as the
+ * client does before it starts anything; on failure prints ssh's message
+ * and returns the exit code (0 after -G, else 255).
+ */
+async function connectRun(
+  args: readonly string[],
+  errLine: (s: string) => void,
+): Promise<{ r: Run; client: SshClient } | number> {
+  let settings: Settings;
+  try {
+    const read = readSettings(args);
+    if (read === "printed") return 0;
+    settings = read;
+  } catch (e) {
+    errLine(`rxssh: ${e instanceof Error ? e.message : String(e)}`);
+    return 255;
+  }
+  const r = resolveRun(settings, errLine);
+  const via = await connectJumps(r);
+  if (typeof via === "number") return via;
+  const keys = r.c.pubkeyAuthentication ? await loadIdentities(r.identityFiles, r) : [];
+  const client = await connectClient(r, { keys, via });
+  if (typeof client === "number") return client;
+  const k = await client.transport.ready;
+  r.log.debug(
+    `kex: ${k.algorithms.kex}, host key ${k.algorithms.hostKey}, cipher ${k.algorithms.cipherClientToServer}, MAC ${k.algorithms.macClientToServer}`,
+  );
+  r.log.debug(`Authenticated to ${r.hostname} ([${r.hostname}]:${r.port}).`);
+  return { r, client };
+}
+
+/**
+ * A connection made exactly as `rxssh` makes one ({@link connectAsSsh}),
+ * for the commands built on it (`rxssh sftp`, `rxssh scp`).
+ *
+ * @example
+ * ```ts
+ * import type { SshConnection } from "./ssh.ts";
+ * const done = (c: SshConnection) => c.close();
+ * ```
+ */
+export interface SshConnection {
+  /** The authenticated client. */
+  client: SshClient;
+  /** The log at the level -v, -q and LogLevel give (to standard error). */
+  log: Logger;
+  /** The host as given on the command line. */
+  host: string;
+  /** Stops the keepalive and closes the connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects as `rxssh sshArgs...` would (configuration files, `-F`, `-o`,
+ * `-i`, `-J`, `-p`, known_hosts, prompts, the agent, keepalives) and
+ * returns the authenticated connection without starting a session; on
+ * failure prints ssh's messages through `errLine` (default: standard
+ * error) and returns the exit code (255; 0 after `-G`). `sshArgs` is an
+ * ssh command line without a command, e.g. `["-p", "2222", "host"]`.
+ *
+ * @example
+ * ```ts
+ * import { connectAsSsh } from "./ssh.ts";
+ * async function run() {
+ *   const c = await connectAsSsh(["-o", "BatchMode=yes", "me@127.0.0.1"]);
+ *   if (typeof c === "number") return c;
+ *   await c.close();
+ *   return 0;
+ * }
+ * ```
+ */
+export async function connectAsSsh(
+  sshArgs: readonly string[],
+  errLine: (s: string) => void = (s) => process.stderr.write(s + "\n"),
+): Promise<SshConnection | number> {
+  const connected = await connectRun(sshArgs, errLine);
+  if (typeof connected === "number") return connected;
+  const { r, client } = connected;
+  const alive = startKeepalive(client, r);
+  return {
+    client,
+    log: r.log,
+    host: r.args.host,
+    close: async () => {
+      alive.stop();
+      await client.close().catch(() => {});
+    },
+  };
 }
 
 /**
@@ -1036,7 +1110,8 @@ function hostKeyVerifier(
       log.debug(`Host '${r.displayName}' is known and matches the ${kl} host key.`);
       log.debug(`Found key in ${verdict.file}:${verdict.line}`);
     } else if (verdict.status === "added") {
-      log.error(
+      // logit(): INFO, as sshconnect.c (LogLevel=ERROR or -q hide it).
+      log.info(
         `Warning: Permanently added '${r.displayName}' (${kl}) to the list of known hosts.`,
       );
     } else if (verdict.error !== undefined) {
