@@ -31,6 +31,14 @@
  *   gets an agent socket and SSH_AUTH_SOCK. X11 forwarding is not offered.
  *   `Compression` (yes, the default, and delayed: zlib@openssh.com after
  *   authentication; no).
+ * - SFTP: the `sftp` subsystem is served internally (sshd's `Subsystem
+ *   sftp internal-sftp`, with its `-R` read-only and `-u umask` options)
+ *   unless `Subsystem sftp /path/to/server` names a command.
+ *   `ChrootDirectory` (`%u`, `%h`, `%%` tokens; `none`) confines it to a
+ *   directory the way sshd's chroot confines internal-sftp (paths resolved
+ *   under it, no `..`, absolute path or link leading out; no chroot(2),
+ *   so no root-owned directory is needed, and commands are not confined).
+ *   `ForceCommand internal-sftp` allows SFTP sessions only.
  * - Passwords: `PasswordAuthentication yes` (default no) checks against the
  *   file named by `-o PasswordFile=path` (its first line; the file must not
  *   be readable by group or others), else the environment variable
@@ -89,6 +97,7 @@ import {
 import { parseRekeyLimit } from "./rekey_limit.ts";
 import { portForwardingHandler, type PortForwardingOptions } from "../forward/server.ts";
 import { agentForwardingHandler } from "../agent/forwarding.ts";
+import { sftpSubsystem } from "../sftp/subsystem.ts";
 
 /**
  * The usage text of `rxssh serve`.
@@ -143,6 +152,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "ClientAliveCountMax" },
   { name: "Compression" },
   { name: "AllowAgentForwarding" },
+  { name: "ChrootDirectory" },
 ];
 
 /**
@@ -311,6 +321,10 @@ interface Policy {
   authorizedKeys: string;
   password?: () => string;
   subsystems: Map<string, string>;
+  /** ChrootDirectory, tokens unexpanded (undefined: none). */
+  chroot?: string;
+  /** ForceCommand internal-sftp's options (the library's forceCommand is then unset). */
+  forcedSftp?: InternalSftp;
 }
 
 /**
@@ -352,6 +366,15 @@ export async function startServe(
     if (!subsystems.has(m[1])) subsystems.set(m[1], m[2]);
   }
   const hostKeys = await loadHostKeys(o, { log, home });
+  if (!subsystems.has("sftp")) subsystems.set("sftp", "internal-sftp");
+  for (const command of subsystems.values()) {
+    if (isInternalSftp(command)) parseInternalSftp(command);
+  }
+  const forceCommand = o.get("ForceCommand");
+  const forcedSftp = forceCommand !== undefined && isInternalSftp(forceCommand)
+    ? parseInternalSftp(forceCommand)
+    : undefined;
+  const chroot = o.get("ChrootDirectory");
   const loginGraceTime = o.integer("LoginGraceTime", 120) * 1000;
   const rekey = o.has("RekeyLimit") ? parseRekeyLimit(o.get("RekeyLimit")!) : undefined;
   const policy: Policy = {
@@ -378,7 +401,7 @@ export async function startServe(
       permitUserEnvironment: o.flag("PermitUserEnvironment", true),
       acceptEnv: (o.all("AcceptEnv").length ? o.all("AcceptEnv") : ["LANG", "LC_*"])
         .join(" ").split(/[\s,]+/).filter((s) => s !== ""),
-      forceCommand: o.get("ForceCommand"),
+      forceCommand: forcedSftp ? undefined : forceCommand,
       compression: compressionOption(o.get("Compression", "yes")),
       clientAliveInterval: o.integer("ClientAliveInterval", 0),
       clientAliveCountMax: o.integer("ClientAliveCountMax", 3),
@@ -391,6 +414,8 @@ export async function startServe(
     authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),
     password,
     subsystems,
+    chroot: chroot === undefined || chroot.toLowerCase() === "none" ? undefined : chroot,
+    forcedSftp,
   };
   const port = parsePort(o.get("Port", "22"));
   const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
@@ -643,17 +668,29 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
     } ${conn.localPort}`,
   };
   const run = (s: ServerSession, command = s.command) =>
-    runLocalCommand({ ...s, command, env: { ...s.env, ...baseEnv } });
+    isInternalSftp(command ?? "")
+      ? internalSftp(s, { policy: p, options: parseInternalSftp(command!) })
+      : runLocalCommand({ ...s, command, env: { ...s.env, ...baseEnv } });
+  const sftpOnly = async (s: ServerSession) => {
+    // sshd (session.c): a forced internal-sftp refuses anything but a subsystem.
+    const w = s.stderr.getWriter();
+    await w.write(te.encode("This service allows sftp connections only.\n")).catch(() => {});
+    w.releaseLock();
+    await s.exit(1);
+  };
+  const forced = p.forcedSftp;
   let keysExchanged = false;
   let c;
   const incoming = acceptConnection(conn, {
     ...p.server,
     auth: { ...p.server.auth, handlers: authHandlers(p, from) },
-    exec: (s) => run(s),
-    shell: (s) => run(s),
-    subsystems: Object.fromEntries(
-      [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
-    ),
+    exec: forced ? sftpOnly : (s) => run(s),
+    shell: forced ? sftpOnly : (s) => run(s),
+    subsystems: forced
+      ? { sftp: (s: ServerSession) => internalSftp(s, { policy: p, options: forced }) }
+      : Object.fromEntries(
+        [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
+      ),
   });
   incoming.event$.subscribe((e) => {
     if (e.type === "kex") keysExchanged = true;
@@ -677,6 +714,59 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
   const end = await c.transport.closed;
   log.info(`Disconnected from user ${quoteUser(c.username)} ${from}`);
   log.debug(`connection ended: ${quoteMessage(end)}`);
+}
+
+/** internal-sftp's options (sftp-server's -R and -u; -e, -f, -l, -d... are not taken). */
+interface InternalSftp {
+  readOnly: boolean;
+  umask?: number;
+}
+
+const isInternalSftp = (command: string) => /^internal-sftp(\s|$)/.test(command.trim());
+
+/** `internal-sftp [-R] [-u umask]`; other flags are an {@link OptionError}. */
+function parseInternalSftp(command: string): InternalSftp {
+  const args = command.trim().split(/\s+/).slice(1);
+  const out: InternalSftp = { readOnly: false };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "-R") out.readOnly = true;
+    else if (args[i] === "-u" && /^[0-7]{1,4}$/.test(args[i + 1] ?? "")) {
+      out.umask = parseInt(args[++i], 8);
+    } else {
+      throw new OptionError(
+        `internal-sftp: unsupported option "${args[i]}" (rxssh serve takes -R and -u umask)`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Serves SFTP in-process for `s`: under ChrootDirectory (tokens expanded)
+ * when set, starting in the home directory when it exists there, as sshd
+ * does after chroot(2).
+ */
+function internalSftp(
+  s: ServerSession,
+  how: { policy: Policy; options: InternalSftp },
+): Promise<void> {
+  const { policy: p, options } = how;
+  const root = p.chroot === undefined ? "/" : p.chroot.replace(
+    /%(.)/g,
+    (m, c) => c === "h" ? p.home : c === "u" ? p.user : c === "%" ? "%" : m,
+  );
+  let start = p.home;
+  try {
+    if (!fs.statSync(path.join(root, p.home)).isDirectory()) start = "/";
+  } catch {
+    start = "/";
+  }
+  return sftpSubsystem({
+    readOnly: options.readOnly,
+    root: () => root,
+    fs: () => ({ start, home: start, umask: options.umask }),
+    log: (line) => p.log.verbose(`sftp (${quoteUser(s.username)}): ${line}`),
+  })(s) as Promise<void>;
 }
 
 /**
