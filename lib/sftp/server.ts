@@ -10,7 +10,9 @@
  * - Requests run with bounded concurrency (`maxInFlight`): reads run
  *   alongside reads, writes alongside writes that do not overlap on the
  *   same handle, and any other request runs alone, in arrival order, so the
- *   results are those of one-at-a-time processing (draft §6.1). Beyond
+ *   results are those of one-at-a-time processing (draft §6.1). Replies go
+ *   out in arrival order, as from OpenSSH's sequential sftp-server (its
+ *   9.2 client truncates downloads whose replies came reordered). Beyond
  *   `maxInFlight` queued requests the server stops reading the stream.
  * - READ lengths are capped at `maxReadLength` (261,120 bytes, as OpenSSH
  *   9.2's sftp-server).
@@ -198,6 +200,8 @@ class Session {
   /** In-flight writes' ranges (to keep overlapping writes in order). */
   readonly #writing = new Set<Queued>();
   #wake: (() => void) | undefined;
+  /** The last reply in arrival order (each waits for the one before). */
+  #replies: Promise<void> = Promise.resolve();
   #failed: unknown;
   answered = 0;
 
@@ -310,7 +314,11 @@ class Session {
       this.#running++;
       this.#lane = q.lane;
       if (q.lane === Lane.Write) this.#writing.add(q);
-      this.#run(q).then(() => this.#done(q));
+      // Requests run at once, but their replies go out in arrival order:
+      // OpenSSH's sftp and scp (9.2) truncate a download whose replies were
+      // reordered (sftp-client.c keeps "highwater" contiguous only).
+      const result = this.#result(q);
+      this.#replies = this.#replies.then(() => this.#reply(q, result)).then(() => this.#done(q));
     }
   }
 
@@ -332,25 +340,24 @@ class Session {
     }
   }
 
-  /** Runs one request and sends its reply; never rejects. */
-  async #run(q: Queued): Promise<void> {
-    let reply: SftpResponse;
-    if (q.refuse !== undefined) reply = status(q.refuse);
-    else {
-      try {
-        reply = await this.#answer(q.request);
-      } catch (e) {
-        const code = statusOf(e);
-        if (!(e instanceof SftpStatusError) && code === FX.FAILURE) {
-          this.#log(
-            `${q.request.type} failed: ${
-              quotePeerText(e instanceof Error ? e.message : String(e))
-            }`,
-          );
-        }
-        reply = e instanceof SftpStatusError ? status(code, e.statusText) : status(code);
+  /** Runs one request; resolves with its reply (never rejects). */
+  async #result(q: Queued): Promise<SftpResponse> {
+    if (q.refuse !== undefined) return status(q.refuse);
+    try {
+      return await this.#answer(q.request);
+    } catch (e) {
+      const code = statusOf(e);
+      if (!(e instanceof SftpStatusError) && code === FX.FAILURE) {
+        const why = quotePeerText(e instanceof Error ? e.message : String(e));
+        this.#log(`${q.request.type} failed: ${why}`);
       }
+      return e instanceof SftpStatusError ? status(code, e.statusText) : status(code);
     }
+  }
+
+  /** Sends `q`'s reply once `result` resolves; never rejects. */
+  async #reply(q: Queued, result: Promise<SftpResponse>): Promise<void> {
+    const reply = await result;
     if (this.#failed !== undefined) return;
     try {
       await this.#writer.write(encodeResponse(q.id, reply));

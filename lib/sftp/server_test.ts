@@ -206,6 +206,42 @@ describe("serveSftp", () => {
     await done;
   });
 
+  it("runs reads at once but replies in arrival order (OpenSSH 9.2's client needs it)", async () => {
+    const backend = new MemoryBackend();
+    backend.writeFile("/r", new Uint8Array(8).map((_, i) => i));
+    let running = 0;
+    let most = 0;
+    const slow: SftpBackend = Object.assign(Object.create(backend), {
+      open: async (p: string, f: number, a: object) => {
+        const file = await backend.open(p, f, a);
+        return {
+          ...file,
+          read: async (offset: number, length: number) => {
+            most = Math.max(most, ++running);
+            // The first request finishes last.
+            await new Promise((r) => setTimeout(r, 10 * (8 - offset)));
+            running--;
+            return file.read(offset, length);
+          },
+        };
+      },
+    });
+    const { raw, done } = start(slow);
+    await raw.hello();
+    const h = await raw.handle("/r", OpenFlags.READ);
+    for (let i = 0; i < 8; i++) {
+      await raw.send(encodeRequest(200 + i, { type: "read", handle: h, offset: i, length: 1 }));
+    }
+    for (let i = 0; i < 8; i++) {
+      const r = await raw.reply();
+      assert.equal(r.id, 200 + i);
+      assert.deepEqual((r.response as { data: Uint8Array }).data, new Uint8Array([i]));
+    }
+    assert.equal(most, 8);
+    await raw.writer.close();
+    await done;
+  });
+
   it("answers handles never opened or already closed as sftp-server does", async () => {
     const { raw, done } = start();
     await raw.hello();
