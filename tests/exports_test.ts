@@ -15,6 +15,7 @@ import * as forward from "../lib/forward/mod.ts";
 import * as keys from "../lib/keys/mod.ts";
 import * as runtime from "../lib/runtime/mod.ts";
 import * as rx from "../lib/rx/mod.ts";
+import * as sftp from "../lib/sftp/mod.ts";
 import * as transport from "../lib/transport/mod.ts";
 import * as wire from "../lib/wire/mod.ts";
 import * as x11 from "../lib/x11/mod.ts";
@@ -36,6 +37,7 @@ const ENTRIES: Record<string, Record<string, unknown>> = {
   "./lib/keys/mod.ts": keys,
   "./lib/runtime/mod.ts": runtime,
   "./lib/rx/mod.ts": rx,
+  "./lib/sftp/mod.ts": sftp,
   "./lib/transport/mod.ts": transport,
   "./lib/wire/mod.ts": wire,
   "./lib/x11/mod.ts": x11,

@@ -377,8 +377,9 @@ export class MemoryBackend implements SftpBackend {
     if (!from.node || from.name === "") throw fail(FX.NO_SUCH_FILE, oldPath);
     const to = this.#lookup(newPath, false);
     if (to.name === "") throw fail(FX.FAILURE, newPath);
-    if (to.node === from.node) return;
-    if (to.node && (!replace || to.node.children)) throw fail(FX.FAILURE, newPath);
+    if (to.node && !replace) throw fail(FX.FAILURE, newPath); // sftp-server: link(2) EEXIST
+    if (to.node === from.node) return; // rename(2): the same file, nothing to do
+    if (to.node?.children) throw fail(FX.FAILURE, newPath);
     if (from.node.children && this.#contains(from.node, to.parent)) {
       throw fail(FX.FAILURE, newPath, "Cannot move a directory into itself");
     }
