@@ -366,15 +366,7 @@ export async function startServe(
     if (!subsystems.has(m[1])) subsystems.set(m[1], m[2]);
   }
   const hostKeys = await loadHostKeys(o, { log, home });
-  if (!subsystems.has("sftp")) subsystems.set("sftp", "internal-sftp");
-  for (const command of subsystems.values()) {
-    if (isInternalSftp(command)) parseInternalSftp(command);
-  }
-  const forceCommand = o.get("ForceCommand");
-  const forcedSftp = forceCommand !== undefined && isInternalSftp(forceCommand)
-    ? parseInternalSftp(forceCommand)
-    : undefined;
-  const chroot = o.get("ChrootDirectory");
+  const { forceCommand, forcedSftp, chroot } = sftpSettings(o, subsystems);
   const loginGraceTime = o.integer("LoginGraceTime", 120) * 1000;
   const rekey = o.has("RekeyLimit") ? parseRekeyLimit(o.get("RekeyLimit")!) : undefined;
   const policy: Policy = {
@@ -414,7 +406,7 @@ export async function startServe(
     authorizedKeys: o.get("AuthorizedKeysFile", ".ssh/authorized_keys"),
     password,
     subsystems,
-    chroot: chroot === undefined || chroot.toLowerCase() === "none" ? undefined : chroot,
+    chroot,
     forcedSftp,
   };
   const port = parsePort(o.get("Port", "22"));
@@ -714,6 +706,31 @@ async function handleConnection(conn: TcpConnection, p: Policy): Promise<void> {
   const end = await c.transport.closed;
   log.info(`Disconnected from user ${quoteUser(c.username)} ${from}`);
   log.debug(`connection ended: ${quoteMessage(end)}`);
+}
+
+/**
+ * The SFTP keywords: `sftp` is internal unless a Subsystem names a command
+ * (every internal-sftp's options checked now), ForceCommand internal-sftp,
+ * ChrootDirectory (`none` is none).
+ */
+function sftpSettings(o: OptionSet, subsystems: Map<string, string>): {
+  forceCommand?: string;
+  forcedSftp?: InternalSftp;
+  chroot?: string;
+} {
+  if (!subsystems.has("sftp")) subsystems.set("sftp", "internal-sftp");
+  for (const command of subsystems.values()) {
+    if (isInternalSftp(command)) parseInternalSftp(command);
+  }
+  const forceCommand = o.get("ForceCommand");
+  const chroot = o.get("ChrootDirectory");
+  return {
+    forceCommand,
+    forcedSftp: forceCommand !== undefined && isInternalSftp(forceCommand)
+      ? parseInternalSftp(forceCommand)
+      : undefined,
+    chroot: chroot === undefined || chroot.toLowerCase() === "none" ? undefined : chroot,
+  };
 }
 
 /** internal-sftp's options (sftp-server's -R and -u; -e, -f, -l, -d... are not taken). */
