@@ -318,7 +318,7 @@ class Session {
       // OpenSSH's sftp and scp (9.2) truncate a download whose replies were
       // reordered (sftp-client.c keeps "highwater" contiguous only).
       const result = this.#result(q);
-      this.#replies = this.#replies.then(() => this.#reply(q, result)).then(() => this.#done(q));
+      this.#replies = this.#replies.then(() => this.#reply(q, result));
     }
   }
 
@@ -355,19 +355,25 @@ class Session {
     }
   }
 
-  /** Sends `q`'s reply once `result` resolves; never rejects. */
+  /**
+   * Queues `q`'s reply on the stream once `result` resolves (so that
+   * replies keep their order) and returns without waiting for the write:
+   * the stream may encrypt and send one reply while the next is queued.
+   * `q` counts as in flight until its write is done. Never rejects.
+   */
   async #reply(q: Queued, result: Promise<SftpResponse>): Promise<void> {
     const reply = await result;
-    if (this.#failed !== undefined) return;
-    try {
-      await this.#writer.write(encodeResponse(q.id, reply));
+    if (this.#failed !== undefined) return this.#done(q);
+    this.#writer.write(encodeResponse(q.id, reply)).then(() => {
       this.answered++;
-    } catch (e) {
+      this.#done(q);
+    }, (e) => {
       this.#failed ??= e;
+      this.#done(q);
       const w = this.#wake;
       this.#wake = undefined;
       w?.();
-    }
+    });
   }
 
   #file(h: Uint8Array): Open & { kind: "file" } {
