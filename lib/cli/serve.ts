@@ -783,7 +783,7 @@ function internalSftp(
     root: () => root,
     fs: () => ({ start, home: start, umask: options.umask }),
     log: (line) => p.log.verbose(`sftp (${quoteUser(s.username)}): ${line}`),
-  })(s) as Promise<void>;
+  })(s);
 }
 
 /**

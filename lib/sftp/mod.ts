@@ -34,4 +34,8 @@ export {
   type SftpServerOptions,
   type SftpSessionEnd,
 } from "./server.ts";
-export { sftpSubsystem, type SftpSubsystemOptions } from "./subsystem.ts";
+export { type SftpSession, sftpSubsystem, type SftpSubsystemOptions } from "./subsystem.ts";
+// What this layer's API mentions from the layers below.
+export type { SshReader } from "../wire/reader.ts";
+export type { SshWriter } from "../wire/writer.ts";
+export type { ByteStreamPair } from "../transport/transport.ts";

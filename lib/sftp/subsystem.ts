@@ -4,11 +4,30 @@
  *
  * @module
  */
-import type { ServerSession } from "../server.ts";
-import type { SessionHandler } from "../server_handlers.ts";
 import type { SftpBackend } from "./backend.ts";
 import { FsBackend, type FsBackendOptions } from "./fs_backend.ts";
 import { serveSftp, type SftpServerOptions } from "./server.ts";
+
+/**
+ * What {@link sftpSubsystem} uses of a server session (a `ServerSession`
+ * from `../server.ts` is one).
+ *
+ * @example
+ * ```ts
+ * import type { SftpSession } from "./subsystem.ts";
+ * const who = (s: SftpSession) => s.username;
+ * ```
+ */
+export interface SftpSession {
+  /** The authenticated user. */
+  readonly username: string;
+  /** Data from the client. */
+  readonly stdin: ReadableStream<Uint8Array>;
+  /** Data to the client. */
+  readonly stdout: WritableStream<Uint8Array>;
+  /** Ends the session with an exit status. */
+  exit(code: number): Promise<void>;
+}
 
 /**
  * Options of {@link sftpSubsystem}: the server's options, and where each
@@ -24,7 +43,7 @@ export interface SftpSubsystemOptions extends SftpServerOptions {
   /**
    * A backend per session (by the authenticated user); wins over `root`.
    */
-  backend?: (session: ServerSession) => SftpBackend | Promise<SftpBackend>;
+  backend?: (session: SftpSession) => SftpBackend | Promise<SftpBackend>;
   /**
    * The directory each user sees as `/` (an {@link FsBackend} with
    * `fs`'s other options); default `/`.
@@ -55,7 +74,9 @@ export interface SftpSubsystemOptions extends SftpServerOptions {
  * server.close();
  * ```
  */
-export function sftpSubsystem(options: SftpSubsystemOptions = {}): SessionHandler {
+export function sftpSubsystem(
+  options: SftpSubsystemOptions = {},
+): (session: SftpSession) => Promise<void> {
   return async (session) => {
     const log = options.log ?? (() => {});
     let backend: SftpBackend;
