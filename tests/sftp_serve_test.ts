@@ -123,6 +123,7 @@ describe("OpenSSH sftp and scp -> rxssh serve (internal-sftp)", { skip }, () => 
       "symlink y sub/ys2",
       "ln sub/y sub/yh",
       "cp sub/y sub/yc",
+      "get sub/ys ys-back.bin",
       "chmod 600 sub/y",
       `chown ${uid} sub/y`,
       `chgrp ${gid} sub/y`,
@@ -164,6 +165,7 @@ describe("OpenSSH sftp and scp -> rxssh serve (internal-sftp)", { skip }, () => 
     // Local side.
     sameBytes(path.join(remote, "c.bin"), path.join(local, "c.bin"));
     sameBytes(path.join(local, "a.bin"), path.join(local, "a-back.bin"));
+    sameBytes(path.join(local, "a.bin"), path.join(local, "ys-back.bin")); // through a link
     assert.equal(fs.statSync(path.join(local, "a-p-back.bin")).mtimeMs, 1_000_000_000_000);
     assert.ok(fs.statSync(path.join(local, "ldir")).isDirectory());
     // What sftp printed.

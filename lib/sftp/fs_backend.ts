@@ -160,6 +160,8 @@ export class FsBackend implements SftpBackend {
   /** The root's real path (symbolic links in it resolved once, at construction). */
   readonly root: string;
   readonly #start: string[];
+  /** The start directory as a path. */
+  readonly #startPath: string;
   readonly #home: string;
   readonly #username?: string;
   readonly #umask?: number;
@@ -175,6 +177,7 @@ export class FsBackend implements SftpBackend {
     }
     this.root = root;
     this.#start = split(options.start ?? "/", []);
+    this.#startPath = "/" + this.#start.join("/");
     this.#home = options.home ?? "/" + this.#start.join("/");
     this.#username = options.username;
     this.#umask = options.umask;
@@ -231,6 +234,8 @@ export class FsBackend implements SftpBackend {
   }
 
   async #path(path: string, followLast = true): Promise<string> {
+    // Without a root to keep, the kernel resolves (one syscall, not one per component).
+    if (this.root === "/") return path.startsWith("/") ? path : `${this.#startPath}/${path}`;
     return (await this.#resolve(path, followLast)).real;
   }
 
@@ -253,7 +258,9 @@ export class FsBackend implements SftpBackend {
     const real = await this.#path(path);
     const read = flags & OpenFlags.READ;
     const write = flags & (OpenFlags.WRITE | OpenFlags.APPEND);
-    let f = (read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY) | C.O_NOFOLLOW;
+    // Under a root the last component is resolved already: O_NOFOLLOW closes the race.
+    let f = (read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY) |
+      (this.root === "/" ? 0 : C.O_NOFOLLOW);
     if (flags & OpenFlags.APPEND) f |= C.O_APPEND;
     if (flags & OpenFlags.TRUNC) f |= C.O_TRUNC;
     const mode = attrs.permissions !== undefined ? attrs.permissions & 0o7777 : 0o666;
@@ -303,20 +310,25 @@ export class FsBackend implements SftpBackend {
             });
           }
         }
-        while (out.length < DIR_BATCH) {
+        const names: string[] = [];
+        while (names.length + out.length < DIR_BATCH) {
           const e = await dir.read();
           if (e === null) break;
-          try {
-            const st = await fsp.lstat(nodePath.join(real, e.name));
-            out.push({
-              filename: e.name,
-              longname: longname(e.name, attrsOf(st), info(st)),
-              attrs: attrsOf(st),
-            });
-          } catch {
-            // removed meanwhile
-          }
+          names.push(e.name);
         }
+        // One batch's lstat calls at once: listing speed is round trips, not bytes.
+        const stats = await Promise.all(
+          names.map((n) => fsp.lstat(nodePath.join(real, n)).catch(() => undefined)),
+        );
+        names.forEach((name, i) => {
+          const st = stats[i];
+          if (!st) return; // removed meanwhile
+          out.push({
+            filename: name,
+            longname: longname(name, attrsOf(st), info(st)),
+            attrs: attrsOf(st),
+          });
+        });
         return out.length ? out : null;
       },
       close: () => dir.close().catch(() => {}),
@@ -325,7 +337,9 @@ export class FsBackend implements SftpBackend {
 
   /** SSH_FXP_STAT: follows links (inside the root). */
   async stat(path: string): Promise<FileAttributes> {
-    return attrsOf(await fsp.lstat(await this.#path(path)));
+    const real = await this.#path(path);
+    // Under a root, `real` has no link left to follow; without one the kernel follows.
+    return attrsOf(await (this.root === "/" ? fsp.stat(real) : fsp.lstat(real)));
   }
 
   /** SSH_FXP_LSTAT. */
@@ -336,11 +350,12 @@ export class FsBackend implements SftpBackend {
   /** SSH_FXP_SETSTAT. */
   async setstat(path: string, attrs: FileAttributes): Promise<void> {
     const real = await this.#path(path);
+    const follow = this.root === "/"; // under a root, `real` has no link left to follow
     await applyAttrs(attrs, {
       truncate: (n) => fsp.truncate(real, n),
-      chown: (u, g) => fsp.lchown(real, u, g),
+      chown: (u, g) => follow ? fsp.chown(real, u, g) : fsp.lchown(real, u, g),
       chmod: (m) => fsp.chmod(real, m),
-      utimes: (a, m) => fsp.lutimes(real, a, m),
+      utimes: (a, m) => follow ? fsp.utimes(real, a, m) : fsp.lutimes(real, a, m),
     });
   }
 
@@ -377,9 +392,9 @@ export class FsBackend implements SftpBackend {
   /** SSH_FXP_RENAME: refuses to replace an existing `newPath` (FAILURE), as sftp-server. */
   async rename(oldPath: string, newPath: string): Promise<void> {
     const from = await this.#path(oldPath, false);
-    const to = await this.#resolve(newPath, false);
-    if (to.exists) throw new SftpStatusError(FX.FAILURE, { path: newPath });
-    await fsp.rename(from, to.real);
+    const to = await this.#path(newPath, false);
+    if (await lexists(to)) throw new SftpStatusError(FX.FAILURE, { path: newPath });
+    await fsp.rename(from, to);
   }
 
   /** posix-rename@openssh.com: rename(2), replacing `newPath`. */
@@ -404,6 +419,16 @@ export class FsBackend implements SftpBackend {
 
   /** SSH_FXP_REALPATH: the resolved path as the client sees it. */
   async realpath(path: string): Promise<string> {
+    if (this.root === "/") {
+      const real = await this.#path(path === "" ? "." : path);
+      try {
+        return await fsp.realpath(real);
+      } catch (e) {
+        if ((e as { code?: string }).code !== "ENOENT") throw e;
+        // The last component may be missing (OpenSSH's sftp_realpath allows it).
+        return nodePath.join(await fsp.realpath(nodePath.dirname(real)), nodePath.basename(real));
+      }
+    }
     const r = await this.#resolve(path === "" ? "." : path, true);
     return "/" + r.parts.join("/");
   }

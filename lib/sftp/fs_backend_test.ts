@@ -161,6 +161,17 @@ describe("FsBackend", () => {
     );
   });
 
+  it("without a root (/), paths go to the kernel: relative to the start, links followed anywhere", async () => {
+    const whole = new FsBackend({ start: path.join(root, "pub") });
+    assert.equal(await whole.realpath("."), fs.realpathSync(path.join(root, "pub")));
+    assert.equal(await whole.realpath("missing"), path.join(fs.realpathSync(root), "pub/missing"));
+    assert.equal(await readAll(whole, "abs"), "secret\n"); // no root to keep
+    assert.equal((await whole.stat("abs")).size, 7);
+    await whole.setstat("rel", { mtime: 12345, atime: 12345 });
+    assert.equal(fs.statSync(path.join(base, "secret")).mtimeMs, 12345000); // rel leads to base
+    assert.equal(await code(whole.realpath("missing/deeper")), FX.NO_SUCH_FILE);
+  });
+
   it("answers home-directory and expand-path for its user only", async () => {
     const u = new FsBackend({ root, start: "/pub", username: "alice" });
     assert.equal(await u.homeDirectory("alice"), "/pub");
