@@ -320,6 +320,31 @@ describe("serveSftp", () => {
     assert.equal((await done).reason, "eof");
   });
 
+  it("answers oversized counts BAD_MESSAGE and quotes peer text in its log", async () => {
+    const lines: string[] = [];
+    const { raw, done } = start(new MemoryBackend(), { log: (l) => lines.push(l) });
+    await raw.hello();
+    // SETSTAT whose attrs claim 0xffffffff extended pairs.
+    const attrs = new SshWriter().byte(9).uint32(11).string("/").uint32(0x80000000).uint32(
+      0xffffffff,
+    );
+    await raw.send(packet(attrs.finish()));
+    assert.equal(((await raw.reply()).response as { code: number }).code, FX.BAD_MESSAGE);
+    // users-groups-by-id whose uid list is not a whole number of uint32.
+    const ids = new SshWriter().byte(200).uint32(12).string("users-groups-by-id@openssh.com")
+      .string(new Uint8Array(5)).string(new Uint8Array(0));
+    await raw.send(packet(ids.finish()));
+    assert.equal(((await raw.reply()).response as { code: number }).code, FX.BAD_MESSAGE);
+    assert.equal(
+      await raw.status({ type: "extended", name: "evil\nname\u202e", data: new Uint8Array(0) }),
+      FX.OP_UNSUPPORTED,
+    );
+    assert.ok(lines.some((l) => l.includes("evil\\x0aname\\u{202E}")), lines.join("\n"));
+    assert.ok(lines.every((l) => !l.includes("\n")));
+    await raw.writer.close();
+    assert.equal((await done).reason, "eof");
+  });
+
   it("ends the session on a packet without an id, a length over 256 KiB, or no INIT", async () => {
     for (
       const bytes of [
