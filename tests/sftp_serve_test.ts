@@ -251,17 +251,46 @@ describe("OpenSSH sftp and scp -> rxssh serve (internal-sftp)", { skip }, () => 
     }
   });
 
-  it("ForceCommand internal-sftp: sftp works, exec and shell are refused as sshd refuses them", async () => {
+  it("Subsystem sftp /path runs that command instead of the internal server", async () => {
+    const dir = fs.mkdtempSync(path.join(work, "ext-"));
+    const wrapper = path.join(dir, "sftp-server-wrapper");
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/sh\ntouch ${dir}/ran\nexec /usr/lib/openssh/sftp-server "$@"\n`,
+      { mode: 0o755 },
+    );
+    const external = await serve([
+      "-o",
+      `AuthorizedKeysFile=${authorizedKeys}`,
+      "-o",
+      `Subsystem=sftp ${wrapper}`,
+    ], { HOME: home });
+    try {
+      const r = await sftpBatch(external.port, key, `cd ${dir}\nls\n`, dir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(fs.existsSync(path.join(dir, "ran")), "the configured command did not run");
+    } finally {
+      await external.stop();
+    }
+  });
+
+  it("ForceCommand internal-sftp -R: sftp works read-only, exec is refused as sshd refuses it", async () => {
     const forced = await serve([
       "-o",
       `AuthorizedKeysFile=${authorizedKeys}`,
       "-o",
-      "ForceCommand=internal-sftp",
+      "ForceCommand=internal-sftp -R",
     ], { HOME: home });
     try {
-      const ok = await sftpBatch(forced.port, key, `cd ${work}\nls authorized_keys\n`, work);
+      const ok = await sftpBatch(
+        forced.port,
+        key,
+        `cd ${work}\nls authorized_keys\n-mkdir forced-dir\n`,
+        work,
+      );
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /authorized_keys/);
+      assert.match(ok.stderr, /remote mkdir .*forced-dir": Permission denied/);
       const exec = await runSsh(testSshArgs(forced.port, key, user, ["127.0.0.1", "echo hi"]), {
         timeoutMs: 60_000,
       });
