@@ -300,6 +300,12 @@ class Session {
 
   /** Starts queued requests in order while the lanes allow (draft §6.1). */
   #pump(): void {
+    if (this.#failed !== undefined) {
+      // Nobody can get the replies: what has not started never runs.
+      this.#queue = [];
+      this.#head = 0;
+      return;
+    }
     while (this.#head < this.#queue.length && this.#running < this.#maxInFlight) {
       const q = this.#queue[this.#head];
       if (this.#running > 0) {

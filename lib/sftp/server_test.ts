@@ -429,6 +429,30 @@ describe("serveSftp", () => {
     assert.equal((await done).requests, 201); // the open and 200 reads
   });
 
+  it("runs no queued request once the client stopped taking replies", async () => {
+    const backend = new MemoryBackend();
+    const [client, server] = memoryPair({ highWaterMark: 1024 });
+    const done = serveSftp(server, backend, { maxInFlight: 2 });
+    const raw = new Raw(client);
+    await raw.hello();
+    // 500 mkdirs in one chunk: all queued at once; the replies fill the
+    // 1 KiB the client does not read, then the client goes away.
+    const all = new SshWriter();
+    for (let i = 0; i < 500; i++) {
+      all.raw(encodeRequest(10 + i, { type: "mkdir", path: `/d${i}`, attrs: {} }));
+    }
+    await raw.send(all.finish());
+    await new Promise((r) => setTimeout(r, 200));
+    await raw.reader.cancel();
+    const end = await done;
+    assert.equal(end.reason, "error");
+    await new Promise((r) => setTimeout(r, 200));
+    const made = (await (await backend.opendir("/")).read())!.length - 2;
+    // 1 KiB holds 36 replies of 28 bytes; then the 2 in flight and the one
+    // whose write was waiting when the client left (without the stop: ~100).
+    assert.ok(made <= 40, `${made} of the 500 mkdirs ran`);
+  });
+
   it("read-only: refuses every change with PERMISSION_DENIED, reads still work", async () => {
     const backend = new MemoryBackend();
     backend.writeFile("/r", te.encode("ro"));
