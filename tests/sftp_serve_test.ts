@@ -357,18 +357,21 @@ function escapeBatch(base: string): { name: string; lines: string[] }[] {
   ];
 }
 
-/** The jail: BASE/secret.txt outside, BASE/jail/pub with links pointing out. */
+/** The jail, named after the user (ChrootDirectory=BASE/%u). */
+const JAIL = user;
+
+/** The jail: BASE/secret.txt outside, BASE/<user>/pub with links pointing out. */
 function makeJail(base: string): string {
   fs.rmSync(base, { recursive: true, force: true });
-  fs.mkdirSync(path.join(base, "jail/pub"), { recursive: true, mode: 0o755 });
+  fs.mkdirSync(path.join(base, JAIL, "pub"), { recursive: true, mode: 0o755 });
   fs.chmodSync(base, 0o755);
-  fs.chmodSync(path.join(base, "jail"), 0o755);
+  fs.chmodSync(path.join(base, JAIL), 0o755);
   fs.writeFileSync(path.join(base, "secret.txt"), "secret\n");
-  fs.writeFileSync(path.join(base, "jail/pub/inside.txt"), "inside\n");
-  fs.symlinkSync(path.join(base, "secret.txt"), path.join(base, "jail/pub/abs"));
-  fs.symlinkSync("../../secret.txt", path.join(base, "jail/pub/rel"));
-  fs.symlinkSync(base, path.join(base, "jail/pub/dirout"));
-  return path.join(base, "jail");
+  fs.writeFileSync(path.join(base, JAIL, "pub/inside.txt"), "inside\n");
+  fs.symlinkSync(path.join(base, "secret.txt"), path.join(base, JAIL, "pub/abs"));
+  fs.symlinkSync("../../secret.txt", path.join(base, JAIL, "pub/rel"));
+  fs.symlinkSync(base, path.join(base, JAIL, "pub/dirout"));
+  return path.join(base, JAIL);
 }
 
 /** Every path under `dir` with its type and, for files, content; links with their targets. */
@@ -460,7 +463,7 @@ describe(
         "-o",
         `AuthorizedKeysFile=${authorizedKeys}`,
         "-o",
-        `ChrootDirectory=${base}/jail`,
+        `ChrootDirectory=${base}/%u`,
       ], { HOME: home });
       let got;
       try {
@@ -471,7 +474,7 @@ describe(
       for (const r of got) {
         // Outside the jail: secret.txt alone, untouched, with one link.
         assert.deepEqual(
-          r.base.filter((l) => !l.startsWith("jail")),
+          r.base.filter((l) => !l.startsWith(`${JAIL}/`)),
           ["secret.txt (1) secret"],
           r.name,
         );
@@ -486,14 +489,14 @@ describe(
         assert.match(r.stdout, /Remote working directory: \/\n/);
       }
       assert.ok(
-        got.find((r) => r.name === "rename out")!.base.includes("jail/moved.txt (1) inside"),
+        got.find((r) => r.name === "rename out")!.base.includes(`${JAIL}/moved.txt (1) inside`),
       );
 
       if (!jailParent) return; // sshd's chroot needs root: compared where the test runs as root
       const sshd = await startSshd({
         config: {
           Subsystem: "sftp internal-sftp",
-          ChrootDirectory: `${base}/jail`,
+          ChrootDirectory: `${base}/%u`,
           ForceCommand: "internal-sftp",
           PermitRootLogin: "yes",
           LogLevel: "ERROR",
