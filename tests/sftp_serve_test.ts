@@ -251,7 +251,9 @@ describe("OpenSSH sftp and scp -> rxssh serve (internal-sftp)", { skip }, () => 
     }
   });
 
-  it("Subsystem sftp /path runs that command instead of the internal server", async () => {
+  it("Subsystem sftp /path runs that command instead of the internal server", {
+    skip: fs.existsSync("/usr/lib/openssh/sftp-server") ? false : "no OpenSSH sftp-server",
+  }, async () => {
     const dir = fs.mkdtempSync(path.join(work, "ext-"));
     const wrapper = path.join(dir, "sftp-server-wrapper");
     fs.writeFileSync(
