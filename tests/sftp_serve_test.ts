@@ -100,6 +100,10 @@ describe("OpenSSH sftp and scp -> rxssh serve (internal-sftp)", { skip }, () => 
     fs.writeFileSync(path.join(remote, "b.bin"), b.subarray(0, 300_000)); // for reput
     fs.writeFileSync(path.join(remote, "c.bin"), c);
     fs.writeFileSync(path.join(local, "c.bin"), c.subarray(0, 100_000)); // for reget
+    fs.mkdirSync(path.join(local, "tree/deep"), { recursive: true });
+    fs.writeFileSync(path.join(local, "tree/one"), "one\n");
+    fs.writeFileSync(path.join(local, "tree/deep/two"), "two\n");
+    fs.writeFileSync(path.join(local, "one-appended"), "one"); // get -a resumes it
     const uid = isRoot ? 1 : process.getuid!();
     const gid = isRoot ? 1 : process.getgid!();
     const batch = [
@@ -137,10 +141,15 @@ describe("OpenSSH sftp and scp -> rxssh serve (internal-sftp)", { skip }, () => 
       "put a.bin junk",
       "rm junk",
       "lmkdir ldir",
+      "put -r tree",
+      "get -r tree tree-back",
+      "copy tree/one tree/one-copy",
+      "get -a tree/one-copy one-appended",
       "lumask 022",
       "lls",
       "!true",
       "help",
+      "?",
       "bye",
     ].join("\n") + "\n";
     const r = await sftpBatch(server.port, key, batch, local);
@@ -168,6 +177,10 @@ describe("OpenSSH sftp and scp -> rxssh serve (internal-sftp)", { skip }, () => 
     sameBytes(path.join(local, "a.bin"), path.join(local, "ys-back.bin")); // through a link
     assert.equal(fs.statSync(path.join(local, "a-p-back.bin")).mtimeMs, 1_000_000_000_000);
     assert.ok(fs.statSync(path.join(local, "ldir")).isDirectory());
+    assert.equal(fs.readFileSync(path.join(remote, "tree/deep/two"), "utf8"), "two\n");
+    assert.equal(fs.readFileSync(path.join(local, "tree-back/deep/two"), "utf8"), "two\n");
+    assert.equal(fs.readFileSync(path.join(remote, "tree/one-copy"), "utf8"), "one\n");
+    assert.equal(fs.readFileSync(path.join(local, "one-appended"), "utf8"), "one\n");
     // What sftp printed.
     assert.match(r.stdout, new RegExp(`Remote working directory: ${remote}\n`));
     assert.match(r.stdout, /SFTP protocol version 3/);
