@@ -444,6 +444,7 @@ export type { Codec } from "./lib/wire/codec.ts";
 // SFTP client (lib/sftp)
 export {
   type FileAttributes,
+  FX,
   type NameEntry,
   type OpenMode,
   openSftp,
@@ -456,6 +457,7 @@ export {
   SftpHandle,
   type SftpLimits,
   SftpTransferError,
+  type StatusCode,
   type StatVfs,
   type SubsystemSession,
   type SubsystemStarter,
@@ -464,4 +466,21 @@ export {
   type TransferProgress,
   type TransferSummary,
   type WriteStreamOptions,
+} from "./lib/sftp/mod.ts";
+// SFTP server (lib/sftp)
+export {
+  FsBackend,
+  type FsBackendOptions,
+  MemoryBackend,
+  type MemoryBackendOptions,
+  serveSftp,
+  type SftpBackend,
+  type SftpDirectory,
+  type SftpFile,
+  type SftpServerOptions,
+  type SftpSession,
+  type SftpSessionEnd,
+  SftpStatusError,
+  sftpSubsystem,
+  type SftpSubsystemOptions,
 } from "./lib/sftp/mod.ts";

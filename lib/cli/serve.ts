@@ -36,6 +36,14 @@
  *   authorized_keys `no-X11-forwarding` and `restrict` refuse it.
  *   `Compression` (yes, the default, and delayed: zlib@openssh.com after
  *   authentication; no).
+ * - SFTP: the `sftp` subsystem is served internally (sshd's `Subsystem
+ *   sftp internal-sftp`, with its `-R` read-only and `-u umask` options)
+ *   unless `Subsystem sftp /path/to/server` names a command.
+ *   `ChrootDirectory` (`%u`, `%h`, `%%` tokens; `none`) confines it to a
+ *   directory the way sshd's chroot confines internal-sftp (paths resolved
+ *   under it, no `..`, absolute path or link leading out; no chroot(2),
+ *   so no root-owned directory is needed, and commands are not confined).
+ *   `ForceCommand internal-sftp` allows SFTP sessions only.
  * - Passwords: `PasswordAuthentication yes` (default no) checks against the
  *   file named by `-o PasswordFile=path` (its first line; the file must not
  *   be readable by group or others), else the environment variable
@@ -113,6 +121,7 @@ import { parseRekeyLimit } from "./rekey_limit.ts";
 import { portForwardingHandler, type PortForwardingOptions } from "../forward/server.ts";
 import { agentForwardingHandler } from "../agent/forwarding.ts";
 import { x11ForwardingHandler } from "../x11/server.ts";
+import { sftpSubsystem } from "../sftp/subsystem.ts";
 
 /**
  * The usage text of `rxssh serve`.
@@ -174,6 +183,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "ProxyProtocol", multi: true },
   { name: "ProxyProtocolTimeout" },
   { name: "ShutdownGraceTime" },
+  { name: "ChrootDirectory" },
 ];
 
 /**
@@ -349,6 +359,10 @@ interface Policy {
   password?: () => string;
   subsystems: Map<string, string>;
   proxyProtocol?: ProxyProtocolOptions;
+  /** ChrootDirectory, tokens unexpanded (undefined: none). */
+  chroot?: string;
+  /** ForceCommand internal-sftp's options (the library's forceCommand is then unset). */
+  forcedSftp?: InternalSftp;
 }
 
 /**
@@ -391,6 +405,7 @@ export async function startServe(
     if (!subsystems.has(m[1])) subsystems.set(m[1], m[2]);
   }
   const hostKeys = await loadHostKeys(o, { log, home });
+  const { forceCommand, forcedSftp, chroot } = sftpSettings(o, subsystems);
   const loginGraceTime = o.integer("LoginGraceTime", 120) * 1000;
   const rekey = o.has("RekeyLimit") ? parseRekeyLimit(o.get("RekeyLimit")!) : undefined;
   const policy: Policy = {
@@ -417,7 +432,7 @@ export async function startServe(
       permitUserEnvironment: o.flag("PermitUserEnvironment", true),
       acceptEnv: (o.all("AcceptEnv").length ? o.all("AcceptEnv") : ["LANG", "LC_*"])
         .join(" ").split(/[\s,]+/).filter((s) => s !== ""),
-      forceCommand: o.get("ForceCommand"),
+      forceCommand: forcedSftp ? undefined : forceCommand,
       compression: compressionOption(o.get("Compression", "yes")),
       clientAliveInterval: o.integer("ClientAliveInterval", 0),
       clientAliveCountMax: o.integer("ClientAliveCountMax", 3),
@@ -428,6 +443,8 @@ export async function startServe(
     password,
     subsystems,
     proxyProtocol,
+    chroot,
+    forcedSftp,
   };
   const port = parsePort(o.get("Port", "22"));
   const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
@@ -774,17 +791,29 @@ async function handleConnection(
     } ${conn.localPort}`,
   };
   const run = (s: ServerSession, command = s.command) =>
-    runLocalCommand({ ...s, command, env: { ...s.env, ...baseEnv } });
+    isInternalSftp(command ?? "")
+      ? internalSftp(s, { policy: p, options: parseInternalSftp(command!) })
+      : runLocalCommand({ ...s, command, env: { ...s.env, ...baseEnv } });
+  const sftpOnly = async (s: ServerSession) => {
+    // sshd (session.c): a forced internal-sftp refuses anything but a subsystem.
+    const w = s.stderr.getWriter();
+    await w.write(te.encode("This service allows sftp connections only.\n")).catch(() => {});
+    w.releaseLock();
+    await s.exit(1);
+  };
+  const forced = p.forcedSftp;
   let keysExchanged = false;
   let c;
   const incoming = acceptConnection(conn, {
     ...p.server,
     auth: { ...p.server.auth, handlers: authHandlers(p, from) },
-    exec: (s) => run(s),
-    shell: (s) => run(s),
-    subsystems: Object.fromEntries(
-      [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
-    ),
+    exec: forced ? sftpOnly : (s) => run(s),
+    shell: forced ? sftpOnly : (s) => run(s),
+    subsystems: forced
+      ? { sftp: (s: ServerSession) => internalSftp(s, { policy: p, options: forced }) }
+      : Object.fromEntries(
+        [...p.subsystems].map(([name, command]) => [name, (s: ServerSession) => run(s, command)]),
+      ),
   });
   to.slot.transport = incoming.transport;
   incoming.event$.subscribe((e) => {
@@ -809,6 +838,84 @@ async function handleConnection(
   const end = await c.transport.closed;
   log.info(`Disconnected from user ${quoteUser(c.username)} ${from}`);
   log.debug(`connection ended: ${quoteMessage(end)}`);
+}
+
+/**
+ * The SFTP keywords: `sftp` is internal unless a Subsystem names a command
+ * (every internal-sftp's options checked now), ForceCommand internal-sftp,
+ * ChrootDirectory (`none` is none).
+ */
+function sftpSettings(o: OptionSet, subsystems: Map<string, string>): {
+  forceCommand?: string;
+  forcedSftp?: InternalSftp;
+  chroot?: string;
+} {
+  if (!subsystems.has("sftp")) subsystems.set("sftp", "internal-sftp");
+  for (const command of subsystems.values()) {
+    if (isInternalSftp(command)) parseInternalSftp(command);
+  }
+  const forceCommand = o.get("ForceCommand");
+  const chroot = o.get("ChrootDirectory");
+  return {
+    forceCommand,
+    forcedSftp: forceCommand !== undefined && isInternalSftp(forceCommand)
+      ? parseInternalSftp(forceCommand)
+      : undefined,
+    chroot: chroot === undefined || chroot.toLowerCase() === "none" ? undefined : chroot,
+  };
+}
+
+/** internal-sftp's options (sftp-server's -R and -u; -e, -f, -l, -d... are not taken). */
+interface InternalSftp {
+  readOnly: boolean;
+  umask?: number;
+}
+
+const isInternalSftp = (command: string) => /^internal-sftp(\s|$)/.test(command.trim());
+
+/** `internal-sftp [-R] [-u umask]`; other flags are an {@link OptionError}. */
+function parseInternalSftp(command: string): InternalSftp {
+  const args = command.trim().split(/\s+/).slice(1);
+  const out: InternalSftp = { readOnly: false };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "-R") out.readOnly = true;
+    else if (args[i] === "-u" && /^[0-7]{1,4}$/.test(args[i + 1] ?? "")) {
+      out.umask = parseInt(args[++i], 8);
+    } else {
+      throw new OptionError(
+        `internal-sftp: unsupported option "${args[i]}" (rxssh serve takes -R and -u umask)`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Serves SFTP in-process for `s`: under ChrootDirectory (tokens expanded)
+ * when set, starting in the home directory when it exists there, as sshd
+ * does after chroot(2).
+ */
+function internalSftp(
+  s: ServerSession,
+  how: { policy: Policy; options: InternalSftp },
+): Promise<void> {
+  const { policy: p, options } = how;
+  const root = p.chroot === undefined ? "/" : p.chroot.replace(
+    /%(.)/g,
+    (m, c) => c === "h" ? p.home : c === "u" ? p.user : c === "%" ? "%" : m,
+  );
+  let start = p.home;
+  try {
+    if (!fs.statSync(path.join(root, p.home)).isDirectory()) start = "/";
+  } catch {
+    start = "/";
+  }
+  return sftpSubsystem({
+    readOnly: options.readOnly,
+    root: () => root,
+    fs: () => ({ start, home: start, umask: options.umask }),
+    log: (line) => p.log.verbose(`sftp (${quoteUser(s.username)}): ${line}`),
+  })(s);
 }
 
 /**
