@@ -31,17 +31,21 @@ export function params(numRuns: number): fc.Parameters<unknown> {
 }
 
 /** Runs a synchronous property `numRuns` (scaled) times; throws the shrunk counterexample. */
-export function check<T>(arb: fc.Arbitrary<T>, numRuns: number, body: (v: T) => void): void {
-  fc.assert(fc.property(arb, body), params(numRuns) as fc.Parameters<[T]>);
+export function check<T>(arb: fc.Arbitrary<T>, numRuns: number, body: (v: T) => unknown): void {
+  // The body's return value is ignored (fast-check fails a property that returns a non-boolean).
+  fc.assert(fc.property(arb, (v) => void body(v)), params(numRuns) as fc.Parameters<[T]>);
 }
 
 /** Runs an asynchronous property `numRuns` (scaled) times. */
 export async function checkAsync<T>(
   arb: fc.Arbitrary<T>,
   numRuns: number,
-  body: (v: T) => Promise<void>,
+  body: (v: T) => Promise<unknown>,
 ): Promise<void> {
-  await fc.assert(fc.asyncProperty(arb, body), params(numRuns) as fc.Parameters<[T]>);
+  await fc.assert(
+    fc.asyncProperty(arb, async (v) => void await body(v)),
+    params(numRuns) as fc.Parameters<[T]>,
+  );
 }
 
 /** One mutation of a byte string. Positions are taken modulo the length. */
