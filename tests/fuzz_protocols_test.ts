@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { assertSame, bytes, check, expectTyped, hostile, name, text, u32 } from "./_fuzz.ts";
 import { WireError } from "../lib/wire/errors.ts";
-import { KeyError } from "../lib/keys/errors.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
 import {
   AGENT_MAX_MESSAGE,
