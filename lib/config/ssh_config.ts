@@ -697,12 +697,20 @@ function hostLine(l: Line): void {
   l.active = active;
 }
 
-/** The host `Match host` checks (readconf.c match_cfg_line). */
-function matchHost(p: Pass): string {
+/**
+ * The host `Match host` on line `l` checks (readconf.c match_cfg_line): a
+ * HostName with a token other than %h or %% fails there, as ssh does.
+ */
+function matchHost(l: Line): string {
+  const p = l.pass;
   const hostname = p.o.s.get("hostname");
   if (p.final) return hostname ?? p.host;
-  if (hostname !== undefined) return percentExpand(hostname, { h: p.host });
-  return p.host;
+  if (hostname === undefined) return p.host;
+  try {
+    return percentExpand(hostname, { h: p.host });
+  } catch (e) {
+    return fail(l, `Match host: HostName ${(e as Error).message}`);
+  }
 }
 
 /** readconf.c match_cfg_line: true, false; throws for a bad condition. */
@@ -730,7 +738,7 @@ function matchCondition(l: Line): boolean {
       const criteria = args[++i];
       if (criteria === undefined || criteria === "") fail(l, `Missing Match criteria for ${attr}`);
       const user = p.opts.user ?? p.o.s.get("user") ?? p.opts.localUser;
-      if (attr === "host") r = matchHostname(matchHost(p), criteria) === 1;
+      if (attr === "host") r = matchHostname(matchHost(l), criteria) === 1;
       else if (attr === "originalhost") r = matchHostname(p.originalHost, criteria) === 1;
       else if (attr === "user") r = matchPatternList(user, criteria) === 1;
       else if (attr === "localuser") r = matchPatternList(p.opts.localUser, criteria) === 1;

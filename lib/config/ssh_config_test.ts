@@ -411,6 +411,12 @@ test("errors name the file and line as ssh does", () => {
   fails("h", "Match exec true\n", `${CONFIG} line 1: Match exec is not supported by rxssh`);
   fails("h", "Match foo bar\n", `${CONFIG} line 1: Unsupported Match attribute foo`);
   fails("h", "Match host\n", `${CONFIG} line 1: Missing Match criteria for host`);
+  // Found by tests/fuzz_protocols_test.ts: HostName's %p under Match host was a bare Error.
+  fails(
+    "h",
+    "HostName %h:%p\nMatch host a,b user x\n",
+    `${CONFIG} line 2: Match host: HostName unknown key %p in "%h:%p"`,
+  );
   fails("h", "Match all host x\n", /'all' cannot be combined with other Match attributes/);
   // Errors in inactive blocks are still errors, as in ssh.
   fails("h", "Host other\n  Port x\n", `${CONFIG} line 2: Bad port 'x'.`);

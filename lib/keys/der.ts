@@ -336,7 +336,13 @@ export function pemDecode(
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) {
       throw new KeyError(`PEM ${m[1]}`, "body is not valid base64");
     }
-    const bin = atob(b64);
+    let bin: string;
+    try {
+      bin = atob(b64);
+    } catch {
+      // The pattern lets through padding that does not end a multiple of 4 characters.
+      throw new KeyError(`PEM ${m[1]}`, "body is not valid base64");
+    }
     return { label: m[1], headers, bytes: Uint8Array.from(bin, (c) => c.charCodeAt(0)) };
   }
   throw new KeyError(

@@ -59,4 +59,10 @@ test("PEM armor: encode, decode, headers, label selection, garbage", () => {
   assert.deepEqual([...d.bytes], [1, 2, 3]);
   assert.throws(() => pemDecode(text, "PRIVATE KEY"), KeyError);
   assert.throws(() => pemDecode("-----BEGIN X-----\n@@@\n-----END X-----\n"), /base64/);
+  // Found by tests/fuzz_keys_test.ts: misplaced padding was a bare InvalidCharacterError.
+  assert.throws(() => pemDecode("-----BEGIN X-----\nAAAAAA=\n-----END X-----\n"), (e) => {
+    assert.ok(e instanceof KeyError, String(e));
+    assert.match(e.message, /PEM X.*not valid base64/);
+    return true;
+  });
 });

@@ -274,7 +274,15 @@ function dearmor(input: string | Uint8Array): Uint8Array {
       where: `offset ${bodyStart}`,
     });
   }
-  const blob = fromBase64(body);
+  let blob: Uint8Array;
+  try {
+    blob = fromBase64(body);
+  } catch {
+    // atob also refuses padding that does not end a multiple of 4 characters.
+    throw new SshsigError("armor", "the body is not valid base64", {
+      where: `offset ${bodyStart}`,
+    });
+  }
   if (blob.length === 0) {
     throw new SshsigError("armor", "the body is empty", { where: `offset ${bodyStart}` });
   }
