@@ -53,6 +53,49 @@ export class OptionError extends Error {
 }
 
 /**
+ * getopt(3) over `args`, from `start` (default 0): flags may be clustered
+ * (`-rp`), a flag listed in `withValue` takes the rest of its argument or
+ * the next one (`-P22`, `-P 22`), `--` ends the options and so does the
+ * first operand (or a lone `-`). Each option goes to `onOption` in order
+ * (which throws for one it refuses); returns the index of the first
+ * operand. A missing value is an {@link OptionError} as getopt words it.
+ *
+ * @example
+ * ```ts
+ * import { getopt } from "./options.ts";
+ * const seen: string[] = [];
+ * const at = getopt(["-rpP", "2222", "a", "b"], { withValue: "P", onOption: (f, v) => seen.push(f + (v ?? "")) });
+ * console.log(seen, at); // ["r", "p", "P2222"] 2
+ * ```
+ */
+export function getopt(
+  args: readonly string[],
+  spec: { withValue: string; start?: number; onOption(flag: string, value?: string): void },
+): number {
+  let i = spec.start ?? 0;
+  for (; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") return i + 1;
+    if (!a.startsWith("-") || a === "-") return i;
+    for (let j = 1; j < a.length; j++) {
+      const f = a[j];
+      if (!spec.withValue.includes(f)) {
+        spec.onOption(f);
+        continue;
+      }
+      let v = a.slice(j + 1);
+      if (v === "") {
+        if (++i >= args.length) throw new OptionError(`option requires an argument -- ${f}`);
+        v = args[i];
+      }
+      spec.onOption(f, v);
+      break;
+    }
+  }
+  return i;
+}
+
+/**
  * Splits one option (`Keyword=value`, `Keyword value` or `Keyword = value`)
  * into keyword and value; surrounding double quotes are removed from the
  * value. Returns `undefined` for blank and `#` comment lines.

@@ -38,6 +38,7 @@ import {
   uploadFile,
 } from "./sftp_transfer.ts";
 import { connectAsSsh, type SshConnection } from "./ssh.ts";
+import { getopt } from "./options.ts";
 
 /**
  * The usage text of `rxssh scp`.
@@ -68,33 +69,16 @@ type Remote = NonNullable<ReturnType<typeof parseRemote>>;
 
 function parseScpArgs(args: readonly string[]): ScpOptions {
   const o: ScpOptions = { ssh: [], recursive: false, preserve: false, quiet: false, operands: [] };
-  let i = 0;
-  for (; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--") {
-      i++;
-      break;
-    }
-    if (!a.startsWith("-") || a === "-") break;
-    for (let j = 1; j < a.length; j++) {
-      const f = a[j];
-      if ("FJcioP".includes(f)) {
-        let v = a.slice(j + 1);
-        if (v === "") {
-          if (++i >= args.length) throw new Error(`option requires an argument -- ${f}`);
-          v = args[i];
-        }
-        if (f !== "P") o.ssh.push(`-${f}`, v);
-        else {
-          const n = /^\d+$/.test(v) ? Number(v) : 0;
-          if (n < 1 || n > 65535) throw new Fatal(`bad port "${v}"`);
-          o.port = n;
-        }
-        break;
-      }
-      scpFlag(o, f);
-    }
-  }
+  const i = getopt(args, {
+    withValue: "FJcioP",
+    onOption: (f, v) => {
+      if (v === undefined) return scpFlag(o, f);
+      if (f !== "P") return void o.ssh.push(`-${f}`, v);
+      const n = /^\d+$/.test(v) ? Number(v) : 0;
+      if (n < 1 || n > 65535) throw new Fatal(`bad port "${v}"`);
+      o.port = n;
+    },
+  });
   o.operands = args.slice(i);
   if (o.operands.length < 2) throw new Error("");
   return o;

@@ -30,6 +30,7 @@ import { canShowProgress } from "./progress_meter.ts";
 import { SftpShell } from "./sftp_shell.ts";
 import { strerror } from "./sftp_text.ts";
 import { connectAsSsh } from "./ssh.ts";
+import { getopt } from "./options.ts";
 
 /**
  * The usage text of `rxssh sftp`.
@@ -73,30 +74,10 @@ function parseSftpArgs(args: readonly string[]): SftpArgs {
     global: { a: false, f: false, p: false, r: false },
     operands: [],
   };
-  let i = 0;
-  for (; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--") {
-      i++;
-      break;
-    }
-    if (!a.startsWith("-") || a === "-") break;
-    for (let j = 1; j < a.length; j++) {
-      const f = a[j];
-      const takes = PASS_VALUE.has(f) || "bBPR".includes(f) || UNSUPPORTED.has(f);
-      if (!takes) {
-        sftpFlag(r, f);
-        continue;
-      }
-      let v = a.slice(j + 1);
-      if (v === "") {
-        if (++i >= args.length) throw new UsageError(`option requires an argument -- ${f}`);
-        v = args[i];
-      }
-      sftpValue(r, { flag: f, value: v });
-      break;
-    }
-  }
+  const i = getopt(args, {
+    withValue: [...PASS_VALUE, ...UNSUPPORTED].join("") + "bBPR",
+    onOption: (f, v) => v === undefined ? sftpFlag(r, f) : sftpValue(r, { flag: f, value: v }),
+  });
   r.operands = args.slice(i);
   if (r.operands.length < 1 || r.operands.length > 2) throw new UsageError("");
   return r;

@@ -15,6 +15,7 @@ import type { SftpClient } from "../sftp/client.ts";
 import { SftpError } from "../sftp/errors.ts";
 import { type FileAttributes, FileType } from "../sftp/packets.ts";
 import { canShowProgress } from "./progress_meter.ts";
+import { getopt } from "./options.ts";
 import { localGlob, remoteGlob } from "./sftp_glob.ts";
 import {
   baseName,
@@ -126,29 +127,25 @@ interface Parsed {
 }
 
 /**
- * getopt(3) over `argv` (argv[0] being the command): flags out of
- * `allowed`, `--` ends them. Returns the flags and the operands, or the
- * first flag not allowed.
+ * A command's flags (argv[0] being the command): flags out of `allowed`,
+ * `--` ends them. Returns the flags and the operands, or the first flag
+ * not allowed.
  */
-function getopt(
+function commandFlags(
   argv: string[],
   allowed: string,
 ): { flags: Set<string>; args: string[] } | { bad: string } {
   const flags = new Set<string>();
-  let i = 1;
-  for (; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") {
-      i++;
-      break;
-    }
-    if (!a.startsWith("-") || a === "-") break;
-    for (const f of a.slice(1)) {
-      if (!allowed.includes(f)) return { bad: f };
+  let bad: string | undefined;
+  const i = getopt(argv, {
+    withValue: "",
+    start: 1,
+    onOption: (f) => {
+      if (bad === undefined && !allowed.includes(f)) bad = f;
       flags.add(f);
-    }
-  }
-  return { flags, args: argv.slice(i) };
+    },
+  });
+  return bad !== undefined ? { bad } : { flags, args: argv.slice(i) };
 }
 
 /**
@@ -273,7 +270,7 @@ export class SftpShell {
     if (cmd.id === "lls") {
       return { id: "lls", name, flags: new Set(), args: [], rest: body.slice(name.length).trim() };
     }
-    const o = getopt(argv, cmd.flags);
+    const o = commandFlags(argv, cmd.flags);
     if ("bad" in o) {
       this.#error(`${cmd.id === "ls" ? "ls" : name}: Invalid flag -${o.bad}`);
       return undefined;
