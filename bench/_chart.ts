@@ -83,6 +83,43 @@ function panels(doc: any): Panel[] {
       groups,
     });
   }
+  if (r.sftp?.cells) {
+    const cfg = r.sftp.config;
+    for (const kind of ["file", "tree"]) {
+      const groups: Group[] = [];
+      for (const role of ["client", "server"]) {
+        for (const cipher of cfg.ciphers as string[]) {
+          for (const op of ["get", "put"]) {
+            const values = IMPLS.map((impl) => {
+              // Client side: against sshd; server side: OpenSSH's sftp against it. OpenSSH's
+              // sftp <-> sshd is measured once and is the reference of both.
+              // deno-lint-ignore no-explicit-any
+              const c = r.sftp.cells.find((c: any) =>
+                c.cipher === cipher && c.op === op && c.kind === kind &&
+                (impl === "openssh"
+                  ? c.client === "openssh" && c.server === "sshd"
+                  : c.role === role && (role === "client" ? c.client : c.server) === impl)
+              );
+              return kind === "file" ? c?.median : c?.filesPerSecond;
+            });
+            groups.push({
+              label: `${role} ${cipher.replace("@openssh.com", "")} ${op}`,
+              values,
+            });
+          }
+        }
+      }
+      out.push({
+        title: kind === "file"
+          ? `SFTP get/put of one ${
+            Math.round(cfg.bytes / 2 ** 20)
+          } MiB file, median of ${cfg.reps} (higher is better)`
+          : `SFTP get -r/put -r of ${cfg.treeFiles} files of ${cfg.treeFileSize} bytes, median of ${cfg.reps} (higher is better)`,
+        unit: kind === "file" ? "MB/s" : "files/s",
+        groups,
+      });
+    }
+  }
   // deno-lint-ignore no-explicit-any
   const byRole = (rows: any[], value: (x: any) => number) =>
     ["server", "client"].map((role) => ({

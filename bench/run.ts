@@ -30,12 +30,21 @@ const ALL_WORKLOADS = [
   "memory",
   "micro",
   "forward",
+  "sftp",
   "small-packets",
   "kex-flood",
 ] as const;
 type Workload = typeof ALL_WORKLOADS[number];
 /** Run when neither --only nor --skip names them: the attack workloads are opt-in. */
-const DEFAULT_WORKLOADS: Workload[] = ["bulk", "setup", "latency", "memory", "micro", "forward"];
+const DEFAULT_WORKLOADS: Workload[] = [
+  "bulk",
+  "setup",
+  "latency",
+  "memory",
+  "micro",
+  "forward",
+  "sftp",
+];
 const ALL_CIPHERS = [
   "chacha20-poly1305@openssh.com",
   "aes128-gcm@openssh.com",
@@ -45,6 +54,8 @@ const ALL_CIPHERS = [
 /** The MAC used with aes256-ctr by every implementation (OpenSSH would pick umac-64-etm, which rxssh lacks). */
 const CTR_MAC = "hmac-sha2-256-etm@openssh.com";
 const KEX = "curve25519-sha256";
+/** The sftp workload's ciphers without --ciphers: OpenSSH's default only (a run stays short). */
+const SFTP_CIPHERS = ["chacha20-poly1305@openssh.com"];
 
 function usage(): never {
   console.log(`usage: deno task bench [flags]
@@ -53,9 +64,13 @@ function usage(): never {
   --only a,b            workloads to run: ${ALL_WORKLOADS.join(",")}
                         (default: ${DEFAULT_WORKLOADS.join(",")})
   --skip a,b            workloads to leave out
-  --bytes N             bulk and forward bytes per transfer, e.g. 256M, 1G (default 256M; --quick 64M)
-  --reps N              bulk and forward repetitions, median reported (default 3)
-  --ciphers a,b         bulk and forward ciphers (default: ${ALL_CIPHERS.join(",")})
+  --bytes N             bulk, forward and sftp bytes per transfer (sftp: the large file), e.g. 256M,
+                        1G (default 256M; --quick 64M)
+  --reps N              bulk, forward and sftp repetitions, median reported (default 3)
+  --ciphers a,b         bulk, forward and sftp ciphers (default: ${ALL_CIPHERS.join(",")};
+                        sftp: ${SFTP_CIPHERS.join(",")})
+  --tree-files N        sftp: files in the directory of small files (default 1000; --quick 200)
+  --tree-file-size N    sftp: size of each of them (default 4K)
   --runtimes a,b        our runtimes: deno,bun (default both)
   --concurrency N       setup: concurrent connections per client process (default 8)
   --setup-procs P       setup, server side: ssh2 driver processes, each --concurrency (default 2)
@@ -101,6 +116,7 @@ const full = bool("--full");
 const fresh = bool("--fresh");
 const keepProfiles = bool("--keep-profiles");
 const profiling = bool("--profile") || keepProfiles;
+const ciphersFlag = flag("--ciphers");
 const only = flag("--only")?.split(",") as Workload[] | undefined;
 const skip = (flag("--skip")?.split(",") ?? []) as Workload[];
 const config = {
@@ -108,7 +124,10 @@ const config = {
   full,
   bytes: parseSize(flag("--bytes") ?? (quick ? "64M" : "256M")),
   reps: Number(flag("--reps") ?? 3),
-  ciphers: flag("--ciphers")?.split(",") ?? ALL_CIPHERS,
+  ciphers: ciphersFlag?.split(",") ?? ALL_CIPHERS,
+  sftpCiphers: ciphersFlag?.split(",") ?? SFTP_CIPHERS,
+  treeFiles: Number(flag("--tree-files") ?? (quick ? 200 : 1000)),
+  treeFileSize: parseSize(flag("--tree-file-size") ?? "4K"),
   runtimes: (flag("--runtimes")?.split(",") ?? ["deno", "bun"]) as ("deno" | "bun")[],
   concurrency: Number(flag("--concurrency") ?? 8),
   setupProcs: Number(flag("--setup-procs") ?? 2),
@@ -1504,6 +1523,315 @@ async function runForward(): Promise<unknown> {
   };
 }
 
+// ---------------------------------------------------------------------------
+// sftp: get and put of one large file and of a directory of small files
+
+type SftpOp = "get" | "put";
+type SftpKind = "file" | "tree";
+
+interface SftpCell {
+  role: "client" | "server";
+  client: ClientImpl;
+  server: ServerImpl;
+  cipher: string;
+  op: SftpOp;
+  kind: SftpKind;
+  /** Net seconds per repetition (OpenSSH's sftp: minus its empty-batch time). */
+  seconds: number[];
+  mbps: number[];
+  /** Median MB/s. */
+  median?: number;
+  /** Tree cells: median files per second. */
+  filesPerSecond?: number;
+  /** What the first repetition's destination was checked against: size always, SHA-256 once. */
+  verified?: string;
+  /** READ/WRITE lengths the rxssh client used (from limits@openssh.com). */
+  blocks?: { read: number; write: number };
+}
+
+/** The sources every transfer copies, made once per run, with their SHA-256 sums. */
+interface SftpFixtures {
+  dir: string;
+  file: string;
+  fileSha: string;
+  tree: string;
+  /** name -> SHA-256 of each file of the tree. */
+  treeSha: Map<string, string>;
+}
+
+const sha256File = async (file: string): Promise<string> => {
+  const r = await run("sha256sum", [file], { timeoutS: 600 });
+  if (r.code !== 0) throw new Error(`sha256sum ${file}: ${r.stderr.trim()}`);
+  return r.stdout.split(" ")[0];
+};
+
+const sha256Bytes = async (b: Uint8Array): Promise<string> =>
+  Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", b as BufferSource)))
+    .map((x) => x.toString(16).padStart(2, "0")).join("");
+
+/** Random contents (no compression anywhere, but no shortcut for a sparse file either). */
+async function sftpFixtures(): Promise<SftpFixtures> {
+  const dir = path.join(tmp, "sftp");
+  const src = path.join(dir, "src");
+  const tree = path.join(src, "tree");
+  fs.mkdirSync(tree, { recursive: true });
+  const file = path.join(src, "big.bin");
+  const r = await run("sh", [
+    "-c",
+    `head -c ${config.bytes} /dev/urandom > "$1"`,
+    "sh",
+    file,
+  ], { timeoutS: 600 });
+  if (r.code !== 0 || fs.statSync(file).size !== config.bytes) {
+    throw new Error(`could not make the ${config.bytes}-byte source file: ${r.stderr.trim()}`);
+  }
+  const treeSha = new Map<string, string>();
+  const width = String(config.treeFiles - 1).length;
+  for (let i = 0; i < config.treeFiles; i++) {
+    const name = `f${String(i).padStart(width, "0")}`;
+    const data = new Uint8Array(config.treeFileSize);
+    for (let off = 0; off < data.length; off += 65536) {
+      crypto.getRandomValues(data.subarray(off, Math.min(data.length, off + 65536)));
+    }
+    fs.writeFileSync(path.join(tree, name), data);
+    treeSha.set(name, await sha256Bytes(data));
+  }
+  return { dir, file, fileSha: await sha256File(file), tree, treeSha };
+}
+
+/**
+ * Checks what a transfer left at `dest` against the source: sizes always
+ * (and the file count of a tree), contents (SHA-256) when `hash`. A
+ * transfer that moved fewer bytes, or wrong ones, fails its cell.
+ */
+async function verifySftp(
+  fx: SftpFixtures,
+  kind: SftpKind,
+  dest: string,
+  hash: boolean,
+): Promise<string> {
+  if (kind === "file") {
+    const size = fs.statSync(dest).size;
+    if (size !== config.bytes) throw new Error(`${dest} holds ${size} bytes, not ${config.bytes}`);
+    if (hash && await sha256File(dest) !== fx.fileSha) {
+      throw new Error(`${dest}: SHA-256 differs from the source's`);
+    }
+    return hash ? "size, sha256" : "size";
+  }
+  const names = fs.readdirSync(dest);
+  if (names.length !== fx.treeSha.size) {
+    throw new Error(`${dest} holds ${names.length} entries, not ${fx.treeSha.size}`);
+  }
+  for (const name of names) {
+    const want = fx.treeSha.get(name);
+    if (!want) throw new Error(`${dest}/${name} is not in the source tree`);
+    const data = fs.readFileSync(path.join(dest, name));
+    if (data.length !== config.treeFileSize) {
+      throw new Error(`${dest}/${name} holds ${data.length} bytes, not ${config.treeFileSize}`);
+    }
+    if (hash && await sha256Bytes(data) !== want) {
+      throw new Error(`${dest}/${name}: SHA-256 differs from the source's`);
+    }
+  }
+  return hash ? "count, sizes, sha256" : "count, sizes";
+}
+
+/** OpenSSH sftp's arguments (it spells the port -P); the target goes last. */
+function sftpArgs(port: number, cipher: string): string[] {
+  const a = sshArgs(port, cipher).filter((_, i, all) =>
+    !["-p", "-l"].includes(all[i]) && !["-p", "-l"].includes(all[i - 1])
+  );
+  return ["-P", String(port), ...a];
+}
+
+/** `sftp -b batch`: its wall time in ms (the whole process: connect, auth, commands). */
+async function sftpBatch(port: number, cipher: string, lines: string[]): Promise<number> {
+  const batch = path.join(tmp, `batch-${++sftpSeq}`);
+  fs.writeFileSync(batch, lines.map((l) => l + "\n").join(""));
+  try {
+    const r = await run(
+      "sftp",
+      ["-b", batch, ...sftpArgs(port, cipher), `${USER}@127.0.0.1`],
+      { timeoutS: 60 + config.bytes / (1024 * 1024), stdout: "null" },
+    );
+    if (r.code !== 0) throw new Error(`sftp -b exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+    return r.ms;
+  } finally {
+    fs.rmSync(batch, { force: true });
+  }
+}
+let sftpSeq = 0;
+
+/**
+ * One transfer of a cell into a fresh destination directory: the net
+ * seconds, and the rxssh client's block sizes. Get copies the source to
+ * `<dest>/<name>`, put the same way round: both ends are this machine, so
+ * a "remote" path is a local one too.
+ */
+async function sftpOnce(
+  p: { client: ClientImpl; server: ServerImpl; role: "client" | "server" },
+  port: number,
+  c: { cipher: string; op: SftpOp; kind: SftpKind },
+  io: { source: string; dest: string; overheadMs: number },
+): Promise<{ seconds: number; blocks?: { read: number; write: number } }> {
+  const recursive = c.kind === "tree";
+  if (p.client === "openssh") {
+    const cmd = `${c.op}${recursive ? " -r" : ""} ${io.source} ${io.dest}`;
+    const ms = await sftpBatch(port, c.cipher, [cmd]);
+    const s = (ms - io.overheadMs) / 1000;
+    if (s < ms / 1000 / 4) {
+      throw new Error(
+        `sftp's connect+auth (${io.overheadMs.toFixed(0)} ms) is most of the ${
+          ms.toFixed(0)
+        } ms run: use a larger --bytes or --tree-files`,
+      );
+    }
+    return { seconds: s };
+  }
+  const [cmd, args] = workerCmd(
+    p.client as "rxssh-deno" | "rxssh-bun" | "ssh2-node",
+    profileLabel("sftp", "client", p.client, c.cipher, `${c.op}-${c.kind}`),
+  );
+  const [remote, local] = c.op === "get" ? [io.source, io.dest] : [io.dest, io.source];
+  const o = { ...workerOpts(port, c.cipher), op: c.op, remote, local, recursive };
+  const j = await runJson(
+    cmd,
+    [...args, "sftp", JSON.stringify(o)],
+    60 + config.bytes / (1024 * 1024),
+  );
+  return { seconds: Number(j.seconds), blocks: j.blocks as SftpCell["blocks"] };
+}
+
+const sftpServerLabel = (s: ServerImpl, cipher: string, what: string) =>
+  profileLabel("sftp", "server", s, cipher, what);
+
+/**
+ * OpenSSH's sftp is a process: the median time of 5 empty batches
+ * (connect, auth, the SFTP handshake), per pair and cipher, keyed
+ * `client>server cipher`; what its transfers subtract.
+ */
+async function sftpOverheads(
+  pairs: { client: ClientImpl; server: ServerImpl }[],
+): Promise<Map<string, number>> {
+  const overhead = new Map<string, number>();
+  for (const p of pairs.filter((p) => p.client === "openssh")) {
+    for (const cipher of config.sftpCiphers) {
+      const key = `${p.client}>${p.server} ${cipher}`;
+      try {
+        const { port } = await ensureServer(
+          p.server,
+          sftpServerLabel(p.server, cipher, "overhead"),
+        );
+        const xs = [];
+        for (let i = 0; i < 5; i++) xs.push(await sftpBatch(port, cipher, []));
+        overhead.set(key, median(xs));
+      } catch (e) {
+        fail("sftp", `${key} empty batch`, e);
+      }
+    }
+  }
+  return overhead;
+}
+
+/**
+ * The sftp workload (see README): repetitions outermost, then cipher,
+ * kind, direction and pair, so that every cell's repetitions are spread
+ * over the run as bulk's are. One loop kept in one piece (~90 lines) so
+ * the order of the transfers reads top to bottom.
+ */
+async function runSftp(): Promise<unknown> {
+  const pairs: { role: "client" | "server"; client: ClientImpl; server: ServerImpl }[] = [];
+  for (const c of [...ourImpls, "ssh2-node" as const, "openssh" as const]) {
+    pairs.push({ role: "client", client: c, server: "sshd" });
+  }
+  for (const s of ourImpls) pairs.push({ role: "server", client: "openssh", server: s });
+  const fx = await sftpFixtures();
+  const treeBytes = config.treeFiles * config.treeFileSize;
+  console.log(
+    `  sources: ${config.bytes} bytes in one file; ${config.treeFiles} files of ${config.treeFileSize} bytes`,
+  );
+  const overhead = await sftpOverheads(pairs);
+  console.log(
+    `  sftp -b empty batch subtracted (ms): ${
+      [...overhead].map(([k, v]) => `${k.replace("@openssh.com", "")} ${v.toFixed(0)}`).join(", ")
+    }`,
+  );
+  const cells = new Map<string, SftpCell>();
+  const broken = new Set<string>();
+  const kinds: SftpKind[] = ["file", "tree"];
+  let seq = 0;
+  for (let rep = 0; rep < config.reps; rep++) {
+    for (const cipher of config.sftpCiphers) {
+      for (const kind of kinds) {
+        for (const op of ["get", "put"] as const) {
+          for (const p of pairs) {
+            const key = `${p.client}>${p.server} ${cipher} ${op} ${kind}`;
+            const over = overhead.get(`${p.client}>${p.server} ${cipher}`) ?? 0;
+            if (broken.has(key) || (p.client === "openssh" && !over)) continue;
+            let cell = cells.get(key);
+            if (!cell) cells.set(key, cell = { ...p, cipher, op, kind, seconds: [], mbps: [] });
+            const parent = path.join(fx.dir, `dst-${++seq}`);
+            fs.mkdirSync(parent);
+            try {
+              const { port } = await ensureServer(
+                p.server,
+                sftpServerLabel(p.server, cipher, `${op}-${kind}`),
+              );
+              const source = kind === "file" ? fx.file : fx.tree;
+              const dest = path.join(parent, path.basename(source));
+              const r = await sftpOnce(p, port, { cipher, op, kind }, {
+                source,
+                dest,
+                overheadMs: over,
+              });
+              // Checked before it counts: sizes every time, contents on the first repetition.
+              const verified = await verifySftp(fx, kind, dest, !cell.verified);
+              cell.verified ??= verified;
+              cell.blocks ??= r.blocks;
+              cell.seconds.push(r.seconds);
+              cell.mbps.push((kind === "file" ? config.bytes : treeBytes) / 1e6 / r.seconds);
+              console.log(
+                `  [${rep + 1}/${config.reps}] ${key.replace("@openssh.com", "")}: ${
+                  kind === "file"
+                    ? `${cell.mbps.at(-1)!.toFixed(1)} MB/s`
+                    : `${(config.treeFiles / r.seconds).toFixed(0)} files/s`
+                } (${r.seconds.toFixed(2)} s)`,
+              );
+            } catch (e) {
+              broken.add(key);
+              fail("sftp", key, e);
+            } finally {
+              fs.rmSync(parent, { recursive: true, force: true });
+            }
+          }
+        }
+      }
+    }
+  }
+  for (const c of cells.values()) {
+    c.median = median(c.mbps);
+    if (c.kind === "tree") c.filesPerSecond = config.treeFiles / median(c.seconds);
+  }
+  fs.rmSync(fx.dir, { recursive: true, force: true });
+  return {
+    config: {
+      bytes: config.bytes,
+      treeFiles: config.treeFiles,
+      treeFileSize: config.treeFileSize,
+      reps: config.reps,
+      ciphers: config.sftpCiphers,
+      kex: KEX,
+      sshd: "Subsystem sftp internal-sftp",
+      timing:
+        "rxssh and ssh2 workers: the get/put call only (connected, session open); OpenSSH sftp -b: the process minus the median of an empty batch (5 runs) for the same pair and cipher",
+      tree:
+        "rxssh: get/put with recursive (8 files at once, its default); ssh2: readdir + fastGet/fastPut, 8 files at once; OpenSSH sftp: get -r/put -r (one file after another)",
+    },
+    overheadMs: Object.fromEntries(overhead),
+    cells: [...cells.values()],
+  };
+}
+
 async function runMicro(): Promise<unknown> {
   const r = await run(DENO_BIN, ["bench", "-A", "--json", "bench/packet_bench.ts"], {
     timeoutS: 600,
@@ -1784,6 +2112,51 @@ function report(results: Record<string, any>): string {
     }
     parts.push(table(rows));
   }
+  if (results.sftp?.cells) {
+    const sf = results.sftp;
+    const cfg = sf.config;
+    for (const kind of ["file", "tree"] as const) {
+      const rows = [[
+        kind === "file"
+          ? `sftp MB/s, one ${Math.round(cfg.bytes / 2 ** 20)} MiB file (median of ${cfg.reps})`
+          : `sftp files/s, ${cfg.treeFiles} files of ${cfg.treeFileSize} B (median of ${cfg.reps})`,
+        ...ours,
+        "ssh2",
+        "openssh",
+        ...ours.map((o) => `${o.slice(6)}/openssh`),
+        ...ours.map((o) => `${o.slice(6)}/ssh2`),
+      ]];
+      for (const role of ["client", "server"] as const) {
+        for (const cipher of cfg.ciphers as string[]) {
+          for (const op of ["get", "put"]) {
+            // Client side: the client under test against sshd; server side: OpenSSH's sftp
+            // against it. sftp <-> sshd is the reference of both.
+            const get = (impl: string) => {
+              const c = (sf.cells as SftpCell[]).find((c) =>
+                c.cipher === cipher && c.op === op && c.kind === kind &&
+                (role === "client" || impl === "openssh"
+                  ? c.client === impl && c.server === "sshd"
+                  : c.server === impl && c.client === "openssh")
+              );
+              return kind === "file" ? c?.median : c?.filesPerSecond;
+            };
+            const ref = get("openssh");
+            const s2 = role === "client" ? get("ssh2-node") : undefined;
+            const v = ours.map(get);
+            rows.push([
+              `${role} ${cipher.replace("@openssh.com", "")} ${op}`,
+              ...v.map((x) => fmt(x, kind === "file" ? 1 : 0)),
+              fmt(s2, kind === "file" ? 1 : 0),
+              fmt(ref, kind === "file" ? 1 : 0),
+              ...v.map((x) => ratio(x, ref)),
+              ...v.map((x) => ratio(x, s2)),
+            ]);
+          }
+        }
+      }
+      parts.push(table(rows));
+    }
+  }
   if (results["small-packets"]?.rows) {
     const sp = results["small-packets"];
     parts.push(table([
@@ -1859,6 +2232,8 @@ try {
           // (on the reference machine `pyenv init`: ~100 ms of CPU per command). With SHLVL set
           // bash counts as nested and skips it, so `true` costs what it costs the others.
           SetEnv: "SHLVL=1",
+          // The sftp workload: sshd's own SFTP server, in process.
+          Subsystem: "sftp internal-sftp",
         },
       });
       servers.set("sshd", { port: sshd.port, pid: sshd.pid });
@@ -1873,6 +2248,7 @@ try {
     memory: runMemory,
     micro: runMicro,
     forward: runForward,
+    sftp: runSftp,
     "small-packets": runSmallPackets,
     "kex-flood": runKexFlood,
   };

@@ -2,7 +2,7 @@
 // the comparison only), run by bench/run.ts under Node:
 // `node bench/ssh2_worker.mjs <mode> '<json options>'`. Plain JavaScript
 // because Node 20 does not run TypeScript. Same modes, options and output as
-// bench/worker.ts: server, bulk, setup, latency, hold.
+// bench/worker.ts: server, bulk, setup, latency, hold, sftp.
 import { spawn } from "node:child_process";
 import { timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
@@ -163,6 +163,81 @@ async function latency(o) {
   out({ ok: true, runtime: "node", samples, noExitStatus });
 }
 
+/** ssh2's SFTP session on a connection. */
+function openSftp(c) {
+  return new Promise((resolve, reject) => c.sftp((err, s) => (err ? reject(err) : resolve(s))));
+}
+
+/** A callback-style ssh2 SFTP method as a promise. */
+function call(s, method, ...args) {
+  return new Promise((resolve, reject) =>
+    s[method](...args, (err, value) => (err ? reject(err) : resolve(value)))
+  );
+}
+
+/** Runs `jobs` (functions returning promises) at most `limit` at once. */
+async function pool(jobs, limit) {
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) await jobs[next++]();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+}
+
+/**
+ * The sftp workload: fastGet/fastPut with ssh2's defaults (64 requests in
+ * flight, 32 KiB chunks). ssh2 has no recursive transfer: for a directory
+ * (`recursive`, one level of regular files, as the runner's tree) it lists
+ * it (readdir / fs.readdirSync), creates the destination directory, then
+ * runs fastGet/fastPut per file, `files` (8, rxssh's default) at a time.
+ * The time covers the transfer only.
+ */
+async function sftp(o) {
+  const key = fs.readFileSync(o.key);
+  const c = await dial(o, key);
+  const s = await openSftp(c);
+  const limit = o.files ?? 8;
+  const t0 = performance.now();
+  let bytes = 0;
+  let files = 0;
+  if (!o.recursive) {
+    await call(
+      s,
+      o.op === "get" ? "fastGet" : "fastPut",
+      ...(o.op === "get" ? [o.remote, o.local, {}] : [o.local, o.remote, {}]),
+    );
+    files = 1;
+    bytes = fs.statSync(o.local).size;
+  } else if (o.op === "get") {
+    const list = await call(s, "readdir", o.remote);
+    fs.mkdirSync(o.local);
+    const names = list.filter((e) => (e.attrs.mode & 0o170000) === 0o100000);
+    await pool(
+      names.map((e) => async () => {
+        await call(s, "fastGet", `${o.remote}/${e.filename}`, `${o.local}/${e.filename}`, {});
+        files++;
+        bytes += e.attrs.size;
+      }),
+      limit,
+    );
+  } else {
+    const names = fs.readdirSync(o.local).filter((n) => fs.statSync(`${o.local}/${n}`).isFile());
+    await call(s, "mkdir", o.remote);
+    await pool(
+      names.map((n) => async () => {
+        await call(s, "fastPut", `${o.local}/${n}`, `${o.remote}/${n}`, {});
+        files++;
+        bytes += fs.statSync(`${o.local}/${n}`).size;
+      }),
+      limit,
+    );
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  s.end();
+  c.end();
+  out({ ok: true, runtime: "node", seconds, bytes, files, parallel: o.recursive ? limit : 1 });
+}
+
 function untilStdinEnds() {
   return new Promise((resolve) => {
     process.stdin.on("end", resolve);
@@ -265,7 +340,7 @@ function server(o) {
 
 const [mode, json] = process.argv.slice(2);
 const options = JSON.parse(json ?? "{}");
-const modes = { bulk, setup, latency, hold, server };
+const modes = { bulk, setup, latency, hold, server, sftp };
 if (!modes[mode]) {
   process.stderr.write(
     `usage: ssh2_worker.mjs <${Object.keys(modes).join("|")}> '<json options>'\n`,

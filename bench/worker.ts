@@ -26,6 +26,11 @@
  * - `ignores`: one connection, `count` SSH_MSG_IGNORE packets of `size`
  *   bytes of data, then `exec true` (the server has read them all when it
  *   answers): the server's CPU per tiny packet (issue 10, item 7).
+ * - `sftp`: one connection and one SFTP session (`sftp(client)`), then one
+ *   `get` (`op: "get"`: `remote` to `local`) or `put` (`local` to
+ *   `remote`), `recursive` for a directory. The time covers the transfer
+ *   only (not connecting nor opening the session). The server worker
+ *   serves the `sftp` subsystem (`sftpSubsystem()`, not rooted).
  *
  * @module
  */
@@ -40,6 +45,8 @@ import {
   portForwardingHandler,
   type PrivateKey,
   runLocalCommand,
+  sftp,
+  sftpSubsystem,
   type SshClient,
 } from "../mod.ts";
 
@@ -221,6 +228,31 @@ async function forward(o: Common & { target: { host: string; port: number } }): 
   process.exit(0);
 }
 
+async function sftpTransfer(
+  o: Common & { op: "get" | "put"; remote: string; local: string; recursive?: boolean },
+): Promise<void> {
+  const key = await loadKey(o.key);
+  const client = await dial(o, key);
+  const s = await sftp(client);
+  const t0 = performance.now();
+  const summary = o.op === "get"
+    ? await s.get(o.remote, o.local, { recursive: o.recursive })
+    : await s.put(o.local, o.remote, { recursive: o.recursive });
+  const seconds = (performance.now() - t0) / 1000;
+  const blocks = { read: s.readBlockSize, write: s.writeBlockSize };
+  await s.close();
+  await client.close();
+  out({
+    ok: true,
+    runtime,
+    seconds,
+    bytes: summary.bytes,
+    files: summary.files,
+    blocks,
+    algorithms: client.transport.algorithms,
+  });
+}
+
 function untilStdinEnds(): Promise<void> {
   return new Promise((resolve) => {
     process.stdin.on("end", () => resolve());
@@ -274,6 +306,8 @@ async function server(o: { hostKey: string; authorizedKeys: string }): Promise<v
     exec: runLocalCommand,
     // direct-tcpip for the forward workload (as sshd's default AllowTcpForwarding yes).
     handlers: [portForwardingHandler()],
+    // The sftp workload: OpenSSH's sftp against this server (as sshd's internal-sftp, not rooted).
+    subsystems: { sftp: sftpSubsystem() },
   });
   let connections = 0;
   srv.connection$.subscribe(() => connections++);
@@ -294,6 +328,7 @@ const modes: Record<string, (o: never) => Promise<void>> = {
   server,
   ignores,
   forward,
+  sftp: sftpTransfer,
 };
 if (!modes[mode]) {
   process.stderr.write(`usage: worker.ts <${Object.keys(modes).join("|")}> '<json options>'\n`);

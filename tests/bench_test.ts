@@ -1,9 +1,10 @@
 // The benchmark runner (bench/run.ts) end to end, in a tiny configuration:
 // setup, bulk, micro and forward with rxssh on Deno, ssh2 and OpenSSH, profiled, into
-// a temporary --out directory. Asserts that every cell and row was measured
-// (finite, positive), that the setup rows carry the server's CPU time per
-// connection, that nothing failed, and that the profile summaries name lib/
-// files. Never asserts on speed. The runner is Deno-only; under Bun this test
+// a temporary --out directory; then sftp alone (32 MiB, 400 files, profiled).
+// Asserts that every cell and row was measured (finite, positive; sftp's
+// transfers checked by SHA-256), that the setup rows carry the server's CPU
+// time per connection, that nothing failed, and that the profile summaries
+// name lib/ files. Never asserts on speed. The runner is Deno-only; under Bun this test
 // spawns node_modules' deno (or deno on PATH).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -184,6 +185,69 @@ describe("bench/run.ts in a tiny configuration", { skip }, () => {
         assert.match(text, /\blib\/[\w/.-]+\.ts\b/, `${f} names no lib/ file:\n${text}`);
       }
       console.log(`bench/run.ts (tiny, profiled) took ${seconds} s`);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("bench/run.ts --only sftp in a tiny configuration", { skip }, () => {
+  it("measures sftp get and put of a file and of a tree, verified, and writes profiles", {
+    timeout: TIMEOUT_MS + 30_000,
+  }, async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-bench-test-"));
+    try {
+      const t0 = Date.now();
+      const r = await runBench([
+        ...["--only", "sftp", "--runtimes", "deno", "--ciphers", CIPHER, "--reps", "1"],
+        // OpenSSH's sftp connects in ~200 ms (more on a loaded machine): at most 3/4 of each run.
+        ...["--bytes", "32M", "--tree-files", "400", "--tree-file-size", "4K"],
+        ...["--profile", "--fresh", "--out", out],
+      ]);
+      const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+      assert.equal(r.code, 0, `bench/run.ts exited ${r.code} after ${seconds} s:\n${r.out}`);
+      const doc = JSON.parse(fs.readFileSync(path.join(out, "latest.json"), "utf8"));
+      const why = `\n${r.out}`;
+      assert.deepEqual(doc.failures, [], why);
+      const sf = doc.results.sftp;
+      assert.equal(sf.config.treeFiles, 400);
+      const pairs = [
+        ...["rxssh-deno", "ssh2-node", "openssh"].map((c) => ({ client: c, server: "sshd" })),
+        { client: "openssh", server: "rxssh-deno" },
+      ];
+      for (const p of pairs) {
+        for (const op of ["get", "put"]) {
+          for (const kind of ["file", "tree"]) {
+            // deno-lint-ignore no-explicit-any
+            const cell = sf.cells.find((c: any) =>
+              c.client === p.client && c.server === p.server && c.cipher === CIPHER &&
+              c.op === op && c.kind === kind
+            );
+            const what = `sftp ${p.client}>${p.server} ${op} ${kind}`;
+            assert.ok(cell, `${what} is missing${why}`);
+            assert.ok(finitePositive(cell.median), `${what}: ${cell.median}${why}`);
+            assert.match(cell.verified, /sha256/, what);
+            if (kind === "tree") assert.ok(finitePositive(cell.filesPerSecond), what);
+            if (p.client === "rxssh-deno") {
+              assert.ok(finitePositive(cell.blocks?.read), `${what}: ${JSON.stringify(cell)}`);
+            }
+          }
+        }
+      }
+      assert.ok(finitePositive(sf.overheadMs[`openssh>sshd ${CIPHER}`]), why);
+      assert.match(r.out, /^sftp MB\/s/m);
+      assert.match(r.out, /^sftp files\/s/m);
+      assert.equal(doc.sections.sftp.profiled, true);
+      for (
+        const f of [
+          "sftp-client-rxssh-deno-aes128-gcm-get-file.txt",
+          "sftp-server-rxssh-deno-aes128-gcm-put-tree.txt",
+        ]
+      ) {
+        const text = fs.readFileSync(path.join(out, "profiles", f), "utf8");
+        assert.match(text, /\blib\/sftp\/[\w/.-]+\.ts\b/, `${f} names no lib/sftp file:\n${text}`);
+      }
+      console.log(`bench/run.ts --only sftp (tiny, profiled) took ${seconds} s`);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }

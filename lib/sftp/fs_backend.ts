@@ -265,6 +265,7 @@ export class FsBackend implements SftpBackend {
     if (flags & OpenFlags.TRUNC) f |= C.O_TRUNC;
     const mode = attrs.permissions !== undefined ? attrs.permissions & 0o7777 : 0o666;
     let fh: fsp.FileHandle;
+    let st: fs.Stats;
     let created = false;
     if (flags & OpenFlags.CREAT) {
       // Create exclusively first, so that the umask is applied to new files only.
@@ -279,13 +280,13 @@ export class FsBackend implements SftpBackend {
     try {
       await this.#checkOpened(fh.fd);
       if (created && this.#umask !== undefined) await fh.chmod(mode & ~this.#umask);
-      const st = await fh.stat();
+      st = await fh.stat();
       if (st.isDirectory() && write) throw errno("EISDIR", "is a directory");
     } catch (e) {
       await fh.close().catch(() => {});
       throw e;
     }
-    return new FsFile(fh, this.root);
+    return new FsFile(fh, this.root, st.size);
   }
 
   /** SSH_FXP_OPENDIR: entries come with lstat attributes and `ls -l` lines, 100 at a time. */
@@ -500,23 +501,45 @@ function split(path: string, into: string[]): string[] {
   return into;
 }
 
+/** The smallest buffer a READ at or past the size known to {@link FsFile} gets. */
+const READ_PAST_SIZE = 4096;
+
 /** An open file: positioned reads and writes on one descriptor. */
 class FsFile implements SftpFile {
   readonly #fh: fsp.FileHandle;
   readonly #root: string;
+  /**
+   * The file's size as far as this handle knows (from the stat at open,
+   * grown by its own writes); Infinity once a read found more than that.
+   */
+  #size: number;
 
-  constructor(fh: fsp.FileHandle, root: string) {
+  constructor(fh: fsp.FileHandle, root: string, size: number) {
     this.#fh = fh;
     this.#root = root;
+    this.#size = size;
   }
 
+  /**
+   * A READ (draft §6.4) of up to `length` bytes. Clients ask their block
+   * size (OpenSSH: 255 KiB) near and at the end of a file too, so the
+   * buffer is sized by what the file holds: a 4 KiB file costs 4 KiB, not
+   * a zeroed 255 KiB buffer per READ. A read past the known size gets
+   * {@link READ_PAST_SIZE} bytes; if the file grew, the reply may be short
+   * (which is not end of file: the client asks for the rest) and the size
+   * is no longer trusted.
+   */
   async read(offset: number, length: number): Promise<Uint8Array | null> {
-    const buf = new Uint8Array(length);
-    const { bytesRead } = await this.#fh.read(buf, 0, length, offset);
-    return bytesRead === 0 ? null : buf.subarray(0, bytesRead);
+    const left = this.#size - offset;
+    const n = left >= length ? length : Math.min(length, Math.max(left, READ_PAST_SIZE));
+    const buf = new Uint8Array(n);
+    const { bytesRead } = await this.#fh.read(buf, 0, n, offset);
+    if (offset + bytesRead > this.#size) this.#size = Infinity; // it grew since it was opened
+    return bytesRead === 0 ? null : bytesRead === n ? buf : buf.subarray(0, bytesRead);
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {
+    this.#size = Math.max(this.#size, offset + data.length);
     let done = 0;
     while (done < data.length) {
       const { bytesWritten } = await this.#fh.write(data, done, data.length - done, offset + done);
@@ -531,7 +554,10 @@ class FsFile implements SftpFile {
   async setstat(attrs: FileAttributes): Promise<void> {
     const fh = this.#fh;
     await applyAttrs(attrs, {
-      truncate: (n) => fh.truncate(n),
+      truncate: (n) => {
+        this.#size = n;
+        return fh.truncate(n);
+      },
       chown: (u, g) => fh.chown(u, g),
       chmod: (m) => fh.chmod(m),
       utimes: (a, m) => fh.utimes(a, m),

@@ -172,6 +172,39 @@ describe("FsBackend", () => {
     assert.equal(await code(whole.realpath("missing/deeper")), FX.NO_SUCH_FILE);
   });
 
+  it("READs of a large block return what the file holds, also when it grows or shrinks after open", async () => {
+    const p = path.join(root, "pub/grow");
+    fs.writeFileSync(p, new Uint8Array(5000).fill(1));
+    const f = await b.open("/pub/grow", OpenFlags.READ, {});
+    try {
+      const block = 261_120; // OpenSSH's read length
+      assert.equal((await f.read(0, block))!.length, 5000);
+      assert.equal(await f.read(5000, block), null);
+      // Another writer appends 100,000 bytes: a short read (not EOF), then the rest.
+      fs.appendFileSync(p, new Uint8Array(100_000).fill(2));
+      let got = 0;
+      for (let d = await f.read(5000, block); d !== null; d = await f.read(5000 + got, block)) {
+        assert.ok(d.length > 0 && d.every((x) => x === 2));
+        got += d.length;
+      }
+      assert.equal(got, 100_000);
+      // Truncated by another writer: what is left, then EOF.
+      fs.truncateSync(p, 3000);
+      assert.equal((await f.read(0, block))!.length, 3000);
+      assert.equal(await f.read(3000, block), null);
+    } finally {
+      await f.close();
+    }
+    // Written through a handle: its own writes count.
+    const w = await b.open("/pub/grow", OpenFlags.READ | OpenFlags.WRITE, {});
+    try {
+      await w.write(3000, new Uint8Array(200_000).fill(3));
+      assert.equal((await w.read(0, 261_120))!.length, 203_000);
+    } finally {
+      await w.close();
+    }
+  });
+
   it("answers home-directory and expand-path for its user only", async () => {
     const u = new FsBackend({ root, start: "/pub", username: "alice" });
     assert.equal(await u.homeDirectory("alice"), "/pub");
