@@ -405,7 +405,9 @@ export function buildBrowser(root: string = ROOT, out = path.join(root, "dist/br
 /** Runs the steps named in `args` (default: check, url, npm); returns the exit code. */
 function main(args: string[]): number {
   const steps = args.length ? args : ["check", "url", "npm"];
-  const expanded = steps.flatMap((s) => (s === "all" ? ["check", "url", "npm", "cli", "browser"] : [s]));
+  const expanded = steps.flatMap((
+    s,
+  ) => (s === "all" ? ["check", "url", "npm", "cli", "browser"] : [s]));
   fs.mkdirSync(path.join(ROOT, "dist"), { recursive: true });
   for (const step of expanded) {
     const t0 = Date.now();

@@ -24,7 +24,7 @@ fi
 echo "node: $NODE ($("$NODE" --version))"
 # shellcheck disable=SC2046 # the file names have no spaces
 exec "$NODE" --experimental-transform-types --no-warnings --test --test-concurrency=2 \
-  --test-timeout=120000 --test-reporter=dot \
+  --test-timeout=120000 --test-reporter=spec \
   $(ls lib/wire/*_test.ts lib/transport/*_test.ts lib/auth/*_test.ts \
     lib/connection/*_test.ts lib/runtime/*_test.ts) \
   lib/keys/authorized_keys_test.ts lib/keys/bcrypt_pbkdf_test.ts lib/keys/der_test.ts \
