@@ -96,8 +96,8 @@ BUN_PASS=$(plain "$TMP/last.log" | sed -n 's/^ *\([0-9][0-9]*\) pass$/\1/p' | ta
 BUN_FAIL=$(plain "$TMP/last.log" | sed -n 's/^ *\([0-9][0-9]*\) fail$/\1/p' | tail -n 1)
 # Node 22 (npm's `node`), node --test on a named subset: see scripts/test_node.sh.
 section "node test" sh scripts/test_node.sh
-NODE_PASS=$(plain "$TMP/last.log" | sed -n 's/^. pass \([0-9][0-9]*\)$/\1/p' | tail -n 1)
-NODE_FAIL=$(plain "$TMP/last.log" | sed -n 's/^. fail \([0-9][0-9]*\)$/\1/p' | tail -n 1)
+NODE_PASS=$(plain "$TMP/last.log" | sed -n 's/^[^ ]* pass \([0-9][0-9]*\)$/\1/p' | tail -n 1)
+NODE_FAIL=$(plain "$TMP/last.log" | sed -n 's/^[^ ]* fail \([0-9][0-9]*\)$/\1/p' | tail -n 1)
 
 echo
 echo "==> all sections passed in $(($(date +%s) - T0))s:"
