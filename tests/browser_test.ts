@@ -3,7 +3,8 @@
 // (scripts/build_browser.ts), which connects over a WebSocket, through
 // examples/browser/bridge.ts, to `rxssh serve`, logs in with a password,
 // runs `echo`, and shows the output; the test reads it from the page and
-// keeps a screenshot in $RXSSH_ARTIFACTS (default tests/artifacts/).
+// keeps a screenshot in $RXSSH_ARTIFACTS (default tests/artifacts/). The
+// bridge runs on Deno whichever runtime runs this test.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
