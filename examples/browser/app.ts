@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * rxssh in a web page: SSH over a WebSocket, from the browser. The page's
  * query string says where and as whom (`ws`, `user`, `password`,
@@ -16,6 +15,16 @@
  */
 import { connect } from "../../lib/client.ts";
 import { webSocketStream } from "../../lib/runtime/websocket.ts";
+
+/**
+ * The little of the DOM this page uses, typed here: a `lib="dom"` reference
+ * would change the global types of every file type-checked with this one.
+ */
+interface Page {
+  document: { getElementById(id: string): { textContent: string | null } | null };
+  location: { search: string; host: string };
+}
+const { document, location } = globalThis as unknown as Page;
 
 const $ = (id: string) => document.getElementById(id)!;
 
