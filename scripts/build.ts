@@ -427,7 +427,7 @@ function main(args: string[]): number {
     else if (step === "npm") said = `dist/npm: ${buildNpm()} modules`;
     else if (step === "cli") said = `dist/rxssh: ${buildCli()}`;
     else if (step === "browser") {
-      said = buildBrowser().replace(/^build browser: /, "dist/browser: ");
+      said = buildBrowser().replace(/^build browser: (.*) \(\d+ ms\)$/, "dist/browser: $1");
     } else {
       console.error(`build: unknown step "${step}" (sync, check, url, npm, cli, browser or all)`);
       return 2;
