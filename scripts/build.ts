@@ -19,9 +19,10 @@
  *   `import ... from "<url>/mod.ts"` runs under Deno with no import map;
  * - `dist/npm/`: JavaScript and `.d.ts` from the TypeScript compiler (npm's
  *   `typescript`), and `dist/npm/bin/rxssh.js`, the CLI for Node;
- * - `dist/rxssh`: the CLI as one executable (`bun build --compile`).
+ * - `dist/rxssh`: the CLI as one executable (`bun build --compile`);
+ * - `dist/browser/`: the browser example bundled (scripts/build_browser.ts).
  *
- * Run: `deno run -A scripts/build.ts [sync|check|url|npm|cli|all]...`
+ * Run: `deno run -A scripts/build.ts [sync|check|url|npm|cli|browser|all]...`
  * (`npm run build` and `deno task build` run `check url npm`).
  *
  * @module
@@ -387,10 +388,26 @@ export function buildCli(root: string = ROOT, out = path.join(root, "dist/rxssh"
   return out;
 }
 
+/**
+ * Bundles the browser example into `out` (scripts/build_browser.ts, on Bun:
+ * the bundler is Bun's); returns the bundler's one-line report.
+ *
+ * @example
+ * ```ts
+ * import { buildBrowser, ROOT } from "./build.ts";
+ * console.log(buildBrowser(ROOT, "/tmp/rxssh-browser")); // "build browser: app.js ... KiB (... ms)"
+ * ```
+ */
+export function buildBrowser(root: string = ROOT, out = path.join(root, "dist/browser")): string {
+  return run(tool(root, "bun"), ["scripts/build_browser.ts", out], { cwd: root }).trim();
+}
+
 /** Runs the steps named in `args` (default: check, url, npm); returns the exit code. */
 function main(args: string[]): number {
   const steps = args.length ? args : ["check", "url", "npm"];
-  const expanded = steps.flatMap((s) => (s === "all" ? ["check", "url", "npm", "cli"] : [s]));
+  const expanded = steps.flatMap((
+    s,
+  ) => (s === "all" ? ["check", "url", "npm", "cli", "browser"] : [s]));
   fs.mkdirSync(path.join(ROOT, "dist"), { recursive: true });
   for (const step of expanded) {
     const t0 = Date.now();
@@ -409,8 +426,10 @@ function main(args: string[]): number {
     } else if (step === "url") said = `dist/url: ${buildUrlTree()} files`;
     else if (step === "npm") said = `dist/npm: ${buildNpm()} modules`;
     else if (step === "cli") said = `dist/rxssh: ${buildCli()}`;
-    else {
-      console.error(`build: unknown step "${step}" (sync, check, url, npm, cli or all)`);
+    else if (step === "browser") {
+      said = buildBrowser().replace(/^build browser: (.*) \(\d+ ms\)$/, "dist/browser: $1");
+    } else {
+      console.error(`build: unknown step "${step}" (sync, check, url, npm, cli, browser or all)`);
       return 2;
     }
     console.log(`build ${step}: ${said} (${Date.now() - t0} ms)`);

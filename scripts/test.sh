@@ -1,7 +1,7 @@
 #!/bin/sh
 # The project's test command (`npm test`): format, lint, type-check, doc lint,
 # the distributions (URL tree, npm, JSR dry run, compiled CLI), then the test
-# suite on Deno and on Bun. Stops at the first failure. Deno and Bun come
+# suite on Deno and on Bun, and a named subset on Node 22. Stops at the first failure. Deno and Bun come
 # from node_modules/.bin (`npm install`) or, when that is missing, from PATH;
 # $DENO and $BUN override both.
 set -u
@@ -94,6 +94,10 @@ DENO_COUNTS=$(plain "$TMP/last.log" |
 section "bun test" "$BUN" test --timeout 300000
 BUN_PASS=$(plain "$TMP/last.log" | sed -n 's/^ *\([0-9][0-9]*\) pass$/\1/p' | tail -n 1)
 BUN_FAIL=$(plain "$TMP/last.log" | sed -n 's/^ *\([0-9][0-9]*\) fail$/\1/p' | tail -n 1)
+# Node 22 (npm's `node`), node --test on a named subset: see scripts/test_node.sh.
+section "node test" sh scripts/test_node.sh
+NODE_PASS=$(plain "$TMP/last.log" | sed -n 's/^[^ ]* pass \([0-9][0-9]*\)$/\1/p' | tail -n 1)
+NODE_FAIL=$(plain "$TMP/last.log" | sed -n 's/^[^ ]* fail \([0-9][0-9]*\)$/\1/p' | tail -n 1)
 
 echo
 echo "==> all sections passed in $(($(date +%s) - T0))s:"
@@ -104,4 +108,7 @@ if [ -n "$DENO_COUNTS" ]; then
 fi
 if [ -n "$BUN_PASS" ]; then
   echo "bun: $BUN_PASS passed, ${BUN_FAIL:-0} failed"
+fi
+if [ -n "$NODE_PASS" ]; then
+  echo "node (subset): $NODE_PASS passed, ${NODE_FAIL:-0} failed"
 fi

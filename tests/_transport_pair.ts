@@ -35,7 +35,15 @@ export async function transportPair(
   if (wire) [a, b] = wire(a, b);
   const hostKeys = server.hostKeys ?? [await hostKey("ssh-ed25519")];
   const s = new Transport(b, { role: "server", hostKeys, ...server });
-  const c = new Transport(a, { role: "client", verifyHostKey: () => true, ...client });
+  let c: Transport;
+  try {
+    c = new Transport(a, { role: "client", verifyHostKey: () => true, ...client });
+  } catch (e) {
+    // A client refused by its options: end the server too (its handshake timer is pending).
+    await a.writable.abort(e).catch(() => {});
+    await s.closed;
+    throw e;
+  }
   c.requestService("ssh-userauth").catch(() => {});
   return { client: c, server: s };
 }

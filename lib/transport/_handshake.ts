@@ -383,7 +383,9 @@ export class Handshake {
     };
     this.#current = kex;
     const timeout = this.#ctx.options.rekeyTimeout ?? 120_000;
-    if (!first && timeout > 0) {
+    // Not when closing: a KEXINIT read while the transport shuts down would
+    // arm a timer that nothing clears (abort() has already run).
+    if (!first && timeout > 0 && !this.#ctx.closing()) {
       kex.timer = setTimeout(() => {
         this.#ctx.fail(
           bad(
