@@ -34,7 +34,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { parsePrivateKeyFile, writePrivateKeyFile } from "../keys/private_key_file.ts";
-import { Logger, OptionError } from "./options.ts";
+import { type Logger, OptionError } from "./options.ts";
 import { loadServeSetup, type ServeHandle, type ServeSetup, startServe } from "./serve.ts";
 import type { StartServeOptions } from "./serve.ts";
 
@@ -335,7 +335,10 @@ class Pool {
 
   /** A worker exited while serving: start another, unless that keeps happening. */
   onExit(w: Worker, code: number | null): void {
-    if (this.stopping || this.workers[w.index - 1] !== w) return;
+    if (this.workers[w.index - 1] !== w) return;
+    if (this.stopping) {
+      return this.ctx.log.info(`worker ${w.index} (pid ${w.child.pid}) exited (${code})`);
+    }
     const now = Date.now();
     this.restarts = [...this.restarts.filter((t) => now - t < 60_000), now];
     if (this.restarts.length > 5) {
