@@ -6,6 +6,7 @@
  * @module
  */
 import { type Observable, Subject } from "rxjs";
+import { LazySubject } from "./rx/_lazy_subject.ts";
 import {
   type AuthResult,
   serveAuthentication,
@@ -574,7 +575,8 @@ export function acceptConnection(
   stream: ByteStreamPair,
   options: ServerOptions & { serverHandlers?: ServerHandlers },
 ): IncomingConnection {
-  const events = new Subject<ServerEvent>();
+  // Made on first subscription, as the connection's other streams (an idle connection's memory).
+  const events = new LazySubject<ServerEvent>();
   const emit = (e: ServerEvent) => events.next(e);
   type Peer = { remoteAddress?: string; remotePort?: number };
   // With the PROXY protocol, nothing is written nor read for SSH until the header is checked.
@@ -612,7 +614,9 @@ export function acceptConnection(
       return peer.remotePort;
     },
     proxied,
-    event$: events.asObservable(),
+    get event$() {
+      return events.observable;
+    },
     authenticated,
   };
 }
@@ -686,7 +690,7 @@ function startConnection(
   c: {
     options: ServerOptions;
     auth: AuthResult;
-    events: Subject<ServerEvent>;
+    events: LazySubject<ServerEvent>;
     remoteAddress?: string;
     parent: ServerHandlers;
   },
@@ -697,8 +701,8 @@ function startConnection(
     options,
     handlers,
     emit: (e: ServerEvent) => events.next(e),
-    sessions: new Subject<ServerSession>(),
-    lives: new Subject<ChannelLife>(),
+    sessions: new LazySubject<ServerSession>(),
+    lives: new LazySubject<ChannelLife>(),
     live: new Map<number, ChannelLife>(),
   } as SessionContext;
   const sessionOpen = sessionOpenHandler(ctx, options.maxSessions ?? 10);
@@ -739,9 +743,15 @@ function startConnection(
     transport,
     connection,
     handlers,
-    event$: events.asObservable(),
-    session$: ctx.sessions.asObservable(),
-    channelLife$: ctx.lives.asObservable(),
+    get event$() {
+      return events.observable;
+    },
+    get session$() {
+      return ctx.sessions.observable;
+    },
+    get channelLife$() {
+      return ctx.lives.observable;
+    },
     liveChannels: ctx.live,
   };
 }
@@ -807,8 +817,8 @@ interface SessionContext {
   /** What handlers get (set once the connection exists). */
   context: ServerContext;
   emit: (e: ServerEvent) => void;
-  sessions: Subject<ServerSession>;
-  lives: Subject<ChannelLife>;
+  sessions: LazySubject<ServerSession>;
+  lives: LazySubject<ChannelLife>;
   live: Map<number, ChannelLife>;
 }
 
