@@ -31,9 +31,9 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { parsePrivateKeyFile, writePrivateKeyFile } from "../keys/private_key_file.ts";
+import { parentMessages, tellParent, WorkerProcess } from "../runtime/_workers.ts";
 import { type Logger, OptionError } from "./options.ts";
 import { loadServeSetup, type ServeHandle, type ServeSetup, startServe } from "./serve.ts";
 import type { StartServeOptions } from "./serve.ts";
@@ -64,6 +64,12 @@ type ToParent =
   | { type: "ready"; addresses: Address[] }
   | { type: "reloaded" }
   | { type: "failed"; message: string; code?: number };
+
+/** A worker process of `rxssh serve -W`. */
+type Worker = WorkerProcess<ToWorker, ToParent>;
+
+/** What stands for the answer of a worker that exited instead. */
+const EXITED: ToParent = { type: "failed", message: "exited" };
 
 /**
  * `-W N` (or `-WN`) taken out of `rxssh serve`'s arguments; without it,
@@ -104,51 +110,6 @@ function cores(): number {
   return typeof n === "number" && n > 0 ? n : 1;
 }
 
-/**
- * The command line that runs this program again: Deno's main module with
- * `--unstable-net` (which `reusePort` needs on Deno) and all permissions
- * (the server runs commands, so it was given `--allow-run`, which amounts
- * to as much); Bun's script (or a `bun build --compile` executable itself);
- * Node's script with its flags.
- */
-function selfCommand(): [string, string[]] {
-  const deno = (globalThis as { Deno?: { execPath(): string; mainModule: string } }).Deno;
-  if (deno) return [deno.execPath(), ["run", "-A", "--unstable-net", deno.mainModule]];
-  const script = process.argv[1];
-  if ("Bun" in globalThis && (script === undefined || script.startsWith("/$bunfs/"))) {
-    return [process.execPath, []];
-  }
-  return [process.execPath, [...process.execArgv, script]];
-}
-
-/** Calls `onLine` with each JSON line of `stream`, and `onEnd` at its end. */
-function readLines(
-  stream: {
-    setEncoding(encoding: "utf8"): unknown;
-    on(event: string, listener: (chunk: string) => void): unknown;
-  },
-  on: { line(value: unknown): void; end(): void },
-): void {
-  let buffered = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    buffered += chunk;
-    let nl;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line.trim() === "") continue;
-      try {
-        on.line(JSON.parse(line));
-      } catch {
-        // not a control message: ignored
-      }
-    }
-  });
-  stream.on("end", () => on.end());
-  stream.on("error", () => on.end());
-}
-
 /** The host keys as OpenSSH private key text, for a worker. */
 async function shareSetup(setup: ServeSetup): Promise<Shared> {
   return {
@@ -171,50 +132,6 @@ async function fromShared(
       return text;
     },
   };
-}
-
-/** One worker process as its parent sees it. */
-class Worker {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  /** Set once the worker has exited. */
-  exitCode: number | null | undefined;
-  #waiting: ((m: ToParent) => void)[] = [];
-
-  constructor(readonly index: number, args: readonly string[]) {
-    const [cmd, prefix] = selfCommand();
-    this.child = spawn(cmd, [...prefix, "serve", ...args], {
-      env: { ...process.env, [SERVE_WORKER_ENV]: String(index) },
-      stdio: ["pipe", "pipe", "inherit"],
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.once("exit", (code, signal) => {
-        this.exitCode = signal ? null : code;
-        resolve(this.exitCode);
-        for (const w of this.#waiting.splice(0)) w({ type: "failed", message: "exited" });
-      });
-      this.child.once("error", () => resolve(this.exitCode = null));
-    });
-    this.child.stdin!.on("error", () => {}); // a worker that exited: its exit is what counts
-    readLines(this.child.stdout!, {
-      line: (m) => this.#waiting.shift()?.(m as ToParent),
-      end: () => {},
-    });
-  }
-
-  /** Sends a control message; resolves with the worker's answer when `answer` is set. */
-  send(message: ToWorker, answer: true): Promise<ToParent>;
-  send(message: ToWorker, answer?: false): void;
-  send(message: ToWorker, answer = false): Promise<ToParent> | void {
-    const reply = answer
-      ? new Promise<ToParent>((resolve) => {
-        if (this.exitCode !== undefined) resolve({ type: "failed", message: "exited" });
-        else this.#waiting.push(resolve);
-      })
-      : undefined;
-    if (this.exitCode === undefined) this.child.stdin!.write(JSON.stringify(message) + "\n");
-    return reply;
-  }
 }
 
 /** The options of {@link superviseWorkers}. */
@@ -289,14 +206,17 @@ class Pool {
 
   /** Starts worker `index` (replacing a dead one); resolves with its answer to `start`. */
   async launch(index: number): Promise<ToParent> {
-    const w = new Worker(index, this.args);
+    const w: Worker = new WorkerProcess(index, {
+      args: ["serve", ...this.args],
+      env: { [SERVE_WORKER_ENV]: String(index) },
+    });
     this.workers[index - 1] = w;
-    const answer = await w.send({
+    const answer = await w.request({
       type: "start",
       ...this.ctx.shared(),
       password: this.ctx.password,
       bind: this.bind,
-    }, true);
+    }) ?? EXITED;
     if (answer.type === "ready") {
       this.ctx.log.info(`worker ${index} (pid ${w.child.pid}) started`);
       w.exited.then((code) => this.onExit(w, code));
@@ -409,7 +329,7 @@ class Pool {
       return;
     }
     const answers = await Promise.all(
-      this.workers.map((w) => w.send({ type: "reload", ...shared }, true)),
+      this.workers.map(async (w) => await w.request({ type: "reload", ...shared }) ?? EXITED),
     );
     const failed = answers.filter((a) => a.type !== "reloaded").length;
     if (failed) this.ctx.log.error(`SIGHUP: ${failed} workers could not reload`);
@@ -440,8 +360,8 @@ export async function serveWorker(
   delete process.env[SERVE_WORKER_ENV];
   const write = options.writeLog ?? ((line: string) => process.stderr.write(line + "\n"));
   const writeLog = (line: string) => write(`[worker ${index}] ${line}`);
-  const reply = (m: ToParent) => process.stdout.write(JSON.stringify(m) + "\n");
-  const inbox = messages();
+  const reply = (m: ToParent) => tellParent(m);
+  const inbox = parentMessages<ToWorker>();
   const start = await inbox.next();
   if (start?.type !== "start") return 1; // the parent went away before saying anything
   let handle: ServeHandle;
@@ -486,7 +406,7 @@ export async function serveWorker(
 
 /** Handles `reload` until `stop` (or the parent's end); resolves with the grace period. */
 async function serveMessages(
-  inbox: ReturnType<typeof messages>,
+  inbox: ReturnType<typeof parentMessages<ToWorker>>,
   to: { handle: ServeHandle; reply(m: ToParent): void; writeLog(line: string): void },
 ): Promise<number> {
   const { handle, reply, writeLog } = to;
@@ -508,32 +428,4 @@ async function serveMessages(
       reply({ type: "failed", message });
     }
   }
-}
-
-/** The parent's messages on standard input, one at a time; `undefined` once it has gone. */
-function messages() {
-  const queue: (ToWorker | undefined)[] = [];
-  const waiting: ((m: ToWorker | undefined) => void)[] = [];
-  let ended = false;
-  const push = (m: ToWorker | undefined) => {
-    const w = waiting.shift();
-    if (w) w(m);
-    else queue.push(m);
-  };
-  readLines(process.stdin, {
-    line: (m) => push(m as ToWorker),
-    end: () => {
-      if (!ended) push(undefined);
-      ended = true;
-    },
-  });
-  return {
-    push,
-    next: (): Promise<ToWorker | undefined> =>
-      queue.length > 0
-        ? Promise.resolve(queue.shift())
-        : ended
-        ? Promise.resolve(undefined)
-        : new Promise((resolve) => waiting.push(resolve)),
-  };
 }
