@@ -7,6 +7,7 @@
  */
 import { type Observable, Subject } from "rxjs";
 import { LazySubject } from "./rx/_lazy_subject.ts";
+import { listenWorkers } from "./server_workers.ts";
 import {
   type AuthResult,
   serveAuthentication,
@@ -1025,6 +1026,11 @@ export interface SshServer {
   /** The port it listens on. */
   readonly port: number;
   /**
+   * With `listen({ workers })`, in the primary: the worker processes' ids
+   * (the connections are theirs; this server's observables emit nothing).
+   */
+  readonly workers?: readonly number[];
+  /**
    * Every accepted connection, at once, before its first byte is read
    * (transport and events from the start; see {@link IncomingConnection}). Hot.
    */
@@ -1102,6 +1108,37 @@ async function closeGracefully(
 }
 
 /**
+ * Where and how {@link listen} listens (with the {@link ServerOptions}).
+ *
+ * @example
+ * ```ts
+ * import type { ListenOptions } from "./server.ts";
+ * const everyCore: ListenOptions = { hostname: "0.0.0.0", port: 2222, workers: navigator.hardwareConcurrency };
+ * ```
+ */
+export interface ListenOptions {
+  /** The address to bind (default "127.0.0.1"). */
+  hostname?: string;
+  /** The port (default 22; 0: the OS picks one). */
+  port?: number;
+  /** An already bound listener to serve instead (no workers then). */
+  listener?: TcpListener;
+  /** Binds with SO_REUSEPORT (see `ListenTcpOptions.reusePort`; Deno needs `--unstable-net`). */
+  reusePort?: boolean;
+  /**
+   * Processes sharing the port (default 1: this one). Above 1, this
+   * program is started again `workers` times with the same arguments
+   * (Deno: `deno run -A --unstable-net` of the main module), each calling
+   * `listen` in turn: there it serves on the shared port with this
+   * process's host keys (sent over a pipe), and here `listen` returns a
+   * server standing for them (`workers`: their pids; `close` stops them
+   * all, gracefully with `graceMs`). Linux spreads the connections over
+   * the workers. See `server_workers.ts`.
+   */
+  workers?: number;
+}
+
+/**
  * Listens on TCP and serves every connection with {@link serveConnection}.
  * `connection$` completes when the server is closed, and errors with a
  * `ListenerError` when the listener fails for good (a failure of `accept`
@@ -1131,13 +1168,19 @@ async function closeGracefully(
  * ```
  */
 export async function listen(
-  options: ServerOptions & { hostname?: string; port?: number; listener?: TcpListener },
+  options: ServerOptions & ListenOptions,
 ): Promise<SshServer> {
   if (options.proxyProtocol) trustedProxies(options.proxyProtocol.trusted); // a TypeError now, not per connection
+  // workers: the primary runs the workers; a worker binds the shared port (server_workers.ts).
+  if (!options.listener) {
+    const workers = await listenWorkers({ options, listen });
+    if (workers) return workers;
+  }
   const warnings = new Subject<ListenerWarning>();
   const listener: TcpListener = options.listener ?? await listenTcp({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 22,
+    reusePort: options.reusePort,
     onWarning: (w) => warnings.next(w),
   });
   const connections = new Subject<ServerConnection>();
