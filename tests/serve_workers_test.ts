@@ -124,6 +124,37 @@ describe("rxssh serve -W: worker processes", { skip }, () => {
     }
   });
 
+  it("-W 2: a worker that dies is started again; logins go on", async () => {
+    const server = await serve(
+      ["-W", "2", "-o", `AuthorizedKeysFile=${path.join(work, "authorized_keys")}`],
+      { HOME: work },
+    );
+    try {
+      const [first] = workerPids(server.log());
+      process.kill(first, "SIGKILL");
+      await logged(
+        server,
+        new RegExp(`worker \\d \\(pid ${first}\\) exited \\(null\\); starting another`),
+      );
+      await logged(
+        server,
+        /worker \d \(pid \d+\) started[^]*worker \d \(pid \d+\) started[^]*started/,
+      );
+      const now = workerPids(server.log());
+      assert.equal(now.size, 3, server.log());
+      const pids = new Set<number>();
+      for (const r of await Promise.all([0, 1, 2, 3].map(() => ssh(server.port, "echo $PPID")))) {
+        assert.equal(r.code, 0, r.stderr);
+        pids.add(Number(r.stdout.trim()));
+      }
+      assert.ok(!pids.has(first), "the dead worker serves nothing");
+      process.kill(server.pid, "SIGTERM");
+      assert.equal(await server.exited, 0, server.log());
+    } finally {
+      await server.stop();
+    }
+  });
+
   for (const workers of ["2", "1"]) {
     it(`-W ${workers}: SIGHUP picks up a new AuthorizedKeysFile; an open session keeps going`, async () => {
       const config = path.join(work, `sshd_config_${workers}`);

@@ -382,6 +382,13 @@ export async function serveWorker(
     return e instanceof OptionError ? 2 : 1;
   }
   reply({ type: "ready", addresses: [...handle.addresses] });
+  // One broken connection must not take the worker (and its other connections) down with it.
+  const onUncaught = (e: unknown) =>
+    writeLog(
+      `internal error (worker continues): ${e instanceof Error ? e.stack ?? e.message : String(e)}`,
+    );
+  process.on("uncaughtException", onUncaught);
+  process.on("unhandledRejection", onUncaught);
   // The parent relays signals: a terminal's SIGINT or SIGHUP to the whole group is its to handle.
   const ignore = () => {};
   process.on("SIGINT", ignore);
