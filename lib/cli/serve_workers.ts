@@ -73,7 +73,8 @@ const EXITED: ToParent = { type: "failed", message: "exited" };
 
 /**
  * `-W N` (or `-WN`) taken out of `rxssh serve`'s arguments; without it,
- * `fallback` (default: one worker per core).
+ * `fallback` (default: one worker per core), or 1 on a Node older than
+ * 22.12 (no SO_REUSEPORT there: `-W` above 1 is an {@link OptionError}).
  *
  * @example
  * ```ts
@@ -96,11 +97,23 @@ export function takeWorkersOption(
     } else if (/^-W./.test(a)) value = a.slice(2);
     else rest.push(a);
   }
-  if (value === undefined) return { workers: fallback, args: rest };
+  if (value === undefined) return { workers: reusePortWorks() ? fallback : 1, args: rest };
   if (!/^[1-9]\d{0,3}$/.test(value)) {
     throw new OptionError(`-W: expected a number of worker processes (1..9999), got "${value}"`);
   }
+  if (value !== "1" && !reusePortWorks()) {
+    throw new OptionError(
+      `-W ${value}: worker processes share the port with SO_REUSEPORT, which needs Node 22.12 or later (this is ${process.version})`,
+    );
+  }
   return { workers: Number(value), args: rest };
+}
+
+/** Whether listeners can share a port here: Deno and Bun, Node from 22.12 (and 23.1). */
+function reusePortWorks(): boolean {
+  if ("Deno" in globalThis || "Bun" in globalThis) return true;
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 /** The number of cores this process may use. */
