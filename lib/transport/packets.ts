@@ -397,6 +397,14 @@ export class PacketReader {
    * DisconnectError COMPRESSION_ERROR when the payload does not inflate or
    * inflates past {@link maxPacket}.
    */
+  /**
+   * Resolves when bytes for the next packet start to arrive, or
+   * `undefined` when some are here already (see `ByteReader.whenReadable`).
+   */
+  whenReadable(): Promise<unknown> | undefined {
+    return this.#queue.length > 0 ? undefined : this.#in.whenReadable();
+  }
+
   async read(): Promise<{ payload: Uint8Array; seq: number }> {
     const packet = await this.#read();
     // Inflated here, in order, not when opened: read-ahead opens packets

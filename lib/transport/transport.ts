@@ -681,6 +681,9 @@ export class Transport {
       this.#hs.start("local");
       this.#peerVersion = await link.readIdentification(this.role);
       for (;;) {
+        // Idle, the connection waits for bytes here rather than deep inside link.read().
+        const arriving = link.in.whenReadable();
+        if (arriving) await arriving;
         const { payload, seq } = await link.read();
         await this.#dispatch(payload, seq);
         if (this.#closing) return;
