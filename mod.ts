@@ -198,6 +198,7 @@ export {
   type CloseOptions,
   type IncomingConnection,
   listen,
+  type ListenOptions,
   runLocalCommand,
   serveConnection,
   type ServerConnection,

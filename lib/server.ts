@@ -6,6 +6,8 @@
  * @module
  */
 import { type Observable, Subject } from "rxjs";
+import { LazySubject } from "./rx/_lazy_subject.ts";
+import { listenWorkers } from "./server_workers.ts";
 import {
   type AuthResult,
   serveAuthentication,
@@ -574,7 +576,8 @@ export function acceptConnection(
   stream: ByteStreamPair,
   options: ServerOptions & { serverHandlers?: ServerHandlers },
 ): IncomingConnection {
-  const events = new Subject<ServerEvent>();
+  // Made on first subscription, as the connection's other streams (an idle connection's memory).
+  const events = new LazySubject<ServerEvent>();
   const emit = (e: ServerEvent) => events.next(e);
   type Peer = { remoteAddress?: string; remotePort?: number };
   // With the PROXY protocol, nothing is written nor read for SSH until the header is checked.
@@ -612,7 +615,9 @@ export function acceptConnection(
       return peer.remotePort;
     },
     proxied,
-    event$: events.asObservable(),
+    get event$() {
+      return events.observable;
+    },
     authenticated,
   };
 }
@@ -686,7 +691,7 @@ function startConnection(
   c: {
     options: ServerOptions;
     auth: AuthResult;
-    events: Subject<ServerEvent>;
+    events: LazySubject<ServerEvent>;
     remoteAddress?: string;
     parent: ServerHandlers;
   },
@@ -697,8 +702,8 @@ function startConnection(
     options,
     handlers,
     emit: (e: ServerEvent) => events.next(e),
-    sessions: new Subject<ServerSession>(),
-    lives: new Subject<ChannelLife>(),
+    sessions: new LazySubject<ServerSession>(),
+    lives: new LazySubject<ChannelLife>(),
     live: new Map<number, ChannelLife>(),
   } as SessionContext;
   const sessionOpen = sessionOpenHandler(ctx, options.maxSessions ?? 10);
@@ -739,9 +744,15 @@ function startConnection(
     transport,
     connection,
     handlers,
-    event$: events.asObservable(),
-    session$: ctx.sessions.asObservable(),
-    channelLife$: ctx.lives.asObservable(),
+    get event$() {
+      return events.observable;
+    },
+    get session$() {
+      return ctx.sessions.observable;
+    },
+    get channelLife$() {
+      return ctx.lives.observable;
+    },
     liveChannels: ctx.live,
   };
 }
@@ -807,8 +818,8 @@ interface SessionContext {
   /** What handlers get (set once the connection exists). */
   context: ServerContext;
   emit: (e: ServerEvent) => void;
-  sessions: Subject<ServerSession>;
-  lives: Subject<ChannelLife>;
+  sessions: LazySubject<ServerSession>;
+  lives: LazySubject<ChannelLife>;
   live: Map<number, ChannelLife>;
 }
 
@@ -1015,6 +1026,11 @@ export interface SshServer {
   /** The port it listens on. */
   readonly port: number;
   /**
+   * With `listen({ workers })`, in the primary: the worker processes' ids
+   * (the connections are theirs; this server's observables emit nothing).
+   */
+  readonly workers?: readonly number[];
+  /**
    * Every accepted connection, at once, before its first byte is read
    * (transport and events from the start; see {@link IncomingConnection}). Hot.
    */
@@ -1092,6 +1108,37 @@ async function closeGracefully(
 }
 
 /**
+ * Where and how {@link listen} listens (with the {@link ServerOptions}).
+ *
+ * @example
+ * ```ts
+ * import type { ListenOptions } from "./server.ts";
+ * const everyCore: ListenOptions = { hostname: "0.0.0.0", port: 2222, workers: navigator.hardwareConcurrency };
+ * ```
+ */
+export interface ListenOptions {
+  /** The address to bind (default "127.0.0.1"). */
+  hostname?: string;
+  /** The port (default 22; 0: the OS picks one). */
+  port?: number;
+  /** An already bound listener to serve instead (no workers then). */
+  listener?: TcpListener;
+  /** Binds with SO_REUSEPORT (see `ListenTcpOptions.reusePort`; Deno needs `--unstable-net`). */
+  reusePort?: boolean;
+  /**
+   * Processes sharing the port (default 1: this one). Above 1, this
+   * program is started again `workers` times with the same arguments
+   * (Deno: `deno run -A --unstable-net` of the main module), each calling
+   * `listen` in turn: there it serves on the shared port with this
+   * process's host keys (sent over a pipe), and here `listen` returns a
+   * server standing for them (`workers`: their pids; `close` stops them
+   * all, gracefully with `graceMs`). Linux spreads the connections over
+   * the workers. See `server_workers.ts`.
+   */
+  workers?: number;
+}
+
+/**
  * Listens on TCP and serves every connection with {@link serveConnection}.
  * `connection$` completes when the server is closed, and errors with a
  * `ListenerError` when the listener fails for good (a failure of `accept`
@@ -1121,13 +1168,19 @@ async function closeGracefully(
  * ```
  */
 export async function listen(
-  options: ServerOptions & { hostname?: string; port?: number; listener?: TcpListener },
+  options: ServerOptions & ListenOptions,
 ): Promise<SshServer> {
   if (options.proxyProtocol) trustedProxies(options.proxyProtocol.trusted); // a TypeError now, not per connection
+  // workers: the primary runs the workers; a worker binds the shared port (server_workers.ts).
+  if (!options.listener) {
+    const workers = await listenWorkers({ options, listen });
+    if (workers) return workers;
+  }
   const warnings = new Subject<ListenerWarning>();
   const listener: TcpListener = options.listener ?? await listenTcp({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 22,
+    reusePort: options.reusePort,
     onWarning: (w) => warnings.next(w),
   });
   const connections = new Subject<ServerConnection>();

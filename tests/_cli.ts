@@ -42,7 +42,17 @@ export function serve(
   env: Record<string, string>,
   prefix: string[] = [],
 ): Promise<Served> {
-  const [cli, cliArgs] = cliCommand(["serve", "-p", "0", "-o", "ListenAddress=127.0.0.1", ...args]);
+  // One process unless the test asks for workers (-W; the default is one per core).
+  const workers = args.some((a) => a.startsWith("-W")) ? [] : ["-W", "1"];
+  const [cli, cliArgs] = cliCommand([
+    "serve",
+    "-p",
+    "0",
+    "-o",
+    "ListenAddress=127.0.0.1",
+    ...workers,
+    ...args,
+  ]);
   const [file, ...argv] = [...prefix, cli, ...cliArgs];
   const child = spawn(file, argv, {
     cwd: ROOT,

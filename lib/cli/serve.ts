@@ -3,8 +3,15 @@
  * commands and shells as local processes of the user running it.
  *
  * ```sh
- * rxssh serve [-p port] [-h host_key_file]... [-f config_file] [-o Option=value]... [-D] [-d] [-q]
+ * rxssh serve [-p port] [-W workers] [-h host_key_file]... [-f config_file] [-o Option=value]... [-D] [-d] [-q]
  * ```
+ *
+ * - Processes: `-W N` runs N worker processes sharing the listening port
+ *   (SO_REUSEPORT; default one per core; `-W 1` serves in this process),
+ *   with the configuration and host keys read once by the parent (see
+ *   `serve_workers.ts`).
+ * - SIGHUP: the configuration files (and host keys) are read again; new
+ *   connections use them, open connections keep going unchanged.
  *
  * - Users: only the user running `rxssh serve` can log in (as with a
  *   non-root sshd); every command runs as that user.
@@ -122,6 +129,12 @@ import { portForwardingHandler, type PortForwardingOptions } from "../forward/se
 import { agentForwardingHandler } from "../agent/forwarding.ts";
 import { x11ForwardingHandler } from "../x11/server.ts";
 import { sftpSubsystem } from "../sftp/subsystem.ts";
+import {
+  SERVE_WORKER_ENV,
+  serveWorker,
+  superviseWorkers,
+  takeWorkersOption,
+} from "./serve_workers.ts";
 
 /**
  * The usage text of `rxssh serve`.
@@ -133,7 +146,7 @@ import { sftpSubsystem } from "../sftp/subsystem.ts";
  * ```
  */
 export const SERVE_USAGE =
-  "usage: rxssh serve [-p port] [-h host_key_file]... [-f config_file] [-o Option=value]... [-D] [-d] [-q]";
+  "usage: rxssh serve [-p port] [-W workers] [-h host_key_file]... [-f config_file] [-o Option=value]... [-D] [-d] [-q]";
 
 /**
  * The sshd_config keywords `rxssh serve` understands.
@@ -214,6 +227,14 @@ export interface ServeHandle {
    * shutting down"). Resolves once they are closed.
    */
   close(options?: { graceMs?: number }): Promise<void>;
+  /**
+   * Reads the arguments' configuration files (and the host keys, unless
+   * `hostKeys` are given) again, as sshd does on SIGHUP: connections
+   * accepted from then on use the new configuration, open ones keep the
+   * one they started with. ListenAddress and Port changes need a restart.
+   * Rejects (and changes nothing) when the new configuration is bad.
+   */
+  reload(options?: Pick<StartServeOptions, "hostKeys" | "readConfig">): Promise<void>;
 }
 
 /**
@@ -230,12 +251,33 @@ export interface StartServeOptions {
   writeLog?: (line: string) => void;
   /** Binds a listen address (default `listenTcp`; injectable for tests). */
   listenTcp?: (options: ListenTcpOptions) => Promise<TcpListener>;
+  /**
+   * The host keys to use instead of loading the HostKey files (a worker of
+   * `-W` gets them from its parent, which read them once).
+   */
+  hostKeys?: readonly PrivateKey[];
+  /** Reads a `-f` configuration file (default: from disk). */
+  readConfig?: (file: string) => string;
+  /** The password `RXSSH_PASSWORD` gave (default: the variable, then removed from the environment). */
+  envPassword?: string;
+  /** Binds these addresses instead of ListenAddress and Port (a worker: those its first sibling bound). */
+  bind?: readonly { hostname: string; port: number }[];
+  /** Binds with SO_REUSEPORT (the workers of `-W` share their port). */
+  reusePort?: boolean;
+  /** Says "accepting on" instead of "listening on" (a worker: its parent says "listening on"). */
+  worker?: boolean;
 }
 
 const te = new TextEncoder();
 
-/** `-p`, `-h`, `-o`, `-f`, `-D`, `-e`, `-d`, `-q` into an {@link OptionSet}. */
-function parseServeArgs(args: readonly string[]): OptionSet {
+/**
+ * `-p`, `-h`, `-o`, `-f`, `-D`, `-e`, `-d`, `-q` into an {@link OptionSet};
+ * `read` reads the `-f` files (a worker gets their text from its parent).
+ */
+function parseServeArgs(
+  args: readonly string[],
+  read: (file: string) => string = (f) => fs.readFileSync(f, "utf8"),
+): OptionSet {
   const o = new OptionSet(SERVE_OPTIONS);
   const files: string[] = [];
   const need = (i: number, flag: string) => {
@@ -257,7 +299,7 @@ function parseServeArgs(args: readonly string[]): OptionSet {
       i--;
     } else throw new OptionError(`unknown argument ${JSON.stringify(a)}\n${SERVE_USAGE}`);
   }
-  for (const f of files) o.addText(fs.readFileSync(f, "utf8"));
+  for (const f of files) o.addText(read(f));
   return o;
 }
 
@@ -385,7 +427,117 @@ export async function startServe(
   args: readonly string[],
   options: StartServeOptions = {},
 ): Promise<ServeHandle> {
-  const o = parseServeArgs(args);
+  const envPassword = options.envPassword ?? process.env.RXSSH_PASSWORD;
+  // Sessions inherit this process's environment: never hand them the password.
+  delete process.env.RXSSH_PASSWORD;
+  const config = await configure(args, { ...options, envPassword });
+  const { log } = config.policy;
+  const listeners = await bindAll(options.bind ?? config.addresses, {
+    bind: options.listenTcp ?? listenTcp,
+    log,
+    reusePort: options.reusePort ?? false,
+  });
+  const open: OpenConnections = new Map();
+  const bound = listeners.map((l, i) => ({
+    hostname: (options.bind ?? config.addresses)[i].hostname,
+    port: l.port,
+  }));
+  const says = options.worker ? `pid ${process.pid} accepting on` : "listening on";
+  for (const b of bound) log.info(`${says} ${hostPort(b.hostname, b.port)}`);
+  // Connections take the policy current when they are accepted (SIGHUP replaces it).
+  const current = { policy: config.policy };
+  let hostKeys = config.hostKeys;
+  return {
+    addresses: bound,
+    get hostKeyFingerprints() {
+      return hostKeys.map((k) => k.publicKey.fingerprint());
+    },
+    failed: Promise.race(listeners.map((l) => acceptLoop(l, { current, open }))),
+    shutdownGraceMs: config.shutdownGraceMs,
+    close: (c = {}) => closeAll({ listeners, open, log: current.policy.log }, c.graceMs ?? 0),
+    async reload(r = {}) {
+      const next = await configure(args, { ...options, ...r, envPassword });
+      const moved =
+        next.addresses.some((a, i) =>
+          a.hostname !== config.addresses[i]?.hostname || a.port !== config.addresses[i]?.port
+        ) || next.addresses.length !== config.addresses.length;
+      if (moved && !options.bind) {
+        next.policy.log.error("ListenAddress and Port changes take effect at the next start only");
+      }
+      current.policy = next.policy;
+      hostKeys = next.hostKeys;
+      next.policy.log.info(
+        `reloaded configuration (${open.size} open connections keep the previous one)`,
+      );
+    },
+  };
+}
+
+/**
+ * What the parent of `rxssh serve -W N` reads once and hands to its
+ * workers: the text of every `-f` file and the host keys (generated on the
+ * first run as {@link startServe} does), after checking the whole
+ * configuration. From {@link loadServeSetup}.
+ *
+ * @example
+ * ```ts
+ * import type { ServeSetup } from "./serve.ts";
+ * const count = (s: ServeSetup) => `${s.hostKeys.length} host keys, ${Object.keys(s.files).length} files`;
+ * ```
+ */
+export interface ServeSetup {
+  /** The `-f` files' text, by the path given. */
+  readonly files: Readonly<Record<string, string>>;
+  readonly hostKeys: readonly PrivateKey[];
+  /** A logger with the configured LogLevel. */
+  readonly log: Logger;
+  /** ShutdownGraceTime in milliseconds. */
+  readonly shutdownGraceMs: number;
+}
+
+/**
+ * Reads and checks the configuration that `args` (the arguments after
+ * `serve`) describe, without binding anything: the `-f` files' text and
+ * the host keys. Throws {@link OptionError} for bad arguments.
+ *
+ * @example
+ * ```ts
+ * import { loadServeSetup } from "./serve.ts";
+ * async function check() {
+ *   const setup = await loadServeSetup(["-o", "ListenAddress=127.0.0.1"]);
+ *   console.log(setup.hostKeys.map((k) => k.publicKey.fingerprint()));
+ * }
+ * ```
+ */
+export async function loadServeSetup(
+  args: readonly string[],
+  options: Pick<StartServeOptions, "writeLog" | "envPassword"> = {},
+): Promise<ServeSetup> {
+  const files: Record<string, string> = {};
+  const c = await configure(args, {
+    ...options,
+    readConfig: (f) => files[f] = fs.readFileSync(f, "utf8"),
+  });
+  return { files, hostKeys: c.hostKeys, log: c.policy.log, shutdownGraceMs: c.shutdownGraceMs };
+}
+
+/** What {@link configure} makes of the arguments and the files they name. */
+interface Configured {
+  policy: Policy;
+  hostKeys: readonly PrivateKey[];
+  addresses: { hostname: string; port: number }[];
+  shutdownGraceMs: number;
+}
+
+/**
+ * Reads the arguments, the configuration files and the host keys (unless
+ * given) into what every connection shares; at start and at each reload.
+ */
+async function configure(
+  args: readonly string[],
+  options: StartServeOptions,
+): Promise<Configured> {
+  const o = parseServeArgs(args, options.readConfig);
   const proxyProtocol = proxyProtocolOption(o); // a bad network fails before anything is read or made
   const log = new Logger(
     parseLogLevel(o.get("LogLevel", "INFO")),
@@ -393,10 +545,7 @@ export async function startServe(
   );
   const user = localUserName();
   const home = homeDirectory();
-  const envPassword = process.env.RXSSH_PASSWORD;
-  // Sessions inherit this process's environment: never hand them the password.
-  delete process.env.RXSSH_PASSWORD;
-  const password = passwordSource(o, { home, envPassword });
+  const password = passwordSource(o, { home, envPassword: options.envPassword });
   const bannerFile = o.get("Banner");
   const subsystems = new Map<string, string>();
   for (const s of o.all("Subsystem")) {
@@ -404,7 +553,7 @@ export async function startServe(
     if (!m) throw new OptionError(`Subsystem: expected "name command", got "${s}"`);
     if (!subsystems.has(m[1])) subsystems.set(m[1], m[2]);
   }
-  const hostKeys = await loadHostKeys(o, { log, home });
+  const hostKeys = options.hostKeys ? [...options.hostKeys] : await loadHostKeys(o, { log, home });
   const { forceCommand, forcedSftp, chroot } = sftpSettings(o, subsystems);
   const loginGraceTime = o.integer("LoginGraceTime", 120) * 1000;
   const rekey = o.has("RekeyLimit") ? parseRekeyLimit(o.get("RekeyLimit")!) : undefined;
@@ -449,16 +598,11 @@ export async function startServe(
   const port = parsePort(o.get("Port", "22"));
   const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
     .map((a) => parseListenAddress(a, port));
-  const listeners = await bindAll(addresses, { bind: options.listenTcp ?? listenTcp, log });
-  const open: OpenConnections = new Map();
-  const bound = listeners.map((l, i) => ({ hostname: addresses[i].hostname, port: l.port }));
-  for (const b of bound) log.info(`listening on ${hostPort(b.hostname, b.port)}`);
   return {
-    addresses: bound,
-    hostKeyFingerprints: hostKeys.map((k) => k.publicKey.fingerprint()),
-    failed: Promise.race(listeners.map((l) => acceptLoop(l, { policy, open }))),
+    policy,
+    hostKeys,
+    addresses,
     shutdownGraceMs: o.integer("ShutdownGraceTime", 30) * 1000,
-    close: (c = {}) => closeAll({ listeners, open, log }, c.graceMs ?? 0),
   };
 }
 
@@ -530,16 +674,16 @@ function passwordSource(
 
 /** Binds every address, or none: a failure closes the ones already bound. */
 async function bindAll(
-  addresses: { hostname: string; port: number }[],
-  how: { bind: (o: ListenTcpOptions) => Promise<TcpListener>; log: Logger },
+  addresses: readonly { hostname: string; port: number }[],
+  how: { bind: (o: ListenTcpOptions) => Promise<TcpListener>; log: Logger; reusePort: boolean },
 ): Promise<TcpListener[]> {
-  const { bind, log } = how;
+  const { bind, log, reusePort } = how;
   const listeners: TcpListener[] = [];
   try {
     for (const a of addresses) {
       let where = hostPort(a.hostname, a.port);
       const onWarning = (w: ListenerWarning) => logListenerWarning(w, { log, where });
-      const l = await bind({ hostname: a.hostname, port: a.port, onWarning });
+      const l = await bind({ hostname: a.hostname, port: a.port, onWarning, reusePort });
       where = hostPort(a.hostname, l.port); // the port the OS picked for port 0
       listeners.push(l);
     }
@@ -560,12 +704,13 @@ const hostPort = (host: string, port: number) =>
  */
 function acceptLoop(
   l: TcpListener,
-  to: { policy: Policy; open: OpenConnections },
+  to: { current: { policy: Policy }; open: OpenConnections },
 ): Promise<unknown> {
-  const { policy: p, open } = to;
+  const { current, open } = to;
   return (async () => {
     try {
       for await (const conn of l) {
+        const p = current.policy;
         const slot: { transport?: Transport; done?: Promise<void> } = {};
         open.set(conn, slot);
         slot.done = handleConnection(conn, { policy: p, slot }).catch((e) => {
@@ -576,7 +721,7 @@ function acceptLoop(
         });
       }
     } catch (e) {
-      p.log.error(`fatal: ${e instanceof Error ? e.message : String(e)}`);
+      current.policy.log.error(`fatal: ${e instanceof Error ? e.message : String(e)}`);
       return e;
     }
     return new Promise<never>(() => {});
@@ -932,9 +1077,19 @@ function internalSftp(
  * ```
  */
 export async function serveMain(
-  args: readonly string[],
+  args: readonly string[] | string[],
   options: StartServeOptions = {},
 ): Promise<number> {
+  let workers: number;
+  try {
+    // An injected listener cannot reach other processes: one process then, unless -W says otherwise.
+    ({ workers, args } = takeWorkersOption(args, options.listenTcp ? 1 : undefined));
+  } catch (e) {
+    process.stderr.write(`rxssh serve: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (process.env[SERVE_WORKER_ENV] !== undefined) return await serveWorker(args, options);
+  if (workers > 1) return await superviseWorkers(args, { workers, writeLog: options.writeLog });
   let handle: ServeHandle;
   try {
     handle = await startServe(args, options);
@@ -952,6 +1107,15 @@ export async function serveMain(
   };
   process.on("uncaughtException", onUncaught);
   process.on("unhandledRejection", onUncaught);
+  // SIGHUP: new connections get the configuration read again; open ones keep theirs.
+  const onHangup = () => {
+    handle.reload().catch((e) => {
+      process.stderr.write(
+        `rxssh serve: SIGHUP: ${(e as Error).message}; keeping the previous configuration\n`,
+      );
+    });
+  };
+  process.on("SIGHUP", onHangup);
   let onSignal!: () => void;
   const signalled = new Promise<number>((resolve) => onSignal = () => resolve(0));
   process.once("SIGINT", onSignal);
@@ -972,5 +1136,6 @@ export async function serveMain(
   process.off("SIGTERM", onSignal);
   process.off("uncaughtException", onUncaught);
   process.off("unhandledRejection", onUncaught);
+  process.off("SIGHUP", onHangup);
   return code;
 }

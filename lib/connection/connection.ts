@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Observable, Subject } from "rxjs";
+import type { Observable } from "rxjs";
+import { LazySubject } from "../rx/_lazy_subject.ts";
 import { DisconnectError, DisconnectReason, SshError } from "../wire/errors.ts";
 import {
   decodeChannelOpen,
@@ -176,7 +177,9 @@ export class Connection {
    * requests), in order. Hot: subscribe before the peer can ask (the
    * server's connection events start at accept).
    */
-  readonly event$: Observable<ConnectionEvent>;
+  get event$(): Observable<ConnectionEvent> {
+    return this.#events.observable;
+  }
 
   #t: MessageTransport;
   #router?: PeerRequestRouter<Connection>;
@@ -199,7 +202,8 @@ export class Connection {
   }[] = [];
   /** Our replies to the peer's global requests, in the order asked (RFC 4254 §4). */
   #globalAnswers: { payload?: Payload; ready: boolean; release: () => void }[] = [];
-  #events = new Subject<ConnectionEvent>();
+  /** Made on first subscription (an idle connection's memory). */
+  #events = new LazySubject<ConnectionEvent>();
   #nextId = 0;
   #error?: Error;
   #done: Promise<void>;
@@ -216,7 +220,6 @@ export class Connection {
   constructor(transport: MessageTransport, options: ConnectionOptions = {}) {
     this.#t = transport;
     this.#router = options.router;
-    this.event$ = this.#events.asObservable();
     transport.debug$?.subscribe(() => this.#nudge(this.#sends));
     this.#done = this.#run();
   }

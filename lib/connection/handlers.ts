@@ -164,7 +164,8 @@ export function refuse(description: string, reason?: number): Refusal {
  * ```
  */
 export class HandlerTable<H> {
-  #byKey = new Map<string, H[]>();
+  /** Made by the first add (most per-connection tables stay empty). */
+  #byKey?: Map<string, H[]>;
   #parent?: HandlerTable<H>;
 
   /** A table; `parent`'s handlers are consulted after this one's. */
@@ -174,23 +175,24 @@ export class HandlerTable<H> {
 
   /** Registers `handler` for `key` until the subscription is unsubscribed. */
   add(key: string, handler: H): Subscription {
-    const list = this.#byKey.get(key) ?? [];
+    const byKey = this.#byKey ??= new Map();
+    const list = byKey.get(key) ?? [];
     // A fresh array on every change: a lookup in progress keeps the list it started with.
-    this.#byKey.set(key, [...list, handler]);
+    byKey.set(key, [...list, handler]);
     return new Subscription(() => {
-      const now = this.#byKey.get(key);
+      const now = byKey.get(key);
       if (!now) return;
       const i = now.indexOf(handler);
       if (i < 0) return;
       const next = [...now.slice(0, i), ...now.slice(i + 1)];
-      if (next.length) this.#byKey.set(key, next);
-      else this.#byKey.delete(key);
+      if (next.length) byKey.set(key, next);
+      else byKey.delete(key);
     });
   }
 
   /** The handlers for `key`: this table's, then the parent's. */
   get(key: string): readonly H[] {
-    const own = this.#byKey.get(key) ?? [];
+    const own = this.#byKey?.get(key) ?? [];
     const inherited = this.#parent?.get(key) ?? [];
     return inherited.length ? [...own, ...inherited] : own;
   }

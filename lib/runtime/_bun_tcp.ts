@@ -81,6 +81,8 @@ interface BunNamespace {
   listen<Data>(
     options: ({ hostname: string; port: number } | { unix: string }) & {
       allowHalfOpen: boolean;
+      /** SO_REUSEPORT (TCP). */
+      reusePort?: boolean;
       socket: BunSocketHandler<Data>;
     },
   ): BunListener;
@@ -370,7 +372,13 @@ export function bunListenTcp(options: ListenTcpOptions): TcpListener {
   const noDelay = options.noDelay ?? true;
   const { listener, next, close } = bunAccepting(
     (socket) =>
-      bun().listen<BunConn>({ hostname, port: options.port ?? 0, allowHalfOpen: true, socket }),
+      bun().listen<BunConn>({
+        hostname,
+        port: options.port ?? 0,
+        allowHalfOpen: true,
+        reusePort: options.reusePort ?? false, // SO_REUSEPORT
+        socket,
+      }),
     (state) => state.connection(),
     noDelay,
   );

@@ -211,7 +211,13 @@ export async function denoConnectTcp(
  */
 export function denoListenTcp(options: ListenTcpOptions): TcpListener {
   const hostname = options.hostname ?? "0.0.0.0";
-  const listener = Deno.listen({ hostname, port: options.port ?? 0, transport: "tcp" });
+  const listener = Deno.listen({
+    hostname,
+    port: options.port ?? 0,
+    transport: "tcp",
+    // SO_REUSEPORT; only passed when asked, since Deno wants --unstable-net for it.
+    ...(options.reusePort && { reusePort: true }),
+  });
   return wrapDenoListener(listener, options);
 }
 

@@ -255,7 +255,9 @@ export async function nodeListenTcp(options: ListenTcpOptions): Promise<TcpListe
   const server: Server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host: hostname, port: options.port ?? 0 }, () => {
+    // reusePort: SO_REUSEPORT from Node 22.12 and 23.1 (older versions ignore it).
+    const listenOptions = { host: hostname, port: options.port ?? 0, reusePort: options.reusePort };
+    server.listen(listenOptions, () => {
       server.off("error", reject);
       resolve();
     });

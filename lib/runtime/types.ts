@@ -104,6 +104,22 @@ export interface ListenTcpOptions {
   /** Disable Nagle's algorithm on accepted connections (default `true`). */
   noDelay?: boolean;
   /**
+   * Sets `SO_REUSEPORT` (default `false`), so that several processes can
+   * bind the same address and port, each with its own listener; on Linux
+   * the kernel spreads incoming connections over them. Deno needs the
+   * `--unstable-net` flag for it (without it Deno ends the process with
+   * exit code 70 when the option is used); Bun has it; Node has it from
+   * 22.12 and 23.1 (older versions ignore it and the second bind fails
+   * with EADDRINUSE).
+   *
+   * @example
+   * ```ts
+   * import type { ListenTcpOptions } from "./types.ts";
+   * const shared: ListenTcpOptions = { hostname: "0.0.0.0", port: 2222, reusePort: true };
+   * ```
+   */
+  reusePort?: boolean;
+  /**
    * Called when accepts start failing for a transient reason (out of file
    * descriptors: EMFILE, ENFILE; ENOBUFS, ECONNABORTED, ...) and when they
    * work again: once per burst each, never per failure. The listener backs

@@ -48,6 +48,15 @@ export class ByteReader {
     return true;
   }
 
+  /**
+   * Resolves when bytes arrive (or the stream ends), or `undefined` when
+   * some are buffered already. An idle connection waits here, one
+   * suspended call deep, rather than inside a chain of pending reads.
+   */
+  whenReadable(): Promise<unknown> | undefined {
+    return this.#size > 0 || this.#done ? undefined : this.#fill();
+  }
+
   /** Waits until at least `n` bytes are buffered; throws {@link EndOfStream} if the stream ends first. */
   async ensure(n: number): Promise<void> {
     while (this.#size < n) {

@@ -86,6 +86,12 @@ function deferred(): Outgoing["done"] {
   return { promise, resolve, reject };
 }
 
+/** Random bytes for padding, by random source, shared by the writers that use it. */
+const PADDING_POOLS = new WeakMap<RandomSource, { bytes: Uint8Array; offset: number }>();
+
+/** The default random source (one function, so that its writers share one padding pool). */
+const cryptoRandom: RandomSource = (n) => crypto.getRandomValues(new Uint8Array(n));
+
 /**
  * Frames payloads into packets and protects them with the current sealer.
  * Sequence numbers are assigned synchronously in call order and wrap at 2^32
@@ -117,8 +123,6 @@ export class PacketWriter {
   #pumping = false;
   /** The latest entry's completion (its promise already has a no-op catch). */
   #last: Outgoing["done"] | undefined;
-  #pool: Uint8Array = new Uint8Array(0);
-  #poolOffset = 0;
   #trackedBytes = 0;
   #trackedPackets = 0;
   #drainWaiters: { bytes: number; packets: number; resolve(): void }[] = [];
@@ -126,16 +130,22 @@ export class PacketWriter {
   /** Writes to `writer`; padding comes from `random`. */
   constructor(writer: WritableStreamDefaultWriter<Uint8Array>, random?: RandomSource) {
     this.#writer = writer;
-    this.#random = random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
+    this.#random = random ?? cryptoRandom;
   }
 
+  /**
+   * `n` random padding bytes, cut from a 4 KiB pool that every writer with
+   * the same random source shares (an idle connection then holds no pool
+   * of its own); no byte is handed out twice.
+   */
   #padding(n: number): Uint8Array {
-    if (this.#poolOffset + n > this.#pool.length) {
-      this.#pool = this.#random(4096);
-      this.#poolOffset = 0;
+    let pool = PADDING_POOLS.get(this.#random);
+    if (!pool || pool.offset + n > pool.bytes.length) {
+      pool = { bytes: this.#random(Math.max(4096, n)), offset: 0 };
+      PADDING_POOLS.set(this.#random, pool);
     }
-    const v = this.#pool.subarray(this.#poolOffset, this.#poolOffset + n);
-    this.#poolOffset += n;
+    const v = pool.bytes.subarray(pool.offset, pool.offset + n);
+    pool.offset += n;
     return v;
   }
 
@@ -387,6 +397,14 @@ export class PacketReader {
    * DisconnectError COMPRESSION_ERROR when the payload does not inflate or
    * inflates past {@link maxPacket}.
    */
+  /**
+   * Resolves when bytes for the next packet start to arrive, or
+   * `undefined` when some are here already (see `ByteReader.whenReadable`).
+   */
+  whenReadable(): Promise<unknown> | undefined {
+    return this.#queue.length > 0 ? undefined : this.#in.whenReadable();
+  }
+
   async read(): Promise<{ payload: Uint8Array; seq: number }> {
     const packet = await this.#read();
     // Inflated here, in order, not when opened: read-ahead opens packets

@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { type Observable, ReplaySubject, Subject } from "rxjs";
+import type { Observable } from "rxjs";
+import { LazySubject } from "../rx/_lazy_subject.ts";
 import { CIPHERS } from "../crypto/ciphers.ts";
 import { KexError, MacError } from "../crypto/errors.ts";
 import { defaultRandom } from "../crypto/types.ts";
@@ -370,43 +371,60 @@ export class Transport {
   readonly localVersion: string;
 
   /** SSH_MSG_IGNORE data received (RFC 4253 §11.2). Hot. */
-  readonly ignore$: Observable<Uint8Array>;
+  get ignore$(): Observable<Uint8Array> {
+    return this.#events.ignore.observable;
+  }
   /** SSH_MSG_DEBUG messages received (RFC 4253 §11.3). Hot. */
-  readonly debug$: Observable<DebugMessage>;
+  get debug$(): Observable<DebugMessage> {
+    return this.#events.debug.observable;
+  }
   /** Sequence numbers our peer reported as unimplemented (RFC 4253 §11.4). Hot. */
-  readonly unimplemented$: Observable<number>;
+  get unimplemented$(): Observable<number> {
+    return this.#events.unimplemented.observable;
+  }
   /**
    * Packets that failed authentication, one event each. The connection is
    * then closed with MAC_ERROR, unless {@link TransportOptions.acceptMacError}
    * accepted the packet (it is asked first; this emits after its answer).
    * Hot.
    */
-  readonly macError$: Observable<MacErrorEvent>;
+  get macError$(): Observable<MacErrorEvent> {
+    return this.#events.macError.observable;
+  }
   /** Every completed key exchange; the latest is replayed to late subscribers. */
-  readonly kex$: Observable<KexEvent>;
+  get kex$(): Observable<KexEvent> {
+    return this.#events.kex.observable;
+  }
   /** The peer's SSH_MSG_EXT_INFO (RFC 8308); the latest is replayed. */
-  readonly extInfo$: Observable<ReadonlyMap<string, Uint8Array>>;
+  get extInfo$(): Observable<ReadonlyMap<string, Uint8Array>> {
+    return this.#events.extInfo.observable;
+  }
   /**
    * Server: each service the client requested and we accepted, once (a
    * repeated request is answered again, as sshd does, but not emitted again);
    * replayed.
    */
-  readonly service$: Observable<string>;
+  get service$(): Observable<string> {
+    return this.#events.service.observable;
+  }
   /** The end of the connection, once; replayed to late subscribers. */
-  readonly disconnect$: Observable<DisconnectEvent>;
+  get disconnect$(): Observable<DisconnectEvent> {
+    return this.#events.disconnect.observable;
+  }
   /** Payloads of messages for higher layers (number 50 and up), in order, with backpressure. */
   readonly messages: ReadableStream<Uint8Array>;
 
   /** The subjects behind the observables above. */
   #events = {
-    ignore: new Subject<Uint8Array>(),
-    debug: new Subject<DebugMessage>(),
-    unimplemented: new Subject<number>(),
-    macError: new Subject<MacErrorEvent>(),
-    kex: new ReplaySubject<KexEvent>(1),
-    extInfo: new ReplaySubject<ReadonlyMap<string, Uint8Array>>(1),
-    service: new ReplaySubject<string>(),
-    disconnect: new ReplaySubject<DisconnectEvent>(1),
+    // Made on first subscription (an idle connection's memory): see LazySubject.
+    ignore: new LazySubject<Uint8Array>(),
+    debug: new LazySubject<DebugMessage>(),
+    unimplemented: new LazySubject<number>(),
+    macError: new LazySubject<MacErrorEvent>(),
+    kex: new LazySubject<KexEvent>(1),
+    extInfo: new LazySubject<ReadonlyMap<string, Uint8Array>>(1),
+    service: new LazySubject<string>(Infinity),
+    disconnect: new LazySubject<DisconnectEvent>(1),
   };
   /** The {@link messages} stream's controller, and the read loop waiting for its reader. */
   #inbox: {
@@ -449,15 +467,6 @@ export class Transport {
     const lists = resolveAlgorithmLists(options);
     this.localVersion = versionLine(options.software ?? `rxssh_${VERSION}`);
 
-    const e = this.#events;
-    this.ignore$ = e.ignore.asObservable();
-    this.debug$ = e.debug.asObservable();
-    this.unimplemented$ = e.unimplemented.asObservable();
-    this.macError$ = e.macError.asObservable();
-    this.kex$ = e.kex.asObservable();
-    this.extInfo$ = e.extInfo.asObservable();
-    this.service$ = e.service.asObservable();
-    this.disconnect$ = e.disconnect.asObservable();
     this.messages = this.#messageStream();
 
     const fail = (err: unknown) => this.#fail(err);
@@ -672,6 +681,9 @@ export class Transport {
       this.#hs.start("local");
       this.#peerVersion = await link.readIdentification(this.role);
       for (;;) {
+        // Idle, the connection waits for bytes here rather than deep inside link.read().
+        const arriving = link.in.whenReadable();
+        if (arriving) await arriving;
         const { payload, seq } = await link.read();
         await this.#dispatch(payload, seq);
         if (this.#closing) return;
