@@ -1,6 +1,7 @@
 #!/bin/sh
 # The Node section of scripts/test.sh: a named subset of the suite on Node 22
-# (npm's `node` package, node_modules/.bin/node; $NODE overrides) with Node's
+# (npm's `node` package, node_modules/.bin/node; $RXSSH_NODE overrides: npm
+# itself sets $NODE to the Node running npm, 20 here) with Node's
 # own test runner, `node --test`. The tests are written with node:test and
 # node:assert, so they run unchanged.
 #
@@ -18,7 +19,7 @@
 # SFTP tests of tests/.
 set -u
 cd "$(dirname "$0")/.." || exit 1
-NODE=${NODE:-node_modules/.bin/node}
+NODE=${RXSSH_NODE:-node_modules/.bin/node}
 if [ ! -x "$NODE" ] && ! command -v "$NODE" >/dev/null 2>&1; then
   echo "scripts/test_node.sh: $NODE not found (npm install gives Node 22 in node_modules/.bin)" >&2
   exit 1
