@@ -112,7 +112,8 @@ export class ProxyProtocolError extends Error {
     super(
       at.peer === undefined
         ? `PROXY protocol: ${detail}`
-        : `PROXY protocol from ${at.peer}: ${detail}`,
+        // A socket closed before it was read may report no address (Bun): say so.
+        : `PROXY protocol from ${at.peer || "an unknown address"}: ${detail}`,
     );
     this.name = "ProxyProtocolError";
     this.peer = at.peer;

@@ -228,6 +228,8 @@ describe("trustedProxies and readProxyHeader", () => {
   test("untrusted peer, no header in time, not a header, early end: closed, nothing written", async () => {
     const cases: { peer: string; send?: string; end?: boolean; why: RegExp }[] = [
       { peer: "192.0.2.1", send: "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n", why: /not a trusted proxy/ },
+      // A socket that reports no peer address (Bun, once the peer has gone) is not trusted.
+      { peer: "", why: /^PROXY protocol from an unknown address: not a trusted proxy/ },
       { peer: "127.0.0.1", why: /no complete PROXY header within 50 ms/ },
       { peer: "127.0.0.1", send: "PROXY TCP4 1.2", why: /within 50 ms/ },
       { peer: "127.0.0.1", send: "SSH-2.0-x\r\n", why: /expected a PROXY header/ },
