@@ -83,6 +83,7 @@ export {
   AlgorithmConfigError,
   type AlgorithmKind,
   DEFAULT_ALGORITHMS,
+  DEFAULT_SERVER_ALGORITHMS,
   negotiate,
   resolveAlgorithms,
   SUPPORTED_ALGORITHMS,

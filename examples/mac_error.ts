@@ -62,6 +62,8 @@ async function run(
   const wire = macFlipper(serverEnd); // server -> client bytes go through the flipper
   const serving = serveConnection(wire.stream, {
     hostKeys: [hostKey],
+    macs: "+hmac-sha2-256", // a server offers only encrypt-then-MAC MACs unless told
+
     auth: { handlers: { password: (u, p) => u === "demo" && p === "demo" } },
     exec: async (s: ServerSession) => {
       const w = s.stdout.getWriter();

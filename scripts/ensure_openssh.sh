@@ -4,8 +4,9 @@
 # ssh-keygen, ssh-agent, ssh-add), Dropbear (dbclient, dropbear, dropbearkey,
 # dropbearconvert: dropbear-bin) and, for the X11 forwarding tests, Xvfb,
 # xauth and xdpyinfo, curl (a SOCKS client), nc (netcat-openbsd, a
-# ProxyCommand), HAProxy (a load balancer that sends the PROXY protocol) and
-# Chromium (the browser example's test, headless).
+# ProxyCommand), HAProxy (a load balancer that sends the PROXY protocol),
+# ssh-audit (audits rxssh serve's defaults) and Chromium (the browser
+# example's test, headless).
 # The tests start their own sshd / dropbear / Xvfb on
 # loopback.
 # Exit status: 0 when everything is (now) present, 1 when something could
@@ -21,6 +22,7 @@ have xdpyinfo || need+=(x11-utils)
 have curl || need+=(curl) # the SOCKS (dynamic forward) tests drive curl
 have nc || need+=(netcat-openbsd) # the ProxyCommand tests run `nc %h %p`
 { have haproxy || [ -x /usr/sbin/haproxy ]; } || need+=(haproxy) # the PROXY protocol tests put it in front of rxssh serve
+have ssh-audit || need+=(ssh-audit) # tests/ssh_audit_test.ts audits rxssh serve's defaults
 [ -x /usr/bin/chromium ] || need+=(chromium) # the browser test (tests/browser_test.ts) drives it headless
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then

@@ -136,6 +136,9 @@ describe("Dropbear dbclient -> rxssh", { skip }, () => {
           `AuthorizedKeysFile=${path.join(work, "authorized_keys")}`,
           "-o",
           "LogLevel=DEBUG",
+          // Dropbear has no encrypt-then-MAC MAC; a server offers only those by default.
+          "-o",
+          "MACs=+hmac-sha2-256",
         ], { HOME: home });
       });
       after(() => served?.stop());
@@ -168,6 +171,7 @@ describe("Dropbear dbclient -> rxssh", { skip }, () => {
           hostname: "127.0.0.1",
           port: 0,
           hostKeys: [hostKeys.get(keyType(c.hostKey))!],
+          macs: "+hmac-sha2-256", // Dropbear has no encrypt-then-MAC MAC
           auth: {
             handlers: {
               publicKey: (_u, key) => key.fingerprint() === userKey.publicKey.fingerprint(),

@@ -48,7 +48,13 @@ import {
 import type { GexRequest, KexInit } from "../wire/transport_messages.ts";
 import type { PacketLayer } from "./_packet_layer.ts";
 import { bad, type Deferred, deferred } from "./_support.ts";
-import { negotiate, resolveAlgorithms } from "./algorithms.ts";
+import {
+  type AlgorithmKind,
+  DEFAULT_ALGORITHMS,
+  DEFAULT_SERVER_ALGORITHMS,
+  negotiate,
+  resolveAlgorithms,
+} from "./algorithms.ts";
 import { COMPRESSION_METHODS } from "./compression.ts";
 import { encodePublicValue, encodeSharedSecret, exchangeHash } from "./exchange_hash.ts";
 import type { KexEvent, NegotiatedAlgorithms, TransportOptions } from "./transport.ts";
@@ -94,16 +100,19 @@ export interface AlgorithmLists {
  * ```
  */
 export function resolveAlgorithmLists(o: TransportOptions): AlgorithmLists {
-  const hostKey = resolveAlgorithms("HostKeyAlgorithms", o.hostKeyAlgorithms);
+  const table = o.role === "server" ? DEFAULT_SERVER_ALGORITHMS : DEFAULT_ALGORITHMS;
+  const resolve = (kind: AlgorithmKind, spec: string | readonly string[] | undefined) =>
+    resolveAlgorithms(kind, spec, { defaults: table[kind] });
+  const hostKey = resolve("HostKeyAlgorithms", o.hostKeyAlgorithms);
   const lists = {
-    kex: resolveAlgorithms("KexAlgorithms", o.kexAlgorithms),
+    kex: resolve("KexAlgorithms", o.kexAlgorithms),
     // A server offers only the signature algorithms its keys can make.
     hostKey: o.role === "server"
       ? hostKey.filter((alg) => o.hostKeys!.some((k) => k.algorithms.includes(alg)))
       : hostKey,
-    ciphers: resolveAlgorithms("Ciphers", o.ciphers),
-    macs: resolveAlgorithms("MACs", o.macs),
-    compression: resolveAlgorithms("Compression", o.compression),
+    ciphers: resolve("Ciphers", o.ciphers),
+    macs: resolve("MACs", o.macs),
+    compression: resolve("Compression", o.compression),
   };
   if (lists.hostKey.length === 0) {
     throw new TypeError(

@@ -97,6 +97,28 @@ export const DEFAULT_ALGORITHMS: Readonly<Record<AlgorithmKind, readonly string[
 };
 
 /**
+ * What a server offers when nothing is configured: {@link DEFAULT_ALGORITHMS}
+ * without the encrypt-and-MAC MACs (`hmac-sha2-256`, `hmac-sha2-512`). RFC
+ * 4253 §6.4 MACs the plaintext, so with a CTR cipher the receiver decrypts
+ * before it can authenticate; the `-etm@openssh.com` forms (OpenSSH
+ * PROTOCOL §1.5) MAC the ciphertext. A server faces every client, so it
+ * offers only the latter (as ssh-audit recommends; `MACs +hmac-sha2-256`
+ * brings them back for old clients). AEAD ciphers, which every current
+ * client prefers, use no MAC at all. A client keeps offering both: it
+ * talks to old servers too.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_SERVER_ALGORITHMS } from "./algorithms.ts";
+ * console.log(DEFAULT_SERVER_ALGORITHMS.MACs); // the two -etm@openssh.com MACs
+ * ```
+ */
+export const DEFAULT_SERVER_ALGORITHMS: Readonly<Record<AlgorithmKind, readonly string[]>> = {
+  ...DEFAULT_ALGORITHMS,
+  MACs: DEFAULT_ALGORITHMS.MACs.filter((n) => n.endsWith("-etm@openssh.com")),
+};
+
+/**
  * A configured list is invalid: an unknown name, or nothing left.
  *
  * @example
@@ -214,9 +236,13 @@ export function algorithmTableMarkdown(): string {
     const names = [...defaults, ...SUPPORTED_ALGORITHMS[kind].filter((n) => !defaults.includes(n))];
     for (const name of names) {
       const i = defaults.indexOf(name);
-      rows.push(
-        `| ${kind} | \`${name}\` | ${i >= 0 ? `yes (${i + 1})` : "no (enable with `+`)"} |`,
-      );
+      const clientOnly = i >= 0 && !DEFAULT_SERVER_ALGORITHMS[kind].includes(name);
+      const offered = i < 0
+        ? "no (enable with `+`)"
+        : clientOnly
+        ? `yes (${i + 1}), client only`
+        : `yes (${i + 1})`;
+      rows.push(`| ${kind} | \`${name}\` | ${offered} |`);
     }
   }
   return rows.join("\n");

@@ -229,6 +229,7 @@ for (const macs of ["hmac-sha2-256", "hmac-sha2-256-etm@openssh.com"]) {
     const { state, wire } = macFlipper();
     const seen: MacErrorEvent[] = [];
     const { client, server } = await transportPair({ ciphers: "aes128-ctr", macs }, {
+      macs, // a server offers no encrypt-and-MAC MAC by default
       acceptMacError: (e) => {
         seen.push(e);
         return true;
@@ -268,6 +269,7 @@ for (const macs of ["hmac-sha2-256", "hmac-sha2-256-etm@openssh.com"]) {
       const { state, wire } = macFlipper();
       let calls = 0;
       const { client, server } = await transportPair({ ciphers: "aes128-ctr", macs }, {
+        macs,
         acceptMacError: accept && (() => (calls++, accept())),
       }, wire);
       await Promise.all([client.ready, server.ready]);
