@@ -33,6 +33,7 @@ import { baseName, fx2txt, pathAppend, strerror } from "./sftp_text.ts";
 import {
   downloadDir,
   downloadFile,
+  readRemoteDir,
   type TransferSettings,
   uploadDir,
   uploadFile,
@@ -217,7 +218,11 @@ async function globSource(
   from: SftpClient,
   src: string,
 ): Promise<{ paths: string[]; matches: number } | undefined> {
-  const g = await remoteGlob(from, await remotePath(from, src), { mark: true, nocheck: true });
+  const g = await remoteGlob(from, await remotePath(from, src), {
+    mark: true,
+    nocheck: true,
+    warn: (l) => run.error(l),
+  });
   if (g.matches === 0) {
     try {
       await from.stat(g.paths[0]);
@@ -333,7 +338,7 @@ async function crossloadDir(
   const entries: { name: string; attrs: FileAttributes }[] = [];
   try {
     attrs = await job.from.stat(job.src);
-    for await (const e of job.from.list(job.src)) {
+    for (const e of await readRemoteDir(job.from, job.src, (l) => run.error(l))) {
       entries.push({ name: e.filename, attrs: e.attrs });
     }
   } catch {

@@ -12,6 +12,7 @@ import * as fsp from "node:fs/promises";
 import type { SftpClient } from "../sftp/client.ts";
 import { type FileAttributes, FileType } from "../sftp/packets.ts";
 import { undoGlobEscape } from "./sftp_text.ts";
+import { readRemoteDir } from "./sftp_transfer.ts";
 
 /**
  * What a glob found: the paths (sorted), their attributes when known
@@ -142,16 +143,17 @@ async function globWith(
 export function remoteGlob(
   client: SftpClient,
   pattern: string,
-  flags: { mark?: boolean; nocheck?: boolean } = {},
+  flags: { mark?: boolean; nocheck?: boolean; warn?: (line: string) => void } = {},
 ): Promise<GlobResult> {
   const quiet = <T>(p: Promise<T>) => p.catch(() => undefined);
+  // A name holding '/' is left out of every listing and reported (readRemoteDir).
+  const warn = flags.warn ?? ((line: string) => console.error(line));
   return globWith(
     {
       readdir: async (dir) => {
         try {
-          const out: { name: string; attrs: FileAttributes }[] = [];
-          for await (const e of client.list(dir)) out.push({ name: e.filename, attrs: e.attrs });
-          return out;
+          const entries = await readRemoteDir(client, dir, warn);
+          return entries.map((e) => ({ name: e.filename, attrs: e.attrs }));
         } catch {
           return undefined;
         }

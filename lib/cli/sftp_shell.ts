@@ -34,6 +34,7 @@ import {
 import {
   downloadDir,
   downloadFile,
+  readRemoteDir,
   type TransferSettings,
   uploadDir,
   uploadFile,
@@ -213,6 +214,9 @@ export class SftpShell {
   #print(line: string): void {
     (this.#o.out ?? ((s) => process.stdout.write(s)))(line + "\n");
   }
+
+  /** Reports a listing's suspect name (readRemoteDir) as an error line. */
+  #warn = (line: string): void => this.#error(line);
 
   #error(line: string): void {
     // OpenSSH's log.c ends each line on standard error with "\r\n".
@@ -468,7 +472,10 @@ export class SftpShell {
     abortOnError: boolean,
     each: (path: string) => Promise<boolean>,
   ): Promise<boolean> {
-    const g = await remoteGlob(this.client, this.#absGlob(pattern), { nocheck: true });
+    const g = await remoteGlob(this.client, this.#absGlob(pattern), {
+      nocheck: true,
+      warn: this.#warn,
+    });
     let ok = true;
     for (const path of g.paths) {
       ok = await each(path);
@@ -532,7 +539,7 @@ export class SftpShell {
   async #get(p: Parsed, resume: boolean): Promise<boolean> {
     const src = this.#absGlob(p.args[0]);
     const dst = p.args[1] === undefined ? undefined : undoGlobEscape(p.args[1]);
-    const g = await remoteGlob(this.client, src, { mark: true });
+    const g = await remoteGlob(this.client, src, { mark: true, warn: this.#warn });
     if (g.matches === 0) {
       this.#error(`File "${safeText(src)}" not found.`);
       return false;
@@ -737,7 +744,11 @@ export class SftpShell {
     if (p.args[0] === undefined) return await this.#lsDir(this.pwd, { strip: this.pwd, view });
     const strip = p.args[0].startsWith("/") ? undefined : this.pwd;
     const pattern = this.#absGlob(p.args[0]);
-    const g = await remoteGlob(this.client, pattern, { mark: true, nocheck: true });
+    const g = await remoteGlob(this.client, pattern, {
+      mark: true,
+      nocheck: true,
+      warn: this.#warn,
+    });
     if (g.matches === 0) {
       this.#error(`Can't ls: "${safeText(pattern)}" not found`);
       return false;
@@ -756,7 +767,7 @@ export class SftpShell {
   async #lsDir(dir: string, how: { strip: string | undefined; view: LsView }): Promise<boolean> {
     const all: { name: string; attrs: FileAttributes; longname: string }[] = [];
     try {
-      for await (const e of this.client.list(dir)) {
+      for (const e of await readRemoteDir(this.client, dir, this.#warn)) {
         all.push({ name: e.filename, attrs: e.attrs, longname: e.longname });
       }
     } catch (e) {

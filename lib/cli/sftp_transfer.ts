@@ -10,9 +10,41 @@ import * as fsp from "node:fs/promises";
 import process from "node:process";
 import type { SftpClient } from "../sftp/client.ts";
 import { SftpError, SftpTransferError } from "../sftp/errors.ts";
-import { type FileAttributes, FileType } from "../sftp/packets.ts";
+import { type FileAttributes, FileType, type NameEntry } from "../sftp/packets.ts";
 import { ProgressMeter } from "./progress_meter.ts";
-import { fx2txt, pathAppend, strerror } from "./sftp_text.ts";
+import { fx2txt, pathAppend, safeText, strerror } from "./sftp_text.ts";
+
+/**
+ * A remote directory's entries, as OpenSSH's do_lsreaddir reads them: a
+ * name holding `/` is left out and reported through `warn`. No directory
+ * can hold such a name; a hostile server sends one (`../../.bashrc`) to make
+ * a recursive download, a glob or a copy write outside its target (the
+ * CVE-2019-6111 pattern). Errors of the listing itself are thrown.
+ *
+ * @example
+ * ```ts
+ * import { readRemoteDir } from "./sftp_transfer.ts";
+ * import type { SftpClient } from "../sftp/client.ts";
+ * async function names(client: SftpClient) {
+ *   return (await readRemoteDir(client, "/tmp", console.error)).map((e) => e.filename);
+ * }
+ * ```
+ */
+export async function readRemoteDir(
+  client: SftpClient,
+  dir: string,
+  warn: (line: string) => void,
+): Promise<NameEntry[]> {
+  const out: NameEntry[] = [];
+  for await (const e of client.list(dir)) {
+    if (e.filename.includes("/")) {
+      warn(
+        `Server sent suspect path "${safeText(e.filename)}" during readdir of "${safeText(dir)}"`,
+      );
+    } else out.push(e);
+  }
+  return out;
+}
 
 /**
  * How a transfer runs and reports.
@@ -294,11 +326,10 @@ async function downloadTree(
       return false;
     }
   }
-  const entries: { name: string; attrs: FileAttributes }[] = [];
+  let entries: { name: string; attrs: FileAttributes }[];
   try {
-    for await (const e of client.list(job.remote)) {
-      entries.push({ name: e.filename, attrs: e.attrs });
-    }
+    entries = (await readRemoteDir(client, job.remote, (l) => set.error(l)))
+      .map((e) => ({ name: e.filename, attrs: e.attrs }));
   } catch {
     set.error(`remote readdir "${job.remote}" failed`);
     return false;
