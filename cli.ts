@@ -33,16 +33,11 @@
  *
  * @module
  */
+// Each command loads its own modules when it runs (start-up is part of every
+// `rxssh host command`): only `node:process` and the version are static.
 import process from "node:process";
-import { firstValueFrom } from "rxjs";
-import { algorithmTableMarkdown, SUPPORTED_ALGORITHMS } from "./lib/transport/algorithms.ts";
-import { serveMain } from "./lib/cli/serve.ts";
-import { sshMain } from "./lib/cli/ssh.ts";
-import { sftpMain } from "./lib/cli/sftp.ts";
-import { scpMain } from "./lib/cli/scp.ts";
-import { keygenMain } from "./lib/cli/keygen.ts";
 import { VERSION } from "./lib/version.ts";
-import { connectTcp, type PublicKey, Transport, type TransportOptions } from "./mod.ts";
+import type { PublicKey, TransportOptions } from "./mod.ts";
 
 const USAGE =
   `usage: rxssh [-46CGNTVnqtv] [-c cipher_spec] [-D port] [-F configfile] [-i identity_file]
@@ -88,6 +83,9 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (args[0] === "-Q") {
+    const { algorithmTableMarkdown, SUPPORTED_ALGORITHMS } = await import(
+      "./lib/transport/algorithms.ts"
+    );
     const lists: Record<string, readonly string[]> = {
       kex: SUPPORTED_ALGORITHMS.KexAlgorithms,
       cipher: SUPPORTED_ALGORITHMS.Ciphers,
@@ -107,15 +105,16 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (args[0] === "probe") return await probe(args.slice(1), out, err);
-  if (args[0] === "serve") return await serveMain(args.slice(1));
-  if (args[0] === "keygen") return await keygenMain(args.slice(1));
-  if (args[0] === "sftp") return await sftpMain(args.slice(1));
-  if (args[0] === "scp") return await scpMain(args.slice(1));
+  const rest = args.slice(1);
+  if (args[0] === "serve") return await (await import("./lib/cli/serve.ts")).serveMain(rest);
+  if (args[0] === "keygen") return await (await import("./lib/cli/keygen.ts")).keygenMain(rest);
+  if (args[0] === "sftp") return await (await import("./lib/cli/sftp.ts")).sftpMain(rest);
+  if (args[0] === "scp") return await (await import("./lib/cli/scp.ts")).scpMain(rest);
   if (args.length === 0) {
     err(USAGE);
     return 2;
   }
-  return await sshMain(args);
+  return await (await import("./lib/cli/ssh.ts")).sshMain(args);
 }
 
 async function probe(
@@ -158,6 +157,8 @@ async function probe(
     return 2;
   }
   let seen: PublicKey | undefined;
+  const { firstValueFrom } = await import("rxjs");
+  const { connectTcp, Transport } = await import("./mod.ts");
   try {
     const conn = await connectTcp(host, port);
     const t = new Transport(conn, {
