@@ -776,24 +776,41 @@ export function runSsh(args: string[], options: RunOptions): Promise<RunResult> 
  * ```
  */
 export function testSshArgs(port: number, key: string, user: string, extra: string[]): string[] {
+  return [...openSshTestOptions(port, key), "-l", user, ...extra];
+}
+
+/**
+ * The options every OpenSSH client (ssh, sftp, scp) gets in a test: no
+ * configuration file, `key` only (no agent), no known_hosts, the loopback
+ * `port` (`-P` for sftp and scp), and by default BatchMode (no prompts).
+ * `logLevel` adds `-o LogLevel=...`.
+ *
+ * @example
+ * ```ts
+ * import { openSshTestOptions } from "./_openssh.ts";
+ * const sftpArgs = [...openSshTestOptions(2222, "/tmp/id", { portFlag: "-P" }), "-b", "-", "me@127.0.0.1"];
+ * ```
+ */
+export function openSshTestOptions(
+  port: number,
+  key: string,
+  o: { portFlag?: "-p" | "-P"; batch?: boolean; logLevel?: string } = {},
+): string[] {
   return [
     "-F",
     "/dev/null",
-    "-p",
+    o.portFlag ?? "-p",
     String(port),
     "-i",
     key,
-    "-o",
-    "BatchMode=yes",
+    ...(o.batch ?? true ? ["-o", "BatchMode=yes"] : []),
     "-o",
     "StrictHostKeyChecking=no",
     "-o",
     "UserKnownHostsFile=/dev/null",
     "-o",
     "IdentityAgent=none",
-    "-l",
-    user,
-    ...extra,
+    ...(o.logLevel ? ["-o", `LogLevel=${o.logLevel}`] : []),
   ];
 }
 

@@ -14,6 +14,7 @@ import { cliCommand, keygen, ROOT } from "./_cli.ts";
 import {
   currentUser,
   findOpenSsh,
+  openSshTestOptions,
   runProcess,
   type RunResult,
   type Sshd,
@@ -51,22 +52,8 @@ describe("rxssh scp -> OpenSSH sshd, compared with OpenSSH scp", { skip }, () =>
     if (home) fs.rmSync(home, { recursive: true, force: true });
   });
 
-  const common = () => [
-    "-F",
-    "/dev/null",
-    "-P",
-    String(sshd.port),
-    "-i",
-    keyFile,
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "IdentityAgent=none",
-    "-o",
-    "LogLevel=ERROR",
-  ];
+  const common = () =>
+    openSshTestOptions(sshd.port, keyFile, { portFlag: "-P", batch: false, logLevel: "ERROR" });
   const at = (p: string) => `${user}@127.0.0.1:${p}`;
 
   /** local/src: f1 (0640), sub/ (0700) with f2, all at a fixed time; remote/ holds r.txt (0600). */

@@ -14,6 +14,7 @@ import { cliCommand, keygen, ROOT } from "./_cli.ts";
 import {
   currentUser,
   findOpenSsh,
+  openSshTestOptions,
   runProcess,
   type RunResult,
   type Sshd,
@@ -54,22 +55,8 @@ describe("rxssh sftp -> OpenSSH sshd, compared with OpenSSH sftp", { skip }, () 
   });
 
   /** Options both clients take: no config, the test key, no known_hosts, no agent, no prompts. */
-  const common = () => [
-    "-F",
-    "/dev/null",
-    "-P",
-    String(sshd.port),
-    "-i",
-    keyFile,
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "IdentityAgent=none",
-    "-o",
-    "LogLevel=ERROR",
-  ];
+  const common = () =>
+    openSshTestOptions(sshd.port, keyFile, { portFlag: "-P", batch: false, logLevel: "ERROR" });
 
   /** A fresh tree: remote/a.txt, remote/sub/s.txt, local/b.txt, local/tree/x/y.txt, fixed times. */
   function freshTree(): void {

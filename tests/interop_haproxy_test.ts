@@ -11,7 +11,14 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { currentUser, findOpenSsh, freePort, runSsh, startDaemon } from "./_openssh.ts";
+import {
+  currentUser,
+  findOpenSsh,
+  freePort,
+  runSsh,
+  startDaemon,
+  testSshArgs,
+} from "./_openssh.ts";
 import { keygen, serve, type Served } from "./_cli.ts";
 
 const HAPROXY = ["/usr/sbin/haproxy", "/usr/bin/haproxy"].find((f) => fs.existsSync(f));
@@ -116,27 +123,9 @@ backend rxssh_v1
   });
 
   const ssh = (port: number, extra: string[]) =>
-    runSsh([
-      "-F",
-      "/dev/null",
-      "-p",
-      String(port),
-      "-i",
-      keyFile,
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "LogLevel=ERROR",
-      "-o",
-      "IdentityAgent=none",
-      "-l",
-      user,
-      ...extra,
-    ], { timeoutMs: 30_000 });
+    runSsh(testSshArgs(port, keyFile, user, ["-o", "LogLevel=ERROR", ...extra]), {
+      timeoutMs: 30_000,
+    });
 
   it("send-proxy-v2: round robin over both; SSH_CONNECTION and the log carry the client's address and port", async () => {
     const seen: string[] = [];

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
-import { currentUser, findOpenSsh, runSsh } from "./_openssh.ts";
+import { currentUser, findOpenSsh, runSsh, testSshArgs } from "./_openssh.ts";
 import { keygen, serve } from "./_cli.ts";
 
 const skip = findOpenSsh() ? false : "OpenSSH is not installed (scripts/ensure_openssh.sh)";
@@ -41,26 +41,7 @@ describe("rxssh serve: SIGTERM is a graceful shutdown", { skip }, () => {
     }
   };
   const ssh = (port: number, command: string) =>
-    runSsh([
-      "-F",
-      "/dev/null",
-      "-p",
-      String(port),
-      "-i",
-      keyFile,
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "IdentityAgent=none",
-      "-l",
-      user,
-      "127.0.0.1",
-      command,
-    ], { timeoutMs: 30_000 });
+    runSsh(testSshArgs(port, keyFile, user, ["127.0.0.1", command]), { timeoutMs: 30_000 });
 
   it("a running transfer finishes, new connections are refused, exit 0", async () => {
     const server = await start(20);

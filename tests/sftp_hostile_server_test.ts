@@ -16,7 +16,13 @@ import { parsePublicKeyLine } from "../lib/keys/public_key_file.ts";
 import { FsBackend } from "../lib/sftp/fs_backend.ts";
 import { FileType } from "../lib/sftp/packets.ts";
 import { sftpSubsystem } from "../lib/sftp/subsystem.ts";
-import { currentUser, findOpenSsh, runProcess, type RunResult } from "./_openssh.ts";
+import {
+  currentUser,
+  findOpenSsh,
+  openSshTestOptions,
+  runProcess,
+  type RunResult,
+} from "./_openssh.ts";
 import { cliCommand, keygen, ROOT } from "./_cli.ts";
 
 const user = currentUser();
@@ -80,22 +86,7 @@ describe("a hostile SFTP server names ../evil in a listing", () => {
     return d;
   }
 
-  const common = (portFlag: string) => [
-    "-F",
-    "/dev/null",
-    portFlag,
-    String(server.port),
-    "-i",
-    keyFile,
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "IdentityAgent=none",
-    "-o",
-    "BatchMode=yes",
-  ];
+  const common = () => openSshTestOptions(server.port, keyFile, { portFlag: "-P" });
 
   function run(cwd: string, file: string, args: string[], input?: string): Promise<RunResult> {
     return runProcess(file, args, {
@@ -123,7 +114,7 @@ describe("a hostile SFTP server names ../evil in a listing", () => {
     const cwd = localDir("ours");
     const r = await rxssh(
       cwd,
-      ["sftp", ...common("-P"), "-b", "-", `${user}@127.0.0.1`],
+      ["sftp", ...common(), "-b", "-", `${user}@127.0.0.1`],
       "get -r dir\nls dir\n",
     );
     assert.deepEqual(files(cwd), ["dir", "dir/ok.txt"]);
@@ -136,7 +127,7 @@ describe("a hostile SFTP server names ../evil in a listing", () => {
     const r = await run(
       cwd,
       SFTP,
-      [...common("-P"), "-b", "-", `${user}@127.0.0.1`],
+      [...common(), "-b", "-", `${user}@127.0.0.1`],
       "get -r dir\nls dir\n",
     );
     assert.deepEqual(files(cwd), ["dir", "dir/ok.txt"]);
@@ -146,9 +137,9 @@ describe("a hostile SFTP server names ../evil in a listing", () => {
 
   it("rxssh scp -r and a glob: the same", async () => {
     const cwd = localDir("scp");
-    const r = await rxssh(cwd, ["scp", ...common("-P"), "-r", `${user}@127.0.0.1:dir`, "."]);
+    const r = await rxssh(cwd, ["scp", ...common(), "-r", `${user}@127.0.0.1:dir`, "."]);
     assert.match(r.stderr, suspect, r.stderr);
-    const g = await rxssh(cwd, ["scp", ...common("-P"), `${user}@127.0.0.1:dir/*`, "."]);
+    const g = await rxssh(cwd, ["scp", ...common(), `${user}@127.0.0.1:dir/*`, "."]);
     assert.match(g.stderr, suspect, g.stderr);
     assert.deepEqual(files(cwd), ["dir", "dir/ok.txt", "ok.txt"]);
   });

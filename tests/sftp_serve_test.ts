@@ -15,6 +15,7 @@ import process from "node:process";
 import {
   currentUser,
   findOpenSsh,
+  openSshTestOptions,
   runProcess,
   runSsh,
   startSshd,
@@ -35,24 +36,7 @@ const tempDir = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix
 
 /** ssh options for sftp and scp: no config, no known_hosts, no agent. */
 function clientArgs(port: number, key: string, portFlag: "-P"): string[] {
-  return [
-    "-F",
-    "/dev/null",
-    portFlag,
-    String(port),
-    "-i",
-    key,
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "IdentityAgent=none",
-    "-o",
-    "LogLevel=ERROR",
-  ];
+  return openSshTestOptions(port, key, { portFlag, logLevel: "ERROR" });
 }
 
 /** Runs `sftp -b -` with `batch` as `user` on `port`, in `cwd`. */
