@@ -74,6 +74,8 @@ function usage(): never {
   --runtimes a,b        our runtimes: deno,bun (default both)
   --concurrency N       setup: concurrent connections per client process (default 8)
   --setup-procs P       setup, server side: ssh2 driver processes, each --concurrency (default 2)
+  --workers N           our servers run listen({ workers: N }): N processes sharing the port
+                        (default 1); CPU is summed over the process tree
   --duration S          setup: seconds per measurement (default 5)
   --latency-count N     latency: sequential exec round trips (default 200)
   --conns N             memory: idle connections (default 1000 with --full, else 200)
@@ -131,6 +133,7 @@ const config = {
   runtimes: (flag("--runtimes")?.split(",") ?? ["deno", "bun"]) as ("deno" | "bun")[],
   concurrency: Number(flag("--concurrency") ?? 8),
   setupProcs: Number(flag("--setup-procs") ?? 2),
+  workers: Number(flag("--workers") ?? 1),
   duration: Number(flag("--duration") ?? 5),
   latencyCount: Number(flag("--latency-count") ?? 200),
   conns: Number(flag("--conns") ?? (full ? 1000 : 200)),
@@ -455,7 +458,11 @@ async function ensureServer(
   const [cmd, args] = workerCmd(impl, label);
   const d = await startDaemon(
     cmd,
-    [...args, "server", JSON.stringify({ hostKey: HOST_KEY, authorizedKeys: AUTHORIZED })],
+    [
+      ...args,
+      "server",
+      JSON.stringify({ hostKey: HOST_KEY, authorizedKeys: AUTHORIZED, workers: config.workers }),
+    ],
     6 * 3600,
   );
   daemons.add(d);
@@ -727,6 +734,22 @@ function cpuTicks(pid: number): { utime: number; stime: number; cutime: number; 
 }
 const ticksSum = (t: ReturnType<typeof cpuTicks>) => t.utime + t.stime + t.cutime + t.cstime;
 
+/** {@link cpuTicks} of `pid` plus the utime and stime of its live descendants (workers). */
+function treeCpuTicks(pid: number): ReturnType<typeof cpuTicks> {
+  const t = cpuTicks(pid);
+  const queue = childPids(pid);
+  while (queue.length) {
+    const c = queue.shift()!;
+    try {
+      const ct = cpuTicks(c);
+      t.utime += ct.utime + ct.cutime;
+      t.stime += ct.stime + ct.cstime;
+      queue.push(...childPids(c));
+    } catch { /* exited */ }
+  }
+  return t;
+}
+
 /**
  * The process whose CPU time is the server's: the worker itself, or for
  * sshd the listening master (a child of the timeout(1) wrapper), which reaps
@@ -768,6 +791,8 @@ interface SetupRow {
   seconds?: number;
   driver: string;
   cpuMsPerConn?: number;
+  /** Our servers' processes sharing the port (`--workers`). */
+  workers?: number;
   cpuTicks?: { before: ReturnType<typeof cpuTicks>; after: ReturnType<typeof cpuTicks> };
   lastError?: string;
 }
@@ -780,18 +805,23 @@ interface SetupRow {
 async function setupServerSide(impl: ServerImpl): Promise<SetupRow> {
   const { port, pid } = await ensureServer(impl, profileLabel("setup", "server", impl));
   const cpuPid = serverCpuPid(impl, pid);
-  if (await childrenReaped(cpuPid)) throw new Error(`${impl} has busy children before the run`);
+  // Our servers with --workers: the workers are live children; their CPU is summed.
+  const withWorkers = impl.startsWith("rxssh-") && config.workers > 1;
+  const ticks = (p: number) => (withWorkers ? treeCpuTicks(p) : cpuTicks(p));
+  if (!withWorkers && await childrenReaped(cpuPid)) {
+    throw new Error(`${impl} has busy children before the run`);
+  }
   const [cmd, args] = workerCmd("ssh2-node", "");
   const o = { ...workerOpts(port), concurrency: config.concurrency, seconds: config.duration };
-  const before = cpuTicks(cpuPid);
+  const before = ticks(cpuPid);
   const settled = await Promise.allSettled(
     Array.from(
       { length: config.setupProcs },
       () => runJson(cmd, [...args, "setup", JSON.stringify(o)], config.duration + 120),
     ),
   );
-  const left = await childrenReaped(cpuPid);
-  const after = cpuTicks(cpuPid);
+  const left = withWorkers ? 0 : await childrenReaped(cpuPid);
+  const after = ticks(cpuPid);
   const failed = settled.find((r) => r.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
   const js = settled.map((r) => (r as PromiseFulfilledResult<Record<string, unknown>>).value);
@@ -810,6 +840,7 @@ async function setupServerSide(impl: ServerImpl): Promise<SetupRow> {
     errors,
     seconds: Math.max(...js.map((j) => Number(j.seconds))),
     driver: `ssh2-node, ${config.setupProcs} x ${config.concurrency}`,
+    workers: impl.startsWith("rxssh-") ? config.workers : undefined,
     cpuMsPerConn: cpuMs / count,
     cpuTicks: { before, after },
     lastError: js.map((j) => j.lastError).filter(Boolean).join(" | ") || undefined,
@@ -885,6 +916,7 @@ async function runSetup(): Promise<unknown> {
     config: {
       concurrency: config.concurrency,
       setupProcs: config.setupProcs,
+      workers: config.workers,
       seconds: config.duration,
       kex: KEX,
       serverDriver: `ssh2-node: ${config.setupProcs} processes x ${config.concurrency} concurrent`,

@@ -296,11 +296,14 @@ async function hold(o: Common & { count: number; parallel: number }): Promise<vo
   process.exit(0);
 }
 
-async function server(o: { hostKey: string; authorizedKeys: string }): Promise<void> {
+async function server(
+  o: { hostKey: string; authorizedKeys: string; workers?: number },
+): Promise<void> {
   const hostKey = await loadKey(o.hostKey);
   const srv = await listen({
     hostname: "127.0.0.1",
     port: 0,
+    workers: o.workers ?? 1, // above 1: this program again per worker, sharing the port
     hostKeys: [hostKey],
     auth: { handlers: { publicKey: authorizedKeysHandler({ path: o.authorizedKeys }) } },
     exec: runLocalCommand,
