@@ -33,6 +33,7 @@ const ALL_WORKLOADS = [
   "sftp",
   "small-packets",
   "kex-flood",
+  "proxy-memory",
 ] as const;
 type Workload = typeof ALL_WORKLOADS[number];
 /** Run when neither --only nor --skip names them: the attack workloads are opt-in. */
@@ -78,7 +79,9 @@ function usage(): never {
                         (default 1); CPU is summed over the process tree
   --duration S          setup: seconds per measurement (default 5)
   --latency-count N     latency: sequential exec round trips (default 200)
-  --conns N             memory: idle connections (default 1000 with --full, else 200)
+  --conns N             memory, proxy-memory: idle connections (default 1000 with --full,
+                        else 200); proxy-memory holds them through HAProxy (send-proxy-v2) to
+                        two of our backends per runtime
   --ignores N           small-packets: SSH_MSG_IGNOREs sent per cipher (default 100000)
   --flood-procs N       kex-flood: concurrent ssh loops forcing 8192-bit DH (default 4)
   --flood-logins N      kex-flood: legitimate logins timed per case (default 20)
@@ -352,12 +355,14 @@ function workerCmd(
 ): [string, string[]] {
   const prof = profiling && impl.startsWith("rxssh-") ? profileDir(label) : undefined;
   const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
-  if (impl === "rxssh-deno") return [DENO_BIN, ["run", "-A", ...profArgs, "bench/worker.ts"]];
+  // gc() for the memory workloads (worker.ts `collect`); nothing collects unless asked.
+  const gc = "--v8-flags=--expose-gc";
+  if (impl === "rxssh-deno") return [DENO_BIN, ["run", "-A", gc, ...profArgs, "bench/worker.ts"]];
   if (impl === "rxssh-bun") return [BUN, [...profArgs, "bench/worker.ts"]];
   // ssh2 on Deno and Bun (their node:crypto and node:net): the same-runtime comparison.
   if (impl === "ssh2-deno") return [DENO_BIN, ["run", "-A", "bench/ssh2_worker.mjs"]];
   if (impl === "ssh2-bun") return [BUN, ["bench/ssh2_worker.mjs"]];
-  return [NODE, ["bench/ssh2_worker.mjs"]];
+  return [NODE, ["--expose-gc", "bench/ssh2_worker.mjs"]];
 }
 
 /** `<workload>-<role>-<impl>[-<cipher>-<dir>]`, the name of a profile summary. */
@@ -450,6 +455,7 @@ const servers = new Map<
 async function ensureServer(
   impl: ServerImpl,
   label: string,
+  extra: Record<string, unknown> = {},
 ): Promise<{ port: number; pid: number }> {
   const have = servers.get(impl);
   if (have && (!profiling || !have.daemon || have.label === label)) return have;
@@ -461,7 +467,12 @@ async function ensureServer(
     [
       ...args,
       "server",
-      JSON.stringify({ hostKey: HOST_KEY, authorizedKeys: AUTHORIZED, workers: config.workers }),
+      JSON.stringify({
+        hostKey: HOST_KEY,
+        authorizedKeys: AUTHORIZED,
+        workers: config.workers,
+        ...extra,
+      }),
     ],
     6 * 3600,
   );
@@ -484,10 +495,14 @@ async function stopServer(impl: ServerImpl): Promise<void> {
 async function restartServer(
   impl: ServerImpl,
   label: string,
+  extra: Record<string, unknown> = {},
 ): Promise<{ port: number; pid: number }> {
   await stopServer(impl);
-  return ensureServer(impl, label);
+  return ensureServer(impl, label, extra);
 }
+
+/** What the memory workloads give their servers: a full collection every 250 ms (see worker.ts). */
+const MEMORY_SERVER = { gcMs: 250 };
 
 function sshArgs(port: number, cipher?: string): string[] {
   const a = [
@@ -1096,7 +1111,13 @@ async function runMemory(): Promise<unknown> {
       if (s === "sshd") {
         port = sshd!.port;
         pid = sshd!.pid; // the timeout(1) wrapper: measure its descendants
-      } else ({ port, pid } = await restartServer(s, profileLabel("memory", "server", s)));
+      } else {
+        ({ port, pid } = await restartServer(
+          s,
+          profileLabel("memory", "server", s),
+          MEMORY_SERVER,
+        ));
+      }
       await new Promise((r) => setTimeout(r, 1000));
       const before = treeMemory(pid, s !== "sshd");
       const d = await hold("ssh2-node", port);
@@ -1159,7 +1180,7 @@ async function runMemory(): Promise<unknown> {
   return {
     config: { conns: K, parallel, holder: "ssh2-node (server side)" },
     note:
-      "kibPerConn: server = growth / conns of the server process's RSS (sshd: of the PSS summed over its descendants); client = the holder's own RSS growth / conns",
+      "kibPerConn: server = growth / conns of the server process's RSS (sshd: of the PSS summed over its descendants); client = the holder's own RSS growth / conns. Our servers and ssh2's collect garbage every 250 ms and the holders once before each reading (an idle Deno does not collect by itself: without it, rxssh-deno's server reads about 115)",
     rows,
   };
 }
@@ -1171,6 +1192,131 @@ const SMALL_PACKET_CASES = [
   { cipher: "aes128-gcm@openssh.com" },
   { cipher: "chacha20-poly1305@openssh.com" },
 ];
+
+/**
+ * proxy-memory: `--conns` idle connections held by ssh2 through HAProxy
+ * (`mode tcp`, `send-proxy-v2`, round robin) to two of our backends per
+ * runtime (`listen({ proxyProtocol })`, fresh processes); the growth of the
+ * backends' RSS from K/2 connections to K, per connection, and HAProxy's.
+ */
+async function runProxyMemory(): Promise<unknown> {
+  const haproxy = ["/usr/sbin/haproxy", "/usr/bin/haproxy"].find((f) => fs.existsSync(f));
+  if (!haproxy) throw new Error("HAProxy is not installed (scripts/ensure_openssh.sh installs it)");
+  const K = config.conns;
+  const rows: Record<string, unknown>[] = [];
+  for (const impl of ourImpls) {
+    const what = `ssh2-node>haproxy>2x${impl}`;
+    const started: Daemon[] = [];
+    let proxy: Deno.ChildProcess | undefined;
+    try {
+      const [cmd, args] = workerCmd(impl, "");
+      const opts = {
+        hostKey: HOST_KEY,
+        authorizedKeys: AUTHORIZED,
+        proxyTrusted: ["127.0.0.1"],
+        ...MEMORY_SERVER,
+      };
+      for (let i = 0; i < 2; i++) {
+        const d = await startDaemon(cmd, [...args, "server", JSON.stringify(opts)], 6 * 3600);
+        daemons.add(d);
+        started.push(d);
+      }
+      const port = freePort();
+      const cfg = path.join(tmp, `haproxy-${impl}.cfg`);
+      fs.writeFileSync(
+        cfg,
+        `global\n  maxconn ${K * 2 + 100}\ndefaults\n  mode tcp\n  timeout connect 10s\n` +
+          `  timeout client 1h\n  timeout server 1h\nfrontend ssh\n  bind 127.0.0.1:${port}\n` +
+          `  maxconn ${K * 2 + 100}\n  default_backend rx\nbackend rx\n  balance roundrobin\n` +
+          started.map((d, i) => `  server b${i} 127.0.0.1:${d.info.port} send-proxy-v2\n`).join(""),
+      );
+      proxy = startDaemonRaw(haproxy, ["-db", "-f", cfg]);
+      await waitListening(port);
+      await new Promise((r) => setTimeout(r, 1000));
+      const mem = () =>
+        started.map((d) => treeMemory(d.pid, true)).reduce((a, m) => ({
+          rss: a.rss + m.rss,
+          pss: a.pss + m.pss,
+          procs: a.procs + m.procs,
+        }));
+      // The slope over the second half: the first half pays the backends' one-off growth
+      // (V8's new space, JIT code, pools), which is not a cost per connection.
+      const [hcmd, hargs] = workerCmd("ssh2-node", "");
+      const holdHalf = async () => {
+        const h = await startDaemon(
+          hcmd,
+          [...hargs, "hold", JSON.stringify({ ...workerOpts(port), count: K / 2, parallel: 8 })],
+          600 + K,
+        );
+        daemons.add(h);
+        started.push(h);
+        if (Number(h.info.opened) !== K / 2) {
+          throw new Error(`opened ${h.info.opened}/${K / 2}: ${h.info.lastError}`);
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      };
+      await holdHalf();
+      const before = mem();
+      const proxyBefore = treeMemory(proxy.pid, true);
+      await holdHalf();
+      const after = mem();
+      const proxyAfter = treeMemory(proxy.pid, true);
+      const row = {
+        impl,
+        conns: K,
+        backends: 2,
+        rssKiBPerConn: (after.rss - before.rss) / (K / 2),
+        haproxyKiBPerConn: (proxyAfter.rss - proxyBefore.rss) / (K / 2),
+        before,
+        after,
+      };
+      rows.push(row);
+      console.log(
+        `  ${what}: backends RSS +${row.rssKiBPerConn.toFixed(1)} KiB/conn, HAProxy +${
+          row.haproxyKiBPerConn.toFixed(1)
+        } KiB/conn`,
+      );
+    } catch (e) {
+      fail("proxy-memory", what, e);
+    } finally {
+      for (const d of started) {
+        await d.stop().catch(() => {});
+        daemons.delete(d);
+      }
+      if (proxy) {
+        try {
+          proxy.kill("SIGTERM");
+        } catch { /* gone */ }
+        await proxy.status;
+        live.delete(proxy);
+      }
+    }
+  }
+  return {
+    config: {
+      conns: K,
+      driver: "ssh2-node hold, 8 at a time",
+      balance: "roundrobin, send-proxy-v2",
+    },
+    note:
+      "rssKiBPerConn: growth of both backends' RSS from K/2 held connections to K, over K/2 (the first half pays one-off growth)",
+    rows,
+  };
+}
+
+/** Resolves once something accepts on 127.0.0.1:`port` (20 s at most). */
+async function waitListening(port: number): Promise<void> {
+  const until = performance.now() + 20_000;
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch (e) {
+      if (performance.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 /** The server's CPU ms over one `ignores` run of `count` packets by an rxssh client. */
 async function ignoresCpuMs(
@@ -2199,6 +2345,21 @@ function report(results: Record<string, any>): string {
       ]),
     ]));
   }
+  if (results["proxy-memory"]?.rows) {
+    const pm = results["proxy-memory"];
+    parts.push(table([
+      [
+        `through HAProxy: KiB/conn, ${pm.config.conns} idle (lower is better)`,
+        "backends",
+        "HAProxy",
+      ],
+      ...pm.rows.map((r: { impl: string; rssKiBPerConn: number; haproxyKiBPerConn: number }) => [
+        `2x ${r.impl}`,
+        fmt(r.rssKiBPerConn, 1),
+        fmt(r.haproxyKiBPerConn, 1),
+      ]),
+    ]));
+  }
   if (results["kex-flood"]?.rows) {
     const kf = results["kex-flood"];
     const rows = [[
@@ -2283,6 +2444,7 @@ try {
     sftp: runSftp,
     "small-packets": runSmallPackets,
     "kex-flood": runKexFlood,
+    "proxy-memory": runProxyMemory,
   };
   for (const w of workloads) {
     const load0 = loadavg();

@@ -16,6 +16,11 @@ function out(value) {
   process.stdout.write(JSON.stringify(value) + "\n");
 }
 
+/** A full garbage collection when node runs with --expose-gc (bench/run.ts starts it so). */
+function collect() {
+  globalThis.gc?.();
+}
+
 function rssKiB() {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
   return m ? Number(m[1]) : 0;
@@ -249,6 +254,7 @@ function untilStdinEnds() {
 
 async function hold(o) {
   const key = fs.readFileSync(o.key);
+  collect();
   const rssBefore = rssKiB();
   const clients = [];
   let next = 0;
@@ -269,6 +275,7 @@ async function hold(o) {
   };
   await Promise.all(Array.from({ length: o.parallel }, opener));
   await new Promise((r) => setTimeout(r, 500));
+  collect();
   out({
     ready: true,
     runtime: "node",
@@ -284,6 +291,7 @@ async function hold(o) {
 }
 
 function server(o) {
+  if (o.gcMs) setInterval(collect, o.gcMs);
   const allowed = fs.readFileSync(o.authorizedKeys, "utf8").split("\n").filter((l) => l.trim())
     .map((l) => utils.parseKey(l));
   const srv = new Server({ hostKeys: [fs.readFileSync(o.hostKey)] }, (client) => {

@@ -66,6 +66,18 @@ function out(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + "\n");
 }
 
+/**
+ * A full garbage collection where the runtime offers one (Deno with
+ * `--v8-flags=--expose-gc`, as bench/run.ts starts it; Bun's `Bun.gc`).
+ * The memory workloads measure what is live, not what waits to be collected:
+ * an idle Deno process does not collect by itself.
+ */
+function collect(): void {
+  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  if (g.Bun) g.Bun.gc(true);
+  else g.gc?.();
+}
+
 function rssKiB(): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
   return m ? Number(m[1]) : 0;
@@ -264,6 +276,7 @@ function untilStdinEnds(): Promise<void> {
 
 async function hold(o: Common & { count: number; parallel: number }): Promise<void> {
   const key = await loadKey(o.key);
+  collect();
   const rssBefore = rssKiB();
   const clients: SshClient[] = [];
   let next = 0;
@@ -282,6 +295,7 @@ async function hold(o: Common & { count: number; parallel: number }): Promise<vo
   };
   await Promise.all(Array.from({ length: o.parallel }, opener));
   await new Promise((r) => setTimeout(r, 500));
+  collect();
   out({
     ready: true,
     runtime,
@@ -297,13 +311,26 @@ async function hold(o: Common & { count: number; parallel: number }): Promise<vo
 }
 
 async function server(
-  o: { hostKey: string; authorizedKeys: string; workers?: number },
+  o: {
+    hostKey: string;
+    authorizedKeys: string;
+    workers?: number;
+    proxyTrusted?: string[];
+    /** The memory workloads: collect garbage this often (ms). */
+    gcMs?: number;
+  },
 ): Promise<void> {
+  if (o.gcMs) setInterval(collect, o.gcMs);
   const hostKey = await loadKey(o.hostKey);
   const srv = await listen({
     hostname: "127.0.0.1",
     port: 0,
     workers: o.workers ?? 1, // above 1: this program again per worker, sharing the port
+    // The small-packets workload measures the encrypt-and-MAC MACs too (a server's default
+    // offers only the -etm ones).
+    macs: "+hmac-sha2-256,hmac-sha2-512",
+    // Behind HAProxy (the proxy-memory workload): a PROXY header from these addresses first.
+    proxyProtocol: o.proxyTrusted ? { trusted: o.proxyTrusted } : undefined,
     hostKeys: [hostKey],
     auth: { handlers: { publicKey: authorizedKeysHandler({ path: o.authorizedKeys }) } },
     exec: runLocalCommand,
