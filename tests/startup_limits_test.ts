@@ -177,3 +177,40 @@ test("rxssh serve -o MaxStartups: sshd's drop line in the log, the notice on the
     await served.close();
   }
 });
+
+test("rxssh serve -o ProxyProtocol -o PerSourceMaxStartups=1: the carried client is the source", async () => {
+  const lines: string[] = [];
+  const served = await startServe(
+    [
+      "-p",
+      "0",
+      "-o",
+      "ListenAddress=127.0.0.1",
+      "-o",
+      "ProxyProtocol=127.0.0.0/8",
+      "-o",
+      "PerSourceMaxStartups=1",
+    ],
+    { hostKeys: [await hostKey("ssh-ed25519")], writeLog: (l) => lines.push(l) },
+  );
+  const port = served.addresses[0].port;
+  const header = (client: string, p: number) => `PROXY TCP4 ${client} 198.51.100.1 ${p} 22\r\n`;
+  const opened = [raw(port, header("192.0.2.7", 50001))];
+  try {
+    assert.match(await opened[0].first, /^SSH-2\.0-/);
+    opened.push(raw(port, header("192.0.2.7", 50002)));
+    assert.equal(await opened[1].first, STARTUP_DROP_NOTICE);
+    opened.push(raw(port, header("192.0.2.8", 50003)));
+    assert.match(await opened[2].first, /^SSH-2\.0-/);
+    assert.ok(
+      lines.some((l) =>
+        /drop connection #1 from \[192\.0\.2\.7\]:50002 on \[198\.51\.100\.1\]:22 past PerSourceMaxStartups/
+          .test(l)
+      ),
+      lines.join("\n"),
+    );
+  } finally {
+    for (const o of opened) o.sock.destroy();
+    await served.close();
+  }
+});

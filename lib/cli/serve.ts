@@ -991,26 +991,39 @@ function logEvent(e: ServerEvent, to: { log: Logger; from: string }): void {
   }
 }
 
+/**
+ * Behind a load balancer, the client is the one its PROXY header names, and
+ * PerSourceMaxStartups counts it. Undefined when the connection was refused.
+ */
+async function proxiedClient(
+  socket: TcpConnection,
+  to: { policy: Policy; startup: StartupTicket },
+): Promise<TcpConnection | ProxiedConnection | undefined> {
+  const { policy: p } = to;
+  if (!p.proxyProtocol) return socket;
+  let conn: ProxiedConnection | undefined;
+  try {
+    conn = await readProxyHeader(socket, p.proxyProtocol);
+    to.startup.checkSource(conn);
+    return conn;
+  } catch (e) {
+    if (!(e instanceof StartupDroppedError)) p.log.info(`refused connection: ${quoteMessage(e)}`);
+    else {
+      logDrop(e, p);
+      await closeDropped(conn!);
+    }
+    return undefined;
+  }
+}
+
 async function handleConnection(
   socket: TcpConnection,
   to: { policy: Policy; slot: { transport?: Transport }; startup: StartupTicket },
 ): Promise<void> {
   const { policy: p } = to;
   const { log } = p;
-  // Behind a load balancer, the client is the one its PROXY header names.
-  let conn: TcpConnection | ProxiedConnection = socket;
-  if (p.proxyProtocol) {
-    try {
-      conn = await readProxyHeader(socket, p.proxyProtocol);
-      to.startup.checkSource(conn); // PerSourceMaxStartups counts the carried client
-    } catch (e) {
-      if (e instanceof StartupDroppedError) {
-        logDrop(e, p);
-        return closeDropped(conn);
-      }
-      return log.info(`refused connection: ${quoteMessage(e)}`);
-    }
-  }
+  const conn = await proxiedClient(socket, to);
+  if (!conn) return;
   const addr = plainAddress(conn.remoteAddress);
   const from = `${addr} port ${conn.remotePort}`;
   log.info(
