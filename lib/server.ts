@@ -69,6 +69,7 @@ import {
 import {
   type ByteStreamPair,
   type KexEvent,
+  PRE_AUTH_LIMITS,
   Transport,
   type TransportTuning,
   transportTuning,
@@ -610,6 +611,8 @@ export function acceptConnection(
     role: "server",
     hostKeys: options.hostKeys,
     ...transportTuning(options),
+    maxPreAuthBytes: options.maxPreAuthBytes ?? PRE_AUTH_LIMITS.bytes,
+    maxPreAuthPackets: options.maxPreAuthPackets ?? PRE_AUTH_LIMITS.packets,
   });
   let peer: Peer = proxied ? {} : stream as Peer;
   transport.closed.then(() => {

@@ -56,10 +56,13 @@ export const REPLY_BACKLOG: { readonly bytes: number; readonly packets: number }
 });
 
 /**
- * Server: the most a client may send before user authentication succeeds,
- * counted from its first packet (wire bytes: lengths, padding and MACs
- * included), unless `maxPreAuthBytes` / `maxPreAuthPackets` say otherwise.
- * Over either, the connection ends with PROTOCOL_ERROR. Why these numbers:
+ * The server's defaults (`acceptConnection`, `listen`, `rxssh serve`) for
+ * the most a client may send before user authentication succeeds, counted
+ * from its first packet (wire bytes: lengths, padding and MACs included),
+ * unless `maxPreAuthBytes` / `maxPreAuthPackets` say otherwise. Over
+ * either, the connection ends with PROTOCOL_ERROR. (A bare server
+ * `Transport` has no cap unless given one: it cannot tell what its upper
+ * layers authenticate.) Why these numbers:
  * an OpenSSH 9.2 login offering six keys, one of them RSA-4096, sends 12
  * packets, under 4 KB (tests/pre_auth_limits_test.ts measures it);
  * certificates (1-2 KB each), a post-quantum key share (1.2 KB) and
@@ -277,7 +280,7 @@ export class PacketLayer {
 
   /**
    * Server: the caps on what a client may send before it is authenticated
-   * ({@link PRE_AUTH_LIMITS}); over one, the connection ends with
+   * (`maxPreAuthBytes`, `maxPreAuthPackets`); over one, the connection ends with
    * PROTOCOL_ERROR (RFC 4253 §11.1), as sshd's packet_disconnect ends its
    * pre-authentication aborts.
    */
@@ -286,8 +289,8 @@ export class PacketLayer {
     p.bytes += bytes;
     p.packets++;
     const o = this.#o.options;
-    const maxBytes = o.maxPreAuthBytes ?? PRE_AUTH_LIMITS.bytes;
-    const maxPackets = o.maxPreAuthPackets ?? PRE_AUTH_LIMITS.packets;
+    const maxBytes = o.maxPreAuthBytes ?? Infinity;
+    const maxPackets = o.maxPreAuthPackets ?? Infinity;
     if (p.bytes > maxBytes || p.packets > maxPackets) {
       const [what, n, max, name] = p.bytes > maxBytes
         ? ["bytes", p.bytes, maxBytes, "maxPreAuthBytes"]

@@ -197,12 +197,13 @@ export interface TransportOptions {
   /** Largest packet_length accepted; default 256 KiB, at least 35000. */
   maxPacketSize?: number;
   /**
-   * Server: most bytes (on the wire) the client may send before user
-   * authentication succeeds; default `PRE_AUTH_LIMITS.bytes` (1 MiB). More
-   * ends the connection with PROTOCOL_ERROR.
+   * Server: most bytes (on the wire) the client may send before it writes
+   * USERAUTH_SUCCESS; more ends the connection with PROTOCOL_ERROR. No cap
+   * by default on a bare Transport; the server (`acceptConnection`,
+   * `listen`) defaults to `PRE_AUTH_LIMITS.bytes` (1 MiB).
    */
   maxPreAuthBytes?: number;
-  /** Server: most packets before user authentication succeeds; default `PRE_AUTH_LIMITS.packets` (1024). */
+  /** Server: most packets before USERAUTH_SUCCESS (see `maxPreAuthBytes`; server default `PRE_AUTH_LIMITS.packets`, 1024). */
   maxPreAuthPackets?: number;
   /** Re-key after this many bytes in either direction; default 1 GiB. */
   rekeyBytes?: number;
