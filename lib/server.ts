@@ -15,7 +15,11 @@ import {
   type ServerAuthOptions,
 } from "./auth/server.ts";
 import type { Channel, IncomingChannelRequest } from "./connection/channel.ts";
-import { Connection, type ConnectionEvent } from "./connection/connection.ts";
+import {
+  Connection,
+  type ConnectionEvent,
+  type SharedChannelCount,
+} from "./connection/connection.ts";
 import { keepalive } from "./connection/keepalive.ts";
 import {
   acceptChannel,
@@ -246,6 +250,18 @@ export interface ServerOptions extends TransportTuning {
   clientAliveCountMax?: number;
   /** Sessions per connection (OpenSSH MaxSessions, default 10). */
   maxSessions?: number;
+  /**
+   * Channels open at once on one connection, all types (sessions,
+   * forwardings, agent, X11), either side's (default `MAX_CHANNELS`,
+   * 1024). A client's open past it is refused with RESOURCE_SHORTAGE.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "maxChannels"> = { maxChannels: 64 };
+   * ```
+   */
+  maxChannels?: number;
   /**
    * Apply environment= from key restrictions (OpenSSH PermitUserEnvironment,
    * default false). Those variables override what the client sent.
@@ -567,6 +583,8 @@ export interface IncomingConnection {
  * `startup` is the connection's place in a `StartupGate` (`listen` passes
  * it): released once authenticated or closed; behind a PROXY header its
  * PerSourceMaxStartups check is made with the carried client address.
+ * `sharedChannels` is the server-wide channel count (`listen` passes one
+ * capped at `maxServerChannels`).
  *
  * The client's address for the publicKey handler (from=) is the stream's
  * `remoteAddress`, IPv4-mapped IPv6 addresses written as plain IPv4, unless
@@ -586,7 +604,11 @@ export interface IncomingConnection {
  */
 export function acceptConnection(
   stream: ByteStreamPair,
-  options: ServerOptions & { serverHandlers?: ServerHandlers; startup?: StartupTicket },
+  options: ServerOptions & {
+    serverHandlers?: ServerHandlers;
+    startup?: StartupTicket;
+    sharedChannels?: SharedChannelCount;
+  },
 ): IncomingConnection {
   // Made on first subscription, as the connection's other streams (an idle connection's memory).
   const events = new LazySubject<ServerEvent>();
@@ -717,7 +739,7 @@ function serverHandlers(options: ServerOptions): ServerHandlers {
 function startConnection(
   transport: Transport,
   c: {
-    options: ServerOptions;
+    options: ServerOptions & { sharedChannels?: SharedChannelCount };
     auth: AuthResult;
     events: LazySubject<ServerEvent>;
     remoteAddress?: string;
@@ -736,6 +758,8 @@ function startConnection(
   } as SessionContext;
   const sessionOpen = sessionOpenHandler(ctx, options.maxSessions ?? 10);
   const connection = new Connection(transport, {
+    maxChannels: options.maxChannels,
+    sharedChannels: options.sharedChannels,
     router: {
       channelOpen: (r) =>
         r.type === "session"
@@ -1142,6 +1166,20 @@ async function closeGracefully(
 }
 
 /**
+ * Default cap on channels open at once across one server's connections
+ * (`listen({ maxServerChannels })`; `rxssh serve` uses it too): room for
+ * 1,000 connections at sshd's MaxSessions (10) each, and a bound well
+ * below what 16 connections at `MAX_CHANNELS` could otherwise hold.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SERVER_CHANNELS } from "./server.ts";
+ * console.log(MAX_SERVER_CHANNELS); // 16384
+ * ```
+ */
+export const MAX_SERVER_CHANNELS = 16384;
+
+/**
  * Where and how {@link listen} listens (with the {@link ServerOptions}).
  *
  * @example
@@ -1151,6 +1189,12 @@ async function closeGracefully(
  * ```
  */
 export interface ListenOptions extends StartupLimits {
+  /**
+   * Channels open at once across all of this server's connections, all
+   * types (default {@link MAX_SERVER_CHANNELS}); a client's open past it is
+   * refused with RESOURCE_SHORTAGE. With `workers`, per worker.
+   */
+  maxServerChannels?: number;
   /** The address to bind (default "127.0.0.1"). */
   hostname?: string;
   /** The port (default 22; 0: the OS picks one). */
@@ -1213,6 +1257,7 @@ export async function listen(
 ): Promise<SshServer> {
   if (options.proxyProtocol) trustedProxies(options.proxyProtocol.trusted); // a TypeError now, not per connection
   const gate = new StartupGate(options); // a bad MaxStartups is a TypeError now too
+  const sharedChannels = { max: options.maxServerChannels ?? MAX_SERVER_CHANNELS, open: 0 };
   // workers: the primary runs the workers; a worker binds the shared port (server_workers.ts).
   if (!options.listener) {
     const workers = await listenWorkers({ options, listen });
@@ -1246,6 +1291,7 @@ export async function listen(
           ...options,
           serverHandlers: handlers,
           startup,
+          sharedChannels,
         });
         open.add(incoming.transport);
         incoming.transport.closed.then(() => open.delete(incoming.transport));

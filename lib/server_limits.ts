@@ -133,11 +133,23 @@ export interface StartupLimits {
   perSourceNetBlockSize?: NetBlockSize | string;
 }
 
-/** The addresses of a connection, as a socket or a PROXY header gives them. */
+/**
+ * The addresses of a connection, as a socket or a PROXY header gives them.
+ *
+ * @example
+ * ```ts
+ * import type { Endpoints } from "./server_limits.ts";
+ * const e: Endpoints = { remoteAddress: "192.0.2.1", remotePort: 40000, localAddress: "127.0.0.1", localPort: 22 };
+ * ```
+ */
 export interface Endpoints {
+  /** The client's address. */
   readonly remoteAddress?: string;
+  /** The client's port. */
   readonly remotePort?: number;
+  /** The address it connected to. */
   readonly localAddress?: string;
+  /** The port it connected to. */
   readonly localPort?: number;
 }
 
@@ -214,8 +226,11 @@ export interface StartupTicket {
  * ```
  */
 export class StartupGate {
+  /** MaxStartups in force. */
   readonly maxStartups: MaxStartups;
+  /** PerSourceMaxStartups in force (Infinity: none). */
   readonly perSource: number;
+  /** PerSourceNetBlockSize in force. */
   readonly netBlock: NetBlockSize;
   #random: () => number;
   #startups = 0;

@@ -113,8 +113,10 @@ import type { Transport } from "../transport/transport.ts";
 import { DisconnectReason } from "../wire/errors.ts";
 import type { ListenTcpOptions, TcpConnection, TcpListener } from "../runtime/types.ts";
 import { quotePeerText } from "../wire/quote.ts";
+import type { SharedChannelCount } from "../connection/connection.ts";
 import {
   acceptConnection,
+  MAX_SERVER_CHANNELS,
   runLocalCommand,
   type ServerEvent,
   type ServerOptions,
@@ -424,6 +426,8 @@ interface Policy {
   startups: StartupGate;
   /** sshd's MaxStartups throttling log state (drop_connection). */
   throttle: { since?: number; dropped: number };
+  /** Channels open across this policy's connections, capped at MAX_SERVER_CHANNELS. */
+  channels: SharedChannelCount;
 }
 
 /**
@@ -615,6 +619,7 @@ async function configure(
     forcedSftp,
     startups: startupGate(o),
     throttle: { dropped: 0 },
+    channels: { max: MAX_SERVER_CHANNELS, open: 0 },
   };
   const port = parsePort(o.get("Port", "22"));
   const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
@@ -1059,6 +1064,7 @@ async function handleConnection(
   const incoming = acceptConnection(conn, {
     ...p.server,
     startup: to.startup,
+    sharedChannels: p.channels,
     auth: { ...p.server.auth, handlers: authHandlers(p, from) },
     exec: forced ? sftpOnly : (s) => run(s),
     shell: forced ? sftpOnly : (s) => run(s),
