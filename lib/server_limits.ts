@@ -157,8 +157,8 @@ export interface Endpoints {
  * A connection refused before its SSH banner because of MaxStartups or
  * PerSourceMaxStartups. `message` is sshd's log line ("drop connection #N
  * from [addr]:port on [addr]:port past MaxStartups"); `startups` is how
- * many unauthenticated connections there were (per source for
- * PerSourceMaxStartups). `listen()` reports it on `rejected$`.
+ * many unauthenticated connections the server had (this one not
+ * counted, as sshd's "#N"). `listen()` reports it on `rejected$`.
  *
  * @example
  * ```ts
@@ -273,7 +273,11 @@ export class StartupGate {
         const n = this.#sources.get(k) ?? 0;
         if (n >= this.perSource) {
           ticket.release();
-          throw new StartupDroppedError("PerSourceMaxStartups", { startups: n, endpoints: p });
+          // sshd logs the server's count (without this connection) for either limit.
+          throw new StartupDroppedError("PerSourceMaxStartups", {
+            startups: this.#startups,
+            endpoints: p,
+          });
         }
         key = k;
         this.#sources.set(k, n + 1);

@@ -152,6 +152,7 @@ describe("StartupGate: PerSourceMaxStartups (srclimit.c)", () => {
     const a = fill(gate, "127.0.0.2");
     assert.equal(a.tickets.length, 3);
     assert.equal(a.error?.limit, "PerSourceMaxStartups");
+    assert.equal(a.error?.startups, 3, "sshd's #N: the server's count, this one not included");
     assert.match(
       a.error!.message,
       /from \[127\.0\.0\.2\]:\d+ on \[127\.0\.0\.1\]:22 past PerSourceMaxStartups$/,
