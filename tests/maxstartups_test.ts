@@ -105,18 +105,32 @@ async function settle(all: FloodSocket[]): Promise<number> {
   return openNow();
 }
 
-/** LOGINS sequential `ssh true` from `from`; the successes' times. */
+/**
+ * `n` sequential `ssh true` from `from`; the successes' times. One key
+ * exchange for both servers (sshd would pick sntrup761x25519, which rxssh
+ * does not offer), so the times compare.
+ */
 async function logins(
   port: number,
   key: string,
   from: string,
+  n = LOGINS,
 ): Promise<{ ok: number; ms: number[]; errors: string[] }> {
   const ms: number[] = [];
   const errors: string[] = [];
-  for (let i = 0; i < LOGINS; i++) {
+  for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     const r = await runSsh(
-      testSshArgs(port, key, user, ["-b", from, "-o", "ConnectTimeout=10", "127.0.0.1", "true"]),
+      testSshArgs(port, key, user, [
+        "-b",
+        from,
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "KexAlgorithms=curve25519-sha256",
+        "127.0.0.1",
+        "true",
+      ]),
       { timeoutMs: 20_000 },
     );
     if (r.code === 0) ms.push(performance.now() - t0);
@@ -255,10 +269,10 @@ describe("MaxStartups under a flood: rxssh serve and sshd", { skip }, () => {
       timeout: 120_000,
     }, async () => {
       await server.run({ PerSourceMaxStartups: "9" }, async (port) => {
-        const quiet = await logins(port, key, "127.0.0.3");
+        const quiet = await logins(port, key, "127.0.0.3", 5);
         console.log(
           `maxstartups figures (${runtime}): server=${server.name} no flood: ` +
-            `${quiet.ok}/${LOGINS} ok, median ${median(quiet.ms)} ms`,
+            `${quiet.ok}/5 ok, median ${median(quiet.ms)} ms`,
         );
         const p = await phase(
           {
