@@ -70,6 +70,7 @@ export {
   type KexEvent,
   type MacErrorEvent,
   type NegotiatedAlgorithms,
+  PRE_AUTH_LIMITS,
   REPLY_BACKLOG,
   Transport,
   TRANSPORT_TUNING,
@@ -200,6 +201,7 @@ export {
   type IncomingConnection,
   listen,
   type ListenOptions,
+  MAX_SERVER_CHANNELS,
   runLocalCommand,
   serveConnection,
   type ServerConnection,
@@ -208,6 +210,20 @@ export {
   type ServerSession,
   type SshServer,
 } from "./lib/server.ts";
+export {
+  closeDropped,
+  DEFAULT_MAX_STARTUPS,
+  type Endpoints,
+  type MaxStartups,
+  type NetBlockSize,
+  parseMaxStartups,
+  parseNetBlockSize,
+  STARTUP_DROP_NOTICE,
+  StartupDroppedError,
+  StartupGate,
+  type StartupLimits,
+  type StartupTicket,
+} from "./lib/server_limits.ts";
 export {
   type Agent,
   authenticate,
@@ -236,7 +252,10 @@ export {
   Connection,
   type ConnectionEvent,
   type ConnectionOptions,
+  MAX_CHANNELS,
+  MAX_UNANSWERED,
   type MessageTransport,
+  type SharedChannelCount,
 } from "./lib/connection/connection.ts";
 export {
   type DecodedRequest,

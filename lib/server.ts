@@ -15,7 +15,11 @@ import {
   type ServerAuthOptions,
 } from "./auth/server.ts";
 import type { Channel, IncomingChannelRequest } from "./connection/channel.ts";
-import { Connection, type ConnectionEvent } from "./connection/connection.ts";
+import {
+  Connection,
+  type ConnectionEvent,
+  type SharedChannelCount,
+} from "./connection/connection.ts";
 import { keepalive } from "./connection/keepalive.ts";
 import {
   acceptChannel,
@@ -61,8 +65,15 @@ import {
 } from "./runtime/proxy_protocol.ts";
 import type { TcpListener } from "./runtime/types.ts";
 import {
+  closeDropped,
+  StartupGate,
+  type StartupLimits,
+  type StartupTicket,
+} from "./server_limits.ts";
+import {
   type ByteStreamPair,
   type KexEvent,
+  PRE_AUTH_LIMITS,
   Transport,
   type TransportTuning,
   transportTuning,
@@ -239,6 +250,18 @@ export interface ServerOptions extends TransportTuning {
   clientAliveCountMax?: number;
   /** Sessions per connection (OpenSSH MaxSessions, default 10). */
   maxSessions?: number;
+  /**
+   * Channels open at once on one connection, all types (sessions,
+   * forwardings, agent, X11), either side's (default `MAX_CHANNELS`,
+   * 1024). A client's open past it is refused with RESOURCE_SHORTAGE.
+   *
+   * @example
+   * ```ts
+   * import type { ServerOptions } from "./server.ts";
+   * const o: Pick<ServerOptions, "maxChannels"> = { maxChannels: 64 };
+   * ```
+   */
+  maxChannels?: number;
   /**
    * Apply environment= from key restrictions (OpenSSH PermitUserEnvironment,
    * default false). Those variables override what the client sent.
@@ -541,7 +564,9 @@ export interface IncomingConnection {
   /**
    * With `proxyProtocol`: resolves with the connection as the header
    * describes it; rejects with a `ProxyProtocolError` (as does
-   * `authenticated`) when the connection was refused and closed.
+   * `authenticated`) when the connection was refused and closed, or with a
+   * `StartupDroppedError` when the client the header names is past
+   * PerSourceMaxStartups.
    */
   readonly proxied?: Promise<ProxiedConnection>;
   /** Every event of this connection, from accept; completes when it ends. Hot. */
@@ -555,6 +580,11 @@ export interface IncomingConnection {
  * key exchange, authentication, then sessions. See {@link IncomingConnection}.
  * `serverHandlers` is the server-wide table this connection's handlers fall
  * back to (`listen` passes its own; default: one made from `options`).
+ * `startup` is the connection's place in a `StartupGate` (`listen` passes
+ * it): released once authenticated or closed; behind a PROXY header its
+ * PerSourceMaxStartups check is made with the carried client address.
+ * `sharedChannels` is the server-wide channel count (`listen` passes one
+ * capped at `maxServerChannels`).
  *
  * The client's address for the publicKey handler (from=) is the stream's
  * `remoteAddress`, IPv4-mapped IPv6 addresses written as plain IPv4, unless
@@ -574,36 +604,56 @@ export interface IncomingConnection {
  */
 export function acceptConnection(
   stream: ByteStreamPair,
-  options: ServerOptions & { serverHandlers?: ServerHandlers },
+  options: ServerOptions & {
+    serverHandlers?: ServerHandlers;
+    startup?: StartupTicket;
+    sharedChannels?: SharedChannelCount;
+  },
 ): IncomingConnection {
   // Made on first subscription, as the connection's other streams (an idle connection's memory).
   const events = new LazySubject<ServerEvent>();
   const emit = (e: ServerEvent) => events.next(e);
   type Peer = { remoteAddress?: string; remotePort?: number };
-  // With the PROXY protocol, nothing is written nor read for SSH until the header is checked.
+  const { startup } = options;
+  // With the PROXY protocol, nothing is written nor read for SSH until the header is checked,
+  // and PerSourceMaxStartups counts the client the header names (sshd_config(5)).
   const proxied = options.proxyProtocol
-    ? readProxyHeader(stream, options.proxyProtocol)
+    ? readProxyHeader(stream, options.proxyProtocol).then((c) => {
+      try {
+        startup?.checkSource(c);
+      } catch (e) {
+        closeDropped(c);
+        throw e;
+      }
+      return c;
+    })
     : undefined;
   proxied?.catch(() => {});
   const transport = new Transport(proxied ? afterHeader(proxied) : stream, {
     role: "server",
     hostKeys: options.hostKeys,
     ...transportTuning(options),
+    maxPreAuthBytes: options.maxPreAuthBytes ?? PRE_AUTH_LIMITS.bytes,
+    maxPreAuthPackets: options.maxPreAuthPackets ?? PRE_AUTH_LIMITS.packets,
   });
   let peer: Peer = proxied ? {} : stream as Peer;
-  transport.closed.then(() => setTimeout(() => events.complete(), 0));
+  transport.closed.then(() => {
+    startup?.release();
+    setTimeout(() => events.complete(), 0);
+  });
   const authenticated = Promise.resolve(proxied).then((c) => {
     if (c) peer = c;
     const remoteAddress = plainAddress(peer.remoteAddress);
-    return authenticate(transport, { options, emit, remoteAddress }).then((auth) =>
-      startConnection(transport, {
+    return authenticate(transport, { options, emit, remoteAddress }).then((auth) => {
+      startup?.release(); // a startup ends at authentication (sshd closes its startup_pipe)
+      return startConnection(transport, {
         options,
         auth,
         events,
         remoteAddress,
         parent: options.serverHandlers ?? serverHandlers(options),
-      })
-    );
+      });
+    });
   });
   authenticated.catch(() => {});
   return {
@@ -689,7 +739,7 @@ function serverHandlers(options: ServerOptions): ServerHandlers {
 function startConnection(
   transport: Transport,
   c: {
-    options: ServerOptions;
+    options: ServerOptions & { sharedChannels?: SharedChannelCount };
     auth: AuthResult;
     events: LazySubject<ServerEvent>;
     remoteAddress?: string;
@@ -708,6 +758,8 @@ function startConnection(
   } as SessionContext;
   const sessionOpen = sessionOpenHandler(ctx, options.maxSessions ?? 10);
   const connection = new Connection(transport, {
+    maxChannels: options.maxChannels,
+    sharedChannels: options.sharedChannels,
     router: {
       channelOpen: (r) =>
         r.type === "session"
@@ -1042,7 +1094,13 @@ export interface SshServer {
    * connection, open or to come, consults it after its own.
    */
   readonly handlers: ServerHandlers;
-  /** Connections that failed before authentication completed (key exchange or auth errors). */
+  /**
+   * Connections that failed before authentication completed (key exchange
+   * or auth errors), and those dropped at accept, before any SSH byte, by
+   * MaxStartups or PerSourceMaxStartups: a `StartupDroppedError` (its
+   * `limit`, `startups`, addresses; `message` is sshd's log line). Dropped
+   * connections never appear on `accept$`.
+   */
   readonly rejected$: Observable<unknown>;
   /**
    * Transient accept failures (the process out of file descriptors, ...):
@@ -1108,6 +1166,20 @@ async function closeGracefully(
 }
 
 /**
+ * Default cap on channels open at once across one server's connections
+ * (`listen({ maxServerChannels })`; `rxssh serve` uses it too): room for
+ * 1,000 connections at sshd's MaxSessions (10) each, and a bound well
+ * below what 16 connections at `MAX_CHANNELS` could otherwise hold.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SERVER_CHANNELS } from "./server.ts";
+ * console.log(MAX_SERVER_CHANNELS); // 16384
+ * ```
+ */
+export const MAX_SERVER_CHANNELS = 16384;
+
+/**
  * Where and how {@link listen} listens (with the {@link ServerOptions}).
  *
  * @example
@@ -1116,7 +1188,13 @@ async function closeGracefully(
  * const everyCore: ListenOptions = { hostname: "0.0.0.0", port: 2222, workers: navigator.hardwareConcurrency };
  * ```
  */
-export interface ListenOptions {
+export interface ListenOptions extends StartupLimits {
+  /**
+   * Channels open at once across all of this server's connections, all
+   * types (default {@link MAX_SERVER_CHANNELS}); a client's open past it is
+   * refused with RESOURCE_SHORTAGE. With `workers`, per worker.
+   */
+  maxServerChannels?: number;
   /** The address to bind (default "127.0.0.1"). */
   hostname?: string;
   /** The port (default 22; 0: the OS picks one). */
@@ -1147,6 +1225,13 @@ export interface ListenOptions {
  * instead of binding `hostname`:`port` (its warnings go where its creator
  * sent them).
  *
+ * Unauthenticated connections are limited as sshd limits them
+ * (`maxStartups`, default 10:30:100, `perSourceMaxStartups`,
+ * `perSourceNetBlockSize`; see `server_limits.ts`): one past the limit is
+ * closed at accept with sshd's "Exceeded MaxStartups" line and no SSH
+ * banner, and reported on `rejected$`. With `workers`, each worker counts
+ * its own.
+ *
  * @example
  * ```ts
  * import { listen } from "./server.ts";
@@ -1171,6 +1256,8 @@ export async function listen(
   options: ServerOptions & ListenOptions,
 ): Promise<SshServer> {
   if (options.proxyProtocol) trustedProxies(options.proxyProtocol.trusted); // a TypeError now, not per connection
+  const gate = new StartupGate(options); // a bad MaxStartups is a TypeError now too
+  const sharedChannels = { max: options.maxServerChannels ?? MAX_SERVER_CHANNELS, open: 0 };
   // workers: the primary runs the workers; a worker binds the shared port (server_workers.ts).
   if (!options.listener) {
     const workers = await listenWorkers({ options, listen });
@@ -1191,7 +1278,21 @@ export async function listen(
   (async () => {
     try {
       for await (const conn of listener) {
-        const incoming = acceptConnection(conn, { ...options, serverHandlers: handlers });
+        let startup: StartupTicket;
+        try {
+          // sshd's accept loop: MaxStartups, then PerSourceMaxStartups (after a PROXY header, if any).
+          startup = gate.admit(conn, { source: !options.proxyProtocol });
+        } catch (e) {
+          rejected.next(e);
+          closeDropped(conn);
+          continue;
+        }
+        const incoming = acceptConnection(conn, {
+          ...options,
+          serverHandlers: handlers,
+          startup,
+          sharedChannels,
+        });
         open.add(incoming.transport);
         incoming.transport.closed.then(() => open.delete(incoming.transport));
         // Behind a PROXY header, the connection is announced once its client is known.

@@ -13,6 +13,8 @@ const server = await listen({
   port: 0,
   hostKeys: [key],
   auth: { handlers: { password: (_u, p) => p === "demo" } },
+  // Descriptors, not MaxStartups, are under test: the flood (160) must not be dropped early.
+  maxStartups: "1000",
   exec: async (s) => {
     const w = s.stdout.getWriter();
     await w.write(new TextEncoder().encode(`hello ${s.command}\n`));

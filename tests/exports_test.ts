@@ -52,10 +52,18 @@ const ENTRIES: Record<string, Record<string, unknown>> = {
 
 /** The barrel's values that belong to no layer: the client and server that compose the layers. */
 // The modules at lib/'s top that compose the layers (client.ts, server.ts,
-// server_handlers.ts, server_policy.ts, host_keys.ts, client_config.ts,
-// proxy_command.ts, fanout.ts) are what "." is for.
+// server_handlers.ts, server_policy.ts, server_limits.ts, host_keys.ts,
+// client_config.ts, proxy_command.ts, fanout.ts) are what "." is for.
 const BARREL_ONLY = new Set([
   "acceptConnection",
+  "closeDropped",
+  "DEFAULT_MAX_STARTUPS",
+  "MAX_SERVER_CHANNELS",
+  "parseMaxStartups",
+  "parseNetBlockSize",
+  "STARTUP_DROP_NOTICE",
+  "StartupDroppedError",
+  "StartupGate",
   "agentFromConfig",
   "clientEnvironment",
   "connect",

@@ -174,7 +174,9 @@ describe("out of file descriptors", { skip: skipFd }, () => {
     const key = path.join(dir, "id");
     const authorizedKeys = path.join(dir, "authorized_keys");
     fs.writeFileSync(authorizedKeys, (await keygen(key)) + "\n");
-    const server = await serve(["-o", `AuthorizedKeysFile=${authorizedKeys}`], { HOME: dir }, [
+    // Descriptors, not MaxStartups, are under test: the flood must not be dropped early.
+    const args = ["-o", `AuthorizedKeysFile=${authorizedKeys}`, "-o", "MaxStartups=1000"];
+    const server = await serve(args, { HOME: dir }, [
       "prlimit",
       `--nofile=${LIMIT}:${LIMIT}`,
     ]);

@@ -64,6 +64,12 @@
  *   command`, `LogLevel` (QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG),
  *   `RekeyLimit` (`default none`, `1G 1h`: bytes with K, M, G and an
  *   optional time; unset, the library's 1 GiB and one hour apply).
+ * - Unauthenticated connections: `MaxStartups` (`start:rate:full`, default
+ *   10:30:100, random early drop), `PerSourceMaxStartups` (default none)
+ *   and `PerSourceNetBlockSize` (default 32:128), as sshd; a dropped
+ *   connection gets "Exceeded MaxStartups" and no banner. Behind
+ *   `ProxyProtocol`, the per-source count uses the client address the
+ *   header carries. Each worker (`-W`) counts its own connections.
  * - Behind a load balancer: `ProxyProtocol CIDR[,CIDR...]` (rxssh's own;
  *   repeatable) makes every connection start with a PROXY protocol header
  *   (v1 or v2, HAProxy's `send-proxy`/`send-proxy-v2`) from one of those
@@ -107,8 +113,10 @@ import type { Transport } from "../transport/transport.ts";
 import { DisconnectReason } from "../wire/errors.ts";
 import type { ListenTcpOptions, TcpConnection, TcpListener } from "../runtime/types.ts";
 import { quotePeerText } from "../wire/quote.ts";
+import type { SharedChannelCount } from "../connection/connection.ts";
 import {
   acceptConnection,
+  MAX_SERVER_CHANNELS,
   runLocalCommand,
   type ServerEvent,
   type ServerOptions,
@@ -125,6 +133,12 @@ import {
   parseLogLevel,
 } from "./options.ts";
 import { parseRekeyLimit } from "./rekey_limit.ts";
+import {
+  closeDropped,
+  StartupDroppedError,
+  StartupGate,
+  type StartupTicket,
+} from "../server_limits.ts";
 import { portForwardingHandler, type PortForwardingOptions } from "../forward/server.ts";
 import { agentForwardingHandler } from "../agent/forwarding.ts";
 import { x11ForwardingHandler } from "../x11/server.ts";
@@ -172,6 +186,9 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: "MaxAuthTries" },
   { name: "MaxSessions" },
   { name: "LoginGraceTime" },
+  { name: "MaxStartups" },
+  { name: "PerSourceMaxStartups" },
+  { name: "PerSourceNetBlockSize" },
   { name: "Banner" },
   { name: "LogLevel" },
   { name: "PermitTTY" },
@@ -405,6 +422,12 @@ interface Policy {
   chroot?: string;
   /** ForceCommand internal-sftp's options (the library's forceCommand is then unset). */
   forcedSftp?: InternalSftp;
+  /** MaxStartups, PerSourceMaxStartups (a reload starts a new count, as sshd's re-exec). */
+  startups: StartupGate;
+  /** sshd's MaxStartups throttling log state (drop_connection). */
+  throttle: { since?: number; dropped: number };
+  /** Channels open across this policy's connections, capped at MAX_SERVER_CHANNELS. */
+  channels: SharedChannelCount;
 }
 
 /**
@@ -594,6 +617,9 @@ async function configure(
     proxyProtocol,
     chroot,
     forcedSftp,
+    startups: startupGate(o),
+    throttle: { dropped: 0 },
+    channels: { max: MAX_SERVER_CHANNELS, open: 0 },
   };
   const port = parsePort(o.get("Port", "22"));
   const addresses = (o.all("ListenAddress").length ? o.all("ListenAddress") : ["0.0.0.0"])
@@ -638,6 +664,27 @@ async function closeAll(
   }
   await within(3000); // the transport aborts a writer that does not drain after 2 s
   for (const conn of s.open.keys()) conn.close();
+}
+
+/**
+ * MaxStartups (default 10:30:100), PerSourceMaxStartups (a number or
+ * `none`, the default) and PerSourceNetBlockSize (default 32:128), parsed
+ * as sshd's servconf.c does; a bad value is an OptionError naming it.
+ */
+function startupGate(o: OptionSet): StartupGate {
+  const per = o.get("PerSourceMaxStartups", "none");
+  if (per !== "none" && !/^\d+$/.test(per)) {
+    throw new OptionError(`PerSourceMaxStartups: expected a number or none, got "${per}"`);
+  }
+  try {
+    return new StartupGate({
+      maxStartups: o.get("MaxStartups", "10:30:100"),
+      perSourceMaxStartups: per === "none" ? undefined : Number(per),
+      perSourceNetBlockSize: o.get("PerSourceNetBlockSize", "32:128"),
+    });
+  } catch (e) {
+    throw new OptionError((e as Error).message);
+  }
 }
 
 /** `-o ProxyProtocol=CIDR[,CIDR...]` (repeatable) and `ProxyProtocolTimeout` (seconds). */
@@ -711,11 +758,14 @@ function acceptLoop(
     try {
       for await (const conn of l) {
         const p = current.policy;
+        const startup = admitStartup(conn, p);
+        if (!startup) continue;
         const slot: { transport?: Transport; done?: Promise<void> } = {};
         open.set(conn, slot);
-        slot.done = handleConnection(conn, { policy: p, slot }).catch((e) => {
+        slot.done = handleConnection(conn, { policy: p, slot, startup }).catch((e) => {
           p.log.error(`error: ${quoteMessage(e)}`);
         }).finally(() => {
+          startup.release();
           open.delete(conn);
           conn.close();
         });
@@ -726,6 +776,50 @@ function acceptLoop(
     }
     return new Promise<never>(() => {});
   })();
+}
+
+/**
+ * sshd's drop_connection: MaxStartups at accept, PerSourceMaxStartups too
+ * unless the client's address comes in a PROXY header (checked in
+ * {@link handleConnection}). A dropped connection gets "Exceeded
+ * MaxStartups" and no banner.
+ */
+function admitStartup(conn: TcpConnection, p: Policy): StartupTicket | undefined {
+  try {
+    const before = p.startups.startups;
+    const t = p.startups.admit(conn, { source: !p.proxyProtocol });
+    endThrottle(p, before);
+    return t;
+  } catch (e) {
+    if (!(e instanceof StartupDroppedError)) throw e;
+    logDrop(e, p);
+    closeDropped(conn);
+    return undefined;
+  }
+}
+
+/** sshd's drop log: the first drop of a burst at INFO after "beginning MaxStartups throttling", then VERBOSE. */
+function logDrop(e: StartupDroppedError, p: Policy): void {
+  const t = p.throttle;
+  t.dropped++;
+  if (t.since === undefined) {
+    t.since = Date.now();
+    t.dropped = 1;
+    p.log.error("beginning MaxStartups throttling");
+    return p.log.info(e.message);
+  }
+  p.log.verbose(e.message);
+}
+
+/** sshd's "exited MaxStartups throttling" once the count is back below start - 1. */
+function endThrottle(p: Policy, startups: number): void {
+  const t = p.throttle;
+  if (t.since === undefined || startups >= p.startups.maxStartups.start - 1) return;
+  p.log.info(
+    `exited MaxStartups throttling after ${Math.round((Date.now() - t.since) / 1000)}s, ` +
+      `${t.dropped} connections dropped`,
+  );
+  t.since = undefined;
 }
 
 /** One line when a burst of failed accepts starts, one when it ends (never one per failure). */
@@ -902,21 +996,39 @@ function logEvent(e: ServerEvent, to: { log: Logger; from: string }): void {
   }
 }
 
+/**
+ * Behind a load balancer, the client is the one its PROXY header names, and
+ * PerSourceMaxStartups counts it. Undefined when the connection was refused.
+ */
+async function proxiedClient(
+  socket: TcpConnection,
+  to: { policy: Policy; startup: StartupTicket },
+): Promise<TcpConnection | ProxiedConnection | undefined> {
+  const { policy: p } = to;
+  if (!p.proxyProtocol) return socket;
+  let conn: ProxiedConnection | undefined;
+  try {
+    conn = await readProxyHeader(socket, p.proxyProtocol);
+    to.startup.checkSource(conn);
+    return conn;
+  } catch (e) {
+    if (!(e instanceof StartupDroppedError)) p.log.info(`refused connection: ${quoteMessage(e)}`);
+    else {
+      logDrop(e, p);
+      await closeDropped(conn!);
+    }
+    return undefined;
+  }
+}
+
 async function handleConnection(
   socket: TcpConnection,
-  to: { policy: Policy; slot: { transport?: Transport } },
+  to: { policy: Policy; slot: { transport?: Transport }; startup: StartupTicket },
 ): Promise<void> {
   const { policy: p } = to;
   const { log } = p;
-  // Behind a load balancer, the client is the one its PROXY header names.
-  let conn: TcpConnection | ProxiedConnection = socket;
-  if (p.proxyProtocol) {
-    try {
-      conn = await readProxyHeader(socket, p.proxyProtocol);
-    } catch (e) {
-      return log.info(`refused connection: ${quoteMessage(e)}`);
-    }
-  }
+  const conn = await proxiedClient(socket, to);
+  if (!conn) return;
   const addr = plainAddress(conn.remoteAddress);
   const from = `${addr} port ${conn.remotePort}`;
   log.info(
@@ -951,6 +1063,8 @@ async function handleConnection(
   let c;
   const incoming = acceptConnection(conn, {
     ...p.server,
+    startup: to.startup,
+    sharedChannels: p.channels,
     auth: { ...p.server.auth, handlers: authHandlers(p, from) },
     exec: forced ? sftpOnly : (s) => run(s),
     shell: forced ? sftpOnly : (s) => run(s),

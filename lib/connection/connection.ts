@@ -143,18 +143,64 @@ export type ConnectionEvent =
 export interface ConnectionOptions {
   /** Answers the peer's channel opens and global requests; without it all are refused. */
   router?: PeerRequestRouter<Connection>;
+  /**
+   * Most channels open at once on this connection, all types, opened by
+   * either side (default {@link MAX_CHANNELS}). A peer's open past it is
+   * refused with RESOURCE_SHORTAGE (RFC 4254 §5.1); our own `openChannel`
+   * throws a ChannelError.
+   */
+  maxChannels?: number;
+  /**
+   * A channel count shared by several connections (a server's), with its
+   * cap: every channel of this connection counts while it is open, and a
+   * peer's open is refused with RESOURCE_SHORTAGE while `open >= max`
+   * (checked when the open arrives; it is counted from then on).
+   */
+  sharedChannels?: SharedChannelCount;
 }
 
-/** Largest number of channels open at once (OpenSSH's default MaxSessions is 10; this bounds all types). */
-const MAX_CHANNELS = 1024;
+/**
+ * Channels open across several connections and their cap (see
+ * {@link ConnectionOptions.sharedChannels}).
+ *
+ * @example
+ * ```ts
+ * import type { SharedChannelCount } from "./connection.ts";
+ * const serverWide: SharedChannelCount = { max: 16384, open: 0 };
+ * ```
+ */
+export interface SharedChannelCount {
+  /** The cap. */
+  readonly max: number;
+  /** Channels open now (and peer opens being decided). */
+  open: number;
+}
+
+/**
+ * Default largest number of channels open at once on one connection, all
+ * types (OpenSSH's default MaxSessions is 10; this bounds the rest).
+ *
+ * @example
+ * ```ts
+ * import { MAX_CHANNELS } from "./connection.ts";
+ * console.log(MAX_CHANNELS); // 1024
+ * ```
+ */
+export const MAX_CHANNELS = 1024;
 /**
  * Most requests of the peer (channel opens, global and channel requests)
  * not answered yet, because their handler has not decided or because an
  * earlier request's reply, which must go first, is still pending; above it
  * the connection stops reading until one is answered, so a slow handler
  * paces the peer instead of queueing its requests without bound.
+ *
+ * @example
+ * ```ts
+ * import { MAX_UNANSWERED } from "./connection.ts";
+ * console.log(MAX_UNANSWERED); // 64
+ * ```
  */
-const MAX_UNANSWERED = 64;
+export const MAX_UNANSWERED = 64;
 
 /**
  * The channel multiplexer. Construct it once the transport is
@@ -214,10 +260,14 @@ export class Connection {
   #unanswered = 0;
   /** Peer channel opens accepted or being decided (they count toward MAX_CHANNELS). */
   #incomingOpens = 0;
+  #maxChannels: number;
+  #shared?: SharedChannelCount;
   #room?: () => void;
 
   /** Starts reading `transport.messages`. */
   constructor(transport: MessageTransport, options: ConnectionOptions = {}) {
+    this.#maxChannels = options.maxChannels ?? MAX_CHANNELS;
+    this.#shared = options.sharedChannels;
     this.#t = transport;
     this.#router = options.router;
     transport.debug$?.subscribe(() => this.#nudge(this.#sends));
@@ -279,22 +329,23 @@ export class Connection {
     };
   }
 
-  /** A confirmed channel, live from now on. */
-  #add(init: Parameters<typeof Channel.create>[1]): Channel {
+  /** A confirmed channel, live from now on (`counted`: the shared count has it already). */
+  #add(init: Parameters<typeof Channel.create>[1], counted = false): Channel {
     const { channel, port } = Channel.create(this.#host, init);
     this.#channels.set(channel.localId, channel);
     this.#ports.set(channel.localId, port);
+    if (this.#shared && !counted) this.#shared.open++;
     return channel;
   }
 
   #release(channel: Channel): void {
-    this.#channels.delete(channel.localId);
+    if (this.#channels.delete(channel.localId) && this.#shared) this.#shared.open--;
     this.#ports.delete(channel.localId);
   }
 
   #allocate(): number {
-    if (this.#channels.size + this.#pendingOpens.size >= MAX_CHANNELS) {
-      throw new ChannelError(`too many open channels (${MAX_CHANNELS})`);
+    if (this.#channels.size + this.#pendingOpens.size >= this.#maxChannels) {
+      throw new ChannelError(`too many open channels (${this.#maxChannels})`);
     }
     while (this.#channels.has(this.#nextId) || this.#pendingOpens.has(this.#nextId)) {
       this.#nextId = (this.#nextId + 1) >>> 0;
@@ -389,6 +440,7 @@ export class Connection {
     if (this.#error) return;
     this.#error = error;
     for (const p of this.#ports.values()) p.fail(error);
+    if (this.#shared) this.#shared.open -= this.#channels.size;
     this.#channels.clear();
     this.#ports.clear();
     for (const p of this.#pendingOpens.values()) p.reject(error);
@@ -523,21 +575,22 @@ export class Connection {
         description: "no-more-sessions@openssh.com was requested",
       });
     }
-    if (this.#channels.size + this.#pendingOpens.size + this.#incomingOpens >= MAX_CHANNELS) {
-      return refused({
-        accepted: false,
-        description: `too many open channels (${MAX_CHANNELS})`,
-        reason: OpenFailure.RESOURCE_SHORTAGE,
-      });
+    const over = this.#overChannelLimit();
+    if (over) {
+      return refused({ accepted: false, description: over, reason: OpenFailure.RESOURCE_SHORTAGE });
     }
     const request = { type: m.type, data: m.data, window: m.window, maxPacket: m.maxPacket };
     this.#incomingOpens++;
+    if (this.#shared) this.#shared.open++; // counted while it is decided, then while it is open
     const decided = this.#hold();
     this.#decide(() => this.#router?.channelOpen(request, this)).then(({ verdict, error }) => {
       decided();
-      if (this.#error) return void this.#incomingOpens--;
+      if (this.#error || !verdict?.accepted) {
+        this.#incomingOpens--;
+        if (this.#shared) this.#shared.open--;
+      }
+      if (this.#error) return;
       if (verdict?.accepted) return this.#confirm(m, verdict);
-      this.#incomingOpens--;
       refused(
         verdict ?? {
           accepted: false,
@@ -549,6 +602,16 @@ export class Connection {
         error,
       );
     });
+  }
+
+  /** Why a peer's channel open is refused now (RFC 4254 §5.1 RESOURCE_SHORTAGE), if it is. */
+  #overChannelLimit(): string | undefined {
+    if (this.#channels.size + this.#pendingOpens.size + this.#incomingOpens >= this.#maxChannels) {
+      return `too many open channels (${this.#maxChannels})`;
+    }
+    if (this.#shared && this.#shared.open >= this.#shared.max) {
+      return `too many open channels on this server (${this.#shared.max})`;
+    }
   }
 
   /** Confirms an accepted open (RFC 4254 §5.1) and hands the channel to the handler. */
@@ -568,7 +631,7 @@ export class Connection {
       remoteMaxPacket: m.maxPacket,
       window,
       maxPacket,
-    });
+    }, true);
     this.#events.next({
       type: "channel-open",
       channelType: m.type,

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Subject } from "rxjs";
-import { Connection, type MessageTransport } from "./connection.ts";
+import { Connection, MAX_CHANNELS, type MessageTransport } from "./connection.ts";
+import { acceptChannel } from "./handlers.ts";
 import { DisconnectError } from "../wire/errors.ts";
 import {
   decodeChannelOpenFailure,
@@ -12,6 +13,7 @@ import {
   encodeChannelSimple,
   encodeGlobalRequest,
   encodeWindowAdjust,
+  OpenFailure,
 } from "../wire/connection_messages.ts";
 import { Msg } from "../wire/message_numbers.ts";
 import { payloadBytes } from "../transport/packets.ts";
@@ -212,4 +214,68 @@ test("SSH_MSG_DEBUG and channel requests without reply, while a request waits: o
   assert.deepEqual(numbers(sent).slice(4), [Msg.GLOBAL_REQUEST, Msg.IGNORE]);
   push(new Uint8Array([Msg.REQUEST_SUCCESS]));
   assert.equal((await reply).ok, true);
+});
+
+test("MAX_CHANNELS: the peer's open past it is refused with RESOURCE_SHORTAGE; a shared count caps several", async () => {
+  const f = fakeTransport();
+  const shared = { max: 5000, open: 0 };
+  new Connection(f.t, {
+    router: { channelOpen: () => acceptChannel(() => {}), globalRequest: () => undefined },
+    sharedChannels: shared,
+  });
+  for (let i = 0; i <= MAX_CHANNELS; i++) {
+    f.push(
+      encodeChannelOpen({
+        type: "x",
+        sender: i,
+        window: 1000,
+        maxPacket: 100,
+        data: new Uint8Array(0),
+      }),
+    );
+  }
+  for (let i = 0; i < 100 && f.sent.length <= MAX_CHANNELS; i++) await tick();
+  assert.equal(f.sent.length, MAX_CHANNELS + 1);
+  assert.equal(f.sent.filter((p) => p[0] === Msg.CHANNEL_OPEN_CONFIRMATION).length, MAX_CHANNELS);
+  const failures = f.sent.filter((p) => p[0] === Msg.CHANNEL_OPEN_FAILURE);
+  assert.equal(failures.length, 1);
+  const refusal = decodeChannelOpenFailure(failures[0]);
+  assert.equal(refusal.recipient, MAX_CHANNELS, "the last one asked");
+  assert.equal(refusal.reason, OpenFailure.RESOURCE_SHORTAGE);
+  assert.equal(refusal.description, "too many open channels (1024)");
+  assert.equal(shared.open, MAX_CHANNELS);
+  // A second connection on the same count: full at `max`.
+  const g = fakeTransport();
+  new Connection(g.t, {
+    router: { channelOpen: () => acceptChannel(() => {}), globalRequest: () => undefined },
+    sharedChannels: { max: 2, open: 1 },
+  });
+  g.push(
+    encodeChannelOpen({
+      type: "x",
+      sender: 1,
+      window: 1000,
+      maxPacket: 100,
+      data: new Uint8Array(0),
+    }),
+  );
+  g.push(
+    encodeChannelOpen({
+      type: "x",
+      sender: 2,
+      window: 1000,
+      maxPacket: 100,
+      data: new Uint8Array(0),
+    }),
+  );
+  for (let i = 0; i < 100 && g.sent.length < 2; i++) await tick();
+  assert.equal(g.sent.filter((p) => p[0] === Msg.CHANNEL_OPEN_CONFIRMATION).length, 1);
+  const full = decodeChannelOpenFailure(g.sent.find((p) => p[0] === Msg.CHANNEL_OPEN_FAILURE)!);
+  assert.equal(full.recipient, 2);
+  assert.equal(full.reason, OpenFailure.RESOURCE_SHORTAGE);
+  assert.equal(full.description, "too many open channels on this server (2)");
+  // Connection loss gives the count back.
+  f.end(new Error("gone"));
+  await tick();
+  assert.equal(shared.open, 0);
 });

@@ -31,7 +31,10 @@ export {
   Connection,
   type ConnectionEvent,
   type ConnectionOptions,
+  MAX_CHANNELS,
+  MAX_UNANSWERED,
   type MessageTransport,
+  type SharedChannelCount,
 } from "./connection.ts";
 export {
   accept,

@@ -29,6 +29,7 @@ export {
 export {
   type ForwardingContext,
   type KeyPermit,
+  MAX_SERVER_LISTENERS,
   type PortForwardingHandler,
   portForwardingHandler,
   type PortForwardingOptions,

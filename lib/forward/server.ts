@@ -108,8 +108,14 @@ export interface PortForwardingOptions {
    * client asked).
    */
   readonly gatewayPorts?: "no" | "yes" | "clientspecified";
-  /** Listeners one connection may hold at once (default 32). */
+  /** Listeners one connection may hold at once, TCP and Unix (default 32). */
   readonly maxListeners?: number;
+  /**
+   * Listeners all connections served by this handler may hold at once,
+   * TCP and Unix (default {@link MAX_SERVER_LISTENERS}); past it
+   * tcpip-forward and streamlocal-forward get REQUEST_FAILURE.
+   */
+  readonly maxServerListeners?: number;
   /** Forwarded connections one connection may carry at once, both ways (default 256). */
   readonly maxTunnels?: number;
   /** Milliseconds a `direct-tcpip` connect may take (default 10 000). */
@@ -230,10 +236,26 @@ export function portForwardingHandler(options: PortForwardingOptions = {}): Port
   };
 }
 
+/**
+ * Default cap on forwarded listeners (tcpip-forward plus
+ * streamlocal-forward@openssh.com) across the connections one
+ * {@link portForwardingHandler} serves: each is a socket of this process,
+ * and 32 connections at the per-connection default (32) fill it.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SERVER_LISTENERS } from "./server.ts";
+ * console.log(MAX_SERVER_LISTENERS); // 1024
+ * ```
+ */
+export const MAX_SERVER_LISTENERS = 1024;
+
 /** One {@link portForwardingHandler}'s policy and its connections' forwards. */
 class Forwarder {
   #options: PortForwardingOptions;
   #state = new Map<Connection, ConnectionForwards>();
+  /** Listeners held or being bound across connections (see maxServerListeners). */
+  #listening = 0;
 
   constructor(options: PortForwardingOptions) {
     this.#options = options;
@@ -248,10 +270,41 @@ class Forwarder {
       this.#state.set(connection, fresh);
       connection.done.then(() => {
         for (const l of fresh.listeners.values()) l.close();
+        this.#listening -= fresh.listeners.size;
         this.#state.delete(connection);
       });
     }
     return s;
+  }
+
+  /**
+   * Reserves a listener for `f`'s connection, or says why not (per
+   * connection, then server-wide); `bind` opens it. The reservation is
+   * dropped when binding fails or the connection ended meanwhile.
+   */
+  async #bindListener<L extends { close(): void }>(
+    f: ConnectionForwards,
+    c: { connection: Connection; key: string; bind: () => Promise<L> },
+  ): Promise<L | string> {
+    if (f.listeners.size >= (this.#options.maxListeners ?? 32)) return "too many listeners";
+    const max = this.#options.maxServerListeners ?? MAX_SERVER_LISTENERS;
+    if (this.#listening >= max) return `too many listeners on this server (${max})`;
+    this.#listening++;
+    let listener: L;
+    try {
+      listener = await c.bind();
+    } catch (e) {
+      this.#listening--;
+      return `cannot listen${c.key.startsWith("unix") ? ` on ${c.key.slice(5)}` : ""}: ${
+        e instanceof Error ? e.message : e
+      }`;
+    }
+    if (this.#state.get(c.connection) !== f) { // the connection ended while binding
+      listener.close();
+      this.#listening--;
+      return "connection closed";
+    }
+    return listener;
   }
 
   /**
@@ -332,16 +385,13 @@ class Forwarder {
       return refuse(`port ${asked.port} is privileged`);
     }
     const f = this.#forwards(ctx.connection);
-    if (f.listeners.size >= (options.maxListeners ?? 32)) return refuse("too many listeners");
-    let listener: TcpListener;
-    try {
-      listener = await listenTcp({
-        hostname: bindAddress(asked.address, options.gatewayPorts),
-        port: asked.port,
-      });
-    } catch (e) {
-      return refuse(`cannot listen: ${e instanceof Error ? e.message : e}`);
-    }
+    const listener: TcpListener | string = await this.#bindListener(f, {
+      connection: ctx.connection,
+      key: "tcp",
+      bind: () =>
+        listenTcp({ hostname: bindAddress(asked.address, options.gatewayPorts), port: asked.port }),
+    });
+    if (typeof listener === "string") return refuse(listener);
     const bound = { address: asked.address, port: listener.port };
     f.listeners.set(`tcp ${bound.address}:${bound.port}`, listener);
     return accept(asked.port === 0 ? BoundPortCodec.encode(listener.port) : undefined, {
@@ -358,6 +408,7 @@ class Forwarder {
     const l = f.listeners.get(key);
     if (!l) return refuse(`no forwarding on ${asked.address}:${asked.port}`);
     f.listeners.delete(key);
+    this.#listening--;
     l.close();
     return accept();
   }
@@ -404,14 +455,13 @@ class Forwarder {
     if (why) return refuse(why);
     const path = StreamLocalPathCodec.decode(data);
     const f = this.#forwards(ctx.connection);
-    if (f.listeners.size >= (this.#options.maxListeners ?? 32)) return refuse("too many listeners");
     if (f.listeners.has(`unix ${path}`)) return refuse(`already listening on ${path}`);
-    let listener: UnixListener;
-    try {
-      listener = await listenUnix(path, { mode: 0o600 });
-    } catch (e) {
-      return refuse(`cannot listen on ${path}: ${e instanceof Error ? e.message : e}`);
-    }
+    const listener: UnixListener | string = await this.#bindListener(f, {
+      connection: ctx.connection,
+      key: `unix ${path}`,
+      bind: () => listenUnix(path, { mode: 0o600 }),
+    });
+    if (typeof listener === "string") return refuse(listener);
     f.listeners.set(`unix ${path}`, listener);
     return accept(undefined, {
       after: () => void this.#serveUnixListener(listener, { path, ctx, f }),
@@ -425,6 +475,7 @@ class Forwarder {
     const l = f.listeners.get(`unix ${path}`);
     if (!l) return refuse(`no forwarding on ${path}`);
     f.listeners.delete(`unix ${path}`);
+    this.#listening--;
     l.close();
     return accept();
   }

@@ -14,6 +14,7 @@
  */
 import type { PacketOpener, PacketSealer, RandomSource } from "../crypto/types.ts";
 import { Msg } from "../wire/message_numbers.ts";
+import { DisconnectError, DisconnectReason } from "../wire/errors.ts";
 import { ByteReader } from "./_byte_reader.ts";
 import { COMPRESSION_METHODS, Deflater, Inflater } from "./compression.ts";
 import { type Deferred, deferred, withinMs } from "./_support.ts";
@@ -51,6 +52,35 @@ import type { PeerVersion } from "./version.ts";
  */
 export const REPLY_BACKLOG: { readonly bytes: number; readonly packets: number } = Object.freeze({
   bytes: 256 * 1024,
+  packets: 1024,
+});
+
+/**
+ * The server's defaults (`acceptConnection`, `listen`, `rxssh serve`) for
+ * the most a client may send before user authentication succeeds, counted
+ * from its first packet (wire bytes: lengths, padding and MACs included),
+ * unless `maxPreAuthBytes` / `maxPreAuthPackets` say otherwise. Over
+ * either, the connection ends with PROTOCOL_ERROR. (A bare server
+ * `Transport` has no cap unless given one: it cannot tell what its upper
+ * layers authenticate.) Why these numbers:
+ * an OpenSSH 9.2 login offering six keys, one of them RSA-4096, sends 12
+ * packets, under 4 KB (tests/pre_auth_limits_test.ts measures it);
+ * certificates (1-2 KB each), a post-quantum key share (1.2 KB) and
+ * keyboard-interactive rounds add a few KB and packets, and MaxAuthTries
+ * (6) bounds the failed attempts. 1 MiB is four maximum-size packets and
+ * over 100 times the measured login, 1024 packets 80 times. What the caps
+ * stop is a client that keeps the server busy unauthenticated for the
+ * whole login grace time (SSH_MSG_IGNORE, repeated SERVICE_REQUESTs,
+ * maximum-size packets).
+ *
+ * @example
+ * ```ts
+ * import { PRE_AUTH_LIMITS } from "./transport.ts";
+ * console.log(PRE_AUTH_LIMITS.bytes, PRE_AUTH_LIMITS.packets); // 1048576 1024
+ * ```
+ */
+export const PRE_AUTH_LIMITS: { readonly bytes: number; readonly packets: number } = Object.freeze({
+  bytes: 1024 * 1024,
   packets: 1024,
 });
 
@@ -121,7 +151,10 @@ export interface PacketLayerOptions {
    * with the role, USERAUTH_SUCCESS starts zlib@openssh.com (without, never).
    */
   options:
-    & Pick<TransportOptions, "maxPacketSize" | "rekeyBytes" | "rekeyInterval">
+    & Pick<
+      TransportOptions,
+      "maxPacketSize" | "rekeyBytes" | "rekeyInterval" | "maxPreAuthBytes" | "maxPreAuthPackets"
+    >
     & { role?: TransportOptions["role"] };
   /** Padding bytes. */
   random: RandomSource;
@@ -181,6 +214,8 @@ export class PacketLayer {
    * user authentication has succeeded (zlib@openssh.com waits for it).
    */
   #compression = { out: "none", in: "none", authenticated: false };
+  /** Server: what the client sent before authentication succeeded (wire bytes, packets). */
+  readonly preAuth = { bytes: 0, packets: 0 };
 
   /** Reads and writes `stream`; `hooks` connect it to its transport. */
   constructor(stream: ByteStreamPair, options: PacketLayerOptions, hooks: PacketLayerHooks) {
@@ -231,11 +266,41 @@ export class PacketLayer {
    * USERAUTH_SUCCESS starts zlib@openssh.com from the next packet.
    */
   async read(): Promise<{ payload: Uint8Array; seq: number }> {
+    const before = this.in.bytes;
     const packet = await this.in.read();
-    if (this.#o.options.role === "client" && packet.payload[0] === Msg.USERAUTH_SUCCESS) {
+    const role = this.#o.options.role;
+    if (role === "client" && packet.payload[0] === Msg.USERAUTH_SUCCESS) {
       this.#authenticated();
+    } else if (role === "server" && !this.#compression.authenticated) {
+      // Counters reset only between reads; read-ahead counts a batch at its first packet.
+      this.#countPreAuth(Math.max(0, this.in.bytes - before));
     }
     return packet;
+  }
+
+  /**
+   * Server: the caps on what a client may send before it is authenticated
+   * (`maxPreAuthBytes`, `maxPreAuthPackets`); over one, the connection ends with
+   * PROTOCOL_ERROR (RFC 4253 §11.1), as sshd's packet_disconnect ends its
+   * pre-authentication aborts.
+   */
+  #countPreAuth(bytes: number): void {
+    const p = this.preAuth;
+    p.bytes += bytes;
+    p.packets++;
+    const o = this.#o.options;
+    const maxBytes = o.maxPreAuthBytes ?? Infinity;
+    const maxPackets = o.maxPreAuthPackets ?? Infinity;
+    if (p.bytes > maxBytes || p.packets > maxPackets) {
+      const [what, n, max, name] = p.bytes > maxBytes
+        ? ["bytes", p.bytes, maxBytes, "maxPreAuthBytes"]
+        : ["packets", p.packets, maxPackets, "maxPreAuthPackets"];
+      throw new DisconnectError(
+        DisconnectReason.PROTOCOL_ERROR,
+        `client sent ${n} ${what} before authentication, over the limit of ${max} (${name})`,
+        { local: true },
+      );
+    }
   }
 
   /** Writes a transport message of our own; failures end the connection, never the caller. */

@@ -33,6 +33,7 @@ export {
   type KexEvent,
   type MacErrorEvent,
   type NegotiatedAlgorithms,
+  PRE_AUTH_LIMITS,
   REPLY_BACKLOG,
   Transport,
   TRANSPORT_TUNING,

@@ -51,7 +51,7 @@ import { versionLine } from "./version.ts";
 import type { PeerVersion } from "./version.ts";
 import { VERSION } from "../version.ts";
 
-export { REPLY_BACKLOG } from "./_packet_layer.ts";
+export { PRE_AUTH_LIMITS, REPLY_BACKLOG } from "./_packet_layer.ts";
 
 /**
  * A pair of byte streams: a socket, a pipe, an in-memory pair, a WebSocket.
@@ -95,6 +95,8 @@ export const TRANSPORT_TUNING = [
   "acceptMacError",
   "preBanner",
   "handshakeTimeout",
+  "maxPreAuthBytes",
+  "maxPreAuthPackets",
 ] as const;
 
 /**
@@ -194,6 +196,15 @@ export interface TransportOptions {
   preBanner?: readonly string[];
   /** Largest packet_length accepted; default 256 KiB, at least 35000. */
   maxPacketSize?: number;
+  /**
+   * Server: most bytes (on the wire) the client may send before it writes
+   * USERAUTH_SUCCESS; more ends the connection with PROTOCOL_ERROR. No cap
+   * by default on a bare Transport; the server (`acceptConnection`,
+   * `listen`) defaults to `PRE_AUTH_LIMITS.bytes` (1 MiB).
+   */
+  maxPreAuthBytes?: number;
+  /** Server: most packets before USERAUTH_SUCCESS (see `maxPreAuthBytes`; server default `PRE_AUTH_LIMITS.packets`, 1024). */
+  maxPreAuthPackets?: number;
   /** Re-key after this many bytes in either direction; default 1 GiB. */
   rekeyBytes?: number;
   /** Re-key after this many milliseconds; default one hour, 0 for none. */
@@ -593,6 +604,15 @@ export class Transport {
    */
   get replyBacklog(): { packets: number; bytes: number } {
     return this.#link.replyBacklog;
+  }
+
+  /**
+   * Server: what the client sent before user authentication succeeded
+   * (wire bytes, packets), bounded by `maxPreAuthBytes` and
+   * `maxPreAuthPackets`; it stops growing at authentication.
+   */
+  get preAuthReceived(): { bytes: number; packets: number } {
+    return { ...this.#link.preAuth };
   }
 
   /** Whether strict key exchange is in force. */
