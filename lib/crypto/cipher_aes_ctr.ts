@@ -26,7 +26,7 @@
  */
 import { SshError, WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
-import { constantTimeEqual } from "./mac.ts";
+import { constantTimeEqual } from "./constant_time.ts";
 import { nodeAes } from "./_node_crypto.ts";
 import { sealTarget } from "./_seal.ts";
 import { AesJs, SMALL_PACKET } from "./_aes_js.ts";

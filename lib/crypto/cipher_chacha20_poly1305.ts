@@ -23,7 +23,7 @@ import { chacha20orig } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
 import { WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
-import { constantTimeEqual } from "./mac.ts";
+import { constantTimeEqual } from "./constant_time.ts";
 import type { CipherAlgorithm, PacketOpener, PacketSealer } from "./types.ts";
 import { sealTarget } from "./_seal.ts";
 import { poly1305Wasm } from "./_poly1305_wasm.ts";

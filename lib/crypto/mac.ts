@@ -15,24 +15,6 @@ import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import type { MacAlgorithm, MacInstance } from "./types.ts";
 import { nodeHmac } from "./_node_crypto.ts";
 
-/**
- * Compares two byte arrays in time that depends only on their lengths, not on
- * where they differ (a MAC check must not leak how many leading bytes of a
- * forged tag were right). Returns false at once when the lengths differ.
- *
- * @example
- * ```ts
- * import { constantTimeEqual } from "./mac.ts";
- * console.log(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2]))); // true
- * ```
- */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
-}
-
 type Sha2 = typeof sha256 | typeof sha512;
 /** The part of noble's HMAC state object used here. */
 interface KeyedHmac {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 import { SshReader } from "../wire/reader.ts";
 import { describeName } from "./_bytes.ts";
 import { type EcdsaCurveName, EcdsaPrivateKey, ecdsaPrivateKey } from "./ecdsa.ts";
@@ -179,19 +180,12 @@ export function checkedEcdsaPrivateKey(
 ): EcdsaPrivateKey {
   const { q, what, where } = stored;
   const key = ecdsaPrivateKey(curve, d);
-  if (q !== undefined && !equalBytes(q, key.publicKey.q)) {
+  if (q !== undefined && !constantTimeEqual(q, key.publicKey.q)) {
     throw new KeyError(what, "the stored public point does not match the private scalar", {
       where,
     });
   }
   return key;
-}
-
-/** Byte equality (not constant time: for public values). */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

@@ -37,7 +37,7 @@
 import { cbc } from "@noble/ciphers/aes.js";
 import { chacha20orig } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
-import { constantTimeEqual } from "../crypto/mac.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 import { defaultRandom, type RandomSource } from "../crypto/types.ts";
 import { SshReader } from "../wire/reader.ts";
 import { WireError } from "../wire/errors.ts";
@@ -48,7 +48,6 @@ import {
   asKeyError,
   checkedEcdsaPrivateKey,
   checkedRsaPrivateKey,
-  equalBytes,
   ownPrivateKey,
   passphraseBytes,
   PassphraseRequiredError,
@@ -299,7 +298,7 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
           where: `sk at offset ${skAt}`,
         });
       }
-      if (!equalBytes(pk, sk.subarray(32))) {
+      if (!constantTimeEqual(pk, sk.subarray(32))) {
         throw new KeyError(what, "pk differs from the public half of sk", {
           where: `sk at offset ${skAt}`,
         });
@@ -460,7 +459,7 @@ interface FileHead {
 function readHead(bytes: Uint8Array): FileHead {
   if (
     bytes.length < AUTH_MAGIC.length ||
-    !equalBytes(bytes.subarray(0, AUTH_MAGIC.length), AUTH_MAGIC)
+    !constantTimeEqual(bytes.subarray(0, AUTH_MAGIC.length), AUTH_MAGIC)
   ) {
     throw new KeyError(WHAT, 'does not start with "openssh-key-v1\\0"', {
       where: "magic at offset 0",
@@ -600,9 +599,11 @@ function readSection(
   const what = `${WHAT} private section`;
   try {
     const s = new SshReader(plain);
-    const check1 = s.uint32("checkint1");
-    const check2 = s.uint32("checkint2");
-    if (check1 !== check2) {
+    s.uint32("checkint1");
+    s.uint32("checkint2");
+    // The two check integers (PROTOCOL.key), compared in constant time: after
+    // a decryption they tell a wrong passphrase, so they are compared as bytes.
+    if (!constantTimeEqual(plain.subarray(0, 4), plain.subarray(4, 8))) {
       if (encrypted) {
         throw new WrongPassphraseError(
           WHAT,
@@ -639,7 +640,7 @@ function readSection(
         });
       }
     }
-    if (!equalBytes(key.publicKey.blob, publicBlob)) {
+    if (!constantTimeEqual(key.publicKey.blob, publicBlob)) {
       throw new KeyError(WHAT, "the public key does not match the private key", {
         where: `publickey1 at offset ${file.blobAt}`,
       });

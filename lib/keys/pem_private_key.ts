@@ -21,13 +21,13 @@
  * @module
  */
 import { md5 } from "@noble/hashes/legacy.js";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 import { defaultRandom, type RandomSource } from "../crypto/types.ts";
 import {
   ab,
   asKeyError,
   checkedEcdsaPrivateKey,
   checkedRsaPrivateKey,
-  equalBytes,
   passphraseBytes,
   PassphraseRequiredError,
   type PrivateKeyParts,
@@ -280,7 +280,10 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
       const curve = namedCurve(alg, what);
       alg.end("privateKeyAlgorithm");
       const key = decodeSec1(inner, { what: `${what} (EC)`, outerCurve: curve });
-      if (publicKey !== undefined && !equalBytes(publicKey, (key.publicKey as EcdsaPublicKey).q)) {
+      if (
+        publicKey !== undefined &&
+        !constantTimeEqual(publicKey, (key.publicKey as EcdsaPublicKey).q)
+      ) {
         throw new KeyError(what, "the stored public key does not match the private key", {
           where: "publicKey",
         });
@@ -299,7 +302,7 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
         });
       }
       const key = ed25519PrivateKey(seed);
-      if (publicKey !== undefined && !equalBytes(publicKey, key.publicKey.key)) {
+      if (publicKey !== undefined && !constantTimeEqual(publicKey, key.publicKey.key)) {
         throw new KeyError(what, "the stored public key does not match the private key", {
           where: "publicKey",
         });

@@ -18,7 +18,7 @@ import { CIPHERS, MACS } from "../crypto/ciphers.ts";
 import { chooseGexGroup } from "../crypto/dh_groups.ts";
 import { deriveKeys } from "../crypto/kdf.ts";
 import { KEX_ALGORITHMS } from "../crypto/kex.ts";
-import { constantTimeEqual } from "../crypto/mac.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 import type {
   DhGroup,
   KexAlgorithm,
