@@ -69,18 +69,21 @@ class HmacSha2Instance implements MacInstance {
     this.#hashName = hash.outputLen === 32 ? "sha256" : "sha512";
     this.#rawKey = key.slice();
     const webHash = hash.outputLen === 32 ? "SHA-256" : "SHA-512";
+    // Copied now: the caller wipes its key once the instance is made.
+    const raw = key.slice();
     // Started now so that the first packet rarely waits for it; never rejects.
     this.#keyReady = nodeHmac() ? Promise.resolve(null) : Promise.resolve()
       .then(() =>
         crypto.subtle.importKey(
           "raw",
-          key.slice(),
+          raw,
           { name: "HMAC", hash: webHash },
           false,
           ["sign"],
         )
       )
-      .then((k) => (this.#key = k), () => (this.#key = null));
+      .then((k) => (this.#key = k), () => (this.#key = null))
+      .finally(() => raw.fill(0));
   }
 
   computeAsync(seq: number, ...parts: Uint8Array[]): Promise<Uint8Array> {

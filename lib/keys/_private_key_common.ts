@@ -6,6 +6,7 @@
  * @module
  */
 import { constantTimeEqual } from "../crypto/constant_time.ts";
+import { secretMade, wipe } from "../crypto/_secrets.ts";
 import { SshReader } from "../wire/reader.ts";
 import { describeName } from "./_bytes.ts";
 import { type EcdsaCurveName, EcdsaPrivateKey, ecdsaPrivateKey } from "./ecdsa.ts";
@@ -49,6 +50,26 @@ export function passphraseBytes(
   if (passphrase === undefined) return undefined;
   const b = typeof passphrase === "string" ? new TextEncoder().encode(passphrase) : passphrase;
   return b.length === 0 ? undefined : b;
+}
+
+/**
+ * Runs `f` with the passphrase as bytes ({@link passphraseBytes}); bytes
+ * encoded here from a string are ours, reported to the test hook and wiped
+ * when `f` settles (the string itself cannot be wiped; bytes the caller gave
+ * stay the caller's).
+ */
+export async function withPassphraseBytes<T>(
+  passphrase: string | Uint8Array | undefined,
+  f: (pass: Uint8Array | undefined) => Promise<T>,
+): Promise<T> {
+  const pass = passphraseBytes(passphrase);
+  const owned = typeof passphrase === "string" && pass !== undefined;
+  if (owned) secretMade("passphrase bytes", pass);
+  try {
+    return await f(pass);
+  } finally {
+    if (owned) wipe(pass);
+  }
 }
 
 /** The raw values of one of our private keys, for the file encoders. */

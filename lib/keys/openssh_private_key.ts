@@ -38,6 +38,7 @@ import { cbc } from "@noble/ciphers/aes.js";
 import { chacha20orig } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
 import { constantTimeEqual } from "../crypto/constant_time.ts";
+import { secretMade } from "../crypto/_secrets.ts";
 import { defaultRandom, type RandomSource } from "../crypto/types.ts";
 import { SshReader } from "../wire/reader.ts";
 import { WireError } from "../wire/errors.ts";
@@ -49,8 +50,8 @@ import {
   checkedEcdsaPrivateKey,
   checkedRsaPrivateKey,
   ownPrivateKey,
-  passphraseBytes,
   PassphraseRequiredError,
+  withPassphraseBytes,
   WrongPassphraseError,
 } from "./_private_key_common.ts";
 import { bcryptPbkdf } from "./bcrypt_pbkdf.ts";
@@ -388,7 +389,7 @@ export function parseOpensshPrivateKey(
   return asKeyError(WHAT, async () => {
     const bytes = unarmor(toText(input));
     try {
-      return await parseBinary(bytes, options);
+      return await withPassphraseBytes(options.passphrase, (pass) => parseBinary(bytes, pass));
     } finally {
       // An unencrypted file's bytes hold the secret fields; the key keeps its own copies.
       bytes.fill(0);
@@ -398,7 +399,7 @@ export function parseOpensshPrivateKey(
 
 async function parseBinary(
   bytes: Uint8Array,
-  options: ParseOpensshOptions,
+  pass: Uint8Array | undefined,
 ): Promise<OpensshPrivateKeyFile> {
   const head = readHead(bytes);
   const { cipher } = head;
@@ -409,17 +410,16 @@ async function parseBinary(
   } else {
     const kdf = readBcryptOptions(head.kdfOptions, head.kdfOptionsAt);
     rounds = kdf.rounds;
-    const pass = passphraseBytes(options.passphrase);
     if (pass === undefined) {
       throw new PassphraseRequiredError(
         WHAT,
         `the key is encrypted (${head.cipherName}, bcrypt with ${rounds} rounds); a passphrase is needed`,
       );
     }
-    const derived = bcryptPbkdf(pass, kdf.salt, {
-      rounds,
-      length: cipher.keyLength + cipher.ivLength,
-    });
+    const derived = secretMade(
+      "bcrypt_pbkdf output",
+      bcryptPbkdf(pass, kdf.salt, { rounds, length: cipher.keyLength + cipher.ivLength }),
+    );
     try {
       plain = await cipher.decrypt(
         derived.subarray(0, cipher.keyLength),
@@ -430,6 +430,7 @@ async function parseBinary(
       derived.fill(0);
     }
   }
+  secretMade("openssh-key-v1 private section", plain);
   try {
     return readSection(plain, { ...head, rounds });
   } finally {
@@ -695,12 +696,20 @@ export interface EncodeOpensshOptions {
  * console.log(text.split("\n")[0]); // "-----BEGIN OPENSSH PRIVATE KEY-----"
  * ```
  */
-export async function encodeOpensshPrivateKey(
+export function encodeOpensshPrivateKey(
   key: PrivateKey,
   options: EncodeOpensshOptions = {},
 ): Promise<string> {
+  return withPassphraseBytes(options.passphrase, (pass) => encodeWith(key, options, pass));
+}
+
+/** {@link encodeOpensshPrivateKey} with the passphrase as bytes. */
+async function encodeWith(
+  key: PrivateKey,
+  options: EncodeOpensshOptions,
+  pass: Uint8Array | undefined,
+): Promise<string> {
   const random = options.random ?? defaultRandom;
-  const pass = passphraseBytes(options.passphrase);
   const cipherName = pass === undefined ? "none" : options.cipher ?? "aes256-ctr";
   const cipher = cipherName === "none" ? undefined : CIPHERS.get(cipherName);
   if (cipherName !== "none" && cipher === undefined) {

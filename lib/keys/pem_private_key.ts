@@ -28,10 +28,10 @@ import {
   asKeyError,
   checkedEcdsaPrivateKey,
   checkedRsaPrivateKey,
-  passphraseBytes,
   PassphraseRequiredError,
   type PrivateKeyParts,
   privateKeyParts,
+  withPassphraseBytes,
   WrongPassphraseError,
 } from "./_private_key_common.ts";
 import { der, DerReader, pemDecode, pemEncode, Tag } from "./der.ts";
@@ -680,11 +680,10 @@ export function parsePemPrivateKey(
       throw new KeyError(what, "the body is not valid base64", { where: "armor" });
     }
     try {
-      return await decodeBlock(block, {
-        label,
-        format,
-        pass: passphraseBytes(options.passphrase),
-      });
+      return await withPassphraseBytes(
+        options.passphrase,
+        (pass) => decodeBlock(block, { label, format, pass }),
+      );
     } finally {
       // Unencrypted DER holds the secret values; the key keeps its own copies.
       block.bytes.fill(0);
@@ -775,16 +774,17 @@ export async function encodePemPrivateKey(
   }
   const plain = encodePlain(key, format);
   const random = options.random ?? defaultRandom;
-  const pass = passphraseBytes(options.passphrase);
   const label = format === "pkcs1"
     ? "RSA PRIVATE KEY"
     : format === "sec1"
     ? "EC PRIVATE KEY"
     : "PRIVATE KEY";
   try {
-    if (pass === undefined) return pemEncode(label, plain);
-    if (format === "pkcs8") return await sealPkcs8(plain, { pass, random });
-    return await sealLegacy(plain, { label, pass, random });
+    return await withPassphraseBytes(options.passphrase, (pass) => {
+      if (pass === undefined) return Promise.resolve(pemEncode(label, plain));
+      if (format === "pkcs8") return sealPkcs8(plain, { pass, random });
+      return sealLegacy(plain, { label, pass, random });
+    });
   } finally {
     plain.fill(0);
   }
