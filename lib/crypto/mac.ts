@@ -67,10 +67,10 @@ class HmacSha2Instance implements MacInstance {
     this.algorithm = algorithm;
     this.#base = hmac.create(hash, key) as unknown as KeyedHmac;
     this.#hashName = hash.outputLen === 32 ? "sha256" : "sha512";
-    this.#rawKey = key.slice();
+    // Copied now: the caller wipes its key once the instance is made. The
+    // node:crypto path keeps this copy; the WebCrypto path wipes it once imported.
+    const raw = this.#rawKey = key.slice();
     const webHash = hash.outputLen === 32 ? "SHA-256" : "SHA-512";
-    // Copied now: the caller wipes its key once the instance is made.
-    const raw = key.slice();
     // Started now so that the first packet rarely waits for it; never rejects.
     this.#keyReady = nodeHmac() ? Promise.resolve(null) : Promise.resolve()
       .then(() =>
