@@ -42,16 +42,28 @@ function assertAllWiped(seen: { label: string; bytes: Uint8Array; made: Uint8Arr
   }
 }
 
+// `copy`: the key material each sealer and opener keeps (its own copies), wiped
+// when a re-key retires it and, for the last ones, when the connection ends.
 const CASES = [
-  { kex: "curve25519-sha256", cipher: "chacha20-poly1305@openssh.com" },
-  { kex: "ecdh-sha2-nistp256", cipher: "aes128-gcm@openssh.com" },
-  { kex: "mlkem768x25519-sha256", cipher: "aes256-ctr", mac: "hmac-sha2-256-etm@openssh.com" },
-  { kex: "diffie-hellman-group14-sha256", cipher: "aes128-ctr", mac: "hmac-sha2-512" },
+  { kex: "curve25519-sha256", cipher: "chacha20-poly1305@openssh.com", copy: "chacha20 K_2 copy" },
+  { kex: "ecdh-sha2-nistp256", cipher: "aes128-gcm@openssh.com", copy: "AES-GCM nonce" },
+  {
+    kex: "mlkem768x25519-sha256",
+    cipher: "aes256-ctr",
+    mac: "hmac-sha2-256-etm@openssh.com",
+    copy: "HMAC key copy",
+  },
+  {
+    kex: "diffie-hellman-group14-sha256",
+    cipher: "aes128-ctr",
+    mac: "hmac-sha2-512",
+    copy: "AES-CTR counter",
+  },
 ];
 
 describe("key wiping", () => {
   for (const c of CASES) {
-    it(`${c.kex} + ${c.cipher}: K, ephemeral keys and derived keys are zero after a handshake and a re-key`, async () => {
+    it(`${c.kex} + ${c.cipher}: K, ephemeral and derived keys, and every cipher's key copies (retired by the re-key, then by the close) are zero`, async () => {
       const options = {
         kexAlgorithms: [c.kex],
         ciphers: [c.cipher],
@@ -76,6 +88,8 @@ describe("key wiping", () => {
         assert.ok(seen.filter((s) => /ephemeral private key/.test(s.label)).length >= 4);
       }
       if (c.kex.startsWith("mlkem")) assert.ok(labels.has("ML-KEM-768 decapsulation key"));
+      // Two exchanges, two sides, a sealer and an opener each.
+      assert.equal(seen.filter((s) => s.label === c.copy).length, 8, c.copy);
       assertAllWiped(seen);
     });
   }

@@ -14,6 +14,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import type { MacAlgorithm, MacInstance } from "./types.ts";
 import { nodeHmac } from "./_node_crypto.ts";
+import { secretMade } from "./_secrets.ts";
 
 type Sha2 = typeof sha256 | typeof sha512;
 /** The part of noble's HMAC state object used here. */
@@ -21,6 +22,8 @@ interface KeyedHmac {
   _cloneInto(to?: KeyedHmac): KeyedHmac;
   update(data: Uint8Array): unknown;
   digestInto(out: Uint8Array): void;
+  /** Zeroes the inner and outer hash states (noble's HMAC destroy). */
+  destroy(): void;
 }
 
 /** Writes `seq` mod 2^32 big-endian at `b[0..4]` (RFC 4253 §6.4). */
@@ -69,7 +72,7 @@ class HmacSha2Instance implements MacInstance {
     this.#hashName = hash.outputLen === 32 ? "sha256" : "sha512";
     // Copied now: the caller wipes its key once the instance is made. The
     // node:crypto path keeps this copy; the WebCrypto path wipes it once imported.
-    const raw = this.#rawKey = key.slice();
+    const raw = this.#rawKey = secretMade("HMAC key copy", key.slice());
     const webHash = hash.outputLen === 32 ? "SHA-256" : "SHA-512";
     // Started now so that the first packet rarely waits for it; never rejects.
     this.#keyReady = nodeHmac() ? Promise.resolve(null) : Promise.resolve()
@@ -84,6 +87,12 @@ class HmacSha2Instance implements MacInstance {
       )
       .then((k) => (this.#key = k), () => (this.#key = null))
       .finally(() => raw.fill(0));
+  }
+
+  dispose(): void {
+    this.#rawKey.fill(0);
+    this.#base.destroy();
+    this.#scratch?.destroy();
   }
 
   computeAsync(seq: number, ...parts: Uint8Array[]): Promise<Uint8Array> {
