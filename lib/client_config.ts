@@ -23,6 +23,7 @@ import {
   type ResolvedSshConfig,
   resolveSshConfig,
 } from "./config/ssh_config.ts";
+import { constantTimeEqual } from "./crypto/constant_time.ts";
 
 /**
  * An IdentityFile that cannot be used: missing or unreadable, encrypted
@@ -277,10 +278,6 @@ export function agentFromConfig(
     : c.identityAgent;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /**
  * IdentitiesOnly (sshconnect2.c pubkey_prepare): the agent's identities
  * that are one of `keys`, of an IdentityFile's `.pub` file or of a
@@ -297,7 +294,7 @@ function identitiesOnlyFilter(
     ...c.certificateFiles.map((f) => expand("CertificateFile", f)),
   ];
   const allowed = [...keys.map((k) => k.publicKey.blob), ...files.flatMap(publicKeyBlob)];
-  return (id) => allowed.some((b) => sameBytes(b, id.blob));
+  return (id) => allowed.some((b) => constantTimeEqual(b, id.blob));
 }
 
 /** The key in a public key (or certificate) file: none when missing or not one. */

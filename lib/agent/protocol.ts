@@ -20,6 +20,7 @@ import type { PrivateKey } from "../keys/types.ts";
 import { SshError, WireError } from "../wire/errors.ts";
 import { SshReader } from "../wire/reader.ts";
 import { SshWriter } from "../wire/writer.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 
 /**
  * Agent message numbers (draft-miller-ssh-agent §6.1).
@@ -272,7 +273,7 @@ function readPrivateKey(r: SshReader): PrivateKey {
             { field: "ed25519 key", offset: at },
           );
         }
-        if (!pk.every((b, i) => b === sk[32 + i])) {
+        if (!constantTimeEqual(pk, sk.subarray(32))) {
           throw new AgentError(
             `${what}: the public key differs from the private key's public half`,
           );
@@ -293,7 +294,7 @@ function readPrivateKey(r: SshReader): PrivateKey {
         const d = r.mpintBytes("ecdsa d");
         const key = ecdsaPrivateKey(curve, d);
         const mine = key.publicKey.q;
-        if (mine.length !== q.length || !mine.every((b, i) => b === q[i])) {
+        if (!constantTimeEqual(mine, q)) {
           throw new AgentError(`${what}: Q is not the public point of d`);
         }
         return key;

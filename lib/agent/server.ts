@@ -21,6 +21,7 @@ import {
   frameAgentMessage,
   SignFlag,
 } from "./protocol.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 
 /**
  * An {@link Agent} whose keys can also be added and removed (what
@@ -66,10 +67,6 @@ export interface MemoryAgent extends MutableAgent {
   readonly keys: readonly PrivateKey[];
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /**
  * An in-memory agent holding `keys` (each a key, or a key with its
  * comment). `sign` refuses keys it does not hold and algorithms the key
@@ -90,7 +87,8 @@ export function memoryAgent(
   keys: readonly (PrivateKey | { key: PrivateKey; comment: string })[] = [],
 ): MemoryAgent {
   const held: { key: PrivateKey; comment: string }[] = [];
-  const find = (blob: Uint8Array) => held.findIndex((h) => sameBytes(h.key.publicKey.blob, blob));
+  const find = (blob: Uint8Array) =>
+    held.findIndex((h) => constantTimeEqual(h.key.publicKey.blob, blob));
   const agent: MemoryAgent = {
     get keys() {
       return held.map((h) => h.key);
@@ -147,7 +145,7 @@ async function answer(agent: MutableAgent, m: AgentMessage): Promise<AgentMessag
       }
       case "sign-request": {
         const ids = await agent.identities();
-        const id = ids.find((i) => sameBytes(i.blob, m.blob));
+        const id = ids.find((i) => constantTimeEqual(i.blob, m.blob));
         if (!id) return failure;
         const full = id.type ? id : agentKey(id.blob, id.comment);
         const algorithm = requestedAlgorithm(full, m.flags);

@@ -95,7 +95,7 @@ import process from "node:process";
 import { authorizedKeysHandler } from "../auth/authorized_keys_policy.ts";
 import type { ServerAuthHandlers, ServerAuthOptions } from "../auth/server.ts";
 import { SHA256 } from "../crypto/hash.ts";
-import { constantTimeEqual } from "../crypto/mac.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 import { generatePrivateKey } from "../keys/private_key.ts";
 import { parsePrivateKeyFile, writePrivateKeyFile } from "../keys/private_key_file.ts";
 import { formatPublicKeyLine } from "../keys/public_key_file.ts";

@@ -14,6 +14,7 @@
  * @module
  */
 import { unsafe } from "@noble/ciphers/aes.js";
+import { secretMade, wipe } from "./_secrets.ts";
 
 /**
  * Encrypted bytes up to which a packet goes through JavaScript rather than
@@ -99,13 +100,24 @@ export class AesJs {
 
   private constructor(xk: Uint32Array, enc: Encrypt) {
     this.#xk = xk;
+    secretMade("AES key schedule", new Uint8Array(xk.buffer, xk.byteOffset, xk.byteLength));
     this.#enc = enc;
+  }
+
+  /** Zeroes the key schedule; the instance is not used after. */
+  wipe(): void {
+    this.#xk.fill(0);
   }
 
   /** The schedule for `key`, or undefined when noble's block function is missing or fails FIPS-197. */
   static create(key: Uint8Array): AesJs | undefined {
     if (!aes.expandKeyLE || !aes.encrypt || !selfCheck()) return undefined;
-    return new AesJs(aes.expandKeyLE(Uint8Array.from(key)), aes.encrypt);
+    const copy = Uint8Array.from(key);
+    try {
+      return new AesJs(aes.expandKeyLE(copy), aes.encrypt);
+    } finally {
+      wipe(copy);
+    }
   }
 
   /** E(K, block) for the block given as its four little-endian 32-bit words. */

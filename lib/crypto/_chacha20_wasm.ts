@@ -10,6 +10,7 @@
  * @module
  */
 import { concat, I32, localDecls, moduleBytes, op, simd, sleb, uleb, V128 } from "./_wasm.ts";
+import { constantTimeEqual } from "./constant_time.ts";
 
 /** Memory layout: the 16-word state at 0, 256 bytes of scratch at 64, the data from 320 on. */
 const SCRATCH = 64, DATA = 320;
@@ -338,7 +339,7 @@ export function chacha20Wasm(check: Chacha20): Chacha20 | undefined {
         [0, 1, 7].every((counter) => {
           const want = check(key, nonce, data, new Uint8Array(700), counter);
           const got = impl(key, nonce, data, new Uint8Array(700), counter);
-          return got.every((b, i) => b === want[i]);
+          return constantTimeEqual(got, want);
         })
       ) {
         cached = impl;

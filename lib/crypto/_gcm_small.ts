@@ -15,6 +15,7 @@
  * @module
  */
 import { AesJs } from "./_aes_js.ts";
+import { secretMade, wipe } from "./_secrets.ts";
 
 // Reduction constants for a 4-bit shift (OpenSSL's rem_4bit, top 16 bits of the high word).
 const REM4 = Uint32Array.from(
@@ -75,6 +76,7 @@ export class SmallGcm {
     const hb = new Uint8Array(16);
     this.#leWords(hb, 0, s0, s1, s2, s3);
     let v0 = be32(hb, 0), v1 = be32(hb, 4), v2 = be32(hb, 8), v3 = be32(hb, 12);
+    hb.fill(0);
     const t = this.#h;
     const put = (i: number) => {
       t[4 * i] = v0, t[4 * i + 1] = v1, t[4 * i + 2] = v2, t[4 * i + 3] = v3;
@@ -100,6 +102,7 @@ export class SmallGcm {
     for (let i = 12; i < 16; i++) {
       for (let w = 0; w < 4; w++) t[4 * i + w] = t[4 * (i - 8) + w] ^ t[32 + w];
     }
+    secretMade("GHASH table", new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
   }
 
   /**
@@ -109,6 +112,14 @@ export class SmallGcm {
   static create(key: Uint8Array): SmallGcm | undefined {
     const aes = AesJs.create(key);
     return aes && new SmallGcm(aes);
+  }
+
+  /** Zeroes the key schedule, the GHASH table and the scratch state; not used after. */
+  wipe(): void {
+    this.#aes.wipe();
+    wipe(this.#block, this.#counter);
+    this.#h.fill(0);
+    this.#z.fill(0);
   }
 
   #leWords(out: Uint8Array, o: number, a: number, b: number, c: number, d: number): void {

@@ -18,6 +18,7 @@
  * @module
  */
 import * as nodeCrypto from "node:crypto";
+import { constantTimeEqual } from "./constant_time.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : "node";
@@ -102,8 +103,7 @@ const nodeAesImpl: NodeAes = {
 };
 
 const unhex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
-const same = (a: Uint8Array, b: Uint8Array) =>
-  a.length === b.length && a.every((x, i) => x === b[i]);
+const same = constantTimeEqual;
 
 let aes: NodeAes | undefined | null = null;
 /**

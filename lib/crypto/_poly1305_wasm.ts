@@ -12,6 +12,7 @@
  */
 
 import { I32, I64, localDecls, moduleBytes, op, sleb, uleb } from "./_wasm.ts";
+import { constantTimeEqual } from "./constant_time.ts";
 
 // Globals: 0..4 h, 5..9 r, 10..13 s1..s4 (s_i = 5 r_i).
 const H = (i: number) => i, R = (i: number) => 5 + i, S = (i: number) => 9 + i;
@@ -326,7 +327,7 @@ export function poly1305Wasm(): ((msg: Uint8Array, key: Uint8Array) => Uint8Arra
       const msg = new TextEncoder().encode("Cryptographic Forum Research Group");
       const tag = e.mac(msg, key);
       const want = hex("a8061dc1305136c6c22b8baf0c0127a9");
-      if (tag.length === 16 && tag.every((b, i) => b === want[i])) engine = e;
+      if (constantTimeEqual(tag, want)) engine = e;
     } catch {
       // no WebAssembly here: noble it is
     }

@@ -26,7 +26,8 @@
  */
 import { SshError, WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
-import { constantTimeEqual } from "./mac.ts";
+import { constantTimeEqual } from "./constant_time.ts";
+import { secretMade } from "./_secrets.ts";
 import { nodeAes } from "./_node_crypto.ts";
 import { sealTarget } from "./_seal.ts";
 import { AesJs, SMALL_PACKET } from "./_aes_js.ts";
@@ -81,6 +82,14 @@ interface Keys {
   small: AesJs | undefined;
 }
 
+/** Zeroes what the sealer or opener owns: its raw key, schedule, counter and MAC. */
+function disposeKeys(k: Keys, counter: Uint8Array, mac: MacInstance): void {
+  if (k.key instanceof Uint8Array) k.key.fill(0);
+  k.small?.wipe();
+  counter.fill(0);
+  mac.dispose?.();
+}
+
 /**
  * `data` XOR the keystream from `counter` (SP 800-38A §6.5). A small input
  * on the WebCrypto backend is done in JavaScript, in place (the result is
@@ -129,10 +138,13 @@ class AesCtrSealer implements PacketSealer {
   constructor(name: string, keys: Keys, iv: Uint8Array, mac: MacInstance) {
     this.#name = name;
     this.#keys = keys;
-    this.#counter = iv.slice();
+    this.#counter = secretMade("AES-CTR counter", iv.slice());
     this.#mac = mac;
     this.lengthApart = mac.algorithm.etm;
     this.overhead = mac.algorithm.macLength;
+  }
+  dispose(): void {
+    disposeKeys(this.#keys, this.#counter, this.#mac);
   }
 
   async seal(seq: number, packet: Uint8Array, spare?: boolean): Promise<Uint8Array> {
@@ -184,12 +196,16 @@ class AesCtrOpener implements PacketOpener {
   constructor(name: string, keys: Keys, iv: Uint8Array, mac: MacInstance) {
     this.#name = name;
     this.#keys = keys;
-    this.#counter = iv.slice();
+    this.#counter = secretMade("AES-CTR counter", iv.slice());
     this.#mac = mac;
     this.lengthApart = mac.algorithm.etm;
     this.firstBlockSize = this.lengthApart ? 4 : BLOCK;
     this.parallel = this.lengthApart;
     this.macLength = mac.algorithm.macLength;
+  }
+  dispose(): void {
+    disposeKeys(this.#keys, this.#counter, this.#mac);
+    this.#first?.fill(0);
   }
 
   async decryptLength(_seq: number, first: Uint8Array): Promise<number> {
@@ -286,7 +302,9 @@ function aesCtr(bits: 128 | 192 | 256): CipherAlgorithm {
       throw new RangeError(`${name}: IV is ${iv.length} bytes, expected ${BLOCK}`);
     }
     if (mac === undefined) throw new TypeError(`${name} needs a MAC`);
-    if (nodeAes()) return { keys: { key: key.slice(), small: undefined }, mac };
+    if (nodeAes()) {
+      return { keys: { key: secretMade("AES key copy", key.slice()), small: undefined }, mac };
+    }
     const webKey = await crypto.subtle.importKey("raw", bytes(key), "AES-CTR", false, ["encrypt"]);
     return { keys: { key: webKey, small: AesJs.create(key) }, mac };
   }

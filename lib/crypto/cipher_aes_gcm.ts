@@ -27,6 +27,7 @@ import { SmallGcm } from "./_gcm_small.ts";
 import { SMALL_PACKET } from "./_aes_js.ts";
 import { nodeAes } from "./_node_crypto.ts";
 import { sealTarget } from "./_seal.ts";
+import { secretMade } from "./_secrets.ts";
 
 const BLOCK = 16;
 const TAG = 16;
@@ -56,6 +57,13 @@ function nextNonce(nonce: Uint8Array): Bytes {
   return current;
 }
 
+/** Zeroes what a sealer or opener owns: its raw key (node:crypto), JavaScript state and nonce. */
+function disposeGcm(key: Backend, small: SmallGcm | undefined, nonce: Uint8Array): void {
+  if (key instanceof Uint8Array) key.fill(0);
+  small?.wipe();
+  nonce.fill(0);
+}
+
 class AesGcmSealer implements PacketSealer {
   readonly blockSize = BLOCK;
   readonly lengthApart = true;
@@ -67,7 +75,10 @@ class AesGcmSealer implements PacketSealer {
   constructor(key: Backend, small: SmallGcm | undefined, iv: Uint8Array) {
     this.#key = key;
     this.#small = small;
-    this.#nonce = iv.slice();
+    this.#nonce = secretMade("AES-GCM nonce", iv.slice());
+  }
+  dispose(): void {
+    disposeGcm(this.#key, this.#small, this.#nonce);
   }
 
   async seal(_seq: number, packet: Uint8Array, spare?: boolean): Promise<Uint8Array> {
@@ -110,7 +121,10 @@ class AesGcmOpener implements PacketOpener {
     this.#name = name;
     this.#key = key;
     this.#small = small;
-    this.#nonce = iv.slice();
+    this.#nonce = secretMade("AES-GCM nonce", iv.slice());
+  }
+  dispose(): void {
+    disposeGcm(this.#key, this.#small, this.#nonce);
   }
 
   decryptLength(_seq: number, first: Uint8Array): Promise<number> {
@@ -175,7 +189,7 @@ function aesGcm(bits: 128 | 256): CipherAlgorithm {
       throw new RangeError(`${name}: key is ${key.length} bytes, expected ${keyLength}`);
     }
     if (iv.length !== IV) throw new RangeError(`${name}: IV is ${iv.length} bytes, expected ${IV}`);
-    if (nodeAes()) return Promise.resolve(key.slice());
+    if (nodeAes()) return Promise.resolve(secretMade("AES key copy", key.slice()));
     return crypto.subtle.importKey("raw", bytes(key), "AES-GCM", false, ["encrypt", "decrypt"]);
   }
   const small = (key: Uint8Array) => nodeAes() ? undefined : SmallGcm.create(key);

@@ -23,7 +23,8 @@ import { chacha20orig } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
 import { WireError } from "../wire/errors.ts";
 import { MacError } from "./errors.ts";
-import { constantTimeEqual } from "./mac.ts";
+import { constantTimeEqual } from "./constant_time.ts";
+import { secretMade, wipe } from "./_secrets.ts";
 import type { CipherAlgorithm, PacketOpener, PacketSealer } from "./types.ts";
 import { sealTarget } from "./_seal.ts";
 import { poly1305Wasm } from "./_poly1305_wasm.ts";
@@ -80,13 +81,18 @@ class Keys {
 
   constructor(key: Uint8Array) {
     if (key.length !== 64) throw new RangeError(`${NAME}: key is ${key.length} bytes, expected 64`);
-    this.main = key.slice(0, 32);
-    this.header = key.slice(32, 64);
+    this.main = secretMade("chacha20 K_2 copy", key.slice(0, 32));
+    this.header = secretMade("chacha20 K_1 copy", key.slice(32, 64));
     ({ body: this.body, mac: this.mac } = chosenBackends());
   }
 
   nonce(seq: number): Uint8Array {
     return nonceFor(seq, this.#nonce);
+  }
+
+  /** Zeroes both keys (the instance is retired). */
+  wipe(): void {
+    wipe(this.main, this.header);
   }
 
   /** K_2 keystream block 0, first 32 bytes: the one-time Poly1305 key. */
@@ -103,6 +109,10 @@ class ChachaSealer implements PacketSealer {
 
   constructor(keys: Keys) {
     this.#keys = keys;
+  }
+
+  dispose(): void {
+    this.#keys.wipe();
   }
 
   seal(seq: number, packet: Uint8Array, spare?: boolean): Promise<Uint8Array> {
@@ -131,6 +141,10 @@ class ChachaOpener implements PacketOpener {
 
   constructor(keys: Keys) {
     this.#keys = keys;
+  }
+
+  dispose(): void {
+    this.#keys.wipe();
   }
 
   #decryptLength(seq: number, first: Uint8Array): number {

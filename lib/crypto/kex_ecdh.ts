@@ -8,6 +8,7 @@ import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { KexError } from "./errors.ts";
 import { SHA256, SHA384, SHA512 } from "./hash.ts";
 import type { Hash, KexAlgorithm, KexClient, RandomSource } from "./types.ts";
+import { secretMade, wipe } from "./_secrets.ts";
 import { LowOrderPointError, x25519Agree, x25519Public } from "./webcrypto_curves.ts";
 
 /** Drops leading zero bytes: K as the magnitude of an mpint. */
@@ -31,7 +32,7 @@ function magnitude(b: Uint8Array): Uint8Array {
 export async function x25519KeyPair(
   random: RandomSource,
 ): Promise<{ secretKey: Uint8Array; publicKey: Uint8Array }> {
-  const secretKey = random(32);
+  const secretKey = secretMade("X25519 ephemeral private key", random(32));
   if (secretKey.length !== 32) throw new RangeError("random returned the wrong number of bytes");
   return { secretKey, publicKey: await x25519Public(secretKey) };
 }
@@ -86,8 +87,14 @@ function curve25519(name: string): KexAlgorithm {
         publicValue: publicKey,
         // RFC 8731 §3.1: K is the 32 bytes read as an unsigned big-endian
         // integer, encoded as an mpint.
-        finish: async (serverPublic) =>
-          magnitude(await x25519Shared(name, "Q_S", secretKey, serverPublic)),
+        // The ephemeral key serves one exchange: wiped whatever the outcome.
+        finish: async (serverPublic) => {
+          try {
+            return magnitude(await x25519Shared(name, "Q_S", secretKey, serverPublic));
+          } finally {
+            wipe(secretKey);
+          }
+        },
       };
     },
     async server(clientPublic: Uint8Array, random: RandomSource) {
@@ -95,9 +102,12 @@ function curve25519(name: string): KexAlgorithm {
         throw new KexError(`${name}: Q_C is ${clientPublic.length} bytes, expected 32`);
       }
       const { secretKey, publicKey } = await x25519KeyPair(random);
-      const secret = magnitude(await x25519Shared(name, "Q_C", secretKey, clientPublic));
-      secretKey.fill(0);
-      return { publicValue: publicKey, secret };
+      try {
+        const secret = magnitude(await x25519Shared(name, "Q_C", secretKey, clientPublic));
+        return { publicValue: publicKey, secret };
+      } finally {
+        wipe(secretKey);
+      }
     },
   });
 }
@@ -138,7 +148,10 @@ function nist(name: string, curve: NistCurve, hash: Hash): KexAlgorithm {
     // noble reduces a seed of lengths.seed bytes (n + 8 bytes and more) into
     // [1, n-1] with negligible bias (FIPS 186-5 A.2.1).
     const seed = random(curve.lengths.seed!);
-    const secretKey = curve.utils.randomSecretKey(seed);
+    const secretKey = secretMade(
+      `${name} ephemeral private key`,
+      curve.utils.randomSecretKey(seed),
+    );
     seed.fill(0);
     return { secretKey, publicKey: curve.getPublicKey(secretKey, false) };
   };
@@ -174,15 +187,23 @@ function nist(name: string, curve: NistCurve, hash: Hash): KexAlgorithm {
       return {
         publicValue: publicKey,
         // deno-lint-ignore require-await
-        finish: async (serverPublic) => agree("Q_S", secretKey, serverPublic),
+        finish: async (serverPublic) => {
+          try {
+            return agree("Q_S", secretKey, serverPublic);
+          } finally {
+            wipe(secretKey);
+          }
+        },
       };
     },
     // deno-lint-ignore require-await
     async server(clientPublic: Uint8Array, random: RandomSource) {
       const { secretKey, publicKey } = keyPair(random);
-      const secret = agree("Q_C", secretKey, clientPublic);
-      secretKey.fill(0);
-      return { publicValue: publicKey, secret };
+      try {
+        return { publicValue: publicKey, secret: agree("Q_C", secretKey, clientPublic) };
+      } finally {
+        wipe(secretKey);
+      }
     },
   });
 }

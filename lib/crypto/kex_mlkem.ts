@@ -10,6 +10,7 @@ import { KexError } from "./errors.ts";
 import { SHA256 } from "./hash.ts";
 import { x25519KeyPair, x25519Shared } from "./kex_ecdh.ts";
 import type { KexAlgorithm, KexClient, RandomSource } from "./types.ts";
+import { secretMade, wipe } from "./_secrets.ts";
 
 const NAME = "mlkem768x25519-sha256";
 /** FIPS 203 ML-KEM-768 encapsulation key size. */
@@ -88,6 +89,7 @@ export const MLKEM768X25519_SHA256: KexAlgorithm = Object.freeze({
     const seed = take(random, MLKEM_SEED);
     const kem = ml_kem768.keygen(seed);
     seed.fill(0);
+    secretMade("ML-KEM-768 decapsulation key", kem.secretKey);
     const ecdh = await x25519KeyPair(random);
     const publicValue = new Uint8Array(MLKEM768X25519_SIZES.clientInit);
     publicValue.set(kem.publicKey, 0);
@@ -102,16 +104,21 @@ export const MLKEM768X25519_SHA256: KexAlgorithm = Object.freeze({
         }
         const ct = serverReply.subarray(0, MLKEM_CIPHERTEXT);
         const peer = serverReply.subarray(MLKEM_CIPHERTEXT);
-        const kCl = await x25519Shared(NAME, "S_REPLY's X25519 key", ecdh.secretKey, peer);
-        let kPq: Uint8Array;
         try {
-          // Implicit rejection (FIPS 203 §6.3): a forged ciphertext yields a
-          // pseudo-random key, which then fails the host-key signature.
-          kPq = ml_kem768.decapsulate(ct, kem.secretKey);
-        } catch (cause) {
-          throw new KexError(`${NAME}: ML-KEM-768 decapsulation failed`, { cause });
+          const kCl = await x25519Shared(NAME, "S_REPLY's X25519 key", ecdh.secretKey, peer);
+          let kPq: Uint8Array;
+          try {
+            // Implicit rejection (FIPS 203 §6.3): a forged ciphertext yields a
+            // pseudo-random key, which then fails the host-key signature.
+            kPq = ml_kem768.decapsulate(ct, kem.secretKey);
+          } catch (cause) {
+            throw new KexError(`${NAME}: ML-KEM-768 decapsulation failed`, { cause });
+          }
+          return combine(kPq, kCl);
+        } finally {
+          // Both private keys serve this one exchange.
+          wipe(ecdh.secretKey, kem.secretKey);
         }
-        return combine(kPq, kCl);
       },
     };
   },
@@ -124,8 +131,12 @@ export const MLKEM768X25519_SHA256: KexAlgorithm = Object.freeze({
     const ek = clientInit.subarray(0, MLKEM_PUBLIC);
     const peer = clientInit.subarray(MLKEM_PUBLIC);
     const ecdh = await x25519KeyPair(random);
-    const kCl = await x25519Shared(NAME, "C_INIT's X25519 key", ecdh.secretKey, peer);
-    ecdh.secretKey.fill(0);
+    let kCl: Uint8Array;
+    try {
+      kCl = await x25519Shared(NAME, "C_INIT's X25519 key", ecdh.secretKey, peer);
+    } finally {
+      wipe(ecdh.secretKey);
+    }
     const msg = take(random, MLKEM_MSG);
     let enc: { cipherText: Uint8Array; sharedSecret: Uint8Array };
     try {

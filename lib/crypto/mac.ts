@@ -14,24 +14,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import type { MacAlgorithm, MacInstance } from "./types.ts";
 import { nodeHmac } from "./_node_crypto.ts";
-
-/**
- * Compares two byte arrays in time that depends only on their lengths, not on
- * where they differ (a MAC check must not leak how many leading bytes of a
- * forged tag were right). Returns false at once when the lengths differ.
- *
- * @example
- * ```ts
- * import { constantTimeEqual } from "./mac.ts";
- * console.log(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2]))); // true
- * ```
- */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
-}
+import { secretMade } from "./_secrets.ts";
 
 type Sha2 = typeof sha256 | typeof sha512;
 /** The part of noble's HMAC state object used here. */
@@ -39,6 +22,8 @@ interface KeyedHmac {
   _cloneInto(to?: KeyedHmac): KeyedHmac;
   update(data: Uint8Array): unknown;
   digestInto(out: Uint8Array): void;
+  /** Zeroes the inner and outer hash states (noble's HMAC destroy). */
+  destroy(): void;
 }
 
 /** Writes `seq` mod 2^32 big-endian at `b[0..4]` (RFC 4253 §6.4). */
@@ -85,20 +70,29 @@ class HmacSha2Instance implements MacInstance {
     this.algorithm = algorithm;
     this.#base = hmac.create(hash, key) as unknown as KeyedHmac;
     this.#hashName = hash.outputLen === 32 ? "sha256" : "sha512";
-    this.#rawKey = key.slice();
+    // Copied now: the caller wipes its key once the instance is made. The
+    // node:crypto path keeps this copy; the WebCrypto path wipes it once imported.
+    const raw = this.#rawKey = secretMade("HMAC key copy", key.slice());
     const webHash = hash.outputLen === 32 ? "SHA-256" : "SHA-512";
     // Started now so that the first packet rarely waits for it; never rejects.
     this.#keyReady = nodeHmac() ? Promise.resolve(null) : Promise.resolve()
       .then(() =>
         crypto.subtle.importKey(
           "raw",
-          key.slice(),
+          raw,
           { name: "HMAC", hash: webHash },
           false,
           ["sign"],
         )
       )
-      .then((k) => (this.#key = k), () => (this.#key = null));
+      .then((k) => (this.#key = k), () => (this.#key = null))
+      .finally(() => raw.fill(0));
+  }
+
+  dispose(): void {
+    this.#rawKey.fill(0);
+    this.#base.destroy();
+    this.#scratch?.destroy();
   }
 
   computeAsync(seq: number, ...parts: Uint8Array[]): Promise<Uint8Array> {

@@ -18,6 +18,6 @@
 export { KexError, MacError } from "./errors.ts";
 export { defaultRandom, type Hash, type RandomSource } from "./types.ts";
 export { HASHES, SHA256, SHA384, SHA512 } from "./hash.ts";
-export { constantTimeEqual } from "./mac.ts";
+export { constantTimeEqual } from "./constant_time.ts";
 // What this layer's API mentions from the layer below.
 export { SshError } from "../wire/errors.ts";

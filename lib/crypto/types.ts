@@ -85,6 +85,13 @@ export interface PacketSealer {
    * way: no copy, no second allocation). Returns exactly the bytes to send.
    */
   seal(seq: number, packet: Uint8Array, spare?: boolean): Promise<Uint8Array>;
+  /**
+   * Zeroes the key material this instance owns (its key copies, key
+   * schedules, hash states); called once it is retired after a re-key (RFC
+   * 4253 §9) or the connection ended, and never used after. What it cannot
+   * reach (WebCrypto keys, runtime copies) is left to the garbage collector.
+   */
+  dispose?(): void;
 }
 
 /**
@@ -151,6 +158,13 @@ export interface PacketOpener {
    * unless `options.acceptMacError` (non-AEAD openers only) accepts it.
    */
   open(seq: number, whole: Uint8Array, options?: OpenOptions): Promise<Uint8Array>;
+  /**
+   * Zeroes the key material this instance owns (its key copies, key
+   * schedules, hash states); called once it is retired after a re-key (RFC
+   * 4253 §9) or the connection ended, and never used after. What it cannot
+   * reach (WebCrypto keys, runtime copies) is left to the garbage collector.
+   */
+  dispose?(): void;
 }
 
 /**
@@ -224,6 +238,13 @@ export interface MacInstance {
    * code falls back to {@link compute} when it is absent.
    */
   computeAsync?(seq: number, ...parts: Uint8Array[]): Promise<Uint8Array>;
+  /**
+   * Zeroes the key material this instance owns (its key copies, key
+   * schedules, hash states); called once it is retired after a re-key (RFC
+   * 4253 §9) or the connection ended, and never used after. What it cannot
+   * reach (WebCrypto keys, runtime copies) is left to the garbage collector.
+   */
+  dispose?(): void;
 }
 
 /**

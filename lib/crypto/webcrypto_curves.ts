@@ -15,6 +15,7 @@
  * @module
  */
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { constantTimeEqual } from "./constant_time.ts";
 
 // PKCS#8 PrivateKeyInfo prefixes (RFC 8410 §7): SEQUENCE { INTEGER 0,
 // AlgorithmIdentifier { OID }, OCTET STRING { OCTET STRING (32) } }.
@@ -38,8 +39,7 @@ const own = (b: Uint8Array): Uint8Array<ArrayBuffer> =>
 const subtle = (globalThis.crypto as Crypto | undefined)?.subtle;
 
 const unhex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
-const same = (a: Uint8Array, b: Uint8Array) =>
-  a.length === b.length && a.every((x, i) => x === b[i]);
+const same = constantTimeEqual;
 
 // Known answers, checked once per primitive on its first use (never at import):
 // fixed vectors, so a check costs one WebCrypto call or two, not a reference

@@ -125,13 +125,6 @@ export function readKey(s: string, from: number): KeyRead {
   return { ok: true, keyType, key, end: skipSpace(s, blobEnd) };
 }
 
-/** Constant-shape byte equality (keys are public: no timing concern). */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** Splits a file into lines as getline(3) does, dropping each line's "\n" (and a "\r" before it). */
 export function splitLines(text: string): string[] {
   const lines = text.split("\n");

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { constantTimeEqual } from "../crypto/constant_time.ts";
+import { secretMade, wipe } from "../crypto/_secrets.ts";
 import { SshReader } from "../wire/reader.ts";
 import { describeName } from "./_bytes.ts";
 import { type EcdsaCurveName, EcdsaPrivateKey, ecdsaPrivateKey } from "./ecdsa.ts";
@@ -48,6 +50,26 @@ export function passphraseBytes(
   if (passphrase === undefined) return undefined;
   const b = typeof passphrase === "string" ? new TextEncoder().encode(passphrase) : passphrase;
   return b.length === 0 ? undefined : b;
+}
+
+/**
+ * Runs `f` with the passphrase as bytes ({@link passphraseBytes}); bytes
+ * encoded here from a string are ours, reported to the test hook and wiped
+ * when `f` settles (the string itself cannot be wiped; bytes the caller gave
+ * stay the caller's).
+ */
+export async function withPassphraseBytes<T>(
+  passphrase: string | Uint8Array | undefined,
+  f: (pass: Uint8Array | undefined) => Promise<T>,
+): Promise<T> {
+  const pass = passphraseBytes(passphrase);
+  const owned = typeof passphrase === "string" && pass !== undefined;
+  if (owned) secretMade("passphrase bytes", pass);
+  try {
+    return await f(pass);
+  } finally {
+    if (owned) wipe(pass);
+  }
 }
 
 /** The raw values of one of our private keys, for the file encoders. */
@@ -179,19 +201,12 @@ export function checkedEcdsaPrivateKey(
 ): EcdsaPrivateKey {
   const { q, what, where } = stored;
   const key = ecdsaPrivateKey(curve, d);
-  if (q !== undefined && !equalBytes(q, key.publicKey.q)) {
+  if (q !== undefined && !constantTimeEqual(q, key.publicKey.q)) {
     throw new KeyError(what, "the stored public point does not match the private scalar", {
       where,
     });
   }
   return key;
-}
-
-/** Byte equality (not constant time: for public values). */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

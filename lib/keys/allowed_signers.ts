@@ -10,7 +10,7 @@
 import { describeName, fromBase64 } from "./_bytes.ts";
 import { KeyError } from "./errors.ts";
 import { matchPatternList } from "./patterns.ts";
-import { constantTimeEqual } from "../crypto/mac.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 import { parsePublicKey, PUBLIC_KEY_TYPES } from "./public_key.ts";
 import { parseAbsoluteTime } from "./time.ts";
 import type { PublicKey } from "./types.ts";

@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { readKey, sameBytes, skipSpace, splitLines } from "./_key_line.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
+import { readKey, skipSpace, splitLines } from "./_key_line.ts";
 import { matchHostAndIp } from "./patterns.ts";
 import { parseAbsoluteTime } from "./time.ts";
 import type { PublicKey } from "./types.ts";
@@ -724,7 +725,7 @@ export function findAuthorizedKey(
 ): AuthorizedKeyMatch {
   const refusals: { entry: AuthorizedKeyEntry; reason: AuthorizedKeyRefusal }[] = [];
   for (const entry of entries) {
-    if (entry.options.certAuthority || !sameBytes(entry.key.blob, key.blob)) continue;
+    if (entry.options.certAuthority || !constantTimeEqual(entry.key.blob, key.blob)) continue;
     const r = evaluateAuthorizedKey(entry, context);
     if (r.ok) return { ok: true, entry, permissions: r.permissions };
     refusals.push({ entry, reason: r.reason });

@@ -11,6 +11,7 @@ import { KeyError } from "./errors.ts";
 import { fingerprintSha256 } from "./fingerprint.ts";
 import { encodeSignature, tryDecodeSignature } from "./signature.ts";
 import type { PrivateKey, PublicKey } from "./types.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 
 /** Key type and signature algorithm name (RFC 8709 §4, §6). */
 const NAME = "ssh-ed25519";
@@ -153,7 +154,7 @@ export function ed25519PrivateKey(seed: Uint8Array): Ed25519PrivateKey {
   if (seed.length === 64) {
     const key = new Ed25519PrivateKey(seed.subarray(0, 32));
     const given = seed.subarray(32);
-    if (!key.publicKey.key.every((b, i) => b === given[i])) {
+    if (!constantTimeEqual(key.publicKey.key, given)) {
       throw new KeyError(`${NAME} private key`, "the stored public half does not match the seed");
     }
     return key;

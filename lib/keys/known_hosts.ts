@@ -11,7 +11,8 @@
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { fromBase64, toBase64 } from "./_bytes.ts";
-import { readKey, sameBytes, skipSpace, splitLines, wordEnd } from "./_key_line.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
+import { readKey, skipSpace, splitLines, wordEnd } from "./_key_line.ts";
 import { matchHostname } from "./patterns.ts";
 import type { PublicKey } from "./types.ts";
 
@@ -262,15 +263,27 @@ export function hashHostName(name: string, salt?: Uint8Array): string {
   if (s.length !== SHA1_LEN) {
     throw new RangeError(`known_hosts salt is ${s.length} bytes, expected ${SHA1_LEN}`);
   }
-  const mac = hmac(sha1, s, new TextEncoder().encode(name));
-  return `${HASH_MAGIC}${toBase64(s)}|${toBase64(mac)}`;
+  return `${HASH_MAGIC}${toBase64(s)}|${toBase64(hostHash(name, s))}`;
+}
+
+/** hostfile.c `host_hash`: HMAC-SHA1(salt, name). */
+function hostHash(name: string, salt: Uint8Array): Uint8Array {
+  return hmac(sha1, salt, new TextEncoder().encode(name));
 }
 
 /** hostfile.c `match_maybe_hashed`: does the entry's host field name `name`? */
 function entryMatches(entry: KnownHostsEntry, name: string): boolean {
   if (entry.hashed) {
     const salt = extractSalt(entry.hosts);
-    return salt !== undefined && hashHostName(name, salt) === entry.hosts;
+    if (salt === undefined) return false;
+    // Compared as bytes, in constant time (the name is not secret, but one helper serves all).
+    let stored: Uint8Array;
+    try {
+      stored = fromBase64(entry.hosts.slice(entry.hosts.lastIndexOf("|") + 1));
+    } catch {
+      return false;
+    }
+    return constantTimeEqual(hostHash(name, salt), stored);
   }
   return matchHostname(name, entry.hosts) === 1;
 }
@@ -366,9 +379,11 @@ export function checkHostKey(
   const matching = findHostEntries(entries, at);
   const plain = matching.filter((e) => e.marker === undefined);
   const knownKeyTypes = [...new Set(plain.map((e) => e.keyType))];
-  const revoked = matching.find((e) => e.marker === "@revoked" && sameBytes(e.key.blob, key.blob));
+  const revoked = matching.find((e) =>
+    e.marker === "@revoked" && constantTimeEqual(e.key.blob, key.blob)
+  );
   if (revoked) return { status: "revoked", entry: revoked, line: revoked.line, knownKeyTypes };
-  const found = plain.find((e) => sameBytes(e.key.blob, key.blob));
+  const found = plain.find((e) => constantTimeEqual(e.key.blob, key.blob));
   if (found) return { status: "match", entry: found, line: found.line, knownKeyTypes };
   const offending = plain[plain.length - 1];
   if (offending) {
@@ -398,7 +413,8 @@ export function certificateAuthoritiesFor(
   const matching = findHostEntries(entries, at);
   const revoked = matching.filter((e) => e.marker === "@revoked");
   return matching.filter((e) =>
-    e.marker === "@cert-authority" && !revoked.some((r) => sameBytes(r.key.blob, e.key.blob))
+    e.marker === "@cert-authority" &&
+    !revoked.some((r) => constantTimeEqual(r.key.blob, e.key.blob))
   );
 }
 

@@ -37,7 +37,8 @@
 import { cbc } from "@noble/ciphers/aes.js";
 import { chacha20orig } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
-import { constantTimeEqual } from "../crypto/mac.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
+import { secretMade } from "../crypto/_secrets.ts";
 import { defaultRandom, type RandomSource } from "../crypto/types.ts";
 import { SshReader } from "../wire/reader.ts";
 import { WireError } from "../wire/errors.ts";
@@ -48,10 +49,9 @@ import {
   asKeyError,
   checkedEcdsaPrivateKey,
   checkedRsaPrivateKey,
-  equalBytes,
   ownPrivateKey,
-  passphraseBytes,
   PassphraseRequiredError,
+  withPassphraseBytes,
   WrongPassphraseError,
 } from "./_private_key_common.ts";
 import { bcryptPbkdf } from "./bcrypt_pbkdf.ts";
@@ -299,7 +299,7 @@ function readPrivateFields(type: string, r: SshReader): PrivateKey {
           where: `sk at offset ${skAt}`,
         });
       }
-      if (!equalBytes(pk, sk.subarray(32))) {
+      if (!constantTimeEqual(pk, sk.subarray(32))) {
         throw new KeyError(what, "pk differs from the public half of sk", {
           where: `sk at offset ${skAt}`,
         });
@@ -389,7 +389,7 @@ export function parseOpensshPrivateKey(
   return asKeyError(WHAT, async () => {
     const bytes = unarmor(toText(input));
     try {
-      return await parseBinary(bytes, options);
+      return await withPassphraseBytes(options.passphrase, (pass) => parseBinary(bytes, pass));
     } finally {
       // An unencrypted file's bytes hold the secret fields; the key keeps its own copies.
       bytes.fill(0);
@@ -399,7 +399,7 @@ export function parseOpensshPrivateKey(
 
 async function parseBinary(
   bytes: Uint8Array,
-  options: ParseOpensshOptions,
+  pass: Uint8Array | undefined,
 ): Promise<OpensshPrivateKeyFile> {
   const head = readHead(bytes);
   const { cipher } = head;
@@ -410,17 +410,16 @@ async function parseBinary(
   } else {
     const kdf = readBcryptOptions(head.kdfOptions, head.kdfOptionsAt);
     rounds = kdf.rounds;
-    const pass = passphraseBytes(options.passphrase);
     if (pass === undefined) {
       throw new PassphraseRequiredError(
         WHAT,
         `the key is encrypted (${head.cipherName}, bcrypt with ${rounds} rounds); a passphrase is needed`,
       );
     }
-    const derived = bcryptPbkdf(pass, kdf.salt, {
-      rounds,
-      length: cipher.keyLength + cipher.ivLength,
-    });
+    const derived = secretMade(
+      "bcrypt_pbkdf output",
+      bcryptPbkdf(pass, kdf.salt, { rounds, length: cipher.keyLength + cipher.ivLength }),
+    );
     try {
       plain = await cipher.decrypt(
         derived.subarray(0, cipher.keyLength),
@@ -431,6 +430,7 @@ async function parseBinary(
       derived.fill(0);
     }
   }
+  secretMade("openssh-key-v1 private section", plain);
   try {
     return readSection(plain, { ...head, rounds });
   } finally {
@@ -460,7 +460,7 @@ interface FileHead {
 function readHead(bytes: Uint8Array): FileHead {
   if (
     bytes.length < AUTH_MAGIC.length ||
-    !equalBytes(bytes.subarray(0, AUTH_MAGIC.length), AUTH_MAGIC)
+    !constantTimeEqual(bytes.subarray(0, AUTH_MAGIC.length), AUTH_MAGIC)
   ) {
     throw new KeyError(WHAT, 'does not start with "openssh-key-v1\\0"', {
       where: "magic at offset 0",
@@ -600,9 +600,11 @@ function readSection(
   const what = `${WHAT} private section`;
   try {
     const s = new SshReader(plain);
-    const check1 = s.uint32("checkint1");
-    const check2 = s.uint32("checkint2");
-    if (check1 !== check2) {
+    s.uint32("checkint1");
+    s.uint32("checkint2");
+    // The two check integers (PROTOCOL.key), compared in constant time: after
+    // a decryption they tell a wrong passphrase, so they are compared as bytes.
+    if (!constantTimeEqual(plain.subarray(0, 4), plain.subarray(4, 8))) {
       if (encrypted) {
         throw new WrongPassphraseError(
           WHAT,
@@ -639,7 +641,7 @@ function readSection(
         });
       }
     }
-    if (!equalBytes(key.publicKey.blob, publicBlob)) {
+    if (!constantTimeEqual(key.publicKey.blob, publicBlob)) {
       throw new KeyError(WHAT, "the public key does not match the private key", {
         where: `publickey1 at offset ${file.blobAt}`,
       });
@@ -694,12 +696,20 @@ export interface EncodeOpensshOptions {
  * console.log(text.split("\n")[0]); // "-----BEGIN OPENSSH PRIVATE KEY-----"
  * ```
  */
-export async function encodeOpensshPrivateKey(
+export function encodeOpensshPrivateKey(
   key: PrivateKey,
   options: EncodeOpensshOptions = {},
 ): Promise<string> {
+  return withPassphraseBytes(options.passphrase, (pass) => encodeWith(key, options, pass));
+}
+
+/** {@link encodeOpensshPrivateKey} with the passphrase as bytes. */
+async function encodeWith(
+  key: PrivateKey,
+  options: EncodeOpensshOptions,
+  pass: Uint8Array | undefined,
+): Promise<string> {
   const random = options.random ?? defaultRandom;
-  const pass = passphraseBytes(options.passphrase);
   const cipherName = pass === undefined ? "none" : options.cipher ?? "aes256-ctr";
   const cipher = cipherName === "none" ? undefined : CIPHERS.get(cipherName);
   if (cipherName !== "none" && cipher === undefined) {

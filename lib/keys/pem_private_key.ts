@@ -21,17 +21,17 @@
  * @module
  */
 import { md5 } from "@noble/hashes/legacy.js";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 import { defaultRandom, type RandomSource } from "../crypto/types.ts";
 import {
   ab,
   asKeyError,
   checkedEcdsaPrivateKey,
   checkedRsaPrivateKey,
-  equalBytes,
-  passphraseBytes,
   PassphraseRequiredError,
   type PrivateKeyParts,
   privateKeyParts,
+  withPassphraseBytes,
   WrongPassphraseError,
 } from "./_private_key_common.ts";
 import { der, DerReader, pemDecode, pemEncode, Tag } from "./der.ts";
@@ -280,7 +280,10 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
       const curve = namedCurve(alg, what);
       alg.end("privateKeyAlgorithm");
       const key = decodeSec1(inner, { what: `${what} (EC)`, outerCurve: curve });
-      if (publicKey !== undefined && !equalBytes(publicKey, (key.publicKey as EcdsaPublicKey).q)) {
+      if (
+        publicKey !== undefined &&
+        !constantTimeEqual(publicKey, (key.publicKey as EcdsaPublicKey).q)
+      ) {
         throw new KeyError(what, "the stored public key does not match the private key", {
           where: "publicKey",
         });
@@ -299,7 +302,7 @@ function decodePkcs8(bytes: Uint8Array, what = WHAT.pkcs8): PrivateKey {
         });
       }
       const key = ed25519PrivateKey(seed);
-      if (publicKey !== undefined && !equalBytes(publicKey, key.publicKey.key)) {
+      if (publicKey !== undefined && !constantTimeEqual(publicKey, key.publicKey.key)) {
         throw new KeyError(what, "the stored public key does not match the private key", {
           where: "publicKey",
         });
@@ -677,11 +680,10 @@ export function parsePemPrivateKey(
       throw new KeyError(what, "the body is not valid base64", { where: "armor" });
     }
     try {
-      return await decodeBlock(block, {
-        label,
-        format,
-        pass: passphraseBytes(options.passphrase),
-      });
+      return await withPassphraseBytes(
+        options.passphrase,
+        (pass) => decodeBlock(block, { label, format, pass }),
+      );
     } finally {
       // Unencrypted DER holds the secret values; the key keeps its own copies.
       block.bytes.fill(0);
@@ -772,16 +774,17 @@ export async function encodePemPrivateKey(
   }
   const plain = encodePlain(key, format);
   const random = options.random ?? defaultRandom;
-  const pass = passphraseBytes(options.passphrase);
   const label = format === "pkcs1"
     ? "RSA PRIVATE KEY"
     : format === "sec1"
     ? "EC PRIVATE KEY"
     : "PRIVATE KEY";
   try {
-    if (pass === undefined) return pemEncode(label, plain);
-    if (format === "pkcs8") return await sealPkcs8(plain, { pass, random });
-    return await sealLegacy(plain, { label, pass, random });
+    return await withPassphraseBytes(options.passphrase, (pass) => {
+      if (pass === undefined) return Promise.resolve(pemEncode(label, plain));
+      if (format === "pkcs8") return sealPkcs8(plain, { pass, random });
+      return sealLegacy(plain, { label, pass, random });
+    });
   } finally {
     plain.fill(0);
   }

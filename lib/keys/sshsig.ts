@@ -17,6 +17,7 @@ import { KeyError } from "./errors.ts";
 import { parsePublicKey } from "./public_key.ts";
 import { tryDecodeSignature } from "./signature.ts";
 import type { PrivateKey, PublicKey } from "./types.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 
 export type { PrivateKey, PublicKey } from "./types.ts";
 
@@ -445,7 +446,7 @@ export async function verifySshsig(
       );
     }
     hasher(sig.hashAlgorithm);
-    if (publicKey !== undefined && !sameBytes(publicKey.blob, sig.publicKey.blob)) {
+    if (publicKey !== undefined && !constantTimeEqual(publicKey.blob, sig.publicKey.blob)) {
       throw new SshsigError(
         "key",
         `the signature was made by ${sig.publicKey.type} key ${sig.publicKey.fingerprint()}, expected ${publicKey.type} key ${publicKey.fingerprint()}`,
@@ -481,8 +482,4 @@ export async function verifySshsig(
     );
   }
   return sig;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

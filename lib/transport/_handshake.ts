@@ -17,8 +17,9 @@
 import { CIPHERS, MACS } from "../crypto/ciphers.ts";
 import { chooseGexGroup } from "../crypto/dh_groups.ts";
 import { deriveKeys } from "../crypto/kdf.ts";
+import { secretMade, wipe } from "../crypto/_secrets.ts";
 import { KEX_ALGORITHMS } from "../crypto/kex.ts";
-import { constantTimeEqual } from "../crypto/mac.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 import type {
   DhGroup,
   KexAlgorithm,
@@ -633,7 +634,21 @@ export class Handshake {
     const [value, cField] = decodeKexInitValue(payload, { msg, encoding: method.publicEncoding });
     const { publicValue, secret } = await method.server(value, this.#ctx.random, kex.gexGroup);
     const sField = encodePublicValue(method, publicValue);
-    const kEnc = encodeSharedSecret(method, secret);
+    const kEnc = sharedSecretOnce(method, secret);
+    try {
+      await this.#serverReply(kex, { cField, sField, kEnc });
+    } finally {
+      wipe(kEnc);
+    }
+  }
+
+  /** The server's KEXDH_REPLY (RFC 4253 §8) and NEWKEYS, once K is known. */
+  async #serverReply(
+    kex: KexState,
+    v: { cField: Uint8Array; sField: Uint8Array; kEnc: Uint8Array },
+  ): Promise<void> {
+    const { cField, sField, kEnc } = v;
+    const method = kex.method!;
     const hostKey = kex.hostKey!;
     const h = this.#exchangeHash(kex, hostKey.publicKey.blob, cField, sField, kEnc);
     kex.exchangeHash = h;
@@ -677,20 +692,23 @@ export class Handshake {
         `server sent a ${quotePeerText(key.type)} host key for algorithm ${alg}`,
       );
     }
-    const secret = await kex.client.finish(reply.value);
-    const kEnc = encodeSharedSecret(method, secret);
-    const cField = encodePublicValue(method, kex.client.publicValue);
-    const h = this.#exchangeHash(kex, reply.hostKey, cField, reply.valueField, kEnc);
-    if (!(await key.verify(reply.signature, h, { algorithm: alg }))) {
-      throw bad(
-        DisconnectReason.KEY_EXCHANGE_FAILED,
-        `${alg} signature of the exchange hash does not verify`,
-      );
+    const kEnc = sharedSecretOnce(method, await kex.client.finish(reply.value));
+    try {
+      const cField = encodePublicValue(method, kex.client.publicValue);
+      const h = this.#exchangeHash(kex, reply.hostKey, cField, reply.valueField, kEnc);
+      if (!(await key.verify(reply.signature, h, { algorithm: alg }))) {
+        throw bad(
+          DisconnectReason.KEY_EXCHANGE_FAILED,
+          `${alg} signature of the exchange hash does not verify`,
+        );
+      }
+      if (!(await this.#acceptServerHostKey(key, alg))) return;
+      kex.exchangeHash = h;
+      kex.serverKey = key;
+      await this.#sendNewKeys(kex, kEnc, h);
+    } finally {
+      wipe(kEnc);
     }
-    if (!(await this.#acceptServerHostKey(key, alg))) return;
-    kex.exchangeHash = h;
-    kex.serverKey = key;
-    await this.#sendNewKeys(kex, kEnc, h);
   }
 
   /** Client: the server's SSH_MSG_KEX_DH_GEX_GROUP (RFC 4419 §3), checked, then our e. */
@@ -766,7 +784,7 @@ export class Handshake {
   async #sendNewKeys(kex: KexState, kEnc: Uint8Array, h: Uint8Array): Promise<void> {
     const { sealer, opener } = await this.#newKeys(kex, kEnc, h);
     kex.pendingOpener = opener;
-    kEnc.fill(0);
+    wipe(kEnc);
     if (this.#ctx.closing()) return;
     const link = this.#link;
     link.internal(new Uint8Array([Msg.NEWKEYS]));
@@ -802,14 +820,20 @@ export class Handshake {
       macCs: mCS?.keyLength ?? 0,
       macSc: mSC?.keyLength ?? 0,
     });
+    const all = Object.entries(keys).map(([name, key]) => secretMade(`derived ${name}`, key));
     const client = this.#ctx.options.role === "client";
-    const sealer = client
-      ? await cCS.sealer(keys.encCs, keys.ivCs, mCS?.create(keys.macCs))
-      : await cSC.sealer(keys.encSc, keys.ivSc, mSC?.create(keys.macSc));
-    const opener = client
-      ? await cSC.opener(keys.encSc, keys.ivSc, mSC?.create(keys.macSc))
-      : await cCS.opener(keys.encCs, keys.ivCs, mCS?.create(keys.macCs));
-    return { sealer, opener };
+    try {
+      const sealer = client
+        ? await cCS.sealer(keys.encCs, keys.ivCs, mCS?.create(keys.macCs))
+        : await cSC.sealer(keys.encSc, keys.ivSc, mSC?.create(keys.macSc));
+      const opener = client
+        ? await cSC.opener(keys.encSc, keys.ivSc, mSC?.create(keys.macSc))
+        : await cCS.opener(keys.encCs, keys.ivCs, mCS?.create(keys.macCs));
+      return { sealer, opener };
+    } finally {
+      // The sealer, the opener and the MACs keep their own copies (or CryptoKeys).
+      wipe(...all);
+    }
   }
 
   /**
@@ -851,5 +875,19 @@ export class Handshake {
     clearTimeout(this.#current?.timer);
     this.#current?.done.reject(error);
     this.#current = undefined;
+  }
+}
+
+/**
+ * K as the exchange hash and the KDF take it (RFC 4253 §7.2, §8), from the
+ * method's raw K, which is wiped here: only the encoding lives on, until
+ * NEWKEYS or the exchange's failure wipes it.
+ */
+function sharedSecretOnce(method: KexAlgorithm, secret: Uint8Array): Uint8Array {
+  secretMade("K", secret);
+  try {
+    return secretMade("K encoded", encodeSharedSecret(method, secret));
+  } finally {
+    wipe(secret);
   }
 }

@@ -367,7 +367,12 @@ export class PacketLayer {
    * §7.3), compressed with `compression` (a fresh stream, §6.2).
    */
   outboundKeys(sealer: PacketSealer, strict: boolean, compression = "none"): void {
+    const old = this.out.sealer;
     this.out.sealer = sealer;
+    // The old keys are done (RFC 4253 §9) once the last packet they sealed is
+    // written: only then is no seal under them pending (compressed packets
+    // seal after deflating).
+    if (old.dispose) this.out.flushed().then(() => old.dispose!());
     this.out.bytes = this.out.packets = 0; // the new keys' volume starts here
     if (strict) this.out.seq = 0; // PROTOCOL §1.10: reset after every NEWKEYS
     this.#compression.out = compression;
@@ -379,6 +384,9 @@ export class PacketLayer {
    * 4253 §7.3) and inflated with `compression` (a fresh stream, §6.2).
    */
   inboundKeys(opener: PacketOpener, strict: boolean, compression = "none"): void {
+    // The peer's NEWKEYS was the last packet under the old keys, and no
+    // read-ahead runs during an exchange: nothing is being opened with them.
+    this.in.opener.dispose?.();
     this.in.opener = opener;
     this.#compression.in = compression;
     this.#startCompression("in");
@@ -496,5 +504,8 @@ export class PacketLayer {
     await this.#input.cancel(error);
     this.out.deflater?.close();
     this.in.inflater?.close();
+    // The connection is over: the keys in force are done too.
+    this.out.sealer.dispose?.();
+    this.in.opener.dispose?.();
   }
 }

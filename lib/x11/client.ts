@@ -39,6 +39,7 @@ import {
   type X11Display,
   X11RequestCodec,
 } from "./wire.ts";
+import { constantTimeEqual } from "../crypto/constant_time.ts";
 
 /**
  * Options of {@link enableX11Forwarding}.
@@ -212,13 +213,6 @@ type X11OpenHandler = ChannelOpenHandler<never> & { readonly [FORWARDING]?: Regi
 /** The largest setup request: 12 bytes and two padded strings of up to 65535 bytes. */
 const MAX_SETUP = 12 + 2 * 65536;
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
-}
-
 /** Connects to the local X server, as ssh's x11_connect_display does. */
 async function connectDisplay(target: X11Display): Promise<TcpConnection | UnixConnection> {
   if (target.path !== undefined) {
@@ -273,7 +267,7 @@ async function serveX11Channel(
   }
   const setup = parseX11Setup(head)!;
   const owner = [...candidates].find((r) =>
-    r.proto === setup.authProtocol && sameBytes(r.fake, setup.authData)
+    r.proto === setup.authProtocol && constantTimeEqual(r.fake, setup.authData)
   );
   if (owner?.refuseAt !== undefined && Date.now() >= owner.refuseAt) {
     return refuse([owner], "Rejected X11 connection after ForwardX11Timeout expired");
