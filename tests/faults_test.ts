@@ -1,0 +1,614 @@
+// Faults at every phase (issue 16, part C): our client against our server
+// through a relay that cuts (RST-like abort or clean FIN), stalls,
+// half-closes or throttles the connection at chosen byte offsets, over
+// in-memory pairs and loopback TCP. For every scenario: each observable the
+// API exposes ends exactly once, every pending promise and stream settles
+// (hang guards), no unhandled rejection, and timers and file descriptors are
+// back to where they were. Interop with real OpenSSH killed mid-transfer is
+// covered by tests/sftp_client_interop_test.ts ("sshd killed mid-get").
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type ConnectOptions, type SshClient } from "../lib/client.ts";
+import {
+  acceptConnection,
+  type IncomingConnection,
+  listen,
+  type ServerConnection,
+  type ServerOptions,
+  type ServerSession,
+} from "../lib/server.ts";
+import type { Transport } from "../lib/transport/transport.ts";
+import { DisconnectError } from "../lib/wire/errors.ts";
+import type { ByteStreamPair } from "../lib/runtime/types.ts";
+import type { PrivateKey } from "../lib/keys/types.ts";
+import { generatePrivateKey } from "../lib/keys/private_key.ts";
+import {
+  catchUnhandled,
+  endings,
+  type FaultPlan,
+  type FaultyLink,
+  faultyMemory,
+  faultyTcp,
+  handles,
+  leftOver,
+  settled,
+  trackTimers,
+  unhandled,
+} from "./_faults.ts";
+import { hostKey } from "./_transport_pair.ts";
+import { settles } from "./_flow.ts";
+import { sftp } from "../lib/sftp/client.ts";
+import { SftpTransferError } from "../lib/sftp/errors.ts";
+import { MemoryBackend } from "../lib/sftp/memory_backend.ts";
+import { sftpSubsystem } from "../lib/sftp/subsystem.ts";
+import { forwardOut, localForward } from "../lib/forward/client.ts";
+import { portForwardingHandler } from "../lib/forward/server.ts";
+import { connectTcp, listenTcp, type TcpConnection } from "../lib/runtime/tcp.ts";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+trackTimers();
+catchUnhandled();
+
+const te = new TextEncoder();
+let userKey: PrivateKey;
+let serverKey: PrivateKey;
+
+before(async () => {
+  userKey = await generatePrivateKey("ssh-ed25519");
+  serverKey = await hostKey("ssh-ed25519");
+});
+
+/** Deterministic bytes: byte i is (i * 7 + i >> 8) & 255. */
+function pattern(n: number, from = 0): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = ((from + i) * 7 + ((from + i) >> 8)) & 255;
+  return b;
+}
+
+/** Records a session's stdin as it arrives (bytes the server received). */
+interface Received {
+  bytes: number;
+  ok: boolean;
+}
+
+const received: Received[] = [];
+
+async function execHandler(s: ServerSession) {
+  const cmd = s.command ?? "";
+  if (cmd === "sink") {
+    const r: Received = { bytes: 0, ok: true };
+    received.push(r);
+    const reader = s.stdin.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const want = pattern(value.length, r.bytes);
+        if (!value.every((x, i) => x === want[i])) r.ok = false;
+        r.bytes += value.length;
+      }
+    } catch { /* the connection went away */ }
+    return s.exit(0);
+  }
+  if (cmd.startsWith("source ")) {
+    const n = Number(cmd.slice(7));
+    const w = s.stdout.getWriter();
+    for (let i = 0; i < n; i += 32768) {
+      await w.write(pattern(Math.min(32768, n - i), i)).catch(() => {});
+    }
+    w.releaseLock();
+    return s.exit(0);
+  }
+  return s.exit(0);
+}
+
+function serverOptions(extra: Partial<ServerOptions> = {}): ServerOptions {
+  return {
+    hostKeys: [serverKey],
+    auth: {
+      handlers: {
+        password: (u, p) => u === "alice" && p === "pw",
+        publicKey: (u, k) => u === "alice" && k.fingerprint() === userKey.publicKey.fingerprint(),
+      },
+      failureDelay: 1,
+    },
+    exec: execHandler,
+    ...extra,
+  };
+}
+
+function clientOptions(extra: Partial<ConnectOptions> = {}): ConnectOptions {
+  return {
+    username: "alice",
+    password: "pw",
+    agent: false,
+    hostKey: { fingerprint: serverKey.publicKey.fingerprint() },
+    ...extra,
+  };
+}
+
+const TRANSPORT_EVENTS = [
+  "kex$",
+  "disconnect$",
+  "ignore$",
+  "debug$",
+  "unimplemented$",
+  "macError$",
+  "extInfo$",
+  "service$",
+] as const;
+
+/** Watches every observable of a transport. */
+function watchTransport(t: Transport, side: string) {
+  const o: Record<string, { subscribe: (o: object) => unknown }> = {};
+  for (const k of TRANSPORT_EVENTS) o[`${side}.${k}`] = t[k];
+  return endings(o);
+}
+
+/** One connection through a faulty link, with everything watched. */
+interface World {
+  link: FaultyLink;
+  connecting: Promise<SshClient>;
+  clientTransport: () => Transport | undefined;
+  incoming: IncomingConnection;
+  watch: ReturnType<typeof endings>[];
+  cleanup: () => Promise<void>;
+}
+
+/** A connection over a faulty in-memory link. */
+function overMemory(
+  o: { server?: Partial<ServerOptions>; client?: Partial<ConnectOptions>; arm?: FaultPlan } = {},
+): World {
+  const { client, server, link } = faultyMemory();
+  if (o.arm) link.arm(o.arm);
+  return world(link, client, acceptConnection(server, serverOptions(o.server)), o.client);
+}
+
+function world(
+  link: FaultyLink,
+  stream: ByteStreamPair | undefined,
+  incoming: IncomingConnection,
+  client: Partial<ConnectOptions> & { port?: number } = {},
+): World {
+  let ct: Transport | undefined;
+  const watch = [
+    watchTransport(incoming.transport, "server"),
+    endings({ "server.event$": incoming.event$ }),
+  ];
+  incoming.authenticated.then((c) =>
+    watch.push(endings({
+      "conn.session$": c.session$,
+      "conn.channelLife$": c.channelLife$,
+      "conn.connection.event$": c.connection.event$,
+    })), () => {});
+  const connecting = connect(clientOptions({
+    ...(stream ? { stream } : { host: "127.0.0.1" }),
+    ...client,
+    onTransport: (t) => {
+      ct = t;
+      watch.push(watchTransport(t, "client"));
+    },
+  }));
+  connecting.then(
+    (c) => watch.push(endings({ "client.connection.event$": c.connection.event$ })),
+    () => {},
+  );
+  return {
+    link,
+    connecting,
+    clientTransport: () => ct,
+    incoming,
+    watch,
+    cleanup: async () => {
+      link.close();
+      await ct?.closed;
+      await incoming.transport.closed;
+    },
+  };
+}
+
+/**
+ * After a fault: both transports close, `connecting` and `authenticated`
+ * settle, every observable ended once, no unhandled rejection, handles back
+ * to `base`.
+ */
+async function settlesCleanly(w: World, base: ReturnType<typeof handles>, what: string) {
+  const c = await settled(`${what}: connect()`, w.connecting);
+  await settled(`${what}: authenticated`, w.incoming.authenticated);
+  const ct = w.clientTransport();
+  assert.ok(ct, `${what}: the client made a transport`);
+  const cc = await settled(`${what}: client closed`, ct.closed);
+  const sc = await settled(`${what}: server closed`, w.incoming.transport.closed);
+  assert.equal(cc.status, "fulfilled");
+  assert.equal(sc.status, "fulfilled");
+  if (c.status === "rejected") {
+    assert.ok(c.reason instanceof Error, `${what}: connect() rejects with an Error`);
+  }
+  // The observables complete on a later tick than `closed`.
+  await new Promise((r) => setTimeout(r, 20));
+  const wrong = w.watch.flatMap((e) => e.wrong());
+  assert.deepEqual(wrong, [], `${what}: every observable ends exactly once`);
+  assert.deepEqual(unhandled.map(String), [], `${what}: no unhandled rejection`);
+  assert.deepEqual(await leftOver(base), [], `${what}: handles back to the baseline`);
+  return { connect: c, client: (cc as PromiseFulfilledResult<DisconnectError>).value };
+}
+
+describe("faults: mid-KEX", () => {
+  it("a cut at byte offsets through the handshake, both directions, reset and FIN", async () => {
+    // Bytes each way until authentication starts, measured on a clean run.
+    const probe = overMemory();
+    const client = await probe.connecting;
+    const full = { ...probe.link.bytes };
+    await client.close();
+    await probe.cleanup();
+    console.log(`handshake+auth bytes: c2s ${full.c2s}, s2c ${full.s2c}`);
+    const base = handles();
+    let runs = 0;
+    for (const direction of ["c2s", "s2c"] as const) {
+      const total = full[direction];
+      const offsets = [
+        0,
+        1,
+        10,
+        40,
+        total >> 3,
+        total >> 2,
+        total >> 1,
+        (total * 3) >> 2,
+        total - 1,
+      ];
+      for (const after of offsets) {
+        for (const fault of ["reset", "fin"] as const) {
+          const w = overMemory({ arm: { direction, after, fault } });
+          const what = `${fault} on ${direction} after ${after} of ${total}`;
+          const r = await settlesCleanly(w, base, what);
+          assert.equal(r.connect.status, "rejected", `${what}: connect() fails`);
+          runs++;
+        }
+      }
+    }
+    console.log(`mid-KEX/auth cuts: ${runs} runs, all settled`);
+  });
+});
+
+/** A connection through a faulty link, authenticated; the fault is armed by the caller. */
+async function connected(
+  o: { server?: Partial<ServerOptions>; client?: Partial<ConnectOptions> } = {},
+): Promise<{ w: World; client: SshClient; server: ServerConnection }> {
+  const w = overMemory(o);
+  const client = await w.connecting;
+  const server = await w.incoming.authenticated;
+  return { w, client, server };
+}
+
+/** Reads `s` to its end or error: bytes read, whether they match {@link pattern}, and how it ended. */
+async function drain(s: ReadableStream<Uint8Array>, delayMs = 0) {
+  const r = { bytes: 0, ok: true, end: "" };
+  const reader = s.getReader();
+  try {
+    for (;;) {
+      if (delayMs) await new Promise((t) => setTimeout(t, delayMs));
+      const { value, done } = await reader.read();
+      if (done) break;
+      const want = pattern(value.length, r.bytes);
+      if (!value.every((x, i) => x === want[i])) r.ok = false;
+      r.bytes += value.length;
+    }
+    r.end = "done";
+  } catch (e) {
+    r.end = `error: ${e instanceof Error ? e.constructor.name : typeof e}`;
+  }
+  return r;
+}
+
+/** Writes `total` pattern bytes to `s` in 32 KiB pieces; how many writes resolved and how it ended. */
+async function fill(s: WritableStream<Uint8Array>, total: number) {
+  const r = { bytes: 0, end: "" };
+  const w = s.getWriter();
+  try {
+    for (let i = 0; i < total; i += 32768) {
+      const n = Math.min(32768, total - i);
+      await w.write(pattern(n, i));
+      r.bytes += n;
+    }
+    await w.close();
+    r.end = "closed";
+  } catch (e) {
+    r.end = `error: ${e instanceof Error ? e.constructor.name : typeof e}`;
+  }
+  return r;
+}
+
+describe("faults: mid-auth", () => {
+  for (const method of ["password", "publickey"] as const) {
+    it(`${method}: cuts after the key exchange, before the user is in`, async () => {
+      const client = method === "password" ? {} : { password: undefined, privateKeys: [userKey] };
+      // Where the key exchange ends and authentication ends, on a clean run.
+      const probe = overMemory({ client });
+      const kexAt = { c2s: 0, s2c: 0 };
+      await probe.incoming.transport.ready;
+      Object.assign(kexAt, probe.link.bytes);
+      const probeClient = await probe.connecting;
+      await probe.incoming.authenticated;
+      const full = { ...probe.link.bytes };
+      await probeClient.close();
+      await probe.cleanup();
+      const base = handles();
+      let runs = 0;
+      for (const direction of ["c2s", "s2c"] as const) {
+        const [lo, hi] = [kexAt[direction], full[direction]];
+        for (let k = 0; k < 6; k++) {
+          const after = lo + Math.floor(((hi - lo) * k) / 6);
+          const fault = k % 2 ? "fin" as const : "reset" as const;
+          const w = overMemory({ client, arm: { direction, after, fault } });
+          const r = await settlesCleanly(w, base, `${method}: ${fault} ${direction} @${after}`);
+          assert.ok(w.link.fired, "the fault fired");
+          if (after < hi - 100) assert.equal(r.connect.status, "rejected");
+          runs++;
+        }
+      }
+      console.log(
+        `mid-auth ${method}: kex ends c2s ${kexAt.c2s} s2c ${kexAt.s2c}, auth ends c2s ${full.c2s} s2c ${full.s2c}; ${runs} cuts settled`,
+      );
+    });
+  }
+});
+
+describe("faults: mid-transfer (exec)", () => {
+  for (const fault of ["reset", "fin"] as const) {
+    it(`stdin 4 MiB to the server, ${fault} part way: both sides saw a prefix, every stream settles`, async () => {
+      const base = handles();
+      const { w, client } = await connected();
+      w.link.arm({ direction: "c2s", after: w.link.bytes.c2s + 1_000_000, fault });
+      const s = await client.spawn("sink");
+      const [sent, out, exit] = await Promise.all([
+        settled("stdin", fill(s.stdin, 4 << 20)),
+        settled("stdout", drain(s.stdout)),
+        settled("exit", s.exit),
+      ]);
+      const got = received.at(-1)!;
+      assert.equal(got.ok, true, "the server received the client's bytes in order, unchanged");
+      assert.ok(got.bytes > 0 && got.bytes < 1_000_000, `server got ${got.bytes}`);
+      assert.equal(sent.status, "fulfilled");
+      assert.match((sent as PromiseFulfilledResult<{ end: string }>).value.end, /^error/);
+      assert.equal(out.status, "fulfilled");
+      assert.equal(exit.status, "rejected", "no exit status came: exit rejects");
+      await settlesCleanly(w, base, `exec stdin ${fault}`);
+      console.log(
+        `mid-stdin ${fault}: client wrote ${
+          (sent as PromiseFulfilledResult<{ bytes: number }>).value.bytes
+        } B (resolved writes), server read ${got.bytes} B`,
+      );
+    });
+    it(`stdout 4 MiB to the client, ${fault} part way`, async () => {
+      const base = handles();
+      const { w, client } = await connected();
+      w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 1_000_000, fault });
+      const s = await client.spawn(`source ${4 << 20}`);
+      const [out, err, exit] = await Promise.all([
+        settled("stdout", drain(s.stdout)),
+        settled("stderr", drain(s.stderr)),
+        settled("exit", s.exit),
+      ]);
+      assert.equal(out.status, "fulfilled");
+      assert.equal(err.status, "fulfilled");
+      const o = (out as PromiseFulfilledResult<{ bytes: number; ok: boolean; end: string }>).value;
+      assert.equal(o.ok, true, "the client's bytes are the server's, in order");
+      assert.ok(o.bytes < 1_000_000, `client got ${o.bytes}`);
+      assert.match(o.end, /^error/, "stdout errors rather than ending as if complete");
+      assert.equal(exit.status, "rejected");
+      await settlesCleanly(w, base, `exec stdout ${fault}`);
+      console.log(`mid-stdout ${fault}: client read ${o.bytes} B of 4 MiB before the cut`);
+    });
+  }
+});
+
+describe("faults: mid-re-key", () => {
+  for (const direction of ["c2s", "s2c"] as const) {
+    it(`cut ${direction} inside a re-key started with rekey() during a download`, async () => {
+      const base = handles();
+      let runs = 0;
+      for (const k of [0, 30, 200, 700]) {
+        const { w, client } = await connected();
+        const s = await client.spawn(`source ${8 << 20}`);
+        const out = drain(s.stdout);
+        const err = drain(s.stderr);
+        // Let data flow, then re-key and cut k bytes into it.
+        while (w.link.bytes.s2c < 600_000) await new Promise((r) => setTimeout(r, 5));
+        w.link.arm({
+          direction,
+          after: w.link.bytes[direction] + k,
+          fault: k % 2 ? "fin" : "reset",
+        });
+        const r = await settled("rekey()", client.transport.rekey());
+        // Client to server, the re-key's own KEXINIT is the next thing sent: the cut is inside it.
+        if (direction === "c2s") assert.equal(r.status, "rejected", "rekey() rejects");
+        await settled("stdout", out);
+        await settled("stderr", err);
+        await settled("exit", s.exit);
+        await settlesCleanly(w, base, `re-key cut ${direction} +${k}`);
+        runs++;
+      }
+      console.log(`mid-re-key ${direction}: ${runs} cuts settled`);
+    });
+  }
+  it("rekeyBytes 64 KiB both sides: cuts at offsets through a download re-keying all along", async () => {
+    const base = handles();
+    const rekeys: number[] = [];
+    for (const at of [100_003, 333_333, 777_777, 1_234_567]) {
+      const tuning = { rekeyBytes: 64 << 10 };
+      const { w, client } = await connected({ client: tuning, server: tuning });
+      let n = 0;
+      client.transport.kex$.subscribe(() => n++);
+      w.link.arm({
+        direction: "s2c",
+        after: w.link.bytes.s2c + at,
+        fault: at % 3 ? "reset" : "fin",
+      });
+      const s = await client.spawn(`source ${4 << 20}`);
+      const [out] = await Promise.all([drain(s.stdout), drain(s.stderr), s.exit.catch(() => {})]);
+      assert.equal(out.ok, true);
+      await settlesCleanly(w, base, `rekeyBytes cut s2c @${at}`);
+      rekeys.push(n);
+    }
+    console.log(`re-keys before each cut: ${rekeys.join(", ")}`);
+    // kex$ replays the first exchange: n - 1 re-keys before the cut.
+    assert.ok(rekeys.at(-1)! > 4, "the later cuts came after several re-keys");
+  });
+});
+
+/** A MemoryBackend whose file writes are counted (bytes the server wrote). */
+function countingBackend() {
+  const backend = new MemoryBackend();
+  const wrote = { bytes: 0 };
+  const open = backend.open.bind(backend);
+  backend.open = async (p, flags, attrs) => {
+    const f = await open(p, flags, attrs);
+    const write = f.write.bind(f);
+    f.write = async (offset, data) => {
+      await write(offset, data);
+      wrote.bytes += data.length;
+    };
+    return f;
+  };
+  return { backend, wrote };
+}
+
+describe("faults: mid-SFTP-write", () => {
+  let dir: string;
+  let local: string;
+  const SIZE = 8 << 20;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-faults-"));
+    local = path.join(dir, "up.bin");
+    fs.writeFileSync(local, pattern(SIZE));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function putUntil(plan: (w: World) => Promise<void>) {
+    const { backend, wrote } = countingBackend();
+    const { w, client } = await connected({
+      server: { subsystems: { sftp: sftpSubsystem({ backend: () => backend }) } },
+    });
+    const s = await sftp(client);
+    const t = s.put(local, "/up.bin");
+    const faulted = plan(w);
+    const r = await settled("put", Promise.resolve(t.done));
+    await faulted;
+    assert.equal(r.status, "rejected", "the put fails");
+    const e = (r as PromiseRejectedResult).reason;
+    assert.ok(e instanceof SftpTransferError, `a SftpTransferError, got ${e}`);
+    await settled("sftp close", s.close().catch(() => {}));
+    return { w, e, wrote, file: backend.readFile("/up.bin") };
+  }
+
+  it("client stops sending, the server answers what it got, then a reset: acked == written", async () => {
+    const base = handles();
+    const { w, e, wrote, file } = await putUntil(async (w) => {
+      const at = w.link.bytes.c2s + 3_000_000;
+      while (w.link.bytes.c2s < at) await new Promise((r) => setTimeout(r, 5));
+      w.link.now("c2s", "stall");
+      await settles(() => w.link.bytes.s2c, 50, 4); // every answer the server sent has arrived
+      w.link.now("s2c", "reset");
+    });
+    assert.equal(
+      e.bytesTransferred,
+      wrote.bytes,
+      "bytes acked to the client == bytes the server wrote",
+    );
+    assert.equal(file.length, wrote.bytes, "the file holds exactly those bytes (written in order)");
+    assert.deepEqual(file, pattern(file.length), "and they are the right ones");
+    assert.match(e.message, new RegExp(`stopped after ${wrote.bytes} bytes written`));
+    await settlesCleanly(w, base, "sftp stall+reset");
+    console.log(
+      `mid-SFTP-write (stall then reset): acked ${e.bytesTransferred} B = server wrote ${wrote.bytes} B of ${SIZE}`,
+    );
+  });
+
+  for (const fault of ["reset", "fin"] as const) {
+    it(`${fault} in the middle of the writes: acked <= written, file is a prefix`, async () => {
+      const base = handles();
+      const { w, e, wrote, file } = await putUntil(async (w) => {
+        w.link.arm({ direction: "c2s", after: w.link.bytes.c2s + 2_500_000, fault });
+      });
+      assert.ok(
+        e.bytesTransferred <= wrote.bytes,
+        `acked ${e.bytesTransferred} <= written ${wrote.bytes}`,
+      );
+      assert.ok(e.bytesTransferred > 0);
+      assert.deepEqual(file.subarray(0, e.bytesTransferred), pattern(e.bytesTransferred));
+      await settlesCleanly(w, base, `sftp ${fault}`);
+      console.log(
+        `mid-SFTP-write ${fault}: acked ${e.bytesTransferred} B, server wrote ${wrote.bytes} B`,
+      );
+    });
+  }
+});
+
+/** A TCP server on 127.0.0.1 that answers every connection with `pattern` bytes, counting what it reads. */
+async function patternServer(total: number) {
+  const listener = await listenTcp({ hostname: "127.0.0.1", port: 0 });
+  const conns: TcpConnection[] = [];
+  const ended: Promise<unknown>[] = [];
+  (async () => {
+    for await (const c of listener) {
+      conns.push(c);
+      ended.push(
+        Promise.all([fill(c.writable, total), drain(c.readable)]).finally(() => c.close()),
+      );
+    }
+  })().catch(() => {});
+  return {
+    port: listener.port,
+    close: () => listener.close(),
+    ended: () => Promise.all(ended),
+    conns,
+  };
+}
+
+describe("faults: mid-forward", () => {
+  it("direct-tcpip (forwardOut): cut mid-stream, the forwarded stream and the target socket settle", async () => {
+    const base = handles();
+    const target = await patternServer(4 << 20);
+    const { w, client } = await connected({ server: { handlers: [portForwardingHandler()] } });
+    const f = await forwardOut(client, { host: "127.0.0.1", port: target.port });
+    w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 1_000_000, fault: "reset" });
+    const [got, sent] = await Promise.all([
+      settled("forwarded readable", drain(f.readable)),
+      settled("forwarded writable", fill(f.writable, 1 << 20)),
+    ]);
+    const g = (got as PromiseFulfilledResult<{ bytes: number; ok: boolean; end: string }>).value;
+    assert.equal(g.ok, true);
+    assert.ok(g.bytes < 1_000_000);
+    assert.match(g.end, /^error/, "the forwarded stream errors (not a clean EOF)");
+    assert.equal(sent.status, "fulfilled");
+    await settled("target sockets", target.ended());
+    target.close();
+    await settlesCleanly(w, base, "forwardOut reset");
+    console.log(`mid-forward direct-tcpip: ${g.bytes} B through before the cut`);
+  });
+
+  it("local forward: cut mid-stream, the local socket is closed and the listener released", async () => {
+    const base = handles();
+    const target = await patternServer(4 << 20);
+    const { w, client } = await connected({ server: { handlers: [portForwardingHandler()] } });
+    const fwd = await localForward(client, { host: "127.0.0.1", port: target.port }, {
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+    const conn = await connectTcp("127.0.0.1", fwd.port);
+    w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 1_000_000, fault: "fin" });
+    const got = await settled("local socket", drain(conn.readable));
+    const g = (got as PromiseFulfilledResult<{ bytes: number; ok: boolean }>).value;
+    assert.equal(g.ok, true);
+    assert.ok(g.bytes < 1_000_000);
+    conn.close();
+    await settled("target sockets", target.ended());
+    fwd.unsubscribe();
+    target.close();
+    await settlesCleanly(w, base, "localForward fin");
+    console.log(`mid-forward local: ${g.bytes} B through before the cut`);
+  });
+});
