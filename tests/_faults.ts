@@ -17,7 +17,7 @@
 //   clear functions (a timeout leaves the count when it fires or is
 //   cleared, an interval when cleared). lib/ uses the global timers
 //   (lib/proxy_command.ts alone imports node:timers, not used here).
-import { readdirSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import process from "node:process";
 import { memoryPair } from "../lib/runtime/memory.ts";
 import { connectTcp, listenTcp, type TcpListener } from "../lib/runtime/tcp.ts";
@@ -192,13 +192,13 @@ export function faultyLink(client: ByteStreamPair, server: ByteStreamPair): Faul
  * link.arm({ direction: "c2s", after: 10, fault: "fin" });
  * ```
  */
-export function faultyMemory(): {
+export function faultyMemory(o: { highWaterMark?: number } = {}): {
   client: ByteStreamPair;
   server: ByteStreamPair;
   link: FaultyLink;
 } {
-  const [client, cr] = memoryPair();
-  const [sr, server] = memoryPair();
+  const [client, cr] = memoryPair(o);
+  const [sr, server] = memoryPair(o);
   return { client, server, link: faultyLink(cr, sr) };
 }
 
@@ -277,6 +277,8 @@ export function trackTimers(): void {
 /** Open handles now: file descriptors, live timers (by kind) and, on Deno, Node-style resources. */
 export interface Handles {
   fds: number;
+  /** What each descriptor is ("socket", "anon_inode:[eventpoll]", a path), sorted. */
+  fdKinds: string[];
   timers: string[];
   resources: string[];
 }
@@ -295,8 +297,17 @@ export interface Handles {
 export function handles(): Handles {
   const info = (process as unknown as { getActiveResourcesInfo?: () => string[] })
     .getActiveResourcesInfo?.() ?? [];
+  const fds = readdirSync("/proc/self/fd");
+  const kind = (fd: string) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).replace(/:\[\d+\]$/, "");
+    } catch {
+      return "gone"; // the directory's own descriptor, closed once read
+    }
+  };
   return {
-    fds: readdirSync("/proc/self/fd").length,
+    fds: fds.length,
+    fdKinds: fds.map(kind).sort(),
     timers: [...liveTimers.values()].sort(),
     resources: [...info].sort(),
   };
@@ -311,7 +322,10 @@ export async function leftOver(base: Handles, settleMs = 5000): Promise<string[]
   const diff = () => {
     const now = handles();
     const out: string[] = [];
-    if (now.fds > base.fds) out.push(`${now.fds - base.fds} file descriptor(s)`);
+    if (now.fds > base.fds) {
+      const kinds = extra(now.fdKinds, base.fdKinds).join(", ");
+      out.push(`${now.fds - base.fds} file descriptor(s): ${kinds}`);
+    }
     out.push(...extra(now.timers, base.timers), ...extra(now.resources, base.resources));
     return out;
   };

@@ -18,7 +18,8 @@ import {
   type ServerSession,
 } from "../lib/server.ts";
 import type { Transport } from "../lib/transport/transport.ts";
-import { DisconnectError } from "../lib/wire/errors.ts";
+import { type DisconnectError, DisconnectReason } from "../lib/wire/errors.ts";
+import process from "node:process";
 import type { ByteStreamPair } from "../lib/runtime/types.ts";
 import type { PrivateKey } from "../lib/keys/types.ts";
 import { generatePrivateKey } from "../lib/keys/private_key.ts";
@@ -51,7 +52,6 @@ import * as path from "node:path";
 trackTimers();
 catchUnhandled();
 
-const te = new TextEncoder();
 let userKey: PrivateKey;
 let serverKey: PrivateKey;
 
@@ -74,6 +74,8 @@ interface Received {
 }
 
 const received: Received[] = [];
+/** Bytes the last `source` command's writes resolved for. */
+const sourced = { bytes: 0 };
 
 async function execHandler(s: ServerSession) {
   const cmd = s.command ?? "";
@@ -92,11 +94,31 @@ async function execHandler(s: ServerSession) {
     } catch { /* the connection went away */ }
     return s.exit(0);
   }
+  if (cmd.startsWith("slowsink ")) {
+    // Reads one chunk every `ms`, then whatever is left once the connection failed.
+    const r: Received = { bytes: 0, ok: true };
+    received.push(r);
+    const ms = Number(cmd.slice(9));
+    const reader = s.stdin.getReader();
+    try {
+      for (;;) {
+        await new Promise((t) => setTimeout(t, ms));
+        const { value, done } = await reader.read();
+        if (done) break;
+        const want = pattern(value.length, r.bytes);
+        if (!value.every((x, i) => x === want[i])) r.ok = false;
+        r.bytes += value.length;
+      }
+    } catch { /* the connection went away */ }
+    return s.exit(0);
+  }
   if (cmd.startsWith("source ")) {
     const n = Number(cmd.slice(7));
     const w = s.stdout.getWriter();
+    sourced.bytes = 0;
     for (let i = 0; i < n; i += 32768) {
       await w.write(pattern(Math.min(32768, n - i), i)).catch(() => {});
+      sourced.bytes = i + Math.min(32768, n - i);
     }
     w.releaseLock();
     return s.exit(0);
@@ -159,9 +181,14 @@ interface World {
 
 /** A connection over a faulty in-memory link. */
 function overMemory(
-  o: { server?: Partial<ServerOptions>; client?: Partial<ConnectOptions>; arm?: FaultPlan } = {},
+  o: {
+    server?: Partial<ServerOptions>;
+    client?: Partial<ConnectOptions>;
+    arm?: FaultPlan;
+    highWaterMark?: number;
+  } = {},
 ): World {
-  const { client, server, link } = faultyMemory();
+  const { client, server, link } = faultyMemory({ highWaterMark: o.highWaterMark });
   if (o.arm) link.arm(o.arm);
   return world(link, client, acceptConnection(server, serverOptions(o.server)), o.client);
 }
@@ -177,12 +204,20 @@ function world(
     watchTransport(incoming.transport, "server"),
     endings({ "server.event$": incoming.event$ }),
   ];
-  incoming.authenticated.then((c) =>
+  incoming.authenticated.then((c) => {
     watch.push(endings({
       "conn.session$": c.session$,
       "conn.channelLife$": c.channelLife$,
       "conn.connection.event$": c.connection.event$,
-    })), () => {});
+    }));
+    c.session$.subscribe((s) =>
+      watch.push(endings({
+        "session.signal$": s.signal$,
+        "session.windowChange$": s.windowChange$,
+        "session.channel.requests$": s.channel.requests$,
+      }))
+    );
+  }, () => {});
   const connecting = connect(clientOptions({
     ...(stream ? { stream } : { host: "127.0.0.1" }),
     ...client,
@@ -275,7 +310,8 @@ describe("faults: mid-KEX", () => {
 
 /** A connection through a faulty link, authenticated; the fault is armed by the caller. */
 async function connected(
-  o: { server?: Partial<ServerOptions>; client?: Partial<ConnectOptions> } = {},
+  o: { server?: Partial<ServerOptions>; client?: Partial<ConnectOptions>; highWaterMark?: number } =
+    {},
 ): Promise<{ w: World; client: SshClient; server: ServerConnection }> {
   const w = overMemory(o);
   const client = await w.connecting;
@@ -363,6 +399,7 @@ describe("faults: mid-transfer (exec)", () => {
       const { w, client } = await connected();
       w.link.arm({ direction: "c2s", after: w.link.bytes.c2s + 1_000_000, fault });
       const s = await client.spawn("sink");
+      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
       const [sent, out, exit] = await Promise.all([
         settled("stdin", fill(s.stdin, 4 << 20)),
         settled("stdout", drain(s.stdout)),
@@ -372,7 +409,11 @@ describe("faults: mid-transfer (exec)", () => {
       assert.equal(got.ok, true, "the server received the client's bytes in order, unchanged");
       assert.ok(got.bytes > 0 && got.bytes < 1_000_000, `server got ${got.bytes}`);
       assert.equal(sent.status, "fulfilled");
-      assert.match((sent as PromiseFulfilledResult<{ end: string }>).value.end, /^error/);
+      const wrote = (sent as PromiseFulfilledResult<{ bytes: number; end: string }>).value;
+      assert.match(wrote.end, /^error/, "a write rejects");
+      // Channel writes resolve once the transport took the bytes (SSH has no per-byte
+      // acknowledgement but the window): the server never has more than that.
+      assert.ok(got.bytes <= wrote.bytes, `server ${got.bytes} <= resolved writes ${wrote.bytes}`);
       assert.equal(out.status, "fulfilled");
       assert.equal(exit.status, "rejected", "no exit status came: exit rejects");
       await settlesCleanly(w, base, `exec stdin ${fault}`);
@@ -387,6 +428,7 @@ describe("faults: mid-transfer (exec)", () => {
       const { w, client } = await connected();
       w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 1_000_000, fault });
       const s = await client.spawn(`source ${4 << 20}`);
+      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
       const [out, err, exit] = await Promise.all([
         settled("stdout", drain(s.stdout)),
         settled("stderr", drain(s.stderr)),
@@ -410,9 +452,10 @@ describe("faults: mid-re-key", () => {
     it(`cut ${direction} inside a re-key started with rekey() during a download`, async () => {
       const base = handles();
       let runs = 0;
-      for (const k of [0, 30, 200, 700]) {
+      for (const k of [0, 200, 700]) {
         const { w, client } = await connected();
         const s = await client.spawn(`source ${8 << 20}`);
+        w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
         const out = drain(s.stdout);
         const err = drain(s.stderr);
         // Let data flow, then re-key and cut k bytes into it.
@@ -448,6 +491,7 @@ describe("faults: mid-re-key", () => {
         fault: at % 3 ? "reset" : "fin",
       });
       const s = await client.spawn(`source ${4 << 20}`);
+      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
       const [out] = await Promise.all([drain(s.stdout), drain(s.stderr), s.exit.catch(() => {})]);
       assert.equal(out.ok, true);
       await settlesCleanly(w, base, `rekeyBytes cut s2c @${at}`);
@@ -487,7 +531,7 @@ describe("faults: mid-SFTP-write", () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  async function putUntil(plan: (w: World) => Promise<void>) {
+  async function putUntil(plan: (w: World) => Promise<void> | void) {
     const { backend, wrote } = countingBackend();
     const { w, client } = await connected({
       server: { subsystems: { sftp: sftpSubsystem({ backend: () => backend }) } },
@@ -530,7 +574,7 @@ describe("faults: mid-SFTP-write", () => {
   for (const fault of ["reset", "fin"] as const) {
     it(`${fault} in the middle of the writes: acked <= written, file is a prefix`, async () => {
       const base = handles();
-      const { w, e, wrote, file } = await putUntil(async (w) => {
+      const { w, e, wrote, file } = await putUntil((w) => {
         w.link.arm({ direction: "c2s", after: w.link.bytes.c2s + 2_500_000, fault });
       });
       assert.ok(
@@ -610,5 +654,208 @@ describe("faults: mid-forward", () => {
     target.close();
     await settlesCleanly(w, base, "localForward fin");
     console.log(`mid-forward local: ${g.bytes} B through before the cut`);
+  });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("faults: stalled socket", () => {
+  it("both directions stall after login: ClientAlive and ServerAlive end both sides", async () => {
+    const base = handles();
+    const { w } = await connected({
+      server: { clientAliveInterval: 0.2, clientAliveCountMax: 2 },
+      client: { keepaliveInterval: 0.2, keepaliveCountMax: 2 },
+    });
+    w.link.now("c2s", "stall");
+    w.link.now("s2c", "stall");
+    const r = await settlesCleanly(w, base, "stalled after login");
+    const s = await w.incoming.transport.closed;
+    assert.equal(s.reason, DisconnectReason.CONNECTION_LOST);
+    assert.match(s.message, /Timeout, client .* not responding/);
+    assert.equal(r.client.reason, DisconnectReason.CONNECTION_LOST);
+    assert.match(r.client.message, /Timeout, server .* not responding/);
+    w.link.close();
+  });
+  it("the client stops sending during authentication: LoginGraceTime ends it", async () => {
+    const base = handles();
+    const w = overMemory({
+      server: { auth: { ...serverOptions().auth, loginGraceTime: 300 } },
+      arm: { direction: "c2s", after: 2100, fault: "stall" },
+    });
+    const r = await settlesCleanly(w, base, "stalled in auth");
+    assert.equal(r.connect.status, "rejected");
+    assert.match((await w.incoming.transport.closed).message, /login grace time/);
+    w.link.close();
+  });
+  it("both directions stall inside the key exchange: LoginGraceTime and the client's timeout end it", async () => {
+    const base = handles();
+    const w = overMemory({
+      server: { auth: { ...serverOptions().auth, loginGraceTime: 300 } },
+      client: { timeout: 400 },
+      arm: { direction: "s2c", after: 1000, fault: "stall" },
+    });
+    w.link.now("c2s", "stall");
+    const r = await settlesCleanly(w, base, "stalled in KEX");
+    assert.equal(r.connect.status, "rejected");
+    w.link.close();
+  });
+});
+
+describe("faults: half-closed connections", () => {
+  it("the client's data, then FIN: the server delivers every byte it got, then both sides close", async () => {
+    const base = handles();
+    const { w, client } = await connected();
+    // The handler reads slowly, so the data is still queued in the channel when the FIN comes.
+    const s = await client.spawn("slowsink 30");
+    w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+    const sent = await fill(s.stdin, 512 << 10);
+    assert.equal(sent.end, "closed");
+    await settles(() => w.link.bytes.c2s, 50, 3);
+    w.link.now("c2s", "half-close");
+    const before = received.at(-1)!.bytes;
+    await settled("exit", s.exit);
+    await settled("stdout", drain(s.stdout));
+    const r = await settlesCleanly(w, base, "half-close c2s");
+    const got = received.at(-1)!;
+    console.log(
+      `half-close: server handler had read ${before} B at the FIN, ${got.bytes} of ${sent.bytes} B in the end`,
+    );
+    assert.ok(before < sent.bytes, "bytes were still queued at the FIN");
+    assert.equal(got.ok, true);
+    assert.equal(got.bytes, sent.bytes, "every byte that came before the FIN reached the handler");
+    assert.equal(r.client.reason, DisconnectReason.CONNECTION_LOST);
+  });
+});
+
+describe("faults: slow readers (window backpressure)", () => {
+  const WINDOW = 2 << 20; // DEFAULT_WINDOW
+  const HWM = 64 << 10;
+  it("the client reads stdout slowly: the server's resolved writes stay within a window of it", async () => {
+    const base = handles();
+    const { w, client } = await connected({ highWaterMark: HWM });
+    const s = await client.spawn(`source ${6 << 20}`);
+    w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+    let read = 0;
+    let ahead = 0;
+    const reader = s.stdout.getReader();
+    const heap0 = process.memoryUsage().heapUsed;
+    let heapMax = heap0;
+    for (;;) {
+      await sleep(2);
+      const { value, done } = await reader.read();
+      if (done) break;
+      read += value.length;
+      ahead = Math.max(ahead, sourced.bytes - read);
+      heapMax = Math.max(heapMax, process.memoryUsage().heapUsed);
+    }
+    await s.exit;
+    assert.equal(read, 6 << 20);
+    console.log(
+      `slow client reader: server ahead by at most ${ahead} B (window ${WINDOW}, pipes 2x${HWM}); heap +${
+        ((heapMax - heap0) / 1e6).toFixed(1)
+      } MB (noisy)`,
+    );
+    assert.ok(ahead <= WINDOW + 4 * HWM + 65536, `server ran ${ahead} B ahead`);
+    await client.close();
+    await settlesCleanly(w, base, "slow client reader");
+  });
+  it("the server reads stdin slowly: the client's resolved writes stay within a window of it", async () => {
+    const base = handles();
+    const { w, client } = await connected({ highWaterMark: HWM });
+    const s = await client.spawn("slowsink 2");
+    w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+    const got = () => received.at(-1)!.bytes;
+    const wr = s.stdin.getWriter();
+    let ahead = 0;
+    const total = 6 << 20;
+    for (let i = 0; i < total; i += 32768) {
+      await wr.write(pattern(32768, i));
+      ahead = Math.max(ahead, i + 32768 - got());
+    }
+    await wr.close();
+    await s.exit;
+    assert.equal(got(), total);
+    console.log(`slow server reader: client ahead by at most ${ahead} B (window ${WINDOW})`);
+    assert.ok(ahead <= WINDOW + 4 * HWM + 65536, `client ran ${ahead} B ahead`);
+    await client.close();
+    await settlesCleanly(w, base, "slow server reader");
+  });
+});
+
+describe("faults: over loopback TCP", () => {
+  it(
+    "listen() behind a TCP relay: cuts in the handshake and mid-download",
+    { timeout: 60_000 },
+    async () => {
+      const base = handles();
+      const server = await listen({ hostname: "127.0.0.1", port: 0, ...serverOptions() });
+      const incoming: IncomingConnection[] = [];
+      server.accept$.subscribe((c) => incoming.push(c));
+      let plan: FaultPlan | undefined;
+      const relay = await faultyTcp(server.port, (l) => plan && l.arm(plan));
+      let runs = 0;
+      for (
+        const p of [
+          { direction: "c2s", after: 700, fault: "reset" },
+          { direction: "s2c", after: 1500, fault: "fin" },
+          { direction: "s2c", after: 600_000, fault: "reset" },
+          { direction: "c2s", after: 300_000, fault: "fin" },
+        ] as FaultPlan[]
+      ) {
+        plan = p;
+        const n = incoming.length;
+        let ct: Transport | undefined;
+        const watch: ReturnType<typeof endings>[] = [];
+        const c = await settled(
+          "connect",
+          connect(clientOptions({
+            host: "127.0.0.1",
+            port: relay.port,
+            onTransport: (t) => {
+              ct = t;
+              watch.push(watchTransport(t, "client"));
+            },
+          })),
+        );
+        while (incoming.length === n) await sleep(5);
+        const inc = incoming[n];
+        watch.push(watchTransport(inc.transport, "server"));
+        if (c.status === "fulfilled") {
+          const s = await c.value.spawn(`source ${4 << 20}`);
+          const wrote = fill(s.stdin, 2 << 20);
+          const out = await drain(s.stdout);
+          assert.equal(out.ok, true);
+          await settled("stdin", wrote);
+          await settled("exit", s.exit);
+        }
+        await settled("client closed", ct!.closed);
+        await settled("server closed", inc.transport.closed);
+        await settled("relay", relay.links.at(-1)!.done);
+        await sleep(20);
+        assert.deepEqual(watch.flatMap((e) => e.wrong()), []);
+        runs++;
+      }
+      relay.listener.close();
+      await server.close();
+      assert.deepEqual(unhandled.map(String), []);
+      assert.deepEqual(await leftOver(base), [], "handles back to the baseline");
+      console.log(`TCP: ${runs} cuts settled`);
+    },
+  );
+});
+
+describe("the fault helpers can fail", () => {
+  it("a leaked timer, a leaked socket and an observable that never ends are reported", async () => {
+    const base = handles();
+    const t = setTimeout(() => {}, 60_000);
+    const l = await listenTcp({ hostname: "127.0.0.1", port: 0 });
+    const left = await leftOver(base, 200);
+    assert.ok(left.some((x) => x.includes("timeout 60000ms")), `timer reported: ${left}`);
+    assert.ok(left.some((x) => x.includes("file descriptor")), `socket reported: ${left}`);
+    clearTimeout(t);
+    l.close();
+    assert.deepEqual(await leftOver(base), []);
+    const e = endings({ never: { subscribe: () => {} } });
+    assert.deepEqual(e.wrong(), ["never ended 0 times (never)"]);
   });
 });
