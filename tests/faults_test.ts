@@ -46,6 +46,10 @@ import { forwardOut, localForward } from "../lib/forward/client.ts";
 import { portForwardingHandler } from "../lib/forward/server.ts";
 import { connectTcp, listenTcp, type TcpConnection } from "../lib/runtime/tcp.ts";
 import * as fs from "node:fs";
+import { spawn } from "node:child_process";
+import { parsePublicKeyLine } from "../lib/keys/public_key_file.ts";
+import { findOpenSsh, testSshArgs } from "./_openssh.ts";
+import { keygen } from "./_cli.ts";
 import * as os from "node:os";
 import * as path from "node:path";
 
@@ -782,6 +786,39 @@ describe("faults: slow readers (window backpressure)", () => {
   });
 });
 
+describe("faults: a slow link (the relay throttled)", () => {
+  const WINDOW = 2 << 20;
+  const HWM = 64 << 10;
+  it("each direction throttled in turn: transfers complete, the sender stays within a window", async () => {
+    const base = handles();
+    const { w, client } = await connected({ highWaterMark: HWM });
+    w.link.throttle("s2c", { chunk: 16 << 10, delayMs: 1 });
+    const s = await client.spawn(`source ${3 << 20}`);
+    w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+    let read = 0;
+    let ahead = 0;
+    const reader = s.stdout.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      read += value.length;
+      ahead = Math.max(ahead, sourced.bytes - read);
+    }
+    assert.equal(read, 3 << 20);
+    await s.exit;
+    w.link.throttle("c2s", { chunk: 16 << 10, delayMs: 1 });
+    const up = await client.spawn("sink");
+    const sent = await fill(up.stdin, 3 << 20);
+    await up.exit;
+    assert.equal(sent.end, "closed");
+    assert.equal(received.at(-1)!.bytes, 3 << 20);
+    console.log(`slow link: download, server ahead by at most ${ahead} B (window ${WINDOW})`);
+    assert.ok(ahead <= WINDOW + 4 * HWM + 65536, `server ran ${ahead} B ahead`);
+    await client.close();
+    await settlesCleanly(w, base, "slow link");
+  });
+});
+
 describe("faults: over loopback TCP", () => {
   it(
     "listen() behind a TCP relay: cuts in the handshake and mid-download",
@@ -859,3 +896,89 @@ describe("the fault helpers can fail", () => {
     assert.deepEqual(e.wrong(), ["never ended 0 times (never)"]);
   });
 });
+
+// Our client against sshd killed mid-transfer: tests/sftp_client_interop_test.ts
+// ("sshd killed mid-get"). Here, the other way round: OpenSSH's ssh killed.
+describe(
+  "faults: OpenSSH's ssh killed mid-transfer against our server",
+  { skip: !findOpenSsh() },
+  () => {
+    it("kill -9 while stdin streams: the server ends the connection, every byte it read is right", {
+      timeout: 60_000,
+    }, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-faults-ssh-"));
+      const keyFile = path.join(dir, "id");
+      const pub = parsePublicKeyLine(await keygen(keyFile)).key;
+      const base = handles();
+      const server = await listen({
+        hostname: "127.0.0.1",
+        port: 0,
+        ...serverOptions(),
+        auth: {
+          handlers: { publicKey: (_u, k) => k.fingerprint() === pub.fingerprint() },
+          failureDelay: 1,
+        },
+      });
+      const conns: ServerConnection[] = [];
+      const watch: ReturnType<typeof endings>[] = [];
+      server.accept$.subscribe((c) => {
+        watch.push(watchTransport(c.transport, "server"), endings({ "server.event$": c.event$ }));
+        c.authenticated.then((s) => conns.push(s), () => {});
+      });
+      const n = received.length;
+      const child = spawn(
+        findOpenSsh()!.ssh,
+        testSshArgs(server.port, keyFile, "alice", ["-T", "127.0.0.1", "sink"]),
+        {
+          stdio: ["pipe", "ignore", "pipe"],
+        },
+      );
+      const exited = new Promise((r) => child.once("exit", r));
+      child.stdin!.on("error", () => {});
+      let offset = 0;
+      const feed = (async () => {
+        while (child.exitCode === null && child.signalCode === null) {
+          const chunk = pattern(65536, offset);
+          offset += chunk.length;
+          // Yield after every write: Bun's write() may never ask to wait for "drain".
+          const more = child.stdin!.write(chunk);
+          await new Promise((r) => {
+            if (more) return void setTimeout(r, 1);
+            child.stdin!.once("drain", r).once("close", r);
+            child.once("exit", r);
+          });
+        }
+      })();
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      const deadline = Date.now() + 20_000; // a hang guard, not a timing claim
+      while (received.length === n || received[n].bytes < 1_000_000) {
+        assert.ok(
+          Date.now() < deadline,
+          `ssh sent under 1 MB in 20 s: ${stderr}, fed ${offset}, read ${received[n]?.bytes}`,
+        );
+        await sleep(10);
+      }
+      child.kill("SIGKILL");
+      await settled("ssh exit", exited);
+      await feed;
+      assert.equal(conns.length, 1);
+      const closed = await settled("server transport closed", conns[0].transport.closed);
+      const e = (closed as PromiseFulfilledResult<DisconnectError>).value;
+      assert.equal(e.reason, DisconnectReason.CONNECTION_LOST);
+      const got = received[n];
+      await sleep(50);
+      assert.equal(got.ok, true, "every byte the handler read is the one ssh sent, in order");
+      assert.ok(got.bytes <= offset, `read ${got.bytes} <= fed ${offset}`);
+      await server.close();
+      await sleep(20);
+      assert.deepEqual(watch.flatMap((w) => w.wrong()), []);
+      assert.deepEqual(unhandled.map(String), []);
+      assert.deepEqual(await leftOver(base), [], "handles back to the baseline");
+      fs.rmSync(dir, { recursive: true, force: true });
+      console.log(
+        `ssh killed: the server read ${got.bytes} B of ${offset} B fed to ssh; ${e.message}`,
+      );
+    });
+  },
+);
