@@ -56,6 +56,9 @@ import * as path from "node:path";
 trackTimers();
 catchUnhandled();
 
+/** Bun's default per-test timeout is 5 s; these run a few connections each (hang guards inside). */
+const SLOW = { timeout: 30_000 };
+
 let userKey: PrivateKey;
 let serverKey: PrivateKey;
 
@@ -275,41 +278,45 @@ async function settlesCleanly(w: World, base: ReturnType<typeof handles>, what: 
 }
 
 describe("faults: mid-KEX", () => {
-  it("a cut at byte offsets through the handshake, both directions, reset and FIN", async () => {
-    // Bytes each way until authentication starts, measured on a clean run.
-    const probe = overMemory();
-    const client = await probe.connecting;
-    const full = { ...probe.link.bytes };
-    await client.close();
-    await probe.cleanup();
-    console.log(`handshake+auth bytes: c2s ${full.c2s}, s2c ${full.s2c}`);
-    const base = handles();
-    let runs = 0;
-    for (const direction of ["c2s", "s2c"] as const) {
-      const total = full[direction];
-      const offsets = [
-        0,
-        1,
-        10,
-        40,
-        total >> 3,
-        total >> 2,
-        total >> 1,
-        (total * 3) >> 2,
-        total - 1,
-      ];
-      for (const after of offsets) {
-        for (const fault of ["reset", "fin"] as const) {
-          const w = overMemory({ arm: { direction, after, fault } });
-          const what = `${fault} on ${direction} after ${after} of ${total}`;
-          const r = await settlesCleanly(w, base, what);
-          assert.equal(r.connect.status, "rejected", `${what}: connect() fails`);
-          runs++;
+  it(
+    "a cut at byte offsets through the handshake, both directions, reset and FIN",
+    SLOW,
+    async () => {
+      // Bytes each way until authentication starts, measured on a clean run.
+      const probe = overMemory();
+      const client = await probe.connecting;
+      const full = { ...probe.link.bytes };
+      await client.close();
+      await probe.cleanup();
+      console.log(`handshake+auth bytes: c2s ${full.c2s}, s2c ${full.s2c}`);
+      const base = handles();
+      let runs = 0;
+      for (const direction of ["c2s", "s2c"] as const) {
+        const total = full[direction];
+        const offsets = [
+          0,
+          1,
+          10,
+          40,
+          total >> 3,
+          total >> 2,
+          total >> 1,
+          (total * 3) >> 2,
+          total - 1,
+        ];
+        for (const after of offsets) {
+          for (const fault of ["reset", "fin"] as const) {
+            const w = overMemory({ arm: { direction, after, fault } });
+            const what = `${fault} on ${direction} after ${after} of ${total}`;
+            const r = await settlesCleanly(w, base, what);
+            assert.equal(r.connect.status, "rejected", `${what}: connect() fails`);
+            runs++;
+          }
         }
       }
-    }
-    console.log(`mid-KEX/auth cuts: ${runs} runs, all settled`);
-  });
+      console.log(`mid-KEX/auth cuts: ${runs} runs, all settled`);
+    },
+  );
 });
 
 /** A connection through a faulty link, authenticated; the fault is armed by the caller. */
@@ -363,7 +370,7 @@ async function fill(s: WritableStream<Uint8Array>, total: number) {
 
 describe("faults: mid-auth", () => {
   for (const method of ["password", "publickey"] as const) {
-    it(`${method}: cuts after the key exchange, before the user is in`, async () => {
+    it(`${method}: cuts after the key exchange, before the user is in`, SLOW, async () => {
       const client = method === "password" ? {} : { password: undefined, privateKeys: [userKey] };
       // Where the key exchange ends and authentication ends, on a clean run.
       const probe = overMemory({ client });
@@ -398,36 +405,43 @@ describe("faults: mid-auth", () => {
 
 describe("faults: mid-transfer (exec)", () => {
   for (const fault of ["reset", "fin"] as const) {
-    it(`stdin 4 MiB to the server, ${fault} part way: both sides saw a prefix, every stream settles`, async () => {
-      const base = handles();
-      const { w, client } = await connected();
-      w.link.arm({ direction: "c2s", after: w.link.bytes.c2s + 1_000_000, fault });
-      const s = await client.spawn("sink");
-      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
-      const [sent, out, exit] = await Promise.all([
-        settled("stdin", fill(s.stdin, 4 << 20)),
-        settled("stdout", drain(s.stdout)),
-        settled("exit", s.exit),
-      ]);
-      const got = received.at(-1)!;
-      assert.equal(got.ok, true, "the server received the client's bytes in order, unchanged");
-      assert.ok(got.bytes > 0 && got.bytes < 1_000_000, `server got ${got.bytes}`);
-      assert.equal(sent.status, "fulfilled");
-      const wrote = (sent as PromiseFulfilledResult<{ bytes: number; end: string }>).value;
-      assert.match(wrote.end, /^error/, "a write rejects");
-      // Channel writes resolve once the transport took the bytes (SSH has no per-byte
-      // acknowledgement but the window): the server never has more than that.
-      assert.ok(got.bytes <= wrote.bytes, `server ${got.bytes} <= resolved writes ${wrote.bytes}`);
-      assert.equal(out.status, "fulfilled");
-      assert.equal(exit.status, "rejected", "no exit status came: exit rejects");
-      await settlesCleanly(w, base, `exec stdin ${fault}`);
-      console.log(
-        `mid-stdin ${fault}: client wrote ${
-          (sent as PromiseFulfilledResult<{ bytes: number }>).value.bytes
-        } B (resolved writes), server read ${got.bytes} B`,
-      );
-    });
-    it(`stdout 4 MiB to the client, ${fault} part way`, async () => {
+    it(
+      `stdin 4 MiB to the server, ${fault} part way: both sides saw a prefix, every stream settles`,
+      SLOW,
+      async () => {
+        const base = handles();
+        const { w, client } = await connected();
+        w.link.arm({ direction: "c2s", after: w.link.bytes.c2s + 1_000_000, fault });
+        const s = await client.spawn("sink");
+        w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+        const [sent, out, exit] = await Promise.all([
+          settled("stdin", fill(s.stdin, 4 << 20)),
+          settled("stdout", drain(s.stdout)),
+          settled("exit", s.exit),
+        ]);
+        const got = received.at(-1)!;
+        assert.equal(got.ok, true, "the server received the client's bytes in order, unchanged");
+        assert.ok(got.bytes > 0 && got.bytes < 1_000_000, `server got ${got.bytes}`);
+        assert.equal(sent.status, "fulfilled");
+        const wrote = (sent as PromiseFulfilledResult<{ bytes: number; end: string }>).value;
+        assert.match(wrote.end, /^error/, "a write rejects");
+        // Channel writes resolve once the transport took the bytes (SSH has no per-byte
+        // acknowledgement but the window): the server never has more than that.
+        assert.ok(
+          got.bytes <= wrote.bytes,
+          `server ${got.bytes} <= resolved writes ${wrote.bytes}`,
+        );
+        assert.equal(out.status, "fulfilled");
+        assert.equal(exit.status, "rejected", "no exit status came: exit rejects");
+        await settlesCleanly(w, base, `exec stdin ${fault}`);
+        console.log(
+          `mid-stdin ${fault}: client wrote ${
+            (sent as PromiseFulfilledResult<{ bytes: number }>).value.bytes
+          } B (resolved writes), server read ${got.bytes} B`,
+        );
+      },
+    );
+    it(`stdout 4 MiB to the client, ${fault} part way`, SLOW, async () => {
       const base = handles();
       const { w, client } = await connected();
       w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 1_000_000, fault });
@@ -453,58 +467,66 @@ describe("faults: mid-transfer (exec)", () => {
 
 describe("faults: mid-re-key", () => {
   for (const direction of ["c2s", "s2c"] as const) {
-    it(`cut ${direction} inside a re-key started with rekey() during a download`, async () => {
-      const base = handles();
-      let runs = 0;
-      for (const k of [0, 200, 700]) {
-        const { w, client } = await connected();
-        const s = await client.spawn(`source ${8 << 20}`);
-        w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
-        const out = drain(s.stdout);
-        const err = drain(s.stderr);
-        // Let data flow, then re-key and cut k bytes into it.
-        while (w.link.bytes.s2c < 600_000) await new Promise((r) => setTimeout(r, 5));
-        w.link.arm({
-          direction,
-          after: w.link.bytes[direction] + k,
-          fault: k % 2 ? "fin" : "reset",
-        });
-        const r = await settled("rekey()", client.transport.rekey());
-        // Client to server, the re-key's own KEXINIT is the next thing sent: the cut is inside it.
-        if (direction === "c2s") assert.equal(r.status, "rejected", "rekey() rejects");
-        await settled("stdout", out);
-        await settled("stderr", err);
-        await settled("exit", s.exit);
-        await settlesCleanly(w, base, `re-key cut ${direction} +${k}`);
-        runs++;
-      }
-      console.log(`mid-re-key ${direction}: ${runs} cuts settled`);
-    });
+    it(
+      `cut ${direction} inside a re-key started with rekey() during a download`,
+      SLOW,
+      async () => {
+        const base = handles();
+        let runs = 0;
+        for (const [i, k] of [0, 200, 700].entries()) {
+          const { w, client } = await connected();
+          const s = await client.spawn(`source ${8 << 20}`);
+          w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+          const out = drain(s.stdout);
+          const err = drain(s.stderr);
+          // Let data flow, then re-key and cut k bytes into it.
+          while (w.link.bytes.s2c < 200_000) await new Promise((r) => setTimeout(r, 5));
+          w.link.arm({
+            direction,
+            after: w.link.bytes[direction] + k,
+            fault: i % 2 ? "fin" : "reset",
+          });
+          const r = await settled("rekey()", client.transport.rekey());
+          // Client to server, the re-key's own KEXINIT is the next thing sent: the cut is inside it.
+          if (direction === "c2s") assert.equal(r.status, "rejected", "rekey() rejects");
+          await settled("stdout", out);
+          await settled("stderr", err);
+          await settled("exit", s.exit);
+          await settlesCleanly(w, base, `re-key cut ${direction} +${k}`);
+          runs++;
+        }
+        console.log(`mid-re-key ${direction}: ${runs} cuts settled`);
+      },
+    );
   }
-  it("rekeyBytes 64 KiB both sides: cuts at offsets through a download re-keying all along", async () => {
-    const base = handles();
-    const rekeys: number[] = [];
-    for (const at of [100_003, 333_333, 777_777, 1_234_567]) {
-      const tuning = { rekeyBytes: 64 << 10 };
-      const { w, client } = await connected({ client: tuning, server: tuning });
-      let n = 0;
-      client.transport.kex$.subscribe(() => n++);
-      w.link.arm({
-        direction: "s2c",
-        after: w.link.bytes.s2c + at,
-        fault: at % 3 ? "reset" : "fin",
-      });
-      const s = await client.spawn(`source ${4 << 20}`);
-      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
-      const [out] = await Promise.all([drain(s.stdout), drain(s.stderr), s.exit.catch(() => {})]);
-      assert.equal(out.ok, true);
-      await settlesCleanly(w, base, `rekeyBytes cut s2c @${at}`);
-      rekeys.push(n);
-    }
-    console.log(`re-keys before each cut: ${rekeys.join(", ")}`);
-    // kex$ replays the first exchange: n - 1 re-keys before the cut.
-    assert.ok(rekeys.at(-1)! > 4, "the later cuts came after several re-keys");
-  });
+  it(
+    "rekeyBytes 64 KiB both sides: cuts at offsets through a download re-keying all along",
+    SLOW,
+    async () => {
+      const base = handles();
+      const rekeys: number[] = [];
+      for (const at of [100_003, 333_333, 777_777, 1_234_567]) {
+        const tuning = { rekeyBytes: 64 << 10 };
+        const { w, client } = await connected({ client: tuning, server: tuning });
+        let n = 0;
+        client.transport.kex$.subscribe(() => n++);
+        w.link.arm({
+          direction: "s2c",
+          after: w.link.bytes.s2c + at,
+          fault: at % 3 ? "reset" : "fin",
+        });
+        const s = await client.spawn(`source ${4 << 20}`);
+        w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+        const [out] = await Promise.all([drain(s.stdout), drain(s.stderr), s.exit.catch(() => {})]);
+        assert.equal(out.ok, true);
+        await settlesCleanly(w, base, `rekeyBytes cut s2c @${at}`);
+        rekeys.push(n);
+      }
+      console.log(`re-keys before each cut: ${rekeys.join(", ")}`);
+      // kex$ replays the first exchange: n - 1 re-keys before the cut.
+      assert.ok(rekeys.at(-1)! > 4, "the later cuts came after several re-keys");
+    },
+  );
 });
 
 /** A MemoryBackend whose file writes are counted (bytes the server wrote). */
@@ -552,46 +574,58 @@ describe("faults: mid-SFTP-write", () => {
     return { w, e, wrote, file: backend.readFile("/up.bin") };
   }
 
-  it("client stops sending, the server answers what it got, then a reset: acked == written", async () => {
-    const base = handles();
-    const { w, e, wrote, file } = await putUntil(async (w) => {
-      const at = w.link.bytes.c2s + 3_000_000;
-      while (w.link.bytes.c2s < at) await new Promise((r) => setTimeout(r, 5));
-      w.link.now("c2s", "stall");
-      await settles(() => w.link.bytes.s2c, 50, 4); // every answer the server sent has arrived
-      w.link.now("s2c", "reset");
-    });
-    assert.equal(
-      e.bytesTransferred,
-      wrote.bytes,
-      "bytes acked to the client == bytes the server wrote",
-    );
-    assert.equal(file.length, wrote.bytes, "the file holds exactly those bytes (written in order)");
-    assert.deepEqual(file, pattern(file.length), "and they are the right ones");
-    assert.match(e.message, new RegExp(`stopped after ${wrote.bytes} bytes written`));
-    await settlesCleanly(w, base, "sftp stall+reset");
-    console.log(
-      `mid-SFTP-write (stall then reset): acked ${e.bytesTransferred} B = server wrote ${wrote.bytes} B of ${SIZE}`,
-    );
-  });
+  it(
+    "client stops sending, the server answers what it got, then a reset: acked == written",
+    SLOW,
+    async () => {
+      const base = handles();
+      const { w, e, wrote, file } = await putUntil(async (w) => {
+        const at = w.link.bytes.c2s + 3_000_000;
+        while (w.link.bytes.c2s < at) await new Promise((r) => setTimeout(r, 5));
+        w.link.now("c2s", "stall");
+        await settles(() => w.link.bytes.s2c, 50, 4); // every answer the server sent has arrived
+        w.link.now("s2c", "reset");
+      });
+      assert.equal(
+        e.bytesTransferred,
+        wrote.bytes,
+        "bytes acked to the client == bytes the server wrote",
+      );
+      assert.equal(
+        file.length,
+        wrote.bytes,
+        "the file holds exactly those bytes (written in order)",
+      );
+      assert.deepEqual(file, pattern(file.length), "and they are the right ones");
+      assert.match(e.message, new RegExp(`stopped after ${wrote.bytes} bytes written`));
+      await settlesCleanly(w, base, "sftp stall+reset");
+      console.log(
+        `mid-SFTP-write (stall then reset): acked ${e.bytesTransferred} B = server wrote ${wrote.bytes} B of ${SIZE}`,
+      );
+    },
+  );
 
   for (const fault of ["reset", "fin"] as const) {
-    it(`${fault} in the middle of the writes: acked <= written, file is a prefix`, async () => {
-      const base = handles();
-      const { w, e, wrote, file } = await putUntil((w) => {
-        w.link.arm({ direction: "c2s", after: w.link.bytes.c2s + 2_500_000, fault });
-      });
-      assert.ok(
-        e.bytesTransferred <= wrote.bytes,
-        `acked ${e.bytesTransferred} <= written ${wrote.bytes}`,
-      );
-      assert.ok(e.bytesTransferred > 0);
-      assert.deepEqual(file.subarray(0, e.bytesTransferred), pattern(e.bytesTransferred));
-      await settlesCleanly(w, base, `sftp ${fault}`);
-      console.log(
-        `mid-SFTP-write ${fault}: acked ${e.bytesTransferred} B, server wrote ${wrote.bytes} B`,
-      );
-    });
+    it(
+      `${fault} in the middle of the writes: acked <= written, file is a prefix`,
+      SLOW,
+      async () => {
+        const base = handles();
+        const { w, e, wrote, file } = await putUntil((w) => {
+          w.link.arm({ direction: "c2s", after: w.link.bytes.c2s + 2_500_000, fault });
+        });
+        assert.ok(
+          e.bytesTransferred <= wrote.bytes,
+          `acked ${e.bytesTransferred} <= written ${wrote.bytes}`,
+        );
+        assert.ok(e.bytesTransferred > 0);
+        assert.deepEqual(file.subarray(0, e.bytesTransferred), pattern(e.bytesTransferred));
+        await settlesCleanly(w, base, `sftp ${fault}`);
+        console.log(
+          `mid-SFTP-write ${fault}: acked ${e.bytesTransferred} B, server wrote ${wrote.bytes} B`,
+        );
+      },
+    );
   }
 });
 
@@ -617,70 +651,82 @@ async function patternServer(total: number) {
 }
 
 describe("faults: mid-forward", () => {
-  it("direct-tcpip (forwardOut): cut mid-stream, the forwarded stream and the target socket settle", async () => {
-    const base = handles();
-    const target = await patternServer(4 << 20);
-    const { w, client } = await connected({ server: { handlers: [portForwardingHandler()] } });
-    const f = await forwardOut(client, { host: "127.0.0.1", port: target.port });
-    w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 1_000_000, fault: "reset" });
-    const [got, sent] = await Promise.all([
-      settled("forwarded readable", drain(f.readable)),
-      settled("forwarded writable", fill(f.writable, 1 << 20)),
-    ]);
-    const g = (got as PromiseFulfilledResult<{ bytes: number; ok: boolean; end: string }>).value;
-    assert.equal(g.ok, true);
-    assert.ok(g.bytes < 1_000_000);
-    assert.match(g.end, /^error/, "the forwarded stream errors (not a clean EOF)");
-    assert.equal(sent.status, "fulfilled");
-    await settled("target sockets", target.ended());
-    target.close();
-    await settlesCleanly(w, base, "forwardOut reset");
-    console.log(`mid-forward direct-tcpip: ${g.bytes} B through before the cut`);
-  });
+  it(
+    "direct-tcpip (forwardOut): cut mid-stream, the forwarded stream and the target socket settle",
+    SLOW,
+    async () => {
+      const base = handles();
+      const target = await patternServer(4 << 20);
+      const { w, client } = await connected({ server: { handlers: [portForwardingHandler()] } });
+      const f = await forwardOut(client, { host: "127.0.0.1", port: target.port });
+      w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 1_000_000, fault: "reset" });
+      const [got, sent] = await Promise.all([
+        settled("forwarded readable", drain(f.readable)),
+        settled("forwarded writable", fill(f.writable, 1 << 20)),
+      ]);
+      const g = (got as PromiseFulfilledResult<{ bytes: number; ok: boolean; end: string }>).value;
+      assert.equal(g.ok, true);
+      assert.ok(g.bytes < 1_000_000);
+      assert.match(g.end, /^error/, "the forwarded stream errors (not a clean EOF)");
+      assert.equal(sent.status, "fulfilled");
+      await settled("target sockets", target.ended());
+      target.close();
+      await settlesCleanly(w, base, "forwardOut reset");
+      console.log(`mid-forward direct-tcpip: ${g.bytes} B through before the cut`);
+    },
+  );
 
-  it("local forward: cut mid-stream, the local socket is closed and the listener released", async () => {
-    const base = handles();
-    const target = await patternServer(4 << 20);
-    const { w, client } = await connected({ server: { handlers: [portForwardingHandler()] } });
-    const fwd = await localForward(client, { host: "127.0.0.1", port: target.port }, {
-      hostname: "127.0.0.1",
-      port: 0,
-    });
-    const conn = await connectTcp("127.0.0.1", fwd.port);
-    w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 1_000_000, fault: "fin" });
-    const got = await settled("local socket", drain(conn.readable));
-    const g = (got as PromiseFulfilledResult<{ bytes: number; ok: boolean }>).value;
-    assert.equal(g.ok, true);
-    assert.ok(g.bytes < 1_000_000);
-    conn.close();
-    await settled("target sockets", target.ended());
-    fwd.unsubscribe();
-    target.close();
-    await settlesCleanly(w, base, "localForward fin");
-    console.log(`mid-forward local: ${g.bytes} B through before the cut`);
-  });
+  it(
+    "local forward: cut mid-stream, the local socket is closed and the listener released",
+    SLOW,
+    async () => {
+      const base = handles();
+      const target = await patternServer(4 << 20);
+      const { w, client } = await connected({ server: { handlers: [portForwardingHandler()] } });
+      const fwd = await localForward(client, { host: "127.0.0.1", port: target.port }, {
+        hostname: "127.0.0.1",
+        port: 0,
+      });
+      const conn = await connectTcp("127.0.0.1", fwd.port);
+      w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 1_000_000, fault: "fin" });
+      const got = await settled("local socket", drain(conn.readable));
+      const g = (got as PromiseFulfilledResult<{ bytes: number; ok: boolean }>).value;
+      assert.equal(g.ok, true);
+      assert.ok(g.bytes < 1_000_000);
+      conn.close();
+      await settled("target sockets", target.ended());
+      fwd.unsubscribe();
+      target.close();
+      await settlesCleanly(w, base, "localForward fin");
+      console.log(`mid-forward local: ${g.bytes} B through before the cut`);
+    },
+  );
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("faults: stalled socket", () => {
-  it("both directions stall after login: ClientAlive and ServerAlive end both sides", async () => {
-    const base = handles();
-    const { w } = await connected({
-      server: { clientAliveInterval: 0.2, clientAliveCountMax: 2 },
-      client: { keepaliveInterval: 0.2, keepaliveCountMax: 2 },
-    });
-    w.link.now("c2s", "stall");
-    w.link.now("s2c", "stall");
-    const r = await settlesCleanly(w, base, "stalled after login");
-    const s = await w.incoming.transport.closed;
-    assert.equal(s.reason, DisconnectReason.CONNECTION_LOST);
-    assert.match(s.message, /Timeout, client .* not responding/);
-    assert.equal(r.client.reason, DisconnectReason.CONNECTION_LOST);
-    assert.match(r.client.message, /Timeout, server .* not responding/);
-    w.link.close();
-  });
-  it("the client stops sending during authentication: LoginGraceTime ends it", async () => {
+  it(
+    "both directions stall after login: ClientAlive and ServerAlive end both sides",
+    SLOW,
+    async () => {
+      const base = handles();
+      const { w } = await connected({
+        server: { clientAliveInterval: 0.2, clientAliveCountMax: 2 },
+        client: { keepaliveInterval: 0.2, keepaliveCountMax: 2 },
+      });
+      w.link.now("c2s", "stall");
+      w.link.now("s2c", "stall");
+      const r = await settlesCleanly(w, base, "stalled after login");
+      const s = await w.incoming.transport.closed;
+      assert.equal(s.reason, DisconnectReason.CONNECTION_LOST);
+      assert.match(s.message, /Timeout, client .* not responding/);
+      assert.equal(r.client.reason, DisconnectReason.CONNECTION_LOST);
+      assert.match(r.client.message, /Timeout, server .* not responding/);
+      w.link.close();
+    },
+  );
+  it("the client stops sending during authentication: LoginGraceTime ends it", SLOW, async () => {
     const base = handles();
     const w = overMemory({
       server: { auth: { ...serverOptions().auth, loginGraceTime: 300 } },
@@ -691,132 +737,156 @@ describe("faults: stalled socket", () => {
     assert.match((await w.incoming.transport.closed).message, /login grace time/);
     w.link.close();
   });
-  it("both directions stall inside the key exchange: LoginGraceTime and the client's timeout end it", async () => {
-    const base = handles();
-    const w = overMemory({
-      server: { auth: { ...serverOptions().auth, loginGraceTime: 300 } },
-      client: { timeout: 400 },
-      arm: { direction: "s2c", after: 1000, fault: "stall" },
-    });
-    w.link.now("c2s", "stall");
-    const r = await settlesCleanly(w, base, "stalled in KEX");
-    assert.equal(r.connect.status, "rejected");
-    w.link.close();
-  });
+  it(
+    "both directions stall inside the key exchange: LoginGraceTime and the client's timeout end it",
+    SLOW,
+    async () => {
+      const base = handles();
+      const w = overMemory({
+        server: { auth: { ...serverOptions().auth, loginGraceTime: 300 } },
+        client: { timeout: 400 },
+        arm: { direction: "s2c", after: 1000, fault: "stall" },
+      });
+      w.link.now("c2s", "stall");
+      const r = await settlesCleanly(w, base, "stalled in KEX");
+      assert.equal(r.connect.status, "rejected");
+      w.link.close();
+    },
+  );
 });
 
 describe("faults: half-closed connections", () => {
-  it("the client's data, then FIN: the server delivers every byte it got, then both sides close", async () => {
-    const base = handles();
-    const { w, client } = await connected();
-    // The handler reads slowly, so the data is still queued in the channel when the FIN comes.
-    const s = await client.spawn("slowsink 30");
-    w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
-    const sent = await fill(s.stdin, 512 << 10);
-    assert.equal(sent.end, "closed");
-    await settles(() => w.link.bytes.c2s, 50, 3);
-    w.link.now("c2s", "half-close");
-    const before = received.at(-1)!.bytes;
-    await settled("exit", s.exit);
-    await settled("stdout", drain(s.stdout));
-    const r = await settlesCleanly(w, base, "half-close c2s");
-    const got = received.at(-1)!;
-    console.log(
-      `half-close: server handler had read ${before} B at the FIN, ${got.bytes} of ${sent.bytes} B in the end`,
-    );
-    assert.ok(before < sent.bytes, "bytes were still queued at the FIN");
-    assert.equal(got.ok, true);
-    assert.equal(got.bytes, sent.bytes, "every byte that came before the FIN reached the handler");
-    assert.equal(r.client.reason, DisconnectReason.CONNECTION_LOST);
-  });
+  it(
+    "the client's data, then FIN: the server delivers every byte it got, then both sides close",
+    SLOW,
+    async () => {
+      const base = handles();
+      const { w, client } = await connected();
+      // The handler reads slowly, so the data is still queued in the channel when the FIN comes.
+      const s = await client.spawn("slowsink 30");
+      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+      const sent = await fill(s.stdin, 512 << 10);
+      assert.equal(sent.end, "closed");
+      await settles(() => w.link.bytes.c2s, 50, 3);
+      w.link.now("c2s", "half-close");
+      const before = received.at(-1)!.bytes;
+      await settled("exit", s.exit);
+      await settled("stdout", drain(s.stdout));
+      const r = await settlesCleanly(w, base, "half-close c2s");
+      const got = received.at(-1)!;
+      console.log(
+        `half-close: server handler had read ${before} B at the FIN, ${got.bytes} of ${sent.bytes} B in the end`,
+      );
+      assert.ok(before < sent.bytes, "bytes were still queued at the FIN");
+      assert.equal(got.ok, true);
+      assert.equal(
+        got.bytes,
+        sent.bytes,
+        "every byte that came before the FIN reached the handler",
+      );
+      assert.equal(r.client.reason, DisconnectReason.CONNECTION_LOST);
+    },
+  );
 });
 
 describe("faults: slow readers (window backpressure)", () => {
   const WINDOW = 2 << 20; // DEFAULT_WINDOW
   const HWM = 64 << 10;
-  it("the client reads stdout slowly: the server's resolved writes stay within a window of it", async () => {
-    const base = handles();
-    const { w, client } = await connected({ highWaterMark: HWM });
-    const s = await client.spawn(`source ${6 << 20}`);
-    w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
-    let read = 0;
-    let ahead = 0;
-    const reader = s.stdout.getReader();
-    const heap0 = process.memoryUsage().heapUsed;
-    let heapMax = heap0;
-    for (;;) {
-      await sleep(2);
-      const { value, done } = await reader.read();
-      if (done) break;
-      read += value.length;
-      ahead = Math.max(ahead, sourced.bytes - read);
-      heapMax = Math.max(heapMax, process.memoryUsage().heapUsed);
-    }
-    await s.exit;
-    assert.equal(read, 6 << 20);
-    console.log(
-      `slow client reader: server ahead by at most ${ahead} B (window ${WINDOW}, pipes 2x${HWM}); heap +${
-        ((heapMax - heap0) / 1e6).toFixed(1)
-      } MB (noisy)`,
-    );
-    assert.ok(ahead <= WINDOW + 4 * HWM + 65536, `server ran ${ahead} B ahead`);
-    await client.close();
-    await settlesCleanly(w, base, "slow client reader");
-  });
-  it("the server reads stdin slowly: the client's resolved writes stay within a window of it", async () => {
-    const base = handles();
-    const { w, client } = await connected({ highWaterMark: HWM });
-    const s = await client.spawn("slowsink 2");
-    w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
-    const got = () => received.at(-1)!.bytes;
-    const wr = s.stdin.getWriter();
-    let ahead = 0;
-    const total = 6 << 20;
-    for (let i = 0; i < total; i += 32768) {
-      await wr.write(pattern(32768, i));
-      ahead = Math.max(ahead, i + 32768 - got());
-    }
-    await wr.close();
-    await s.exit;
-    assert.equal(got(), total);
-    console.log(`slow server reader: client ahead by at most ${ahead} B (window ${WINDOW})`);
-    assert.ok(ahead <= WINDOW + 4 * HWM + 65536, `client ran ${ahead} B ahead`);
-    await client.close();
-    await settlesCleanly(w, base, "slow server reader");
-  });
+  it(
+    "the client reads stdout slowly: the server's resolved writes stay within a window of it",
+    SLOW,
+    async () => {
+      const base = handles();
+      const { w, client } = await connected({ highWaterMark: HWM });
+      const s = await client.spawn(`source ${6 << 20}`);
+      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+      let read = 0;
+      let ahead = 0;
+      const reader = s.stdout.getReader();
+      const heap0 = process.memoryUsage().heapUsed;
+      let heapMax = heap0;
+      for (;;) {
+        await sleep(2);
+        const { value, done } = await reader.read();
+        if (done) break;
+        read += value.length;
+        ahead = Math.max(ahead, sourced.bytes - read);
+        heapMax = Math.max(heapMax, process.memoryUsage().heapUsed);
+      }
+      await s.exit;
+      assert.equal(read, 6 << 20);
+      console.log(
+        `slow client reader: server ahead by at most ${ahead} B (window ${WINDOW}, pipes 2x${HWM}); heap +${
+          ((heapMax - heap0) / 1e6).toFixed(1)
+        } MB (noisy)`,
+      );
+      assert.ok(ahead <= WINDOW + 4 * HWM + 65536, `server ran ${ahead} B ahead`);
+      await client.close();
+      await settlesCleanly(w, base, "slow client reader");
+    },
+  );
+  it(
+    "the server reads stdin slowly: the client's resolved writes stay within a window of it",
+    SLOW,
+    async () => {
+      const base = handles();
+      const { w, client } = await connected({ highWaterMark: HWM });
+      const s = await client.spawn("slowsink 2");
+      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+      const got = () => received.at(-1)!.bytes;
+      const wr = s.stdin.getWriter();
+      let ahead = 0;
+      const total = 6 << 20;
+      for (let i = 0; i < total; i += 32768) {
+        await wr.write(pattern(32768, i));
+        ahead = Math.max(ahead, i + 32768 - got());
+      }
+      await wr.close();
+      await s.exit;
+      assert.equal(got(), total);
+      console.log(`slow server reader: client ahead by at most ${ahead} B (window ${WINDOW})`);
+      assert.ok(ahead <= WINDOW + 4 * HWM + 65536, `client ran ${ahead} B ahead`);
+      await client.close();
+      await settlesCleanly(w, base, "slow server reader");
+    },
+  );
 });
 
 describe("faults: a slow link (the relay throttled)", () => {
   const WINDOW = 2 << 20;
   const HWM = 64 << 10;
-  it("each direction throttled in turn: transfers complete, the sender stays within a window", async () => {
-    const base = handles();
-    const { w, client } = await connected({ highWaterMark: HWM });
-    w.link.throttle("s2c", { chunk: 16 << 10, delayMs: 1 });
-    const s = await client.spawn(`source ${3 << 20}`);
-    w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
-    let read = 0;
-    let ahead = 0;
-    const reader = s.stdout.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      read += value.length;
-      ahead = Math.max(ahead, sourced.bytes - read);
-    }
-    assert.equal(read, 3 << 20);
-    await s.exit;
-    w.link.throttle("c2s", { chunk: 16 << 10, delayMs: 1 });
-    const up = await client.spawn("sink");
-    const sent = await fill(up.stdin, 3 << 20);
-    await up.exit;
-    assert.equal(sent.end, "closed");
-    assert.equal(received.at(-1)!.bytes, 3 << 20);
-    console.log(`slow link: download, server ahead by at most ${ahead} B (window ${WINDOW})`);
-    assert.ok(ahead <= WINDOW + 4 * HWM + 65536, `server ran ${ahead} B ahead`);
-    await client.close();
-    await settlesCleanly(w, base, "slow link");
-  });
+  it(
+    "each direction throttled in turn: transfers complete, the sender stays within a window",
+    SLOW,
+    async () => {
+      const base = handles();
+      const { w, client } = await connected({ highWaterMark: HWM });
+      w.link.throttle("s2c", { chunk: 16 << 10, delayMs: 1 });
+      const s = await client.spawn(`source ${3 << 20}`);
+      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+      let read = 0;
+      let ahead = 0;
+      const reader = s.stdout.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        read += value.length;
+        ahead = Math.max(ahead, sourced.bytes - read);
+      }
+      assert.equal(read, 3 << 20);
+      await s.exit;
+      w.link.throttle("c2s", { chunk: 16 << 10, delayMs: 1 });
+      const up = await client.spawn("sink");
+      const sent = await fill(up.stdin, 3 << 20);
+      await up.exit;
+      assert.equal(sent.end, "closed");
+      assert.equal(received.at(-1)!.bytes, 3 << 20);
+      console.log(`slow link: download, server ahead by at most ${ahead} B (window ${WINDOW})`);
+      assert.ok(ahead <= WINDOW + 4 * HWM + 65536, `server ran ${ahead} B ahead`);
+      await client.close();
+      await settlesCleanly(w, base, "slow link");
+    },
+  );
 });
 
 describe("faults: over loopback TCP", () => {
@@ -882,19 +952,23 @@ describe("faults: over loopback TCP", () => {
 });
 
 describe("the fault helpers can fail", () => {
-  it("a leaked timer, a leaked socket and an observable that never ends are reported", async () => {
-    const base = handles();
-    const t = setTimeout(() => {}, 60_000);
-    const l = await listenTcp({ hostname: "127.0.0.1", port: 0 });
-    const left = await leftOver(base, 200);
-    assert.ok(left.some((x) => x.includes("timeout 60000ms")), `timer reported: ${left}`);
-    assert.ok(left.some((x) => x.includes("file descriptor")), `socket reported: ${left}`);
-    clearTimeout(t);
-    l.close();
-    assert.deepEqual(await leftOver(base), []);
-    const e = endings({ never: { subscribe: () => {} } });
-    assert.deepEqual(e.wrong(), ["never ended 0 times (never)"]);
-  });
+  it(
+    "a leaked timer, a leaked socket and an observable that never ends are reported",
+    SLOW,
+    async () => {
+      const base = handles();
+      const t = setTimeout(() => {}, 60_000);
+      const l = await listenTcp({ hostname: "127.0.0.1", port: 0 });
+      const left = await leftOver(base, 200);
+      assert.ok(left.some((x) => x.includes("timeout 60000ms")), `timer reported: ${left}`);
+      assert.ok(left.some((x) => x.includes("file descriptor")), `socket reported: ${left}`);
+      clearTimeout(t);
+      l.close();
+      assert.deepEqual(await leftOver(base), []);
+      const e = endings({ never: { subscribe: () => {} } });
+      assert.deepEqual(e.wrong(), ["never ended 0 times (never)"]);
+    },
+  );
 });
 
 // Our client against sshd killed mid-transfer: tests/sftp_client_interop_test.ts
