@@ -564,6 +564,7 @@ describe("faults: mid-SFTP-write", () => {
     });
     const s = await sftp(client);
     const t = s.put(local, "/up.bin");
+    w.watch.push(endings({ "put progress$": t.progress$ }));
     const faulted = plan(w);
     const r = await settled("put", Promise.resolve(t.done));
     await faulted;
