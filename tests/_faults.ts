@@ -240,6 +240,8 @@ export async function faultyTcp(
 type TimerHandle = unknown;
 const liveTimers = new Map<TimerHandle, string>();
 let installed = false;
+/** Timeouts that fired since {@link trackTimers}, by label ("timeout 2000ms"); clear it to start counting. */
+export const fired: Map<string, number> = new Map();
 
 /** Wraps the global timers so that live ones can be counted (idempotent). */
 export function trackTimers(): void {
@@ -251,6 +253,8 @@ export function trackTimers(): void {
     const h: TimerHandle = st(
       (...a: unknown[]) => {
         liveTimers.delete(h);
+        const label = `timeout ${ms}ms`;
+        fired.set(label, (fired.get(label) ?? 0) + 1);
         if (typeof fn === "function") fn(...a);
       },
       ms,

@@ -30,6 +30,7 @@ import {
   type FaultyLink,
   faultyMemory,
   faultyTcp,
+  fired,
   handles,
   leftOver,
   settled,
@@ -123,10 +124,12 @@ async function execHandler(s: ServerSession) {
     const n = Number(cmd.slice(7));
     const w = s.stdout.getWriter();
     sourced.bytes = 0;
-    for (let i = 0; i < n; i += 32768) {
-      await w.write(pattern(Math.min(32768, n - i), i)).catch(() => {});
-      sourced.bytes = i + Math.min(32768, n - i);
-    }
+    try {
+      for (let i = 0; i < n; i += 32768) {
+        await w.write(pattern(Math.min(32768, n - i), i));
+        sourced.bytes = i + Math.min(32768, n - i);
+      }
+    } catch { /* the connection went away */ }
     w.releaseLock();
     return s.exit(0);
   }
@@ -724,6 +727,38 @@ describe("faults: stalled socket", () => {
       assert.match(s.message, /Timeout, client .* not responding/);
       assert.equal(r.client.reason, DisconnectReason.CONNECTION_LOST);
       assert.match(r.client.message, /Timeout, server .* not responding/);
+      w.link.close();
+    },
+  );
+  it(
+    "the client stops reading mid-download: the server's blocked writes do not hold it",
+    SLOW,
+    async () => {
+      const base = handles();
+      const { w, client } = await connected({
+        highWaterMark: 64 << 10,
+        server: { clientAliveInterval: 0.2, clientAliveCountMax: 2 },
+        client: { keepaliveInterval: 0.2, keepaliveCountMax: 2 },
+      });
+      const s = await client.spawn(`source ${16 << 20}`);
+      w.watch.push(endings({ "client channel.requests$": s.channel.requests$ }));
+      const out = drain(s.stdout);
+      fired.clear();
+      w.link.arm({ direction: "s2c", after: w.link.bytes.s2c + 500_000, fault: "stall" });
+      const o = await settled("stdout", out);
+      await settled("exit", s.exit);
+      const r = await settlesCleanly(w, base, "client stopped reading");
+      const e = await w.incoming.transport.closed;
+      assert.match(e.message, /Timeout, client .* not responding/);
+      // Shutdown gives a peer that does not read 2 s in all (flush, then close), not 2 s each:
+      // one 2 s guard fired (the server's flush); the client's shutdown was not blocked.
+      assert.equal(fired.get("timeout 2000ms"), 1, "one 2 s shutdown guard fired");
+      assert.equal(r.client.reason, DisconnectReason.CONNECTION_LOST);
+      const got = (o as PromiseFulfilledResult<{ bytes: number; ok: boolean }>).value;
+      assert.equal(got.ok, true);
+      console.log(
+        `stalled reader: client got ${got.bytes} B, server's writes resolved for ${sourced.bytes} B`,
+      );
       w.link.close();
     },
   );
