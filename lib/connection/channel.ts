@@ -223,12 +223,12 @@ export class Channel {
     const strategy = new ByteLengthQueuingStrategy({ highWaterMark: this.#window });
     this.readable = new ReadableStream<Uint8Array>({
       start: (c) => void (this.#out = c),
-      pull: () => this.#maybeAdjust(),
+      pull: () => this.#pulled(0),
       cancel: () => this.#cancelled(0),
     }, strategy);
     this.stderr = new ReadableStream<Uint8Array>({
       start: (c) => void (this.#err = c),
-      pull: () => this.#maybeAdjust(),
+      pull: () => this.#pulled(1),
       cancel: () => this.#cancelled(1),
     }, strategy);
     this.writable = new WritableStream<Uint8Array>({
@@ -447,13 +447,8 @@ export class Channel {
   #fail(error: Error): void {
     if (this.#error || (this.#closeSent && this.#closeReceived)) return;
     this.#error = error;
-    for (const c of [this.#out, this.#err]) {
-      try {
-        c.error(error);
-      } catch {
-        // already closed
-      }
-    }
+    this.#errorWhenRead(0);
+    this.#errorWhenRead(1);
     for (const r of this.#replies.splice(0)) r.reject(error);
     for (const a of this.#answers.splice(0)) a.decided?.();
     for (const w of this.#windowWaiters.splice(0)) w.resolve();
@@ -475,6 +470,26 @@ export class Channel {
     if (grant >= Math.min(this.#window / 2, 4 * this.#maxPacket)) {
       this.#localWindow += grant;
       this.#host.send(encodeWindowAdjust(this.remoteId, grant)).catch(() => {});
+    }
+  }
+
+  #pulled(i: number): void {
+    if (this.#error) this.#errorWhenRead(i);
+    else this.#maybeAdjust();
+  }
+
+  /**
+   * After the connection failed: errors readable `i` once the data already
+   * received is read. Those bytes took window the peer spent on them
+   * (RFC 4254 §5.2): a FIN after data must not lose the data.
+   */
+  #errorWhenRead(i: number): void {
+    const c = i === 0 ? this.#out : this.#err;
+    if ((c.desiredSize ?? 0) < this.#window) return; // still queued (or closed, or errored)
+    try {
+      c.error(this.#error);
+    } catch {
+      // already closed
     }
   }
 

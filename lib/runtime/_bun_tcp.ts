@@ -255,14 +255,26 @@ export class BunConn {
   }
 
   #write(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.#socketClosed || !this.#socket) return Promise.reject(this.#gone());
+    if (this.#socketClosed || !this.#socket) return this.#writeFailed();
     if (chunk.byteLength === 0) return;
     const n = this.#socket.write(chunk);
-    if (n < 0) return Promise.reject(this.#gone());
+    if (n < 0) return this.#writeFailed();
     if (n >= chunk.byteLength) return;
     return new Promise<void>((resolve, reject) => {
       this.#pending = { chunk, offset: n, resolve, reject };
     });
+  }
+
+  /**
+   * A write the socket refused errors the writable, so neither its `close`
+   * nor its `abort` will come: the write side is done here, or a socket whose
+   * readable is cancelled too would never be released (Bun may not report
+   * `close` for a paused socket that got a reset).
+   */
+  #writeFailed(): Promise<void> {
+    this.#writeDone = true;
+    this.#maybeRelease();
+    return Promise.reject(this.#gone());
   }
 
   #pause(): void {

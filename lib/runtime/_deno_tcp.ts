@@ -150,8 +150,17 @@ function connWritable(state: ConnState): WritableStream<Uint8Array> {
   return new WritableStream<Uint8Array>({
     async write(chunk) {
       let off = 0;
-      while (off < chunk.byteLength) {
-        off += await conn.write(chunk.subarray(off));
+      try {
+        while (off < chunk.byteLength) {
+          off += await conn.write(chunk.subarray(off));
+        }
+      } catch (e) {
+        // The writable is now errored: neither close() nor abort() will come,
+        // so the write side is done here (or a cancelled readable would never
+        // release the resource).
+        state.writeDone = true;
+        state.maybeRelease();
+        throw e;
       }
     },
     async close() {

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import * as tcp from "./tcp.ts";
 import { nodeConnectTcp, nodeListenTcp } from "./_node_tcp.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
@@ -190,6 +191,32 @@ for (const impl of impls) {
       await assert.rejects(listener.accept(), /closed/);
       c.close();
       for (const a of accepted) a.close();
+    });
+
+    it("a write that fails after the peer's reset, then a cancelled readable, release the socket", async () => {
+      // Issue 16: the writable errors on the failed write, so neither its close nor
+      // its abort comes; the socket must still be released once reading is done too.
+      const fds = () => readdirSync("/proc/self/fd").length;
+      await withPair(impl, async (client, server) => {
+        const open = fds();
+        const w = client.writable.getWriter();
+        await w.write(pattern(1000)); // unread by the server: its close sends a reset
+        // Unread by the client: its socket stops reading (Bun then reports no close).
+        const sw = server.writable.getWriter();
+        for (let i = 0; i < 16; i++) sw.write(pattern(65536)).catch(() => {});
+        await sleep(50);
+        server.close();
+        let failed = false;
+        for (let i = 0; i < 400 && !failed; i++) {
+          failed = await w.write(pattern(65536)).then(() => false, () => true);
+          if (!failed) await sleep(5);
+        }
+        assert.ok(failed, "a write failed after the reset");
+        await client.readable.cancel().catch(() => {});
+        // A hang guard, not a timing claim: both sockets are released.
+        for (let i = 0; i < 200 && fds() > open - 2; i++) await sleep(10);
+        assert.equal(fds(), open - 2, "the server's and the client's sockets were closed");
+      });
     });
 
     it("connecting to a closed port rejects; an aborted signal rejects at once", async () => {

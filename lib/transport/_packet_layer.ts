@@ -497,9 +497,11 @@ export class PacketLayer {
    * peer that does not read would otherwise hold the close forever.
    */
   async close(error: unknown): Promise<void> {
-    await withinMs(this.out.flushed(), 2000);
-    // A peer that does not read would hold close() forever: abort after 2 s.
-    const closed = await withinMs(this.#writer.close().then(() => true, () => false), 2000);
+    // A peer that does not read would hold close() forever: abort after 2 s in all.
+    // Once the flush timed out, close() would wait on the same stuck write: abort at once.
+    const flushed = await withinMs(this.out.flushed().then(() => true), 2000);
+    const closed = flushed === true &&
+      await withinMs(this.#writer.close().then(() => true, () => false), 2000);
     if (closed !== true) await this.#writer.abort(error).catch(() => {});
     await this.#input.cancel(error);
     this.out.deflater?.close();
