@@ -326,6 +326,8 @@ async function server(
     hostname: "127.0.0.1",
     port: 0,
     workers: o.workers ?? 1, // above 1: this program again per worker, sharing the port
+    // As the bench's sshd (MaxStartups 200): the setup drivers open 16 at once.
+    maxStartups: "200",
     // The small-packets workload measures the encrypt-and-MAC MACs too (a server's default
     // offers only the -etm ones).
     macs: "+hmac-sha2-256,hmac-sha2-512",
