@@ -96,12 +96,11 @@ describe("ssh-audit against rxssh serve's defaults", { skip }, () => {
   });
 
   it("sshd 9.2 with its defaults, for comparison (printed)", { skip: !findOpenSsh() }, async () => {
-    const { findings, code } = await audit(sshd!.port);
+    const { findings, code, text } = await audit(sshd!.port);
     const count = (level: string) => findings.filter((f) => f.level === level).length;
-    // A sanity check of the parsing: ssh-audit fails sshd 9.2's defaults (exit 2: NIST curves,
-    // umac-64, SHA-1 MACs) and the lines this test reads say so.
-    assert.equal(code, 2);
-    assert.ok(findings.some((f) => f.level === "fail"), "sshd's defaults draw failures");
+    // A sanity check of the parsing: ssh-audit fails sshd 9.2's defaults (NIST curves, umac-64,
+    // SHA-1 MACs) and the lines this test reads say so.
+    assert.ok(findings.some((f) => f.level === "fail"), `no failure read (exit ${code}):\n${text}`);
     console.log(
       `ssh-audit, sshd defaults: ${count("fail")} failures, ${count("warn")} warnings ` +
         `(${[...new Set(findings.map((f) => f.algorithm))].join(", ")})`,
