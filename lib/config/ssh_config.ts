@@ -1074,11 +1074,37 @@ function algorithmFields(o: State): Pick<
   };
 }
 
-/**
- * Fills the defaults in and expands what ssh expands before `-G`. Long
- * because it is one object literal with a line per field of
- * {@link ResolvedSshConfig}; splitting it would only scatter the defaults.
- */
+/** The agent, X11 and port forwarding fields of {@link ResolvedSshConfig}, with ssh's defaults. */
+function forwardingFields(
+  o: State,
+  expand: (keyword: string, v: string, tilde?: boolean) => string,
+) {
+  const paths = (f: ForwardSpec): ForwardSpec => ({
+    ...f,
+    ...(f.listenPath !== undefined ? { listenPath: expand("Forward", f.listenPath, false) } : {}),
+    ...(f.connectPath !== undefined
+      ? { connectPath: expand("Forward", f.connectPath, false) }
+      : {}),
+  });
+  return {
+    forwardAgent: o.forwardAgentPath !== undefined
+      ? expand("ForwardAgent", o.forwardAgentPath)
+      : yes(o, "forwardagent"),
+    forwardX11: yes(o, "forwardx11"),
+    forwardX11Trusted: yes(o, "forwardx11trusted"),
+    // "none" (-1) leaves ssh's default, as in readconf.c's fill_default_options.
+    forwardX11Timeout: Number(o.s.get("forwardx11timeout") ?? -1) < 0
+      ? 1200
+      : Number(o.s.get("forwardx11timeout")),
+    xauthLocation: o.s.get("xauthlocation") ?? "/usr/bin/xauth",
+    localForwards: o.localForwards.filter((f) => f.connectHost !== "socks").map(paths),
+    remoteForwards: o.remoteForwards.map(paths),
+    dynamicForwards: o.localForwards.filter((f) => f.connectHost === "socks").map(paths),
+    exitOnForwardFailure: yes(o, "exitonforwardfailure"),
+  };
+}
+
+/** Fills the defaults in and expands what ssh expands before `-G`: one line per field. */
 function finish(
   o: State,
   opts: ResolveSshConfigOptions,
@@ -1095,13 +1121,6 @@ function finish(
     const l = list ?? dflt;
     return l.length === 1 && l[0].toLowerCase() === "none" ? [] : l;
   };
-  const paths = (f: ForwardSpec): ForwardSpec => ({
-    ...f,
-    ...(f.listenPath !== undefined ? { listenPath: expand("Forward", f.listenPath, false) } : {}),
-    ...(f.connectPath !== undefined
-      ? { connectPath: expand("Forward", f.connectPath, false) }
-      : {}),
-  });
   const timeout = Number(o.s.get("connecttimeout") ?? -1);
   const proxyCommand = o.s.get("proxycommand");
   const agent = o.s.get("identityagent");
@@ -1136,20 +1155,7 @@ function finish(
     serverAliveInterval: Math.max(0, Number(o.s.get("serveraliveinterval") ?? 0)),
     serverAliveCountMax: Number(o.s.get("serveralivecountmax") ?? 3),
     ...(timeout >= 0 ? { connectTimeout: timeout } : {}),
-    forwardAgent: o.forwardAgentPath !== undefined
-      ? expand("ForwardAgent", o.forwardAgentPath)
-      : yes(o, "forwardagent"),
-    forwardX11: yes(o, "forwardx11"),
-    forwardX11Trusted: yes(o, "forwardx11trusted"),
-    // "none" (-1) leaves ssh's default, as in readconf.c's fill_default_options.
-    forwardX11Timeout: Number(o.s.get("forwardx11timeout") ?? -1) < 0
-      ? 1200
-      : Number(o.s.get("forwardx11timeout")),
-    xauthLocation: o.s.get("xauthlocation") ?? "/usr/bin/xauth",
-    localForwards: o.localForwards.filter((f) => f.connectHost !== "socks").map(paths),
-    remoteForwards: o.remoteForwards.map(paths),
-    dynamicForwards: o.localForwards.filter((f) => f.connectHost === "socks").map(paths),
-    exitOnForwardFailure: yes(o, "exitonforwardfailure"),
+    ...forwardingFields(o, expand),
     compression: yes(o, "compression"),
     ...algorithmFields(o),
     sendEnv: [...o.sendEnv],
