@@ -69,7 +69,12 @@ export type {
   ChannelOptions,
   IncomingChannelRequest,
 } from "../connection/channel.ts";
-export type { Connection, ConnectionEvent, ConnectionOptions } from "../connection/connection.ts";
+export type {
+  Connection,
+  ConnectionEvent,
+  ConnectionOptions,
+  SharedChannelCount,
+} from "../connection/connection.ts";
 export type {
   Acceptance,
   ChannelAcceptance,
