@@ -28,11 +28,14 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { userInfo } from "node:os";
 import process from "node:process";
 import { firstValueFrom } from "rxjs";
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
-import { connect, type SshClient } from "../lib/client.ts";
+import { connect, type ConnectOptions, type SshClient } from "../lib/client.ts";
+import { type TreeMemory, treeMemory } from "./_proc.ts";
 import {
   listen,
   type ServerConnection,
@@ -152,12 +155,24 @@ export function retainedBound(before: number, peak: number): number {
   return Math.max(0, peak - before) * 0.1 + MIB;
 }
 
-/** A server and a client key that it accepts, both ends of the soak. */
-interface Fixture {
-  server: SshServer;
+/** What the connections phase talks to: a server, a client key it accepts, the command to run. */
+interface Target {
+  port: number;
   userKey: PrivateKey;
-  hostFingerprint: string;
-  /** Every authenticated server-side connection, with its end. */
+  hostKey: NonNullable<ConnectOptions["hostKey"]>;
+  /** The exec command of connection `i`, which echoes stdin and exits with `exitCode(i)`. */
+  command: (i: number) => string;
+  exitCode: (i: number) => number;
+  /** In-process server: every authenticated server-side connection, with its end. */
+  serverConns?: ServerConnection[];
+  /** sshd: the memory of its process tree (KiB). */
+  memory?: () => TreeMemory;
+  stop(): Promise<void>;
+}
+
+/** The in-process `listen()` server. */
+interface Fixture extends Target {
+  server: SshServer;
   serverConns: ServerConnection[];
 }
 
@@ -178,17 +193,49 @@ async function startServer(
   });
   const serverConns: ServerConnection[] = [];
   server.connection$.subscribe({ next: (c) => serverConns.push(c), error: () => {} });
-  return { server, userKey, hostFingerprint: hostKey.publicKey.fingerprint(), serverConns };
+  return {
+    server,
+    port: server.port,
+    userKey,
+    hostKey: { fingerprint: hostKey.publicKey.fingerprint() },
+    command: (i) => `echo ${i}`,
+    exitCode: (i) => i % 256,
+    serverConns,
+    stop: () => server.close({ graceMs: 0 }).catch(() => {}),
+  };
 }
 
-function dial(f: Fixture, extra: { rekeyBytes?: number; ciphers?: string[] } = {}) {
+/**
+ * OpenSSH's sshd (tests/_openssh.ts, 127.0.0.1, a private temp dir) for comparison figures: `cat`
+ * echoes (a real process per session, as sshd always forks). LogLevel ERROR: the harness keeps
+ * sshd's log in this process, which would count in the client's heap.
+ */
+async function startSshdTarget(): Promise<Target> {
+  const { startSshd } = await import("../tests/_openssh.ts");
+  const { formatPublicKeyLine } = await import("../lib/keys/public_key_file.ts");
+  const userKey = await generatePrivateKey("ssh-ed25519");
+  const sshd = await startSshd({ config: { LogLevel: "ERROR" } });
+  fs.writeFileSync(`${sshd.dir}/authorized_keys`, formatPublicKeyLine(userKey.publicKey) + "\n");
+  const pinned = sshd.hostKeys[0].pubLine.split(" ")[1];
+  return {
+    port: sshd.port,
+    userKey,
+    hostKey: { verify: (key) => btoa(String.fromCharCode(...key.blob)) === pinned },
+    command: () => "cat",
+    exitCode: () => 0,
+    memory: () => treeMemory(sshd.pid, false),
+    stop: () => sshd.stop(),
+  };
+}
+
+function dial(t: Target, extra: { rekeyBytes?: number; ciphers?: string[] } = {}) {
   return connect({
     host: "127.0.0.1",
-    port: f.server.port,
-    username: "soak",
-    privateKeys: [f.userKey],
+    port: t.port,
+    username: t.memory ? userInfo().username : "soak",
+    privateKeys: [t.userKey],
     agent: false,
-    hostKey: { fingerprint: f.hostFingerprint },
+    hostKey: t.hostKey,
     ...extra,
   });
 }
@@ -225,10 +272,10 @@ interface Live {
   writer: WritableStreamDefaultWriter<Uint8Array>;
 }
 
-/** Connects, authenticates, starts `echo i` and checks one echoed line; the session stays open. */
-async function openOne(f: Fixture, i: number): Promise<Live> {
-  const client = await dial(f);
-  const session = await client.spawn(`echo ${i}`);
+/** Connects, authenticates, starts the echo command and checks one line; the session stays open. */
+async function openOne(t: Target, i: number): Promise<Live> {
+  const client = await dial(t);
+  const session = await client.spawn(t.command(i));
   const writer = session.stdin.getWriter();
   const reader = session.stdout.getReader();
   const line = new TextEncoder().encode(`hello ${i}\n`);
@@ -239,11 +286,11 @@ async function openOne(f: Fixture, i: number): Promise<Live> {
 }
 
 /** Ends connection `i`: EOF, the rest of stdout (none), the exit status, the disconnect. */
-async function closeOne(live: Live, i: number): Promise<void> {
+async function closeOne(t: Target, live: Live, i: number): Promise<void> {
   await live.writer.close();
   const rest = await readBytes(live.reader, Infinity);
   const exit = await live.session.exit;
-  if (rest.length !== 0 || exit.code !== i % 256) {
+  if (rest.length !== 0 || exit.code !== t.exitCode(i)) {
     throw new Error(`connection ${i}: exit ${JSON.stringify(exit)}, ${rest.length} extra bytes`);
   }
   await live.client.close();
@@ -280,6 +327,8 @@ async function pool<T>(
 export interface ConnectionsFigures {
   readonly phase: "connections";
   readonly runtime: string;
+  /** What served the connections (the client is always rxssh, in this process). */
+  readonly server: string;
   readonly connections: number;
   readonly openSeconds: number;
   readonly closeSeconds: number;
@@ -295,6 +344,8 @@ export interface ConnectionsFigures {
   readonly heapRetained: number;
   readonly heapRetainedBound: number;
   readonly rssRetained: number;
+  /** With sshd: its process tree's memory (KiB, descendants of the listener's wrapper). */
+  readonly sshd?: ReturnType<typeof sshdFigures>;
 }
 
 /** The runtime's name and version, for the figures. */
@@ -323,36 +374,41 @@ const kib = (bytes: number, n: number) => Math.round(bytes / n / 1024 * 10) / 10
  */
 export async function soakConnections(
   count: number,
-  options: { parallel?: number; warmup?: number } = {},
+  options: { parallel?: number; warmup?: number; server?: "rxssh" | "sshd" } = {},
 ): Promise<ConnectionsFigures> {
   const parallel = options.parallel ?? 8;
-  const f = await startServer(echoExec);
+  const t = options.server === "sshd" ? await startSshdTarget() : await startServer(echoExec);
+  const ended = async () => {
+    await Promise.all((t.serverConns ?? []).map((c) => c.transport.closed));
+    if (t.serverConns) t.serverConns.length = 0;
+  };
   try {
     const fresh = await sampleMemory();
-    const warm = await pool(options.warmup ?? count, parallel, (i) => openOne(f, i));
-    await pool(warm.length, parallel, (i) => closeOne(warm[i], i));
+    const warm = await pool(options.warmup ?? count, parallel, (i) => openOne(t, i));
+    await pool(warm.length, parallel, (i) => closeOne(t, warm[i], i));
     warm.length = 0; // the closed clients must not count in the baseline
-    await Promise.all(f.serverConns.map((c) => c.transport.closed));
-    f.serverConns.length = 0;
+    await ended();
     const before = await sampleMemory();
+    const serverBefore = t.memory?.();
     let t0 = performance.now();
-    const live = await pool(count, parallel, (i) => openOne(f, i));
+    const live = await pool(count, parallel, (i) => openOne(t, i));
     const openSeconds = seconds(t0);
-    if (f.serverConns.length !== count) {
-      throw new Error(`the server saw ${f.serverConns.length} connections, not ${count}`);
+    if (t.serverConns && t.serverConns.length !== count) {
+      throw new Error(`the server saw ${t.serverConns.length} connections, not ${count}`);
     }
     const peak = await sampleMemory();
+    const serverPeak = t.memory?.();
     t0 = performance.now();
-    await pool(count, parallel * 4, (i) => closeOne(live[i], i));
+    await pool(count, parallel * 4, (i) => closeOne(t, live[i], i));
     live.length = 0;
-    await Promise.all(f.serverConns.map((c) => c.transport.closed));
+    await ended();
     const closeSeconds = seconds(t0);
-    f.serverConns.length = 0;
     const bound = retainedBound(before.heapUsed, peak.heapUsed);
     const after = await settledSample(before.heapUsed + bound);
-    const figures: ConnectionsFigures = {
+    return {
       phase: "connections",
       runtime: runtimeName(),
+      server: options.server === "sshd" ? "sshd" : "in-process listen()",
       connections: count,
       openSeconds,
       closeSeconds,
@@ -366,11 +422,23 @@ export async function soakConnections(
       heapRetained: after.heapUsed - before.heapUsed,
       heapRetainedBound: Math.round(bound),
       rssRetained: after.rss - before.rss,
+      ...(t.memory ? { sshd: sshdFigures(serverBefore!, serverPeak!, t.memory(), count) } : {}),
     };
-    return figures;
   } finally {
-    await f.server.close({ graceMs: 0 }).catch(() => {});
+    await t.stop();
   }
+}
+
+/** sshd's process tree before, at the peak and after (KiB), and per connection at the peak. */
+function sshdFigures(before: TreeMemory, peak: TreeMemory, after: TreeMemory, count: number) {
+  return {
+    before,
+    peak,
+    after,
+    pssPerConnKiB: Math.round((peak.pss - before.pss) / count * 10) / 10,
+    rssPerConnKiB: Math.round((peak.rss - before.rss) / count * 10) / 10,
+    processesPerConn: Math.round((peak.procs - before.procs) / count * 100) / 100,
+  };
 }
 
 /** The transfer phase's exec: counts and hashes stdin, answers "<bytes> <sha256 hex>\n", exits 0. */
@@ -570,7 +638,11 @@ async function main(): Promise<void> {
   const gib = env("SOAK_GIB", 10);
   const problems: string[] = [];
   if (conns > 0) {
-    const f = await soakConnections(conns, { parallel: env("SOAK_PARALLEL", 8) });
+    const f = await soakConnections(conns, {
+      parallel: env("SOAK_PARALLEL", 8),
+      server: process.env.SOAK_SERVER === "sshd" ? "sshd" : "rxssh",
+      warmup: process.env.SOAK_WARMUP === undefined ? undefined : env("SOAK_WARMUP", 0),
+    });
     console.log(JSON.stringify(f));
     problems.push(...checkFigures(f));
   }

@@ -60,6 +60,7 @@ describe("load: concurrent connections and a long transfer, with memory sampled"
     const figures = (after: number): ConnectionsFigures => ({
       phase: "connections",
       runtime: "test",
+      server: "in-process listen()",
       connections: 1000,
       openSeconds: 1,
       closeSeconds: 1,
