@@ -18,6 +18,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { currentUser, findOpenSsh, type Sshd, startSshd } from "../tests/_openssh.ts";
 import { renderSvg } from "./_chart.ts";
+import { treeMemory } from "./_proc.ts";
 import { readProfile, summarizeProfiles } from "./profile.ts";
 
 // ---------------------------------------------------------------------------
@@ -1044,42 +1045,6 @@ function startDaemonRaw(cmd: string, args: string[]): Deno.ChildProcess {
   }).spawn();
   live.add(c);
   return c;
-}
-
-/** Resident (VmRSS) and proportional (Pss) memory of a process tree, in KiB. */
-function treeMemory(
-  root: number,
-  includeRoot: boolean,
-): { rss: number; pss: number; procs: number } {
-  const children = new Map<number, number[]>();
-  for (const d of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid)!.push(Number(d));
-    } catch { /* exited */ }
-  }
-  const pids: number[] = includeRoot ? [root] : [];
-  const queue = [root];
-  while (queue.length) {
-    for (const c of children.get(queue.shift()!) ?? []) {
-      pids.push(c);
-      queue.push(c);
-    }
-  }
-  let rss = 0;
-  let pss = 0;
-  for (const p of pids) {
-    try {
-      rss += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
-      pss += Number(
-        /Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? 0,
-      );
-    } catch { /* exited */ }
-  }
-  return { rss, pss, procs: pids.length };
 }
 
 async function runMemory(): Promise<unknown> {
