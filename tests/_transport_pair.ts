@@ -96,7 +96,7 @@ export async function rawAgainst(
 
 /**
  * A raw peer's KEXINIT payload: curve25519-sha256, ssh-ed25519, aes128-ctr,
- * hmac-sha2-256, no compression, no guess, unless `overrides` says otherwise.
+ * hmac-sha2-256-etm@openssh.com, no compression, no guess, unless `overrides` says otherwise.
  *
  * @example
  * ```ts
