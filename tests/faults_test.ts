@@ -87,30 +87,16 @@ const sourced = { bytes: 0 };
 
 async function execHandler(s: ServerSession) {
   const cmd = s.command ?? "";
-  if (cmd === "sink") {
+  if (cmd === "sink" || cmd.startsWith("slowsink ")) {
+    // Checks stdin against the pattern; "slowsink ms" reads one chunk every `ms`, then
+    // whatever is left once the connection failed.
     const r: Received = { bytes: 0, ok: true };
     received.push(r);
+    const ms = cmd === "sink" ? 0 : Number(cmd.slice(9));
     const reader = s.stdin.getReader();
     try {
       for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        const want = pattern(value.length, r.bytes);
-        if (!value.every((x, i) => x === want[i])) r.ok = false;
-        r.bytes += value.length;
-      }
-    } catch { /* the connection went away */ }
-    return s.exit(0);
-  }
-  if (cmd.startsWith("slowsink ")) {
-    // Reads one chunk every `ms`, then whatever is left once the connection failed.
-    const r: Received = { bytes: 0, ok: true };
-    received.push(r);
-    const ms = Number(cmd.slice(9));
-    const reader = s.stdin.getReader();
-    try {
-      for (;;) {
-        await new Promise((t) => setTimeout(t, ms));
+        if (ms) await new Promise((t) => setTimeout(t, ms));
         const { value, done } = await reader.read();
         if (done) break;
         const want = pattern(value.length, r.bytes);

@@ -22,7 +22,7 @@ import {
   testSshArgs,
 } from "./_openssh.ts";
 import { keygen, serve } from "./_cli.ts";
-import { encodeKexInit } from "../lib/wire/transport_messages.ts";
+import { kexInitPayload } from "./_transport_pair.ts";
 
 const openssh = findOpenSsh();
 const skip = openssh ? false : "OpenSSH is not installed";
@@ -34,20 +34,7 @@ const LOGINS = 10;
 
 /** Our identification line and a KEXINIT in a plain binary packet (RFC 4253 §4.2, §6, §7.1). */
 function halfHandshake(): Buffer {
-  const payload = encodeKexInit({
-    cookie: new Uint8Array(16),
-    kexAlgorithms: ["curve25519-sha256"],
-    serverHostKeyAlgorithms: ["ssh-ed25519"],
-    ciphersClientToServer: ["aes128-ctr"],
-    ciphersServerToClient: ["aes128-ctr"],
-    macsClientToServer: ["hmac-sha2-256-etm@openssh.com"],
-    macsServerToClient: ["hmac-sha2-256-etm@openssh.com"],
-    compressionClientToServer: ["none"],
-    compressionServerToClient: ["none"],
-    languagesClientToServer: [],
-    languagesServerToClient: [],
-    firstKexPacketFollows: false,
-  });
+  const payload = kexInitPayload();
   let padding = 8 - ((payload.length + 5) % 8);
   if (padding < 4) padding += 8;
   const packet = Buffer.alloc(5 + payload.length + padding);

@@ -26,7 +26,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
@@ -44,11 +43,11 @@ import type { Transport } from "../lib/transport/transport.ts";
 import { SshReader } from "../lib/wire/reader.ts";
 import { enableX11Forwarding } from "../lib/x11/client.ts";
 import { x11ForwardingHandler } from "../lib/x11/server.ts";
-import { encodeX11Setup, fromHex, parseDisplay, parseX11Setup } from "../lib/x11/wire.ts";
-import { connectTcp } from "../lib/runtime/tcp.ts";
+import { fromHex } from "../lib/x11/wire.ts";
 import { cliCommand, ROOT, serve, type Served } from "./_cli.ts";
 import { currentUser, findOpenSsh, runProcess, type RunResult } from "./_openssh.ts";
 import { describeError, findLeaks, type Produced, type Secret, serialize } from "./_leaks.ts";
+import { fakeDisplay, xClient } from "./_x11.ts";
 
 const openssh = findOpenSsh();
 const skip = openssh ? false : "OpenSSH (ssh-add) is not installed";
@@ -452,7 +451,7 @@ describe("secrets never appear in errors, logs or events", { skip }, () => {
   it("our server: keyboard-interactive (wrong, then right) and X11 with the real cookie", async () => {
     const hostKey = await generatedKey("in-process host key");
     secrets.push(...hostKey.secrets);
-    const display = await cookieDisplay(dir);
+    const display = await fakeDisplay(dir);
     const x11 = x11ForwardingHandler({ xauth: false, displayOffset: 30 });
     const displays: string[] = [];
     x11.display$.subscribe((d) => displays.push(d.request.authCookie));
@@ -471,7 +470,7 @@ describe("secrets never appear in errors, logs or events", { skip }, () => {
           },
         },
         exec: async (s: ServerSession) => {
-          const reply = await xClient(s.env.DISPLAY!, displays.at(-1)!);
+          const reply = await xClient(s.env.DISPLAY!, "MIT-MAGIC-COOKIE-1", displays.at(-1)!);
           const w = s.stdout.getWriter();
           await w.write(te.encode(reply));
           w.releaseLock();
@@ -508,9 +507,9 @@ describe("secrets never appear in errors, logs or events", { skip }, () => {
       fwd.refused$.subscribe((e) => keepEvent("x11 refused$", e));
       const r = await c.exec("xclient", { requests: [fwd.request] });
       assert.equal(r.code, 0);
-      assert.equal(td.decode(r.stdout), "X OK\n");
+      assert.equal(td.decode(r.stdout), `OK:MIT-MAGIC-COOKIE-1:${X11_COOKIE}:hello X\n`);
       // The display got the real cookie: the secret did travel.
-      assert.deepEqual(display.seen, [X11_COOKIE]);
+      assert.deepEqual(display.seen.map((x) => x.cookie), [X11_COOKIE]);
     } finally {
       await c.close();
       display.close();
@@ -595,45 +594,3 @@ describe("the leak scanner", () => {
     );
   });
 });
-
-/** A unix-socket X display that records the cookie of each setup and answers "X OK\n". */
-function cookieDisplay(dir: string): Promise<{ display: string; seen: string[]; close(): void }> {
-  const socketPath = path.join(dir, "x-display");
-  const seen: string[] = [];
-  const srv = net.createServer((socket) => {
-    let buf = new Uint8Array(0);
-    socket.on("data", (chunk: Uint8Array) => {
-      const next = new Uint8Array(buf.length + chunk.length);
-      next.set(buf);
-      next.set(chunk, buf.length);
-      buf = next;
-      const setup = parseX11Setup(buf);
-      if (!setup) return;
-      seen.push(Array.from(setup.authData, (b) => b.toString(16).padStart(2, "0")).join(""));
-      socket.end("X OK\n");
-    });
-    socket.on("error", () => {});
-  });
-  return new Promise((resolve) =>
-    srv.listen(
-      socketPath,
-      () => resolve({ display: `${socketPath}:0`, seen, close: () => srv.close() }),
-    )
-  );
-}
-
-/** An X client in the server's session: a setup with the (fake) cookie the session was given. */
-async function xClient(display: string, cookieHex: string): Promise<string> {
-  const d = parseDisplay(display);
-  const conn = await connectTcp(d.host === "localhost" ? "127.0.0.1" : d.host!, d.port!);
-  const w = conn.writable.getWriter();
-  await w.write(encodeX11Setup({
-    littleEndian: true,
-    major: 11,
-    minor: 0,
-    authProtocol: "MIT-MAGIC-COOKIE-1",
-    authData: fromHex(cookieHex),
-  }));
-  await w.close();
-  return await new Response(conn.readable).text();
-}
