@@ -1198,8 +1198,9 @@ async function runProxyMemory(): Promise<unknown> {
       proxy = startDaemonRaw(haproxy, ["-db", "-f", cfg]);
       await waitListening(port);
       await new Promise((r) => setTimeout(r, 1000));
+      const backends = [...started]; // the holders join `started` below, not the sum
       const mem = () =>
-        started.map((d) => treeMemory(d.pid, true)).reduce((a, m) => ({
+        backends.map((d) => treeMemory(d.pid, true)).reduce((a, m) => ({
           rss: a.rss + m.rss,
           pss: a.pss + m.pss,
           procs: a.procs + m.procs,
