@@ -37,16 +37,10 @@ const ALL_WORKLOADS = [
   "proxy-memory",
 ] as const;
 type Workload = typeof ALL_WORKLOADS[number];
-/** Run when neither --only nor --skip names them: the attack workloads are opt-in. */
-const DEFAULT_WORKLOADS: Workload[] = [
-  "bulk",
-  "setup",
-  "latency",
-  "memory",
-  "micro",
-  "forward",
-  "sftp",
-];
+/** Run only when --only names them: the attack workloads and proxy-memory (needs HAProxy). */
+const OPT_IN: readonly Workload[] = ["small-packets", "kex-flood", "proxy-memory"];
+/** Run when neither --only nor --skip names them. */
+const DEFAULT_WORKLOADS: Workload[] = ALL_WORKLOADS.filter((w) => !OPT_IN.includes(w));
 const ALL_CIPHERS = [
   "chacha20-poly1305@openssh.com",
   "aes128-gcm@openssh.com",

@@ -124,3 +124,36 @@ export function rxsshTestArgs(port: number, key: string, user: string): string[]
     user,
   ];
 }
+
+/** Waits (up to `ms`, default 20 s) until `server` has logged `re`; fails with the log otherwise. */
+export async function waitForLog(
+  server: { log(): string },
+  re: RegExp,
+  ms = 20_000,
+): Promise<void> {
+  const until = Date.now() + ms;
+  while (!re.test(server.log())) {
+    assert.ok(Date.now() < until, `${re} not in:\n${server.log()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Starts a transfer of `bytes` through `ssh` (half before SIGTERM to
+ * `server`, half a second after it), sends the signal once the login is in,
+ * and waits until the server says it waits for that one connection.
+ */
+export async function sigtermDuringTransfer<R>(
+  server: Served,
+  ssh: (port: number, command: string) => Promise<R>,
+  bytes: number,
+): Promise<{ transfer: Promise<R>; signalledAt: number }> {
+  const half = `head -c ${bytes / 2} /dev/zero | tr '\\0' x`;
+  const transfer = ssh(server.port, `${half}; sleep 1; ${half}`);
+  await waitForLog(server, /Accepted publickey/);
+  await new Promise((r) => setTimeout(r, 300));
+  const signalledAt = Date.now();
+  process.kill(server.pid, "SIGTERM");
+  await waitForLog(server, /not accepting; waiting up to 20 s for 1 connections/);
+  return { transfer, signalledAt };
+}

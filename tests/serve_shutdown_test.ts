@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { currentUser, findOpenSsh, runSsh, testSshArgs } from "./_openssh.ts";
-import { keygen, serve } from "./_cli.ts";
+import { keygen, serve, sigtermDuringTransfer, waitForLog } from "./_cli.ts";
 
 const skip = findOpenSsh() ? false : "OpenSSH is not installed (scripts/ensure_openssh.sh)";
 const user = currentUser();
@@ -33,13 +33,7 @@ describe("rxssh serve: SIGTERM is a graceful shutdown", { skip }, () => {
       `ShutdownGraceTime=${grace}`,
     ], { HOME: work });
   /** Waits (up to 15 s) until `server` has logged `re`. */
-  const logged = async (server: { log(): string }, re: RegExp) => {
-    const until = Date.now() + 15_000;
-    while (!re.test(server.log())) {
-      assert.ok(Date.now() < until, `${re} not in:\n${server.log()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const logged = (server: { log(): string }, re: RegExp) => waitForLog(server, re, 15_000);
   const ssh = (port: number, command: string) =>
     runSsh(testSshArgs(port, keyFile, user, ["127.0.0.1", command]), { timeoutMs: 30_000 });
 
@@ -47,13 +41,7 @@ describe("rxssh serve: SIGTERM is a graceful shutdown", { skip }, () => {
     const server = await start(20);
     const bytes = 8 * 1024 * 1024;
     // Half the bytes before the signal, half after it.
-    const half = `head -c ${bytes / 2} /dev/zero | tr '\\0' x`;
-    const transfer = ssh(server.port, `${half}; sleep 1; ${half}`);
-    await logged(server, /Accepted publickey/);
-    await new Promise((r) => setTimeout(r, 300));
-    const signalledAt = Date.now();
-    process.kill(server.pid, "SIGTERM");
-    await logged(server, /not accepting; waiting up to 20 s for 1 connections/);
+    const { transfer, signalledAt } = await sigtermDuringTransfer(server, ssh, bytes);
     const late = await ssh(server.port, "true");
     assert.equal(late.code, 255);
     assert.match(late.stderr, /Connection refused/);

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { currentUser, findOpenSsh, runSsh, testSshArgs } from "./_openssh.ts";
-import { keygen, serve } from "./_cli.ts";
+import { keygen, serve, sigtermDuringTransfer, waitForLog } from "./_cli.ts";
 import { takeWorkersOption } from "../lib/cli/serve_workers.ts";
 
 const skip = findOpenSsh() ? false : "OpenSSH is not installed (scripts/ensure_openssh.sh)";
@@ -48,13 +48,7 @@ describe("rxssh serve -W: worker processes", { skip }, () => {
   after(() => fs.rmSync(work, { recursive: true, force: true }));
 
   /** Waits (up to 20 s) until `server` has logged `re`. */
-  const logged = async (server: { log(): string }, re: RegExp) => {
-    const until = Date.now() + 20_000;
-    while (!re.test(server.log())) {
-      assert.ok(Date.now() < until, `${re} not in:\n${server.log()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const logged = (server: { log(): string }, re: RegExp) => waitForLog(server, re, 20_000);
   const ssh = (port: number, command: string, key = key1) =>
     runSsh(testSshArgs(port, key, user, ["127.0.0.1", command]), { timeoutMs: 40_000 });
   /** The worker pids the server logged ("pid N accepting on"). */
@@ -101,13 +95,8 @@ describe("rxssh serve -W: worker processes", { skip }, () => {
       "ShutdownGraceTime=20",
     ], { HOME: work });
     const bytes = 8 * 1024 * 1024;
-    const half = `head -c ${bytes / 2} /dev/zero | tr '\\0' x`;
-    const transfer = ssh(server.port, `${half}; sleep 1; ${half}`);
-    await logged(server, /Accepted publickey/);
-    await new Promise((r) => setTimeout(r, 300));
-    const signalledAt = Date.now();
-    process.kill(server.pid, "SIGTERM");
-    await logged(server, /not accepting; waiting up to 20 s for 1 connections/);
+    // Half the bytes before the signal, half after it.
+    const { transfer, signalledAt } = await sigtermDuringTransfer(server, ssh, bytes);
     // The idle worker has closed its listener and exited: nothing accepts any more.
     await logged(server, /worker \d \(pid \d+\) exited \(0\)/);
     const late = await ssh(server.port, "true");
