@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import * as tcp from "./tcp.ts";
 import { nodeConnectTcp, nodeListenTcp } from "./_node_tcp.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, TcpConnection, TcpListener } from "./types.ts";
@@ -41,6 +41,48 @@ function pattern(size: number, seed = 0): Uint8Array {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The socket inodes of the loopback TCP connection between `ports`, from
+ * /proc/net/tcp{,6} (Linux), while it is established.
+ */
+function connectionInodes(ports: readonly number[]): Set<string> {
+  const inodes = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10) continue;
+      const local = parseInt(cols[1].split(":")[1], 16);
+      const remote = parseInt(cols[2].split(":")[1], 16);
+      if (ports.includes(local) && ports.includes(remote) && cols[9] !== "0") inodes.add(cols[9]);
+    }
+  }
+  return inodes;
+}
+
+/**
+ * How many of this process's descriptors refer to the sockets `inodes`.
+ * Counting every descriptor would also count what other test files open at
+ * the same time (Deno runs them in one process); a socket leaked after a
+ * reset leaves the TCP table but keeps its descriptor, so the inodes are
+ * taken while the connection is up.
+ */
+function socketFds(inodes: Set<string>): number {
+  let n = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+      if (inode && inodes.has(inode)) n++;
+    } catch { /* closed meanwhile */ }
+  }
+  return n;
+}
 
 /** Runs `body` with a loopback listener and one accepted/connected pair, then cleans up. */
 async function withPair(
@@ -196,9 +238,11 @@ for (const impl of impls) {
     it("a write that fails after the peer's reset, then a cancelled readable, release the socket", async () => {
       // Issue 16: the writable errors on the failed write, so neither its close nor
       // its abort comes; the socket must still be released once reading is done too.
-      const fds = () => readdirSync("/proc/self/fd").length;
       await withPair(impl, async (client, server) => {
+        const inodes = connectionInodes([client.localPort, client.remotePort]);
+        const fds = () => socketFds(inodes);
         const open = fds();
+        assert.equal(open, 2, "both ends of the connection are found among the descriptors");
         const w = client.writable.getWriter();
         await w.write(pattern(1000)); // unread by the server: its close sends a reset
         // Unread by the client: its socket stops reading (Bun then reports no close).
