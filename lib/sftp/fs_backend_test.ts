@@ -251,7 +251,11 @@ describe("FsBackend listings", {
   skip: fs.existsSync("/usr/lib/openssh/sftp-server") ? false : "no OpenSSH sftp-server",
 }, () => {
   it("carry the ls -l lines OpenSSH's sftp-server sends", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-longname-"));
+    // Inside a private parent: ".." is listed too, and the shared /tmp's link count moves
+    // whenever another test makes or removes a directory there.
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), "rxssh-longname-"));
+    const dir = path.join(parent, "dir");
+    fs.mkdirSync(dir, { mode: 0o700 });
     try {
       fs.writeFileSync(path.join(dir, "recent"), "12345");
       fs.writeFileSync(path.join(dir, "old"), "x".repeat(123456), { mode: 0o4755 });
@@ -269,7 +273,7 @@ describe("FsBackend listings", {
         Object.fromEntries(l.map((e) => [e.filename, { longname: e.longname, attrs: e.attrs }]));
       assert.deepEqual(byName(ours), byName(theirs));
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(parent, { recursive: true, force: true });
     }
   });
 });
